@@ -1,0 +1,26 @@
+"""nexpress: Express's explicit API and Next.js's full-stack features, in Python."""
+
+from .app import App
+from .errors import HTTPError
+from .request import FormData, Request, UploadFile
+from .response import Response, redirect
+from .routing import Router
+from .routing.pattern import PatternError
+from .routing.table import RouteConflictError
+from .static import static
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "App",
+    "FormData",
+    "HTTPError",
+    "PatternError",
+    "Request",
+    "Response",
+    "RouteConflictError",
+    "Router",
+    "UploadFile",
+    "redirect",
+    "static",
+]

@@ -1,0 +1,427 @@
+"""Pure HTTP parsing and formatting helpers: no I/O, tested without a server.
+
+Every parser here raises :class:`BadRequest` (a 400 ``HTTPError``) on hostile or
+malformed input, so a bad request never turns into a 500.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from email.utils import formatdate
+from urllib.parse import quote
+
+from .errors import HTTPError
+
+
+class BadRequest(HTTPError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, detail)
+
+
+# --- percent-encoding -------------------------------------------------------
+
+_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def percent_decode(text: str, what: str = "path", plus_as_space: bool = False) -> str:
+    """Decode %XX escapes once, strictly: bad escapes or invalid UTF-8 -> 400."""
+    if plus_as_space and "+" in text:
+        text = text.replace("+", " ")
+    if "%" not in text:
+        return text
+    if _PERCENT.search(text):
+        raise BadRequest(f"Malformed percent-encoding in {what}: {text[:80]!r}")
+    try:
+        raw = bytes(_percent_bytes(text))
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest(f"The {what} is not valid UTF-8 after percent-decoding") from None
+
+
+def _percent_bytes(text: str) -> Iterator[int]:
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "%":
+            yield int(text[i + 1 : i + 3], 16)
+            i += 3
+        else:
+            yield from ch.encode("utf-8")
+            i += 1
+
+
+def decode_raw_path(raw: bytes) -> str:
+    """The request target's path as text (still percent-encoded); invalid UTF-8 -> 400."""
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("The request path is not valid UTF-8") from None
+
+
+def split_path(path: str) -> list[str]:
+    """Split '/a/b%2Fc' into decoded segments ['a', 'b/c'] (decoding after splitting)."""
+    parts = path.split("/")[1:] if path != "/" else []
+    if "%" in path:
+        return [percent_decode(p) for p in parts]
+    return parts
+
+
+# --- query strings ----------------------------------------------------------
+
+
+def parse_qs(qs: bytes | str, what: str = "query string") -> list[tuple[str, str]]:
+    """Parse an urlencoded string into (name, value) pairs, strictly."""
+    if isinstance(qs, bytes):
+        try:
+            qs = qs.decode("ascii")
+        except UnicodeDecodeError:
+            try:
+                qs = qs.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest(f"The {what} is not valid UTF-8") from None
+    pairs = []
+    for chunk in qs.split("&"):
+        if not chunk:
+            continue
+        name, sep, value = chunk.partition("=")
+        pairs.append(
+            (percent_decode(name, what, True), percent_decode(value, what, True) if sep else "")
+        )
+    return pairs
+
+
+class MultiDict:
+    """An immutable multi-dict: ``d["a"]`` is the first value, ``d.getall("a")`` all of them."""
+
+    __slots__ = ("_dict", "_pairs")
+
+    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+        self._pairs = list(pairs)
+        first: dict[str, str] = {}
+        for k, v in self._pairs:
+            first.setdefault(k, v)
+        self._dict = first
+
+    def __getitem__(self, key: str) -> str:
+        return self._dict[key]
+
+    def get(self, key: str, default=None):
+        return self._dict.get(key, default)
+
+    def getall(self, key: str) -> list[str]:
+        return [v for k, v in self._pairs if k == key]
+
+    def items(self):
+        return self._dict.items()
+
+    def multi_items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+    def keys(self):
+        return self._dict.keys()
+
+    def values(self):
+        return self._dict.values()
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._dict
+
+    def __iter__(self):
+        return iter(self._dict)
+
+    def __len__(self) -> int:
+        return len(self._dict)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, MultiDict):
+            return self._pairs == other._pairs
+        if isinstance(other, dict):
+            return self._dict == other
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        return f"MultiDict({self._pairs!r})"
+
+
+# --- headers ----------------------------------------------------------------
+
+
+class Headers:
+    """Case-insensitive, read-only view of ASGI request headers.
+
+    Values are decoded as UTF-8 on access; a header that is not valid UTF-8 is a
+    400 naming the header, raised only when that header is read.
+    """
+
+    __slots__ = ("_raw",)
+
+    def __init__(self, raw: list[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+
+    @staticmethod
+    def _decode(name: bytes, value: bytes) -> str:
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(
+                f"Header {name.decode('latin-1')!r} is not valid UTF-8"
+            ) from None
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        key = name.lower().encode("latin-1")
+        for k, v in self._raw:
+            if k == key:
+                return self._decode(k, v)
+        return default
+
+    def getall(self, name: str) -> list[str]:
+        key = name.lower().encode("latin-1")
+        return [self._decode(k, v) for k, v in self._raw if k == key]
+
+    def raw_get(self, name: bytes) -> bytes | None:
+        for k, v in self._raw:
+            if k == name:
+                return v
+        return None
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        key = name.lower().encode("latin-1")
+        return any(k == key for k, _ in self._raw)
+
+    def keys(self) -> list[str]:
+        return list(dict.fromkeys(k.decode("latin-1") for k, _ in self._raw))
+
+    def items(self) -> list[tuple[str, str]]:
+        return [(k.decode("latin-1"), self._decode(k, v)) for k, v in self._raw]
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __repr__(self) -> str:
+        return f"Headers({self.items()!r})"
+
+
+# --- cookies ----------------------------------------------------------------
+
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+
+
+def parse_cookie_header(raw: bytes) -> dict[str, str]:
+    """Parse a Cookie header. Pairs without '=' are skipped (as browsers do);
+    a value that is not UTF-8 or has bad percent-escapes is a 400."""
+    cookies: dict[str, str] = {}
+    for chunk in raw.split(b";"):
+        name, sep, value = chunk.partition(b"=")
+        if not sep:
+            continue
+        name = name.strip()
+        value = value.strip()
+        if len(value) >= 2 and value[:1] == b'"' and value[-1:] == b'"':
+            value = value[1:-1]
+        try:
+            key = name.decode("utf-8")
+            text = value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest("A cookie in the Cookie header is not valid UTF-8") from None
+        if not key or key in cookies:
+            continue
+        cookies[key] = percent_decode(text, f"cookie {key!r}") if "%" in text else text
+    return cookies
+
+
+_COOKIE_VALUE_SAFE = "!#$&'()*+-./:<>?@[]^_`{|}~"
+
+
+def format_set_cookie(
+    name: str,
+    value: str,
+    *,
+    max_age: int | None = None,
+    expires: float | None = None,
+    path: str | None = "/",
+    domain: str | None = None,
+    secure: bool = False,
+    http_only: bool = True,
+    same_site: str | None = "lax",
+    partitioned: bool = False,
+) -> str:
+    """Format one Set-Cookie header value. Names must be tokens; values are
+    percent-encoded, so a value can never inject attributes or headers."""
+    if not _TOKEN.match(name):
+        raise ValueError(f"invalid cookie name {name!r}: use letters, digits and !#$%&'*+-.^_`|~")
+    parts = [f"{name}={quote(value, safe=_COOKIE_VALUE_SAFE)}"]
+    if max_age is not None:
+        parts.append(f"Max-Age={int(max_age)}")
+        if expires is None:
+            import time
+
+            expires = time.time() + int(max_age)
+    if expires is not None:
+        parts.append(f"Expires={formatdate(expires, usegmt=True)}")
+    for label, item in (("Path", path), ("Domain", domain)):
+        if item is not None:
+            if any(c in item for c in ";\r\n\x00"):
+                raise ValueError(f"invalid cookie {label.lower()} {item!r}")
+            parts.append(f"{label}={item}")
+    if same_site is not None:
+        normal = same_site.lower()
+        if normal not in ("lax", "strict", "none"):
+            raise ValueError(f"same_site must be 'lax', 'strict' or 'none', not {same_site!r}")
+        if normal == "none":
+            secure = True  # browsers reject SameSite=None without Secure
+        parts.append(f"SameSite={normal.capitalize()}")
+    if secure:
+        parts.append("Secure")
+    if http_only:
+        parts.append("HttpOnly")
+    if partitioned:
+        parts.append("Partitioned")
+    return "; ".join(parts)
+
+
+# --- content negotiation ----------------------------------------------------
+
+_SHORT_TYPES = {
+    "html": "text/html",
+    "json": "application/json",
+    "text": "text/plain",
+    "txt": "text/plain",
+    "xml": "application/xml",
+    "css": "text/css",
+    "js": "text/javascript",
+    "png": "image/png",
+}
+
+
+def parse_accept(header: str | None) -> list[tuple[str, float]]:
+    """Media ranges of an Accept header, best first (stable for equal q)."""
+    if not header:
+        return [("*/*", 1.0)]
+    ranges = []
+    for index, item in enumerate(header.split(",")):
+        media, *params = item.strip().split(";")
+        media = media.strip().lower()
+        if not media:
+            continue
+        q = 1.0
+        for param in params:
+            key, _, val = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = max(0.0, min(1.0, float(val)))
+                except ValueError:
+                    q = 0.0
+        specificity = 0 if media == "*/*" else 1 if media.endswith("/*") else 2
+        ranges.append((media, q, -specificity, index))
+    ranges.sort(key=lambda r: (-r[1], r[2], r[3]))
+    return [(m, q) for m, q, _, _ in ranges]
+
+
+def accepts(header: str | None, offered: tuple[str, ...]) -> str | None:
+    """Express's ``req.accepts``: the offered type the client prefers, or None."""
+    if not offered:
+        return None
+    full = [(o, _SHORT_TYPES.get(o, o).lower()) for o in offered]
+    best: tuple[float, int, str] | None = None
+    for media, q in parse_accept(header):
+        if q <= 0:
+            continue
+        for order, (name, mime) in enumerate(full):
+            if (
+                media == "*/*"
+                or media == mime
+                or (media.endswith("/*") and mime.startswith(media[:-1]))
+            ):
+                candidate = (q, -order, name)
+                if best is None or candidate[:2] > best[:2]:
+                    best = candidate
+        if best is not None and best[0] > q:
+            break
+    return None if best is None else best[2]
+
+
+def wants_html(header: str | None) -> bool:
+    """True for browsers (an Accept that names text/html before JSON)."""
+    if not header or "html" not in header:
+        return False
+    return accepts(header, ("json", "html")) == "html"
+
+
+# --- ranges -----------------------------------------------------------------
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
+    """Parse a single ``bytes=`` range against a file of ``size`` bytes.
+
+    Returns (start, end_inclusive), None when the header is absent, invalid or has
+    several ranges (serve the whole file, as RFC 9110 allows), or False when the
+    range cannot be satisfied (416).
+    """
+    if not header:
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            if not last.isdigit():
+                return None
+            length = int(last)
+            if length == 0:
+                return False
+            return (max(0, size - length), size - 1) if size else False
+        if not first.isdigit() or (last and not last.isdigit()):
+            return None
+        start = int(first)
+        end = int(last) if last else size - 1
+    except ValueError:
+        return None
+    if end < start:
+        return None
+    if start >= size:
+        return False
+    return start, min(end, size - 1)
+
+
+def http_date(timestamp: float) -> str:
+    return formatdate(timestamp, usegmt=True)
+
+
+_HEADER_VALUE_BAD = re.compile(r"[\r\n\x00]")
+
+
+def check_header(name: str, value: str) -> None:
+    """Refuse header names/values that could split a response (CR, LF, NUL)."""
+    if not _TOKEN.match(name):
+        raise ValueError(f"invalid header name {name!r}")
+    if _HEADER_VALUE_BAD.search(value):
+        raise ValueError(f"header {name!r} contains CR, LF or NUL: refusing to send it")
+
+
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+
+
+def encode_url(url: str) -> str:
+    """Percent-encode characters not allowed in a URL, keeping existing escapes
+    (Express's encodeurl): a Location built from user input cannot split headers."""
+    encoded = quote(url, safe=_URL_SAFE)
+    return _PERCENT.sub("%25", encoded)

@@ -1,0 +1,327 @@
+"""Routers: where routes, middleware and error handlers are declared.
+
+A :class:`Router` only records declarations, in order. ``App`` compiles the
+whole tree of routers once, at start-up, into one route table
+(:mod:`nexpress.routing.table`), so declaring routes costs nothing per request.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .pattern import PatternError, parse_pattern
+
+__all__ = ["PatternError", "RouteBuilder", "Router"]
+
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_OPTION_NAMES = {"body_limit", "file_limit", "name"}
+
+
+@dataclass(slots=True)
+class RouteDef:
+    """One declared route (before compilation)."""
+
+    method: str  # "GET" ... or "*" for app.all()
+    pattern: str
+    handlers: tuple[Callable, ...]
+    options: dict[str, Any]
+    site: str  # where it was declared: "server.py:12"
+    kind: str = "handler"
+    source: str | None = None  # set for file routes ("app/blog/[slug]/page.py")
+
+
+@dataclass(slots=True)
+class UseDef:
+    """``use(prefix, target)``: middleware, a Router, or an ASGI app."""
+
+    prefix: str
+    target: Any
+    site: str
+    kind: str  # "middleware", "router", "asgi", "static"
+
+
+@dataclass(slots=True)
+class ErrorDef:
+    handler: Callable
+    site: str
+
+
+def declaration_site() -> str:
+    """file:line of the user code that called into nexpress (for error messages)."""
+    frame = sys._getframe(1)
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    while frame is not None:
+        filename = os.path.abspath(frame.f_code.co_filename)
+        if not filename.startswith(package + os.sep):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"
+
+
+def positional_arity(fn: Callable) -> int:
+    """How many positional arguments ``fn`` takes (read once, at registration)."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return 2
+    count = 0
+    for param in sig.parameters.values():
+        if param.kind == param.VAR_POSITIONAL:
+            return 3
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+def is_asgi_app(target: Any) -> bool:
+    """Tell a mounted ASGI app from ``(req, res, next)`` middleware, visibly:
+    an object with ``__call__`` that is not a plain function, or a function whose
+    first parameter is named ``scope``. ``Router.mount`` is the explicit form."""
+    if inspect.isfunction(target) or inspect.ismethod(target):
+        try:
+            first = next(iter(inspect.signature(target).parameters))
+        except (StopIteration, ValueError, TypeError):
+            return False
+        return first == "scope"
+    if getattr(target, "__nexpress_middleware__", False) or getattr(target, "kind", None):
+        return False
+    return callable(target) and positional_arity(target) == 3 and not inspect.isclass(target)
+
+
+class RouteBuilder:
+    """``app.route("/items").get(list_items).post(create_item)``."""
+
+    def __init__(self, router: Router, pattern: str) -> None:
+        self._router = router
+        self._pattern = pattern
+
+    def _add(self, method: str, handlers: tuple[Callable, ...], options: dict[str, Any]) -> RouteBuilder:
+        self._router._add(method, self._pattern, handlers, options, declaration_site())
+        return self
+
+    def get(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+        return self._add("GET", handlers, options)
+
+    def post(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+        return self._add("POST", handlers, options)
+
+    def put(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+        return self._add("PUT", handlers, options)
+
+    def patch(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+        return self._add("PATCH", handlers, options)
+
+    def delete(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+        return self._add("DELETE", handlers, options)
+
+    def head(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+        return self._add("HEAD", handlers, options)
+
+    def options(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+        return self._add("OPTIONS", handlers, options)
+
+    def all(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+        return self._add("*", handlers, options)
+
+
+class Router:
+    """A group of routes, middleware and error handlers, mountable under a prefix
+    with ``app.use("/api", router)``.
+
+    ``body_limit`` / ``file_limit`` (bytes) apply to every route declared on this
+    router unless the route sets its own.
+    """
+
+    def __init__(self, *, body_limit: int | None = None, file_limit: int | None = None) -> None:
+        self._entries: list[RouteDef | UseDef] = []
+        self._errors: list[ErrorDef] = []
+        self.body_limit = body_limit
+        self.file_limit = file_limit
+        self._version = 0
+
+    # --- declaring routes ------------------------------------------------------
+
+    def _add(
+        self,
+        method: str,
+        pattern: str,
+        handlers: tuple[Callable, ...],
+        options: dict[str, Any],
+        site: str,
+        *,
+        kind: str = "handler",
+        source: str | None = None,
+    ) -> None:
+        unknown = set(options) - _OPTION_NAMES
+        if unknown:
+            raise TypeError(
+                f"unknown route option(s) {sorted(unknown)} at {site}; known: {sorted(_OPTION_NAMES)}"
+            )
+        parse_pattern(pattern)  # a bad pattern fails here, where it was written
+        if not handlers:
+            raise TypeError(f"route {method} {pattern} at {site} has no handler")
+        for handler in handlers:
+            if not callable(handler):
+                raise TypeError(f"route {method} {pattern} at {site}: {handler!r} is not callable")
+        for middleware in handlers[:-1]:
+            _check_middleware(middleware, site)
+        endpoint = handlers[-1]
+        arity = positional_arity(endpoint)
+        if arity not in (1, 2):
+            raise TypeError(
+                f"handler {getattr(endpoint, '__qualname__', endpoint)!r} at {site} must take"
+                f" (req) or (req, res), not {arity} arguments; middleware goes before it:"
+                " app.get(path, middleware, handler)"
+            )
+        self._entries.append(RouteDef(method, pattern, handlers, options, site, kind, source))
+        self._version += 1
+
+    def _verb(self, method: str, pattern: str, handlers: tuple[Callable, ...], options: dict[str, Any]):
+        site = declaration_site()
+        if handlers:
+            self._add(method, pattern, handlers, options, site)
+            return self
+
+        def decorator(fn: Callable) -> Callable:
+            self._add(method, pattern, (fn,), options, declaration_site())
+            return fn
+
+        return decorator
+
+    def get(self, path: str, *handlers: Callable, **options: Any):
+        """``@app.get(path)`` or ``app.get(path, *middleware, handler)``."""
+        return self._verb("GET", path, handlers, options)
+
+    def post(self, path: str, *handlers: Callable, **options: Any):
+        return self._verb("POST", path, handlers, options)
+
+    def put(self, path: str, *handlers: Callable, **options: Any):
+        return self._verb("PUT", path, handlers, options)
+
+    def patch(self, path: str, *handlers: Callable, **options: Any):
+        return self._verb("PATCH", path, handlers, options)
+
+    def delete(self, path: str, *handlers: Callable, **options: Any):
+        return self._verb("DELETE", path, handlers, options)
+
+    def head(self, path: str, *handlers: Callable, **options: Any):
+        return self._verb("HEAD", path, handlers, options)
+
+    def options(self, path: str, *handlers: Callable, **options: Any):
+        return self._verb("OPTIONS", path, handlers, options)
+
+    def all(self, path: str, *handlers: Callable, **options: Any):
+        """A route answering every method."""
+        return self._verb("*", path, handlers, options)
+
+    def route(self, path: str) -> RouteBuilder:
+        return RouteBuilder(self, path)
+
+    # --- middleware, sub-routers, sub-apps -------------------------------------
+
+    def use(self, *args: Any) -> Router:
+        """``use(mw)``, ``use("/prefix", mw_or_router_or_asgi_app, ...)``."""
+        site = declaration_site()
+        prefix = "/"
+        items = list(args)
+        if items and isinstance(items[0], str):
+            prefix = items.pop(0)
+        if not items:
+            raise TypeError(f"use() at {site} needs middleware, a Router or an ASGI app")
+        _check_prefix(prefix, site)
+        for target in items:
+            if isinstance(target, Router) and not callable(target):
+                self._entries.append(UseDef(prefix, target, site, "router"))
+            elif isinstance(target, Router):  # an App mounted inside another: keep it separate
+                self._entries.append(UseDef(prefix, target, site, "asgi"))
+            elif getattr(target, "kind", None) == "static-file":
+                self._entries.append(UseDef(prefix, target, site, "static"))
+            elif hasattr(target, "__nexpress_use__"):
+                target.__nexpress_use__(self, prefix)
+            elif is_asgi_app(target):
+                self._entries.append(UseDef(prefix, target, site, "asgi"))
+            else:
+                _check_middleware(target, site)
+                self._entries.append(UseDef(prefix, target, site, "middleware"))
+        self._version += 1
+        return self
+
+    def mount(self, prefix: str, asgi_app: Callable) -> Router:
+        """Mount any ASGI app under ``prefix`` (it sees the prefix as ``root_path``)."""
+        site = declaration_site()
+        _check_prefix(prefix, site)
+        self._entries.append(UseDef(prefix, asgi_app, site, "asgi"))
+        self._version += 1
+        return self
+
+    def error(self, handler: Callable) -> Callable:
+        """Register ``(err, req, res)`` error handler; innermost routers' run first."""
+        if positional_arity(handler) != 3:
+            raise TypeError(
+                f"error handler {getattr(handler, '__qualname__', handler)!r} must take (err, req, res)"
+            )
+        self._errors.append(ErrorDef(handler, declaration_site()))
+        self._version += 1
+        return handler
+
+
+def _check_middleware(fn: Any, site: str) -> None:
+    if getattr(fn, "__nexpress_middleware__", False) or getattr(fn, "kind", None) == "static-file":
+        return
+    arity = positional_arity(fn)
+    if arity != 3:
+        raise TypeError(
+            f"middleware {getattr(fn, '__qualname__', fn)!r} at {site} must take (req, res, next),"
+            f" not {arity} arguments"
+        )
+    call = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)  # noqa: B004
+    if not inspect.iscoroutinefunction(call):
+        raise TypeError(
+            f"middleware {getattr(fn, '__qualname__', fn)!r} at {site} must be 'async def'"
+            " so that it can 'await next()'"
+        )
+
+
+def _check_prefix(prefix: str, site: str) -> None:
+    if not isinstance(prefix, str):
+        raise TypeError(f"use() prefix at {site} must be a str")
+    if prefix in ("", "/"):
+        return
+    variants = parse_pattern(prefix)
+    if len(variants) != 1 or any(seg.kind == 3 for seg in variants[0]):
+        raise ValueError(
+            f"mount prefix {prefix!r} at {site} cannot contain '*' wildcards or optional"
+            " '{...}' parts; use ':param' segments or mount several times"
+        )
+
+
+def handler_source(fn: Callable, root: str) -> str:
+    """``server.py:12 show_user``: where a handler is defined, relative to ``root``."""
+    target = inspect.unwrap(fn)
+    code = getattr(target, "__code__", None)
+    name = getattr(target, "__qualname__", None) or type(target).__qualname__
+    if code is None:
+        call = getattr(type(target), "__call__", None)  # noqa: B004
+        code = getattr(call, "__code__", None)
+    if code is None:
+        return name
+    return f"{relative_to(code.co_filename, root)}:{code.co_firstlineno} {name}"
+
+
+def relative_to(filename: str, root: str) -> str:
+    try:
+        rel = os.path.relpath(os.path.abspath(filename), root)
+    except ValueError:
+        return filename
+    return filename if rel.startswith("..") else rel
+
+
+def make_site_relative(site: str, root: str) -> str:
+    filename, _, line = site.rpartition(":")
+    return f"{relative_to(filename, root)}:{line}" if filename else site
+

@@ -1,0 +1,478 @@
+"""The compiled route table: one for the whole app, built once at start-up.
+
+- Fully static paths are answered by one dict lookup on the raw request path.
+- Everything else walks a segment tree where, at every level, a static segment
+  beats a mixed ``:a-:b`` segment, which beats ``:param``, which beats ``*splat``,
+  whatever the registration order. Lookups cost O(path depth), not O(routes).
+- Two routes with the same method and shape are a start-up error naming both.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from . import ErrorDef, RouteDef, Router, UseDef, handler_source, make_site_relative
+from .pattern import (
+    COMPLEX,
+    PARAM,
+    SPLAT,
+    STATIC,
+    Segment,
+    join_patterns,
+    parse_pattern,
+    static_key,
+    variant_path,
+)
+
+ALWAYS, MAYBE, NEVER = 0, 1, 2
+
+
+class RouteConflictError(ValueError):
+    """Two routes with the same method and shape; the message names both sources."""
+
+
+@dataclass(slots=True, eq=False)
+class Step:
+    """One middleware in a route's chain, with the mount depth it runs at and, when
+    it cannot be decided at start-up, a runtime check of its prefix."""
+
+    fn: Callable
+    depth: int
+    condition: re.Pattern[str] | None
+    site: str
+
+
+@dataclass(slots=True, eq=False)
+class Route:
+    """A compiled route: plain data plus the precomputed ``invoke`` coroutine."""
+
+    method: str
+    path: str
+    segments: tuple[Segment, ...]
+    kind: str
+    source: str
+    site: str
+    handler: Callable
+    middleware: tuple[Step, ...]
+    errors: tuple[Callable, ...]
+    param_names: tuple[str, ...]
+    splats: tuple[bool, ...]
+    base_depth: int
+    body_limit: int
+    file_limit: int
+    options: dict[str, Any] = field(default_factory=dict)
+    arity: int = 2
+    is_async: bool = True
+    mount: Any = None
+    invoke: Callable | None = None
+    route_header: bytes | None = None
+    pattern: str = ""
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(s.shape for s in self.segments)
+
+
+class Node:
+    __slots__ = ("complex", "max_depth", "param", "routes", "splat", "static")
+
+    def __init__(self) -> None:
+        self.static: dict[str, Node] = {}
+        self.complex: list[tuple[Segment, Node]] = []
+        self.param: Node | None = None
+        self.splat: Node | None = None
+        self.routes: dict[str, Route] = {}
+        self.max_depth = 0
+
+
+_INF = 1 << 30
+
+
+def _finish(node: Node) -> int:
+    """Sort complex segments and compute how deep each subtree can match."""
+    node.complex.sort(key=lambda item: -len(item[0].label))
+    depth = 0
+    for child in node.static.values():
+        depth = max(depth, 1 + _finish(child))
+    for _, child in node.complex:
+        depth = max(depth, 1 + _finish(child))
+    if node.param is not None:
+        depth = max(depth, 1 + _finish(node.param))
+    if node.splat is not None:
+        _finish(node.splat)
+        depth = _INF
+    node.max_depth = depth
+    return depth
+
+
+def _walk(node: Node, segs: list[str], i: int, method: str, vals: list) -> Route | None:
+    if i == len(segs):
+        routes = node.routes
+        return routes.get(method) or routes.get("*")
+    if len(segs) - i > node.max_depth:
+        return None
+    seg = segs[i]
+    child = node.static.get(seg)
+    if child is not None:
+        found = _walk(child, segs, i + 1, method, vals)
+        if found is not None:
+            return found
+    for segment, child in node.complex:
+        m = segment.regex.match(seg)  # type: ignore[union-attr]
+        if m is not None:
+            groups = m.groups()
+            vals.extend(groups)
+            found = _walk(child, segs, i + 1, method, vals)
+            if found is not None:
+                return found
+            del vals[len(vals) - len(groups) :]
+    child = node.param
+    if child is not None and seg:
+        vals.append(seg)
+        found = _walk(child, segs, i + 1, method, vals)
+        if found is not None:
+            return found
+        vals.pop()
+    child = node.splat
+    if child is not None:
+        n = len(segs)
+        # the segments after the splat must fit what the subtree below it can match
+        lowest = max(i + 1, n - child.max_depth) if child.max_depth < _INF else i + 1
+        for j in range(n, lowest - 1, -1):
+            vals.append((i, j))
+            found = _walk(child, segs, j, method, vals)
+            if found is not None:
+                return found
+            vals.pop()
+    return None
+
+
+def _collect_methods(node: Node, segs: list[str], i: int, out: set[str]) -> None:
+    if i == len(segs):
+        out.update(node.routes)
+        return
+    if len(segs) - i > node.max_depth:
+        return
+    seg = segs[i]
+    child = node.static.get(seg)
+    if child is not None:
+        _collect_methods(child, segs, i + 1, out)
+    for segment, child in node.complex:
+        if segment.regex.match(seg):  # type: ignore[union-attr]
+            _collect_methods(child, segs, i + 1, out)
+    if node.param is not None and seg:
+        _collect_methods(node.param, segs, i + 1, out)
+    child = node.splat
+    if child is not None:
+        n = len(segs)
+        lowest = max(i + 1, n - child.max_depth) if child.max_depth < _INF else i + 1
+        for j in range(n, lowest - 1, -1):
+            _collect_methods(child, segs, j, out)
+
+
+class RouteTable:
+    """The compiled, immutable route table of an app."""
+
+    def __init__(self) -> None:
+        self.static: dict[str, dict[str, Route]] = {}
+        self.root = Node()
+        self.routes: list[Route] = []
+        self.fallback: tuple[Step, ...] = ()
+        self.listing_extra: list[dict[str, Any]] = []
+        self._shapes: dict[tuple, Route] = {}
+
+    # --- building -------------------------------------------------------------
+
+    def add(self, route: Route) -> None:
+        key = (route.method, route.shape)
+        other = self._shapes.get(key)
+        if other is not None:
+            raise RouteConflictError(_conflict_message(other, route))
+        self._shapes[key] = route
+        self.routes.append(route)
+        node = self.root
+        for segment in route.segments:
+            if segment.kind == STATIC:
+                node = node.static.setdefault(segment.text, Node())
+            elif segment.kind == COMPLEX:
+                for existing, child in node.complex:
+                    if existing.shape == segment.shape:
+                        node = child
+                        break
+                else:
+                    child = Node()
+                    node.complex.append((segment, child))
+                    node = child
+            elif segment.kind == PARAM:
+                if node.param is None:
+                    node.param = Node()
+                node = node.param
+            else:
+                if node.splat is None:
+                    node.splat = Node()
+                node = node.splat
+        node.routes[route.method] = route
+        if route.method == "GET":
+            node.routes.setdefault("HEAD", route)
+        if route.method == "HEAD":
+            node.routes["HEAD"] = route
+        key_path = static_key(route.segments)
+        if key_path is not None:
+            methods = self.static.setdefault(key_path, {})
+            methods[route.method] = route
+            if route.method == "GET":
+                methods.setdefault("HEAD", route)
+            if route.method == "HEAD":
+                methods["HEAD"] = route
+
+    def finish(self) -> None:
+        _finish(self.root)
+
+    # --- matching -------------------------------------------------------------
+
+    def match(self, method: str, segs: list[str]) -> tuple[Route, dict[str, Any]] | None:
+        """The route for decoded path segments, with its params, or None."""
+        vals: list = []
+        route = _walk(self.root, segs, 0, method, vals)
+        if route is None:
+            return None
+        params: dict[str, Any] = {}
+        for name, is_splat, value in zip(route.param_names, route.splats, vals, strict=False):
+            params[name] = segs[value[0] : value[1]] if is_splat else value
+        return route, params
+
+    def allowed(self, segs: list[str]) -> set[str]:
+        """Methods some route answers for this path (for 405 and OPTIONS)."""
+        out: set[str] = set()
+        _collect_methods(self.root, segs, 0, out)
+        return out
+
+    # --- listing -------------------------------------------------------------
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Rows for ``nexpress routes``: methods, path, kind, source, revalidate."""
+        grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for route in self.routes:
+            key = (route.path, route.kind, route.source)
+            row = grouped.setdefault(
+                key,
+                {
+                    "methods": [],
+                    "path": route.path,
+                    "kind": route.kind,
+                    "source": route.source,
+                    "revalidate": route.options.get("revalidate"),
+                },
+            )
+            method = "ALL" if route.method == "*" else route.method
+            if method not in row["methods"]:
+                row["methods"].append(method)
+            if method == "GET" and "HEAD" not in row["methods"]:
+                row["methods"].append("HEAD")
+        rows = [*grouped.values(), *self.listing_extra]
+        order = {m: i for i, m in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ALL"))}
+        for row in rows:
+            row["methods"].sort(key=lambda m: order.get(m, 99))
+        rows.sort(key=lambda r: (_sort_key(r["path"]), r["methods"]))
+        return rows
+
+
+def _sort_key(path: str) -> tuple:
+    return tuple((1 if part.startswith((":", "*")) else 0, part) for part in path.split("/"))
+
+
+def _conflict_message(first: Route, second: Route) -> str:
+    method = "ALL" if first.method == "*" else first.method
+    return (
+        f"Route conflict: {method} {second.path} ({second.source}, declared at {second.site})"
+        f" has the same shape as {method} {first.path} ({first.source}, declared at {first.site})."
+        " Only one of them could ever answer: remove one, or change its path."
+    )
+
+
+# --- compiling a router tree -------------------------------------------------
+
+
+def _relation(prefix: tuple[Segment, ...], segments: tuple[Segment, ...]) -> int:
+    """Does middleware under ``prefix`` apply to every request of a route? ALWAYS,
+    NEVER, or MAYBE (decided per request by a regex on the path)."""
+    result = ALWAYS
+    for index, pre in enumerate(prefix):
+        if index >= len(segments):
+            return NEVER
+        seg = segments[index]
+        if seg.kind == SPLAT:
+            return MAYBE
+        if pre.kind == STATIC:
+            if seg.kind == STATIC:
+                if seg.text != pre.text:
+                    return NEVER
+            else:
+                result = MAYBE
+        elif pre.kind == PARAM:
+            continue
+        else:
+            result = MAYBE
+    return result
+
+
+def prefix_regex(prefix: tuple[Segment, ...]) -> re.Pattern[str]:
+    """A regex for raw request paths at or below ``prefix``."""
+    parts = []
+    for seg in prefix:
+        if seg.kind == STATIC:
+            parts.append(re.escape(quote(seg.text, safe="!$&'()*+,;=:@-._~")))
+        elif seg.kind == PARAM:
+            parts.append("[^/]+")
+        else:
+            parts.append("[^/]+")
+    return re.compile("^/" + "/".join(parts) + "(?:/|$)") if parts else re.compile("")
+
+
+@dataclass(slots=True)
+class _Middleware:
+    segments: tuple[Segment, ...]
+    fn: Callable
+    site: str
+    regex: re.Pattern[str]
+
+
+def compile_routes(app: Any, extra: list[RouteDef] = ()) -> RouteTable:  # type: ignore[assignment]
+    """Flatten the app's router tree, plus routes the app generates itself (``extra``:
+    public files, file routes), into one :class:`RouteTable`."""
+    table = RouteTable()
+    middleware: list[_Middleware] = []
+    pending: list[tuple[RouteDef, str, int, tuple[Callable, ...], int, int]] = []
+    root = app.root
+
+    def walk(router: Router, prefix: str, depth: int, errors: tuple[Callable, ...], limits: tuple[int, int]) -> None:
+        errors = tuple(e.handler for e in router._errors) + errors
+        limits = (
+            router.body_limit if router.body_limit is not None else limits[0],
+            router.file_limit if router.file_limit is not None else limits[1],
+        )
+        for entry in router._entries:
+            if isinstance(entry, RouteDef):
+                pending.append((entry, join_patterns(prefix, entry.pattern), depth, errors, *limits))
+                continue
+            full = join_patterns(prefix, entry.prefix)
+            segments = parse_pattern(full)[0]
+            site = make_site_relative(entry.site, root)
+            if entry.kind == "router":
+                walk(entry.target, full, len(segments), errors, limits)
+            elif entry.kind in ("middleware", "static"):
+                middleware.append(_Middleware(segments, entry.target, site, prefix_regex(segments)))
+                if entry.kind == "static":
+                    table.listing_extra.append(
+                        {
+                            "methods": ["GET", "HEAD"],
+                            "path": variant_path(segments).rstrip("/") + "/*path",
+                            "kind": "static-file",
+                            "source": f"{site} static({_rel(entry.target.directory, root)!r})",
+                            "revalidate": None,
+                        }
+                    )
+            elif entry.kind == "asgi":
+                _add_mount(table, app, entry, full, segments, site)
+
+    walk(app, "", 0, (), (app.body_limit, app.file_limit))
+    app_errors = tuple(e.handler for e in app._errors)
+    for definition in extra:
+        pending.append((definition, definition.pattern, 0, app_errors, app.body_limit, app.file_limit))
+
+    for definition, full, depth, errors, body_limit, file_limit in pending:
+        handlers = definition.handlers
+        endpoint = handlers[-1]
+        source = definition.source or handler_source(endpoint, root)
+        site = make_site_relative(definition.site, root)
+        for segments in parse_pattern(full):
+            steps = []
+            for mw in middleware:
+                relation = _relation(mw.segments, segments)
+                if relation == NEVER:
+                    continue
+                steps.append(
+                    Step(mw.fn, len(mw.segments), mw.regex if relation == MAYBE else None, mw.site)
+                )
+            steps.extend(Step(fn, depth, None, site) for fn in handlers[:-1])
+            names = tuple(n for s in segments for n in s.names)
+            splats = tuple(s.kind == SPLAT for s in segments for _ in s.names)
+            options = dict(definition.options)
+            route = Route(
+                method=definition.method,
+                path=variant_path(segments),
+                segments=segments,
+                kind=definition.kind,
+                source=source,
+                site=site,
+                handler=endpoint,
+                middleware=tuple(steps),
+                errors=errors,
+                param_names=names,
+                splats=splats,
+                base_depth=depth,
+                body_limit=options.pop("body_limit", None) or body_limit,
+                file_limit=options.pop("file_limit", None) or file_limit,
+                options=options,
+                arity=_arity(endpoint),
+                is_async=_is_async(endpoint),
+                pattern=full,
+            )
+            table.add(route)
+    table.fallback = tuple(
+        Step(mw.fn, len(mw.segments), mw.regex if mw.segments else None, mw.site) for mw in middleware
+    )
+    table.finish()
+    return table
+
+
+def _add_mount(table: RouteTable, app: Any, entry: UseDef, full: str, segments: tuple[Segment, ...], site: str) -> None:
+    name = getattr(entry.target, "__qualname__", None) or type(entry.target).__qualname__
+    for variant in (segments, (*segments, Segment(SPLAT, names=("__rest",)))):
+        table.add(
+            Route(
+                method="*",
+                path=variant_path(variant).replace("*__rest", "*rest"),
+                segments=variant,
+                kind="asgi",
+                source=f"{site} {name}",
+                site=site,
+                handler=entry.target,
+                middleware=(),
+                errors=(),
+                param_names=tuple(n for s in variant for n in s.names),
+                splats=tuple(s.kind == SPLAT for s in variant for _ in s.names),
+                base_depth=len(segments),
+                body_limit=app.body_limit,
+                file_limit=app.file_limit,
+                mount=entry.target,
+                pattern=full,
+            )
+        )
+
+
+def _rel(path: str, root: str) -> str:
+    from . import relative_to
+
+    return relative_to(path, root)
+
+
+def _arity(fn: Callable) -> int:
+    from . import positional_arity
+
+    return positional_arity(fn)
+
+
+def _is_async(fn: Callable) -> bool:
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004
+    return inspect.iscoroutinefunction(call)
+
+
+__all__ = ["ErrorDef", "Route", "RouteConflictError", "RouteTable", "Step", "compile_routes"]

@@ -1,0 +1,45 @@
+"""Jinja2 templates for ``res.render``: autoescaped, compiled once, cached."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import jinja2
+
+
+class TemplateNotFound(LookupError):
+    """A template that does not exist; the message names the path looked for."""
+
+
+class Templates:
+    """The ``views/`` folder of an app as a Jinja2 environment (autoescape on)."""
+
+    def __init__(self, directory: str, *, auto_reload: bool = False) -> None:
+        self.directory = os.path.abspath(directory)
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(self.directory),
+            autoescape=True,
+            auto_reload=auto_reload,
+            enable_async=False,
+            undefined=jinja2.StrictUndefined if auto_reload else jinja2.Undefined,
+        )
+
+    def get(self, name: str) -> jinja2.Template:
+        try:
+            return self.env.get_template(name)
+        except jinja2.TemplateNotFound:
+            looked = os.path.join(self.directory, name)
+            raise TemplateNotFound(
+                f"template {name!r} not found: looked for {looked}"
+            ) from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise jinja2.TemplateSyntaxError(
+                f"{exc.message} (in {exc.filename or name}, line {exc.lineno})",
+                exc.lineno,
+                exc.name,
+                exc.filename,
+            ) from None
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        return self.get(name).render(context)
