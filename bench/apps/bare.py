@@ -1,0 +1,72 @@
+"""Hand-written ASGI app: the floor the frameworks are compared against.
+
+A dict lookup on ``scope["path"]``, a manual split for ``/users/<id>``, msgspec for
+JSON bodies, and ``content-type`` + ``content-length`` headers. No framework at all.
+"""
+
+import msgspec
+from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
+
+_encode = msgspec.json.encode
+
+TEXT = b"text/plain; charset=utf-8"
+JSON = b"application/json"
+
+
+def _plaintext() -> tuple[bytes, bytes]:
+    return TEXT, PLAINTEXT.encode()
+
+
+def _json() -> tuple[bytes, bytes]:
+    return JSON, _encode(JSON_MESSAGE)
+
+
+def _extra() -> tuple[bytes, bytes]:
+    return TEXT, EXTRA_BODY.encode()
+
+
+ROUTES = {path: _extra for path in extra_static_paths()}
+ROUTES["/plaintext"] = _plaintext
+ROUTES["/json"] = _json
+PARAM_PREFIXES = frozenset(extra_param_prefixes())
+
+
+async def _lifespan(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def app(scope, receive, send) -> None:
+    if scope["type"] != "http":
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+        return
+    path = scope["path"]
+    status = 200
+    handler = ROUTES.get(path)
+    if handler is not None:
+        content_type, body = handler()
+    else:
+        parts = path.split("/")
+        if len(parts) == 3 and parts[1] == "users" and parts[2]:
+            content_type, body = JSON, _encode({"id": parts[2]})
+        elif len(parts) == 4 and parts[3] == "x" and parts[2] and parts[1] in PARAM_PREFIXES:
+            content_type, body = _extra()
+        else:
+            status, content_type, body = 404, TEXT, b"Not Found"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

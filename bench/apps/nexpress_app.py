@@ -1,0 +1,35 @@
+"""nexpress app for the benchmark, written against the public API (SPEC.md section 2)."""
+
+import os
+
+from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
+
+from nexpress import App, Response
+
+app = App(root=os.path.dirname(os.path.abspath(__file__)))  # no app/ or public/ folder here
+
+
+async def extra(req):
+    return Response(EXTRA_BODY, media_type="text/plain")
+
+
+# Registered first, like in every app of the benchmark (see _routes.py).
+for _prefix in extra_param_prefixes():
+    app.get(f"/{_prefix}/:id/x", extra)
+for _path in extra_static_paths():
+    app.get(_path, extra)
+
+
+@app.get("/plaintext")
+async def plaintext(req):
+    return Response(PLAINTEXT, media_type="text/plain")
+
+
+@app.get("/json")
+async def json_(req):
+    return JSON_MESSAGE
+
+
+@app.get("/users/:id")
+async def user(req):
+    return {"id": req.params["id"]}

@@ -1,0 +1,1025 @@
+#!/usr/bin/env python3
+"""Benchmark harness: nexpress against a bare ASGI app, Starlette, FastAPI, Litestar,
+Express 5 and Next.js route handlers. See bench/README.md.
+
+Run with the venv's Python (the one that has granian and the frameworks):
+
+    .venv/bin/python bench/run.py            # full run (5 s x 3 rounds)
+    BENCH_QUICK=1 .venv/bin/python bench/run.py   # 2 s x 1 round
+
+Every server runs alone, pinned to one core, with the load generator (wrk) pinned to
+the other; apps take turns round by round and the median per cell is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+APPS_DIR = BENCH_DIR / "apps"
+NODE_DIR = BENCH_DIR / "node"
+RESULTS_DIR = BENCH_DIR / "results"
+LOG_DIR = RESULTS_DIR / "logs"
+HOST = "127.0.0.1"
+EXTRA_ROUTES = 1000  # the "1000 routes" variant: BENCH_ROUTES=1000
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@dataclass(frozen=True)
+class Case:
+    key: str
+    label: str
+    path: str  # the URL wrk hits
+    routes: int  # 0 = the plain route set, else BENCH_ROUTES value
+
+
+CASES = [
+    Case("plaintext", "/plaintext", "/plaintext", 0),
+    Case("json", "/json", "/json", 0),
+    Case("user", "/users/:id", "/users/12345", 0),
+    Case("user1000", "/users/:id (1000 routes)", "/users/12345", EXTRA_ROUTES),
+]
+
+# What each endpoint must answer (checked once per server start, before measuring).
+EXPECTED = {
+    "/plaintext": ("text/plain", b"Hello, World!"),
+    "/json": ("application/json", {"message": "Hello, World!"}),
+    "/users/12345": ("application/json", {"id": "12345"}),
+}
+EXTRA_PROBES = ["/r999/7/x", "/s500", "/r0/abc/x"]  # must be 200 in the 1000-routes set
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        sys.exit(f"bench: {name}={raw!r} is not an integer")
+
+
+def _env_flag(name: str) -> bool | None:
+    raw = os.environ.get(name, "").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    return None
+
+
+@dataclass
+class Config:
+    duration: int
+    rounds: int
+    warmup: int
+    connections: int
+    threads: int
+    stat: str
+    apps: list[str] | None
+    rsgi: bool | None
+    server_cpu: str
+    client_cpu: str
+    start_timeout: int
+    next_extra: bool
+    quick: bool
+
+
+def parse_config(argv: list[str] | None = None) -> Config:
+    quick_env = bool(_env_flag("BENCH_QUICK"))
+    p = argparse.ArgumentParser(
+        description="Benchmark nexpress against other ASGI frameworks, Express and Next.js.",
+        epilog="Every option also reads an environment variable (BENCH_DURATION, ...).",
+    )
+    p.add_argument(
+        "--quick", action="store_true", default=quick_env, help="2 s x 1 round (BENCH_QUICK=1)"
+    )
+    p.add_argument("--duration", type=int, help="seconds per wrk run (BENCH_DURATION, 5; quick 2)")
+    p.add_argument(
+        "--rounds", type=int, help="rounds; the median is reported (BENCH_ROUNDS, 3; quick 1)"
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        help="max warm-up seconds per server start, stops early once req/s settles (BENCH_WARMUP, 8; quick 4)",
+    )
+    p.add_argument("--connections", type=int, help="wrk connections (BENCH_CONNECTIONS, 64)")
+    p.add_argument("--threads", type=int, help="wrk threads (BENCH_THREADS, 1)")
+    p.add_argument(
+        "--stat", choices=["median", "best"], help="per-cell statistic (BENCH_STAT, median)"
+    )
+    p.add_argument(
+        "--apps",
+        help="comma-separated subset: bare,nexpress,nexpress-rsgi,starlette,fastapi,litestar,express,next (BENCH_APPS)",
+    )
+    p.add_argument(
+        "--rsgi",
+        choices=["auto", "on", "off"],
+        help="extra 'nexpress (rsgi)' row: auto = if nexpress_app.app has __rsgi__ (BENCH_RSGI=1/0)",
+    )
+    args = p.parse_args(argv)
+    quick = bool(args.quick)
+    rsgi_env = _env_flag("BENCH_RSGI")
+    rsgi = {"auto": None, "on": True, "off": False}[args.rsgi] if args.rsgi else rsgi_env
+    apps_raw = args.apps or os.environ.get("BENCH_APPS", "").strip()
+    next_extra = _env_flag("BENCH_NEXT_1000")
+    cfg = Config(
+        duration=args.duration or _env_int("BENCH_DURATION", 2 if quick else 5),
+        rounds=args.rounds or _env_int("BENCH_ROUNDS", 1 if quick else 3),
+        warmup=args.warmup
+        if args.warmup is not None
+        else _env_int("BENCH_WARMUP", 4 if quick else 8),
+        connections=args.connections or _env_int("BENCH_CONNECTIONS", 64),
+        threads=args.threads or _env_int("BENCH_THREADS", 1),
+        stat=args.stat or os.environ.get("BENCH_STAT", "median").strip() or "median",
+        apps=[a.strip() for a in apps_raw.split(",") if a.strip()] or None,
+        rsgi=rsgi,
+        server_cpu=os.environ.get("BENCH_SERVER_CPU", "0"),
+        client_cpu=os.environ.get("BENCH_CLIENT_CPU", "1"),
+        start_timeout=_env_int("BENCH_START_TIMEOUT", 60),
+        next_extra=next_extra is not False,
+        quick=quick,
+    )
+    if cfg.stat not in ("median", "best"):
+        sys.exit(f"bench: BENCH_STAT must be median or best, not {cfg.stat!r}")
+    if cfg.duration < 1 or cfg.rounds < 1 or cfg.warmup < 0:
+        sys.exit("bench: duration and rounds must be >= 1, warmup >= 0")
+    return cfg
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def say(msg: str = "") -> None:
+    print(msg, flush=True)
+
+
+def warn(msg: str) -> None:
+    print(f"bench: warning: {msg}", file=sys.stderr, flush=True)
+
+
+def run_quiet(
+    cmd: list[str], *, cwd: Path | None = None, env: dict | None = None, timeout: float, log: Path
+) -> bool:
+    """Run a setup command with its output in `log`; True if it exited 0 in time."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as fh:
+        fh.write(f"\n$ {' '.join(cmd)}  (cwd={cwd})\n".encode())
+        fh.flush()
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            return proc.wait(timeout=timeout) == 0
+        except subprocess.TimeoutExpired:
+            fh.write(f"\nbench: timed out after {timeout:.0f}s\n".encode())
+            return False
+        finally:
+            kill_group(proc)
+
+
+def tail(path: Path, lines: int = 6) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
+    """Terminate the process group `proc` leads (it was started with start_new_session):
+    SIGTERM, then SIGKILL for whatever is still alive after `grace` seconds."""
+    pgid = proc.pid
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the leader so it does not linger as a zombie
+            if not _group_alive(pgid):
+                break
+            time.sleep(0.05)
+        if not _group_alive(pgid):
+            break
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=1)
+
+
+def _group_alive(pgid: int) -> bool:
+    return any(e["pgrp"] == pgid and e["state"] != "Z" for e in _proc_stats().values())
+
+
+def _proc_stats() -> dict[int, dict]:
+    out: dict[int, dict] = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat", "rb") as fh:
+                raw = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        rest = raw[raw.rfind(")") + 2 :].split()
+        # fields after "(comm)": state ppid pgrp session ... utime(14) stime cutime cstime
+        out[int(d)] = {
+            "state": rest[0],
+            "ppid": int(rest[1]),
+            "pgrp": int(rest[2]),
+            "session": int(rest[3]),
+            "ticks": int(rest[11]) + int(rest[12]) + int(rest[13]) + int(rest[14]),
+        }
+    return out
+
+
+def tree_cpu_seconds(root_pid: int) -> float:
+    """utime+stime (+ reaped children's) of `root_pid`'s session and all its descendants."""
+    stats = _proc_stats()
+    members = {pid for pid, s in stats.items() if s["session"] == root_pid}
+    members.add(root_pid)
+    grew = True
+    while grew:
+        grew = False
+        for pid, s in stats.items():
+            if pid not in members and s["ppid"] in members:
+                members.add(pid)
+                grew = True
+    return sum(stats[p]["ticks"] for p in members if p in stats) / CLK_TCK
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def pinned(cmd: list[str], cpu: str | None) -> list[str]:
+    return ["taskset", "-c", cpu, *cmd] if cpu is not None else cmd
+
+
+# --------------------------------------------------------------------------- apps
+
+
+@dataclass
+class AppSpec:
+    key: str
+    name: str
+    kind: str  # "granian" or "node"
+    target: str = ""  # granian module:attr, or node project dir name
+    interface: str = "asgi"
+    status: str = "ok"  # ok | skipped
+    reason: str = ""
+    failed_variants: dict[int, str] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
+
+    def command(self, port: int, routes: int, cpu: str | None) -> tuple[list[str], Path, dict]:
+        env = dict(os.environ)
+        env.pop("BENCH_ROUTES", None)
+        if routes:
+            env["BENCH_ROUTES"] = str(routes)
+        if self.kind == "granian":
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(APPS_DIR), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+            )
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            cmd = [
+                sys.executable, "-m", "granian",
+                "--interface", self.interface,
+                "--workers", "1",
+                "--host", HOST,
+                "--port", str(port),
+                self.target,
+            ]  # fmt: skip
+            return pinned(cmd, cpu), APPS_DIR, env
+        env["NODE_ENV"] = "production"
+        env["NEXT_TELEMETRY_DISABLED"] = "1"
+        env["HOST"] = HOST
+        env["PORT"] = str(port)
+        project = NODE_DIR / self.target
+        if self.target == "next":
+            cmd = ["node", "node_modules/next/dist/bin/next", "start", "-H", HOST, "-p", str(port)]
+        else:
+            cmd = ["node", "server.js"]
+        return pinned(cmd, cpu), project, env
+
+
+def all_apps() -> list[AppSpec]:
+    return [
+        AppSpec("bare", "bare ASGI", "granian", "bare:app"),
+        AppSpec("nexpress", "nexpress", "granian", "nexpress_app:app"),
+        AppSpec(
+            "nexpress-rsgi", "nexpress (rsgi)", "granian", "nexpress_app:app", interface="rsgi"
+        ),
+        AppSpec("starlette", "Starlette", "granian", "starlette_app:app"),
+        AppSpec("fastapi", "FastAPI", "granian", "fastapi_app:app"),
+        AppSpec("litestar", "Litestar", "granian", "litestar_app:app"),
+        AppSpec("express", "Express 5", "node", "express"),
+        AppSpec("next", "Next.js", "node", "next"),
+    ]
+
+
+def nexpress_has_rsgi() -> bool:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(APPS_DIR), str(ROOT)]))
+    code = "import sys, nexpress_app; sys.exit(0 if hasattr(nexpress_app.app, '__rsgi__') else 3)"
+    try:
+        r = subprocess.run(
+            [sys.executable, "-c", code], cwd=APPS_DIR, env=env, capture_output=True, timeout=60
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return r.returncode == 0
+
+
+# --------------------------------------------------------------------------- setup
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    say("bench: wrk not found; installing Debian's wrk (apt-get install -y wrk) ...")
+    if os.geteuid() != 0:
+        sys.exit("bench: wrk is missing and this is not root: run `sudo apt-get install -y wrk`")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    log = LOG_DIR / "setup.log"
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "wrk"]
+    if not run_quiet(install, env=env, timeout=300, log=log):
+        run_quiet(["apt-get", "update"], env=env, timeout=300, log=log)
+        run_quiet(install, env=env, timeout=300, log=log)
+    found = shutil.which("wrk")
+    if not found:
+        sys.exit(f"bench: could not install wrk; see {log}\n{tail(log)}")
+    return found
+
+
+def cpu_pinning(cfg: Config) -> tuple[str | None, str | None]:
+    if not shutil.which("taskset"):
+        warn("taskset not found: server and wrk run unpinned (numbers get noisier)")
+        return None, None
+    allowed = os.sched_getaffinity(0)
+    wanted = (
+        {int(cfg.server_cpu), int(cfg.client_cpu)}
+        if cfg.server_cpu.isdigit() and cfg.client_cpu.isdigit()
+        else set()
+    )
+    if len(allowed) < 2 or (wanted and not wanted <= allowed) or cfg.server_cpu == cfg.client_cpu:
+        warn(
+            f"cannot pin server to CPU {cfg.server_cpu} and wrk to CPU {cfg.client_cpu} (allowed: {sorted(allowed)}): running unpinned"
+        )
+        return None, None
+    return cfg.server_cpu, cfg.client_cpu
+
+
+def _npm_ready(project: Path) -> bool:
+    marker = project / "node_modules" / ".package-lock.json"
+    lock = project / "package-lock.json"
+    if not marker.exists():
+        return False
+    return not lock.exists() or marker.stat().st_mtime >= lock.stat().st_mtime - 1
+
+
+def ensure_npm(project: Path) -> str | None:
+    """Install the project's node_modules if needed; returns an error or None."""
+    if _npm_ready(project):
+        return None
+    if not shutil.which("npm"):
+        return "npm not found"
+    lock = project / "package-lock.json"
+    cmd = ["npm", "ci" if lock.exists() else "install", "--no-audit", "--no-fund"]
+    say(f"bench: {' '.join(cmd)} in {project.relative_to(ROOT)} ...")
+    log = LOG_DIR / f"npm-{project.name}.log"
+    if not run_quiet(cmd, cwd=project, timeout=600, log=log):
+        return f"{' '.join(cmd)} failed (see {log.relative_to(ROOT)})"
+    return None
+
+
+NEXT_EXTRA_ROUTE = """export const dynamic = "force-dynamic";
+
+export function GET() {
+  return new Response("ok", { headers: { "content-type": "text/plain" } });
+}
+"""
+
+
+def _next_sources_hash(project: Path, routes: int) -> str:
+    h = hashlib.sha256(f"routes={routes};gen={NEXT_EXTRA_ROUTE}".encode())
+    for path in sorted(
+        [*project.glob("app/**/*.js"), project / "next.config.mjs", project / "package-lock.json"]
+    ):
+        rel = path.relative_to(project).as_posix()
+        if rel.startswith("app/(bench") or not path.is_file():
+            continue
+        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def ensure_next_build(project: Path, routes: int) -> str | None:
+    """`next build` the route set once (cached by a hash of the sources); error or None."""
+    dist = project / (f".next-{routes}" if routes else ".next")
+    stamp = dist / "bench-stamp.txt"
+    digest = _next_sources_hash(project, routes)
+    if (dist / "BUILD_ID").exists() and stamp.exists() and stamp.read_text().strip() == digest:
+        return None
+    for old in project.glob("app/(bench*)"):
+        shutil.rmtree(old)
+    gen = project / "app" / f"(bench{routes})"
+    if routes:
+        for i in range(routes):
+            for d in (gen / f"r{i}" / "[id]" / "x", gen / f"s{i}"):
+                d.mkdir(parents=True, exist_ok=True)
+                (d / "route.js").write_text(NEXT_EXTRA_ROUTE)
+    label = f"{routes} extra routes" if routes else "plain route set"
+    say(
+        f"bench: next build ({label}) in {project.relative_to(ROOT)} (once; ~{'60' if routes else '10'} s) ..."
+    )
+    env = dict(os.environ, NEXT_TELEMETRY_DISABLED="1", NODE_ENV="production")
+    env.pop("BENCH_ROUTES", None)
+    if routes:
+        env["BENCH_ROUTES"] = str(routes)
+    log = LOG_DIR / f"next-build-{routes or 'base'}.log"
+    log.unlink(missing_ok=True)
+    try:
+        ok = run_quiet(
+            ["node", "node_modules/next/dist/bin/next", "build"],
+            cwd=project,
+            env=env,
+            timeout=900,
+            log=log,
+        )
+    finally:
+        if gen.exists():
+            shutil.rmtree(gen)  # the build output is self-contained; keep the tree clean
+    if not ok:
+        return f"next build failed (see {log.relative_to(ROOT)}): {tail(log, 3)}"
+    stamp.write_text(digest + "\n")
+    return None
+
+
+def prepare_node(app: AppSpec, cfg: Config) -> None:
+    if not shutil.which("node"):
+        app.status, app.reason = "skipped", "node not found"
+        return
+    project = NODE_DIR / app.target
+    err = ensure_npm(project)
+    if err:
+        app.status, app.reason = "skipped", err
+        return
+    if app.target == "next":
+        err = ensure_next_build(project, 0)
+        if err:
+            app.status, app.reason = "skipped", err
+            return
+        if not cfg.next_extra:
+            app.failed_variants[EXTRA_ROUTES] = "n/a (BENCH_NEXT_1000=0)"
+        else:
+            err = ensure_next_build(project, EXTRA_ROUTES)
+            if err:
+                app.failed_variants[EXTRA_ROUTES] = err
+
+
+# --------------------------------------------------------------------------- server lifecycle
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def _http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str, bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        return resp.status, resp.getheader("content-type", ""), resp.read()
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def running_server(app: AppSpec, routes: int, cpu: str | None, timeout: float):
+    port = free_port()
+    cmd, cwd, env = app.command(port, routes, cpu)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = LOG_DIR / f"{app.key}-{routes or 'base'}.log"
+    with log.open("ab") as fh:
+        fh.write(f"\n===== {datetime.now(UTC).isoformat()} $ {' '.join(cmd)}\n".encode())
+        fh.flush()
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise ServerError(f"exited with code {proc.returncode}: {tail(log, 4)}")
+            if time.monotonic() > deadline:
+                raise ServerError(f"no 200 on /plaintext within {timeout:.0f}s: {tail(log, 4)}")
+            try:
+                status, _, _ = _http_get(port, "/plaintext", timeout=2)
+                if status == 200:
+                    break
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.1)
+        yield proc, port
+    finally:
+        kill_group(proc)
+
+
+def check_responses(port: int, routes: int) -> list[str]:
+    """Problems with the app's answers (empty if every endpoint answers as specified)."""
+    problems = []
+    for path, (ctype, want) in EXPECTED.items():
+        try:
+            status, got_ctype, body = _http_get(port, path)
+        except (OSError, http.client.HTTPException) as exc:
+            problems.append(f"GET {path}: {exc}")
+            continue
+        if status != 200:
+            problems.append(f"GET {path}: status {status}")
+        if not got_ctype.startswith(ctype):
+            problems.append(f"GET {path}: content-type {got_ctype!r}, want {ctype}")
+        if isinstance(want, bytes):
+            ok = body == want
+        else:
+            try:
+                ok = json.loads(body) == want
+            except ValueError:
+                ok = False
+        if not ok:
+            problems.append(f"GET {path}: body {body[:80]!r}")
+    if routes:
+        for path in EXTRA_PROBES:
+            try:
+                status = _http_get(port, path)[0]
+            except (OSError, http.client.HTTPException) as exc:
+                status = str(exc)
+            if status != 200:
+                problems.append(f"GET {path} (extra route): {status}")
+    return problems
+
+
+# --------------------------------------------------------------------------- wrk
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _ms(value: str) -> float | None:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", value.strip())
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else None
+
+
+def parse_wrk(out: str) -> dict:
+    res: dict = {}
+    m = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h)", out)
+    if not m:
+        raise ValueError(f"cannot parse wrk output:\n{out}")
+    res["requests"] = int(m.group(1))
+    res["seconds"] = float(m.group(2)) * _UNITS[m.group(3)] / 1e3
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else res["requests"] / res["seconds"]
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    res["non2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    res["socket_errors"] = sum(map(int, m.groups())) if m else 0
+    for pct in ("50", "99"):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", out, re.MULTILINE)
+        res[f"latency_p{pct}_ms"] = _ms(m.group(1)) if m else None
+    return res
+
+
+def run_wrk(
+    wrk: str, cfg: Config, port: int, paths: list[str], seconds: int, cpu: str | None
+) -> dict:
+    """One wrk run; several paths = rotate through them (bench/rotate.lua, for warm-up)."""
+    cmd = [wrk, f"-t{cfg.threads}", f"-c{cfg.connections}", f"-d{seconds}s", "--timeout", "10s"]
+    if len(paths) == 1:
+        cmd += ["--latency", f"http://{HOST}:{port}{paths[0]}"]
+    else:
+        cmd += ["-s", str(BENCH_DIR / "rotate.lua"), f"http://{HOST}:{port}", "--", *paths]
+    proc = subprocess.Popen(
+        pinned(cmd, cpu),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        text=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=seconds + 30)
+    except subprocess.TimeoutExpired as exc:
+        raise ServerError(f"wrk did not finish within {seconds + 30}s") from exc
+    finally:
+        kill_group(proc, grace=2)
+    if proc.returncode != 0:
+        raise ServerError(f"wrk exited {proc.returncode}: {out.strip()[-300:]}")
+    return parse_wrk(out)
+
+
+# A server is warm once two 1 s runs in a row agree within 5 % on req/s and, for a JIT
+# runtime (Node's V8 tiers code up after thousands of calls), it has also served
+# 10,000 requests. CPython 3.11 has no JIT: its adaptive interpreter settles at once.
+WARMUP_TOLERANCE = 0.05
+WARMUP_REQUESTS = {"node": 10_000, "granian": 0}
+
+
+def warm_up(
+    wrk: str, cfg: Config, port: int, paths: list[str], cpu: str | None, min_requests: int
+) -> list[float]:
+    """1 s wrk runs rotating over all `paths` until the server is warm (see above), at
+    most cfg.warmup runs; returns each run's req/s."""
+    trace: list[float] = []
+    served = 0
+    while len(trace) < cfg.warmup:
+        res = run_wrk(wrk, cfg, port, paths, 1, cpu)
+        trace.append(res["rps"])
+        served += res["requests"]
+        settled = len(trace) >= 2 and abs(trace[-1] - trace[-2]) <= WARMUP_TOLERANCE * trace[-2]
+        if served >= min_requests and settled:
+            break
+    return trace
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def run_benchmark(
+    cfg: Config, apps: list[AppSpec], wrk: str, server_cpu, client_cpu
+) -> tuple[list[dict], list[dict]]:
+    samples: list[dict] = []
+    warmups: list[dict] = []
+    variants = sorted({c.routes for c in CASES})
+    live = [a for a in apps if a.status == "ok"]
+    for rnd in range(cfg.rounds):
+        # Round-robin, and start each round with a different app so that no app is
+        # always measured first (or right after the same neighbour).
+        order = live[rnd % len(live) :] + live[: rnd % len(live)] if live else []
+        say(f"\n--- round {rnd + 1}/{cfg.rounds}: {', '.join(a.name for a in order)}")
+        for app in order:
+            for routes in variants:
+                cases = [c for c in CASES if c.routes == routes]
+                if routes in app.failed_variants:
+                    continue
+                try:
+                    with running_server(app, routes, server_cpu, cfg.start_timeout) as (proc, port):
+                        problems = check_responses(port, routes)
+                        for p in problems:
+                            note = f"[{routes or 'base'}] {p}"
+                            if note not in app.checks:
+                                app.checks.append(note)
+                                warn(f"{app.name}: {note}")
+                        trace = warm_up(
+                            wrk,
+                            cfg,
+                            port,
+                            [c.path for c in cases],
+                            client_cpu,
+                            WARMUP_REQUESTS[app.kind],
+                        )
+                        warmups.append(
+                            {"app": app.key, "routes": routes, "round": rnd + 1, "rps": trace}
+                        )
+                        for case in cases:
+                            cpu0 = tree_cpu_seconds(proc.pid)
+                            res = run_wrk(wrk, cfg, port, [case.path], cfg.duration, client_cpu)
+                            cpu1 = tree_cpu_seconds(proc.pid)
+                            res["cpu_s"] = round(cpu1 - cpu0, 4)
+                            res["cpu_us_per_req"] = (
+                                (cpu1 - cpu0) / res["requests"] * 1e6 if res["requests"] else None
+                            )
+                            res.update(app=app.key, case=case.key, round=rnd + 1)
+                            samples.append(res)
+                            errs = res["non2xx"] + res["socket_errors"]
+                            cpu_txt = (
+                                f"{res['cpu_us_per_req']:7.1f} µs/req"
+                                if res["cpu_us_per_req"]
+                                else "      - µs/req"
+                            )
+                            say(
+                                f"  {app.name:<16} {case.label:<26} {res['rps']:>10,.0f} req/s {cpu_txt}"
+                                + (f"  ({errs} errors)" if errs else "")
+                            )
+                except ServerError as exc:
+                    reason = str(exc).replace("\n", " | ")
+                    app.failed_variants[routes] = reason
+                    warn(f"{app.name} ({'1000 routes' if routes else 'base'}): {reason}")
+    return samples, warmups
+
+
+def summarize(cfg: Config, apps: list[AppSpec], samples: list[dict]) -> dict:
+    pick = statistics.median if cfg.stat == "median" else None
+    summary: dict[str, dict[str, dict]] = {}
+    for app in apps:
+        row: dict[str, dict] = {}
+        for case in CASES:
+            mine = [s for s in samples if s["app"] == app.key and s["case"] == case.key]
+            if not mine:
+                continue
+            rps_all = [s["rps"] for s in mine]
+            cpu_all = [s["cpu_us_per_req"] for s in mine if s["cpu_us_per_req"] is not None]
+            if pick:
+                rps = pick(rps_all)
+                cpu = pick(cpu_all) if cpu_all else None
+            else:
+                rps = max(rps_all)
+                cpu = min(cpu_all) if cpu_all else None
+            row[case.key] = {
+                "rps": rps,
+                "cpu_us": cpu,
+                "n": len(mine),
+                "errors": sum(s["non2xx"] + s["socket_errors"] for s in mine),
+            }
+        summary[app.key] = row
+    base = summary.get("bare", {})
+    for row in summary.values():
+        for key, cell in row.items():
+            ref = base.get(key)
+            cell["rps_ratio"] = cell["rps"] / ref["rps"] if ref and ref["rps"] else None
+            cell["cpu_ratio"] = (
+                ref["cpu_us"] / cell["cpu_us"] if ref and ref["cpu_us"] and cell["cpu_us"] else None
+            )
+    return summary
+
+
+# --------------------------------------------------------------------------- tables
+
+SUB = ["req/s", "µs CPU/req", "req/s ratio", "CPU ratio"]
+
+
+def _cells(app: AppSpec, summary: dict) -> list[str]:
+    cells: list[str] = []
+    row = summary.get(app.key, {})
+    for case in CASES:
+        cell = row.get(case.key)
+        if cell is None:
+            failed = app.failed_variants.get(case.routes, "")
+            tag = "n/a" if failed.startswith("n/a") else "skipped"
+            cells += [tag, "", "", ""]
+            continue
+        rps = f"{cell['rps']:,.0f}" + ("!" if cell["errors"] else "")
+        cpu = f"{cell['cpu_us']:.1f}" if cell["cpu_us"] is not None else "-"
+        rr = f"{cell['rps_ratio']:.2f}" if cell["rps_ratio"] is not None else "-"
+        cr = f"{cell['cpu_ratio']:.2f}" if cell["cpu_ratio"] is not None else "-"
+        cells += [rps, cpu, rr, cr]
+    return cells
+
+
+def text_table(apps: list[AppSpec], summary: dict) -> str:
+    rows = [[app.name + (" *" if app.checks else ""), *_cells(app, summary)] for app in apps]
+    sub = ["req/s", "µs/req", "rps ratio", "cpu ratio"]
+    ncol = 1 + 4 * len(CASES)
+    widths = [max(len("app"), *(len(r[0]) for r in rows))]
+    for i in range(1, ncol):
+        widths.append(max(len(sub[(i - 1) % 4]), *(len(r[i]) for r in rows)))
+    # group headers spanning 4 columns each
+    groups = []
+    for ci, case in enumerate(CASES):
+        span = sum(widths[1 + 4 * ci : 5 + 4 * ci]) + 3 * 2
+        groups.append(case.label[:span].center(span))
+    sep = " │ "
+    line1 = " " * widths[0] + sep + sep.join(groups)
+    hdr = ["app"] + [sub[(i - 1) % 4] for i in range(1, ncol)]
+
+    def fmt(r: list[str]) -> str:
+        parts = [r[0].ljust(widths[0])]
+        for ci in range(len(CASES)):
+            chunk = [r[1 + 4 * ci + j].rjust(widths[1 + 4 * ci + j]) for j in range(4)]
+            parts.append("  ".join(chunk))
+        return sep.join(parts)
+
+    rule = "─" * len(fmt(hdr))
+    return "\n".join([line1, fmt(hdr), rule, *(fmt(r) for r in rows)])
+
+
+def markdown_table(apps: list[AppSpec], summary: dict) -> str:
+    head = ["app"]
+    for case in CASES:
+        head += [f"`{case.label}` {s}" for s in SUB]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for app in apps:
+        name = app.name + (" \\*" if app.checks else "")
+        lines.append("| " + " | ".join([name, *_cells(app, summary)]) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def _version(cmd: list[str]) -> str | None:
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (r.stdout or r.stderr).strip().splitlines()[0] if r.returncode == 0 else None
+
+
+def _node_pkg_version(project: str, pkg: str) -> str | None:
+    p = NODE_DIR / project / "node_modules" / pkg / "package.json"
+    try:
+        return json.loads(p.read_text())["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def metadata(cfg: Config, wrk: str, server_cpu, client_cpu) -> dict:
+    from importlib import metadata as md
+
+    versions = {}
+    for dist in ("nexpress", "granian", "starlette", "fastapi", "litestar", "msgspec"):
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            versions[dist] = None
+    versions["python"] = platform.python_version()
+    versions["node"] = _version(["node", "--version"]) if shutil.which("node") else None
+    versions["express"] = _node_pkg_version("express", "express")
+    versions["next"] = _node_pkg_version("next", "next")
+    versions["wrk"] = _version([wrk, "-v"])
+    cpu_model = None
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": {"cpu": cpu_model, "cpus": os.cpu_count(), "kernel": platform.release()},
+        "versions": versions,
+        "server": "granian --interface asgi --workers 1 (Python apps); node, one process (Node apps)",
+        "wrk": f"-t{cfg.threads} -c{cfg.connections} -d{cfg.duration}s --timeout 10s --latency",
+        "pinning": {"server_cpu": server_cpu, "wrk_cpu": client_cpu},
+        "config": {
+            "duration_s": cfg.duration,
+            "rounds": cfg.rounds,
+            "warmup_max_s": cfg.warmup,
+            "connections": cfg.connections,
+            "threads": cfg.threads,
+            "stat": cfg.stat,
+            "quick": cfg.quick,
+        },
+    }
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _on_sigterm(signum, frame):  # turn SIGTERM/SIGHUP into an exception so `finally`s run
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_config(argv)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGHUP, _on_sigterm)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+
+    apps = all_apps()
+    known = {a.key for a in apps}
+    if cfg.apps:
+        unknown = set(cfg.apps) - known
+        if unknown:
+            sys.exit(f"bench: unknown app(s) {sorted(unknown)}; choose from {sorted(known)}")
+        apps = [a for a in apps if a.key in cfg.apps or (a.key == "bare")]
+    rsgi = cfg.rsgi
+    if rsgi is None and any(a.key == "nexpress-rsgi" for a in apps):
+        rsgi = (cfg.apps is not None and "nexpress-rsgi" in cfg.apps) or nexpress_has_rsgi()
+    if not rsgi:
+        apps = [a for a in apps if a.key != "nexpress-rsgi"]
+
+    wrk = ensure_wrk()
+    server_cpu, client_cpu = cpu_pinning(cfg)
+    for app in apps:
+        if app.kind == "node":
+            prepare_node(app, cfg)
+            if app.status != "ok":
+                warn(f"{app.name}: skipped: {app.reason}")
+
+    runs = sum(len(CASES) for a in apps if a.status == "ok")
+    starts = sum(len({c.routes for c in CASES}) for a in apps if a.status == "ok")
+    # ~1.5 s per server start + check; warm-up 2 s for most servers, up to cfg.warmup
+    eta = cfg.rounds * (runs * cfg.duration + starts * (1.5 + min(cfg.warmup, 3.5)))
+    eta = int(eta)
+    say(
+        f"bench: {len([a for a in apps if a.status == 'ok'])} apps x {len(CASES)} cases x {cfg.rounds} round(s), "
+        f"wrk -t{cfg.threads} -c{cfg.connections} -d{cfg.duration}s (after <= {cfg.warmup}s warm-up per server), "
+        f"server on CPU {server_cpu}, wrk on CPU {client_cpu}; about {eta // 60}m{eta % 60:02d}s"
+    )
+    started = time.monotonic()
+    samples, warmups = run_benchmark(cfg, apps, wrk, server_cpu, client_cpu)
+    elapsed = time.monotonic() - started
+
+    for app in apps:
+        if (
+            app.status == "ok"
+            and app.failed_variants
+            and not any(s["app"] == app.key for s in samples)
+        ):
+            app.status = "skipped"
+            app.reason = next(iter(app.failed_variants.values()))
+    summary = summarize(cfg, apps, samples)
+    meta = metadata(cfg, wrk, server_cpu, client_cpu)
+
+    table = text_table(apps, summary)
+    notes = [
+        f"{cfg.stat} of {cfg.rounds} round(s) of wrk -t{cfg.threads} -c{cfg.connections} -d{cfg.duration}s; "
+        f"server pinned to CPU {server_cpu}, wrk to CPU {client_cpu}; granian {meta['versions']['granian']} "
+        f"(1 worker) for Python apps, {meta['versions']['node']} (one process) for Node apps.",
+        "µs/req = server CPU time (user+sys, all its processes) per request; "
+        "rps ratio = req/s / bare ASGI's req/s; cpu ratio = bare's CPU/req / the app's CPU/req "
+        "(both: higher is better, 1.00 = as fast / as frugal as the bare ASGI app).",
+    ]
+    footnotes = []
+    for app in apps:
+        if app.status != "ok":
+            footnotes.append(f"{app.name}: skipped: {app.reason}")
+        for routes, reason in app.failed_variants.items():
+            if app.status == "ok" and not reason.startswith("n/a"):
+                footnotes.append(
+                    f"{app.name} ({'1000 routes' if routes else 'base'}): failed: {reason}"
+                )
+            elif reason.startswith("n/a") and app.status == "ok":
+                footnotes.append(f"{app.name} (1000 routes): {reason}")
+        for c in app.checks:
+            footnotes.append(f"{app.name} *: wrong answer: {c}")
+    if any(cell["errors"] for row in summary.values() for cell in row.values()):
+        footnotes.append("! = wrk saw non-2xx responses or socket errors in that cell")
+
+    say("\n" + table)
+    for n in [*notes, *footnotes]:
+        say("  " + n)
+    say(f"  measured in {elapsed:.0f}s")
+
+    result = {
+        **meta,
+        "cases": [c.__dict__ for c in CASES],
+        "apps": [
+            {
+                "key": a.key,
+                "name": a.name,
+                "status": a.status,
+                "reason": a.reason or None,
+                "failed_variants": {str(k): v for k, v in a.failed_variants.items()},
+                "wrong_answers": a.checks,
+            }
+            for a in apps
+        ],
+        "summary": summary,
+        "samples": samples,
+        "warmups": warmups,
+        "elapsed_s": round(elapsed, 1),
+    }
+    (RESULTS_DIR / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    md_text = "\n".join(
+        [
+            f"<!-- bench/run.py, {meta['date']} -->",
+            markdown_table(apps, summary),
+            "",
+            *(f"- {n}" for n in [*notes, *footnotes]),
+            f"- Machine: {meta['host']['cpu']} ({meta['host']['cpus']} CPUs); Python {meta['versions']['python']}, "
+            f"Starlette {meta['versions']['starlette']}, FastAPI {meta['versions']['fastapi']}, "
+            f"Litestar {meta['versions']['litestar']}, Express {meta['versions']['express']}, "
+            f"Next.js {meta['versions']['next']}.",
+            "",
+        ]
+    )
+    (RESULTS_DIR / "latest.md").write_text(md_text)
+    say(
+        f"\nbench: wrote {(RESULTS_DIR / 'latest.json').relative_to(ROOT)} and {(RESULTS_DIR / 'latest.md').relative_to(ROOT)}"
+    )
+    return 0 if samples else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("\nbench: interrupted", file=sys.stderr)
+        sys.exit(130)

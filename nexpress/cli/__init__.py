@@ -1,0 +1,205 @@
+"""The ``nexpress`` command: ``dev``, ``start``, ``routes``.
+
+``APP`` is ``module:attr``; by default ``server:app`` when ``server.py`` exists
+in the current folder, else the current folder as a pure file-routed app.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+DEFAULT_APP = "nexpress.cli._folder:app"
+
+
+def resolve_target(target: str | None) -> str:
+    """The import string of the app to serve."""
+    if target:
+        if ":" not in target:
+            raise click.BadParameter(f"{target!r}: expected module:attribute, e.g. server:app", param_hint="APP")
+        return target
+    if os.path.exists(os.path.join(os.getcwd(), "server.py")):
+        return "server:app"
+    return DEFAULT_APP
+
+
+def load_app(target: str | None) -> Any:
+    """Import ``module:attr`` with the current folder on sys.path."""
+    spec = resolve_target(target)
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name:
+            raise click.ClickException(f"cannot import {module_name!r} (looked in {os.getcwd()})") from None
+        raise
+    try:
+        app = getattr(module, attr)
+    except AttributeError:
+        raise click.ClickException(f"module {module_name!r} has no attribute {attr!r}") from None
+    return app
+
+
+@click.group()
+@click.version_option(package_name="nexpress")
+def main() -> None:
+    """nexpress: Express's API and Next.js's features, in Python."""
+
+
+def _serve(target: str | None, host: str, port: int, workers: int, server: str, reload: bool) -> None:
+    spec = resolve_target(target)
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), os.environ.get("PYTHONPATH")]))
+    if server == "uvicorn":
+        try:
+            import uvicorn
+        except ImportError:
+            raise click.ClickException("uvicorn is not installed: pip install 'nexpress[uvicorn]'") from None
+        uvicorn.run(spec, host=host, port=port, workers=None if reload else workers, reload=reload, log_level="info", access_log=False)
+        return
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    interface = Interfaces.ASGI
+    if os.environ.get("NEXPRESS_INTERFACE", "").lower() == "rsgi":
+        interface = Interfaces.RSGI
+    else:
+        app = load_app(spec)
+        if hasattr(app, "__rsgi__") and os.environ.get("NEXPRESS_INTERFACE", "").lower() != "asgi":
+            interface = Interfaces.RSGI
+    options: dict[str, Any] = {}
+    if reload:
+        options.update(reload=True, reload_paths=[os.getcwd()], reload_ignore_dirs=[".venv", "node_modules", ".nexpress", ".git", "__pycache__"])
+    Granian(
+        spec,
+        address=host,
+        port=port,
+        interface=interface,
+        workers=workers,
+        log_access=False,
+        **options,
+    ).serve()
+
+
+_app_argument = click.argument("app", required=False)
+_host = click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+_port = click.option("--port", default=3000, show_default=True, type=int, help="Port to listen on.")
+
+
+@main.command()
+@_app_argument
+@_host
+@_port
+@click.option("--server", type=click.Choice(["granian", "uvicorn"]), default="granian", show_default=True)
+def dev(app: str | None, host: str, port: int, server: str) -> None:
+    """Serve with auto-reload, debug error pages and the x-nexpress-route header."""
+    os.environ["NEXPRESS_DEBUG"] = "1"
+    click.echo(f"nexpress dev: http://{host}:{port} (reloading on changes under {os.getcwd()})")
+    _serve(app, host, port, 1, server, reload=True)
+
+
+@main.command()
+@_app_argument
+@_host
+@_port
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--server", type=click.Choice(["granian", "uvicorn"]), default="granian", show_default=True)
+def start(app: str | None, host: str, port: int, workers: int, server: str) -> None:
+    """Serve in production mode."""
+    if workers < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--workers")
+    _serve(app, host, port, workers, server, reload=False)
+
+
+@main.command()
+@click.argument("args", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def routes(args: tuple[str, ...], as_json: bool) -> None:
+    """Print the route table; with a URL, which route and middleware would serve it.
+
+    Usage: nexpress routes [APP] [URL] [--json]
+    """
+    target = url = None
+    for arg in args:
+        if arg.startswith("/"):
+            url = arg
+        elif target is None:
+            target = arg
+        else:
+            raise click.UsageError(f"unexpected argument {arg!r}")
+    app = load_app(target)
+    table = app.compile()
+    if url is not None:
+        _explain(app, table, url, as_json)
+        return
+    rows = table.describe()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    out = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("METHODS", "PATH", "KIND", "SOURCE"):
+        out.add_column(column, no_wrap=True)
+    for row in rows:
+        kind = row["kind"]
+        out.add_row(",".join(row["methods"]), row["path"], kind, row["source"])
+    Console(width=max(120, Console().width)).print(out)
+
+
+def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
+    from .._http import split_path
+
+    path, _, _query = url.partition("?")
+    segs = split_path(path)
+    found = table.match("GET", segs) or next(
+        (m for m in (table.match(method, segs) for method in ("POST", "PUT", "PATCH", "DELETE", "*")) if m), None
+    )
+    if found is None:
+        allowed = table.allowed(segs)
+        message = {"url": url, "route": None, "allowed": sorted(allowed)}
+        if as_json:
+            click.echo(json.dumps(message, indent=2))
+        else:
+            click.echo(f"{url}: no route (404)" + (f"; methods: {', '.join(sorted(allowed))}" if allowed else ""))
+        raise SystemExit(1)
+    route, params = found
+    chain = [
+        {"middleware": getattr(step.fn, "__qualname__", repr(step.fn)), "source": step.site, "conditional": step.condition is not None}
+        for step in route.middleware
+    ]
+    info = {
+        "url": url,
+        "methods": sorted({r.method for r in table.routes if r.path == route.path and r.kind == route.kind}),
+        "path": route.path,
+        "kind": route.kind,
+        "source": route.source,
+        "params": params,
+        "middleware": chain,
+        "layouts": route.options.get("layouts", []),
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{url}[/bold]")
+    console.print(f"  route       {' '.join(info['methods'])} {route.path}  ({route.kind})")
+    console.print(f"  source      {route.source}")
+    console.print(f"  params      {json.dumps(params)}")
+    if chain:
+        console.print("  middleware")
+        for index, step in enumerate(chain, 1):
+            note = "  (when the path matches its prefix)" if step["conditional"] else ""
+            console.print(f"    {index}. {step['middleware']}  {step['source']}{note}")
+    else:
+        console.print("  middleware  (none)")
+    if info["layouts"]:
+        console.print("  layouts     " + " > ".join(info["layouts"]))

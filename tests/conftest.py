@@ -1,0 +1,107 @@
+"""Shared fixtures: a real granian server for end-to-end and hostile-input tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{out}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"server did not listen on {port} within {timeout}s")
+
+
+class Server:
+    """A running server process: ``.port``, ``.url``, ``.request(raw_bytes)``."""
+
+    def __init__(self, proc: subprocess.Popen, port: int) -> None:
+        self.proc = proc
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+
+    def request(self, raw: bytes, timeout: float = 10.0) -> bytes:
+        """Send raw bytes, return everything the server answers until it closes."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
+            sock.sendall(raw)
+            chunks = []
+            try:
+                while True:
+                    data = sock.recv(65536)
+                    if not data:
+                        break
+                    chunks.append(data)
+            except TimeoutError:
+                pass
+            return b"".join(chunks)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def start_server(app_dir: Path, target: str, *args: str, env: dict[str, str] | None = None, cli: str = "start") -> Server:
+    port = free_port()
+    cmd = [sys.executable, "-m", "nexpress.cli", cli, target, "--port", str(port), *args]
+    proc = subprocess.Popen(
+        cmd,
+        cwd=app_dir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        wait_for_port(port, proc)
+    except BaseException:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    return Server(proc, port)
+
+
+@pytest.fixture
+def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
+    """``serve(source_code, *cli_args)`` writes ``server.py`` with ``source_code``
+    into a temp folder and runs ``nexpress start`` on a free loopback port."""
+    servers: list[Server] = []
+
+    def run(source: str, *args: str, env: dict[str, str] | None = None, cli: str = "start") -> Server:
+        (tmp_path / "server.py").write_text(textwrap.dedent(source))
+        server = start_server(tmp_path, "server:app", *args, env=env, cli=cli)
+        servers.append(server)
+        return server
+
+    yield run
+    for server in servers:
+        server.stop()
