@@ -183,12 +183,14 @@ class Router:
 
     def _verb(self, method: str, pattern: str, handlers: tuple[Callable, ...], options: dict[str, Any]):
         site = declaration_site()
-        if handlers:
+        # ``app.get(path, handler)`` registers now; ``@app.get(path)`` and
+        # ``@app.get(path, middleware)`` decorate the handler below.
+        if handlers and positional_arity(handlers[-1]) != 3:
             self._add(method, pattern, handlers, options, site)
             return self
 
         def decorator(fn: Callable) -> Callable:
-            self._add(method, pattern, (fn,), options, declaration_site())
+            self._add(method, pattern, (*handlers, fn), options, declaration_site())
             return fn
 
         return decorator

@@ -143,7 +143,12 @@ def _walk(node: Node, segs: list[str], i: int, method: str, vals: list) -> Route
         n = len(segs)
         # the segments after the splat must fit what the subtree below it can match
         lowest = max(i + 1, n - child.max_depth) if child.max_depth < _INF else i + 1
-        for j in range(n, lowest - 1, -1):
+        # Greedy, but a route that continues after the splat ("/*path/edit") beats the
+        # splat taking everything: try the longest splat that leaves a matching tail,
+        # then the splat consuming the whole rest.
+        for j in (*range(n - 1, lowest - 1, -1), n):
+            if j < lowest:
+                continue
             vals.append((i, j))
             found = _walk(child, segs, j, method, vals)
             if found is not None:
