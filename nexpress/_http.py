@@ -219,7 +219,8 @@ class Headers:
 
 # --- cookies ----------------------------------------------------------------
 
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# \Z, not $: "$" also matches before a trailing newline, which would let "x\n" pass
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
 def parse_cookie_header(raw: bytes) -> dict[str, str]:
@@ -309,10 +310,10 @@ _SHORT_TYPES = {
 }
 
 
-def parse_accept(header: str | None) -> list[tuple[str, float]]:
-    """Media ranges of an Accept header, best first (stable for equal q)."""
+def _media_ranges(header: str | None) -> list[tuple[str, float, int, int]]:
+    """(media, q, specificity, index) for each range of an Accept header."""
     if not header:
-        return [("*/*", 1.0)]
+        return [("*/*", 1.0, 0, 0)]
     ranges = []
     for index, item in enumerate(header.split(",")):
         media, *params = item.strip().split(";")
@@ -328,32 +329,45 @@ def parse_accept(header: str | None) -> list[tuple[str, float]]:
                 except ValueError:
                     q = 0.0
         specificity = 0 if media == "*/*" else 1 if media.endswith("/*") else 2
-        ranges.append((media, q, -specificity, index))
-    ranges.sort(key=lambda r: (-r[1], r[2], r[3]))
+        ranges.append((media, q, specificity, index))
+    return ranges
+
+
+def parse_accept(header: str | None) -> list[tuple[str, float]]:
+    """Media ranges of an Accept header, best first (stable for equal q)."""
+    ranges = sorted(_media_ranges(header), key=lambda r: (-r[1], -r[2], r[3]))
     return [(m, q) for m, q, _, _ in ranges]
 
 
 def accepts(header: str | None, offered: tuple[str, ...]) -> str | None:
-    """Express's ``req.accepts``: the offered type the client prefers, or None."""
+    """Express's ``req.accepts``: the offered type the client prefers, or None.
+
+    As in Express (negotiator), each offer takes the q of the *most specific*
+    range that matches it (``text/html;q=0, */*`` refuses HTML); offers are then
+    ranked by q, specificity, order in the header and order offered.
+    """
     if not offered:
         return None
-    full = [(o, _SHORT_TYPES.get(o, o).lower()) for o in offered]
-    best: tuple[float, int, str] | None = None
-    for media, q in parse_accept(header):
-        if q <= 0:
-            continue
-        for order, (name, mime) in enumerate(full):
+    ranges = _media_ranges(header)
+    best: tuple[tuple[float, int, int, int], str] | None = None
+    for order, name in enumerate(offered):
+        mime = _SHORT_TYPES.get(name, name).split(";")[0].strip().lower()
+        match: tuple[int, float, int] | None = None
+        for media, q, specificity, index in ranges:
             if (
                 media == "*/*"
                 or media == mime
                 or (media.endswith("/*") and mime.startswith(media[:-1]))
             ):
-                candidate = (q, -order, name)
-                if best is None or candidate[:2] > best[:2]:
-                    best = candidate
-        if best is not None and best[0] > q:
-            break
-    return None if best is None else best[2]
+                key = (specificity, q, -index)
+                if match is None or key > match:
+                    match = key
+        if match is None or match[1] <= 0:
+            continue
+        rank = (match[1], match[0], match[2], -order)
+        if best is None or rank > best[0]:
+            best = (rank, name)
+    return None if best is None else best[1]
 
 
 def wants_html(header: str | None) -> bool:
@@ -381,25 +395,29 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     first, dash, last = spec.strip().partition("-")
     if not dash:
         return None
-    try:
-        if first == "":
-            if not last.isdigit():
-                return None
-            length = int(last)
-            if length == 0:
-                return False
-            return (max(0, size - length), size - 1) if size else False
-        if not first.isdigit() or (last and not last.isdigit()):
+    if first == "":
+        if not _is_digits(last):
             return None
-        start = int(first)
-        end = int(last) if last else size - 1
-    except ValueError:
+        length = int(last)
+        if length == 0:
+            return False
+        if size == 0:
+            return None  # RFC 9110: satisfiable, but there is nothing to slice: send it all
+        return max(0, size - length), size - 1
+    if not _is_digits(first) or (last and not _is_digits(last)):
         return None
-    if end < start:
-        return None
+    start = int(first)
+    if last and int(last) < start:
+        return None  # invalid range-spec: ignored
     if start >= size:
         return False
+    end = int(last) if last else size - 1
     return start, min(end, size - 1)
+
+
+def _is_digits(text: str) -> bool:
+    """ASCII digits only (str.isdigit also accepts '²' and other scripts' digits)."""
+    return text.isascii() and text.isdigit()
 
 
 def http_date(timestamp: float) -> str:

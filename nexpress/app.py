@@ -159,6 +159,11 @@ class App(Router):
                     if route is not None:
                         await route.invoke(scope, receive, send, path, {})
                         return
+                if "%" not in path and path[:1] == "/" and len(path) > 1:
+                    found = table.match(scope["method"], path[1:].split("/"))
+                    if found is not None:
+                        await found[0].invoke(scope, receive, send, path, found[1])
+                        return
             await self._dispatch(table, scope, receive, send, path, raw)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -338,7 +343,9 @@ def _raw_header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     return None
 
 
-_KEEP_ON_ERROR = frozenset(("content-type", "content-length", "content-disposition", "etag", "last-modified", "content-range", "accept-ranges", "location"))
+_DROP_ON_ERROR = frozenset(
+    (b"content-type", b"content-length", b"content-disposition", b"etag", b"last-modified", b"content-range", b"accept-ranges", b"location")
+)
 
 
 def _reset(res: Response, err: Exception) -> None:
@@ -348,7 +355,7 @@ def _reset(res: Response, err: Exception) -> None:
     res._stream = None
     res._file = None
     res.sent = False
-    res._headers = [h for h in res._headers if h[0] not in _KEEP_ON_ERROR]
+    res._headers = [h for h in res._headers if h[0] not in _DROP_ON_ERROR]
     res.status_code = err.status if isinstance(err, HTTPError) else 500
 
 

@@ -380,6 +380,10 @@ class Request:
             raise HTTPError(400, f"Invalid request body: {exc}", title="Validation failed") from None
         except msgspec.DecodeError as exc:
             raise BadRequest(f"Malformed JSON: {exc}") from None
+        except UnicodeDecodeError:  # msgspec raises it for invalid UTF-8 inside strings
+            raise BadRequest("Malformed JSON: the body is not valid UTF-8") from None
+        except RecursionError:  # msgspec's nesting limit
+            raise BadRequest("Malformed JSON: nested too deeply") from None
 
     async def form(self) -> FormData:
         """Parse an urlencoded or multipart form. Files spool to disk; each is limited

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import mimetypes
+from functools import lru_cache
 import os
 from collections.abc import AsyncIterable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,26 @@ _SHORT = {
 }
 
 
+_CT = b"content-type"
+
+
+def _encode_header(name: str, value: str) -> tuple[bytes, bytes]:
+    """Validate and pre-encode one header (names lower-cased, values Latin-1)."""
+    check_header(name, value)
+    try:
+        return name.lower().encode("latin-1"), value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"header {name!r} has characters outside Latin-1; percent-encode the value"
+        ) from None
+
+
+@lru_cache(maxsize=256)
+def _ctype(name: str) -> bytes:
+    return content_type_for(name).encode("latin-1")
+
+
+@lru_cache(maxsize=256)
 def content_type_for(name: str) -> str:
     """Resolve 'json', '.png', 'photo.png' or a full MIME type to a Content-Type."""
     if "/" in name:
@@ -105,7 +126,7 @@ class Response:
         media_type: str | None = None,
     ) -> None:
         self.status_code = status
-        self._headers: list[list[str]] = []
+        self._headers: list[tuple[bytes, bytes]] = []  # pre-encoded, written as is
         self._body = b""
         self._stream = None
         self._file = None
@@ -116,13 +137,16 @@ class Response:
             for name, value in headers.items():
                 self.set(name, value)
         if content is not None:
-            body, default_type = encode_body(content)
+            if content.__class__ is str:
+                body, default_type = content.encode(), HTML
+            else:
+                body, default_type = encode_body(content)
             self._body = body
             self.sent = True
-            if self.get("content-type") is None:
-                self._headers.append(["content-type", content_type_for(media_type or default_type)])
+            if not headers or self.get("content-type") is None:
+                self._headers.append((_CT, _ctype(media_type or default_type)))
         elif media_type:
-            self._headers.append(["content-type", content_type_for(media_type)])
+            self._headers.append((_CT, _ctype(media_type)))
 
     # --- status and headers ------------------------------------------------
 
@@ -139,41 +163,36 @@ class Response:
             for key, val in name.items():
                 self.set(key, val)
             return self
-        value = str(value)
-        check_header(name, value)
-        key = name.lower()
+        key, encoded = _encode_header(name, str(value))
         self._headers = [h for h in self._headers if h[0] != key]
-        self._headers.append([key, value])
+        self._headers.append((key, encoded))
         return self
 
     header = set
 
     def get(self, name: str) -> str | None:
-        key = name.lower()
+        key = name.lower().encode("latin-1")
         for k, v in self._headers:
             if k == key:
-                return v
+                return v.decode("latin-1")
         return None
 
     def append(self, name: str, value: str | Iterable[str]) -> Response:
         """Add a header value without replacing the existing ones."""
         values = [value] if isinstance(value, str) else list(value)
-        key = name.lower()
         for item in values:
-            item = str(item)
-            check_header(name, item)
-            self._headers.append([key, item])
+            self._headers.append(_encode_header(name, str(item)))
         return self
 
     def remove(self, name: str) -> Response:
-        key = name.lower()
+        key = name.lower().encode("latin-1")
         self._headers = [h for h in self._headers if h[0] != key]
         return self
 
     @property
     def headers(self) -> list[tuple[str, str]]:
         """The headers set so far, as (lower-case name, value) pairs."""
-        return [(k, v) for k, v in self._headers]
+        return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self._headers]
 
     def type(self, content_type: str) -> Response:
         """Set Content-Type from a MIME type, an extension or a short name ('json')."""
@@ -186,7 +205,7 @@ class Response:
             raise RuntimeError("the response was already sent; send only once per request")
         self._body = body
         if content_type and self.get("content-type") is None:
-            self._headers.append(["content-type", content_type])
+            self._headers.append((_CT, content_type.encode("latin-1")))
         self.sent = True
         return self
 
@@ -230,7 +249,7 @@ class Response:
         if media_type:
             self.type(media_type)
         elif self.get("content-type") is None:
-            self._headers.append(["content-type", OCTET])
+            self._headers.append((_CT, OCTET.encode()))
         self._stream = content
         self.sent = True
         return self
@@ -312,7 +331,7 @@ class Response:
         if secure is None:
             secure = bool(request is not None and request.secure)
         self._headers.append(
-            [
+            _encode_header(
                 "set-cookie",
                 format_set_cookie(
                     name,
@@ -325,19 +344,19 @@ class Response:
                     http_only=http_only,
                     same_site=same_site,
                 ),
-            ]
+            )
         )
         return self
 
     def clear_cookie(self, name: str, path: str = "/", domain: str | None = None) -> Response:
         """Expire a cookie in the browser (same ``path``/``domain`` as when set)."""
         self._headers.append(
-            [
+            _encode_header(
                 "set-cookie",
                 format_set_cookie(
                     name, "", max_age=0, expires=0, path=path, domain=domain, same_site=None, http_only=False
                 ),
-            ]
+            )
         )
         return self
 

@@ -61,7 +61,7 @@ def adopt(res: Response, result: Response) -> None:
     """Make ``res`` carry a returned Response, keeping headers set earlier on ``res``."""
     if result is res:
         return
-    names = {k for k, _ in result._headers if k != "set-cookie"}
+    names = {k for k, _ in result._headers if k != b"set-cookie"}
     res._headers = [h for h in res._headers if h[0] not in names] + result._headers
     res.status_code = result.status_code
     res._body = result._body
@@ -96,7 +96,7 @@ def endpoint_for(route: Route) -> Callable:
 
 
 def encode_headers(res: Response, route_header: bytes | None) -> list[tuple[bytes, bytes]]:
-    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res._headers]
+    headers = res._headers  # already bytes; the response is finished, so extend in place
     if route_header is not None:
         headers.append((b"x-nexpress-route", route_header))
     return headers
@@ -156,7 +156,7 @@ async def _write_file(res: Response, req: Request, send: Callable, route_header:
     status = plan.status
     for name, value in plan.headers:
         if res.get(name) is None:
-            res._headers.append([name, value])
+            res._headers.append((name.encode("latin-1"), value.encode("latin-1")))
     if status == 200 and res.status_code != 200:
         status = res.status_code
     headers = encode_headers(res, route_header)
@@ -247,6 +247,9 @@ def _fast_invoker(route: Route, app: App, handler: Callable) -> Callable:
             elif cls is str:
                 body = result.encode()
                 content_type = CT_HTML
+            elif cls is Response and result._file is None:
+                await write_response(result, req, send, None)
+                return
             else:
                 res = Response()
                 res._request = req

@@ -72,6 +72,10 @@ class Route:
     invoke: Callable | None = None
     route_header: bytes | None = None
     pattern: str = ""
+    has_splat: bool = False
+
+    def __post_init__(self) -> None:
+        self.has_splat = True in self.splats
 
     @property
     def shape(self) -> tuple:
@@ -110,16 +114,23 @@ def _finish(node: Node) -> int:
     return depth
 
 
-def _walk(node: Node, segs: list[str], i: int, method: str, vals: list) -> Route | None:
-    if i == len(segs):
-        routes = node.routes
+def _leaf(node: Node, method: str) -> Route | None:
+    routes = node.routes
+    if routes:
         return routes.get(method) or routes.get("*")
-    if len(segs) - i > node.max_depth:
+    return None
+
+
+def _walk(node: Node, segs: list[str], i: int, n: int, method: str, vals: list) -> Route | None:
+    """Match ``segs[i:]`` (at least one segment) below ``node``; ``vals`` collects
+    captured values in order. The last segment is checked without recursing."""
+    if n - i > node.max_depth:
         return None
     seg = segs[i]
+    last = i + 1 == n
     child = node.static.get(seg)
     if child is not None:
-        found = _walk(child, segs, i + 1, method, vals)
+        found = _leaf(child, method) if last else _walk(child, segs, i + 1, n, method, vals)
         if found is not None:
             return found
     for segment, child in node.complex:
@@ -127,33 +138,33 @@ def _walk(node: Node, segs: list[str], i: int, method: str, vals: list) -> Route
         if m is not None:
             groups = m.groups()
             vals.extend(groups)
-            found = _walk(child, segs, i + 1, method, vals)
+            found = _leaf(child, method) if last else _walk(child, segs, i + 1, n, method, vals)
             if found is not None:
                 return found
             del vals[len(vals) - len(groups) :]
     child = node.param
     if child is not None and seg:
         vals.append(seg)
-        found = _walk(child, segs, i + 1, method, vals)
+        found = _leaf(child, method) if last else _walk(child, segs, i + 1, n, method, vals)
         if found is not None:
             return found
         vals.pop()
     child = node.splat
     if child is not None:
-        n = len(segs)
-        # the segments after the splat must fit what the subtree below it can match
-        lowest = max(i + 1, n - child.max_depth) if child.max_depth < _INF else i + 1
         # Greedy, but a route that continues after the splat ("/*path/edit") beats the
         # splat taking everything: try the longest splat that leaves a matching tail,
         # then the splat consuming the whole rest.
-        for j in (*range(n - 1, lowest - 1, -1), n):
-            if j < lowest:
-                continue
+        lowest = max(i + 1, n - child.max_depth) if child.max_depth < _INF else i + 1
+        for j in range(n - 1, lowest - 1, -1):
             vals.append((i, j))
-            found = _walk(child, segs, j, method, vals)
+            found = _walk(child, segs, j, n, method, vals)
             if found is not None:
                 return found
             vals.pop()
+        found = _leaf(child, method)
+        if found is not None:
+            vals.append((i, n))
+            return found
     return None
 
 
@@ -242,12 +253,17 @@ class RouteTable:
 
     def match(self, method: str, segs: list[str]) -> tuple[Route, dict[str, Any]] | None:
         """The route for decoded path segments, with its params, or None."""
+        if not segs:
+            route = _leaf(self.root, method)
+            return None if route is None else (route, {})
         vals: list = []
-        route = _walk(self.root, segs, 0, method, vals)
+        route = _walk(self.root, segs, 0, len(segs), method, vals)
         if route is None:
             return None
+        if not route.has_splat:
+            return route, dict(zip(route.param_names, vals, strict=True))
         params: dict[str, Any] = {}
-        for name, is_splat, value in zip(route.param_names, route.splats, vals, strict=False):
+        for name, is_splat, value in zip(route.param_names, route.splats, vals, strict=True):
             params[name] = segs[value[0] : value[1]] if is_splat else value
         return route, params
 
