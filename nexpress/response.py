@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import mimetypes
-from functools import lru_cache
 import os
 from collections.abc import AsyncIterable, Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import msgspec
