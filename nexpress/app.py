@@ -80,6 +80,7 @@ class App(Router):
         self._startup: list[Callable] = []
         self._shutdown: list[Callable] = []
         self._templates = None
+        self._file_routes = None
 
     # Any declaration made after compiling invalidates the table.
     @property
@@ -116,6 +117,11 @@ class App(Router):
     def extra_routes(self) -> list[RouteDef]:
         """Routes the app adds itself: files in ``public/`` (and file routes)."""
         routes: list[RouteDef] = []
+        from .pages import discover  # file routes are optional: only apps with app/ pay
+
+        self._file_routes = discover(self)
+        if self._file_routes is not None:
+            routes.extend(self._file_routes.routes)
         if self.public:
             folder = os.path.join(self.root, self.public)
             if os.path.isdir(folder):
@@ -245,7 +251,9 @@ class App(Router):
     async def _handle_error(self, exc: Exception, req: Request, res: Response, handlers: tuple[Callable, ...]) -> Response | None:
         """Run error handlers innermost-first; the first that sends wins, else the default."""
         if isinstance(exc, ClientDisconnect):
-            return None
+            # Either the client left (the answer goes nowhere) or the server gave up
+            # on a malformed body (e.g. bad chunked framing): answer 400 for the latter.
+            exc = HTTPError(400, "The request body was incomplete or malformed")
         _reset(res, exc)
         res._request = req
         err: Exception = exc
@@ -261,8 +269,6 @@ class App(Router):
                 if res.sent:
                     prepare(res, req)
                     return res
-            except ClientDisconnect:
-                return None
             except Exception as new:  # a handler may raise another error to pass on
                 if new is not err:
                     err = new
@@ -303,8 +309,20 @@ class App(Router):
         return res
 
     def error_page(self, status: int, title: str, detail: str | None, trace: str | None, req: Request) -> bytes:
-        """The HTML page browsers get for an error (file routes override it with the
-        nearest ``error.html`` / ``not-found.html``)."""
+        """The HTML page browsers get for an error: the nearest ``not-found.html``
+        (404) or ``error.html`` of the file routes, else a plain page."""
+        pages = self._file_routes
+        if pages is not None:
+            found = pages.nearest(req.raw_path, "not_found" if status == 404 else "error")
+            if found is None and status != 404:
+                found = None
+            if found is not None:
+                folder, template = found
+                context = {"status": status, "title": title, "detail": detail, "trace": trace, "req": req}
+                try:
+                    return pages.renderer.error_document(folder, template, context).encode("utf-8")
+                except Exception:
+                    logger.exception("rendering %s failed", template)
         return html_page(status, title, detail, trace)
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:

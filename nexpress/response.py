@@ -68,7 +68,8 @@ def content_type_for(name: str) -> str:
     short = _SHORT.get(name.lstrip(".").lower())
     if short:
         return short
-    guessed, _ = mimetypes.guess_type(name if "." in name else "x." + name)
+    bare = name.lstrip(".")  # ".png" names an extension, not a dotfile
+    guessed, _ = mimetypes.guess_type(bare if "." in bare else "x." + bare)
     if guessed is None:
         return OCTET
     if guessed.startswith("text/") or guessed in ("application/javascript", "image/svg+xml"):

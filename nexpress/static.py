@@ -64,6 +64,16 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == weak for tag in header.split(","))
 
 
+def content_disposition(filename: str) -> str:
+    """``attachment`` with an ASCII ``filename`` fallback and the exact RFC 8187
+    ``filename*``. Quotes, backslashes, control and non-ASCII characters never
+    reach the quoted fallback, so a name cannot end the string or split the header."""
+    from urllib.parse import quote
+
+    fallback = "".join(c if " " <= c <= "~" and c not in '"\\' else "_" for c in filename)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
 def plan_file(body: FileBody, request_headers, content_type: str | None) -> FilePlan:
     """Decide status, headers and range for sending ``body.path`` (pure but for stat)."""
     try:
@@ -85,15 +95,7 @@ def plan_file(body: FileBody, request_headers, content_type: str | None) -> File
     if content_type is None:
         headers.append(("content-type", content_type_for(os.path.basename(body.path))))
     if body.download_name is not None:
-        from urllib.parse import quote
-
-        ascii_name = body.download_name.encode("ascii", "replace").decode().replace('"', "")
-        headers.append(
-            (
-                "content-disposition",
-                f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(body.download_name)}",
-            )
-        )
+        headers.append(("content-disposition", content_disposition(body.download_name)))
     if_none_match = request_headers.get("if-none-match")
     if if_none_match is not None:
         if _etag_matches(if_none_match, etag):
@@ -138,17 +140,23 @@ class StaticFiles:
 
     kind = "static-file"
 
-    def __init__(self, directory: str | os.PathLike[str], max_age: int = 0, index: str | None = "index.html", immutable: bool = False) -> None:
+    def __init__(self, directory: str | os.PathLike[str], max_age: int = 0, index: str | None = "index.html", immutable: bool = False, dotfiles: bool = False) -> None:
         self.directory = os.fspath(directory)
         self.max_age = max_age
         self.index = index
         self.immutable = immutable
+        self.dotfiles = dotfiles
 
     def resolve(self, raw_path: str) -> str | None:
-        """The file a (percent-encoded) relative URL path names, or None."""
+        """The file a (percent-encoded) relative URL path names, or None.
+
+        Dotfiles and dot-folders (``.env``, ``.git/``) are not served unless
+        ``dotfiles=True``, as with Express's serve-static and ``public/``."""
         try:
             segments = split_path(raw_path)
         except BadRequest:
+            return None
+        if not self.dotfiles and any(seg.startswith(".") for seg in segments):
             return None
         full = safe_segments_join(self.directory, segments)
         if full is None:
@@ -173,6 +181,6 @@ class StaticFiles:
         return f"static({self.directory!r})"
 
 
-def static(directory: str | os.PathLike[str], max_age: int = 0, index: str | None = "index.html", immutable: bool = False) -> StaticFiles:
+def static(directory: str | os.PathLike[str], max_age: int = 0, index: str | None = "index.html", immutable: bool = False, dotfiles: bool = False) -> StaticFiles:
     """Serve the files of ``directory``: ``app.use("/assets", static("assets"))``."""
-    return StaticFiles(directory, max_age=max_age, index=index, immutable=immutable)
+    return StaticFiles(directory, max_age=max_age, index=index, immutable=immutable, dotfiles=dotfiles)

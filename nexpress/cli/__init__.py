@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 DEFAULT_APP = "nexpress.cli._folder:app"
@@ -151,7 +152,7 @@ def routes(args: tuple[str, ...], as_json: bool) -> None:
         out.add_column(column, no_wrap=True)
     for row in rows:
         kind = row["kind"]
-        out.add_row(",".join(row["methods"]), row["path"], kind, row["source"])
+        out.add_row(*(escape(cell) for cell in (",".join(row["methods"]), row["path"], kind, row["source"])))
     Console(width=max(120, Console().width)).print(out)
 
 
@@ -178,7 +179,10 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
     ]
     info = {
         "url": url,
-        "methods": sorted({r.method for r in table.routes if r.path == route.path and r.kind == route.kind}),
+        "methods": next(
+            (row["methods"] for row in table.describe() if row["path"] == route.path and row["source"] == route.source),
+            [route.method],
+        ),
         "path": route.path,
         "kind": route.kind,
         "source": route.source,
@@ -189,17 +193,22 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
-    console = Console()
-    console.print(f"[bold]{url}[/bold]")
-    console.print(f"  route       {' '.join(info['methods'])} {route.path}  ({route.kind})")
-    console.print(f"  source      {route.source}")
-    console.print(f"  params      {json.dumps(params)}")
+    console = Console(highlight=False)
+    print_ = console.print
+
+    def line(text: str) -> None:
+        print_(text, markup=False)
+
+    print_(f"[bold]{escape(url)}[/bold]")
+    line(f"  route       {' '.join(info['methods'])} {route.path}  ({route.kind})")
+    line(f"  source      {route.source}")
+    line(f"  params      {json.dumps(params)}")
     if chain:
-        console.print("  middleware")
+        line("  middleware")
         for index, step in enumerate(chain, 1):
             note = "  (when the path matches its prefix)" if step["conditional"] else ""
-            console.print(f"    {index}. {step['middleware']}  {step['source']}{note}")
+            line(f"    {index}. {step['middleware']}  {step['source']}{note}")
     else:
-        console.print("  middleware  (none)")
+        line("  middleware  (none)")
     if info["layouts"]:
-        console.print("  layouts     " + " > ".join(info["layouts"]))
+        line("  layouts     " + " > ".join(info["layouts"]))

@@ -244,6 +244,11 @@ def parse_pattern(pattern: str) -> list[tuple[Segment, ...]]:
     tokens = _tokenize(pattern)
     variants = []
     seen = set()
+    splats = [t for t in tokens if t[0] == _SPLAT]
+    if len(splats) > 1:
+        # One wildcard per pattern keeps matching linear in the path length
+        # (several could backtrack polynomially on a long hostile path).
+        raise PatternError(pattern, splats[1][2], "a pattern may contain only one '*' wildcard")
     for tokens_of_variant in _expand(tokens):
         segments = _split_variant(pattern, tokens_of_variant)
         names = [n for s in segments for n in s.names]
@@ -277,3 +282,24 @@ def join_patterns(prefix: str, pattern: str) -> str:
     if not pattern.startswith("/") and not pattern.startswith("{"):
         pattern = "/" + pattern
     return prefix + pattern
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A regex matching decoded request paths that ``pattern`` matches (any variant),
+    for matchers such as a folder middleware's ``matcher = ["/admin/:path"]``."""
+    alternatives = []
+    for segments in parse_pattern(pattern):
+        parts = []
+        for seg in segments:
+            if seg.kind == STATIC:
+                parts.append(re.escape(seg.text))
+            elif seg.kind == PARAM:
+                parts.append("[^/]+")
+            elif seg.kind == SPLAT:
+                parts.append(".+")
+            else:
+                assert seg.regex is not None
+                inner = _NAMED_GROUP.sub("(?:", seg.regex.pattern[1:-1])
+                parts.append(inner.replace(".+?", "[^/]+?"))
+        alternatives.append("/" + "/".join(parts) if parts else "/")
+    return re.compile("^(?:" + "|".join(alternatives) + ")$")

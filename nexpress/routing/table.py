@@ -154,17 +154,26 @@ def _walk(node: Node, segs: list[str], i: int, n: int, method: str, vals: list) 
         # Greedy, but a route that continues after the splat ("/*path/edit") beats the
         # splat taking everything: try the longest splat that leaves a matching tail,
         # then the splat consuming the whole rest.
-        lowest = max(i + 1, n - child.max_depth) if child.max_depth < _INF else i + 1
-        for j in range(n - 1, lowest - 1, -1):
+        # A splat takes one or more non-empty segments ("/files/a/" is not
+        # ["a", ""]: it redirects to "/files/a"). Patterns have at most one
+        # splat, so the subtree below it is of bounded depth: linear matching.
+        end = i
+        while end < n and segs[end]:
+            end += 1
+        if end == i:
+            return None
+        lowest = max(i + 1, n - child.max_depth)
+        for j in range(min(n - 1, end), lowest - 1, -1):
             vals.append((i, j))
             found = _walk(child, segs, j, n, method, vals)
             if found is not None:
                 return found
             vals.pop()
-        found = _leaf(child, method)
-        if found is not None:
-            vals.append((i, n))
-            return found
+        if end == n:
+            found = _leaf(child, method)
+            if found is not None:
+                vals.append((i, n))
+                return found
     return None
 
 
@@ -184,10 +193,12 @@ def _collect_methods(node: Node, segs: list[str], i: int, out: set[str]) -> None
     if node.param is not None and seg:
         _collect_methods(node.param, segs, i + 1, out)
     child = node.splat
-    if child is not None:
+    if child is not None and seg:
         n = len(segs)
-        lowest = max(i + 1, n - child.max_depth) if child.max_depth < _INF else i + 1
-        for j in range(n, lowest - 1, -1):
+        end = i
+        while end < n and segs[end]:
+            end += 1
+        for j in range(end, max(i + 1, n - child.max_depth) - 1, -1):
             _collect_methods(child, segs, j, out)
 
 
@@ -420,7 +431,7 @@ def compile_routes(app: Any, extra: list[RouteDef] = ()) -> RouteTable:  # type:
                 steps.append(
                     Step(mw.fn, len(mw.segments), mw.regex if relation == MAYBE else None, mw.site)
                 )
-            steps.extend(Step(fn, depth, None, site) for fn in handlers[:-1])
+            steps.extend(Step(fn, depth, None, _step_source(fn, root, site)) for fn in handlers[:-1])
             names = tuple(n for s in segments for n in s.names)
             splats = tuple(s.kind == SPLAT for s in segments for _ in s.names)
             options = dict(definition.options)
@@ -475,6 +486,16 @@ def _add_mount(table: RouteTable, app: Any, entry: UseDef, full: str, segments: 
                 pattern=full,
             )
         )
+
+
+def _step_source(fn: Callable, root: str, site: str) -> str:
+    """Where a route's own middleware comes from: its file (folder middleware) or
+    its definition, falling back to the route's declaration site."""
+    source = getattr(fn, "__nexpress_source__", None)
+    if source:
+        return source
+    described = handler_source(fn, root)
+    return described.rsplit(" ", 1)[0] if ":" in described else site
 
 
 def _rel(path: str, root: str) -> str:

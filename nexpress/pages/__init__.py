@@ -1,0 +1,434 @@
+"""File-system routing: the ``app/`` folder turned into ordinary routes.
+
+Discovery runs once, at start-up, and produces the same ``RouteDef`` objects
+that ``app.get()`` creates (kind ``static``/``isr``/``dynamic``/``api``, source
+``app/blog/[slug]/page.py``), so file routes and Express routes share one
+route table, one precedence and one conflict check.
+
+| file | role |
+|---|---|
+| ``page.html`` / ``page.py`` | a page at the folder's URL |
+| ``route.py`` | API handlers ``GET POST PUT PATCH DELETE`` |
+| ``layout.html`` (+ ``layout.py``) | wraps every page below; outputs ``{{ children }}`` |
+| ``error.html`` / ``not-found.html`` | nearest one renders errors / 404s below it |
+| ``middleware.py`` | ``async def middleware(req, res, next)`` for its folder and below |
+| ``sitemap.py`` / ``robots.py`` | ``/sitemap.xml`` / ``/robots.txt`` |
+
+Folder names: ``[slug]`` -> ``:slug``, ``[...path]`` -> ``*path``,
+``[[...path]]`` -> optional ``*path``, ``(group)`` -> nothing, ``_private`` ->
+never routed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from jinja2 import meta as jinja_meta
+
+from ..routing import RouteDef, positional_arity
+from .render import PageRenderer
+
+if TYPE_CHECKING:
+    from ..app import App
+
+__all__ = ["FileRouteError", "FileRoutes", "discover"]
+
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+_REQUEST_VARIABLES = ("req", "query", "auth")
+_SEGMENT_PARAM = re.compile(r"^\[([A-Za-z_$][A-Za-z0-9_$]*)\]$")
+_SEGMENT_SPLAT = re.compile(r"^\[\.\.\.([A-Za-z_$][A-Za-z0-9_$]*)\]$")
+_SEGMENT_OPTIONAL = re.compile(r"^\[\[\.\.\.([A-Za-z_$][A-Za-z0-9_$]*)\]\]$")
+
+
+class FileRouteError(ValueError):
+    """A problem in ``app/`` found at start-up; the message names the file."""
+
+
+@dataclass
+class Layout:
+    template: str  # template name relative to app/ ("blog/layout.html")
+    module: ModuleType | None
+    source: str  # "app/blog/layout.html"
+
+
+@dataclass
+class Folder:
+    """One folder of ``app/`` with what it contributes to the pages below it."""
+
+    directory: str
+    rel: str  # "app/blog/[slug]"
+    template_dir: str  # "blog/[slug]" (relative to app/, for Jinja)
+    pattern: str  # "/blog/:slug"
+    parent: Folder | None
+    layout: Layout | None = None
+    error: str | None = None
+    not_found: str | None = None
+    middleware: list[Any] = field(default_factory=list)
+
+    def chain(self) -> list[Folder]:
+        folders = []
+        node: Folder | None = self
+        while node is not None:
+            folders.append(node)
+            node = node.parent
+        return list(reversed(folders))
+
+
+def _segment(name: str, rel: str) -> tuple[str, bool]:
+    """URL pattern piece for a folder name, and whether it must be the last one."""
+    if name.startswith("(") and name.endswith(")"):
+        return "", False
+    m = _SEGMENT_OPTIONAL.match(name)
+    if m:
+        return "{/*" + m.group(1) + "}", True
+    m = _SEGMENT_SPLAT.match(name)
+    if m:
+        return "/*" + m.group(1), True
+    m = _SEGMENT_PARAM.match(name)
+    if m:
+        return "/:" + m.group(1), False
+    if "[" in name or "]" in name:
+        raise FileRouteError(
+            f"{rel}: folder name {name!r} is not a route segment: use [name], [...name] or [[...name]]"
+        )
+    return "/" + re.sub(r"([:*{}()\[\]?+!\\])", r"\\\1", name), False
+
+
+def load_module(path: str, root: str) -> ModuleType:
+    """Import a Python file of ``app/`` by path, under a private module name."""
+    rel = os.path.relpath(path, root)
+    name = "nexpress_app_." + re.sub(r"\W", "_", rel[:-3])
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise FileRouteError(f"cannot import {rel}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class FileRoutes:
+    """The discovered ``app/`` tree: route definitions plus error pages."""
+
+    def __init__(self, app: App, directory: str) -> None:
+        self.app = app
+        self.directory = directory
+        self.root = app.root
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(directory),
+            autoescape=True,
+            auto_reload=app.debug,
+        )
+        self.folders: list[Folder] = []
+        self.routes: list[RouteDef] = []
+        self.renderer = PageRenderer(self)
+        self._scan(directory, None, "")
+
+    # --- discovery --------------------------------------------------------------
+
+    def rel(self, path: str) -> str:
+        return os.path.relpath(path, self.root).replace(os.sep, "/")
+
+    def _scan(self, directory: str, parent: Folder | None, pattern: str) -> None:
+        rel = self.rel(directory)
+        template_dir = os.path.relpath(directory, self.directory).replace(os.sep, "/")
+        template_dir = "" if template_dir == "." else template_dir
+        folder = Folder(directory, rel, template_dir, pattern or "/", parent)
+        self.folders.append(folder)
+        names = set(os.listdir(directory))
+
+        def tpl(name: str) -> str:
+            return f"{template_dir}/{name}" if template_dir else name
+
+        if "layout.html" in names:
+            module = self._module(directory, "layout.py") if "layout.py" in names else None
+            self._compile(tpl("layout.html"))
+            source_vars = self._variables(tpl("layout.html"))
+            if "children" not in source_vars:
+                raise FileRouteError(
+                    f"{rel}/layout.html must output {{{{ children }}}} where the page goes"
+                )
+            folder.layout = Layout(tpl("layout.html"), module, f"{rel}/layout.html")
+        elif "layout.py" in names:
+            raise FileRouteError(f"{rel}/layout.py needs a layout.html beside it")
+        if "error.html" in names:
+            self._compile(tpl("error.html"))
+            folder.error = tpl("error.html")
+        if "not-found.html" in names:
+            self._compile(tpl("not-found.html"))
+            folder.not_found = tpl("not-found.html")
+        if "middleware.py" in names:
+            folder.middleware.append(self._folder_middleware(directory))
+
+        has_page = "page.html" in names or "page.py" in names
+        if "route.py" in names and has_page:
+            page_file = "page.py" if "page.py" in names else "page.html"
+            raise FileRouteError(
+                f"{rel}/route.py and {rel}/{page_file} cannot share a folder: a URL is either a"
+                " page or an API route; move one of them"
+            )
+        if has_page:
+            self._add_page(folder, names, tpl)
+        if "route.py" in names:
+            self._add_api(folder)
+        if parent is None:
+            for special, url in (("sitemap.py", "/sitemap.xml"), ("robots.py", "/robots.txt")):
+                if special in names:
+                    self._add_special(folder, special, url)
+
+        for name in sorted(names):
+            path = os.path.join(directory, name)
+            if not os.path.isdir(path) or name.startswith((".", "_")) or name == "__pycache__":
+                continue
+            piece, last = _segment(name, f"{rel}/{name}")
+            child_pattern = pattern + piece
+            if last and any(
+                os.path.isdir(os.path.join(path, n)) and not n.startswith(("_", ".")) and n != "__pycache__"
+                for n in os.listdir(path)
+            ):
+                raise FileRouteError(f"{rel}/{name}: a catch-all folder cannot have sub-folders")
+            self._scan(path, folder, child_pattern)
+
+    def _module(self, directory: str, filename: str) -> ModuleType:
+        return load_module(os.path.join(directory, filename), self.root)
+
+    def _compile(self, name: str) -> jinja2.Template:
+        """Compile a template now so a syntax error stops start-up, naming file and line;
+        check that what it includes exists."""
+        try:
+            template = self.env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise FileRouteError(
+                f"app/{name}:{exc.lineno}: template syntax error: {exc.message}"
+            ) from None
+        source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+        for included in jinja_meta.find_referenced_templates(self.env.parse(source)):
+            if included is None:
+                continue
+            if not os.path.isfile(os.path.join(self.directory, included)):
+                line = next(
+                    (i for i, text in enumerate(source.splitlines(), 1) if included in text), 0
+                )
+                raise FileRouteError(
+                    f"app/{name}:{line}: template {included!r} not found: looked for"
+                    f" {os.path.join(self.directory, included)}"
+                )
+        return template
+
+    def _variables(self, name: str) -> set[str]:
+        source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+        return jinja_meta.find_undeclared_variables(self.env.parse(source))
+
+    def _folder_middleware(self, directory: str) -> Any:
+        module = self._module(directory, "middleware.py")
+        source = self.rel(os.path.join(directory, "middleware.py"))
+        fn = getattr(module, "middleware", None)
+        if fn is None or not inspect.iscoroutinefunction(fn) or positional_arity(fn) != 3:
+            raise FileRouteError(f"{source} must define 'async def middleware(req, res, next)'")
+        matcher = getattr(module, "matcher", None)
+        return folder_middleware(fn, matcher, source)
+
+    def _add_page(self, folder: Folder, names: set[str], tpl) -> None:
+        module = self._module(folder.directory, "page.py") if "page.py" in names else None
+        template = tpl("page.html") if "page.html" in names else None
+        source = f"{folder.rel}/page.py" if module is not None else f"{folder.rel}/page.html"
+        page_fn = getattr(module, "page", None) if module else None
+        if template and page_fn:
+            raise FileRouteError(
+                f"{folder.rel}/page.py defines page() and {folder.rel}/page.html exists:"
+                " keep one way to render the page"
+            )
+        if template:
+            self._compile(template)
+        mode, revalidate = page_mode(module)
+        chain = folder.chain()
+        if mode != "dynamic":
+            self._check_cacheable(template, chain, source, mode)
+        layouts = [f.layout for f in chain if f.layout is not None]
+        kind = f"isr {revalidate}s" if mode == "isr" else mode
+        options: dict[str, Any] = {"layouts": [layout.source for layout in layouts]}
+        if revalidate:
+            options["revalidate"] = revalidate
+        endpoint = self.renderer.page_endpoint(folder, module, template, layouts, source, mode)
+        middleware = [mw for f in chain for mw in f.middleware]
+        if _requires_auth(module, layouts):
+            middleware.insert(0, auth_guard(api=False))
+        definition = RouteDef(
+            "GET", folder.pattern, (*middleware, endpoint), {}, f"{os.path.join(self.root, source)}:1", kind, source
+        )
+        definition.options = options  # not user options: skip their validation
+        self.routes.append(definition)
+
+    def _check_cacheable(self, template: str | None, chain: list[Folder], source: str, mode: str) -> None:
+        """A static or ISR page must not read per-visitor data: it would be cached."""
+        names = [template] if template else []
+        names += [f.layout.template for f in chain if f.layout is not None]
+        for name in names:
+            used = self._variables(name) & set(_REQUEST_VARIABLES)
+            if used:
+                variable = sorted(used)[0]
+                raise FileRouteError(
+                    f"app/{name} uses {variable!r}, but {source} is a {mode} page, rendered once"
+                    f" and cached for every visitor. Mark the page dynamic (dynamic = True in"
+                    f" page.py) or stop using {variable!r}."
+                )
+
+    def _add_api(self, folder: Folder) -> None:
+        module = self._module(folder.directory, "route.py")
+        source = f"{folder.rel}/route.py"
+        middleware = [mw for f in folder.chain() for mw in f.middleware]
+        if getattr(module, "auth", False):
+            middleware.insert(0, auth_guard(api=True))
+        found = False
+        for method in API_METHODS:
+            handler = getattr(module, method, None)
+            if handler is None:
+                continue
+            found = True
+            line = getattr(getattr(handler, "__code__", None), "co_firstlineno", 1)
+            definition = RouteDef(
+                method,
+                folder.pattern,
+                (*middleware, handler),
+                {},
+                f"{os.path.join(self.root, source)}:{line}",
+                "api",
+                source,
+            )
+            revalidate = getattr(module, "revalidate", None)
+            if revalidate and method == "GET":
+                definition.options = {"revalidate": revalidate}
+            self.routes.append(definition)
+        if not found:
+            raise FileRouteError(f"{source} defines none of {', '.join(API_METHODS[:5])}")
+
+    def _add_special(self, folder: Folder, filename: str, url: str) -> None:
+        module = self._module(folder.directory, filename)
+        source = f"{folder.rel}/{filename}"
+        function = filename[:-3]
+        fn = getattr(module, function, None)
+        if fn is None:
+            raise FileRouteError(f"{source} must define def {function}(req)")
+        endpoint = self.renderer.special_endpoint(fn, function)
+        self.routes.append(
+            RouteDef("GET", url, (endpoint,), {}, f"{os.path.join(self.root, source)}:1", "dynamic", source)
+        )
+
+    # --- error pages ----------------------------------------------------------------
+
+    def nearest(self, raw_path: str, attribute: str) -> tuple[Folder, str] | None:
+        """The deepest folder whose URL prefixes ``raw_path`` and has the template."""
+        best: tuple[int, Folder, str] | None = None
+        for folder in self.folders:
+            template = getattr(folder, attribute)
+            if template is None:
+                continue
+            prefix = _static_prefix(folder.pattern)
+            if prefix is None:
+                continue
+            if raw_path == prefix or raw_path.startswith(prefix.rstrip("/") + "/") or prefix == "/":
+                depth = folder.rel.count("/")
+                if best is None or depth > best[0]:
+                    best = (depth, folder, template)
+        return None if best is None else (best[1], best[2])
+
+
+def _static_prefix(pattern: str) -> str | None:
+    """The literal URL prefix of a folder pattern ('/blog' for '/blog/:slug' -> None)."""
+    if any(ch in pattern for ch in ":*{\\"):
+        return None
+    return pattern
+
+
+def page_mode(module: ModuleType | None) -> tuple[str, int | None]:
+    """A page's rendering mode, declared explicitly, never guessed from behaviour."""
+    if module is None:
+        return "static", None
+    if getattr(module, "dynamic", False) or getattr(module, "auth", False):
+        return "dynamic", None
+    revalidate = getattr(module, "revalidate", None)
+    if revalidate:
+        if not isinstance(revalidate, int) or isinstance(revalidate, bool) or revalidate < 1:
+            raise FileRouteError(f"{module.__file__}: revalidate must be a whole number of seconds >= 1")
+        return "isr", revalidate
+    if getattr(module, "static", False):
+        return "static", None
+    if hasattr(module, "data") or hasattr(module, "page"):
+        return "dynamic", None
+    return "static", None
+
+
+def _requires_auth(module: ModuleType | None, layouts: list[Layout]) -> bool:
+    if module is not None and getattr(module, "auth", False):
+        return True
+    return any(layout.module is not None and getattr(layout.module, "auth", False) for layout in layouts)
+
+
+def folder_middleware(fn: Any, matcher: Any, source: str) -> Any:
+    """Wrap a folder's middleware; with ``matcher`` (Express patterns, or a
+    callable ``(req) -> bool``) it runs only for matching request paths."""
+    if matcher is None:
+        async def run(req, res, next):
+            await fn(req, res, next)
+    elif callable(matcher):
+        async def run(req, res, next):
+            if matcher(req):
+                await fn(req, res, next)
+            else:
+                await next()
+    else:
+        from ..routing.pattern import pattern_regex
+
+        patterns = [matcher] if isinstance(matcher, str) else list(matcher)
+        regexes = [pattern_regex(pattern) for pattern in patterns]
+
+        async def run(req, res, next):
+            from urllib.parse import unquote
+
+            path = unquote(req.raw_path)
+            if any(regex.match(path) for regex in regexes):
+                await fn(req, res, next)
+            else:
+                await next()
+
+    run.__qualname__ = f"middleware ({source})"
+    run.__nexpress_middleware__ = True  # type: ignore[attr-defined]
+    run.__nexpress_source__ = source  # type: ignore[attr-defined]
+    return run
+
+
+def auth_guard(api: bool) -> Any:
+    """``auth = True``: pages redirect to sign-in with a callback URL, APIs get 401."""
+    from urllib.parse import quote
+
+    from ..errors import HTTPError
+
+    async def require_sign_in(req, res, next):
+        if req.auth is not None:
+            await next()
+            return
+        if api:
+            raise HTTPError(401, "Sign in to use this API", headers={"www-authenticate": "Session"})
+        res.redirect("/api/auth/signin?callbackUrl=" + quote(req.original_url, safe=""))
+
+    require_sign_in.__nexpress_middleware__ = True  # type: ignore[attr-defined]
+    require_sign_in.__qualname__ = "auth_required"
+    return require_sign_in
+
+
+def discover(app: App) -> FileRoutes | None:
+    """Scan ``app.root/app.pages`` if it exists."""
+    if not app.pages:
+        return None
+    directory = os.path.join(app.root, app.pages)
+    if not os.path.isdir(directory):
+        return None
+    return FileRoutes(app, directory)

@@ -1,0 +1,201 @@
+"""Rendering pages: ``data(req)`` -> template -> layouts (inside-out) -> metadata.
+
+Every rendering mode renders the same way here; the cache decides how often.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from xml.sax.saxutils import escape as xml_escape
+
+from markupsafe import Markup
+
+from ..errors import HTTPError
+from ..response import Response
+from . import metadata as meta
+
+if TYPE_CHECKING:
+    from ..request import Request
+    from . import FileRoutes, Folder, Layout
+
+STREAM_THRESHOLD = 256 * 1024
+_STREAM_CHUNK = 64 * 1024
+
+
+async def call(fn: Callable, *args: Any) -> Any:
+    """Call a user function that may be sync (run in a thread) or async."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args)
+    result = await asyncio.to_thread(fn, *args)
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def base_context(req: Request) -> dict[str, Any]:
+    return {"req": req, "params": req.params, "query": req.query, "auth": req.auth}
+
+
+async def _data(module: Any, req: Request, where: str) -> dict[str, Any]:
+    fn = getattr(module, "data", None) if module is not None else None
+    if fn is None:
+        return {}
+    result = await call(fn, req)
+    if result is None:
+        return {}
+    if not isinstance(result, dict):
+        raise TypeError(f"{where}: data(req) must return a dict, not {type(result).__name__}")
+    return result
+
+
+async def _metadata(module: Any, req: Request, data: dict[str, Any]) -> dict[str, Any]:
+    value = getattr(module, "metadata", None) if module is not None else None
+    if value is None:
+        return {}
+    if callable(value):
+        value = await call(value, req, data)
+    return dict(value or {})
+
+
+class PageRenderer:
+    def __init__(self, routes: FileRoutes) -> None:
+        self.routes = routes
+        self.env = routes.env
+
+    def page_endpoint(
+        self,
+        folder: Folder,
+        module: Any,
+        template: str | None,
+        layouts: list[Layout],
+        source: str,
+        mode: str,
+    ) -> Callable:
+        env = self.env
+        page_fn = getattr(module, "page", None) if module is not None else None
+        dynamic_params = getattr(module, "dynamic_params", True) if module is not None else True
+        static_params_fn = getattr(module, "static_params", None) if module is not None else None
+        allowed: list[set] = []
+
+        async def check_params(req: Request) -> None:
+            if dynamic_params or static_params_fn is None or not req.params:
+                return
+            if not allowed:
+                entries = await call(static_params_fn)
+                allowed.append({_freeze(entry) for entry in entries or ()})
+            if _freeze(req.params) not in allowed[0]:
+                raise HTTPError(404, "This page was not generated for these parameters")
+
+        async def render_page(req: Request, res: Response) -> Any:
+            await check_params(req)
+            context = base_context(req)
+            data = await _data(module, req, source)
+            if page_fn is not None:
+                result = await call(page_fn, req)
+                if isinstance(result, Response):
+                    return result
+                if not isinstance(result, str):
+                    raise TypeError(f"{source}: page(req) must return str (HTML) or a Response")
+                body = result
+            else:
+                assert template is not None
+                body = env.get_template(template).render({**context, **data})
+            chain_meta = []
+            # layouts wrap the page from the inside out; metadata merges outside-in
+            layout_meta: list[dict[str, Any]] = []
+            layout_data: list[dict[str, Any]] = []
+            for layout in layouts:
+                ldata = await _data(layout.module, req, layout.source)
+                layout_data.append(ldata)
+                layout_meta.append(await _metadata(layout.module, req, ldata))
+            for layout, ldata in zip(reversed(layouts), reversed(layout_data), strict=True):
+                body = env.get_template(layout.template).render(
+                    {**context, **ldata, "children": Markup(body)}
+                )
+            chain_meta = [*layout_meta, await _metadata(module, req, data)]
+            document = meta.inject_head(body, meta.head_tags(meta.merge(chain_meta)))
+            if len(document) > STREAM_THRESHOLD:
+                res.stream(_chunks(document), media_type="html")
+                return None
+            return document
+
+        render_page.__qualname__ = f"page ({source})"
+        render_page.__module__ = "nexpress.pages"
+        return render_page
+
+    def special_endpoint(self, fn: Callable, kind: str) -> Callable:
+        async def render_special(req: Request, res: Response) -> Any:
+            result = await call(fn, req)
+            if isinstance(result, Response) or result is None:
+                return result
+            if isinstance(result, str):
+                return Response(result, media_type="application/xml" if kind == "sitemap" else "text/plain")
+            if kind == "sitemap":
+                return Response(sitemap_xml(result), media_type="application/xml")
+            return Response(robots_txt(result), media_type="text/plain")
+
+        return render_special
+
+    def error_document(self, folder: Folder, template: str, context: dict[str, Any]) -> str:
+        body = self.env.get_template(template).render(context)
+        for layout_folder in reversed(folder.chain()):
+            layout = layout_folder.layout
+            if layout is None:
+                continue
+            try:
+                body = self.env.get_template(layout.template).render({**context, "children": Markup(body)})
+            except Exception:  # a layout that needs its data: show the page alone
+                continue
+        return meta.inject_head(body, meta.head_tags({"title": f"{context['status']} {context['title']}"}))
+
+
+def _freeze(params: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+
+
+async def _chunks(document: str):
+    data = document.encode("utf-8")
+    for start in range(0, len(data), _STREAM_CHUNK):
+        yield data[start : start + _STREAM_CHUNK]
+
+
+def sitemap_xml(entries: list[dict[str, Any]] | list[str]) -> str:
+    """A sitemap from ``[{"url", "lastmod", "changefreq", "priority"}]`` (or URLs)."""
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
+    for entry in entries:
+        item = {"url": entry} if isinstance(entry, str) else entry
+        lines.append("  <url>")
+        lines.append(f"    <loc>{xml_escape(str(item['url']))}</loc>")
+        for key in ("lastmod", "changefreq", "priority"):
+            if item.get(key) is not None:
+                lines.append(f"    <{key}>{xml_escape(str(item[key]))}</{key}>")
+        lines.append("  </url>")
+    lines.append("</urlset>")
+    return "\n".join(lines) + "\n"
+
+
+def robots_txt(rules: dict[str, Any]) -> str:
+    """robots.txt from ``{"rules": [{"user_agent", "allow", "disallow"}], "sitemap": url}``."""
+    lines = []
+    rule_list = rules.get("rules", [])
+    if isinstance(rule_list, dict):
+        rule_list = [rule_list]
+    for rule in rule_list:
+        agents = rule.get("user_agent", "*")
+        for agent in [agents] if isinstance(agents, str) else agents:
+            lines.append(f"User-Agent: {agent}")
+        for key, label in (("allow", "Allow"), ("disallow", "Disallow")):
+            values = rule.get(key)
+            for value in [values] if isinstance(values, str) else values or []:
+                lines.append(f"{label}: {value}")
+        lines.append("")
+    sitemaps = rules.get("sitemap")
+    for url in [sitemaps] if isinstance(sitemaps, str) else sitemaps or []:
+        lines.append(f"Sitemap: {url}")
+    host = rules.get("host")
+    if host:
+        lines.append(f"Host: {host}")
+    return "\n".join(lines).strip() + "\n"
