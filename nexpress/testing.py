@@ -48,6 +48,7 @@ class TestClient(httpx.Client):
         self._portal_obj: anyio.from_thread.BlockingPortal | None = None
         self._lifespan_send: Any = None
         self._lifespan_done: Any = None
+        self._lifespan_running = False  # the app completed start-up and awaits shutdown
         kwargs.setdefault("follow_redirects", False)
         super().__init__(base_url=base_url, transport=_Transport(self), **kwargs)
 
@@ -112,8 +113,14 @@ class TestClient(httpx.Client):
         message = await self._lifespan_receive.receive()
         if message["type"] == "lifespan.startup.failed":
             raise RuntimeError(f"application start-up failed: {message.get('message')}")
+        # an app without lifespan support returns at once ("lifespan.ended"):
+        # there is then nobody to answer a shutdown message
+        self._lifespan_running = message["type"] == "lifespan.startup.complete"
 
     async def _shutdown(self) -> None:
+        if not self._lifespan_running:
+            return
+        self._lifespan_running = False
         await self._lifespan_send.send({"type": "lifespan.shutdown"})
         message = await self._lifespan_receive.receive()
         if message["type"] == "lifespan.shutdown.failed":
@@ -175,4 +182,5 @@ class TestClient(httpx.Client):
             await self.app(scope, receive, send)
         finally:
             done.set()
-        return httpx.Response(status, headers=headers, content=b"".join(chunks), request=request)
+        # a stream, not content=, so httpx adds no Content-Length the app did not send
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(b"".join(chunks)), request=request)

@@ -431,7 +431,7 @@ def compile_routes(app: Any, extra: list[RouteDef] = ()) -> RouteTable:  # type:
                 steps.append(
                     Step(mw.fn, len(mw.segments), mw.regex if relation == MAYBE else None, mw.site)
                 )
-            steps.extend(Step(fn, depth, None, _step_source(fn, root, site)) for fn in handlers[:-1])
+            steps.extend(Step(fn, depth, None, _step_source(fn, site)) for fn in handlers[:-1])
             names = tuple(n for s in segments for n in s.names)
             splats = tuple(s.kind == SPLAT for s in segments for _ in s.names)
             options = dict(definition.options)
@@ -488,14 +488,10 @@ def _add_mount(table: RouteTable, app: Any, entry: UseDef, full: str, segments: 
         )
 
 
-def _step_source(fn: Callable, root: str, site: str) -> str:
-    """Where a route's own middleware comes from: its file (folder middleware) or
-    its definition, falling back to the route's declaration site."""
-    source = getattr(fn, "__nexpress_source__", None)
-    if source:
-        return source
-    described = handler_source(fn, root)
-    return described.rsplit(" ", 1)[0] if ":" in described else site
+def _step_source(fn: Callable, site: str) -> str:
+    """Where a route's own middleware was attached: its declaration site, or the
+    file it comes from (a folder's middleware.py)."""
+    return getattr(fn, "__nexpress_source__", None) or site
 
 
 def _rel(path: str, root: str) -> str:

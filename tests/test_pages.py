@@ -1,0 +1,429 @@
+"""pages/: the app/ folder conventions of SPEC section 3, served by the one router."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from nexpress import App, RouteConflictError
+from nexpress.pages import FileRouteError
+from nexpress.testing import TestClient
+
+HTML = {"accept": "text/html"}
+
+ROOT_LAYOUT = '<!doctype html><html><head><meta charset="utf-8"></head><body>{{ children }}</body></html>'
+
+
+def make(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content))
+    return tmp_path
+
+
+def client(tmp_path: Path, files: dict[str, str], **options) -> TestClient:
+    return TestClient(App(root=make(tmp_path, files), **options))
+
+
+def test_url_conventions(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/page.html": "<p>home</p>",
+            "app/blog/page.html": "<p>blog index</p>",
+            "app/blog/[slug]/page.html": "<p>post {{ params.slug }}</p>",
+            "app/blog/[slug]/page.py": "dynamic = True\n",
+            "app/docs/[...path]/page.html": "<p>docs {{ params.path|join(',') }}</p>",
+            "app/shop/[[...path]]/page.html": "<p>shop {{ (params.path or [])|join(',') }}</p>",
+            "app/(marketing)/pricing/page.html": "<p>pricing</p>",
+            "app/_components/card.html": "<b>card</b>",
+            "app/_components/page.html": "<p>never routed</p>",
+        },
+    )
+    assert "home" in c.get("/").text
+    assert "blog index" in c.get("/blog").text
+    assert "post hello" in c.get("/blog/hello").text
+    assert "docs a,b" in c.get("/docs/a/b").text
+    assert c.get("/docs").status_code == 404  # catch-all needs one or more segments
+    assert "shop </p>" in c.get("/shop").text  # optional catch-all matches the bare path
+    assert "shop a,b" in c.get("/shop/a/b").text
+    assert "pricing" in c.get("/pricing").text
+    assert c.get("/(marketing)/pricing").status_code == 404
+    assert c.get("/_components").status_code == 404
+    assert c.get("/_components/card").status_code == 404
+
+
+def test_private_templates_are_includable(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/page.html": '{% include "_components/card.html" %}',
+            "app/_components/card.html": "<b>card</b>",
+        },
+    )
+    assert "<b>card</b>" in c.get("/").text
+
+
+def test_page_py_data_and_page_function(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/items/page.html": "<ul>{% for i in items %}<li>{{ i }}</li>{% endfor %}</ul>",
+            "app/items/page.py": "async def data(req):\n    return {'items': ['a', 'b']}\n",
+            "app/plain/page.py": "def page(req):\n    return '<p>from a function ' + req.query.get('x', '') + '</p>'\n",
+        },
+    )
+    assert "<li>a</li><li>b</li>" in c.get("/items").text
+    assert "from a function 1" in c.get("/plain?x=1").text
+
+
+def test_templates_escape_data(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/p/page.html": "<h1>{{ title }}</h1>",
+            "app/p/page.py": "async def data(req):\n    return {'title': '<script>alert(1)</script>'}\n",
+        },
+    )
+    body = c.get("/p").text
+    assert "<script>alert(1)</script>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+
+
+def test_layouts_nest_outside_in_with_their_data(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/layout.html": ROOT_LAYOUT.replace("{{ children }}", "<div id=root>{{ site }}{{ children }}</div>"),
+            "app/layout.py": "async def data(req):\n    return {'site': 'SITE'}\n",
+            "app/blog/layout.html": "<section id=blog>{{ children }}</section>",
+            "app/blog/post/page.html": "<article>post</article>",
+            "app/about/page.html": "<p>about</p>",
+        },
+    )
+    body = c.get("/blog/post").text
+    assert body.index("<div id=root>SITE") < body.index("<section id=blog>") < body.index("<article>post")
+    about = c.get("/about").text
+    assert "<div id=root>SITE<p>about</p>" in about
+    assert "<section" not in about
+
+
+def test_layout_must_output_children(tmp_path):
+    make(tmp_path, {"app/layout.html": "<body>no children</body>", "app/page.html": "x"})
+    with pytest.raises(FileRouteError, match=r"app/layout.html must output \{\{ children \}\}"):
+        App(root=tmp_path).compile()
+
+
+def test_metadata_merges_from_the_root_layout_down(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/layout.html": ROOT_LAYOUT,
+            "app/layout.py": "metadata = {'title': 'Site', 'title_template': '%s | Site', 'description': 'Root', 'open_graph': {'site_name': 'S'}}\n",
+            "app/post/page.html": "<p>post</p>",
+            "app/post/page.py": textwrap.dedent(
+                """
+                static = True
+                async def metadata(req, data):
+                    return {"title": "A <post>", "canonical": "https://example.com/post", "open_graph": {"type": "article"}}
+                """
+            ),
+        },
+    )
+    body = c.get("/post").text
+    head = body[: body.index("</head>")]
+    assert "<title>A &lt;post&gt; | Site</title>" in head
+    assert '<meta name="description" content="Root">' in head
+    assert '<link rel="canonical" href="https://example.com/post">' in head
+    assert '<meta property="og:type" content="article">' in head
+    assert '<meta property="og:site_name" content="S">' in head
+
+
+def test_route_py_methods_take_req_or_req_res(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/api/users/[id]/route.py": textwrap.dedent(
+                """
+                async def GET(req):
+                    return {"id": req.params["id"]}
+
+                async def PUT(req, res):
+                    res.status(202)
+                    return {"updated": req.params["id"], "body": await req.json()}
+                """
+            ),
+        },
+    )
+    assert c.get("/api/users/7").json() == {"id": "7"}
+    response = c.put("/api/users/7", json={"a": 1})
+    assert response.status_code == 202 and response.json() == {"updated": "7", "body": {"a": 1}}
+    not_allowed = c.delete("/api/users/7")
+    assert not_allowed.status_code == 405
+    assert "PUT" in not_allowed.headers["allow"]
+
+
+def test_route_and_page_in_one_folder_is_an_error_naming_both(tmp_path):
+    make(tmp_path, {"app/x/route.py": "def GET(req):\n    return {}\n", "app/x/page.html": "x"})
+    with pytest.raises(FileRouteError) as info:
+        App(root=tmp_path).compile()
+    assert "app/x/route.py" in str(info.value) and "app/x/page.html" in str(info.value)
+
+
+def test_file_route_and_express_route_conflict_names_both_files(tmp_path):
+    make(tmp_path, {"app/users/[id]/page.html": "x"})
+    app = App(root=tmp_path)
+
+    @app.get("/users/:uid")
+    async def user(req):
+        return {}
+
+    with pytest.raises(RouteConflictError) as info:
+        app.compile()
+    message = str(info.value)
+    assert "app/users/[id]/page.html" in message
+    assert "test_pages.py" in message
+
+
+def test_two_group_folders_with_the_same_url_conflict(tmp_path):
+    make(tmp_path, {"app/(a)/pricing/page.html": "a", "app/(b)/pricing/page.html": "b"})
+    with pytest.raises(RouteConflictError) as info:
+        App(root=tmp_path).compile()
+    assert "app/(a)/pricing/page.html" in str(info.value) and "app/(b)/pricing/page.html" in str(info.value)
+
+
+def test_express_routes_and_file_routes_share_precedence(tmp_path):
+    make(tmp_path, {"app/users/[id]/page.html": "<p>file {{ params.id }}</p>"})
+    app = App(root=tmp_path)
+
+    @app.get("/users/me")
+    async def me(req):
+        return {"me": True}
+
+    c = TestClient(app)
+    assert c.get("/users/me").json() == {"me": True}
+    assert "file 5" in c.get("/users/5").text
+
+
+def test_nearest_error_and_not_found_pages(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/not-found.html": "<h1>root lost</h1>",
+            "app/error.html": "<h1>root error {{ status }}</h1>",
+            "app/blog/not-found.html": "<h1>no such post: {{ detail }}</h1>",
+            "app/blog/error.html": "<h1>blog broke</h1>",
+            "app/blog/[slug]/page.py": textwrap.dedent(
+                """
+                from nexpress import HTTPError
+
+                async def data(req):
+                    if req.params["slug"] == "missing":
+                        raise HTTPError(404, "missing <post>")
+                    raise RuntimeError("secret detail")
+                """
+            ),
+            "app/blog/[slug]/page.html": "never",
+        },
+    )
+    assert "root lost" in c.get("/nothing", headers=HTML).text
+    missing = c.get("/blog/missing", headers=HTML)
+    assert missing.status_code == 404
+    assert "no such post: missing &lt;post&gt;" in missing.text
+    broken = c.get("/blog/x", headers=HTML)
+    assert broken.status_code == 500
+    assert "blog broke" in broken.text
+    assert "secret detail" not in broken.text
+    assert c.get("/blog/a/b/c", headers=HTML).text.count("no such post") == 1
+    # API clients still get problem+json
+    assert c.get("/blog/missing").headers["content-type"] == "application/problem+json"
+
+
+def test_folder_middleware_applies_only_below_its_folder(tmp_path):
+    mw = textwrap.dedent(
+        """
+        async def middleware(req, res, next):
+            res.set("x-admin", "yes")
+            await next()
+        """
+    )
+    c = client(
+        tmp_path,
+        {
+            "app/admin/middleware.py": mw,
+            "app/admin/page.html": "admin",
+            "app/admin/users/page.html": "users",
+            "app/administrator/page.html": "other",
+            "app/page.html": "home",
+            "app/(shop)/middleware.py": mw.replace("x-admin", "x-shop"),
+            "app/(shop)/cart/page.html": "cart",
+            "app/about/page.html": "about",
+        },
+    )
+    assert c.get("/admin").headers.get("x-admin") == "yes"
+    assert c.get("/admin/users").headers.get("x-admin") == "yes"
+    assert "x-admin" not in c.get("/administrator").headers
+    assert "x-admin" not in c.get("/").headers
+    assert c.get("/cart").headers.get("x-shop") == "yes"
+    assert "x-shop" not in c.get("/about").headers
+
+
+def test_folder_middleware_matcher(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/middleware.py": textwrap.dedent(
+                """
+                matcher = ["/account/*rest"]
+
+                async def middleware(req, res, next):
+                    res.status(401).json({"sign_in": True})
+                """
+            ),
+            "app/account/settings/page.html": "settings",
+            "app/page.html": "home",
+        },
+    )
+    assert c.get("/").status_code == 200
+    assert c.get("/account/settings").status_code == 401
+
+
+def test_sitemap_robots_and_public(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/sitemap.py": "def sitemap(req):\n    return [{'url': 'https://example.com/a&b', 'priority': 0.5}]\n",
+            "app/robots.py": "def robots(req):\n    return {'rules': [{'user_agent': '*', 'disallow': '/admin'}], 'sitemap': 'https://example.com/sitemap.xml'}\n",
+            "public/logo.txt": "LOGO",
+            "public/.env": "SECRET",
+        },
+    )
+    sitemap = c.get("/sitemap.xml")
+    assert sitemap.headers["content-type"].startswith("application/xml")
+    assert "<loc>https://example.com/a&amp;b</loc>" in sitemap.text
+    robots = c.get("/robots.txt").text
+    assert "User-Agent: *" in robots and "Disallow: /admin" in robots
+    assert "Sitemap: https://example.com/sitemap.xml" in robots
+    assert c.get("/logo.txt").text == "LOGO"
+    assert c.get("/.env").status_code == 404
+
+
+def test_rendering_modes_are_listed(tmp_path):
+    make(
+        tmp_path,
+        {
+            "app/page.html": "static",
+            "app/isr/page.html": "isr",
+            "app/isr/page.py": "revalidate = 60\nasync def data(req):\n    return {}\n",
+            "app/dyn/page.html": "dyn {{ query.get('q') }}",
+            "app/dyn/page.py": "async def data(req):\n    return {}\n",
+            "app/forced/page.html": "forced",
+            "app/forced/page.py": "dynamic = True\n",
+            "app/api/route.py": "def GET(req):\n    return {}\n",
+        },
+    )
+    rows = {row["path"]: row for row in App(root=tmp_path).compile().describe()}
+    assert rows["/"]["kind"] == "static"
+    assert rows["/isr"]["kind"] == "isr 60s" and rows["/isr"]["revalidate"] == 60
+    assert rows["/dyn"]["kind"] == "dynamic"
+    assert rows["/forced"]["kind"] == "dynamic"
+    assert rows["/api"]["kind"] == "api"
+    assert rows["/dyn"]["source"] == "app/dyn/page.py"
+
+
+@pytest.mark.parametrize("variable", ["req", "query", "auth"])
+def test_static_page_reading_request_data_is_a_startup_error(tmp_path, variable):
+    make(tmp_path, {"app/layout.html": ROOT_LAYOUT, "app/p/page.html": f"{{{{ {variable} }}}}", "app/p/page.py": "static = True\n"})
+    with pytest.raises(FileRouteError) as info:
+        App(root=tmp_path).compile()
+    message = str(info.value)
+    assert "app/p/page.html" in message and repr(variable) in message and "dynamic = True" in message
+
+
+def test_isr_page_whose_layout_reads_req_is_an_error(tmp_path):
+    make(
+        tmp_path,
+        {
+            "app/layout.html": ROOT_LAYOUT.replace("<body>", "<body>{{ req.path }}"),
+            "app/p/page.html": "x",
+            "app/p/page.py": "revalidate = 30\n",
+        },
+    )
+    with pytest.raises(FileRouteError, match=r"app/layout.html uses 'req'"):
+        App(root=tmp_path).compile()
+
+
+def test_template_syntax_error_names_file_and_line(tmp_path):
+    make(tmp_path, {"app/p/page.html": "line one\n{% if %}\n"})
+    with pytest.raises(FileRouteError, match=r"app/p/page.html:2"):
+        App(root=tmp_path).compile()
+
+
+def test_missing_included_template_names_the_path(tmp_path):
+    make(tmp_path, {"app/p/page.html": "ok\n{% include '_components/missing.html' %}"})
+    with pytest.raises(FileRouteError) as info:
+        App(root=tmp_path).compile()
+    assert "app/p/page.html:2" in str(info.value)
+    assert str(tmp_path / "app" / "_components" / "missing.html") in str(info.value)
+
+
+def test_dynamic_params_false_limits_to_static_params(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/posts/[slug]/page.html": "post {{ params.slug }}",
+            "app/posts/[slug]/page.py": textwrap.dedent(
+                """
+                dynamic_params = False
+                revalidate = 60
+
+                async def static_params():
+                    return [{"slug": "a"}, {"slug": "b"}]
+                """
+            ),
+        },
+    )
+    assert c.get("/posts/a").status_code == 200
+    assert c.get("/posts/zzz").status_code == 404
+
+
+def test_auth_pages_redirect_and_apis_answer_401(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/account/page.html": "account",
+            "app/account/page.py": "auth = True\n",
+            "app/api/me/route.py": "auth = True\nasync def GET(req):\n    return {}\n",
+        },
+    )
+    page = c.get("/account?tab=1")
+    assert page.status_code == 302
+    assert page.headers["location"] == "/api/auth/signin?callbackUrl=%2Faccount%3Ftab%3D1"
+    api = c.get("/api/me")
+    assert api.status_code == 401
+    assert api.headers["content-type"] == "application/problem+json"
+
+
+def test_route_header_names_the_file_in_debug(tmp_path):
+    c = client(tmp_path, {"app/blog/[slug]/page.html": "x"}, debug=True)
+    assert c.get("/blog/a").headers["x-nexpress-route"] == "app/blog/[slug]/page.html"
+    quiet = client(tmp_path, {})
+    assert "x-nexpress-route" not in quiet.get("/blog/a").headers
+    loud = client(tmp_path, {}, route_header=True)
+    assert loud.get("/blog/a").headers["x-nexpress-route"] == "app/blog/[slug]/page.html"
+
+
+def test_large_pages_are_streamed(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/big/page.html": "{% for i in range(40000) %}<p>{{ i }}</p>{% endfor %}",
+        },
+    )
+    response = c.get("/big")
+    assert response.status_code == 200
+    assert "content-length" not in response.headers
+    assert response.text.count("<p>") == 40000
