@@ -16,7 +16,7 @@ from typing import Any
 from . import _http
 from ._asgi import NoResponseError, adopt, build_invoker, prepare, write_response
 from ._http import BadRequest, decode_raw_path, split_path
-from .errors import HTTPError, html_page, problem
+from .errors import HTTPError, failing_frame, html_page, problem
 from .middleware import MiddlewareError, run_chain
 from .request import ClientDisconnect, Request
 from .response import HTML, Response
@@ -294,6 +294,8 @@ class App(Router):
             elif self.debug:
                 detail = f"{type(err).__name__}: {err}"
             trace = "".join(traceback.format_exception(err)) if self.debug else None
+            if self.debug:
+                req.scope["nexpress.error"] = err
         res.status_code = status
         accept = req.scope["headers"] and _raw_header(req.scope["headers"], b"accept")
         if _http.wants_html(accept):
@@ -311,6 +313,11 @@ class App(Router):
     def error_page(self, status: int, title: str, detail: str | None, trace: str | None, req: Request) -> bytes:
         """The HTML page browsers get for an error: the nearest ``not-found.html``
         (404) or ``error.html`` of the file routes, else a plain page."""
+        if trace is not None:  # debug: the traceback and the failing source, not a pretty page
+            error = req.scope.get("nexpress.error")
+            frame = failing_frame(error, os.path.dirname(__file__) + os.sep) if error else None
+            excerpt = f"{os.path.relpath(frame[0], self.root)}:{frame[1]}\n{frame[2]}" if frame else None
+            return html_page(status, title, detail, trace, req.route.source if req.route else None, excerpt)
         pages = self._file_routes
         if pages is not None:
             found = pages.nearest(req.raw_path, "not_found" if status == 404 else "error")

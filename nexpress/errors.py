@@ -75,11 +75,45 @@ h1{{font-size:1.6rem}}pre{{background:#f4f4f4;padding:1rem;overflow:auto;font-si
 </head><body><h1>{status} {title}</h1>{detail}{trace}</body></html>"""
 
 
-def html_page(status: int, title: str, detail: str | None, trace: str | None = None) -> bytes:
-    """A plain, self-contained HTML error page; everything interpolated is escaped."""
+def html_page(
+    status: int,
+    title: str,
+    detail: str | None,
+    trace: str | None = None,
+    source: str | None = None,
+    excerpt: str | None = None,
+) -> bytes:
+    """A plain, self-contained HTML error page; everything interpolated is escaped.
+    In debug, ``source`` names the route's file and ``excerpt`` shows the failing lines."""
+    extra = ""
+    if source:
+        extra += f"<p>Route: <code>{html.escape(source)}</code></p>"
+    if excerpt:
+        extra += f"<pre>{html.escape(excerpt)}</pre>"
     return _PAGE.format(
         status=status,
         title=html.escape(title),
-        detail=f"<p>{html.escape(detail)}</p>" if detail else "",
+        detail=(f"<p>{html.escape(detail)}</p>" if detail else "") + extra,
         trace=f"<pre>{html.escape(trace)}</pre>" if trace else "",
     ).encode("utf-8")
+
+
+def failing_frame(err: BaseException, skip_prefix: str) -> tuple[str, int, str] | None:
+    """The innermost traceback frame outside ``skip_prefix`` (the framework), with
+    the lines around it: (filename, line, excerpt)."""
+    import linecache
+    import traceback
+
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if not f.filename.startswith(skip_prefix)]
+    if not frames:
+        return None
+    frame = frames[-1]
+    if frame.lineno is None:
+        return None
+    lines = []
+    for number in range(max(1, frame.lineno - 3), frame.lineno + 3):
+        text = linecache.getline(frame.filename, number)
+        if text:
+            marker = ">" if number == frame.lineno else " "
+            lines.append(f"{marker} {number:4} | {text.rstrip()}")
+    return frame.filename, frame.lineno, "\n".join(lines)
