@@ -1,65 +1,36 @@
-"""The example blog: Express-style routes (file routes, ISR, actions and sign-in
-join as those features land)."""
+"""The example blog: Express-style routes in this file, file routes under app/.
+
+    make run                      # from the repository root
+    nexpress routes               # the route table, both styles together
+"""
 
 from __future__ import annotations
 
 import os
 
-import msgspec
+from db import engine, init_db, list_posts
 
-from nexpress import App, HTTPError, Router
+from nexpress import App
 
 app = App(root=os.path.dirname(os.path.abspath(__file__)))
-
-POSTS = {
-    "hello": {"slug": "hello", "title": "Hello, nexpress", "body": "One server, two styles."},
-    "routes": {"slug": "routes", "title": "Every route at a glance", "body": "Run `nexpress routes`."},
-}
+app.on_startup(init_db)
 
 
-class NewPost(msgspec.Struct):
-    slug: str
-    title: str
-    body: str = ""
+@app.on_shutdown
+async def close_db() -> None:
+    await engine.dispose()
 
 
-@app.get("/")
-async def home(req, res):
-    return res.render("home.html", posts=list(POSTS.values()))
-
-
-@app.get("/blog/:slug")
-async def show_post(req, res):
-    post = POSTS.get(req.params["slug"])
-    if post is None:
-        raise HTTPError(404, "No such post")
-    return res.render("post.html", post=post)
-
-
-api = Router()
-
-
-@api.get("/posts")
-async def list_posts(req):
-    return list(POSTS.values())
-
-
-@api.post("/posts")
-async def create_post(req, res):
-    post = await req.json(NewPost)
-    if post.slug in POSTS:
-        raise HTTPError(409, f"A post with slug {post.slug!r} exists")
-    POSTS[post.slug] = msgspec.structs.asdict(post)
-    res.status(201)
-    return POSTS[post.slug]
-
-
-@api.get("/posts/:slug")
-async def get_post(req):
-    post = POSTS.get(req.params["slug"])
-    if post is None:
-        raise HTTPError(404, "No such post")
-    return post
-
-
-app.use("/api", api)
+@app.get("/feed.json")
+async def feed(req):
+    """A JSON Feed of the posts: an Express-style route beside the file routes."""
+    base = f"{req.protocol}://{req.get('host') or 'localhost'}"
+    return {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "nexpress blog",
+        "home_page_url": base + "/",
+        "items": [
+            {"id": post.slug, "url": f"{base}/blog/{post.slug}", "title": post.title, "content_text": post.body}
+            for post in await list_posts()
+        ],
+    }

@@ -1,0 +1,41 @@
+"""GET, PATCH and DELETE /api/posts/:slug."""
+
+from db import Post, Session
+from schemas import PostUpdate
+
+from nexpress import HTTPError
+
+
+async def _load(session, slug: str) -> Post:
+    post = await session.get(Post, slug)
+    if post is None:
+        raise HTTPError(404, f"No post with slug {slug!r}")
+    return post
+
+
+async def GET(req):
+    async with Session() as session:
+        return (await _load(session, req.params["slug"])).as_dict()
+
+
+async def PATCH(req):
+    changes = await req.json(PostUpdate)
+    async with Session() as session:
+        post = await _load(session, req.params["slug"])
+        if changes.title is not None:
+            post.title = changes.title
+        if changes.body is not None:
+            post.body = changes.body
+        await session.commit()
+        return post.as_dict()
+
+
+PUT = PATCH
+
+
+async def DELETE(req, res):
+    async with Session() as session:
+        post = await _load(session, req.params["slug"])
+        await session.delete(post)
+        await session.commit()
+    res.status(204).end()

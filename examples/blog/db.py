@@ -1,0 +1,65 @@
+"""The blog's storage: posts in SQLite through SQLAlchemy 2 (async, aiosqlite).
+
+Set BLOG_DATABASE_URL to use another database (e.g. postgresql+asyncpg://...).
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATABASE_URL = os.environ.get("BLOG_DATABASE_URL", f"sqlite+aiosqlite:///{os.path.join(HERE, 'blog.db')}")
+
+engine = create_async_engine(DATABASE_URL)
+Session = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Post(Base):
+    __tablename__ = "posts"
+
+    slug: Mapped[str] = mapped_column(String(80), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=lambda: datetime.now(UTC))
+
+    def as_dict(self) -> dict:
+        return {"slug": self.slug, "title": self.title, "body": self.body, "created": self.created.isoformat()}
+
+
+SEED = [
+    ("hello", "Hello, nexpress", "One server with Express's API and Next.js's file routes."),
+    ("routes", "Every route at a glance", "Run `nexpress routes` to see which file serves which URL."),
+    ("layouts", "Nested layouts", "Layouts wrap every page below them, from the root down."),
+]
+
+
+async def init_db() -> None:
+    """Create the tables and add the first posts to an empty database."""
+    async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    async with Session() as session:
+        if (await session.execute(select(Post.slug).limit(1))).first() is None:
+            session.add_all(Post(slug=s, title=t, body=b) for s, t, b in SEED)
+            await session.commit()
+
+
+async def list_posts(limit: int | None = None) -> list[Post]:
+    async with Session() as session:
+        query = select(Post).order_by(Post.created.desc(), Post.slug)
+        if limit:
+            query = query.limit(limit)
+        return list((await session.execute(query)).scalars())
+
+
+async def get_post(slug: str) -> Post | None:
+    async with Session() as session:
+        return await session.get(Post, slug)

@@ -1,0 +1,99 @@
+"""examples/blog, the app `make run` serves: file routes, an Express route, SQLite
+through SQLAlchemy, and the posts API with validation."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+from nexpress.testing import TestClient
+
+BLOG = Path(__file__).resolve().parent.parent / "examples" / "blog"
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture
+def blog(tmp_path, monkeypatch):
+    monkeypatch.setenv("BLOG_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'blog.db'}")
+    monkeypatch.syspath_prepend(str(BLOG))
+    for name in ("server", "db", "schemas"):
+        sys.modules.pop(name, None)
+    server = importlib.import_module("server")
+    with TestClient(server.app) as client:
+        yield client
+    for name in ("server", "db", "schemas"):
+        sys.modules.pop(name, None)
+
+
+def test_home_and_post_pages(blog):
+    home = blog.get("/", headers=HTML)
+    assert home.status_code == 200
+    assert "<title>Home | nexpress blog</title>" in home.text
+    assert 'href="/blog/hello"' in home.text
+    post = blog.get("/blog/hello", headers=HTML)
+    assert "<h1>Hello, nexpress</h1>" in post.text
+    assert '<meta property="og:type" content="article">' in post.text
+    assert post.headers["server-timing"].startswith("app;dur=")
+    missing = blog.get("/blog/nope", headers=HTML)
+    assert missing.status_code == 404
+    assert "No such post" in missing.text
+
+
+def test_posts_api_crud_with_validation(blog):
+    created = blog.post("/api/posts", json={"slug": "new-post", "title": "<script>alert(1)</script>", "body": "b"})
+    assert created.status_code == 201
+    assert created.headers["location"] == "/api/posts/new-post"
+    assert created.headers["cache-control"] == "no-store"
+    page = blog.get("/blog/new-post", headers=HTML).text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert blog.post("/api/posts", json={"slug": "new-post", "title": "again"}).status_code == 409
+    bad = blog.post("/api/posts", json={"slug": "Bad Slug", "title": "x"})
+    assert bad.status_code == 400 and "$.slug" in bad.json()["detail"]
+    assert blog.post("/api/posts", json={"slug": "ok", "title": "x", "extra": 1}).status_code == 400
+    assert blog.post("/api/posts", content=b"{not json").status_code == 400
+    updated = blog.patch("/api/posts/new-post", json={"title": "Renamed"})
+    assert updated.json()["title"] == "Renamed"
+    assert blog.get("/api/posts/new-post").json()["title"] == "Renamed"
+    assert blog.delete("/api/posts/new-post").status_code == 204
+    assert blog.get("/api/posts/new-post").status_code == 404
+    assert [p["slug"] for p in blog.get("/api/posts").json()] == sorted(
+        ["hello", "routes", "layouts"], key=["layouts", "routes", "hello"].index
+    )
+
+
+def test_express_route_feed_and_seo_files(blog):
+    feed = blog.get("/feed.json").json()
+    assert feed["title"] == "nexpress blog"
+    assert {item["id"] for item in feed["items"]} == {"hello", "routes", "layouts"}
+    assert "<loc>http://testserver/blog/hello</loc>" in blog.get("/sitemap.xml").text
+    assert "Disallow: /api/" in blog.get("/robots.txt").text
+    assert blog.get("/style.css").headers["content-type"].startswith("text/css")
+
+
+def test_routes_command_names_the_page_file(monkeypatch):
+    from click.testing import CliRunner
+
+    from nexpress.cli import main
+
+    monkeypatch.chdir(BLOG)
+    for name in ("server", "db", "schemas"):
+        sys.modules.pop(name, None)
+    try:
+        runner = CliRunner()
+        table = runner.invoke(main, ["routes"])
+        assert table.exit_code == 0, table.output
+        assert "app/blog/[slug]/page.py" in table.output
+        assert "server.py:" in table.output and "feed" in table.output
+        explained = runner.invoke(main, ["routes", "/blog/hello"])
+        assert explained.exit_code == 0, explained.output
+        assert "app/blog/[slug]/page.py" in explained.output
+        assert '{"slug": "hello"}' in explained.output
+        assert "app/middleware.py" in explained.output
+        assert "app/layout.html" in explained.output
+    finally:
+        for name in ("server", "db", "schemas"):
+            sys.modules.pop(name, None)
