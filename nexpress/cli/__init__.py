@@ -1,4 +1,4 @@
-"""The ``nexpress`` command: ``dev``, ``start``, ``routes``.
+"""The ``nexpress`` command: ``new``, ``dev``, ``start``, ``routes``.
 
 ``APP`` is ``module:attr``; by default ``server:app`` when ``server.py`` exists
 in the current folder, else the current folder as a pure file-routed app.
@@ -212,3 +212,19 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
         line("  middleware  (none)")
     if info["layouts"]:
         line("  layouts     " + " > ".join(info["layouts"]))
+
+
+@main.command()
+@click.argument("directory", type=click.Path(file_okay=False))
+def new(directory: str) -> None:
+    """Create a working app in DIRECTORY (which must be new or empty)."""
+    from ._scaffold import FILES
+
+    if os.path.exists(directory) and os.listdir(directory):
+        raise click.ClickException(f"{directory} exists and is not empty: choose a new folder")
+    for name, content in FILES.items():
+        path = os.path.join(directory, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(content)
+    click.echo(f"Created {directory} with {len(FILES)} files. Next:\n\n  cd {directory}\n  nexpress dev\n")
