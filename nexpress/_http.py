@@ -280,6 +280,8 @@ def format_set_cookie(
             if any(c in item for c in ";\r\n\x00"):
                 raise ValueError(f"invalid cookie {label.lower()} {item!r}")
             parts.append(f"{label}={item}")
+    if name.lower().startswith(("__secure-", "__host-")):
+        secure = True  # browsers drop prefixed cookies (even deletions) without Secure
     if same_site is not None:
         normal = same_site.lower()
         if normal not in ("lax", "strict", "none"):

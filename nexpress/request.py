@@ -99,6 +99,7 @@ class Request:
     __slots__ = (
         "_base",
         "_body",
+        "_consumed",
         "_cookies",
         "_form",
         "_headers",
@@ -131,6 +132,7 @@ class Request:
         self.app = app
         self.auth = None
         self._base = route.base_depth if route is not None else 0
+        self._consumed = False
 
     # --- URL --------------------------------------------------------------
 
@@ -167,8 +169,13 @@ class Request:
     def original_url(self) -> str:
         """The full request target, whatever the mount prefix."""
         root = self.scope.get("root_path", "")
+        path = self.raw_path
+        # ASGI: ``path`` already includes ``root_path`` when a parent app mounted us;
+        # only a server's --root-path behind a prefix-stripping proxy leaves it out
+        if root and not (path == root or path.startswith(root.rstrip("/") + "/")):
+            path = root.rstrip("/") + path
         qs = self.query_string
-        return root + self.raw_path + ("?" + qs if qs else "")
+        return path + ("?" + qs if qs else "")
 
     @property
     def query(self) -> MultiDict:
@@ -340,8 +347,15 @@ class Request:
         if hasattr(self, "_body"):
             yield self._body
             return
+        if self._consumed:
+            # the ASGI receive channel has nothing more to give: waiting on it would hang
+            raise RuntimeError(
+                "the request body was already read (by req.stream() or a multipart"
+                " req.form()) and cannot be read again"
+            )
         limit = self._limits()[0] if limit is None else limit
         self._declared_length(limit)
+        self._consumed = True
         received = 0
         while True:
             message = await self._receive()
@@ -359,12 +373,9 @@ class Request:
 
     async def body(self) -> bytes:
         """The whole request body (413 past the body limit)."""
-        try:
-            return self._body
-        except AttributeError:
-            chunks = [chunk async for chunk in self.stream()]
-            self._body = b"".join(chunks)
-            return self._body
+        if not hasattr(self, "_body"):
+            self._body = b"".join([chunk async for chunk in self.stream()])
+        return self._body
 
     async def json(self, type: type[T] | None = None) -> T | Any:
         """Decode the body as JSON; with ``type`` (a msgspec Struct, dataclass, ...)
@@ -392,7 +403,8 @@ class Request:
             return self._form
         except AttributeError:
             pass
-        content_type, options = parse_options_header(self.headers.get("content-type") or "")
+        # raw bytes: parse_options_header works in latin-1, which round-trips any byte
+        content_type, options = parse_options_header(self.headers.raw_get(b"content-type") or b"")
         if content_type == b"multipart/form-data":
             boundary = options.get(b"boundary")
             if not boundary:
@@ -417,10 +429,13 @@ def _in_networks(address: str, networks: Any) -> bool:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return False
+    if isinstance(networks, str):  # "10.0.0.0/8, 127.0.0.1", as Express accepts
+        networks = [n.strip() for n in networks.split(",") if n.strip()]
+    mapped = getattr(ip, "ipv4_mapped", None)  # ::ffff:10.0.0.1 from a dual-stack socket
     for net in networks:
         if isinstance(net, str):
             net = ipaddress.ip_network(net, strict=False)
-        if ip in net:
+        if ip in net or (mapped is not None and mapped in net):
             return True
     return False
 
@@ -439,6 +454,7 @@ async def _parse_multipart(req: Request, boundary: bytes) -> FormData:
     def on_part_begin() -> None:
         current.clear()
         current["headers"] = {}
+        current["disposition"] = b""
         if len(pairs) >= _MAX_PARTS:
             raise BadRequest(f"Too many parts in the multipart form (limit {_MAX_PARTS})")
 
@@ -455,11 +471,15 @@ async def _parse_multipart(req: Request, boundary: bytes) -> FormData:
         except UnicodeDecodeError:
             raise BadRequest("A multipart part header is not valid UTF-8") from None
         current["headers"][name] = value
+        if name == "content-disposition":
+            current["disposition"] = bytes(header_value)
         header_field.clear()
         header_value.clear()
 
     def on_headers_finished() -> None:
-        disposition, opts = parse_options_header(current["headers"].get("content-disposition", ""))
+        # the raw bytes: browsers send names and filenames as UTF-8, which the
+        # latin-1 round trip of parse_options_header keeps intact for decoding below
+        disposition, opts = parse_options_header(current["disposition"])
         if disposition != b"form-data" or b"name" not in opts:
             raise BadRequest("A multipart part has no Content-Disposition: form-data name")
         try:

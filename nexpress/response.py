@@ -320,6 +320,7 @@ class Response:
         ``signed=True`` signs the value with ``App(secret=...)`` (read it back
         from ``req.signed_cookies``)."""
         request = self._request
+        value = str(value)
         if signed:
             secret = request.app.secret if request is not None else None
             if not secret:
@@ -336,7 +337,7 @@ class Response:
                 "set-cookie",
                 format_set_cookie(
                     name,
-                    str(value),
+                    value,
                     max_age=max_age,
                     expires=expires,
                     path=path,

@@ -164,7 +164,10 @@ class StaticFiles:
         if os.path.isdir(full):
             if not self.index:
                 return None
-            full = os.path.join(full, self.index)
+            # checked like any other path: index.html may be a symlink out of the folder
+            full = safe_join(self.directory, "/".join([*segments, self.index]))
+            if full is None:
+                return None
         return full if os.path.isfile(full) else None
 
     async def __call__(self, req: Request, res: Response, next) -> None:
