@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: install run dev test lint bench clean
+.PHONY: install run dev test lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: install lint
 bench: install
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[bench]"
 	$(PY) bench/run.py
+
+bench-quick: install
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[bench]"
+	BENCH_QUICK=1 $(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

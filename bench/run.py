@@ -4,7 +4,7 @@ Express 5 and Next.js route handlers. See bench/README.md.
 
 Run with the venv's Python (the one that has granian and the frameworks):
 
-    .venv/bin/python bench/run.py            # full run (5 s x 3 rounds)
+    .venv/bin/python bench/run.py            # full run (4 s x 3 rounds, ~9 min)
     BENCH_QUICK=1 .venv/bin/python bench/run.py   # 2 s x 1 round
 
 Every server runs alone, pinned to one core, with the load generator (wrk) pinned to
@@ -118,14 +118,14 @@ def parse_config(argv: list[str] | None = None) -> Config:
     p.add_argument(
         "--quick", action="store_true", default=quick_env, help="2 s x 1 round (BENCH_QUICK=1)"
     )
-    p.add_argument("--duration", type=int, help="seconds per wrk run (BENCH_DURATION, 5; quick 2)")
+    p.add_argument("--duration", type=int, help="seconds per wrk run (BENCH_DURATION, 4; quick 2)")
     p.add_argument(
         "--rounds", type=int, help="rounds; the median is reported (BENCH_ROUNDS, 3; quick 1)"
     )
     p.add_argument(
         "--warmup",
         type=int,
-        help="max warm-up seconds per server start, stops early once req/s settles (BENCH_WARMUP, 8; quick 4)",
+        help="max warm-up seconds per server start, stops early once req/s settles (BENCH_WARMUP, 10; quick 4)",
     )
     p.add_argument("--connections", type=int, help="wrk connections (BENCH_CONNECTIONS, 64)")
     p.add_argument("--threads", type=int, help="wrk threads (BENCH_THREADS, 1)")
@@ -148,11 +148,11 @@ def parse_config(argv: list[str] | None = None) -> Config:
     apps_raw = args.apps or os.environ.get("BENCH_APPS", "").strip()
     next_extra = _env_flag("BENCH_NEXT_1000")
     cfg = Config(
-        duration=args.duration or _env_int("BENCH_DURATION", 2 if quick else 5),
+        duration=args.duration or _env_int("BENCH_DURATION", 2 if quick else 4),
         rounds=args.rounds or _env_int("BENCH_ROUNDS", 1 if quick else 3),
         warmup=args.warmup
         if args.warmup is not None
-        else _env_int("BENCH_WARMUP", 4 if quick else 8),
+        else _env_int("BENCH_WARMUP", 4 if quick else 10),
         connections=args.connections or _env_int("BENCH_CONNECTIONS", 64),
         threads=args.threads or _env_int("BENCH_THREADS", 1),
         stat=args.stat or os.environ.get("BENCH_STAT", "median").strip() or "median",
@@ -172,6 +172,10 @@ def parse_config(argv: list[str] | None = None) -> Config:
 
 
 # --------------------------------------------------------------------------- output helpers
+
+
+def rel(path: Path) -> str:
+    return os.path.relpath(path, Path.cwd())
 
 
 def say(msg: str = "") -> None:
@@ -200,6 +204,17 @@ def run_quiet(
             return False
         finally:
             kill_group(proc)
+
+
+def why(log: Path) -> str:
+    """The first exception line (the root cause) of a server log, else its last lines."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        return ""
+    text = text[text.rfind("\n===== ") + 1 :]  # this start only
+    errors = re.findall(r"^\s*((?:[\w.]+(?:Error|Exception)|Error)\b.*)$", text, re.MULTILINE)
+    return errors[0].strip()[:300] if errors else tail(log, 3).replace("\n", " | ")
 
 
 def tail(path: Path, lines: int = 6) -> str:
@@ -414,10 +429,10 @@ def ensure_npm(project: Path) -> str | None:
         return "npm not found"
     lock = project / "package-lock.json"
     cmd = ["npm", "ci" if lock.exists() else "install", "--no-audit", "--no-fund"]
-    say(f"bench: {' '.join(cmd)} in {project.relative_to(ROOT)} ...")
+    say(f"bench: {' '.join(cmd)} in {rel(project)} ...")
     log = LOG_DIR / f"npm-{project.name}.log"
     if not run_quiet(cmd, cwd=project, timeout=600, log=log):
-        return f"{' '.join(cmd)} failed (see {log.relative_to(ROOT)})"
+        return f"{' '.join(cmd)} failed (see {rel(log)})"
     return None
 
 
@@ -434,10 +449,10 @@ def _next_sources_hash(project: Path, routes: int) -> str:
     for path in sorted(
         [*project.glob("app/**/*.js"), project / "next.config.mjs", project / "package-lock.json"]
     ):
-        rel = path.relative_to(project).as_posix()
-        if rel.startswith("app/(bench") or not path.is_file():
+        name = path.relative_to(project).as_posix()
+        if name.startswith("app/(bench") or not path.is_file():
             continue
-        h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+        h.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -457,9 +472,7 @@ def ensure_next_build(project: Path, routes: int) -> str | None:
                 d.mkdir(parents=True, exist_ok=True)
                 (d / "route.js").write_text(NEXT_EXTRA_ROUTE)
     label = f"{routes} extra routes" if routes else "plain route set"
-    say(
-        f"bench: next build ({label}) in {project.relative_to(ROOT)} (once; ~{'60' if routes else '10'} s) ..."
-    )
+    say(f"bench: next build ({label}) in {rel(project)} (once; ~{'60' if routes else '10'} s) ...")
     env = dict(os.environ, NEXT_TELEMETRY_DISABLED="1", NODE_ENV="production")
     env.pop("BENCH_ROUTES", None)
     if routes:
@@ -478,7 +491,7 @@ def ensure_next_build(project: Path, routes: int) -> str | None:
         if gen.exists():
             shutil.rmtree(gen)  # the build output is self-contained; keep the tree clean
     if not ok:
-        return f"next build failed (see {log.relative_to(ROOT)}): {tail(log, 3)}"
+        return f"next build failed (see {rel(log)}): {tail(log, 3)}"
     stamp.write_text(digest + "\n")
     return None
 
@@ -537,17 +550,25 @@ def running_server(app: AppSpec, routes: int, cpu: str | None, timeout: float):
         )  # fmt: skip
     try:
         deadline = time.monotonic() + timeout
+        answered_at = None  # when the server first answered, with a non-200 status
         while True:
             if proc.poll() is not None:
-                raise ServerError(f"exited with code {proc.returncode}: {tail(log, 4)}")
-            if time.monotonic() > deadline:
-                raise ServerError(f"no 200 on /plaintext within {timeout:.0f}s: {tail(log, 4)}")
+                raise ServerError(f"exited with code {proc.returncode}: {why(log)}")
+            now = time.monotonic()
+            if now > deadline:
+                raise ServerError(f"no 200 on /plaintext within {timeout:.0f}s: {why(log)}")
             try:
-                status, _, _ = _http_get(port, "/plaintext", timeout=2)
-                if status == 200:
-                    break
+                status, _, body = _http_get(port, "/plaintext", timeout=2)
             except (OSError, http.client.HTTPException):
-                pass
+                status, body = None, b""
+            if status == 200:
+                break
+            if status is not None:
+                answered_at = answered_at or now
+                if now - answered_at > 5:  # it is up, but broken: do not wait out `timeout`
+                    raise ServerError(
+                        f"answers /plaintext with {status} {body[:120]!r}: {why(log)}"
+                    )
             time.sleep(0.1)
         yield proc, port
     finally:
@@ -643,21 +664,24 @@ def run_wrk(
     return parse_wrk(out)
 
 
-# A server is warm once two 1 s runs in a row agree within 5 % on req/s and, for a JIT
-# runtime (Node's V8 tiers code up after thousands of calls), it has also served
-# 10,000 requests. CPython 3.11 has no JIT: its adaptive interpreter settles at once.
+# Warm-up: 1 s wrk runs rotating over the server's endpoints. CPython 3.11 has no JIT
+# (its adaptive interpreter specialises after a few calls), so one run warms a Python
+# server. Node's V8 tiers code up after thousands of calls and Next.js keeps getting
+# faster for seconds, so a Node server runs until it has served 5,000 requests and two
+# runs in a row agree within 5 % on req/s. Never more than cfg.warmup runs.
 WARMUP_TOLERANCE = 0.05
-WARMUP_REQUESTS = {"node": 10_000, "granian": 0}
+WARMUP_REQUESTS = {"node": 5_000, "granian": 0}
 
 
 def warm_up(
     wrk: str, cfg: Config, port: int, paths: list[str], cpu: str | None, min_requests: int
 ) -> list[float]:
-    """1 s wrk runs rotating over all `paths` until the server is warm (see above), at
-    most cfg.warmup runs; returns each run's req/s."""
+    """Warm the server up (see above); returns each 1 s run's req/s."""
     trace: list[float] = []
     served = 0
     while len(trace) < cfg.warmup:
+        if min_requests == 0 and trace:
+            break
         res = run_wrk(wrk, cfg, port, paths, 1, cpu)
         trace.append(res["rps"])
         served += res["requests"]
@@ -773,6 +797,12 @@ def summarize(cfg: Config, apps: list[AppSpec], samples: list[dict]) -> dict:
 SUB = ["req/s", "µs CPU/req", "req/s ratio", "CPU ratio"]
 
 
+def _ratio(r: float | None) -> str:
+    if r is None:
+        return "-"
+    return f"{r:.2f}" if r >= 0.095 else f"{r:.3f}"
+
+
 def _cells(app: AppSpec, summary: dict) -> list[str]:
     cells: list[str] = []
     row = summary.get(app.key, {})
@@ -785,9 +815,7 @@ def _cells(app: AppSpec, summary: dict) -> list[str]:
             continue
         rps = f"{cell['rps']:,.0f}" + ("!" if cell["errors"] else "")
         cpu = f"{cell['cpu_us']:.1f}" if cell["cpu_us"] is not None else "-"
-        rr = f"{cell['rps_ratio']:.2f}" if cell["rps_ratio"] is not None else "-"
-        cr = f"{cell['cpu_ratio']:.2f}" if cell["cpu_ratio"] is not None else "-"
-        cells += [rps, cpu, rr, cr]
+        cells += [rps, cpu, _ratio(cell["rps_ratio"]), _ratio(cell["cpu_ratio"])]
     return cells
 
 
@@ -821,7 +849,7 @@ def text_table(apps: list[AppSpec], summary: dict) -> str:
 def markdown_table(apps: list[AppSpec], summary: dict) -> str:
     head = ["app"]
     for case in CASES:
-        head += [f"`{case.label}` {s}" for s in SUB]
+        head += [f"`{case.label}` {SUB[0]}", *SUB[1:]]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for app in apps:
         name = app.name + (" \\*" if app.checks else "")
@@ -903,6 +931,9 @@ def main(argv: list[str] | None = None) -> int:
 
     apps = all_apps()
     known = {a.key for a in apps}
+    for key in known:  # server logs are per run; setup logs (npm, next build) stay
+        for routes in {c.routes for c in CASES}:
+            (LOG_DIR / f"{key}-{routes or 'base'}.log").unlink(missing_ok=True)
     if cfg.apps:
         unknown = set(cfg.apps) - known
         if unknown:
@@ -924,8 +955,8 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = sum(len(CASES) for a in apps if a.status == "ok")
     starts = sum(len({c.routes for c in CASES}) for a in apps if a.status == "ok")
-    # ~1.5 s per server start + check; warm-up 2 s for most servers, up to cfg.warmup
-    eta = cfg.rounds * (runs * cfg.duration + starts * (1.5 + min(cfg.warmup, 3.5)))
+    # ~1.5 s per server start + check; warm-up 1 s per Python server, up to cfg.warmup
+    eta = cfg.rounds * (runs * cfg.duration + starts * (1.5 + min(cfg.warmup, 2.5)))
     eta = int(eta)
     say(
         f"bench: {len([a for a in apps if a.status == 'ok'])} apps x {len(CASES)} cases x {cfg.rounds} round(s), "
@@ -1004,6 +1035,7 @@ def main(argv: list[str] | None = None) -> int:
             "",
             *(f"- {n}" for n in [*notes, *footnotes]),
             f"- Machine: {meta['host']['cpu']} ({meta['host']['cpus']} CPUs); Python {meta['versions']['python']}, "
+            f"nexpress {meta['versions']['nexpress'] or '(source tree)'}, "
             f"Starlette {meta['versions']['starlette']}, FastAPI {meta['versions']['fastapi']}, "
             f"Litestar {meta['versions']['litestar']}, Express {meta['versions']['express']}, "
             f"Next.js {meta['versions']['next']}.",
@@ -1011,9 +1043,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
     )
     (RESULTS_DIR / "latest.md").write_text(md_text)
-    say(
-        f"\nbench: wrote {(RESULTS_DIR / 'latest.json').relative_to(ROOT)} and {(RESULTS_DIR / 'latest.md').relative_to(ROOT)}"
-    )
+    say(f"\nbench: wrote {rel(RESULTS_DIR / 'latest.json')} and {rel(RESULTS_DIR / 'latest.md')}")
     return 0 if samples else 1
 
 

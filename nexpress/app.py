@@ -158,6 +158,8 @@ class App(Router):
                 from urllib.parse import quote
 
                 path = quote(scope["path"])
+            if scope.get("root_path") and path is not None:
+                path = _strip_root(scope, path)
             if path is not None:
                 methods = table.static.get(path)
                 if methods is not None:
@@ -361,6 +363,18 @@ class App(Router):
                 return
 
 
+def _strip_root(scope: dict, path: str) -> str:
+    """Mounted under a prefix (ASGI: ``path`` includes ``root_path``), route on the
+    rest; a server's --root-path behind a prefix-stripping proxy leaves path alone."""
+    from urllib.parse import quote
+
+    root = quote(scope["root_path"].rstrip("/"))
+    if root and (path == root or path.startswith(root + "/")):
+        scope["nexpress.root_stripped"] = True
+        return path[len(root) :] or "/"
+    return path
+
+
 def _raw_header(headers: list[tuple[bytes, bytes]], name: bytes) -> str | None:
     for key, value in headers:
         if key == name:
@@ -396,12 +410,15 @@ def _escape_pattern(path: str) -> str:
 def _public_routes(folder: str, root: str) -> list[RouteDef]:
     """A GET route per file in ``public/`` (dotfiles are never served)."""
     routes = []
+    real_folder = os.path.realpath(folder)
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for filename in sorted(filenames):
             if filename.startswith("."):
                 continue
             full = os.path.join(dirpath, filename)
+            if not os.path.realpath(full).startswith(real_folder + os.sep):
+                continue  # a symlink out of public/ is never served (as static() refuses it)
             url = "/" + os.path.relpath(full, folder).replace(os.sep, "/")
             source = os.path.relpath(full, root).replace(os.sep, "/")
             routes.append(

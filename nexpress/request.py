@@ -172,7 +172,10 @@ class Request:
         path = self.raw_path
         # ASGI: ``path`` already includes ``root_path`` when a parent app mounted us;
         # only a server's --root-path behind a prefix-stripping proxy leaves it out
-        if root and not (path == root or path.startswith(root.rstrip("/") + "/")):
+        if root and (
+            self.scope.get("nexpress.root_stripped")
+            or not (path == root or path.startswith(root.rstrip("/") + "/"))
+        ):
             path = root.rstrip("/") + path
         qs = self.query_string
         return path + ("?" + qs if qs else "")
@@ -380,6 +383,14 @@ class Request:
     async def json(self, type: type[T] | None = None) -> T | Any:
         """Decode the body as JSON; with ``type`` (a msgspec Struct, dataclass, ...)
         validate into it. Malformed or invalid input is a 400 naming the field."""
+        content_type = (self.headers.raw_get(b"content-type") or b"").split(b";")[0].strip().lower()
+        if content_type != b"application/json" and not content_type.endswith(b"+json"):
+            # Only JSON bodies are parsed as JSON (as express.json() does): a cross-site
+            # form post (text/plain, urlencoded) can then never reach a JSON handler.
+            raise HTTPError(
+                415,
+                "Expected a JSON body: send it with Content-Type: application/json",
+            )
         body = await self.body()
         if not body.strip():
             raise BadRequest("The request body is empty; expected JSON")

@@ -64,6 +64,8 @@ def _ctype(name: str) -> bytes:
 def content_type_for(name: str) -> str:
     """Resolve 'json', '.png', 'photo.png' or a full MIME type to a Content-Type."""
     if "/" in name:
+        if name.startswith("text/") and "charset" not in name:
+            return name + "; charset=utf-8"  # as Express does for text types
         return name
     short = _SHORT.get(name.lstrip(".").lower())
     if short:

@@ -493,7 +493,7 @@ class TestErrorHandlers:
             return await req.json()
 
         app.error(lambda err, req, res: res.status(err.status).json({"handled": err.status}))
-        r = client_for(app).post("/j", content=b"{")
+        r = client_for(app).post("/j", content=b"{", headers={"content-type": "application/json"})
         assert r.status_code == 400
         assert r.json() == {"handled": 400}
 

@@ -54,7 +54,8 @@ def test_posts_api_crud_with_validation(blog):
     bad = blog.post("/api/posts", json={"slug": "Bad Slug", "title": "x"})
     assert bad.status_code == 400 and "$.slug" in bad.json()["detail"]
     assert blog.post("/api/posts", json={"slug": "ok", "title": "x", "extra": 1}).status_code == 400
-    assert blog.post("/api/posts", content=b"{not json").status_code == 400
+    assert blog.post("/api/posts", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
+    assert blog.post("/api/posts", content=b'{"slug": "x", "title": "x"}', headers={"content-type": "text/plain"}).status_code == 415
     updated = blog.patch("/api/posts/new-post", json={"title": "Renamed"})
     assert updated.json()["title"] == "Renamed"
     assert blog.get("/api/posts/new-post").json()["title"] == "Renamed"

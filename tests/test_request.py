@@ -12,6 +12,7 @@ import pytest
 from nexpress import App, FormData, HTTPError, Router, UploadFile
 from nexpress.testing import TestClient
 
+JSON_HEADERS = {"content-type": "application/json"}
 MiB = 1024 * 1024
 PROBLEM = "application/problem+json"
 
@@ -176,12 +177,6 @@ class TestUrls:
         assert status == 200
         assert json.loads(body)["original_url"] == "/app/items?x=1"
 
-    @pytest.mark.xfail(
-        reason="BUG (nexpress/app.py __call__/_dispatch): an App mounted under a prefix"
-        " (app.use('/sub', App()) or Starlette Mount) routes on the whole ASGI path, which"
-        " per the ASGI spec includes root_path, so its routes never match (404)",
-        strict=True,
-    )
     def test_app_mounted_inside_an_app(self):
         inner = App()
         inner.get("/x", lambda req: {"path": req.path, "original_url": req.original_url})
@@ -684,7 +679,7 @@ class TestBody:
         assert r.json() == {"got": {"a": [1, 2, {"b": None}]}}
 
     def test_json_scalars(self):
-        assert client_for(body_app()).post("/json", content=b"42").json() == {"got": 42}
+        assert client_for(body_app()).post("/json", content=b"42", headers=JSON_HEADERS).json() == {"got": 42}
 
     @pytest.mark.parametrize("payload", [b"{", b"{'a': 1}", b"[1,]", b"nope", b"\xff\xfe", b'{"a": 1} trailing'])
     def test_malformed_json_is_a_400(self, payload):
@@ -695,12 +690,12 @@ class TestBody:
 
     @pytest.mark.parametrize("depth", [5000, 200000])
     def test_deeply_nested_json_is_a_400(self, depth):
-        r = client_for(body_app()).post("/json", content=b"[" * depth + b"]" * depth)
+        r = client_for(body_app()).post("/json", content=b"[" * depth + b"]" * depth, headers=JSON_HEADERS)
         assert r.status_code == 400
         assert r.headers["content-type"] == PROBLEM
 
     def test_empty_json_body_is_a_400(self):
-        r = client_for(body_app()).post("/json", content=b"  ")
+        r = client_for(body_app()).post("/json", content=b"  ", headers=JSON_HEADERS)
         assert r.status_code == 400
         assert "empty" in r.json()["detail"]
 
@@ -728,7 +723,7 @@ class TestBody:
         assert r.status_code == 400
 
     def test_malformed_json_with_a_type_is_a_400(self):
-        assert client_for(body_app()).post("/user", content=b"{").status_code == 400
+        assert client_for(body_app()).post("/user", content=b"{", headers=JSON_HEADERS).status_code == 400
 
     def test_json_into_a_dataclass(self):
         client = client_for(body_app())
@@ -798,7 +793,7 @@ class TestBodyLimits:
 
     def test_default_limit_also_applies_to_json(self):
         payload = b'"' + b"x" * MiB + b'"'
-        assert client_for(body_app()).post("/json", content=payload).status_code == 413
+        assert client_for(body_app()).post("/json", content=payload, headers=JSON_HEADERS).status_code == 413
 
     def test_limit_without_content_length(self):
         # a chunked body has no Content-Length: the limit is enforced while reading
@@ -1188,4 +1183,19 @@ def test_http_error_from_a_request_helper_keeps_its_status():
             return {"status": exc.status}
         return {"status": None}
 
-    assert client_for(app).post("/x", content=b"{").json() == {"status": 400}
+    assert client_for(app).post("/x", content=b"{", headers=JSON_HEADERS).json() == {"status": 400}
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"])
+def test_json_needs_a_json_content_type(content_type):
+    """A cross-site form (text/plain, urlencoded, multipart) can never reach a JSON handler."""
+    headers = {"content-type": content_type} if content_type else {}
+    r = client_for(body_app()).post("/json", content=b'{"a": 1}', headers=headers)
+    assert r.status_code == 415
+    assert "application/json" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "application/json; charset=utf-8", "application/merge-patch+json", "Application/JSON"])
+def test_json_content_types_accepted(content_type):
+    r = client_for(body_app()).post("/json", content=b'{"a": 1}', headers={"content-type": content_type})
+    assert r.json() == {"got": {"a": 1}}

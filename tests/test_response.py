@@ -97,7 +97,7 @@ class TestReturnValues:
         assert r.status_code == 418
         assert r.content == b"teapot"
         assert r.headers["x-kind"] == "tea"
-        assert r.headers["content-type"] == "text/plain"  # a full MIME type is sent as given
+        assert r.headers["content-type"] == "text/plain; charset=utf-8"  # text types get a charset, as in Express
 
     def test_returned_response_keeps_headers_set_earlier_on_res(self):
         app = App()
@@ -621,7 +621,7 @@ class TestSendFile:
     def test_media_type_override(self, files):
         app, _ = files
         r = client_for(app).get("/typed")
-        assert r.headers["content-type"] == "text/plain"
+        assert r.headers["content-type"] == "text/plain; charset=utf-8"
         assert r.content == CONTENT
 
     def test_large_file_is_sent_whole(self, files):
@@ -1087,7 +1087,7 @@ class TestStream:
 
         r = client_for(app).get("/sse")
         assert r.status_code == 201
-        assert r.headers["content-type"] == "text/event-stream"
+        assert r.headers["content-type"] == "text/event-stream; charset=utf-8"
         assert r.text == "data: 1\n\n"
 
     def test_head_stream_has_no_body(self):

@@ -318,11 +318,6 @@ class TestPublic:
         assert client.get("/api/ping").json() == {"pong": True}
         assert client.get("/robots.txt").status_code == 200
 
-    @pytest.mark.xfail(
-        reason="BUG (nexpress/app.py _public_routes): a symlink in public/ pointing outside"
-        " the folder is served, while static() refuses it (safe_join realpath check)",
-        strict=True,
-    )
     def test_symlink_out_of_public_is_not_served(self, tree):
         os.symlink(tree / "secret.txt", tree / "public" / "leak.txt")
         r = client_for(App(root=tree)).get("/leak.txt")

@@ -448,8 +448,8 @@ def compile_routes(app: Any, extra: list[RouteDef] = ()) -> RouteTable:  # type:
                 param_names=names,
                 splats=splats,
                 base_depth=depth,
-                body_limit=options.pop("body_limit", None) or body_limit,
-                file_limit=options.pop("file_limit", None) or file_limit,
+                body_limit=_limit(options.pop("body_limit", None), body_limit),
+                file_limit=_limit(options.pop("file_limit", None), file_limit),
                 options=options,
                 arity=_arity(endpoint),
                 is_async=_is_async(endpoint),
@@ -486,6 +486,10 @@ def _add_mount(table: RouteTable, app: Any, entry: UseDef, full: str, segments: 
                 pattern=full,
             )
         )
+
+
+def _limit(value: int | None, default: int) -> int:
+    return default if value is None else value
 
 
 def _step_source(fn: Callable, site: str) -> str:
