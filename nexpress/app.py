@@ -188,7 +188,8 @@ class App(Router):
                 raise BadRequest("The request path must start with '/'")
             segs = split_path(path)
         except HTTPError as exc:
-            req = Request(scope, receive, "/", {}, None, self)
+            shown = path if path is not None else (raw or b"/").decode("latin-1")
+            req = Request(scope, receive, shown, {}, None, self)
             res = await self._handle_error(exc, req, Response(), ())
             if res is not None:
                 await write_response(res, req, send, None)

@@ -71,16 +71,20 @@ def _serve(target: str | None, host: str, port: int, workers: int, server: str, 
     from granian import Granian
     from granian.constants import Interfaces
 
+    check_app(spec)  # fail here, clearly, not in every worker
     interface = Interfaces.ASGI
     if os.environ.get("NEXPRESS_INTERFACE", "").lower() == "rsgi":
         interface = Interfaces.RSGI
-    else:
-        app = load_app(spec)
-        if hasattr(app, "__rsgi__") and os.environ.get("NEXPRESS_INTERFACE", "").lower() != "asgi":
-            interface = Interfaces.RSGI
     options: dict[str, Any] = {}
     if reload:
-        options.update(reload=True, reload_paths=[os.getcwd()], reload_ignore_dirs=[".venv", "node_modules", ".nexpress", ".git", "__pycache__"])
+        from ._reload import SourceFilter
+
+        options.update(
+            reload=True,
+            reload_paths=[os.getcwd()],
+            reload_filter=SourceFilter,
+            reload_ignore_dirs=[".venv", "node_modules", ".nexpress", ".git", "__pycache__", "out"],
+        )
     Granian(
         spec,
         address=host,
@@ -90,6 +94,24 @@ def _serve(target: str | None, host: str, port: int, workers: int, server: str, 
         log_access=False,
         **options,
     ).serve()
+
+
+def check_app(spec: str) -> None:
+    """Import the app and build its route table in this process, then forget the
+    imported modules, so that granian's workers (and reloads) import fresh code."""
+    before = set(sys.modules)
+    try:
+        app = load_app(spec)
+        if hasattr(app, "compile"):
+            app.compile()
+    except click.ClickException:
+        raise
+    except (ValueError, TypeError, LookupError, ImportError, SyntaxError) as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    finally:
+        for name in set(sys.modules) - before:
+            if not name.startswith(("nexpress", "granian", "jinja2", "markupsafe", "msgspec")):
+                sys.modules.pop(name, None)
 
 
 _app_argument = click.argument("app", required=False)
@@ -139,7 +161,10 @@ def routes(args: tuple[str, ...], as_json: bool) -> None:
         else:
             raise click.UsageError(f"unexpected argument {arg!r}")
     app = load_app(target)
-    table = app.compile()
+    try:
+        table = app.compile()
+    except (ValueError, TypeError, LookupError) as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     if url is not None:
         _explain(app, table, url, as_json)
         return

@@ -1,0 +1,420 @@
+"""Cache stores behind one interface, chosen by URL.
+
+- ``memory://?max_entries=10000`` (default): this process only, LRU-bounded.
+- ``sqlite:///path/cache.db``: shared by the processes of one machine.
+- ``redis://host:port/db``: shared by every instance; invalidation is one Redis
+  operation that every instance sees at once (no local copies are kept), and
+  locks make regeneration single-flight across instances.
+
+Stores hold :class:`Entry` objects; remote stores encode them with msgpack.
+A store that cannot be reached raises :class:`StoreUnavailable`; the cache
+layer turns that into a miss and a warning, never a failed request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached (connection refused, timeout...)."""
+
+
+class Entry(msgspec.Struct, array_like=True):
+    """A cached value: a rendered page/API response, or a ``@cached`` result."""
+
+    body: bytes
+    status: int = 200
+    headers: list[tuple[str, str]] = []
+    created: float = 0.0
+    revalidate: int | None = None  # seconds before it is stale (ISR); None: never
+    expires: float | None = None  # absolute time after which it is gone (TTL)
+    tags: list[str] = []
+    prerendered: bool = False
+
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(Entry)
+
+
+def encode_entry(entry: Entry) -> bytes:
+    return _encoder.encode(entry)
+
+
+def decode_entry(data: bytes) -> Entry | None:
+    try:
+        return _decoder.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None  # written by another version: treat as a miss
+
+
+class Store:
+    """The interface every store implements (all methods are coroutines)."""
+
+    url = ""
+
+    async def get(self, key: str) -> Entry | None:
+        raise NotImplementedError
+
+    async def set(self, key: str, entry: Entry, *, only_if_absent: bool = False) -> None:
+        raise NotImplementedError
+
+    async def delete(self, keys: Iterable[str]) -> None:
+        raise NotImplementedError
+
+    async def delete_prefix(self, prefix: str) -> None:
+        raise NotImplementedError
+
+    async def invalidate_tag(self, tag: str) -> list[str]:
+        """Delete every entry carrying ``tag``; return their keys."""
+        raise NotImplementedError
+
+    async def acquire(self, name: str, seconds: float) -> str | None:
+        """A lock shared by every user of the store; a token, or None if taken."""
+        return "local"
+
+    async def release(self, name: str, token: str) -> None:
+        return None
+
+    async def clear(self) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+class MemoryStore(Store):
+    """In-process LRU store (entries kept as objects: a hit costs a dict lookup)."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        if max_entries < 1:
+            raise ValueError("memory store max_entries must be at least 1")
+        self.url = f"memory://?max_entries={max_entries}"
+        self.max_entries = max_entries
+        self._data: OrderedDict[str, Entry] = OrderedDict()
+        self._tags: dict[str, set[str]] = {}
+
+    def get_now(self, key: str) -> Entry | None:
+        """Synchronous lookup (the hot path uses it to skip a coroutine)."""
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        if entry.expires is not None and entry.expires <= time.time():
+            self._drop(key)
+            return None
+        self._data.move_to_end(key)
+        return entry
+
+    async def get(self, key: str) -> Entry | None:
+        return self.get_now(key)
+
+    async def set(self, key: str, entry: Entry, *, only_if_absent: bool = False) -> None:
+        if only_if_absent and self.get_now(key) is not None:
+            return
+        self._drop(key)
+        self._data[key] = entry
+        for tag in entry.tags:
+            self._tags.setdefault(tag, set()).add(key)
+        while len(self._data) > self.max_entries:
+            oldest = next(iter(self._data))
+            self._drop(oldest)
+
+    def _drop(self, key: str) -> None:
+        entry = self._data.pop(key, None)
+        if entry is not None:
+            for tag in entry.tags:
+                keys = self._tags.get(tag)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del self._tags[tag]
+
+    async def delete(self, keys: Iterable[str]) -> None:
+        for key in list(keys):
+            self._drop(key)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        for key in [k for k in self._data if k.startswith(prefix)]:
+            self._drop(key)
+
+    async def invalidate_tag(self, tag: str) -> list[str]:
+        keys = list(self._tags.get(tag, ()))
+        await self.delete(keys)
+        return keys
+
+    async def clear(self) -> None:
+        self._data.clear()
+        self._tags.clear()
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+class SQLiteStore(Store):
+    """A cache in one SQLite file (WAL), shared by the processes of one machine."""
+
+    def __init__(self, path: str) -> None:
+        self.url = f"sqlite:///{path}"
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is None:
+            import os
+
+            folder = os.path.dirname(os.path.abspath(self.path))
+            os.makedirs(folder, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires REAL)")
+            conn.execute("CREATE TABLE IF NOT EXISTS tags (tag TEXT NOT NULL, key TEXT NOT NULL, PRIMARY KEY (tag, key))")
+            conn.execute("CREATE TABLE IF NOT EXISTS locks (name TEXT PRIMARY KEY, token TEXT NOT NULL, until REAL NOT NULL)")
+            self._conn = conn
+        return self._conn
+
+    async def _run(self, fn, *args: Any) -> Any:
+        async with self._lock:
+            try:
+                return await asyncio.to_thread(fn, self._connect(), *args)
+            except sqlite3.OperationalError as exc:
+                raise StoreUnavailable(f"sqlite cache {self.path}: {exc}") from exc
+
+    async def get(self, key: str) -> Entry | None:
+        def read(conn: sqlite3.Connection, key: str) -> bytes | None:
+            row = conn.execute("SELECT value, expires FROM entries WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            if row[1] is not None and row[1] <= time.time():
+                conn.execute("DELETE FROM entries WHERE key = ?", (key,))
+                return None
+            return row[0]
+
+        data = await self._run(read, key)
+        return None if data is None else decode_entry(data)
+
+    async def set(self, key: str, entry: Entry, *, only_if_absent: bool = False) -> None:
+        value = encode_entry(entry)
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if only_if_absent and conn.execute("SELECT 1 FROM entries WHERE key = ?", (key,)).fetchone():
+                    return
+                conn.execute(
+                    "INSERT OR REPLACE INTO entries (key, value, expires) VALUES (?, ?, ?)",
+                    (key, value, entry.expires),
+                )
+                conn.execute("DELETE FROM tags WHERE key = ?", (key,))
+                conn.executemany("INSERT OR IGNORE INTO tags (tag, key) VALUES (?, ?)", [(t, key) for t in entry.tags])
+            finally:
+                conn.execute("COMMIT")
+
+        await self._run(write)
+
+    async def delete(self, keys: Iterable[str]) -> None:
+        rows = [(k,) for k in keys]
+
+        def remove(conn: sqlite3.Connection) -> None:
+            conn.executemany("DELETE FROM entries WHERE key = ?", rows)
+            conn.executemany("DELETE FROM tags WHERE key = ?", rows)
+
+        await self._run(remove)
+
+    async def delete_prefix(self, prefix: str) -> None:
+        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+        def remove(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM entries WHERE key LIKE ? ESCAPE '\\'", (pattern,))
+            conn.execute("DELETE FROM tags WHERE key LIKE ? ESCAPE '\\'", (pattern,))
+
+        await self._run(remove)
+
+    async def invalidate_tag(self, tag: str) -> list[str]:
+        def remove(conn: sqlite3.Connection) -> list[str]:
+            keys = [row[0] for row in conn.execute("SELECT key FROM tags WHERE tag = ?", (tag,))]
+            conn.executemany("DELETE FROM entries WHERE key = ?", [(k,) for k in keys])
+            conn.executemany("DELETE FROM tags WHERE key = ?", [(k,) for k in keys])
+            return keys
+
+        return await self._run(remove)
+
+    async def acquire(self, name: str, seconds: float) -> str | None:
+        token = uuid.uuid4().hex
+
+        def take(conn: sqlite3.Connection) -> str | None:
+            now = time.time()
+            conn.execute("DELETE FROM locks WHERE until <= ?", (now,))
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO locks (name, token, until) VALUES (?, ?, ?)", (name, token, now + seconds)
+            )
+            return token if cursor.rowcount == 1 else None
+
+        return await self._run(take)
+
+    async def release(self, name: str, token: str) -> None:
+        await self._run(lambda conn: conn.execute("DELETE FROM locks WHERE name = ? AND token = ?", (name, token)))
+
+    async def clear(self) -> None:
+        def wipe(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM entries")
+            conn.execute("DELETE FROM tags")
+
+        await self._run(wipe)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
+"""
+
+
+class RedisStore(Store):
+    """A cache in Redis (redis-py asyncio), shared by every instance."""
+
+    def __init__(self, url: str, prefix: str = "nx:") -> None:
+        import redis.asyncio as aioredis
+
+        self.url = url
+        self.prefix = prefix
+        self.client = aioredis.Redis.from_url(
+            url, socket_timeout=1.0, socket_connect_timeout=0.5, retry_on_timeout=False, health_check_interval=0
+        )
+
+    def _errors(self) -> tuple[type[BaseException], ...]:
+        import redis.exceptions
+
+        return (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+    async def _call(self, coro) -> Any:
+        try:
+            return await coro
+        except self._errors() as exc:
+            raise StoreUnavailable(f"redis cache {self.url}: {exc}") from exc
+
+    def _key(self, key: str) -> str:
+        return self.prefix + "e:" + key
+
+    async def get(self, key: str) -> Entry | None:
+        data = await self._call(self.client.get(self._key(key)))
+        return None if data is None else decode_entry(data)
+
+    async def set(self, key: str, entry: Entry, *, only_if_absent: bool = False) -> None:
+        ttl_ms = None
+        if entry.expires is not None:
+            ttl_ms = max(1, int((entry.expires - time.time()) * 1000))
+        full = self._key(key)
+
+        async def write() -> None:
+            if only_if_absent:
+                done = await self.client.set(full, encode_entry(entry), px=ttl_ms, nx=True)
+                if not done:
+                    return
+            async with self.client.pipeline(transaction=True) as pipe:
+                if not only_if_absent:
+                    pipe.set(full, encode_entry(entry), px=ttl_ms)
+                for tag in entry.tags:
+                    pipe.sadd(self.prefix + "t:" + tag, key)
+                await pipe.execute()
+
+        await self._call(write())
+
+    async def delete(self, keys: Iterable[str]) -> None:
+        names = [self._key(k) for k in keys]
+        if names:
+            await self._call(self.client.delete(*names))
+
+    async def delete_prefix(self, prefix: str) -> None:
+        async def scan() -> None:
+            batch = []
+            async for name in self.client.scan_iter(match=_glob_escape(self._key(prefix)) + "*", count=500):
+                batch.append(name)
+                if len(batch) >= 500:
+                    await self.client.delete(*batch)
+                    batch.clear()
+            if batch:
+                await self.client.delete(*batch)
+
+        await self._call(scan())
+
+    async def invalidate_tag(self, tag: str) -> list[str]:
+        tag_key = self.prefix + "t:" + tag
+
+        async def run() -> list[str]:
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.smembers(tag_key)
+                pipe.delete(tag_key)
+                members, _ = await pipe.execute()
+            keys = [m.decode() if isinstance(m, bytes) else m for m in members]
+            if keys:
+                await self.client.delete(*[self._key(k) for k in keys])
+            return keys
+
+        return await self._call(run())
+
+    async def acquire(self, name: str, seconds: float) -> str | None:
+        token = uuid.uuid4().hex
+        ok = await self._call(self.client.set(self.prefix + "l:" + name, token, nx=True, px=int(seconds * 1000)))
+        return token if ok else None
+
+    async def release(self, name: str, token: str) -> None:
+        await self._call(self.client.eval(_RELEASE, 1, self.prefix + "l:" + name, token))
+
+    async def clear(self) -> None:
+        async def wipe() -> None:
+            batch = []
+            async for name in self.client.scan_iter(match=_glob_escape(self.prefix) + "*", count=500):
+                batch.append(name)
+            if batch:
+                await self.client.delete(*batch)
+
+        await self._call(wipe())
+
+    async def close(self) -> None:
+        try:
+            await self.client.aclose()
+        except Exception:
+            pass
+
+
+def _glob_escape(text: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+def store_from_url(url: str, root: str = ".") -> Store:
+    """Build a store from ``memory://``, ``sqlite:///path`` or ``redis://...``."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        options = parse_qs(parts.query)
+        try:
+            max_entries = int(options.get("max_entries", ["10000"])[0])
+        except ValueError:
+            raise ValueError(f"cache URL {url!r}: max_entries must be a number") from None
+        return MemoryStore(max_entries)
+    if scheme == "sqlite":
+        import os
+
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else parts.path
+        if not path:
+            raise ValueError(f"cache URL {url!r}: give a file, e.g. sqlite:///.nexpress/cache.db")
+        if not os.path.isabs(path):
+            path = os.path.join(root, path)
+        return SQLiteStore(path)
+    if scheme in ("redis", "rediss", "unix"):
+        return RedisStore(url)
+    raise ValueError(f"unknown cache URL {url!r}: use memory://, sqlite:///path or redis://host:port/db")
