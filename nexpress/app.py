@@ -81,6 +81,7 @@ class App(Router):
         self._shutdown: list[Callable] = []
         self._templates = None
         self._file_routes = None
+        self._cache = None
 
     # Any declaration made after compiling invalidates the table.
     @property
@@ -103,6 +104,30 @@ class App(Router):
         """Run ``fn`` (sync or async) when the server stops."""
         self._shutdown.append(fn)
         return fn
+
+    @property
+    def cache(self):
+        """The app's cache (``nexpress.cache.Cache``), from ``cache=`` or NEXPRESS_CACHE_URL."""
+        if self._cache is None:
+            from .cache import Cache, store_from_url
+
+            self._cache = Cache(store_from_url(self.cache_url, self.root)).activate()
+        return self._cache
+
+    async def _start_cache(self) -> None:
+        cache = self.cache.activate()
+        if self.debug:
+            await cache.clear()  # dev: a restart after a source change starts empty
+            return
+        from .build import load_prerendered
+
+        await load_prerendered(self)
+
+    async def _start_cache_for_build(self) -> None:
+        """Build and export render with a private in-memory cache (never the shared store)."""
+        from .cache import Cache, MemoryStore
+
+        self._cache = Cache(MemoryStore()).activate()
 
     @property
     def templates(self):
@@ -341,6 +366,7 @@ class App(Router):
             if message["type"] == "lifespan.startup":
                 try:
                     self.compile()
+                    await self._start_cache()
                     for fn in self._startup:
                         result = fn()
                         if inspect.isawaitable(result):
@@ -356,6 +382,8 @@ class App(Router):
                         result = fn()
                         if inspect.isawaitable(result):
                             await result
+                    if self._cache is not None:
+                        await self._cache.close()
                 except BaseException as exc:
                     logger.exception("shutdown failed")
                     await send({"type": "lifespan.shutdown.failed", "message": str(exc)})

@@ -126,6 +126,11 @@ class TestClient(httpx.Client):
         if message["type"] == "lifespan.shutdown.failed":
             raise RuntimeError(f"application shutdown failed: {message.get('message')}")
 
+    def run_async(self, fn: Any, *args: Any) -> Any:
+        """Run ``await fn(*args)`` on the app's event loop, e.g.
+        ``client.run_async(revalidate_tag, "posts")`` or ``client.run_async(app.cache.drain)``."""
+        return self._portal().call(fn, *args)
+
     # --- one request ----------------------------------------------------------------
 
     async def _run(self, request: httpx.Request) -> httpx.Response:

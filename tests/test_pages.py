@@ -421,6 +421,7 @@ def test_large_pages_are_streamed(tmp_path):
         tmp_path,
         {
             "app/big/page.html": "{% for i in range(40000) %}<p>{{ i }}</p>{% endfor %}",
+            "app/big/page.py": "dynamic = True\n",
         },
     )
     response = c.get("/big")

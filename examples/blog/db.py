@@ -12,6 +12,8 @@ from sqlalchemy import DateTime, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from nexpress.cache import cached
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATABASE_URL = os.environ.get("BLOG_DATABASE_URL", f"sqlite+aiosqlite:///{os.path.join(HERE, 'blog.db')}")
 
@@ -52,14 +54,18 @@ async def init_db() -> None:
             await session.commit()
 
 
-async def list_posts(limit: int | None = None) -> list[Post]:
+@cached(ttl=300, tags=["posts"])
+async def list_posts(limit: int | None = None) -> list[dict]:
+    """Posts, newest first, as plain dicts (cacheable, shared across instances)."""
     async with Session() as session:
         query = select(Post).order_by(Post.created.desc(), Post.slug)
         if limit:
             query = query.limit(limit)
-        return list((await session.execute(query)).scalars())
+        return [post.as_dict() for post in (await session.execute(query)).scalars()]
 
 
-async def get_post(slug: str) -> Post | None:
+@cached(ttl=300, tags=["posts"])
+async def get_post(slug: str) -> dict | None:
     async with Session() as session:
-        return await session.get(Post, slug)
+        post = await session.get(Post, slug)
+        return None if post is None else post.as_dict()

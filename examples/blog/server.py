@@ -30,7 +30,7 @@ async def feed(req):
         "title": "nexpress blog",
         "home_page_url": base + "/",
         "items": [
-            {"id": post.slug, "url": f"{base}/blog/{post.slug}", "title": post.title, "content_text": post.body}
+            {"id": post["slug"], "url": f"{base}/blog/{post['slug']}", "title": post["title"], "content_text": post["body"]}
             for post in await list_posts()
         ],
     }

@@ -315,9 +315,12 @@ class RedisStore(Store):
 
     async def set(self, key: str, entry: Entry, *, only_if_absent: bool = False) -> None:
         ttl_ms = None
-        if entry.expires is not None:
-            ttl_ms = max(1, int((entry.expires - time.time()) * 1000))
         full = self._key(key)
+        if entry.expires is not None:
+            ttl_ms = int((entry.expires - time.time()) * 1000)
+            if ttl_ms <= 0:  # already expired: nothing to keep
+                await self._call(self.client.delete(full))
+                return
 
         async def write() -> None:
             if only_if_absent:

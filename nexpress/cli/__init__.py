@@ -1,4 +1,4 @@
-"""The ``nexpress`` command: ``new``, ``dev``, ``start``, ``routes``.
+"""The ``nexpress`` command: ``new``, ``dev``, ``start``, ``build``, ``export``, ``routes``.
 
 ``APP`` is ``module:attr``; by default ``server:app`` when ``server.py`` exists
 in the current folder, else the current folder as a pure file-routed app.
@@ -253,3 +253,99 @@ def new(directory: str) -> None:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(content)
     click.echo(f"Created {directory} with {len(FILES)} files. Next:\n\n  cd {directory}\n  nexpress dev\n")
+
+
+def _progress_run(app: Any, label: str, work) -> list:
+    """Run an async build step with a rich progress bar over its pages."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..build import targets
+
+    async def main() -> list:
+        await app._start_cache_for_build()
+        total = len(await targets(app))
+        with Progress(
+            TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}"), transient=False,
+        ) as progress:
+            task = progress.add_task("", total=total)
+
+            def done(result: Any) -> None:
+                progress.update(task, advance=1, description=escape(result.target.path))
+
+            try:
+                return await work(done)
+            finally:
+                await app.cache.close()
+
+    return asyncio.run(main())
+
+
+def _results_table(results: list) -> None:
+    out = Table(box=None, header_style="bold", pad_edge=False)
+    for column, justify in (("PATH", "left"), ("KIND", "left"), ("REVALIDATE", "right"), ("SIZE", "right"), ("TIME", "right"), ("SOURCE", "left")):
+        out.add_column(column, justify=justify, no_wrap=True)
+    for result in sorted(results, key=lambda r: r.target.path):
+        entry = result.entry
+        revalidate = result.target.revalidate
+        out.add_row(
+            escape(result.target.path),
+            escape(result.target.route.kind),
+            f"{revalidate}s" if revalidate else "-",
+            _size(len(entry.body)) if entry else "FAILED",
+            f"{result.seconds * 1000:.1f} ms",
+            escape(result.target.route.source),
+        )
+    Console(width=max(120, Console().width)).print(out)
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB"
+
+
+@main.command()
+@_app_argument
+def build(app: str | None) -> None:
+    """Prerender static and ISR pages into .nexpress/ (served by `nexpress start`)."""
+    from ..build import failures_message, prerender, write_output
+
+    application = _load_compiled(app)
+    results = _progress_run(application, "Prerendering", lambda done: prerender(application, done))
+    _results_table(results)
+    failed = [r for r in results if r.entry is None]
+    if failed:
+        raise click.ClickException(failures_message(failed))
+    manifest = write_output(application, results)
+    click.echo(f"\n{len(results)} page(s) prerendered into {os.path.relpath(os.path.dirname(manifest))}/")
+
+
+@main.command()
+@_app_argument
+@click.option("--out", default="out", show_default=True, help="Folder to write the static site to.")
+def export(app: str | None, out: str) -> None:
+    """Write a static site (HTML, public/, sitemap.xml) for any file host."""
+    from ..build import BuildError, server_routes
+    from ..build import export as run_export
+
+    application = _load_compiled(app)
+    blockers = server_routes(application)
+    if blockers:
+        lines = "\n".join(f"  {','.join(r['methods'])} {r['path']}  ({r['kind']}, {r['source']})" for r in blockers)
+        raise click.ClickException(f"cannot export: these routes need a server:\n{lines}")
+    try:
+        results = _progress_run(application, "Exporting", lambda done: run_export(application, out, done))
+    except BuildError as exc:
+        raise click.ClickException(str(exc)) from None
+    _results_table(results)
+    click.echo(f"\nStatic site written to {out}/ ({len(results)} page(s))")
+
+
+def _load_compiled(target: str | None) -> Any:
+    application = load_app(target)
+    try:
+        application.compile()
+    except (ValueError, TypeError, LookupError) as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    return application

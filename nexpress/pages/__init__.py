@@ -258,6 +258,12 @@ class FileRoutes:
         if revalidate:
             options["revalidate"] = revalidate
         endpoint = self.renderer.page_endpoint(folder, module, template, layouts, source, mode)
+        if mode != "dynamic":
+            from ..cache.isr import cached_endpoint
+
+            endpoint = cached_endpoint(
+                self.app, endpoint, revalidate=revalidate, static_params=getattr(module, "static_params", None)
+            )
         middleware = [mw for f in chain for mw in f.middleware]
         if _requires_auth(module, layouts):
             middleware.insert(0, auth_guard(api=False))
@@ -305,7 +311,10 @@ class FileRoutes:
             )
             revalidate = getattr(module, "revalidate", None)
             if revalidate and method == "GET":
+                from ..cache.isr import cached_endpoint
+
                 definition.options = {"revalidate": revalidate}
+                definition.handlers = (*middleware, cached_endpoint(self.app, handler, revalidate=revalidate, api=True))
             self.routes.append(definition)
         if not found:
             raise FileRouteError(f"{source} defines none of {', '.join(API_METHODS[:5])}")

@@ -303,3 +303,23 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
                 parts.append(inner.replace(".+?", "[^/]+?"))
         alternatives.append("/" + "/".join(parts) if parts else "/")
     return re.compile("^(?:" + "|".join(alternatives) + ")$")
+
+
+def fill(segments: tuple[Segment, ...], params: dict) -> str:
+    """The URL path of a variant for concrete ``params`` (for prerendering)."""
+    parts = []
+    for seg in segments:
+        if seg.kind == STATIC:
+            parts.append(quote(seg.text, safe="!$&'()*+,;=:@-._~"))
+        elif seg.kind == PARAM:
+            parts.append(quote(str(params[seg.names[0]]), safe="!$&'()*+,;=:@-._~"))
+        elif seg.kind == SPLAT:
+            value = params[seg.names[0]]
+            items = value.split("/") if isinstance(value, str) else list(value)
+            parts.append("/".join(quote(str(v), safe="!$&'()*+,;=:@-._~") for v in items))
+        else:
+            text = seg.label
+            for name in seg.names:
+                text = text.replace(":" + name, quote(str(params[name]), safe=""), 1)
+            parts.append(text)
+    return "/" + "/".join(parts)

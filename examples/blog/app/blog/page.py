@@ -1,6 +1,7 @@
 from db import list_posts
 
 metadata = {"title": "Posts"}
+revalidate = 60
 
 
 async def data(req):

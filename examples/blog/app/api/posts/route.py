@@ -4,10 +4,11 @@ from db import Post, Session, get_post, list_posts
 from schemas import PostIn
 
 from nexpress import HTTPError
+from nexpress.cache import revalidate_tag
 
 
 async def GET(req):
-    return [post.as_dict() for post in await list_posts()]
+    return await list_posts()
 
 
 async def POST(req, res):
@@ -18,5 +19,6 @@ async def POST(req, res):
     async with Session() as session:
         session.add(post)
         await session.commit()
+    await revalidate_tag("posts")  # the data and every page built from it, on every instance
     res.status(201).set("location", f"/api/posts/{post.slug}")
     return post.as_dict()

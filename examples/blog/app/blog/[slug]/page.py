@@ -1,6 +1,12 @@
-from db import get_post
+from db import get_post, list_posts
 
 from nexpress import HTTPError
+
+revalidate = 60  # ISR; new posts render on first request (dynamic_params = True)
+
+
+async def static_params():
+    return [{"slug": post["slug"]} for post in await list_posts()]
 
 
 async def data(req):
@@ -13,7 +19,7 @@ async def data(req):
 async def metadata(req, data):
     post = data["post"]
     return {
-        "title": post.title,
-        "description": post.body[:150],
+        "title": post["title"],
+        "description": post["body"][:150],
         "open_graph": {"type": "article"},
     }

@@ -4,6 +4,7 @@ from db import Post, Session
 from schemas import PostUpdate
 
 from nexpress import HTTPError
+from nexpress.cache import revalidate_tag
 
 
 async def _load(session, slug: str) -> Post:
@@ -27,7 +28,8 @@ async def PATCH(req):
         if changes.body is not None:
             post.body = changes.body
         await session.commit()
-        return post.as_dict()
+    await revalidate_tag("posts")
+    return post.as_dict()
 
 
 PUT = PATCH
@@ -38,4 +40,5 @@ async def DELETE(req, res):
         post = await _load(session, req.params["slug"])
         await session.delete(post)
         await session.commit()
+    await revalidate_tag("posts")
     res.status(204).end()

@@ -1,0 +1,312 @@
+"""The data cache and page cache: explicit, visible, shared.
+
+Nothing is cached unless code asks for it: a static page, ``revalidate = N`` on a
+page or a ``route.py`` GET, or ``@cached`` on a function. Every cacheable
+response says what happened in ``x-nexpress-cache``: ``HIT``, ``MISS``,
+``STALE`` (served old, regenerating in the background) or ``PRERENDER`` (from
+``nexpress build``).
+
+    from nexpress.cache import cached, revalidate_tag, revalidate_path
+
+    @cached(ttl=60, tags=["posts"])
+    async def list_posts(): ...
+
+    await revalidate_tag("posts")        # the data, and every page that used it
+    await revalidate_path("/blog", tree=True)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import hashlib
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import msgspec
+
+from .stores import Entry, MemoryStore, Store, StoreUnavailable, store_from_url
+
+__all__ = [
+    "Cache",
+    "Entry",
+    "Store",
+    "StoreUnavailable",
+    "cached",
+    "revalidate_path",
+    "revalidate_tag",
+    "store_from_url",
+]
+
+logger = logging.getLogger("nexpress.cache")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+# Tags of the @cached calls made while rendering a page, so the page inherits them.
+_collected_tags: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("nexpress_tags", default=None)
+
+_current: Cache | None = None
+
+
+def current_cache() -> Cache:
+    """The cache of the running app (the last ``App`` started in this process)."""
+    global _current
+    if _current is None:
+        _current = Cache(MemoryStore())
+    return _current
+
+
+class Cache:
+    """One app's cache: a store plus single-flight bookkeeping for this process."""
+
+    LOCK_SECONDS = 60.0
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._inflight: dict[str, asyncio.Future] = {}
+        self._regenerating: set[str] = set()
+        self._background: set[asyncio.Task] = set()
+        self._warned_at = 0.0
+        self.available = True
+
+    def activate(self) -> Cache:
+        global _current
+        _current = self
+        return self
+
+    # --- store access that never fails a request ---------------------------------
+
+    def _unavailable(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if self.available or now - self._warned_at > 30:
+            logger.warning("cache store unavailable, rendering without it: %s", exc)
+            self._warned_at = now
+        self.available = False
+
+    def _ok(self) -> None:
+        if not self.available:
+            logger.warning("cache store reachable again: caching resumes")
+        self.available = True
+
+    async def get(self, key: str) -> Entry | None:
+        store = self.store
+        if isinstance(store, MemoryStore):
+            return store.get_now(key)
+        try:
+            entry = await store.get(key)
+        except StoreUnavailable as exc:
+            self._unavailable(exc)
+            return None
+        self._ok()
+        return entry
+
+    async def set(self, key: str, entry: Entry, *, only_if_absent: bool = False) -> None:
+        try:
+            await self.store.set(key, entry, only_if_absent=only_if_absent)
+        except StoreUnavailable as exc:
+            self._unavailable(exc)
+            return
+        self._ok()
+
+    async def _safely(self, coro: Awaitable[Any], default: Any = None) -> Any:
+        try:
+            result = await coro
+        except StoreUnavailable as exc:
+            self._unavailable(exc)
+            return default
+        self._ok()
+        return result
+
+    # --- invalidation ------------------------------------------------------------------
+
+    async def revalidate_tag(self, tag: str) -> list[str]:
+        keys = await self._safely(self.store.invalidate_tag(tag), [])
+        logger.info("revalidate_tag(%r): dropped %d entries", tag, len(keys))
+        return keys
+
+    async def revalidate_path(self, path: str, tree: bool = False) -> None:
+        path = "/" + path.strip("/") if path.strip("/") else "/"
+        await self._safely(self.store.delete([page_key(path), api_key(path)]))
+        if tree:
+            prefix = "" if path == "/" else path
+            await self._safely(self.store.delete_prefix(page_key(prefix + "/")))
+            await self._safely(self.store.delete_prefix(api_key(prefix + "/")))
+
+    async def clear(self) -> None:
+        await self._safely(self.store.clear())
+
+    # --- single flight -------------------------------------------------------------------
+
+    async def single_flight(self, key: str, produce: Callable[[], Awaitable[Entry]]) -> Entry:
+        """Run ``produce`` once for concurrent callers in this process."""
+        future = self._inflight.get(key)
+        if future is not None:
+            return await asyncio.shield(future)
+        future = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            entry = await produce()
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved: waiters re-raise it
+            raise
+        else:
+            future.set_result(entry)
+            return entry
+        finally:
+            del self._inflight[key]
+
+    def regenerate_soon(self, key: str, produce: Callable[[], Awaitable[Entry | None]]) -> None:
+        """Start one background regeneration of ``key``: single-flight in this
+        process, and across instances through the store's lock."""
+        if key in self._regenerating:
+            return
+        self._regenerating.add(key)
+        task = asyncio.get_running_loop().create_task(self._regenerate(key, produce))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _regenerate(self, key: str, produce: Callable[[], Awaitable[Entry | None]]) -> None:
+        token = None
+        try:
+            try:
+                token = await self.store.acquire("regen:" + key, self.LOCK_SECONDS)
+            except StoreUnavailable as exc:
+                self._unavailable(exc)
+                return
+            if token is None:
+                return  # another instance is regenerating it
+            current = await self.get(key)
+            if current is not None and not _is_stale(current, time.time()):
+                return  # someone already did
+            entry = await produce()
+            if entry is not None:
+                await self.set(key, entry)
+        except Exception:
+            logger.exception("regenerating %s failed; still serving the previous version", key)
+        finally:
+            self._regenerating.discard(key)
+            if token is not None:
+                try:
+                    await self.store.release("regen:" + key, token)
+                except StoreUnavailable:
+                    pass
+
+    async def drain(self) -> None:
+        """Wait for background regenerations (tests, shutdown)."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+        await self.store.close()
+
+
+def _is_stale(entry: Entry, now: float) -> bool:
+    return entry.revalidate is not None and now - entry.created >= entry.revalidate
+
+
+def page_key(path: str) -> str:
+    return "page:" + path
+
+
+def api_key(path: str) -> str:
+    return "api:" + path
+
+
+# --- @cached ----------------------------------------------------------------------------
+
+_args_encoder = msgspec.json.Encoder(order="sorted")
+
+
+def _call_key(fn: Callable, args: tuple, kwargs: dict) -> str:
+    try:
+        encoded = _args_encoder.encode([args, kwargs])
+    except TypeError as exc:
+        raise TypeError(
+            f"@cached {fn.__module__}.{fn.__qualname__}: arguments must be JSON-encodable"
+            f" (str, int, float, bool, None, list, dict...) to form the cache key: {exc}"
+        ) from None
+    digest = hashlib.sha256(encoded).hexdigest()[:32]
+    return f"data:{fn.__module__}.{fn.__qualname__}:{digest}"
+
+
+def cached(ttl: float | None = None, tags: list[str] | tuple[str, ...] = ()) -> Callable[[F], F]:
+    """Memoise an async function by its arguments in the app's cache.
+
+    ``ttl`` seconds (None: until invalidated), ``tags`` for ``revalidate_tag``.
+    Arguments must be JSON-encodable; the result must be msgspec-encodable (dicts,
+    lists, Structs, dataclasses, datetimes...); with a return annotation it is
+    decoded back into that type. A page rendered while calling it inherits its tags.
+    """
+    if ttl is not None and ttl <= 0:
+        raise ValueError("@cached ttl must be positive (or None for no expiry)")
+    tag_list = [str(t) for t in tags]
+
+    def decorate(fn: F) -> F:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"@cached needs an async function; {fn.__qualname__} is not one")
+        return_type: Any = Any
+        try:
+            hints = inspect.get_annotations(fn, eval_str=True)
+            return_type = hints.get("return", Any)
+        except Exception:
+            return_type = Any
+        decoder = msgspec.msgpack.Decoder(return_type)
+        encoder = msgspec.msgpack.Encoder()
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            collecting = _collected_tags.get()
+            if collecting is not None:
+                collecting.update(tag_list)
+            cache = current_cache()
+            key = _call_key(fn, args, kwargs)
+            entry = await cache.get(key)
+            if entry is not None:
+                try:
+                    return decoder.decode(entry.body)
+                except (msgspec.DecodeError, msgspec.ValidationError):
+                    pass
+
+            async def produce() -> Entry:
+                value = await fn(*args, **kwargs)
+                now = time.time()
+                try:
+                    body = encoder.encode(value)
+                except TypeError as exc:
+                    raise TypeError(
+                        f"@cached {fn.__qualname__} returned a value msgspec cannot store: {exc}"
+                    ) from None
+                return Entry(body=body, created=now, expires=now + ttl if ttl else None, tags=tag_list)
+
+            fresh = await cache.single_flight(key, produce)
+            await cache.set(key, fresh)
+            return decoder.decode(fresh.body)
+
+        wrapper.__nexpress_cached__ = True  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+async def revalidate_tag(tag: str) -> list[str]:
+    """Drop every cached value and page tagged ``tag`` (in every instance sharing the store)."""
+    return await current_cache().revalidate_tag(tag)
+
+
+async def revalidate_path(path: str, tree: bool = False) -> None:
+    """Drop the cached page (or cached API response) at ``path``; ``tree=True``: all below it too."""
+    await current_cache().revalidate_path(path, tree)
+
+
+def collect_tags() -> tuple[contextvars.Token, set[str]]:
+    tags: set[str] = set()
+    return _collected_tags.set(tags), tags
+
+
+def stop_collecting(token: contextvars.Token) -> None:
+    _collected_tags.reset(token)

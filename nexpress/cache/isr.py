@@ -1,0 +1,176 @@
+"""Static and ISR responses served from the cache, stale-while-revalidate.
+
+A cached route is rendered with a *bare* request: its path and params only, no
+headers, cookies, query string or client address. So a cached page can never
+hold one visitor's data, a forged ``Host``/``X-Forwarded-Host`` header cannot
+poison it, and ``?anything`` cannot make a new entry or force a regeneration.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
+
+from . import Cache, Entry, api_key, collect_tags, page_key, stop_collecting
+
+if TYPE_CHECKING:
+    from ..request import Request
+    from ..response import Response
+
+HEADER = b"x-nexpress-cache"
+_KEEP_HEADERS = ("content-type",)
+
+
+async def _empty_body() -> dict:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def bare_request(app: Any, path: str, params: dict[str, Any]) -> Request:
+    """A request carrying nothing but the path: what cached renders see."""
+    from ..request import Request
+
+    raw = quote(path, safe="/!$&'()*+,;=:@-._~")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": raw.encode("ascii"),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [],
+        "client": None,
+        "server": None,
+        "nexpress.bare": True,
+    }
+    return Request(scope, _empty_body, raw, dict(params), None, app)
+
+
+async def render_entry(app: Any, endpoint: Callable, path: str, params: dict[str, Any], revalidate: int | None) -> Entry | None:
+    """Render ``endpoint`` for ``path`` with a bare request; an Entry for a 200, else None."""
+    from .._asgi import apply_result
+    from ..response import Response
+
+    req = bare_request(app, path, params)
+    res = Response()
+    res._request = req
+    token, tags = collect_tags()
+    try:
+        result = await endpoint(req, res)
+        if result is not None or not res.sent:
+            apply_result(_Named(endpoint), res, result)
+    finally:
+        stop_collecting(token)
+    if res.status_code != 200 or res._file is not None:
+        return None
+    body = res._body
+    if res._stream is not None:
+        body = b"".join([chunk if isinstance(chunk, bytes) else chunk.encode() async for chunk in _aiter(res._stream)])
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in res._headers if k.decode("latin-1") in _KEEP_HEADERS]
+    return Entry(body=body, status=200, headers=headers, created=time.time(), revalidate=revalidate, tags=sorted(tags))
+
+
+class _Named:
+    """Just enough of a Route for apply_result's error message."""
+
+    def __init__(self, endpoint: Callable) -> None:
+        self.source = getattr(endpoint, "__qualname__", repr(endpoint))
+
+
+async def _aiter(content: Any):
+    if hasattr(content, "__aiter__"):
+        async for chunk in content:
+            yield chunk
+    else:
+        for chunk in content:
+            yield chunk
+
+
+def send_entry(res: Response, entry: Entry, state: bytes) -> None:
+    res.status_code = entry.status
+    res._headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.headers)
+    res._headers.append((HEADER, state))
+    res._body = entry.body
+    res.sent = True
+
+
+def as_endpoint(fn: Callable) -> Callable:
+    """Any handler shape ((req) or (req, res), sync or async) as ``async (req, res)``."""
+    import asyncio
+    import inspect
+
+    from ..routing import positional_arity
+
+    takes_res = positional_arity(fn) >= 2
+    if inspect.iscoroutinefunction(fn):
+        if takes_res:
+            return fn
+
+        async def call_async(req: Request, res: Response) -> Any:
+            return await fn(req)
+
+        return call_async
+
+    async def call_sync(req: Request, res: Response) -> Any:
+        return await asyncio.to_thread(fn, req, res) if takes_res else await asyncio.to_thread(fn, req)
+
+    return call_sync
+
+
+def cached_endpoint(
+    app: Any,
+    endpoint: Callable,
+    *,
+    revalidate: int | None,
+    api: bool = False,
+    static_params: Callable | None = None,
+) -> Callable:
+    """Wrap a page (or API GET) endpoint so it is served from ``app.cache``."""
+    make_key = api_key if api else page_key
+    endpoint = as_endpoint(endpoint)
+
+    async def serve_cached(req: Request, res: Response) -> None:
+        cache: Cache = app.cache
+        path = unquote(req.raw_path)
+        key = make_key(path)
+        params = req.params
+
+        async def produce() -> Entry:
+            entry = await render_entry(app, endpoint, path, params, revalidate)
+            if entry is None:
+                raise _NotCacheable()
+            await cache.set(key, entry)
+            return entry
+
+        entry = await cache.get(key)
+        if entry is not None:
+            if entry.revalidate is not None and time.time() - entry.created >= entry.revalidate:
+                cache.regenerate_soon(key, lambda: render_entry(app, endpoint, path, params, revalidate))
+                send_entry(res, entry, b"STALE")
+            else:
+                send_entry(res, entry, b"PRERENDER" if entry.prerendered else b"HIT")
+            return None
+        try:
+            entry = await cache.single_flight(key, produce)
+        except _NotCacheable:
+            # not a 200 (a redirect, a Response of another status): not cached, sent as is
+            return await endpoint(req, res)
+        send_entry(res, entry, b"MISS")
+        return None
+
+    serve_cached.__qualname__ = getattr(endpoint, "__qualname__", "cached")
+    serve_cached.__nexpress_cached__ = True  # type: ignore[attr-defined]
+    # what `nexpress build` needs to prerender it
+    serve_cached.__nexpress_render__ = endpoint  # type: ignore[attr-defined]
+    serve_cached.__nexpress_revalidate__ = revalidate  # type: ignore[attr-defined]
+    serve_cached.__nexpress_static_params__ = static_params  # type: ignore[attr-defined]
+    serve_cached.__nexpress_api__ = api  # type: ignore[attr-defined]
+    return serve_cached
+
+
+class _NotCacheable(Exception):
+    pass

@@ -1,0 +1,587 @@
+"""cache/ and build/: stores, page caching headers, ISR, @cached, invalidation,
+single-flight, build/start and export."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import textwrap
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from nexpress import App
+from nexpress.cache import Cache, Entry, cached, revalidate_path, revalidate_tag
+from nexpress.cache.stores import MemoryStore, RedisStore, SQLiteStore, store_from_url
+from nexpress.testing import TestClient
+
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def make(tmp_path: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(content))
+    return tmp_path
+
+
+def redis_or_skip() -> None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Redis at 127.0.0.1:6379 is required in CI")
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+
+
+# --- stores ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def new_store(request, tmp_path):
+    """A factory: stores must be created inside the event loop that uses them."""
+    if request.param == "redis":
+        redis_or_skip()
+    prefix = f"test{os.getpid()}:"
+
+    def factory():
+        if request.param == "memory":
+            return MemoryStore(100)
+        if request.param == "sqlite":
+            return SQLiteStore(str(tmp_path / "cache.db"))
+        return RedisStore(REDIS_URL, prefix=prefix)
+
+    return factory
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def with_store(factory, scenario):
+    async def main():
+        store = factory()
+        await store.clear()
+        try:
+            await scenario(store)
+        finally:
+            await store.clear()
+            await store.close()
+
+    run(main())
+
+
+def test_store_get_set_delete_and_tags(new_store):
+    async def scenario(store):
+        now = time.time()
+        await store.set("page:/a", Entry(body=b"A", created=now, tags=["posts"]))
+        await store.set("page:/b", Entry(body=b"B", created=now, tags=["posts", "users"]))
+        await store.set("page:/c", Entry(body=b"C", created=now, tags=["users"]))
+        assert (await store.get("page:/a")).body == b"A"
+        assert await store.get("page:/missing") is None
+        dropped = await store.invalidate_tag("posts")
+        assert sorted(dropped) == ["page:/a", "page:/b"]
+        assert await store.get("page:/a") is None and await store.get("page:/b") is None
+        assert (await store.get("page:/c")).body == b"C"
+        await store.delete(["page:/c"])
+        assert await store.get("page:/c") is None
+
+    with_store(new_store, scenario)
+
+
+def test_store_ttl_expiry_and_prefix_delete(new_store):
+    async def scenario(store):
+        now = time.time()
+        await store.set("data:x", Entry(body=b"x", created=now, expires=now - 1))
+        assert await store.get("data:x") is None  # already expired
+        await store.set("page:/blog/a", Entry(body=b"1", created=now))
+        await store.set("page:/blog/b/c", Entry(body=b"2", created=now))
+        await store.set("page:/blogger", Entry(body=b"3", created=now))
+        await store.delete_prefix("page:/blog/")
+        assert await store.get("page:/blog/a") is None and await store.get("page:/blog/b/c") is None
+        assert (await store.get("page:/blogger")).body == b"3"
+        await store.set("page:/blogger", Entry(body=b"new", created=now), only_if_absent=True)
+        assert (await store.get("page:/blogger")).body == b"3"
+
+    with_store(new_store, scenario)
+
+
+def test_store_locks_are_exclusive(new_store):
+    async def scenario(store):
+        token = await store.acquire("regen:page:/x", 30)
+        assert token is not None
+        if not isinstance(store, MemoryStore):  # memory: one process, single flight is local
+            assert await store.acquire("regen:page:/x", 30) is None
+        await store.release("regen:page:/x", token)
+        again = await store.acquire("regen:page:/x", 30)
+        assert again is not None
+        await store.release("regen:page:/x", again)
+
+    with_store(new_store, scenario)
+
+
+def test_memory_store_is_lru_bounded():
+    store = MemoryStore(max_entries=3)
+
+    async def scenario():
+        for key in "abc":
+            await store.set(key, Entry(body=key.encode(), tags=["t"]))
+        await store.get("a")  # a is now the most recently used
+        await store.set("d", Entry(body=b"d", tags=["t"]))
+        assert len(store) == 3
+        assert await store.get("b") is None
+        assert {k for k in "acd" if store.get_now(k) is not None} == set("acd")
+        assert sorted(await store.invalidate_tag("t")) == ["a", "c", "d"]  # evicted b left the tag index
+
+    run(scenario())
+
+
+def test_store_urls(tmp_path):
+    assert isinstance(store_from_url("memory://"), MemoryStore)
+    assert store_from_url("memory://?max_entries=5").max_entries == 5
+    sqlite = store_from_url("sqlite:///.nexpress/cache.db", root=str(tmp_path))
+    assert isinstance(sqlite, SQLiteStore) and sqlite.path == str(tmp_path / ".nexpress" / "cache.db")
+    assert isinstance(store_from_url("redis://127.0.0.1:6379/0"), RedisStore)
+    with pytest.raises(ValueError, match="unknown cache URL"):
+        store_from_url("memcached://x")
+
+
+def test_env_overrides_app_cache_url(monkeypatch, tmp_path):
+    monkeypatch.setenv("NEXPRESS_CACHE_URL", "sqlite:///c.db")
+    app = App(root=tmp_path, cache="memory://")
+    assert isinstance(app.cache.store, SQLiteStore)
+
+
+# --- pages from the cache -----------------------------------------------------------------------
+
+COUNTED = """
+COUNT = [0]
+
+async def data(req):
+    COUNT[0] += 1
+    return {"n": COUNT[0], "host": req.get("host"), "fwd": req.get("x-forwarded-host"), "q": dict(req.query)}
+"""
+
+
+def counted_app(tmp_path: Path, mode: str = "revalidate = 60") -> App:
+    make(
+        tmp_path,
+        {
+            "app/p/page.html": "<p>render {{ n }} host={{ host }} fwd={{ fwd }} q={{ q }}</p>",
+            "app/p/page.py": COUNTED + "\n" + mode + "\n",
+            "app/d/page.html": "<p>dynamic {{ n }}</p>",
+            "app/d/page.py": COUNTED,
+            "app/s/page.html": "<p>static</p>",
+        },
+    )
+    return App(root=tmp_path)
+
+
+def page_module(app: App, rel: str):
+    import sys
+
+    return sys.modules["nexpress_app_." + re.sub(r"\W", "_", rel[:-3])]
+
+
+def test_headers_miss_hit_stale(tmp_path):
+    app = counted_app(tmp_path)
+    with TestClient(app) as c:
+        first = c.get("/p")
+        assert first.headers["x-nexpress-cache"] == "MISS" and "render 1" in first.text
+        second = c.get("/p")
+        assert second.headers["x-nexpress-cache"] == "HIT" and "render 1" in second.text
+        static = c.get("/s")
+        assert static.headers["x-nexpress-cache"] == "MISS"
+        assert c.get("/s").headers["x-nexpress-cache"] == "HIT"
+        # age the entry past its revalidate time: the next request gets it STALE
+        app.cache.store.get_now("page:/p").created -= 120
+        stale = c.get("/p")
+        assert stale.headers["x-nexpress-cache"] == "STALE" and "render 1" in stale.text
+        c.run_async(app.cache.drain)
+        fresh = c.get("/p")
+        assert fresh.headers["x-nexpress-cache"] == "HIT" and "render 2" in fresh.text
+        # dynamic pages are not cacheable: no header, rendered every time
+        d1, d2 = c.get("/d"), c.get("/d")
+        assert "x-nexpress-cache" not in d1.headers
+        assert "dynamic 1" in d1.text and "dynamic 2" in d2.text
+
+
+def test_cached_pages_hold_nothing_from_the_request(tmp_path):
+    app = counted_app(tmp_path)
+    with TestClient(app) as c:
+        poisoned = c.get("/p?a=1", headers={"host": "evil.example", "x-forwarded-host": "evil.example"})
+        assert "evil" not in poisoned.text
+        assert "host=None fwd=None q={}" in poisoned.text
+        assert "evil" not in c.get("/p").text
+
+
+def test_query_strings_share_one_entry_no_regeneration_storm(tmp_path):
+    app = counted_app(tmp_path)
+    with TestClient(app) as c:
+        c.get("/p")
+        for i in range(20):
+            r = c.get(f"/p?__nocache={i}&x={i}")
+            assert r.headers["x-nexpress-cache"] == "HIT"
+        assert page_module(app, "app/p/page.py").COUNT[0] == 1
+
+
+def test_single_flight_100_concurrent_requests_on_a_stale_page(tmp_path):
+    app = counted_app(tmp_path)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/p")).headers["x-nexpress-cache"] == "MISS"
+            app.cache.store.get_now("page:/p").created -= 120
+            replies = await asyncio.gather(*(client.get("/p") for _ in range(100)))
+            await app.cache.drain()
+            return replies
+
+    replies = run(scenario())
+    assert all(r.status_code == 200 for r in replies)
+    assert {r.headers["x-nexpress-cache"] for r in replies} == {"STALE"}
+    assert page_module(app, "app/p/page.py").COUNT[0] == 2  # the first render + exactly one regeneration
+
+
+def test_single_flight_100_concurrent_misses_render_once(tmp_path):
+    app = counted_app(tmp_path)
+
+    async def scenario():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await asyncio.gather(*(client.get("/p") for _ in range(100)))
+
+    replies = run(scenario())
+    assert all(r.status_code == 200 for r in replies)
+    assert page_module(app, "app/p/page.py").COUNT[0] == 1
+
+
+def test_failing_regeneration_keeps_the_old_page(tmp_path, caplog):
+    make(
+        tmp_path,
+        {
+            "app/p/page.html": "<p>version {{ n }}</p>",
+            "app/p/page.py": textwrap.dedent(
+                """
+                revalidate = 60
+                CALLS = [0]
+
+                async def data(req):
+                    CALLS[0] += 1
+                    if CALLS[0] > 1:
+                        raise RuntimeError("database down")
+                    return {"n": CALLS[0]}
+                """
+            ),
+        },
+    )
+    app = App(root=tmp_path)
+    with TestClient(app) as c:
+        assert "version 1" in c.get("/p").text
+        app.cache.store.get_now("page:/p").created -= 120
+        assert "version 1" in c.get("/p").text
+        c.run_async(app.cache.drain)
+        after = c.get("/p")
+        assert after.status_code == 200 and "version 1" in after.text
+    assert "regenerating page:/p failed" in caplog.text
+    assert "database down" in caplog.text
+
+
+def test_cached_functions_tags_and_page_inheritance(tmp_path):
+    make(
+        tmp_path,
+        {
+            "app/posts/page.html": "<ul>{% for p in posts %}<li>{{ p }}</li>{% endfor %}</ul>",
+            "app/posts/page.py": textwrap.dedent(
+                """
+                from nexpress.cache import cached
+
+                revalidate = 3600
+                DB = ["first"]
+                LOADS = [0]
+
+                @cached(tags=["posts"])
+                async def load_posts() -> list[str]:
+                    LOADS[0] += 1
+                    return list(DB)
+
+                async def data(req):
+                    return {"posts": await load_posts()}
+                """
+            ),
+        },
+    )
+    app = App(root=tmp_path)
+    module = None
+    with TestClient(app) as c:
+        assert "<li>first</li>" in c.get("/posts").text
+        module = page_module(app, "app/posts/page.py")
+        module.DB.append("second")
+        assert "second" not in c.get("/posts").text  # HIT
+        entry = app.cache.store.get_now("page:/posts")
+        assert entry.tags == ["posts"]  # inherited from the cached function
+        c.run_async(revalidate_tag, "posts")
+        again = c.get("/posts")
+        assert again.headers["x-nexpress-cache"] == "MISS"
+        assert "<li>second</li>" in again.text
+        assert module.LOADS[0] == 2
+
+
+def test_cached_decorator_memoises_by_arguments_with_ttl():
+    calls = []
+
+    @cached(ttl=60, tags=["t"])
+    async def square(x: int) -> int:
+        calls.append(x)
+        return x * x
+
+    async def scenario():
+        Cache(MemoryStore()).activate()
+        assert await square(3) == 9
+        assert await square(3) == 9
+        assert await square(4) == 16
+        assert calls == [3, 4]
+        await revalidate_tag("t")
+        assert await square(3) == 9
+        assert calls == [3, 4, 3]
+        with pytest.raises(TypeError, match="JSON-encodable"):
+            await square(object())
+
+    run(scenario())
+
+
+def test_cached_ttl_expires():
+    calls = []
+
+    @cached(ttl=30)
+    async def value() -> str:
+        calls.append(1)
+        return "v"
+
+    async def scenario():
+        cache = Cache(MemoryStore()).activate()
+        await value()
+        await value()
+        for entry in cache.store._data.values():
+            entry.expires = time.time() - 1
+        await value()
+
+    run(scenario())
+    assert len(calls) == 2
+
+
+def test_cached_requires_async_and_positive_ttl():
+    with pytest.raises(TypeError, match="async"):
+
+        @cached()
+        def sync_fn():
+            return 1
+
+    with pytest.raises(ValueError):
+        cached(ttl=0)
+
+
+def test_revalidate_path_and_tree(tmp_path):
+    make(
+        tmp_path,
+        {
+            "app/blog/page.html": "index",
+            "app/blog/a/page.html": "a",
+            "app/blog/b/c/page.html": "c",
+            "app/about/page.html": "about",
+        },
+    )
+    app = App(root=tmp_path)
+    with TestClient(app) as c:
+        for path in ("/blog", "/blog/a", "/blog/b/c", "/about"):
+            c.get(path)
+            assert c.get(path).headers["x-nexpress-cache"] == "HIT"
+        c.run_async(revalidate_path, "/blog/a")
+        assert c.get("/blog/a").headers["x-nexpress-cache"] == "MISS"
+        assert c.get("/blog").headers["x-nexpress-cache"] == "HIT"
+        c.run_async(revalidate_path, "/blog", True)
+        assert c.get("/blog").headers["x-nexpress-cache"] == "MISS"
+        assert c.get("/blog/b/c").headers["x-nexpress-cache"] == "MISS"
+        assert c.get("/about").headers["x-nexpress-cache"] == "HIT"
+
+
+def test_api_route_with_revalidate_is_cached(tmp_path):
+    make(
+        tmp_path,
+        {
+            "app/api/stats/route.py": textwrap.dedent(
+                """
+                revalidate = 30
+                N = [0]
+
+                def GET(req):
+                    N[0] += 1
+                    return {"n": N[0]}
+
+                async def POST(req):
+                    return {"posted": True}
+                """
+            ),
+        },
+    )
+    app = App(root=tmp_path)
+    with TestClient(app) as c:
+        first = c.get("/api/stats")
+        assert first.json() == {"n": 1} and first.headers["x-nexpress-cache"] == "MISS"
+        assert first.headers["content-type"] == "application/json"
+        assert c.get("/api/stats?x=1").json() == {"n": 1}
+        assert "x-nexpress-cache" not in c.post("/api/stats").headers
+    rows = {r["path"]: r for r in app.compile().describe()}
+    assert rows["/api/stats"]["revalidate"] == 30
+
+
+def test_error_pages_are_not_cached(tmp_path):
+    make(
+        tmp_path,
+        {
+            "app/posts/[slug]/page.html": "{{ slug }}",
+            "app/posts/[slug]/page.py": textwrap.dedent(
+                """
+                from nexpress import HTTPError
+                revalidate = 60
+
+                async def data(req):
+                    if req.params["slug"] == "missing":
+                        raise HTTPError(404, "No such post")
+                    return {"slug": req.params["slug"]}
+                """
+            ),
+        },
+    )
+    app = App(root=tmp_path)
+    with TestClient(app) as c:
+        assert c.get("/posts/missing").status_code == 404
+        assert c.get("/posts/missing").status_code == 404
+        assert app.cache.store.get_now("page:/posts/missing") is None
+        assert c.get("/posts/real").headers["x-nexpress-cache"] == "MISS"
+
+
+def test_redis_unreachable_pages_still_render(tmp_path, caplog):
+    make(tmp_path, {"app/p/page.html": "<p>ok</p>"})
+    app = App(root=tmp_path, cache="redis://127.0.0.1:1/0")
+    with TestClient(app) as c:
+        for _ in range(3):
+            r = c.get("/p")
+            assert r.status_code == 200 and "ok" in r.text
+            assert r.headers["x-nexpress-cache"] == "MISS"
+    assert "cache store unavailable" in caplog.text
+
+
+def test_dev_mode_starts_with_an_empty_cache(tmp_path):
+    make(tmp_path, {"app/p/page.html": "<p>ok</p>"})
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    with TestClient(App(root=tmp_path, cache=url)) as c:
+        c.get("/p")
+        assert c.get("/p").headers["x-nexpress-cache"] == "HIT"
+    with TestClient(App(root=tmp_path, cache=url)) as c:
+        assert c.get("/p").headers["x-nexpress-cache"] == "HIT"  # production keeps it
+    with TestClient(App(root=tmp_path, cache=url, debug=True)) as c:
+        assert c.get("/p").headers["x-nexpress-cache"] == "MISS"  # dev: a restart clears it
+
+
+# --- build, start, export -------------------------------------------------------------------------
+
+SITE = {
+    "app/layout.html": '<!doctype html><html><head><meta charset="utf-8"></head><body><nav><a href="/">Home</a> <a href="/docs">Docs</a> <a href="/docs/intro">Intro</a> <a href="/logo.txt">Logo</a></nav>{{ children }}</body></html>',
+    "app/page.html": "<h1>home</h1>",
+    "app/docs/page.html": "<h1>docs</h1>",
+    "app/docs/[slug]/page.html": "<h1>{{ params.slug }} {{ n }}</h1>",
+    "app/docs/[slug]/page.py": textwrap.dedent(
+        """
+        revalidate = 300
+        CALLS = [0]
+
+        async def static_params():
+            return [{"slug": "intro"}, {"slug": "setup"}]
+
+        async def data(req):
+            CALLS[0] += 1
+            return {"n": CALLS[0]}
+        """
+    ),
+    "app/sitemap.py": "def sitemap(req):\n    return ['https://example.com/', 'https://example.com/docs']\n",
+    "public/logo.txt": "LOGO",
+}
+
+
+def test_build_then_start_serves_prerendered_pages_without_data(tmp_path):
+    from click.testing import CliRunner
+
+    from nexpress.cli import main
+
+    make(tmp_path, SITE)
+    (tmp_path / "server.py").write_text("import os\nfrom nexpress import App\napp = App(root=os.path.dirname(os.path.abspath(__file__)))\n")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        import sys
+
+        sys.modules.pop("server", None)
+        result = CliRunner().invoke(main, ["build"])
+        sys.modules.pop("server", None)
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    assert "4 page(s) prerendered" in result.output
+    for column in ("PATH", "KIND", "REVALIDATE", "SIZE", "TIME"):
+        assert column in result.output
+    assert "/docs/setup" in result.output and "isr 300s" in result.output
+    manifest = (tmp_path / ".nexpress" / "manifest.json").read_text()
+    assert '"/docs/intro"' in manifest
+
+    app = App(root=tmp_path)  # a fresh process: nothing rendered yet
+    with TestClient(app) as c:
+        module = page_module(app, "app/docs/[slug]/page.py")
+        module.CALLS[0] = 0
+        intro = c.get("/docs/intro")
+        assert intro.headers["x-nexpress-cache"] == "PRERENDER"
+        assert "<h1>intro 1</h1>" in intro.text  # the number rendered at build time
+        assert c.get("/").headers["x-nexpress-cache"] == "PRERENDER"
+        assert module.CALLS[0] == 0  # data() was not called to serve it
+        other = c.get("/docs/other")  # not in static_params: rendered on first request
+        assert other.headers["x-nexpress-cache"] == "MISS" and module.CALLS[0] == 1
+
+
+def test_export_writes_a_working_static_site(tmp_path):
+    from nexpress.build import export
+
+    make(tmp_path, SITE)
+    out = tmp_path / "out"
+    app = App(root=tmp_path)
+    app._cache = Cache(MemoryStore())
+    run(export(app, str(out)))
+    files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert {"index.html", "docs/index.html", "docs/intro/index.html", "docs/setup/index.html", "logo.txt", "sitemap.xml"} <= files
+    # every link in every page resolves to a file of the export
+    for page in out.rglob("*.html"):
+        for href in re.findall(r'href="(/[^"]*)"', page.read_text()):
+            target = out / href.strip("/")
+            assert target.is_file() or (target / "index.html").is_file(), f"{page}: {href} does not resolve"
+
+
+def test_export_refuses_routes_that_need_a_server(tmp_path):
+    from nexpress.build import BuildError, export
+
+    make(tmp_path, {**SITE, "app/api/x/route.py": "def GET(req):\n    return {}\n", "app/live/page.py": "def page(req):\n    return 'x'\n"})
+    app = App(root=tmp_path)
+
+    @app.get("/feed")
+    async def feed(req):
+        return {}
+
+    with pytest.raises(BuildError) as info:
+        run(export(app, str(tmp_path / "out")))
+    message = str(info.value)
+    assert "/api/x" in message and "/live" in message and "/feed" in message
+    assert not (tmp_path / "out").exists()
