@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
@@ -90,10 +91,17 @@ async def _aiter(content: Any):
             yield chunk
 
 
+@lru_cache(maxsize=1024)
+def _encoded(name: str, value: str) -> tuple[bytes, bytes]:
+    return name.encode("latin-1"), value.encode("latin-1")
+
+
 def send_entry(res: Response, entry: Entry, state: bytes) -> None:
     res.status_code = entry.status
-    res._headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in entry.headers)
-    res._headers.append((HEADER, state))
+    headers = res._headers
+    for name, value in entry.headers:
+        headers.append(_encoded(name, value))
+    headers.append((HEADER, state))
     res._body = entry.body
     res.sent = True
 
@@ -135,25 +143,26 @@ def cached_endpoint(
 
     async def serve_cached(req: Request, res: Response) -> None:
         cache: Cache = app.cache
-        path = unquote(req.raw_path)
+        raw = req.raw_path
+        path = unquote(raw) if "%" in raw else raw
         key = make_key(path)
-        params = req.params
-
-        async def produce() -> Entry:
-            entry = await render_entry(app, endpoint, path, params, revalidate)
-            if entry is None:
-                raise _NotCacheable()
-            await cache.set(key, entry)
-            return entry
-
         entry = await cache.get(key)
         if entry is not None:
             if entry.revalidate is not None and time.time() - entry.created >= entry.revalidate:
+                params = req.params
                 cache.regenerate_soon(key, lambda: render_entry(app, endpoint, path, params, revalidate))
                 send_entry(res, entry, b"STALE")
             else:
                 send_entry(res, entry, b"PRERENDER" if entry.prerendered else b"HIT")
             return None
+
+        async def produce() -> Entry:
+            fresh = await render_entry(app, endpoint, path, req.params, revalidate)
+            if fresh is None:
+                raise _NotCacheable()
+            await cache.set(key, fresh)
+            return fresh
+
         try:
             entry = await cache.single_flight(key, produce)
         except _NotCacheable:
