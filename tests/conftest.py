@@ -17,6 +17,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def _close_test_clients() -> Iterator[None]:
+    """Close the TestClients that helpers.client_for opened during the test."""
+    from helpers import open_clients
+
+    yield
+    while open_clients:
+        open_clients.pop().close()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -5,29 +5,15 @@ from __future__ import annotations
 import logging
 
 import pytest
+from helpers import client_for
 
 from nexpress import App, HTTPError, Response, Router
 from nexpress.errors import html_page, problem
-from nexpress.testing import TestClient
 
 PROBLEM = "application/problem+json"
 HTML = "text/html; charset=utf-8"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 
-_open_clients: list[TestClient] = []
-
-
-def client_for(app: App, **kwargs) -> TestClient:
-    client = TestClient(app, **kwargs)
-    _open_clients.append(client)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def _close_clients():
-    yield
-    while _open_clients:
-        _open_clients.pop().close()
 
 
 @pytest.fixture(autouse=True)

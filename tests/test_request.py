@@ -8,29 +8,15 @@ import json
 
 import msgspec
 import pytest
+from helpers import client_for
 
 from nexpress import App, FormData, HTTPError, Router, UploadFile
-from nexpress.testing import TestClient
 
 JSON_HEADERS = {"content-type": "application/json"}
 MiB = 1024 * 1024
 PROBLEM = "application/problem+json"
 
 
-_open_clients: list[TestClient] = []
-
-
-def client_for(app: App, **kwargs) -> TestClient:
-    client = TestClient(app, **kwargs)
-    _open_clients.append(client)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def _close_clients():
-    yield
-    while _open_clients:
-        _open_clients.pop().close()
 
 
 def asgi_call(

@@ -9,29 +9,15 @@ import time
 
 import msgspec
 import pytest
+from helpers import client_for
 
 from nexpress import App, Response, redirect
-from nexpress.testing import TestClient
 
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
 JSON = "application/json"
 PROBLEM = "application/problem+json"
 
-_open_clients: list[TestClient] = []
-
-
-def client_for(app: App, **kwargs) -> TestClient:
-    client = TestClient(app, **kwargs)
-    _open_clients.append(client)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def _close_clients():
-    yield
-    while _open_clients:
-        _open_clients.pop().close()
 
 
 class Item(msgspec.Struct):

@@ -6,27 +6,13 @@ import asyncio
 import os
 
 import pytest
+from helpers import client_for
 
 from nexpress import App, static
-from nexpress.testing import TestClient
 
 SECRET = b"TOP-SECRET-DO-NOT-SERVE-4b1d"
 INDEX = b"<h1>assets index</h1>"
 
-_open_clients: list[TestClient] = []
-
-
-def client_for(app: App, **kwargs) -> TestClient:
-    client = TestClient(app, **kwargs)
-    _open_clients.append(client)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def _close_clients():
-    yield
-    while _open_clients:
-        _open_clients.pop().close()
 
 
 def raw_get(app, raw_path: bytes, method: str = "GET", headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, dict[bytes, bytes], bytes]:
