@@ -91,6 +91,13 @@ async def _aiter(content: Any):
             yield chunk
 
 
+def canonical_path(raw: str) -> str:
+    """One cache key per page however its path is spelled (``/%69sr`` is ``/isr``),
+    while an encoded ``/`` inside a segment stays distinct (``/docs/a%2Fb`` is not
+    ``/docs/a/b``): decode each segment, then re-escape only ``%`` and ``/``."""
+    return "/".join(unquote(seg).replace("%", "%25").replace("/", "%2F") for seg in raw.split("/"))
+
+
 @lru_cache(maxsize=1024)
 def _encoded(name: str, value: str) -> tuple[bytes, bytes]:
     return name.encode("latin-1"), value.encode("latin-1")
@@ -144,8 +151,12 @@ def cached_endpoint(
     async def serve_cached(req: Request, res: Response) -> None:
         cache: Cache = app.cache
         raw = req.raw_path
-        path = unquote(raw) if "%" in raw else raw
-        key = make_key(path)
+        if "%" in raw:
+            path = unquote(raw)
+            key = make_key(canonical_path(raw))
+        else:
+            path = raw
+            key = make_key(raw)
         entry = await cache.get(key)
         if entry is not None:
             if entry.revalidate is not None and time.time() - entry.created >= entry.revalidate:

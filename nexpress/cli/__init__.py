@@ -109,8 +109,12 @@ def check_app(spec: str) -> None:
     except (ValueError, TypeError, LookupError, ImportError, SyntaxError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     finally:
+        # forget only the app's own modules (files under the current folder, outside
+        # any site-packages): third-party libraries must stay imported as they are
+        project = os.getcwd() + os.sep
         for name in set(sys.modules) - before:
-            if not name.startswith(("nexpress", "granian", "jinja2", "markupsafe", "msgspec")):
+            filename = getattr(sys.modules.get(name), "__file__", None) or ""
+            if filename.startswith(project) and "site-packages" not in filename:
                 sys.modules.pop(name, None)
 
 

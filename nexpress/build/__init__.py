@@ -1,0 +1,242 @@
+"""``nexpress build`` and ``nexpress export``: prerender static and ISR pages.
+
+``build`` renders every static and ISR page (each ``static_params()`` entry of a
+dynamic segment too) with a bare request, in parallel, and writes them to
+``.nexpress/`` with a manifest. At start-up, ``App`` loads the manifest into its
+cache (``PRERENDER``), so ``nexpress start`` serves them without rendering.
+``export`` writes a static site: HTML files, ``public/``, ``sitemap.xml`` and
+``robots.txt``; it refuses apps with routes that need a server, naming them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+from ..cache import Entry, page_key
+from ..cache.isr import render_entry
+from ..routing.pattern import fill
+
+OUTPUT = ".nexpress"
+MANIFEST = "manifest.json"
+SERVER_KINDS = ("dynamic", "api", "handler", "asgi")
+
+
+class BuildError(Exception):
+    """A page failed to prerender, or an export needs a server; the message says which."""
+
+
+@dataclass
+class Target:
+    route: Any
+    path: str
+    params: dict[str, Any]
+    render: Callable
+    revalidate: int | None
+
+
+@dataclass
+class Result:
+    target: Target
+    entry: Entry | None
+    seconds: float
+    error: str | None = None
+
+
+def output_dir(app: Any) -> str:
+    return os.path.join(app.root, OUTPUT)
+
+
+async def targets(app: Any) -> list[Target]:
+    """Every (route, path) to prerender."""
+    table = app.compile()
+    found: list[Target] = []
+    seen: set[str] = set()
+    for route in table.routes:
+        handler = route.handler
+        render = getattr(handler, "__nexpress_render__", None)
+        if route.method != "GET" or render is None or getattr(handler, "__nexpress_api__", False):
+            continue
+        revalidate = getattr(handler, "__nexpress_revalidate__", None)
+        if not route.param_names:
+            paths = [(fill(route.segments, {}), {})]
+        else:
+            static_params = getattr(handler, "__nexpress_static_params__", None)
+            if static_params is None:
+                continue  # rendered on first request, then cached (dynamic_params)
+            entries = static_params()
+            if asyncio.iscoroutine(entries):
+                entries = await entries
+            paths = []
+            for params in entries or ():
+                if set(params) != set(route.param_names):
+                    continue  # e.g. [[...path]] entries without the path belong to the bare route
+                paths.append((fill(route.segments, params), dict(params)))
+        for path, params in paths:
+            if "%2f" in path.lower():
+                continue  # a "/" inside a value: its decoded path is another route's (served uncached)
+            if path not in seen:
+                seen.add(path)
+                found.append(Target(route, path, params, render, revalidate))
+    return found
+
+
+async def prerender(app: Any, on_done: Callable[[Result], None] | None = None, concurrency: int = 8) -> list[Result]:
+    """Render every target in parallel (bounded), reporting each as it finishes."""
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(target: Target) -> Result:
+        async with limit:
+            start = time.perf_counter()
+            try:
+                entry = await render_entry(app, target.render, unquote(target.path), target.params, target.revalidate)
+                error = None if entry is not None else "did not render a 200 page"
+            except Exception as exc:  # reported per page, the build fails at the end
+                entry, error = None, f"{type(exc).__name__}: {exc}"
+            result = Result(target, entry, time.perf_counter() - start, error)
+            if on_done is not None:
+                on_done(result)
+            return result
+
+    return list(await asyncio.gather(*(one(t) for t in await targets(app))))
+
+
+def write_output(app: Any, results: list[Result]) -> str:
+    """Write the pages and manifest to ``.nexpress/``; returns the manifest path."""
+    folder = output_dir(app)
+    pages_dir = os.path.join(folder, "pages")
+    if os.path.isdir(pages_dir):
+        shutil.rmtree(pages_dir)
+    os.makedirs(pages_dir, exist_ok=True)
+    built = time.time()
+    pages = []
+    for result in results:
+        entry = result.entry
+        if entry is None:
+            continue
+        path = unquote(result.target.path)
+        name = hashlib.sha256(path.encode()).hexdigest()[:24] + ".html"
+        with open(os.path.join(pages_dir, name), "wb") as fh:
+            fh.write(entry.body)
+        pages.append(
+            {
+                "path": path,
+                "file": f"pages/{name}",
+                "route": result.target.route.path,
+                "source": result.target.route.source,
+                "revalidate": result.target.revalidate,
+                "tags": entry.tags,
+                "headers": entry.headers,
+                "size": len(entry.body),
+                "ms": round(result.seconds * 1000, 1),
+            }
+        )
+    manifest = os.path.join(folder, MANIFEST)
+    with open(manifest, "w", encoding="utf-8") as fh:
+        json.dump({"version": 1, "built": built, "pages": pages}, fh, indent=1)
+    return manifest
+
+
+async def load_prerendered(app: Any) -> int:
+    """Seed the app's cache from ``.nexpress/`` (entries already there win)."""
+    manifest = os.path.join(output_dir(app), MANIFEST)
+    if not os.path.isfile(manifest):
+        return 0
+    with open(manifest, encoding="utf-8") as fh:
+        data = json.load(fh)
+    count = 0
+    for page in data.get("pages", []):
+        try:
+            with open(os.path.join(output_dir(app), page["file"]), "rb") as fh:
+                body = fh.read()
+        except OSError:
+            continue
+        entry = Entry(
+            body=body,
+            headers=[tuple(h) for h in page.get("headers", [])],
+            created=float(data.get("built", 0)),
+            revalidate=page.get("revalidate"),
+            tags=list(page.get("tags", [])),
+            prerendered=True,
+        )
+        await app.cache.set(page_key(page["path"]), entry, only_if_absent=True)
+        count += 1
+    return count
+
+
+def server_routes(app: Any) -> list[dict[str, Any]]:
+    """Routes a static export cannot serve."""
+    rows = []
+    for row in app.compile().describe():
+        if row["source"].endswith(("app/sitemap.py", "app/robots.py")) or row["source"] in ("sitemap.py", "robots.py"):
+            continue
+        if row["kind"] in SERVER_KINDS:
+            rows.append(row)
+    return rows
+
+
+async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = None) -> list[Result]:
+    """Write a static site to ``out``; BuildError names the routes needing a server."""
+    blockers = server_routes(app)
+    if blockers:
+        lines = "\n".join(f"  {','.join(r['methods'])} {r['path']}  ({r['kind']}, {r['source']})" for r in blockers)
+        raise BuildError(f"cannot export: these routes need a server:\n{lines}")
+    results = await prerender(app, on_done)
+    failed = [r for r in results if r.entry is None]
+    if failed:
+        raise BuildError(failures_message(failed))
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    for result in results:
+        path = unquote(result.target.path).strip("/")
+        target = os.path.join(out, path, "index.html") if path else os.path.join(out, "index.html")
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, "wb") as fh:
+            fh.write(result.entry.body)  # type: ignore[union-attr]
+    if app.public:
+        public = os.path.join(app.root, app.public)
+        if os.path.isdir(public):
+            shutil.copytree(public, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
+    for url in ("/sitemap.xml", "/robots.txt"):
+        body = await _fetch(app, url)
+        if body is not None:
+            with open(os.path.join(out, url.lstrip("/")), "wb") as fh:
+                fh.write(body)
+    return results
+
+
+async def _fetch(app: Any, path: str) -> bytes | None:
+    """GET ``path`` through the app in-process (for sitemap.xml / robots.txt)."""
+    from ..cache.isr import bare_request
+
+    table = app.compile()
+    found = table.match("GET", path.strip("/").split("/"))
+    if found is None:
+        return None
+    route, params = found
+    sent: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            sent["status"] = message["status"]
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    req = bare_request(app, path, params)
+    await route.invoke(req.scope, req._receive, send, path, params)
+    return b"".join(chunks) if sent.get("status") == 200 else None
+
+
+def failures_message(failed: list[Result]) -> str:
+    lines = "\n".join(f"  {r.target.path}  ({r.target.route.source}): {r.error}" for r in failed)
+    return f"{len(failed)} page(s) failed to prerender:\n{lines}"
