@@ -289,6 +289,12 @@ def test_failing_regeneration_keeps_the_old_page(tmp_path, caplog):
         c.run_async(app.cache.drain)
         after = c.get("/p")
         assert after.status_code == 200 and "version 1" in after.text
+        # a failed regeneration waits a whole revalidate period before the next try
+        assert after.headers["x-nexpress-cache"] == "HIT"
+        for _ in range(5):
+            c.get("/p")
+        c.run_async(app.cache.drain)
+        assert page_module(app, "app/p/page.py").CALLS[0] == 2
     assert "regenerating page:/p failed" in caplog.text
     assert "database down" in caplog.text
 
@@ -354,6 +360,51 @@ def test_cached_decorator_memoises_by_arguments_with_ttl():
             await square(object())
 
     run(scenario())
+
+
+def test_invalidation_during_a_render_is_not_overwritten(tmp_path):
+    make(
+        tmp_path,
+        {
+            "app/p/page.html": "<p>{{ v }}</p>",
+            "app/p/page.py": textwrap.dedent(
+                """
+                import asyncio
+                revalidate = 60
+                VALUE = ["old"]
+                GATE = []
+
+                async def data(req):
+                    value = VALUE[0]
+                    if GATE:
+                        await GATE[0].wait()
+                    return {"v": value}
+                """
+            ),
+        },
+    )
+    app = App(root=tmp_path)
+
+    async def scenario():
+        module = None
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            app.compile()
+            module = page_module(app, "app/p/page.py")
+            gate = asyncio.Event()
+            module.GATE.append(gate)
+            slow = asyncio.create_task(client.get("/p"))  # renders "old", paused
+            await asyncio.sleep(0.05)
+            module.VALUE[0] = "new"
+            await app.cache.revalidate_path("/p")  # invalidated while rendering
+            gate.set()
+            assert "old" in (await slow).text  # that visitor gets what was rendered
+            module.GATE.clear()
+            fresh = await client.get("/p")
+            return fresh
+
+    fresh = run(scenario())
+    assert fresh.headers["x-nexpress-cache"] == "MISS" and "new" in fresh.text
 
 
 def test_cached_ttl_expires():

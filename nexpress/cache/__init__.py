@@ -70,7 +70,9 @@ class Cache:
         self._regenerating: set[str] = set()
         self._background: set[asyncio.Task] = set()
         self._warned_at = 0.0
+        self._retry_at = 0.0
         self.available = True
+        self.generation = 0  # bumped by every invalidation in this process
 
     def activate(self) -> Cache:
         global _current
@@ -79,12 +81,19 @@ class Cache:
 
     # --- store access that never fails a request ---------------------------------
 
+    RETRY_SECONDS = 0.5
+
     def _unavailable(self, exc: Exception) -> None:
         now = time.monotonic()
         if self.available or now - self._warned_at > 30:
             logger.warning("cache store unavailable, rendering without it: %s", exc)
             self._warned_at = now
         self.available = False
+        # a store that hangs would cost its timeout on every request: skip it briefly
+        self._retry_at = now + self.RETRY_SECONDS
+
+    def _skipping(self) -> bool:
+        return not self.available and time.monotonic() < self._retry_at
 
     def _ok(self) -> None:
         if not self.available:
@@ -95,6 +104,8 @@ class Cache:
         store = self.store
         if isinstance(store, MemoryStore):
             return store.get_now(key)
+        if self._skipping():
+            return None
         try:
             entry = await store.get(key)
         except StoreUnavailable as exc:
@@ -104,6 +115,8 @@ class Cache:
         return entry
 
     async def set(self, key: str, entry: Entry, *, only_if_absent: bool = False) -> None:
+        if self._skipping():
+            return
         try:
             await self.store.set(key, entry, only_if_absent=only_if_absent)
         except StoreUnavailable as exc:
@@ -123,12 +136,14 @@ class Cache:
     # --- invalidation ------------------------------------------------------------------
 
     async def revalidate_tag(self, tag: str) -> list[str]:
+        self.generation += 1
         keys = await self._safely(self.store.invalidate_tag(tag), [])
         logger.info("revalidate_tag(%r): dropped %d entries", tag, len(keys))
         return keys
 
     async def revalidate_path(self, path: str, tree: bool = False) -> None:
         path = "/" + path.strip("/") if path.strip("/") else "/"
+        self.generation += 1
         await self._safely(self.store.delete([page_key(path), api_key(path)]))
         if tree:
             prefix = "" if path == "/" else path
@@ -182,8 +197,20 @@ class Cache:
             current = await self.get(key)
             if current is not None and not _is_stale(current, time.time()):
                 return  # someone already did
-            entry = await produce()
-            if entry is not None:
+            generation = self.generation
+            try:
+                entry = await produce()
+            except Exception:
+                entry = None
+                logger.exception("regenerating %s failed; still serving the previous version", key)
+            if entry is None:
+                if current is not None:
+                    # keep the old page and wait a full revalidate period before trying
+                    # again, instead of re-rendering a failing page on every request
+                    current.created = time.time()
+                    await self.set(key, current)
+                return
+            if generation == self.generation:  # not invalidated while rendering
                 await self.set(key, entry)
         except Exception:
             logger.exception("regenerating %s failed; still serving the previous version", key)

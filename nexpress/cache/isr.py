@@ -168,10 +168,12 @@ def cached_endpoint(
             return None
 
         async def produce() -> Entry:
+            generation = cache.generation
             fresh = await render_entry(app, endpoint, path, req.params, revalidate)
             if fresh is None:
                 raise _NotCacheable()
-            await cache.set(key, fresh)
+            if generation == cache.generation:  # an invalidation meanwhile: serve, don't store
+                await cache.set(key, fresh)
             return fresh
 
         try:
