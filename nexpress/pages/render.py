@@ -103,7 +103,6 @@ class PageRenderer:
             else:
                 assert template is not None
                 body = env.get_template(template).render({**context, **data})
-            chain_meta = []
             # layouts wrap the page from the inside out; metadata merges outside-in
             layout_meta: list[dict[str, Any]] = []
             layout_data: list[dict[str, Any]] = []

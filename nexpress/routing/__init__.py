@@ -19,7 +19,7 @@ from .pattern import PatternError, parse_pattern
 __all__ = ["PatternError", "RouteBuilder", "Router"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_OPTION_NAMES = {"body_limit", "file_limit", "name"}
+_OPTION_NAMES = {"body_limit", "file_limit"}
 
 
 @dataclass(slots=True)
