@@ -223,6 +223,20 @@ class FileRoutes:
                 )
         return template
 
+    def is_constant(self, name: str, allowed: set[str] = frozenset(), _seen: set[str] | None = None) -> bool:
+        """True when ``name`` (and everything it includes) reads no variable but ``allowed``."""
+        seen = _seen if _seen is not None else set()
+        if name in seen:
+            return True
+        seen.add(name)
+        if self._variables(name) - allowed:
+            return False
+        source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+        for included in jinja_meta.find_referenced_templates(self.env.parse(source)):
+            if included is None or not self.is_constant(included, set(), seen):
+                return False
+        return True
+
     def _variables(self, name: str) -> set[str]:
         source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
         return jinja_meta.find_undeclared_variables(self.env.parse(source))

@@ -61,10 +61,12 @@ def inject_head(document: str, tags: str) -> str:
     """Put ``tags`` into the document's ``<head>``, making a document if needed."""
     if not tags:
         tags = ""
-    lower = document.lower()
-    end = lower.find("</head>")
+    end = document.find("</head>")
+    if end == -1:
+        end = document.lower().find("</head>")
     if end != -1:
         return document[:end] + tags + "\n" + document[end:]
+    lower = document.lower()
     html_open = lower.find("<html")
     if html_open != -1:
         close = lower.find(">", html_open)

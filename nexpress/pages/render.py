@@ -35,8 +35,52 @@ async def call(fn: Callable, *args: Any) -> Any:
     return result
 
 
+_SLOT = "\x00nexpress-children\x00"
+
+
+class LazyQuery:
+    """``query`` in templates: parsed only if a template reads it."""
+
+    __slots__ = ("_req",)
+
+    def __init__(self, req: Request) -> None:
+        self._req = req
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._req.query, name)
+
+    def __getitem__(self, key: str) -> str:
+        return self._req.query[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._req.query
+
+    def __iter__(self):
+        return iter(self._req.query)
+
+    def __len__(self) -> int:
+        return len(self._req.query)
+
+    def __str__(self) -> str:
+        return str(dict(self._req.query.items()))
+
+
 def base_context(req: Request) -> dict[str, Any]:
-    return {"req": req, "params": req.params, "query": req.query, "auth": req.auth}
+    return {"req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth}
+
+
+def _maybe(module: Any, name: str) -> Callable | None:
+    """``module.name`` as an async callable (sync functions run in a thread), or None."""
+    fn = getattr(module, name, None) if module is not None else None
+    if fn is None:
+        return None
+    if inspect.iscoroutinefunction(fn):
+        return fn
+
+    async def run_sync(*args: Any) -> Any:
+        return await call(fn, *args)
+
+    return run_sync
 
 
 async def _data(module: Any, req: Request, where: str) -> dict[str, Any]:
@@ -89,10 +133,34 @@ class PageRenderer:
             if _freeze(req.params) not in allowed[0]:
                 raise HTTPError(404, "This page was not generated for these parameters")
 
+        # Decided once, at start-up: compiled templates, layouts that do not depend on
+        # the request pre-rendered into (prefix, suffix) strings, and static metadata
+        # turned into <head> tags (inserted into the root layout's prefix if it can be).
+        page_template = env.get_template(template) if template else None
+        data_fn = _maybe(module, "data")
+        page_meta = getattr(module, "metadata", None) if module is not None else None
+        plans: list[tuple[Layout, Any, tuple[str, str] | None]] = []
+        for layout in layouts:
+            plans.append((layout, env.get_template(layout.template), self._constant_layout(layout)))
+        metas = [getattr(layout.module, "metadata", None) if layout.module else None for layout in layouts]
+        metas.append(page_meta)
+        static_head = None if any(callable(m) for m in metas) else meta.head_tags(meta.merge([dict(m or {}) for m in metas]))
+        head_in_prefix = False
+        if static_head is not None and plans and plans[0][2] is not None:
+            prefix, suffix = plans[0][2]
+            if "</head>" in prefix:
+                plans[0] = (plans[0][0], plans[0][1], (meta.inject_head(prefix, static_head), suffix))
+                head_in_prefix = True
+        inside_out = list(reversed(plans))
+
         async def render_page(req: Request, res: Response) -> Any:
             await check_params(req)
             context = base_context(req)
-            data = await _data(module, req, source)
+            data = await data_fn(req) if data_fn is not None else {}
+            if data is None:
+                data = {}
+            elif not isinstance(data, dict):
+                raise TypeError(f"{source}: data(req) must return a dict, not {type(data).__name__}")
             if page_fn is not None:
                 result = await call(page_fn, req)
                 if isinstance(result, Response):
@@ -101,21 +169,29 @@ class PageRenderer:
                     raise TypeError(f"{source}: page(req) must return str (HTML) or a Response")
                 body = result
             else:
-                assert template is not None
-                body = env.get_template(template).render({**context, **data})
-            # layouts wrap the page from the inside out; metadata merges outside-in
-            layout_meta: list[dict[str, Any]] = []
-            layout_data: list[dict[str, Any]] = []
-            for layout in layouts:
-                ldata = await _data(layout.module, req, layout.source)
-                layout_data.append(ldata)
-                layout_meta.append(await _metadata(layout.module, req, ldata))
-            for layout, ldata in zip(reversed(layouts), reversed(layout_data), strict=True):
-                body = env.get_template(layout.template).render(
-                    {**context, **ldata, "children": Markup(body)}
-                )
-            chain_meta = [*layout_meta, await _metadata(module, req, data)]
-            document = meta.inject_head(body, meta.head_tags(meta.merge(chain_meta)))
+                assert page_template is not None
+                body = page_template.render({**context, **data})
+            layout_data: dict[int, dict[str, Any]] = {}
+            for index, (layout, _, constant) in enumerate(plans):
+                if constant is None:
+                    layout_data[index] = await _data(layout.module, req, layout.source)
+            for position, (_layout, compiled, constant) in enumerate(inside_out):
+                if constant is not None:
+                    body = constant[0] + body + constant[1]
+                else:
+                    ldata = layout_data[len(plans) - 1 - position]
+                    body = compiled.render({**context, **ldata, "children": Markup(body)})
+            if head_in_prefix:
+                document = body
+            elif static_head is not None:
+                document = meta.inject_head(body, static_head)
+            else:
+                chain_meta = [
+                    await _metadata(layout.module, req, layout_data.get(index, {}))
+                    for index, (layout, _, _) in enumerate(plans)
+                ]
+                chain_meta.append(await _metadata(module, req, data))
+                document = meta.inject_head(body, meta.head_tags(meta.merge(chain_meta)))
             if len(document) > STREAM_THRESHOLD:
                 res.stream(_chunks(document), media_type="html")
                 return None
@@ -124,6 +200,19 @@ class PageRenderer:
         render_page.__qualname__ = f"page ({source})"
         render_page.__module__ = "nexpress.pages"
         return render_page
+
+    def _constant_layout(self, layout: Layout) -> tuple[str, str] | None:
+        """A layout without data whose templates read nothing but ``children``
+        renders the same every time: keep it as two strings around the page."""
+        if layout.module is not None and (hasattr(layout.module, "data") or getattr(layout.module, "auth", False)):
+            return None
+        if not self.routes.is_constant(layout.template, allowed={"children"}):
+            return None
+        html = self.env.get_template(layout.template).render({"children": Markup(_SLOT)})
+        if html.count(_SLOT) != 1:
+            return None
+        prefix, _, suffix = html.partition(_SLOT)
+        return prefix, suffix
 
     def special_endpoint(self, fn: Callable, kind: str) -> Callable:
         async def render_special(req: Request, res: Response) -> Any:
