@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Benchmark harness: nexpress against a bare ASGI app, Starlette, FastAPI, Litestar,
-Express 5 and Next.js route handlers. See bench/README.md.
+Express 5 and Next.js (route handlers, and a server-rendered page for the SSR case).
+See bench/README.md.
 
 Run with the venv's Python (the one that has granian and the frameworks):
 
-    .venv/bin/python bench/run.py            # full run (4 s x 3 rounds, ~9 min)
+    .venv/bin/python bench/run.py            # full run (3 s x 3 rounds, ~9 min)
     BENCH_QUICK=1 .venv/bin/python bench/run.py   # 2 s x 1 round
+    BENCH_CASES=fortunes .venv/bin/python bench/run.py   # only the SSR case
 
 Every server runs alone, pinned to one core, with the load generator (wrk) pinned to
 the other; apps take turns round by round and the median per cell is reported.
@@ -16,7 +18,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import html.parser
 import http.client
+import importlib.util
 import json
 import os
 import platform
@@ -24,6 +28,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -38,6 +43,7 @@ APPS_DIR = BENCH_DIR / "apps"
 NODE_DIR = BENCH_DIR / "node"
 RESULTS_DIR = BENCH_DIR / "results"
 LOG_DIR = RESULTS_DIR / "logs"
+FORTUNES_DB = RESULTS_DIR / "fortunes.db"  # created by main() before any app starts
 HOST = "127.0.0.1"
 EXTRA_ROUTES = 1000  # the "1000 routes" variant: BENCH_ROUTES=1000
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -47,18 +53,40 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
+class Variant:
+    """One server start per app: the cases measured on it share the start and warm-up."""
+
+    key: str
+    routes: int  # 0 = the plain route set, else the BENCH_ROUTES value
+    probe: str  # must answer 200 before the server counts as up
+    label: str
+
+
+VARIANTS = {
+    "base": Variant("base", 0, "/plaintext", "base"),
+    "1000": Variant("1000", EXTRA_ROUTES, "/plaintext", "1000 routes"),
+    "fortunes": Variant("fortunes", 0, "/fortunes", "SSR /fortunes"),
+}
+
+
+@dataclass(frozen=True)
 class Case:
     key: str
     label: str
     path: str  # the URL wrk hits
-    routes: int  # 0 = the plain route set, else BENCH_ROUTES value
+    variant: str  # key of VARIANTS: the server start that measures it
+
+    @property
+    def routes(self) -> int:
+        return VARIANTS[self.variant].routes
 
 
 CASES = [
-    Case("plaintext", "/plaintext", "/plaintext", 0),
-    Case("json", "/json", "/json", 0),
-    Case("user", "/users/:id", "/users/12345", 0),
-    Case("user1000", "/users/:id (1000 routes)", "/users/12345", EXTRA_ROUTES),
+    Case("plaintext", "/plaintext", "/plaintext", "base"),
+    Case("json", "/json", "/json", "base"),
+    Case("user", "/users/:id", "/users/12345", "base"),
+    Case("user1000", "/users/:id (1000 routes)", "/users/12345", "1000"),
+    Case("fortunes", "/fortunes (SSR)", "/fortunes", "fortunes"),
 ]
 
 # What each endpoint must answer (checked once per server start, before measuring).
@@ -96,17 +124,20 @@ def _env_flag(name: str) -> bool | None:
 class Config:
     duration: int
     rounds: int
+    rounds_1000: int
     warmup: int
     connections: int
     threads: int
     stat: str
     apps: list[str] | None
+    cases: list[Case]
     rsgi: bool | None
     server_cpu: str
     client_cpu: str
     start_timeout: int
     next_extra: bool
     quick: bool
+    check_only: bool
 
 
 def parse_config(argv: list[str] | None = None) -> Config:
@@ -118,14 +149,19 @@ def parse_config(argv: list[str] | None = None) -> Config:
     p.add_argument(
         "--quick", action="store_true", default=quick_env, help="2 s x 1 round (BENCH_QUICK=1)"
     )
-    p.add_argument("--duration", type=int, help="seconds per wrk run (BENCH_DURATION, 4; quick 2)")
+    p.add_argument("--duration", type=int, help="seconds per wrk run (BENCH_DURATION, 3; quick 2)")
     p.add_argument(
         "--rounds", type=int, help="rounds; the median is reported (BENCH_ROUNDS, 3; quick 1)"
     )
     p.add_argument(
+        "--rounds-1000",
+        type=int,
+        help="rounds that include the 1000-routes case, the first ones (BENCH_ROUNDS_1000, 1)",
+    )
+    p.add_argument(
         "--warmup",
         type=int,
-        help="max warm-up seconds per server start, stops early once req/s settles (BENCH_WARMUP, 10; quick 4)",
+        help="max warm-up seconds per server start, stops early once req/s settles (BENCH_WARMUP, 30; quick 4)",
     )
     p.add_argument("--connections", type=int, help="wrk connections (BENCH_CONNECTIONS, 64)")
     p.add_argument("--threads", type=int, help="wrk threads (BENCH_THREADS, 1)")
@@ -137,6 +173,16 @@ def parse_config(argv: list[str] | None = None) -> Config:
         help="comma-separated subset: bare,nexpress,nexpress-rsgi,starlette,fastapi,litestar,express,next (BENCH_APPS)",
     )
     p.add_argument(
+        "--cases",
+        help="comma-separated subset: " + ",".join(c.key for c in CASES) + " (BENCH_CASES)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        default=bool(_env_flag("BENCH_CHECK")),
+        help="only start each app and check its answers (incl. /fortunes), no load (BENCH_CHECK=1)",
+    )
+    p.add_argument(
         "--rsgi",
         choices=["auto", "on", "off"],
         help="extra 'nexpress (rsgi)' row: auto = if nexpress_app.app has __rsgi__ (BENCH_RSGI=1/0)",
@@ -146,27 +192,35 @@ def parse_config(argv: list[str] | None = None) -> Config:
     rsgi_env = _env_flag("BENCH_RSGI")
     rsgi = {"auto": None, "on": True, "off": False}[args.rsgi] if args.rsgi else rsgi_env
     apps_raw = args.apps or os.environ.get("BENCH_APPS", "").strip()
+    cases_raw = args.cases or os.environ.get("BENCH_CASES", "").strip()
+    wanted = [c.strip() for c in cases_raw.split(",") if c.strip()]
+    unknown = sorted(set(wanted) - {c.key for c in CASES})
+    if unknown:
+        sys.exit(f"bench: unknown case(s) {unknown}; choose from {[c.key for c in CASES]}")
     next_extra = _env_flag("BENCH_NEXT_1000")
     cfg = Config(
-        duration=args.duration or _env_int("BENCH_DURATION", 2 if quick else 4),
+        duration=args.duration or _env_int("BENCH_DURATION", 2 if quick else 3),
         rounds=args.rounds or _env_int("BENCH_ROUNDS", 1 if quick else 3),
+        rounds_1000=args.rounds_1000 or _env_int("BENCH_ROUNDS_1000", 1),
         warmup=args.warmup
         if args.warmup is not None
-        else _env_int("BENCH_WARMUP", 4 if quick else 10),
+        else _env_int("BENCH_WARMUP", 4 if quick else 30),
         connections=args.connections or _env_int("BENCH_CONNECTIONS", 64),
         threads=args.threads or _env_int("BENCH_THREADS", 1),
         stat=args.stat or os.environ.get("BENCH_STAT", "median").strip() or "median",
         apps=[a.strip() for a in apps_raw.split(",") if a.strip()] or None,
+        cases=[c for c in CASES if c.key in wanted] if wanted else list(CASES),
         rsgi=rsgi,
         server_cpu=os.environ.get("BENCH_SERVER_CPU", "0"),
         client_cpu=os.environ.get("BENCH_CLIENT_CPU", "1"),
         start_timeout=_env_int("BENCH_START_TIMEOUT", 60),
         next_extra=next_extra is not False,
         quick=quick,
+        check_only=bool(args.check),
     )
     if cfg.stat not in ("median", "best"):
         sys.exit(f"bench: BENCH_STAT must be median or best, not {cfg.stat!r}")
-    if cfg.duration < 1 or cfg.rounds < 1 or cfg.warmup < 0:
+    if cfg.duration < 1 or cfg.rounds < 1 or cfg.rounds_1000 < 1 or cfg.warmup < 0:
         sys.exit("bench: duration and rounds must be >= 1, warmup >= 0")
     return cfg
 
@@ -310,16 +364,27 @@ class AppSpec:
     kind: str  # "granian" or "node"
     target: str = ""  # granian module:attr, or node project dir name
     interface: str = "asgi"
+    # per variant: another target, or None = the app has no such case (n/a)
+    targets: dict[str, str | None] = field(default_factory=dict)
     status: str = "ok"  # ok | skipped
     reason: str = ""
-    failed_variants: dict[int, str] = field(default_factory=dict)
+    failed_variants: dict[str, str] = field(default_factory=dict)
     checks: list[str] = field(default_factory=list)
+    fortunes_wrong: bool = False
+    fortunes_ok_said: bool = False
 
-    def command(self, port: int, routes: int, cpu: str | None) -> tuple[list[str], Path, dict]:
+    def target_for(self, variant: str) -> str | None:
+        return self.targets.get(variant, self.target)
+
+    def command(self, port: int, variant: str, cpu: str | None) -> tuple[list[str], Path, dict]:
+        target = self.target_for(variant)
+        assert target is not None, (self.key, variant)
+        routes = VARIANTS[variant].routes
         env = dict(os.environ)
         env.pop("BENCH_ROUTES", None)
         if routes:
             env["BENCH_ROUTES"] = str(routes)
+        env["BENCH_FORTUNES_DB"] = str(FORTUNES_DB)
         if self.kind == "granian":
             env["PYTHONPATH"] = os.pathsep.join(
                 [str(APPS_DIR), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
@@ -331,15 +396,15 @@ class AppSpec:
                 "--workers", "1",
                 "--host", HOST,
                 "--port", str(port),
-                self.target,
+                target,
             ]  # fmt: skip
             return pinned(cmd, cpu), APPS_DIR, env
         env["NODE_ENV"] = "production"
         env["NEXT_TELEMETRY_DISABLED"] = "1"
         env["HOST"] = HOST
         env["PORT"] = str(port)
-        project = NODE_DIR / self.target
-        if self.target == "next":
+        project = NODE_DIR / target
+        if target == "next":
             cmd = ["node", "node_modules/next/dist/bin/next", "start", "-H", HOST, "-p", str(port)]
         else:
             cmd = ["node", "server.js"]
@@ -347,16 +412,24 @@ class AppSpec:
 
 
 def all_apps() -> list[AppSpec]:
+    # nexpress's SSR case is its own app, written with file routes (apps/nexpress_ssr/app/);
+    # the others serve /fortunes from the same module as the other cases.
+    ssr = {"fortunes": "nexpress_ssr_app:app"}
     return [
         AppSpec("bare", "bare ASGI", "granian", "bare:app"),
-        AppSpec("nexpress", "nexpress", "granian", "nexpress_app:app"),
+        AppSpec("nexpress", "nexpress", "granian", "nexpress_app:app", targets=ssr),
         AppSpec(
-            "nexpress-rsgi", "nexpress (rsgi)", "granian", "nexpress_app:app", interface="rsgi"
+            "nexpress-rsgi",
+            "nexpress (rsgi)",
+            "granian",
+            "nexpress_app:app",
+            interface="rsgi",
+            targets=ssr,
         ),
         AppSpec("starlette", "Starlette", "granian", "starlette_app:app"),
         AppSpec("fastapi", "FastAPI", "granian", "fastapi_app:app"),
         AppSpec("litestar", "Litestar", "granian", "litestar_app:app"),
-        AppSpec("express", "Express 5", "node", "express"),
+        AppSpec("express", "Express 5", "node", "express", targets={"fortunes": None}),
         AppSpec("next", "Next.js", "node", "next"),
     ]
 
@@ -496,7 +569,8 @@ def ensure_next_build(project: Path, routes: int) -> str | None:
     return None
 
 
-def prepare_node(app: AppSpec, cfg: Config) -> None:
+def prepare_node(app: AppSpec, cfg: Config, variants: set[str]) -> None:
+    """npm ci, and the Next.js builds the selected `variants` need."""
     if not shutil.which("node"):
         app.status, app.reason = "skipped", "node not found"
         return
@@ -506,16 +580,23 @@ def prepare_node(app: AppSpec, cfg: Config) -> None:
         app.status, app.reason = "skipped", err
         return
     if app.target == "next":
-        err = ensure_next_build(project, 0)
-        if err:
-            app.status, app.reason = "skipped", err
+        plain = variants - {"1000"}  # the base cases and /fortunes: the plain build
+        if plain:
+            err = ensure_next_build(project, 0)
+            if err:
+                if "1000" not in variants:
+                    app.status, app.reason = "skipped", err
+                    return
+                for v in plain:
+                    app.failed_variants[v] = err
+        if "1000" not in variants:
             return
         if not cfg.next_extra:
-            app.failed_variants[EXTRA_ROUTES] = "n/a (BENCH_NEXT_1000=0)"
+            app.failed_variants["1000"] = "n/a (BENCH_NEXT_1000=0)"
         else:
             err = ensure_next_build(project, EXTRA_ROUTES)
             if err:
-                app.failed_variants[EXTRA_ROUTES] = err
+                app.failed_variants["1000"] = err
 
 
 # --------------------------------------------------------------------------- server lifecycle
@@ -536,11 +617,12 @@ def _http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str, byt
 
 
 @contextlib.contextmanager
-def running_server(app: AppSpec, routes: int, cpu: str | None, timeout: float):
+def running_server(app: AppSpec, variant: str, cpu: str | None, timeout: float):
     port = free_port()
-    cmd, cwd, env = app.command(port, routes, cpu)
+    probe = VARIANTS[variant].probe
+    cmd, cwd, env = app.command(port, variant, cpu)
     LOG_DIR.mkdir(parents=True, exist_ok=True)
-    log = LOG_DIR / f"{app.key}-{routes or 'base'}.log"
+    log = LOG_DIR / f"{app.key}-{variant}.log"
     with log.open("ab") as fh:
         fh.write(f"\n===== {datetime.now(UTC).isoformat()} $ {' '.join(cmd)}\n".encode())
         fh.flush()
@@ -556,9 +638,9 @@ def running_server(app: AppSpec, routes: int, cpu: str | None, timeout: float):
                 raise ServerError(f"exited with code {proc.returncode}: {why(log)}")
             now = time.monotonic()
             if now > deadline:
-                raise ServerError(f"no 200 on /plaintext within {timeout:.0f}s: {why(log)}")
+                raise ServerError(f"no 200 on {probe} within {timeout:.0f}s: {why(log)}")
             try:
-                status, _, body = _http_get(port, "/plaintext", timeout=2)
+                status, _, body = _http_get(port, probe, timeout=2)
             except (OSError, http.client.HTTPException):
                 status, body = None, b""
             if status == 200:
@@ -566,17 +648,17 @@ def running_server(app: AppSpec, routes: int, cpu: str | None, timeout: float):
             if status is not None:
                 answered_at = answered_at or now
                 if now - answered_at > 5:  # it is up, but broken: do not wait out `timeout`
-                    raise ServerError(
-                        f"answers /plaintext with {status} {body[:120]!r}: {why(log)}"
-                    )
+                    raise ServerError(f"answers {probe} with {status} {body[:120]!r}: {why(log)}")
             time.sleep(0.1)
         yield proc, port
     finally:
         kill_group(proc)
 
 
-def check_responses(port: int, routes: int) -> list[str]:
+def check_responses(port: int, variant: str) -> list[str]:
     """Problems with the app's answers (empty if every endpoint answers as specified)."""
+    if variant == "fortunes":
+        return check_fortunes(port)
     problems = []
     for path, (ctype, want) in EXPECTED.items():
         try:
@@ -597,7 +679,7 @@ def check_responses(port: int, routes: int) -> list[str]:
                 ok = False
         if not ok:
             problems.append(f"GET {path}: body {body[:80]!r}")
-    if routes:
+    if VARIANTS[variant].routes:
         for path in EXTRA_PROBES:
             try:
                 status = _http_get(port, path)[0]
@@ -605,6 +687,119 @@ def check_responses(port: int, routes: int) -> list[str]:
                 status = str(exc)
             if status != 200:
                 problems.append(f"GET {path} (extra route): {status}")
+    return problems
+
+
+def fortunes_module():
+    """bench/apps/_fortunes.py (the rows, the expected answer, create_db), by path."""
+    mod = sys.modules.get("_fortunes")
+    if mod is None:
+        spec = importlib.util.spec_from_file_location("_fortunes", APPS_DIR / "_fortunes.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["_fortunes"] = mod
+        spec.loader.exec_module(mod)
+    return mod
+
+
+class _FortunesParser(html.parser.HTMLParser):
+    """The <title> text and the cells of every <table> row, character references
+    resolved. Any tag inside the table other than tr/th/td (or tbody/thead) is
+    recorded: an unescaped message would show up here as a <script> tag."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title: str | None = None
+        self.tables = 0
+        self.rows: list[list[tuple[str, str]]] = []
+        self.stray: list[str] = []
+        self._in_title = False
+        self._in_table = False
+        self._cell: tuple[str, list[str]] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "title" and not self._in_table:
+            self._in_title, self.title = True, ""
+        elif tag == "table":
+            self.tables += 1
+            self._in_table = True
+        elif not self._in_table:
+            return
+        elif tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th") and self.rows:
+            self._cell = (tag, [])
+        elif tag not in ("tbody", "thead"):
+            self.stray.append(f"<{tag}>")
+
+    def handle_endtag(self, tag):
+        if tag == "title":
+            self._in_title = False
+        elif tag == "table":
+            self._in_table = False
+        elif tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append((self._cell[0], "".join(self._cell[1])))
+            self._cell = None
+        elif self._in_table and tag not in ("tr", "tbody", "thead"):
+            self.stray.append(f"</{tag}>")
+
+    def handle_data(self, data):
+        if self._in_title:
+            self.title = (self.title or "") + data
+        elif self._cell is not None:
+            self._cell[1].append(data)
+        elif self._in_table and data.strip():
+            self.stray.append(repr(data.strip()[:40]))
+
+
+def check_fortunes(port: int) -> list[str]:
+    """GET /fortunes once and compare the table, unescaped, with the expected rows.
+    Whitespace between tags and the spelling of character references may differ
+    (Jinja writes &#34;, html.escape and React &quot;); nothing else may."""
+    path = "/fortunes"
+    try:
+        status, ctype, body = _http_get(port, path)
+    except (OSError, http.client.HTTPException) as exc:
+        return [f"GET {path}: {exc}"]
+    return fortunes_problems(status, ctype, body)
+
+
+def fortunes_problems(status: int, ctype: str, body: bytes, path: str = "/fortunes") -> list[str]:
+    problems = []
+    if status != 200:
+        problems.append(f"GET {path}: status {status}")
+    if not ctype.startswith("text/html"):
+        problems.append(f"GET {path}: content-type {ctype!r}, want text/html")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return [*problems, f"GET {path}: body is not UTF-8 ({exc})"]
+    parser = _FortunesParser()
+    parser.feed(text)
+    parser.close()
+    if parser.title != "Fortunes":
+        problems.append(f"GET {path}: <title> is {parser.title!r}, want 'Fortunes'")
+    if parser.tables != 1:
+        problems.append(f"GET {path}: {parser.tables} <table> elements, want 1")
+    if parser.stray:
+        problems.append(
+            f"GET {path}: unexpected markup inside <table>: {' '.join(parser.stray[:6])}"
+            " (an unescaped message?)"
+        )
+    want = [[("th", "id"), ("th", "message")]]
+    want += [[("td", str(id_)), ("td", msg)] for id_, msg in fortunes_module().expected_rows()]
+    got = parser.rows
+    if got != want:
+        if len(got) != len(want):
+            problems.append(
+                f"GET {path}: {len(got)} table rows, want {len(want)} (with the header)"
+            )
+        for i, (g, w) in enumerate(zip(got, want, strict=False)):
+            if g != w:
+                problems.append(
+                    f"GET {path}: row {i} is {[c for _, c in g]!r}, want {[c for _, c in w]!r}"
+                )
+                break
     return problems
 
 
@@ -699,26 +894,30 @@ def run_benchmark(
 ) -> tuple[list[dict], list[dict]]:
     samples: list[dict] = []
     warmups: list[dict] = []
-    variants = sorted({c.routes for c in CASES})
+    variants = [v for v in VARIANTS if any(c.variant == v for c in cfg.cases)]
     live = [a for a in apps if a.status == "ok"]
-    for rnd in range(cfg.rounds):
+    rounds = 1 if cfg.check_only else cfg.rounds
+    for rnd in range(rounds):
         # Round-robin, and start each round with a different app so that no app is
         # always measured first (or right after the same neighbour).
         order = live[rnd % len(live) :] + live[: rnd % len(live)] if live else []
-        say(f"\n--- round {rnd + 1}/{cfg.rounds}: {', '.join(a.name for a in order)}")
+        if cfg.check_only:
+            say(f"\n--- checking answers: {', '.join(a.name for a in order)}")
+        else:
+            say(f"\n--- round {rnd + 1}/{rounds}: {', '.join(a.name for a in order)}")
         for app in order:
-            for routes in variants:
-                cases = [c for c in CASES if c.routes == routes]
-                if routes in app.failed_variants:
+            for variant in variants:
+                if variant in app.failed_variants or rnd >= rounds_for(cfg, variant):
                     continue
+                cases = [c for c in cfg.cases if c.variant == variant]
                 try:
-                    with running_server(app, routes, server_cpu, cfg.start_timeout) as (proc, port):
-                        problems = check_responses(port, routes)
-                        for p in problems:
-                            note = f"[{routes or 'base'}] {p}"
-                            if note not in app.checks:
-                                app.checks.append(note)
-                                warn(f"{app.name}: {note}")
+                    with running_server(app, variant, server_cpu, cfg.start_timeout) as (
+                        proc,
+                        port,
+                    ):
+                        record_checks(app, variant, check_responses(port, variant))
+                        if cfg.check_only:
+                            continue
                         trace = warm_up(
                             wrk,
                             cfg,
@@ -728,7 +927,7 @@ def run_benchmark(
                             WARMUP_REQUESTS[app.kind],
                         )
                         warmups.append(
-                            {"app": app.key, "routes": routes, "round": rnd + 1, "rps": trace}
+                            {"app": app.key, "variant": variant, "round": rnd + 1, "rps": trace}
                         )
                         for case in cases:
                             cpu0 = tree_cpu_seconds(proc.pid)
@@ -752,9 +951,34 @@ def run_benchmark(
                             )
                 except ServerError as exc:
                     reason = str(exc).replace("\n", " | ")
-                    app.failed_variants[routes] = reason
-                    warn(f"{app.name} ({'1000 routes' if routes else 'base'}): {reason}")
+                    app.failed_variants[variant] = reason
+                    warn(f"{app.name} ({VARIANTS[variant].label}): {reason}")
     return samples, warmups
+
+
+def rounds_for(cfg: Config, variant: str) -> int:
+    """The 1000-routes variant runs in the first cfg.rounds_1000 rounds only."""
+    return min(cfg.rounds, cfg.rounds_1000) if variant == "1000" else cfg.rounds
+
+
+def record_checks(app: AppSpec, variant: str, problems: list[str]) -> None:
+    for p in problems:
+        note = f"[{variant}] {p}"
+        if note not in app.checks:
+            app.checks.append(note)
+            warn(f"{app.name}: {note}")
+    if variant != "fortunes":
+        return
+    if problems:
+        if not app.fortunes_wrong:
+            warn(
+                f"{app.name}: WRONG /fortunes ANSWER: its SSR numbers are for a different page;"
+                " the run will exit with status 1"
+            )
+        app.fortunes_wrong = True
+    elif not app.fortunes_ok_said:
+        app.fortunes_ok_said = True
+        say(f"  {app.name}: /fortunes answer OK (title, 13 rows in order, every message escaped)")
 
 
 def summarize(cfg: Config, apps: list[AppSpec], samples: list[dict]) -> dict:
@@ -762,7 +986,7 @@ def summarize(cfg: Config, apps: list[AppSpec], samples: list[dict]) -> dict:
     summary: dict[str, dict[str, dict]] = {}
     for app in apps:
         row: dict[str, dict] = {}
-        for case in CASES:
+        for case in cfg.cases:
             mine = [s for s in samples if s["app"] == app.key and s["case"] == case.key]
             if not mine:
                 continue
@@ -803,13 +1027,13 @@ def _ratio(r: float | None) -> str:
     return f"{r:.2f}" if r >= 0.095 else f"{r:.3f}"
 
 
-def _cells(app: AppSpec, summary: dict) -> list[str]:
+def _cells(app: AppSpec, summary: dict, cases: list[Case]) -> list[str]:
     cells: list[str] = []
     row = summary.get(app.key, {})
-    for case in CASES:
+    for case in cases:
         cell = row.get(case.key)
         if cell is None:
-            failed = app.failed_variants.get(case.routes, "")
+            failed = app.failed_variants.get(case.variant, "")
             tag = "n/a" if failed.startswith("n/a") else "skipped"
             cells += [tag, "", "", ""]
             continue
@@ -819,16 +1043,16 @@ def _cells(app: AppSpec, summary: dict) -> list[str]:
     return cells
 
 
-def text_table(apps: list[AppSpec], summary: dict) -> str:
-    rows = [[app.name + (" *" if app.checks else ""), *_cells(app, summary)] for app in apps]
+def text_table(apps: list[AppSpec], summary: dict, cases: list[Case]) -> str:
+    rows = [[app.name + (" *" if app.checks else ""), *_cells(app, summary, cases)] for app in apps]
     sub = ["req/s", "µs/req", "rps ratio", "cpu ratio"]
-    ncol = 1 + 4 * len(CASES)
+    ncol = 1 + 4 * len(cases)
     widths = [max(len("app"), *(len(r[0]) for r in rows))]
     for i in range(1, ncol):
         widths.append(max(len(sub[(i - 1) % 4]), *(len(r[i]) for r in rows)))
     # group headers spanning 4 columns each
     groups = []
-    for ci, case in enumerate(CASES):
+    for ci, case in enumerate(cases):
         span = sum(widths[1 + 4 * ci : 5 + 4 * ci]) + 3 * 2
         groups.append(case.label[:span].center(span))
     sep = " │ "
@@ -837,7 +1061,7 @@ def text_table(apps: list[AppSpec], summary: dict) -> str:
 
     def fmt(r: list[str]) -> str:
         parts = [r[0].ljust(widths[0])]
-        for ci in range(len(CASES)):
+        for ci in range(len(cases)):
             chunk = [r[1 + 4 * ci + j].rjust(widths[1 + 4 * ci + j]) for j in range(4)]
             parts.append("  ".join(chunk))
         return sep.join(parts)
@@ -846,14 +1070,14 @@ def text_table(apps: list[AppSpec], summary: dict) -> str:
     return "\n".join([line1, fmt(hdr), rule, *(fmt(r) for r in rows)])
 
 
-def markdown_table(apps: list[AppSpec], summary: dict) -> str:
+def markdown_table(apps: list[AppSpec], summary: dict, cases: list[Case]) -> str:
     head = ["app"]
-    for case in CASES:
+    for case in cases:
         head += [f"`{case.label}` {SUB[0]}", *SUB[1:]]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for app in apps:
         name = app.name + (" \\*" if app.checks else "")
-        lines.append("| " + " | ".join([name, *_cells(app, summary)]) + " |")
+        lines.append("| " + " | ".join([name, *_cells(app, summary, cases)]) + " |")
     return "\n".join(lines)
 
 
@@ -880,7 +1104,7 @@ def metadata(cfg: Config, wrk: str, server_cpu, client_cpu) -> dict:
     from importlib import metadata as md
 
     versions = {}
-    for dist in ("nexpress", "granian", "starlette", "fastapi", "litestar", "msgspec"):
+    for dist in ("nexpress", "granian", "starlette", "fastapi", "litestar", "msgspec", "jinja2"):
         try:
             versions[dist] = md.version(dist)
         except md.PackageNotFoundError:
@@ -889,6 +1113,9 @@ def metadata(cfg: Config, wrk: str, server_cpu, client_cpu) -> dict:
     versions["node"] = _version(["node", "--version"]) if shutil.which("node") else None
     versions["express"] = _node_pkg_version("express", "express")
     versions["next"] = _node_pkg_version("next", "next")
+    versions["react"] = _node_pkg_version("next", "react")
+    versions["better-sqlite3"] = _node_pkg_version("next", "better-sqlite3")
+    versions["sqlite (python)"] = sqlite3.sqlite_version
     versions["wrk"] = _version([wrk, "-v"])
     cpu_model = None
     with contextlib.suppress(OSError):
@@ -906,6 +1133,8 @@ def metadata(cfg: Config, wrk: str, server_cpu, client_cpu) -> dict:
         "config": {
             "duration_s": cfg.duration,
             "rounds": cfg.rounds,
+            "rounds_1000": rounds_for(cfg, "1000"),
+            "cases": [c.key for c in cfg.cases],
             "warmup_max_s": cfg.warmup,
             "connections": cfg.connections,
             "threads": cfg.threads,
@@ -932,8 +1161,8 @@ def main(argv: list[str] | None = None) -> int:
     apps = all_apps()
     known = {a.key for a in apps}
     for key in known:  # server logs are per run; setup logs (npm, next build) stay
-        for routes in {c.routes for c in CASES}:
-            (LOG_DIR / f"{key}-{routes or 'base'}.log").unlink(missing_ok=True)
+        for variant in VARIANTS:
+            (LOG_DIR / f"{key}-{variant}.log").unlink(missing_ok=True)
     if cfg.apps:
         unknown = set(cfg.apps) - known
         if unknown:
@@ -944,23 +1173,56 @@ def main(argv: list[str] | None = None) -> int:
         rsgi = (cfg.apps is not None and "nexpress-rsgi" in cfg.apps) or nexpress_has_rsgi()
     if not rsgi:
         apps = [a for a in apps if a.key != "nexpress-rsgi"]
+    variants = {c.variant for c in cfg.cases}
+    for app in list(apps):
+        mine = {v for v in variants if app.target_for(v) is not None}
+        if not mine:  # e.g. BENCH_CASES=fortunes: Express has no /fortunes
+            say(f"bench: {app.name} has none of the selected cases; left out")
+            apps.remove(app)
+        for v in variants - mine:
+            app.failed_variants[v] = f"n/a (no {VARIANTS[v].probe} endpoint)"
 
-    wrk = ensure_wrk()
+    # The SSR case's database, rebuilt every run; every app gets its path in
+    # BENCH_FORTUNES_DB (the Python apps open it at import, so all of them need it).
+    fortunes_module().create_db(FORTUNES_DB)
+
+    wrk = "wrk" if cfg.check_only else ensure_wrk()
     server_cpu, client_cpu = cpu_pinning(cfg)
     for app in apps:
         if app.kind == "node":
-            prepare_node(app, cfg)
+            prepare_node(app, cfg, {v for v in variants if v not in app.failed_variants})
             if app.status != "ok":
                 warn(f"{app.name}: skipped: {app.reason}")
 
-    runs = sum(len(CASES) for a in apps if a.status == "ok")
-    starts = sum(len({c.routes for c in CASES}) for a in apps if a.status == "ok")
-    # ~1.5 s per server start + check; warm-up 1 s per Python server, up to cfg.warmup
-    eta = cfg.rounds * (runs * cfg.duration + starts * (1.5 + min(cfg.warmup, 2.5)))
+    live = [a for a in apps if a.status == "ok"]
+    if cfg.check_only:
+        started = time.monotonic()
+        run_benchmark(cfg, apps, wrk, server_cpu, client_cpu)
+        return report_checks(apps, time.monotonic() - started)
+
+    eta = 0.0
+    for v in variants:
+        n_cases = sum(c.variant == v for c in cfg.cases)
+        for app in live:
+            if v in app.failed_variants:
+                continue
+            # a start + check ~1.5 s (next start ~3 s); warm-up 1 s for a Python
+            # server, a few for Express; Next.js needs ~14 s to serve 5,000 route-handler
+            # requests at this machine's speed, ~25 s for 1000 routes or the SSR page
+            start = 1.5 + (1 if app.kind == "granian" else min(cfg.warmup, 4))
+            if app.target == "next":
+                start = 3 + min(cfg.warmup, 14 if v == "base" else 25)
+            eta += rounds_for(cfg, v) * (start + n_cases * (cfg.duration + 0.3))
     eta = int(eta)
     say(
-        f"bench: {len([a for a in apps if a.status == 'ok'])} apps x {len(CASES)} cases x {cfg.rounds} round(s), "
-        f"wrk -t{cfg.threads} -c{cfg.connections} -d{cfg.duration}s (after <= {cfg.warmup}s warm-up per server), "
+        f"bench: {len(live)} apps x {len(cfg.cases)} cases ({', '.join(c.key for c in cfg.cases)}) "
+        f"x {cfg.rounds} round(s)"
+        + (
+            f" (1000 routes: {rounds_for(cfg, '1000')})"
+            if "1000" in variants and rounds_for(cfg, "1000") < cfg.rounds
+            else ""
+        )
+        + f", wrk -t{cfg.threads} -c{cfg.connections} -d{cfg.duration}s (after <= {cfg.warmup}s warm-up per server), "
         f"server on CPU {server_cpu}, wrk on CPU {client_cpu}; about {eta // 60}m{eta % 60:02d}s"
     )
     started = time.monotonic()
@@ -978,26 +1240,36 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(cfg, apps, samples)
     meta = metadata(cfg, wrk, server_cpu, client_cpu)
 
-    table = text_table(apps, summary)
+    table = text_table(apps, summary, cfg.cases)
+    r1000 = rounds_for(cfg, "1000")
+    fewer = any(c.variant == "1000" for c in cfg.cases) and r1000 < cfg.rounds
     notes = [
-        f"{cfg.stat} of {cfg.rounds} round(s) of wrk -t{cfg.threads} -c{cfg.connections} -d{cfg.duration}s; "
+        f"{cfg.stat} of {cfg.rounds} round(s)"
+        + (f" ({r1000} for the 1000-routes case)" if fewer else "")
+        + f" of wrk -t{cfg.threads} -c{cfg.connections} -d{cfg.duration}s; "
         f"server pinned to CPU {server_cpu}, wrk to CPU {client_cpu}; granian {meta['versions']['granian']} "
         f"(1 worker) for Python apps, {meta['versions']['node']} (one process) for Node apps.",
         "µs/req = server CPU time (user+sys, all its processes) per request; "
         "rps ratio = req/s / bare ASGI's req/s; cpu ratio = bare's CPU/req / the app's CPU/req "
         "(both: higher is better, 1.00 = as fast / as frugal as the bare ASGI app).",
     ]
+    if any(c.key == "fortunes" for c in cfg.cases):
+        notes.append(
+            "/fortunes (SSR): 12 rows read from SQLite + 1 added per request, sorted, escaped, "
+            "rendered to HTML (Jinja2 for nexpress file routes, Starlette, FastAPI and Litestar; "
+            "a server-rendered App Router page for Next.js; html.escape + join for bare). "
+            f"Python apps: one sqlite3 connection per process, queried synchronously; SQLite "
+            f"{sqlite3.sqlite_version}, better-sqlite3 {meta['versions']['better-sqlite3']} for Next.js."
+        )
     footnotes = []
     for app in apps:
         if app.status != "ok":
             footnotes.append(f"{app.name}: skipped: {app.reason}")
-        for routes, reason in app.failed_variants.items():
+        for variant, reason in app.failed_variants.items():
             if app.status == "ok" and not reason.startswith("n/a"):
-                footnotes.append(
-                    f"{app.name} ({'1000 routes' if routes else 'base'}): failed: {reason}"
-                )
+                footnotes.append(f"{app.name} ({VARIANTS[variant].label}): failed: {reason}")
             elif reason.startswith("n/a") and app.status == "ok":
-                footnotes.append(f"{app.name} (1000 routes): {reason}")
+                footnotes.append(f"{app.name} ({VARIANTS[variant].label}): {reason}")
         for c in app.checks:
             footnotes.append(f"{app.name} *: wrong answer: {c}")
     if any(cell["errors"] for row in summary.values() for cell in row.values()):
@@ -1010,7 +1282,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result = {
         **meta,
-        "cases": [c.__dict__ for c in CASES],
+        "cases": [{**c.__dict__, "routes": c.routes} for c in cfg.cases],
         "apps": [
             {
                 "key": a.key,
@@ -1031,7 +1303,7 @@ def main(argv: list[str] | None = None) -> int:
     md_text = "\n".join(
         [
             f"<!-- bench/run.py, {meta['date']} -->",
-            markdown_table(apps, summary),
+            markdown_table(apps, summary, cfg.cases),
             "",
             *(f"- {n}" for n in [*notes, *footnotes]),
             f"- Machine: {meta['host']['cpu']} ({meta['host']['cpus']} CPUs); Python {meta['versions']['python']}, "
@@ -1044,7 +1316,37 @@ def main(argv: list[str] | None = None) -> int:
     )
     (RESULTS_DIR / "latest.md").write_text(md_text)
     say(f"\nbench: wrote {rel(RESULTS_DIR / 'latest.json')} and {rel(RESULTS_DIR / 'latest.md')}")
+    wrong = [a.name for a in apps if a.fortunes_wrong]
+    if wrong:
+        say(
+            f"\nbench: FAILED: wrong /fortunes answer from {', '.join(wrong)} "
+            "(see the warnings above); exit status 1"
+        )
+        return 1
     return 0 if samples else 1
+
+
+def report_checks(apps: list[AppSpec], elapsed: float) -> int:
+    """--check: what every app answered; 1 if any answer was wrong or an app failed."""
+    say("")
+    bad = False
+    for app in apps:
+        if app.status != "ok":
+            say(f"  {app.name:<16} skipped: {app.reason}")
+            bad = True
+            continue
+        failed = {v: r for v, r in app.failed_variants.items() if not r.startswith("n/a")}
+        for v, r in failed.items():
+            say(f"  {app.name:<16} {VARIANTS[v].label}: failed: {r}")
+        for c in app.checks:
+            say(f"  {app.name:<16} wrong answer: {c}")
+        if not failed and not app.checks:
+            say(f"  {app.name:<16} OK")
+        bad = bad or bool(failed or app.checks)
+    say(f"  checked in {elapsed:.0f}s")
+    if bad:
+        say("\nbench: FAILED: see above; exit status 1")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

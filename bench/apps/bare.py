@@ -2,8 +2,13 @@
 
 A dict lookup on ``scope["path"]``, a manual split for ``/users/<id>``, msgspec for
 JSON bodies, and ``content-type`` + ``content-length`` headers. No framework at all.
+``/fortunes`` (the SSR case, see _fortunes.py): the shared SQLite query, then
+``html.escape`` and a string join, no template engine.
 """
 
+from html import escape
+
+import _fortunes
 import msgspec
 from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
 
@@ -11,6 +16,8 @@ _encode = msgspec.json.encode
 
 TEXT = b"text/plain; charset=utf-8"
 JSON = b"application/json"
+HTML = b"text/html; charset=utf-8"
+DB = _fortunes.connect()  # one connection per process, opened at start-up
 
 
 def _plaintext() -> tuple[bytes, bytes]:
@@ -25,9 +32,21 @@ def _extra() -> tuple[bytes, bytes]:
     return TEXT, EXTRA_BODY.encode()
 
 
+def _fortunes_page() -> tuple[bytes, bytes]:
+    rows = "".join(
+        f"<tr><td>{id_}</td><td>{escape(message)}</td></tr>" for id_, message in _fortunes.query(DB)
+    )
+    page = (
+        "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table>"
+        f"<tr><th>id</th><th>message</th></tr>{rows}</table></body></html>"
+    )
+    return HTML, page.encode()
+
+
 ROUTES = {path: _extra for path in extra_static_paths()}
 ROUTES["/plaintext"] = _plaintext
 ROUTES["/json"] = _json
+ROUTES["/fortunes"] = _fortunes_page
 PARAM_PREFIXES = frozenset(extra_param_prefixes())
 
 

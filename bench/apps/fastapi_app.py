@@ -1,10 +1,20 @@
-"""FastAPI app for the benchmark (defaults as shipped, docs routes included)."""
+"""FastAPI app for the benchmark (defaults as shipped, docs routes included).
 
+``/fortunes`` (the SSR case, see _fortunes.py): the shared SQLite query rendered with
+``fastapi.templating.Jinja2Templates`` (autoescape on for ``.html``).
+"""
+
+import os
+
+import _fortunes
 from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from fastapi.templating import Jinja2Templates
 
 app = FastAPI()
+DB = _fortunes.connect()  # one connection per process, opened at start-up
+templates = Jinja2Templates(directory=os.path.join(os.path.dirname(__file__), "templates"))
 
 
 async def extra_param(id: str):
@@ -35,3 +45,8 @@ async def json_():
 @app.get("/users/{id}")
 async def user(id: str):
     return {"id": id}
+
+
+@app.get("/fortunes", response_class=HTMLResponse)
+async def fortunes(request: Request):
+    return templates.TemplateResponse(request, "fortunes.html", {"fortunes": _fortunes.query(DB)})

@@ -1,7 +1,19 @@
-"""Litestar app for the benchmark (defaults as shipped)."""
+"""Litestar app for the benchmark (defaults as shipped).
 
+``/fortunes`` (the SSR case, see _fortunes.py): the shared SQLite query rendered with
+Litestar's ``JinjaTemplateEngine`` (autoescape on).
+"""
+
+from pathlib import Path
+
+import _fortunes
 from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
 from litestar import Litestar, MediaType, get
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.template.config import TemplateConfig
+
+DB = _fortunes.connect()  # one connection per process, opened at start-up
 
 
 @get("/plaintext", media_type=MediaType.TEXT)
@@ -17,6 +29,11 @@ async def json_() -> dict[str, str]:
 @get("/users/{id:str}")
 async def user(id: str) -> dict[str, str]:
     return {"id": id}
+
+
+@get("/fortunes", media_type=MediaType.HTML)
+async def fortunes() -> Template:
+    return Template(template_name="fortunes.html", context={"fortunes": _fortunes.query(DB)})
 
 
 def _extra_param(path: str):
@@ -36,6 +53,11 @@ def _extra_static(path: str):
 # Registered first, like in every app of the benchmark (see _routes.py).
 handlers = [_extra_param(f"/{p}/{{id:str}}/x") for p in extra_param_prefixes()]
 handlers += [_extra_static(path) for path in extra_static_paths()]
-handlers += [plaintext, json_, user]
+handlers += [plaintext, json_, user, fortunes]
 
-app = Litestar(route_handlers=handlers)
+app = Litestar(
+    route_handlers=handlers,
+    template_config=TemplateConfig(
+        directory=Path(__file__).parent / "templates", engine=JinjaTemplateEngine
+    ),
+)

@@ -1,9 +1,20 @@
-"""Starlette app for the benchmark (defaults as shipped)."""
+"""Starlette app for the benchmark (defaults as shipped).
 
+``/fortunes`` (the SSR case, see _fortunes.py): the shared SQLite query rendered with
+``starlette.templating.Jinja2Templates`` (autoescape on for ``.html``).
+"""
+
+import os
+
+import _fortunes
 from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+DB = _fortunes.connect()  # one connection per process, opened at start-up
+templates = Jinja2Templates(directory=os.path.join(os.path.dirname(__file__), "templates"))
 
 
 async def plaintext(request):
@@ -18,6 +29,10 @@ async def user(request):
     return JSONResponse({"id": request.path_params["id"]})
 
 
+async def fortunes(request):
+    return templates.TemplateResponse(request, "fortunes.html", {"fortunes": _fortunes.query(DB)})
+
+
 async def extra(request):
     return PlainTextResponse(EXTRA_BODY)
 
@@ -28,6 +43,7 @@ routes += [
     Route("/plaintext", plaintext),
     Route("/json", json_),
     Route("/users/{id}", user),
+    Route("/fortunes", fortunes),
 ]
 
 app = Starlette(routes=routes)

@@ -1,4 +1,4 @@
-// Required by the App Router; the benchmark only hits route handlers.
+// Required by the App Router. The benchmark hits route handlers and app/fortunes/page.js.
 export default function RootLayout({ children }) {
   return (
     <html lang="en">
