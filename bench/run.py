@@ -66,6 +66,7 @@ VARIANTS = {
     "base": Variant("base", 0, "/plaintext", "base"),
     "1000": Variant("1000", EXTRA_ROUTES, "/plaintext", "1000 routes"),
     "fortunes": Variant("fortunes", 0, "/fortunes", "SSR /fortunes"),
+    "isr": Variant("isr", 0, "/post", "ISR /post"),
 }
 
 
@@ -87,6 +88,7 @@ CASES = [
     Case("user", "/users/:id", "/users/12345", "base"),
     Case("user1000", "/users/:id (1000 routes)", "/users/12345", "1000"),
     Case("fortunes", "/fortunes (SSR)", "/fortunes", "fortunes"),
+    Case("isr", "/post (ISR, cached)", "/post", "isr"),
 ]
 
 # What each endpoint must answer (checked once per server start, before measuring).
@@ -414,7 +416,8 @@ class AppSpec:
 def all_apps() -> list[AppSpec]:
     # nexpress's SSR case is its own app, written with file routes (apps/nexpress_ssr/app/);
     # the others serve /fortunes from the same module as the other cases.
-    ssr = {"fortunes": "nexpress_ssr_app:app"}
+    ssr = {"fortunes": "nexpress_ssr_app:app", "isr": "nexpress_isr_app:app"}
+    no_isr = {"isr": None}  # the ISR case compares nexpress's cache with bare serving the same bytes
     return [
         AppSpec("bare", "bare ASGI", "granian", "bare:app"),
         AppSpec("nexpress", "nexpress", "granian", "nexpress_app:app", targets=ssr),
@@ -426,11 +429,11 @@ def all_apps() -> list[AppSpec]:
             interface="rsgi",
             targets=ssr,
         ),
-        AppSpec("starlette", "Starlette", "granian", "starlette_app:app"),
-        AppSpec("fastapi", "FastAPI", "granian", "fastapi_app:app"),
-        AppSpec("litestar", "Litestar", "granian", "litestar_app:app"),
-        AppSpec("express", "Express 5", "node", "express", targets={"fortunes": None}),
-        AppSpec("next", "Next.js", "node", "next"),
+        AppSpec("starlette", "Starlette", "granian", "starlette_app:app", targets=no_isr),
+        AppSpec("fastapi", "FastAPI", "granian", "fastapi_app:app", targets=no_isr),
+        AppSpec("litestar", "Litestar", "granian", "litestar_app:app", targets=no_isr),
+        AppSpec("express", "Express 5", "node", "express", targets={"fortunes": None, **no_isr}),
+        AppSpec("next", "Next.js", "node", "next", targets=no_isr),
     ]
 
 
@@ -655,10 +658,44 @@ def running_server(app: AppSpec, variant: str, cpu: str | None, timeout: float):
         kill_group(proc)
 
 
+ISR_PAGE = RESULTS_DIR / "isr_page.html"  # what nexpress serves for /post; bare serves it too
+
+
+def write_isr_page() -> None:
+    """Render nexpress's ISR page once, in-process, so the bare app can serve the same bytes."""
+    code = (
+        "import sys; from nexpress.testing import TestClient; import nexpress_isr_app\n"
+        "with TestClient(nexpress_isr_app.app) as c:\n"
+        "    sys.stdout.buffer.write(c.get('/post').content)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(APPS_DIR), str(ROOT)]))
+    done = subprocess.run([sys.executable, "-c", code], cwd=APPS_DIR, env=env, capture_output=True, timeout=60)
+    if done.returncode != 0 or not done.stdout:
+        warn(f"ISR case: could not render nexpress's /post: {done.stderr.decode(errors='replace')[-300:]}")
+        return
+    ISR_PAGE.write_bytes(done.stdout)
+    os.environ["BENCH_ISR_PAGE"] = str(ISR_PAGE)
+
+
+def check_isr(port: int) -> list[str]:
+    """/post must be the same bytes from every app (and a cache HIT from nexpress)."""
+    try:
+        status, _ctype, body = _http_get(port, "/post")
+    except (OSError, http.client.HTTPException) as exc:
+        return [f"GET /post: {exc}"]
+    if status != 200:
+        return [f"GET /post: status {status}"]
+    if ISR_PAGE.exists() and body != ISR_PAGE.read_bytes():
+        return ["GET /post: not the same bytes as nexpress's cached page"]
+    return []
+
+
 def check_responses(port: int, variant: str) -> list[str]:
     """Problems with the app's answers (empty if every endpoint answers as specified)."""
     if variant == "fortunes":
         return check_fortunes(port)
+    if variant == "isr":
+        return check_isr(port)
     problems = []
     for path, (ctype, want) in EXPECTED.items():
         try:
@@ -1185,6 +1222,7 @@ def main(argv: list[str] | None = None) -> int:
     # The SSR case's database, rebuilt every run; every app gets its path in
     # BENCH_FORTUNES_DB (the Python apps open it at import, so all of them need it).
     fortunes_module().create_db(FORTUNES_DB)
+    write_isr_page()
 
     wrk = "wrk" if cfg.check_only else ensure_wrk()
     server_cpu, client_cpu = cpu_pinning(cfg)

@@ -636,3 +636,18 @@ def test_export_refuses_routes_that_need_a_server(tmp_path):
     message = str(info.value)
     assert "/api/x" in message and "/live" in message and "/feed" in message
     assert not (tmp_path / "out").exists()
+
+
+def test_hits_written_from_the_cache_keep_every_header(tmp_path):
+    make(tmp_path, {"app/p/page.html": "<p>cached</p>"})
+    app = App(root=tmp_path, route_header=True)
+    with TestClient(app) as c:
+        assert c.get("/p").headers["x-nexpress-cache"] == "MISS"
+        hit = c.get("/p")
+        assert hit.headers["x-nexpress-cache"] == "HIT"
+        assert hit.headers["x-nexpress-route"] == "app/p/page.html"
+        assert hit.headers["content-type"] == "text/html; charset=utf-8"
+        assert int(hit.headers["content-length"]) == len(hit.content) and "cached" in hit.text
+        head = c.head("/p")
+        assert head.content == b"" and head.headers["content-length"] == hit.headers["content-length"]
+        assert c.get("/%70").headers["x-nexpress-cache"] == "HIT"  # another spelling, same entry

@@ -6,6 +6,7 @@ JSON bodies, and ``content-type`` + ``content-length`` headers. No framework at 
 ``html.escape`` and a string join, no template engine.
 """
 
+import os
 from html import escape
 
 import _fortunes
@@ -47,6 +48,14 @@ ROUTES = {path: _extra for path in extra_static_paths()}
 ROUTES["/plaintext"] = _plaintext
 ROUTES["/json"] = _json
 ROUTES["/fortunes"] = _fortunes_page
+
+# The ISR case: the very bytes nexpress serves for its cached /post page (bench/run.py
+# writes them to $BENCH_ISR_PAGE before starting any app), sent as they are.
+_ISR_FILE = os.environ.get("BENCH_ISR_PAGE")
+if _ISR_FILE and os.path.exists(_ISR_FILE):
+    with open(_ISR_FILE, "rb") as _fh:
+        _ISR_BODY = _fh.read()
+    ROUTES["/post"] = lambda: (b"text/html; charset=utf-8", _ISR_BODY)
 PARAM_PREFIXES = frozenset(extra_param_prefixes())
 
 

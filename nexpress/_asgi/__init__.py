@@ -212,6 +212,16 @@ def build_invoker(route: Route, app: App) -> Callable:
     endpoint = endpoint_for(route)
     steps = route.middleware
     depth = route.base_depth
+    invoke = _general_invoker(route, app, endpoint, steps, depth, route_header)
+    # A handler may bring a faster path for its common case (cache hits), falling back
+    # to the general invoker for everything else.
+    fast = getattr(handler, "__nexpress_fast_invoker__", None)
+    if fast is not None and not steps:
+        return fast(route_header, invoke)
+    return invoke
+
+
+def _general_invoker(route: Route, app: App, endpoint: Callable, steps: tuple, depth: int, route_header: bytes | None) -> Callable:
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
         req = Request(scope, receive, raw_path, params, route, app)
