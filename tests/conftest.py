@@ -80,9 +80,11 @@ class Server:
                 self.proc.wait()
 
 
-def start_server(app_dir: Path, target: str, *args: str, env: dict[str, str] | None = None, cli: str = "start") -> Server:
+def start_server(app_dir: Path, target: str | None, *args: str, env: dict[str, str] | None = None, cli: str = "start") -> Server:
+    """Run ``nexpress <cli> [target]`` in ``app_dir`` on a free loopback port
+    (``target=None``: the CLI's default APP)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "nexpress.cli", cli, target, "--port", str(port), *args]
+    cmd = [sys.executable, "-m", "nexpress.cli", cli, *([target] if target else []), "--port", str(port), *args]
     proc = subprocess.Popen(
         cmd,
         cwd=app_dir,

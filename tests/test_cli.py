@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import Server, free_port, start_server, wait_for_port
+from conftest import Server, free_port, start_server
 
 from nexpress.cli import main
 
@@ -282,22 +282,8 @@ def http(server: Server, path: str, *headers: str) -> tuple[int, dict[str, str],
 
 
 def launch(app_dir: Path, *args: str, cli: str = "start") -> Server:
-    """Like conftest.start_server, but without an APP argument (the default)."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nexpress.cli", cli, "--port", str(port), *args],
-        cwd=app_dir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        wait_for_port(port, proc)
-    except BaseException:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        raise
-    return Server(proc, port)
+    """A server started without an APP argument (the CLI's default)."""
+    return start_server(app_dir, None, *args, cli=cli)
 
 
 @pytest.fixture
