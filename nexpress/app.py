@@ -124,10 +124,15 @@ class App(Router):
         await load_prerendered(self)
 
     async def _start_cache_for_build(self) -> None:
-        """Build and export render with a private in-memory cache (never the shared store)."""
+        """Build and export run the start-up handlers (databases...) and render with a
+        private in-memory cache (never the shared store)."""
         from .cache import Cache, MemoryStore
 
         self._cache = Cache(MemoryStore()).activate()
+        await _run_all(self._startup)
+
+    async def _stop_after_build(self) -> None:
+        await _run_all(self._shutdown)
 
     @property
     def templates(self):
@@ -367,10 +372,7 @@ class App(Router):
                 try:
                     self.compile()
                     await self._start_cache()
-                    for fn in self._startup:
-                        result = fn()
-                        if inspect.isawaitable(result):
-                            await result
+                    await _run_all(self._startup)
                 except BaseException as exc:
                     logger.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -378,10 +380,7 @@ class App(Router):
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
-                    for fn in self._shutdown:
-                        result = fn()
-                        if inspect.isawaitable(result):
-                            await result
+                    await _run_all(self._shutdown)
                     if self._cache is not None:
                         await self._cache.close()
                 except BaseException as exc:
@@ -390,6 +389,14 @@ class App(Router):
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+async def _run_all(functions: list[Callable]) -> None:
+    """Call start-up or shutdown handlers in order (sync or async)."""
+    for fn in functions:
+        result = fn()
+        if inspect.isawaitable(result):
+            await result
 
 
 def _strip_root(scope: dict, path: str) -> str:

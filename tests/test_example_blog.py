@@ -98,3 +98,28 @@ def test_routes_command_names_the_page_file(monkeypatch):
     finally:
         for name in ("server", "db", "schemas"):
             sys.modules.pop(name, None)
+
+
+def test_build_runs_startup_handlers_and_prerenders_the_blog(tmp_path, monkeypatch):
+    """`nexpress build` on a fresh checkout: the start-up handler creates the database."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from nexpress.cli import main
+
+    copy = tmp_path / "blog"
+    shutil.copytree(BLOG, copy, ignore=shutil.ignore_patterns("*.db", ".nexpress", "__pycache__"))
+    monkeypatch.setenv("BLOG_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
+    monkeypatch.chdir(copy)
+    for name in ("server", "db", "schemas"):
+        sys.modules.pop(name, None)
+    try:
+        result = CliRunner().invoke(main, ["build"])
+    finally:
+        for name in ("server", "db", "schemas"):
+            sys.modules.pop(name, None)
+    assert result.exit_code == 0, result.output
+    assert "5 page(s) prerendered" in result.output
+    assert "/blog/hello" in result.output and "isr 60s" in result.output
+    assert (copy / ".nexpress" / "manifest.json").is_file()

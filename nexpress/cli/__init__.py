@@ -282,6 +282,7 @@ def _progress_run(app: Any, label: str, work) -> list:
             try:
                 return await work(done)
             finally:
+                await app._stop_after_build()
                 await app.cache.close()
 
     return asyncio.run(main())
