@@ -43,7 +43,8 @@ class App(Router):
     keyword-only: ``secret`` (signed cookies), ``trust_proxy`` (False, True, a hop
     count or a list of proxy addresses/networks), ``route_header`` (send
     ``x-nexpress-route``; on in debug), ``body_limit`` (1 MiB), ``file_limit``
-    (10 MiB), ``views`` ("views", for ``res.render``).
+    (10 MiB), ``body_timeout`` (30 s without a body chunk -> 408), ``views``
+    ("views", for ``res.render``).
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class App(Router):
         route_header: bool | None = None,
         body_limit: int = MiB,
         file_limit: int = 10 * MiB,
+        body_timeout: float = 30.0,
         views: str = "views",
     ) -> None:
         self._table: RouteTable | None = None
@@ -75,6 +77,7 @@ class App(Router):
         self.route_header = self.debug if route_header is None else route_header
         self.secret = secret or os.environ.get("NEXPRESS_SECRET") or None
         self.trust_proxy = trust_proxy
+        self.body_timeout = body_timeout
         self.views = views
         self.locals: dict[str, Any] = {}
         self._startup: list[Callable] = []

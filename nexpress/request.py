@@ -7,6 +7,7 @@ clear client errors, never 500s.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import tempfile
 from collections.abc import AsyncIterator, Callable
@@ -360,8 +361,14 @@ class Request:
         self._declared_length(limit)
         self._consumed = True
         received = 0
+        timeout = self.app.body_timeout
         while True:
-            message = await self._receive()
+            try:
+                message = await asyncio.wait_for(self._receive(), timeout)
+            except TimeoutError:
+                # a client that stops sending its body (slowloris) does not hold the
+                # request open forever
+                raise HTTPError(408, f"The request body did not arrive within {timeout:g} s") from None
             kind = message["type"]
             if kind == "http.disconnect":
                 raise ClientDisconnect()

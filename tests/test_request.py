@@ -1185,3 +1185,34 @@ def test_json_needs_a_json_content_type(content_type):
 def test_json_content_types_accepted(content_type):
     r = client_for(body_app()).post("/json", content=b'{"a": 1}', headers={"content-type": content_type})
     assert r.json() == {"got": {"a": 1}}
+
+
+def test_a_body_that_stops_arriving_is_a_408():
+    """A client that sends less than its Content-Length (slowloris) is not waited on forever."""
+    import asyncio
+
+    app = App(body_timeout=0.2)
+
+    @app.post("/raw")
+    async def raw(req):
+        return {"len": len(await req.body())}
+
+    messages = []
+
+    async def receive():
+        await asyncio.sleep(3600)
+
+    async def send(message):
+        messages.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/raw", "raw_path": b"/raw", "query_string": b"",
+        "headers": [(b"content-length", b"100")], "client": ("127.0.0.1", 1), "scheme": "http", "root_path": "",
+    }
+
+    async def main():
+        await asyncio.wait_for(app(scope, receive, send), 5)
+
+    asyncio.run(main())
+    assert messages[0]["status"] == 408
+    assert b"did not arrive" in messages[1]["body"]
