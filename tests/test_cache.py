@@ -126,6 +126,23 @@ def test_store_locks_are_exclusive(new_store):
     with_store(new_store, scenario)
 
 
+def test_invalidations_are_counted_for_every_user_of_a_shared_store(new_store):
+    """A render that started before an invalidation on another instance sees the
+    counter move, so it does not store what it rendered."""
+
+    async def scenario(store):
+        other = new_store()  # a second instance on the same SQLite file / Redis
+        if isinstance(store, MemoryStore):
+            other = store  # one process: the same store object
+        before = await store.generation()
+        await other.bump_generation()
+        assert await store.generation() == before + 1
+        if other is not store:
+            await other.close()
+
+    with_store(new_store, scenario)
+
+
 def test_memory_store_is_lru_bounded():
     store = MemoryStore(max_entries=3)
 

@@ -72,7 +72,6 @@ class Cache:
         self._warned_at = 0.0
         self._retry_at = 0.0
         self.available = True
-        self.generation = 0  # bumped by every invalidation in this process
 
     def activate(self) -> Cache:
         global _current
@@ -135,15 +134,19 @@ class Cache:
 
     # --- invalidation ------------------------------------------------------------------
 
+    async def generation(self) -> int:
+        """The store's invalidation counter (shared across instances for SQLite/Redis)."""
+        return await self._safely(self.store.generation(), -1)
+
     async def revalidate_tag(self, tag: str) -> list[str]:
-        self.generation += 1
+        await self._safely(self.store.bump_generation())
         keys = await self._safely(self.store.invalidate_tag(tag), [])
         logger.info("revalidate_tag(%r): dropped %d entries", tag, len(keys))
         return keys
 
     async def revalidate_path(self, path: str, tree: bool = False) -> None:
         path = "/" + path.strip("/") if path.strip("/") else "/"
-        self.generation += 1
+        await self._safely(self.store.bump_generation())
         await self._safely(self.store.delete([page_key(path), api_key(path)]))
         if tree:
             prefix = "" if path == "/" else path
@@ -197,7 +200,7 @@ class Cache:
             current = await self.get(key)
             if current is not None and not _is_stale(current, time.time()):
                 return  # someone already did
-            generation = self.generation
+            generation = await self.generation()
             try:
                 entry = await produce()
             except Exception:
@@ -210,7 +213,7 @@ class Cache:
                     current.created = time.time()
                     await self.set(key, current)
                 return
-            if generation == self.generation:  # not invalidated while rendering
+            if generation == await self.generation():  # not invalidated while rendering
                 await self.set(key, entry)
         except Exception:
             logger.exception("regenerating %s failed; still serving the previous version", key)
@@ -310,8 +313,10 @@ def cached(ttl: float | None = None, tags: list[str] | tuple[str, ...] = ()) -> 
                     ) from None
                 return Entry(body=body, created=now, expires=now + ttl if ttl else None, tags=tag_list)
 
+            generation = await cache.generation()
             fresh = await cache.single_flight(key, produce)
-            await cache.set(key, fresh)
+            if generation == await cache.generation():  # not invalidated meanwhile
+                await cache.set(key, fresh)
             return decoder.decode(fresh.body)
 
         wrapper.__nexpress_cached__ = True  # type: ignore[attr-defined]

@@ -169,11 +169,12 @@ def cached_endpoint(
             return None
 
         async def produce() -> Entry:
-            generation = cache.generation
+            generation = await cache.generation()
             fresh = await render_entry(app, endpoint, path, req.params, revalidate)
             if fresh is None:
                 raise _NotCacheable()
-            if generation == cache.generation:  # an invalidation meanwhile: serve, don't store
+            # an invalidation meanwhile, here or on another instance: serve it, don't store it
+            if generation == await cache.generation():
                 await cache.set(key, fresh)
             return fresh
 

@@ -82,6 +82,16 @@ class Store:
         """A lock shared by every user of the store; a token, or None if taken."""
         return "local"
 
+    async def generation(self) -> int:
+        """A counter every invalidation bumps, shared by every user of the store: a
+        render that saw another value when it started must not store its result."""
+        return self._generation
+
+    async def bump_generation(self) -> None:
+        self._generation += 1
+
+    _generation = 0
+
     async def release(self, name: str, token: str) -> None:
         return None
 
@@ -265,6 +275,22 @@ class SQLiteStore(Store):
     async def release(self, name: str, token: str) -> None:
         await self._run(lambda conn: conn.execute("DELETE FROM locks WHERE name = ? AND token = ?", (name, token)))
 
+    async def generation(self) -> int:
+        def read(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT token FROM locks WHERE name = '#generation'").fetchone()
+            return int(row[0]) if row else 0
+
+        return await self._run(read)
+
+    async def bump_generation(self) -> None:
+        def bump(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO locks (name, token, until) VALUES ('#generation', '1', 1e18)"
+                " ON CONFLICT(name) DO UPDATE SET token = CAST(token AS INTEGER) + 1"
+            )
+
+        await self._run(bump)
+
     async def clear(self) -> None:
         def wipe(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM entries")
@@ -376,6 +402,13 @@ class RedisStore(Store):
 
     async def release(self, name: str, token: str) -> None:
         await self._call(self.client.eval(_RELEASE, 1, self.prefix + "l:" + name, token))
+
+    async def generation(self) -> int:
+        value = await self._call(self.client.get(self.prefix + "generation"))
+        return int(value or 0)
+
+    async def bump_generation(self) -> None:
+        await self._call(self.client.incr(self.prefix + "generation"))
 
     async def clear(self) -> None:
         async def wipe() -> None:
