@@ -20,7 +20,7 @@ from .errors import HTTPError, failing_frame, html_page, problem
 from .middleware import MiddlewareError, run_chain
 from .request import ClientDisconnect, Request
 from .response import HTML, Response
-from .routing import RouteDef, Router, positional_arity
+from .routing import RouteDef, Router
 from .routing.table import RouteTable, compile_routes
 
 logger = logging.getLogger("nexpress")
@@ -473,4 +473,4 @@ def _file_sender(path: str) -> Callable:
     return send_public_file
 
 
-__all__ = ["App", "positional_arity"]
+__all__ = ["App"]
