@@ -22,6 +22,7 @@ from .request import ClientDisconnect, Request
 from .response import HTML, Response
 from .routing import RouteDef, Router
 from .routing.table import RouteTable, compile_routes
+from .static import safe_join
 
 logger = logging.getLogger("nexpress")
 
@@ -449,15 +450,14 @@ def _escape_pattern(path: str) -> str:
 def _public_routes(folder: str, root: str) -> list[RouteDef]:
     """A GET route per file in ``public/`` (dotfiles are never served)."""
     routes = []
-    real_folder = os.path.realpath(folder)
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for filename in sorted(filenames):
             if filename.startswith("."):
                 continue
             full = os.path.join(dirpath, filename)
-            if not os.path.realpath(full).startswith(real_folder + os.sep):
-                continue  # a symlink out of public/ is never served (as static() refuses it)
+            if safe_join(folder, os.path.relpath(full, folder).replace(os.sep, "/")) is None:
+                continue  # a symlink out of public/ is never served (the rule static() uses)
             url = "/" + os.path.relpath(full, folder).replace(os.sep, "/")
             source = os.path.relpath(full, root).replace(os.sep, "/")
             routes.append(

@@ -183,12 +183,17 @@ def server_routes(app: Any) -> list[dict[str, Any]]:
     return rows
 
 
-async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = None) -> list[Result]:
-    """Write a static site to ``out``; BuildError names the routes needing a server."""
+def check_exportable(app: Any) -> None:
+    """Raise BuildError naming every route a static export cannot serve."""
     blockers = server_routes(app)
     if blockers:
         lines = "\n".join(f"  {','.join(r['methods'])} {r['path']}  ({r['kind']}, {r['source']})" for r in blockers)
         raise BuildError(f"cannot export: these routes need a server:\n{lines}")
+
+
+async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = None) -> list[Result]:
+    """Write a static site to ``out``; BuildError names the routes needing a server."""
+    check_exportable(app)
     results = await prerender(app, on_done)
     failed = [r for r in results if r.entry is None]
     if failed:

@@ -331,15 +331,12 @@ def build(app: str | None) -> None:
 @click.option("--out", default="out", show_default=True, help="Folder to write the static site to.")
 def export(app: str | None, out: str) -> None:
     """Write a static site (HTML, public/, sitemap.xml) for any file host."""
-    from ..build import BuildError, server_routes
+    from ..build import BuildError, check_exportable
     from ..build import export as run_export
 
     application = _load_compiled(app)
-    blockers = server_routes(application)
-    if blockers:
-        lines = "\n".join(f"  {','.join(r['methods'])} {r['path']}  ({r['kind']}, {r['source']})" for r in blockers)
-        raise click.ClickException(f"cannot export: these routes need a server:\n{lines}")
     try:
+        check_exportable(application)  # before the progress bar starts
         results = _progress_run(application, "Exporting", lambda done: run_export(application, out, done))
     except BuildError as exc:
         raise click.ClickException(str(exc)) from None

@@ -121,6 +121,14 @@ def _leaf(node: Node, method: str) -> Route | None:
     return None
 
 
+def _splat_end(segs: list[str], i: int, n: int) -> int:
+    """Where a splat starting at ``i`` must stop: it takes non-empty segments only."""
+    end = i
+    while end < n and segs[end]:
+        end += 1
+    return end
+
+
 def _walk(node: Node, segs: list[str], i: int, n: int, method: str, vals: list) -> Route | None:
     """Match ``segs[i:]`` (at least one segment) below ``node``; ``vals`` collects
     captured values in order. The last segment is checked without recursing."""
@@ -157,9 +165,7 @@ def _walk(node: Node, segs: list[str], i: int, n: int, method: str, vals: list) 
         # A splat takes one or more non-empty segments ("/files/a/" is not
         # ["a", ""]: it redirects to "/files/a"). Patterns have at most one
         # splat, so the subtree below it is of bounded depth: linear matching.
-        end = i
-        while end < n and segs[end]:
-            end += 1
+        end = _splat_end(segs, i, n)
         if end == i:
             return None
         lowest = max(i + 1, n - child.max_depth)
@@ -195,9 +201,7 @@ def _collect_methods(node: Node, segs: list[str], i: int, out: set[str]) -> None
     child = node.splat
     if child is not None and seg:
         n = len(segs)
-        end = i
-        while end < n and segs[end]:
-            end += 1
+        end = _splat_end(segs, i, n)
         for j in range(end, max(i + 1, n - child.max_depth) - 1, -1):
             _collect_methods(child, segs, j, out)
 
