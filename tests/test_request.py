@@ -8,7 +8,7 @@ import json
 
 import msgspec
 import pytest
-from helpers import client_for
+from helpers import asgi_call, client_for
 
 from nexpress import App, FormData, HTTPError, Router, UploadFile
 
@@ -17,54 +17,6 @@ MiB = 1024 * 1024
 PROBLEM = "application/problem+json"
 
 
-
-
-def asgi_call(
-    app,
-    method: str,
-    raw_path: bytes,
-    *,
-    query: bytes = b"",
-    headers: list[tuple[bytes, bytes]] | None = None,
-    chunks: list[bytes] | None = None,
-    client: tuple[str, int] = ("127.0.0.1", 5000),
-    root_path: str = "",
-) -> tuple[int, dict[bytes, bytes], bytes]:
-    """Call the ASGI app directly: the raw path and body chunks reach it untouched
-    (no Content-Length unless given), as a streaming client would send them."""
-    pending = list(chunks or [b""])
-
-    async def receive():
-        if pending:
-            chunk = pending.pop(0)
-            return {"type": "http.request", "body": chunk, "more_body": bool(pending)}
-        await asyncio.sleep(3600)  # pragma: no cover - the app never waits for disconnect here
-
-    out: dict = {"status": None, "headers": {}, "body": b""}
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            out["status"] = message["status"]
-            out["headers"] = dict(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            out["body"] += message.get("body", b"")
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": raw_path.decode("latin-1"),
-        "raw_path": raw_path,
-        "query_string": query,
-        "root_path": root_path,
-        "headers": [(b"host", b"testserver"), *(headers or [])],
-        "client": client,
-        "server": ("testserver", 80),
-    }
-    asyncio.run(app(scope, receive, send))
-    return out["status"], out["headers"], out["body"]
 
 
 def describe(req) -> dict:
@@ -1189,7 +1141,6 @@ def test_json_content_types_accepted(content_type):
 
 def test_a_body_that_stops_arriving_is_a_408():
     """A client that sends less than its Content-Length (slowloris) is not waited on forever."""
-    import asyncio
 
     app = App(body_timeout=0.2)
 

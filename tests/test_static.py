@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 import pytest
-from helpers import client_for
+from helpers import asgi_call, client_for
 
 from nexpress import App, static
 
@@ -19,41 +18,7 @@ def raw_get(app, raw_path: bytes, method: str = "GET", headers: list[tuple[bytes
     """Call the ASGI app with ``raw_path`` exactly as given: HTTP clients normalise
     '..' away, an attacker's raw socket does not."""
     path, _, query = raw_path.partition(b"?")
-    messages = [{"type": "http.request", "body": b"", "more_body": False}]
-
-    async def receive():
-        if messages:
-            return messages.pop()
-        await asyncio.sleep(3600)  # pragma: no cover
-
-    out: dict = {"status": None, "headers": {}, "body": b""}
-
-    async def send(message):
-        if message["type"] == "http.response.start":
-            out["status"] = message["status"]
-            out["headers"] = dict(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            out["body"] += message.get("body", b"")
-        elif message["type"] == "http.response.pathsend":  # pragma: no cover
-            with open(message["path"], "rb") as fh:
-                out["body"] += fh.read()
-
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path.decode("latin-1"),
-        "raw_path": path,
-        "query_string": query,
-        "root_path": "",
-        "headers": [(b"host", b"testserver"), *(headers or [])],
-        "client": ("127.0.0.1", 5000),
-        "server": ("testserver", 80),
-    }
-    asyncio.run(app(scope, receive, send))
-    return out["status"], out["headers"], out["body"]
+    return asgi_call(app, method, path, query=query, headers=headers)
 
 
 @pytest.fixture
