@@ -203,6 +203,30 @@ class Response:
 
     # --- bodies --------------------------------------------------------------
 
+    @property
+    def body(self) -> bytes:
+        """The body bytes sent so far (b"" for streams and files); middleware may
+        replace it after ``await next()`` (e.g. to compress it)."""
+        return self._body
+
+    @body.setter
+    def body(self, value: bytes) -> None:
+        self._body = bytes(value)
+
+    @property
+    def body_stream(self) -> AsyncIterable[bytes | str] | Iterable[bytes | str] | None:
+        """The iterable of a ``res.stream()`` response, or None; replaceable (to wrap it)."""
+        return self._stream
+
+    @body_stream.setter
+    def body_stream(self, value: AsyncIterable[bytes | str] | Iterable[bytes | str] | None) -> None:
+        self._stream = value
+
+    @property
+    def file_path(self) -> str | None:
+        """The file of a ``res.send_file()`` response, or None."""
+        return None if self._file is None else self._file.path
+
     def _finish(self, body: bytes, content_type: str | None) -> Response:
         if self.sent:
             raise RuntimeError("the response was already sent; send only once per request")

@@ -17,7 +17,19 @@ if TYPE_CHECKING:
     from ..response import Response
     from ..routing.table import Step
 
-__all__ = ["MiddlewareError", "run_chain"]
+__all__ = ["Middleware", "MiddlewareError", "run_chain"]
+
+
+class Middleware:
+    """Base class for middleware objects: subclass it and define
+    ``async def __call__(self, req, res, next)``. ``app.use`` recognises
+    middleware by this type (a plain ``async def mw(req, res, next)`` works too);
+    ``source`` is what ``nexpress routes URL`` shows for it."""
+
+    source: str | None = None
+
+    async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
+        raise NotImplementedError
 
 
 class MiddlewareError(RuntimeError):

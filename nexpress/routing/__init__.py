@@ -14,9 +14,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..middleware import Middleware
 from .pattern import PatternError, parse_pattern
 
-__all__ = ["PatternError", "RouteBuilder", "Router"]
+__all__ = ["PatternError", "Plugin", "RouteBuilder", "Router"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _OPTION_NAMES = {"body_limit", "file_limit"}
@@ -88,9 +89,18 @@ def is_asgi_app(target: Any) -> bool:
         except (StopIteration, ValueError, TypeError):
             return False
         return first == "scope"
-    if getattr(target, "__nexpress_middleware__", False) or getattr(target, "kind", None):
+    if isinstance(target, Middleware) or getattr(target, "__nexpress_middleware__", False) or getattr(target, "kind", None):
         return False
     return callable(target) and positional_arity(target) == 3 and not inspect.isclass(target)
+
+
+class Plugin:
+    """A feature that ``app.use(plugin)`` / ``app.use("/prefix", plugin)`` installs by
+    declaring routes and middleware on that router (``nexpress.auth.Auth`` is one).
+    Subclass it and implement :meth:`install`."""
+
+    def install(self, router: Router, prefix: str) -> None:
+        raise NotImplementedError
 
 
 class RouteBuilder:
@@ -243,8 +253,8 @@ class Router:
                 self._entries.append(UseDef(prefix, target, site, "asgi"))
             elif getattr(target, "kind", None) == "static-file":
                 self._entries.append(UseDef(prefix, target, site, "static"))
-            elif hasattr(target, "__nexpress_use__"):
-                target.__nexpress_use__(self, prefix)
+            elif isinstance(target, Plugin):
+                target.install(self, prefix)
             elif is_asgi_app(target):
                 self._entries.append(UseDef(prefix, target, site, "asgi"))
             else:
@@ -273,7 +283,7 @@ class Router:
 
 
 def _check_middleware(fn: Any, site: str) -> None:
-    if getattr(fn, "__nexpress_middleware__", False) or getattr(fn, "kind", None) == "static-file":
+    if isinstance(fn, Middleware) or getattr(fn, "__nexpress_middleware__", False) or getattr(fn, "kind", None) == "static-file":
         return
     arity = positional_arity(fn)
     if arity != 3:
