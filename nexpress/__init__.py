@@ -1,10 +1,11 @@
 """nexpress: Express's explicit API and Next.js's full-stack features, in Python."""
 
 from .app import App
-from .errors import HTTPError
+from .errors import HTTPError, not_found
+from .middleware import Middleware
 from .request import FormData, Request, UploadFile
 from .response import Response, redirect
-from .routing import Router
+from .routing import Plugin, Router
 from .routing.pattern import PatternError
 from .routing.table import RouteConflictError
 from .static import static
@@ -15,12 +16,15 @@ __all__ = [
     "App",
     "FormData",
     "HTTPError",
+    "Middleware",
     "PatternError",
+    "Plugin",
     "Request",
     "Response",
     "RouteConflictError",
     "Router",
     "UploadFile",
+    "not_found",
     "redirect",
     "static",
 ]

@@ -6,10 +6,13 @@ malformed input, so a bad request never turns into a 500.
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Iterable, Iterator
 from email.utils import formatdate
-from urllib.parse import quote
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes
 
 from .errors import HTTPError
 
@@ -379,6 +382,18 @@ def wants_html(header: str | None) -> bool:
     return accepts(header, ("json", "html")) == "html"
 
 
+def prefers_html(accept: bytes | str | None, page: bool) -> bool:
+    """Should an error be answered in HTML? Pages answer HTML and APIs problem+json,
+    unless the client ranks the other type higher (no Accept, or ``*/*``, keeps the
+    route's own kind)."""
+    if not accept:
+        return page
+    header = accept.decode("latin-1") if isinstance(accept, bytes) else accept
+    if page:
+        return accepts(header, ("html", "json")) != "json"
+    return accepts(header, ("json", "html")) == "html"
+
+
 # --- ranges -----------------------------------------------------------------
 
 
@@ -445,3 +460,77 @@ def encode_url(url: str) -> str:
     (Express's encodeurl): a Location built from user input cannot split headers."""
     encoded = quote(url, safe=_URL_SAFE)
     return _PERCENT.sub("%25", encoded)
+
+
+# --- media types ------------------------------------------------------------
+
+HTML = "text/html; charset=utf-8"
+TEXT = "text/plain; charset=utf-8"
+JSON = "application/json"
+OCTET = "application/octet-stream"
+
+_SHORT_CONTENT_TYPES = {
+    "html": HTML,
+    "text": TEXT,
+    "txt": TEXT,
+    "json": JSON,
+    "bin": OCTET,
+    "xml": "application/xml",
+    "css": "text/css; charset=utf-8",
+    "js": "text/javascript; charset=utf-8",
+}
+
+
+@lru_cache(maxsize=256)
+def content_type_for(name: str) -> str:
+    """Resolve 'json', '.png', 'photo.png' or a full MIME type to a Content-Type."""
+    if "/" in name:
+        if name.startswith("text/") and "charset" not in name:
+            return name + "; charset=utf-8"  # as Express does for text types
+        return name
+    short = _SHORT_CONTENT_TYPES.get(name.lstrip(".").lower())
+    if short:
+        return short
+    bare = name.lstrip(".")  # ".png" names an extension, not a dotfile
+    guessed, _ = mimetypes.guess_type(bare if "." in bare else "x." + bare)
+    if guessed is None:
+        return OCTET
+    if guessed.startswith("text/") or guessed in ("application/javascript", "image/svg+xml"):
+        return guessed + "; charset=utf-8"
+    return guessed
+
+
+# --- ASGI scopes ------------------------------------------------------------
+
+URL_PATH_SAFE = "/!$&'()*+,;=:@-._~"
+
+
+def http_scope(
+    method: str,
+    raw_path: bytes,
+    *,
+    query_string: bytes = b"",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    scheme: str = "http",
+    client: tuple[str, int] | None = None,
+    server: tuple[str, int | None] | None = None,
+    root_path: str = "",
+    extensions: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An ASGI 3 HTTP scope for an in-process request (TestClient, cached renders):
+    ``path`` is ``raw_path`` percent-decoded, as servers produce it."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": scheme,
+        "path": unquote_to_bytes(raw_path).decode("utf-8", "replace"),
+        "raw_path": raw_path,
+        "query_string": query_string,
+        "root_path": root_path,
+        "headers": list(headers or []),
+        "client": client,
+        "server": server,
+        "extensions": dict(extensions or {}),
+    }

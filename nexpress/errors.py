@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 from http import HTTPStatus
-from typing import Any
+from typing import Any, NoReturn
 
 import msgspec
 
@@ -38,6 +38,19 @@ class HTTPError(Exception):
 
     def __repr__(self) -> str:
         return f"HTTPError({self.status}, {self.detail!r})"
+
+
+class NotFound(HTTPError):
+    """What :func:`not_found` raises: a 404 answered by the nearest ``not-found.html``."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(404, detail)
+
+
+def not_found(detail: str | None = None) -> NoReturn:
+    """Stop rendering and answer 404, from a handler, a page's ``data()``, a layout,
+    ``metadata()`` or ``route.py`` (Next.js's ``notFound()``)."""
+    raise NotFound(detail)
 
 
 def _phrase(status: int) -> str:

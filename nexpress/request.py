@@ -98,7 +98,6 @@ class Request:
     """The incoming request (``req``). See SPEC section 2 for the public names."""
 
     __slots__ = (
-        "_base",
         "_body",
         "_consumed",
         "_cookies",
@@ -110,6 +109,7 @@ class Request:
         "_state",
         "app",
         "auth",
+        "mount_depth",
         "params",
         "raw_path",
         "route",
@@ -132,7 +132,9 @@ class Request:
         self.route = route
         self.app = app
         self.auth = None
-        self._base = route.base_depth if route is not None else 0
+        # how many path segments belong to the mount prefix of the code now running
+        # (set by the chain runner); base_url and path derive from it
+        self.mount_depth = route.base_depth if route is not None else 0
         self._consumed = False
 
     # --- URL --------------------------------------------------------------
@@ -144,17 +146,17 @@ class Request:
     @property
     def base_url(self) -> str:
         """The mount prefix the current handler or middleware sits under ('' at the root)."""
-        if not self._base:
+        if not self.mount_depth:
             return ""
-        return "/".join(self.raw_path.split("/", self._base + 1)[: self._base + 1])
+        return "/".join(self.raw_path.split("/", self.mount_depth + 1)[: self.mount_depth + 1])
 
     @property
     def path(self) -> str:
         """The path relative to ``base_url`` (percent-encoded, as in Express)."""
-        if not self._base:
+        if not self.mount_depth:
             return self.raw_path
-        rest = self.raw_path.split("/", self._base + 1)
-        return "/" + rest[self._base + 1] if len(rest) > self._base + 1 else "/"
+        rest = self.raw_path.split("/", self.mount_depth + 1)
+        return "/" + rest[self.mount_depth + 1] if len(rest) > self.mount_depth + 1 else "/"
 
     @property
     def query_string(self) -> str:

@@ -21,6 +21,8 @@ import anyio
 import anyio.from_thread
 import httpx
 
+from ._http import http_scope
+
 __all__ = ["TestClient"]
 
 
@@ -135,24 +137,15 @@ class TestClient(httpx.Client):
 
     async def _run(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        raw_path = url.raw_path.split(b"?", 1)[0]
-        from urllib.parse import unquote_to_bytes
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0", "spec_version": "2.3"},
-            "http_version": "1.1",
-            "method": request.method,
-            "scheme": url.scheme,
-            "path": unquote_to_bytes(raw_path).decode("utf-8", "replace"),
-            "raw_path": raw_path,
-            "query_string": url.query,
-            "root_path": "",
-            "headers": [(k.lower(), v) for k, v in request.headers.raw],
-            "client": self._client_addr,
-            "server": (url.host, url.port or (443 if url.scheme == "https" else 80)),
-            "extensions": {},
-        }
+        scope = http_scope(
+            request.method,
+            url.raw_path.split(b"?", 1)[0],
+            query_string=url.query,
+            headers=[(k.lower(), v) for k, v in request.headers.raw],
+            scheme=url.scheme,
+            client=self._client_addr,
+            server=(url.host, url.port or (443 if url.scheme == "https" else 80)),
+        )
         body = request.read()
         sent_body = False
         status = 500

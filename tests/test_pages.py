@@ -238,8 +238,12 @@ def test_nearest_error_and_not_found_pages(tmp_path):
     assert "blog broke" in broken.text
     assert "secret detail" not in broken.text
     assert c.get("/blog/a/b/c", headers=HTML).text.count("no such post") == 1
-    # API clients still get problem+json
-    assert c.get("/blog/missing").headers["content-type"] == "application/problem+json"
+    # pages answer HTML to clients without a preference (curl's */*, no Accept)...
+    assert c.get("/blog/missing").headers["content-type"].startswith("text/html")
+    assert c.get("/blog/missing", headers={"accept": "*/*"}).headers["content-type"].startswith("text/html")
+    # ...and problem+json to clients that rank JSON above HTML
+    json_client = c.get("/blog/missing", headers={"accept": "application/json"})
+    assert json_client.headers["content-type"] == "application/problem+json"
 
 
 def test_folder_middleware_applies_only_below_its_folder(tmp_path):

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from ..cache import Entry, page_key
-from ..cache.isr import render_entry
+from .._http import http_scope
+from ..cache import Entry
+from ..cache.isr import CachedEndpoint
+from ..cache.manifest import MANIFEST, output_dir
 from ..routing.pattern import fill
 
-OUTPUT = ".nexpress"
-MANIFEST = "manifest.json"
 SERVER_KINDS = ("dynamic", "api", "handler", "asgi")
 
 
@@ -39,8 +39,11 @@ class Target:
     route: Any
     path: str
     params: dict[str, Any]
-    render: Callable
-    revalidate: int | None
+    endpoint: CachedEndpoint
+
+    @property
+    def revalidate(self) -> int | None:
+        return self.endpoint.revalidate
 
 
 @dataclass
@@ -51,25 +54,19 @@ class Result:
     error: str | None = None
 
 
-def output_dir(app: Any) -> str:
-    return os.path.join(app.root, OUTPUT)
-
-
 async def targets(app: Any) -> list[Target]:
     """Every (route, path) to prerender."""
-    table = app.compile()
+    table = app.table
     found: list[Target] = []
     seen: set[str] = set()
     for route in table.routes:
         handler = route.handler
-        render = getattr(handler, "__nexpress_render__", None)
-        if route.method != "GET" or render is None or getattr(handler, "__nexpress_api__", False):
+        if route.method != "GET" or not isinstance(handler, CachedEndpoint) or handler.api:
             continue
-        revalidate = getattr(handler, "__nexpress_revalidate__", None)
         if not route.param_names:
             paths = [(fill(route.segments, {}), {})]
         else:
-            static_params = getattr(handler, "__nexpress_static_params__", None)
+            static_params = handler.static_params
             if static_params is None:
                 continue  # rendered on first request, then cached (dynamic_params)
             entries = static_params()
@@ -85,7 +82,7 @@ async def targets(app: Any) -> list[Target]:
                 continue  # a "/" inside a value: its decoded path is another route's (served uncached)
             if path not in seen:
                 seen.add(path)
-                found.append(Target(route, path, params, render, revalidate))
+                found.append(Target(route, path, params, handler))
     return found
 
 
@@ -97,7 +94,7 @@ async def prerender(app: Any, on_done: Callable[[Result], None] | None = None, c
         async with limit:
             start = time.perf_counter()
             try:
-                entry = await render_entry(app, target.render, unquote(target.path), target.params, target.revalidate)
+                entry = await target.endpoint.render_entry(unquote(target.path), target.params)
                 error = None if entry is not None else "did not render a 200 page"
             except Exception as exc:  # reported per page, the build fails at the end
                 entry, error = None, f"{type(exc).__name__}: {exc}"
@@ -111,7 +108,7 @@ async def prerender(app: Any, on_done: Callable[[Result], None] | None = None, c
 
 def write_output(app: Any, results: list[Result]) -> str:
     """Write the pages and manifest to ``.nexpress/``; returns the manifest path."""
-    folder = output_dir(app)
+    folder = output_dir(app.root)
     pages_dir = os.path.join(folder, "pages")
     if os.path.isdir(pages_dir):
         shutil.rmtree(pages_dir)
@@ -145,37 +142,10 @@ def write_output(app: Any, results: list[Result]) -> str:
     return manifest
 
 
-async def load_prerendered(app: Any) -> int:
-    """Seed the app's cache from ``.nexpress/`` (entries already there win)."""
-    manifest = os.path.join(output_dir(app), MANIFEST)
-    if not os.path.isfile(manifest):
-        return 0
-    with open(manifest, encoding="utf-8") as fh:
-        data = json.load(fh)
-    count = 0
-    for page in data.get("pages", []):
-        try:
-            with open(os.path.join(output_dir(app), page["file"]), "rb") as fh:
-                body = fh.read()
-        except OSError:
-            continue
-        entry = Entry(
-            body=body,
-            headers=[tuple(h) for h in page.get("headers", [])],
-            created=float(data.get("built", 0)),
-            revalidate=page.get("revalidate"),
-            tags=list(page.get("tags", [])),
-            prerendered=True,
-        )
-        await app.cache.set(page_key(page["path"]), entry, only_if_absent=True)
-        count += 1
-    return count
-
-
 def server_routes(app: Any) -> list[dict[str, Any]]:
     """Routes a static export cannot serve."""
     rows = []
-    for row in app.compile().describe():
+    for row in app.table.describe():
         if row["source"].endswith(("app/sitemap.py", "app/robots.py")) or row["source"] in ("sitemap.py", "robots.py"):
             continue
         if row["kind"] in SERVER_KINDS:
@@ -221,25 +191,20 @@ async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = 
 
 async def _fetch(app: Any, path: str) -> bytes | None:
     """GET ``path`` through the app in-process (for sitemap.xml / robots.txt)."""
-    from ..cache.isr import bare_request
-
-    table = app.compile()
-    found = table.match("GET", path.strip("/").split("/"))
-    if found is None:
-        return None
-    route, params = found
-    sent: dict[str, Any] = {}
+    status: list[int] = []
     chunks: list[bytes] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: dict) -> None:
         if message["type"] == "http.response.start":
-            sent["status"] = message["status"]
+            status.append(message["status"])
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
-    req = bare_request(app, path, params)
-    await route.invoke(req.scope, req._receive, send, path, params)
-    return b"".join(chunks) if sent.get("status") == 200 else None
+    await app(http_scope("GET", path.encode("ascii")), receive, send)
+    return b"".join(chunks) if status == [200] else None
 
 
 def failures_message(failed: list[Result]) -> str:

@@ -74,9 +74,15 @@ class Cache:
         self.available = True
 
     def activate(self) -> Cache:
+        """Make this the cache ``@cached`` and ``revalidate_*`` use in this process."""
         global _current
         _current = self
         return self
+
+    def use_store(self, store: Store) -> None:
+        """Switch to another store (``nexpress build`` renders into a private one)."""
+        self.store = store
+        self.available = True
 
     # --- store access that never fails a request ---------------------------------
 
@@ -319,7 +325,6 @@ def cached(ttl: float | None = None, tags: list[str] | tuple[str, ...] = ()) -> 
                 await cache.set(key, fresh)
             return decoder.decode(fresh.body)
 
-        wrapper.__nexpress_cached__ = True  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
 
     return decorate

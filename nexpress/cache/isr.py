@@ -9,20 +9,28 @@ poison it, and ``?anything`` cannot make a new entry or force a regeneration.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
+from .. import _wire
+from .._asgi import send_result
+from .._call import call
+from .._http import URL_PATH_SAFE, http_scope
+from ..request import Request
+from ..response import Response
+from ..routing import positional_arity
+from ..routing.endpoint import Endpoint, Invoker
 from . import Cache, Entry, api_key, collect_tags, page_key, stop_collecting
 from .stores import MemoryStore
 
-if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+__all__ = ["CachedEndpoint", "bare_request", "canonical_path", "render_entry"]
 
 HEADER = b"x-nexpress-cache"
 _KEEP_HEADERS = ("content-type",)
+
+RenderFn = Callable[[Request, Response], Awaitable[Any]]
 
 
 async def _empty_body() -> dict:
@@ -31,65 +39,38 @@ async def _empty_body() -> dict:
 
 def bare_request(app: Any, path: str, params: dict[str, Any]) -> Request:
     """A request carrying nothing but the path: what cached renders see."""
-    from ..request import Request
-
-    raw = quote(path, safe="/!$&'()*+,;=:@-._~")
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "raw_path": raw.encode("ascii"),
-        "query_string": b"",
-        "root_path": "",
-        "headers": [],
-        "client": None,
-        "server": None,
-        "nexpress.bare": True,
-    }
+    raw = quote(path, safe=URL_PATH_SAFE)
+    scope = http_scope("GET", raw.encode("ascii"))
+    scope["nexpress.bare"] = True
     return Request(scope, _empty_body, raw, dict(params), None, app)
 
 
-async def render_entry(app: Any, endpoint: Callable, path: str, params: dict[str, Any], revalidate: int | None) -> Entry | None:
-    """Render ``endpoint`` for ``path`` with a bare request; an Entry for a 200, else None."""
-    from .._asgi import apply_result
-    from ..response import Response
-
-    req = bare_request(app, path, params)
-    res = Response()
-    res._request = req
-    token, tags = collect_tags()
-    try:
-        result = await endpoint(req, res)
-        if result is not None or not res.sent:
-            apply_result(_Named(endpoint), res, result)
-    finally:
-        stop_collecting(token)
-    if res.status_code != 200 or res._file is not None:
-        return None
-    body = res._body
-    if res._stream is not None:
-        body = b"".join([chunk if isinstance(chunk, bytes) else chunk.encode() async for chunk in _aiter(res._stream)])
-    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in res._headers if k.decode("latin-1") in _KEEP_HEADERS]
-    return Entry(body=body, status=200, headers=headers, created=time.time(), revalidate=revalidate, tags=sorted(tags))
-
-
-class _Named:
-    """Just enough of a Route for apply_result's error message."""
-
-    def __init__(self, endpoint: Callable) -> None:
-        self.source = getattr(endpoint, "__qualname__", repr(endpoint))
-
-
-async def _aiter(content: Any):
+async def _joined(content: Any) -> bytes:
+    chunks = []
     if hasattr(content, "__aiter__"):
         async for chunk in content:
-            yield chunk
+            chunks.append(chunk)
     else:
-        for chunk in content:
-            yield chunk
+        chunks.extend(content)
+    return b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
+
+
+async def render_entry(app: Any, render: RenderFn, path: str, params: dict[str, Any], revalidate: int | None, source: str = "page") -> Entry | None:
+    """Render for ``path`` with a bare request; an Entry for a 200, else None."""
+    req = bare_request(app, path, params)
+    res = Response(request=req)
+    token, tags = collect_tags()
+    try:
+        result = await render(req, res)
+        if result is not None or not res.sent:
+            send_result(res, result, source)
+    finally:
+        stop_collecting(token)
+    if res.status_code != 200 or res.file_path is not None:
+        return None
+    body = res.body if res.body_stream is None else await _joined(res.body_stream)
+    headers = [(name, value) for name, value in res.headers if name in _KEEP_HEADERS]
+    return Entry(body=body, status=200, headers=headers, created=time.time(), revalidate=revalidate, tags=sorted(tags))
 
 
 def canonical_path(raw: str) -> str:
@@ -104,73 +85,87 @@ def _encoded(name: str, value: str) -> tuple[bytes, bytes]:
     return name.encode("latin-1"), value.encode("latin-1")
 
 
-def send_entry(res: Response, entry: Entry, state: bytes) -> None:
-    res.status_code = entry.status
-    headers = res._headers
+def send_entry(res: Response, entry: Entry, state: str) -> None:
+    """Answer with a cached entry, saying what the cache did."""
+    res.status(entry.status)
     for name, value in entry.headers:
-        headers.append(_encoded(name, value))
-    headers.append((HEADER, state))
-    res._body = entry.body
-    res.sent = True
+        res.set(name, value)
+    res.set("x-nexpress-cache", state)
+    res.end(entry.body)
 
 
-def as_endpoint(fn: Callable) -> Callable:
+def as_render(fn: Callable) -> RenderFn:
     """Any handler shape ((req) or (req, res), sync or async) as ``async (req, res)``."""
-    import asyncio
-    import inspect
+    if isinstance(fn, Endpoint):
+        return fn
+    if positional_arity(fn) >= 2:
 
-    from ..routing import positional_arity
+        async def with_res(req: Request, res: Response) -> Any:
+            return await call(fn, req, res)
 
-    takes_res = positional_arity(fn) >= 2
-    if inspect.iscoroutinefunction(fn):
-        if takes_res:
-            return fn
+        return with_res
 
-        async def call_async(req: Request, res: Response) -> Any:
-            return await fn(req)
+    async def without_res(req: Request, res: Response) -> Any:
+        return await call(fn, req)
 
-        return call_async
-
-    async def call_sync(req: Request, res: Response) -> Any:
-        return await asyncio.to_thread(fn, req, res) if takes_res else await asyncio.to_thread(fn, req)
-
-    return call_sync
+    return without_res
 
 
-def cached_endpoint(
-    app: Any,
-    endpoint: Callable,
-    *,
-    revalidate: int | None,
-    api: bool = False,
-    static_params: Callable | None = None,
-) -> Callable:
-    """Wrap a page (or API GET) endpoint so it is served from ``app.cache``."""
-    make_key = api_key if api else page_key
-    endpoint = as_endpoint(endpoint)
+class _NotCacheable(Exception):
+    """The render was not a 200 page: send it as it is, do not store it."""
 
-    async def serve_cached(req: Request, res: Response) -> None:
-        cache: Cache = app.cache
-        raw = req.raw_path
-        if "%" in raw:
-            path = unquote(raw)
-            key = make_key(canonical_path(raw))
-        else:
-            path = raw
-            key = make_key(raw)
+
+class CachedEndpoint(Endpoint):
+    """A page (or a ``route.py`` GET) served from the cache: static when
+    ``revalidate`` is None, ISR otherwise. ``nexpress build`` prerenders it with
+    :meth:`render_entry`."""
+
+    def __init__(
+        self,
+        render: Callable,
+        *,
+        cache: Cache,
+        app: Any,
+        revalidate: int | None,
+        api: bool = False,
+        static_params: Callable[[], Any] | None = None,
+        source: str = "page",
+    ) -> None:
+        self.render = as_render(render)
+        self.cache = cache
+        self.app = app
+        self.revalidate = revalidate
+        self.api = api
+        self.static_params = static_params
+        self.source = source
+        self.key_for = api_key if api else page_key
+        self.__qualname__ = getattr(render, "__qualname__", "cached")
+
+    def key(self, raw_path: str) -> tuple[str, str]:
+        """(decoded path, cache key) for a request path, canonical however spelled."""
+        if "%" in raw_path:
+            return unquote(raw_path), self.key_for(canonical_path(raw_path))
+        return raw_path, self.key_for(raw_path)
+
+    async def render_entry(self, path: str, params: dict[str, Any]) -> Entry | None:
+        return await render_entry(self.app, self.render, path, params, self.revalidate, self.source)
+
+    async def __call__(self, req: Request, res: Response) -> Any:
+        cache = self.cache
+        path, key = self.key(req.raw_path)
+        params = req.params
         entry = await cache.get(key)
         if entry is not None:
             if entry.revalidate is not None and time.time() - entry.created >= entry.revalidate:
-                params = req.params
-                cache.regenerate_soon(key, lambda: render_entry(app, endpoint, path, params, revalidate))
-                send_entry(res, entry, b"STALE")
+                cache.regenerate_soon(key, lambda: self.render_entry(path, params))
+                send_entry(res, entry, "STALE")
             else:
-                send_entry(res, entry, b"PRERENDER" if entry.prerendered else b"HIT")
+                send_entry(res, entry, "PRERENDER" if entry.prerendered else "HIT")
             return None
 
         async def produce() -> Entry:
             generation = await cache.generation()
-            fresh = await render_entry(app, endpoint, path, req.params, revalidate)
+            fresh = await self.render_entry(path, params)
             if fresh is None:
                 raise _NotCacheable()
             # an invalidation meanwhile, here or on another instance: serve it, don't store it
@@ -181,48 +176,46 @@ def cached_endpoint(
         try:
             entry = await cache.single_flight(key, produce)
         except _NotCacheable:
-            # not a 200 (a redirect, a Response of another status): not cached, sent as is
-            return await endpoint(req, res)
-        send_entry(res, entry, b"MISS")
+            # not a 200 (a redirect, a Response of another status): sent as it is, uncached
+            return await self.render(req, res)
+        send_entry(res, entry, "MISS")
         return None
 
-    def fast_invoker(route_header: bytes | None, general: Callable) -> Callable:
-        """Fresh hits from the memory store are written straight from the cache:
-        pre-encoded headers, no Request or Response object."""
-        wire: dict[str, tuple[Entry, list]] = {}
-        extra = [(b"x-nexpress-route", route_header)] if route_header is not None else []
-
-        async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-            store = app.cache.store
-            if "%" not in raw_path and isinstance(store, MemoryStore):
-                key = make_key(raw_path)
-                entry = store.get_now(key)
-                if entry is not None and (entry.revalidate is None or time.time() - entry.created < entry.revalidate):
-                    cached_wire = wire.get(key)
-                    if cached_wire is None or cached_wire[0] is not entry:
-                        state = b"PRERENDER" if entry.prerendered else b"HIT"
-                        headers = [_encoded(k, v) for k, v in entry.headers]
-                        headers += [(HEADER, state), *extra, (b"content-length", str(len(entry.body)).encode())]
-                        if len(wire) > 4096:
-                            wire.clear()
-                        cached_wire = wire[key] = (entry, headers)
-                    await send({"type": "http.response.start", "status": entry.status, "headers": cached_wire[1]})
-                    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else entry.body})
-                    return
-            await general(scope, receive, send, raw_path, params)
-
-        return invoke
-
-    serve_cached.__nexpress_fast_invoker__ = fast_invoker  # type: ignore[attr-defined]
-    serve_cached.__qualname__ = getattr(endpoint, "__qualname__", "cached")
-    serve_cached.__nexpress_cached__ = True  # type: ignore[attr-defined]
-    # what `nexpress build` needs to prerender it
-    serve_cached.__nexpress_render__ = endpoint  # type: ignore[attr-defined]
-    serve_cached.__nexpress_revalidate__ = revalidate  # type: ignore[attr-defined]
-    serve_cached.__nexpress_static_params__ = static_params  # type: ignore[attr-defined]
-    serve_cached.__nexpress_api__ = api  # type: ignore[attr-defined]
-    return serve_cached
+    def fast_invoker(self, route_header: bytes | None, general: Invoker) -> Invoker:
+        return MemoryHitInvoker(self, route_header, general)
 
 
-class _NotCacheable(Exception):
-    pass
+class MemoryHitInvoker:
+    """Fresh hits from the in-process memory store are written straight from the
+    cache with pre-encoded headers: no Request or Response object. Everything else
+    (misses, stale entries, other stores, encoded paths) takes the general path."""
+
+    __slots__ = ("endpoint", "extra", "general", "wire")
+
+    def __init__(self, endpoint: CachedEndpoint, route_header: bytes | None, general: Invoker) -> None:
+        self.endpoint = endpoint
+        self.general = general
+        self.extra = [(b"x-nexpress-route", route_header)] if route_header is not None else []
+        self.wire: dict[str, tuple[Entry, list[tuple[bytes, bytes]]]] = {}
+
+    def headers_for(self, key: str, entry: Entry) -> list[tuple[bytes, bytes]]:
+        cached = self.wire.get(key)
+        if cached is None or cached[0] is not entry:
+            state = b"PRERENDER" if entry.prerendered else b"HIT"
+            headers = [_encoded(k, v) for k, v in entry.headers]
+            headers += [(HEADER, state), *self.extra, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
+            if len(self.wire) > 4096:
+                self.wire.clear()
+            cached = self.wire[key] = (entry, headers)
+        return cached[1]
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
+        store = self.endpoint.cache.store
+        if "%" not in raw_path and isinstance(store, MemoryStore):
+            key = self.endpoint.key_for(raw_path)
+            entry = store.get_now(key)
+            if entry is not None and (entry.revalidate is None or time.time() - entry.created < entry.revalidate):
+                headers = self.headers_for(key, entry)
+                await _wire.write_prepared(send, entry.status, headers, entry.body, scope["method"] == "HEAD")
+                return
+        await self.general(scope, receive, send, raw_path, params)

@@ -217,7 +217,7 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
         "source": route.source,
         "params": params,
         "middleware": chain,
-        "layouts": route.options.get("layouts", []),
+        "layouts": route.info.get("layouts", []),
     }
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -268,7 +268,7 @@ def _progress_run(app: Any, label: str, work) -> list:
     from ..build import targets
 
     async def main() -> list:
-        await app._start_cache_for_build()
+        await app.startup(for_build=True)
         total = len(await targets(app))
         with Progress(
             TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -282,8 +282,7 @@ def _progress_run(app: Any, label: str, work) -> list:
             try:
                 return await work(done)
             finally:
-                await app._stop_after_build()
-                await app.cache.close()
+                await app.shutdown()
 
     return asyncio.run(main())
 

@@ -1,10 +1,17 @@
-"""Middleware: the chain runner.
+"""Middleware: the base type and the chain runner.
 
 ``async def mw(req, res, next)``: ``await next()`` runs the rest of the chain
 (later middleware, then the handler) and returns when it is done, so code after
 it can still change headers. Not calling ``next()`` ends the chain; the
 middleware must then have sent a response (``res.send``, ``res.json``...), or the
 request fails with an error naming it.
+
+Errors become responses inside the chain: when the handler or a later middleware
+raises (a 404, a validation error, a bug), the error handlers answer right there,
+and ``await next()`` returns normally with ``res.status_code`` set to the error's
+status. So a logger or timing middleware written as ``await next(); log(res)``
+sees every response, 4xx and 5xx included (as Koa users expect); ``res.error``
+holds the exception.
 """
 
 from __future__ import annotations
@@ -17,7 +24,15 @@ if TYPE_CHECKING:
     from ..response import Response
     from ..routing.table import Step
 
-__all__ = ["Middleware", "MiddlewareError", "run_chain"]
+__all__ = ["ErrorResponder", "FunctionMiddleware", "Middleware", "MiddlewareError", "run_chain"]
+
+Next = Callable[..., Awaitable[None]]
+ErrorResponder = Callable[[BaseException, "Request", "Response"], Awaitable[None]]
+"""Turns an exception into the error response on ``res`` (the app's error layer)."""
+
+
+class MiddlewareError(RuntimeError):
+    """A middleware broke the chain's contract (e.g. neither sent nor called next)."""
 
 
 class Middleware:
@@ -28,16 +43,30 @@ class Middleware:
 
     source: str | None = None
 
-    async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
+    async def __call__(self, req: Request, res: Response, next: Next) -> None:
         raise NotImplementedError
 
 
-class MiddlewareError(RuntimeError):
-    """A middleware broke the chain's contract (e.g. neither sent nor called next)."""
+class FunctionMiddleware(Middleware):
+    """A middleware function with the name and source file the route listing shows
+    (a folder's ``middleware.py``, a guard added by a feature)."""
+
+    def __init__(self, fn: Callable[[Request, Response, Next], Awaitable[None]], *, name: str, source: str | None = None) -> None:
+        self.fn = fn
+        self.name = name
+        self.source = source
+        self.__qualname__ = name
+
+    async def __call__(self, req: Request, res: Response, next: Next) -> None:
+        await self.fn(req, res, next)
+
+    def __repr__(self) -> str:
+        return self.name
 
 
-def _name(fn: Any) -> str:
-    return getattr(fn, "__qualname__", None) or repr(fn)
+def middleware_name(fn: Any) -> str:
+    """How error messages and ``nexpress routes`` name a middleware."""
+    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
 
 
 async def run_chain(
@@ -46,8 +75,10 @@ async def run_chain(
     end_depth: int,
     req: Request,
     res: Response,
+    on_error: ErrorResponder,
 ) -> None:
-    """Run ``steps`` in order around ``endpoint``."""
+    """Run ``steps`` in order around ``endpoint``; an exception below a middleware
+    becomes the error response (``on_error``) before its ``await next()`` returns."""
     count = len(steps)
 
     async def call(index: int) -> None:
@@ -57,7 +88,7 @@ async def run_chain(
                 break
             index += 1
         else:
-            req._base = end_depth
+            req.mount_depth = end_depth
             await endpoint(req, res)
             return
         depth = step.depth
@@ -65,19 +96,22 @@ async def run_chain(
 
         async def next_(err: BaseException | None = None) -> None:
             nonlocal called
-            if err is not None:
-                raise err
             if called:
-                raise MiddlewareError(f"middleware {_name(step.fn)} ({step.site}) called next() twice")
+                raise MiddlewareError(f"middleware {middleware_name(step.fn)} ({step.site}) called next() twice")
             called = True
-            await call(index + 1)
-            req._base = depth
+            try:
+                if err is not None:
+                    raise err  # Express's next(err): answered by the error handlers, here
+                await call(index + 1)
+            except Exception as exc:
+                await on_error(exc, req, res)
+            req.mount_depth = depth
 
-        req._base = depth
+        req.mount_depth = depth
         await step.fn(req, res, next_)
         if not called and not res.sent:
             raise MiddlewareError(
-                f"middleware {_name(step.fn)} ({step.site}) neither called 'await next()'"
+                f"middleware {middleware_name(step.fn)} ({step.site}) neither called 'await next()'"
                 " nor sent a response"
             )
 

@@ -26,20 +26,38 @@ import inspect
 import os
 import re
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote
 
 import jinja2
 from jinja2 import meta as jinja_meta
+from markupsafe import Markup
 
+from .._files import safe_join
+from ..cache.isr import CachedEndpoint
+from ..errors import HTTPError
+from ..middleware import Middleware
+from ..response import Response
 from ..routing import RouteDef, positional_arity
-from .render import PageRenderer
+from ..routing.endpoint import Endpoint
+from ..routing.pattern import escape_pattern, pattern_regex
+from . import metadata as meta
+from .render import (
+    LayoutPlan,
+    PageEndpoint,
+    SpecialEndpoint,
+    base_context,
+    call_data,
+    constant_layout,
+)
 
 if TYPE_CHECKING:
-    from ..app import App
+    from ..request import Request
 
-__all__ = ["FileRouteError", "FileRoutes", "discover"]
+__all__ = ["AuthGuard", "FileRouteError", "FileRoutes", "FolderMiddleware", "discover", "public_routes"]
 
 API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _REQUEST_VARIABLES = ("req", "query", "auth")
@@ -99,7 +117,7 @@ def _segment(name: str, rel: str) -> tuple[str, bool]:
         raise FileRouteError(
             f"{rel}: folder name {name!r} is not a route segment: use [name], [...name] or [[...name]]"
         )
-    return "/" + re.sub(r"([:*{}()\[\]?+!\\])", r"\\\1", name), False
+    return "/" + escape_pattern(name), False
 
 
 def load_module(path: str, root: str) -> ModuleType:
@@ -116,12 +134,17 @@ def load_module(path: str, root: str) -> ModuleType:
 
 
 class FileRoutes:
-    """The discovered ``app/`` tree: route definitions plus error pages."""
+    """The discovered ``app/`` tree: route definitions plus error pages.
 
-    def __init__(self, app: App, directory: str) -> None:
+    ``app`` is only carried into the requests that cached pages render with
+    (``req.app``); its ``root``, ``debug`` and ``cache`` settings are read here once."""
+
+    def __init__(self, app: Any, directory: str) -> None:
         self.app = app
         self.directory = directory
         self.root = app.root
+        self.cache = app.cache
+        self.debug = app.debug
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(directory),
             autoescape=True,
@@ -129,7 +152,6 @@ class FileRoutes:
         )
         self.folders: list[Folder] = []
         self.routes: list[RouteDef] = []
-        self.renderer = PageRenderer(self)
         self._scan(directory, None, "")
 
     # --- discovery --------------------------------------------------------------
@@ -248,14 +270,13 @@ class FileRoutes:
         if fn is None or not inspect.iscoroutinefunction(fn) or positional_arity(fn) != 3:
             raise FileRouteError(f"{source} must define 'async def middleware(req, res, next)'")
         matcher = getattr(module, "matcher", None)
-        return folder_middleware(fn, matcher, source)
+        return FolderMiddleware(fn, matcher, source)
 
-    def _add_page(self, folder: Folder, names: set[str], tpl) -> None:
+    def _add_page(self, folder: Folder, names: set[str], tpl: Callable[[str], str]) -> None:
         module = self._module(folder.directory, "page.py") if "page.py" in names else None
         template = tpl("page.html") if "page.html" in names else None
         source = f"{folder.rel}/page.py" if module is not None else f"{folder.rel}/page.html"
-        page_fn = getattr(module, "page", None) if module else None
-        if template and page_fn:
+        if template and module is not None and getattr(module, "page", None):
             raise FileRouteError(
                 f"{folder.rel}/page.py defines page() and {folder.rel}/page.html exists:"
                 " keep one way to render the page"
@@ -267,25 +288,41 @@ class FileRoutes:
         if mode != "dynamic":
             self._check_cacheable(template, chain, source, mode)
         layouts = [f.layout for f in chain if f.layout is not None]
-        kind = f"isr {revalidate}s" if mode == "isr" else mode
-        options: dict[str, Any] = {"layouts": [layout.source for layout in layouts]}
-        if revalidate:
-            options["revalidate"] = revalidate
-        endpoint = self.renderer.page_endpoint(folder, module, template, layouts, source, mode)
-        if mode != "dynamic":
-            from ..cache.isr import cached_endpoint
-
-            endpoint = cached_endpoint(
-                self.app, endpoint, revalidate=revalidate, static_params=getattr(module, "static_params", None)
-            )
-        middleware = [mw for f in chain for mw in f.middleware]
-        if _requires_auth(module, layouts):
-            middleware.insert(0, auth_guard(api=False))
-        definition = RouteDef(
-            "GET", folder.pattern, (*middleware, endpoint), {}, f"{os.path.join(self.root, source)}:1", kind, source
+        endpoint: Any = PageEndpoint(
+            source=source,
+            module=module,
+            template=self.env.get_template(template) if template else None,
+            layouts=[self._layout_plan(layout) for layout in layouts],
         )
-        definition.options = options  # not user options: skip their validation
+        if mode != "dynamic":
+            endpoint = CachedEndpoint(
+                endpoint,
+                cache=self.cache,
+                app=self.app,
+                revalidate=revalidate,
+                static_params=getattr(module, "static_params", None),
+                source=source,
+            )
+        middleware: list[Any] = [mw for f in chain for mw in f.middleware]
+        if _requires_auth(module, layouts):
+            middleware.insert(0, AuthGuard(api=False))
+        definition = RouteDef(
+            "GET",
+            folder.pattern,
+            (*middleware, endpoint),
+            {},
+            f"{os.path.join(self.root, source)}:1",
+            f"isr {revalidate}s" if mode == "isr" else mode,
+            source,
+            info={"layouts": [layout.source for layout in layouts]},
+        )
         self.routes.append(definition)
+
+    def _layout_plan(self, layout: Layout) -> LayoutPlan:
+        constant = constant_layout(
+            self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children"})
+        )
+        return LayoutPlan(layout.source, layout.module, self.env.get_template(layout.template), constant)
 
     def _check_cacheable(self, template: str | None, chain: list[Folder], source: str, mode: str) -> None:
         """A static or ISR page must not read per-visitor data: it would be cached."""
@@ -304,9 +341,10 @@ class FileRoutes:
     def _add_api(self, folder: Folder) -> None:
         module = self._module(folder.directory, "route.py")
         source = f"{folder.rel}/route.py"
-        middleware = [mw for f in folder.chain() for mw in f.middleware]
+        middleware: list[Any] = [mw for f in folder.chain() for mw in f.middleware]
         if getattr(module, "auth", False):
-            middleware.insert(0, auth_guard(api=True))
+            middleware.insert(0, AuthGuard(api=True))
+        revalidate = getattr(module, "revalidate", None)
         found = False
         for method in API_METHODS:
             handler = getattr(module, method, None)
@@ -314,22 +352,11 @@ class FileRoutes:
                 continue
             found = True
             line = getattr(getattr(handler, "__code__", None), "co_firstlineno", 1)
-            definition = RouteDef(
-                method,
-                folder.pattern,
-                (*middleware, handler),
-                {},
-                f"{os.path.join(self.root, source)}:{line}",
-                "api",
-                source,
-            )
-            revalidate = getattr(module, "revalidate", None)
             if revalidate and method == "GET":
-                from ..cache.isr import cached_endpoint
-
-                definition.options = {"revalidate": revalidate}
-                definition.handlers = (*middleware, cached_endpoint(self.app, handler, revalidate=revalidate, api=True))
-            self.routes.append(definition)
+                handler = CachedEndpoint(handler, cache=self.cache, app=self.app, revalidate=revalidate, api=True, source=source)
+            self.routes.append(
+                RouteDef(method, folder.pattern, (*middleware, handler), {}, f"{os.path.join(self.root, source)}:{line}", "api", source)
+            )
         if not found:
             raise FileRouteError(f"{source} defines none of {', '.join(API_METHODS[:5])}")
 
@@ -340,9 +367,8 @@ class FileRoutes:
         fn = getattr(module, function, None)
         if fn is None:
             raise FileRouteError(f"{source} must define def {function}(req)")
-        endpoint = self.renderer.special_endpoint(fn, function)
         self.routes.append(
-            RouteDef("GET", url, (endpoint,), {}, f"{os.path.join(self.root, source)}:1", "dynamic", source)
+            RouteDef("GET", url, (SpecialEndpoint(fn, function),), {}, f"{os.path.join(self.root, source)}:1", "dynamic", source)
         )
 
     # --- error pages ----------------------------------------------------------------
@@ -362,6 +388,35 @@ class FileRoutes:
                 if best is None or depth > best[0]:
                     best = (depth, folder, template)
         return None if best is None else (best[1], best[2])
+
+    async def error_page(self, status: int, title: str, detail: str | None, req: Request) -> str | None:
+        """The nearest ``not-found.html`` (404) or ``error.html`` for ``req``, inside its
+        layouts, each with its ``data()``; None when there is none."""
+        found = self.nearest(unquote(req.raw_path), "not_found" if status == 404 else "error")
+        if found is None:
+            return None
+        folder, template = found
+        context = {**base_context(req), "status": status, "title": title, "detail": detail or "", "trace": None}
+        body = self.env.get_template(template).render(context)
+        for layout_folder in reversed(folder.chain()):
+            layout = layout_folder.layout
+            if layout is None:
+                continue
+            data = await _layout_data_for_error(layout, req)
+            try:
+                body = self.env.get_template(layout.template).render({**context, **data, "children": Markup(body)})
+            except Exception:  # a layout that cannot render here: show the page alone
+                continue
+        return meta.inject_head(body, meta.head_tags({"title": f"{status} {title}"}))
+
+
+async def _layout_data_for_error(layout: Layout, req: Request) -> dict[str, Any]:
+    """A layout's data for an error page; an error page never fails on it."""
+    try:
+        data = await call_data(layout.module, req, layout.source)
+    except Exception:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _static_prefix(pattern: str) -> str | None:
@@ -395,59 +450,77 @@ def _requires_auth(module: ModuleType | None, layouts: list[Layout]) -> bool:
     return any(layout.module is not None and getattr(layout.module, "auth", False) for layout in layouts)
 
 
-def folder_middleware(fn: Any, matcher: Any, source: str) -> Any:
-    """Wrap a folder's middleware; with ``matcher`` (Express patterns, or a
-    callable ``(req) -> bool``) it runs only for matching request paths."""
-    if matcher is None:
-        async def run(req, res, next):
-            await fn(req, res, next)
-    elif callable(matcher):
-        async def run(req, res, next):
-            if matcher(req):
-                await fn(req, res, next)
-            else:
-                await next()
-    else:
-        from ..routing.pattern import pattern_regex
+class FolderMiddleware(Middleware):
+    """A folder's ``middleware.py``: ``async def middleware(req, res, next)`` for the
+    folder and below; with ``matcher`` (Express patterns, or a callable
+    ``(req) -> bool``) it runs only for matching request paths."""
 
-        patterns = [matcher] if isinstance(matcher, str) else list(matcher)
-        regexes = [pattern_regex(pattern) for pattern in patterns]
+    def __init__(self, fn: Callable[..., Awaitable[None]], matcher: Any, source: str) -> None:
+        self.fn = fn
+        self.source = source
+        self.__qualname__ = f"middleware ({source})"
+        self.test: Callable[[Any], bool] | None = None
+        if callable(matcher):
+            self.test = matcher
+        elif matcher is not None:
+            regexes = [pattern_regex(p) for p in ([matcher] if isinstance(matcher, str) else list(matcher))]
+            self.test = lambda req: any(regex.match(unquote(req.raw_path)) for regex in regexes)
 
-        async def run(req, res, next):
-            from urllib.parse import unquote
-
-            path = unquote(req.raw_path)
-            if any(regex.match(path) for regex in regexes):
-                await fn(req, res, next)
-            else:
-                await next()
-
-    run.__qualname__ = f"middleware ({source})"
-    run.__nexpress_middleware__ = True  # type: ignore[attr-defined]
-    run.__nexpress_source__ = source  # type: ignore[attr-defined]
-    return run
+    async def __call__(self, req: Any, res: Response, next: Callable[..., Awaitable[None]]) -> None:
+        if self.test is None or self.test(req):
+            await self.fn(req, res, next)
+        else:
+            await next()
 
 
-def auth_guard(api: bool) -> Any:
+class AuthGuard(Middleware):
     """``auth = True``: pages redirect to sign-in with a callback URL, APIs get 401."""
-    from urllib.parse import quote
 
-    from ..errors import HTTPError
+    __qualname__ = "auth_required"
 
-    async def require_sign_in(req, res, next):
+    def __init__(self, api: bool) -> None:
+        self.api = api
+
+    async def __call__(self, req: Any, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         if req.auth is not None:
             await next()
             return
-        if api:
+        if self.api:
             raise HTTPError(401, "Sign in to use this API", headers={"www-authenticate": "Session"})
         res.redirect("/api/auth/signin?callbackUrl=" + quote(req.original_url, safe=""))
 
-    require_sign_in.__nexpress_middleware__ = True  # type: ignore[attr-defined]
-    require_sign_in.__qualname__ = "auth_required"
-    return require_sign_in
+
+def public_routes(folder: str, root: str) -> list[RouteDef]:
+    """A GET route per file in ``public/`` (dotfiles are never served)."""
+    routes = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            if filename.startswith("."):
+                continue
+            full = os.path.join(dirpath, filename)
+            relative = os.path.relpath(full, folder).replace(os.sep, "/")
+            if safe_join(folder, relative) is None:
+                continue  # a symlink out of public/ is never served (the rule static() uses)
+            source = os.path.relpath(full, root).replace(os.sep, "/")
+            routes.append(
+                RouteDef("GET", escape_pattern("/" + relative), (PublicFile(full),), {}, f"{full}:1", "static-file", source)
+            )
+    return routes
 
 
-def discover(app: App) -> FileRoutes | None:
+class PublicFile(Endpoint):
+    """Sends one file of ``public/``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.__qualname__ = "public_file"
+
+    async def __call__(self, req: Any, res: Response) -> None:
+        res.send_file(self.path)
+
+
+def discover(app: Any) -> FileRoutes | None:
     """Scan ``app.root/app.pages`` if it exists."""
     if not app.pages:
         return None

@@ -1,41 +1,33 @@
 """Rendering pages: ``data(req)`` -> template -> layouts (inside-out) -> metadata.
 
 Every rendering mode renders the same way here; the cache decides how often.
+What does not depend on the request is decided when the page is discovered:
+templates compiled, layouts that read nothing but ``children`` pre-rendered into
+two strings, static metadata turned into ``<head>`` tags once.
 """
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape as xml_escape
 
+import jinja2
 from markupsafe import Markup
 
+from .._call import call
 from ..errors import HTTPError
 from ..response import Response
+from ..routing.endpoint import Endpoint
 from . import metadata as meta
 
 if TYPE_CHECKING:
     from ..request import Request
-    from . import FileRoutes, Folder, Layout
 
 STREAM_THRESHOLD = 256 * 1024
 _STREAM_CHUNK = 64 * 1024
-
-
-async def call(fn: Callable, *args: Any) -> Any:
-    """Call a user function that may be sync (run in a thread) or async."""
-    if inspect.iscoroutinefunction(fn):
-        return await fn(*args)
-    result = await asyncio.to_thread(fn, *args)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
-
-
-_SLOT = "\x00nexpress-children\x00"
+SLOT = "\x00nexpress-children\x00"
 
 
 class LazyQuery:
@@ -66,182 +58,196 @@ class LazyQuery:
 
 
 def base_context(req: Request) -> dict[str, Any]:
+    """What every page and layout template sees."""
     return {"req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth}
 
 
-def _maybe(module: Any, name: str) -> Callable | None:
-    """``module.name`` as an async callable (sync functions run in a thread), or None."""
-    fn = getattr(module, name, None) if module is not None else None
-    if fn is None:
-        return None
-    if inspect.iscoroutinefunction(fn):
-        return fn
-
-    async def run_sync(*args: Any) -> Any:
-        return await call(fn, *args)
-
-    return run_sync
-
-
-async def _data(module: Any, req: Request, where: str) -> dict[str, Any]:
+async def call_data(module: Any, req: Request, where: str) -> dict[str, Any] | Response:
+    """``module.data(req)``: a dict for the template, or a Response to send instead
+    (``return redirect(...)``)."""
     fn = getattr(module, "data", None) if module is not None else None
     if fn is None:
         return {}
     result = await call(fn, req)
     if result is None:
         return {}
-    if not isinstance(result, dict):
-        raise TypeError(f"{where}: data(req) must return a dict, not {type(result).__name__}")
-    return result
+    if isinstance(result, (dict, Response)):
+        return result
+    raise TypeError(f"{where}: data(req) must return a dict (or a Response such as redirect(...)), not {type(result).__name__}")
 
 
-async def _metadata(module: Any, req: Request, data: dict[str, Any]) -> dict[str, Any]:
+async def call_metadata(module: Any, req: Request, data: dict[str, Any]) -> dict[str, Any] | Response:
     value = getattr(module, "metadata", None) if module is not None else None
     if value is None:
         return {}
     if callable(value):
         value = await call(value, req, data)
+    if isinstance(value, Response):
+        return value
     return dict(value or {})
 
 
-class PageRenderer:
-    def __init__(self, routes: FileRoutes) -> None:
-        self.routes = routes
-        self.env = routes.env
+@dataclass(slots=True)
+class LayoutPlan:
+    """One layout around a page: its compiled template, its ``layout.py`` module, and
+    when it reads nothing but ``children``, its output pre-rendered around a slot."""
 
-    def page_endpoint(
-        self,
-        folder: Folder,
-        module: Any,
-        template: str | None,
-        layouts: list[Layout],
-        source: str,
-        mode: str,
-    ) -> Callable:
-        env = self.env
-        page_fn = getattr(module, "page", None) if module is not None else None
-        dynamic_params = getattr(module, "dynamic_params", True) if module is not None else True
-        static_params_fn = getattr(module, "static_params", None) if module is not None else None
-        allowed: list[set] = []
-
-        async def check_params(req: Request) -> None:
-            if dynamic_params or static_params_fn is None or not req.params:
-                return
-            if not allowed:
-                entries = await call(static_params_fn)
-                allowed.append({_freeze(entry) for entry in entries or ()})
-            if _freeze(req.params) not in allowed[0]:
-                raise HTTPError(404, "This page was not generated for these parameters")
-
-        # Decided once, at start-up: compiled templates, layouts that do not depend on
-        # the request pre-rendered into (prefix, suffix) strings, and static metadata
-        # turned into <head> tags (inserted into the root layout's prefix if it can be).
-        page_template = env.get_template(template) if template else None
-        data_fn = _maybe(module, "data")
-        page_meta = getattr(module, "metadata", None) if module is not None else None
-        plans: list[tuple[Layout, Any, tuple[str, str] | None]] = []
-        for layout in layouts:
-            plans.append((layout, env.get_template(layout.template), self._constant_layout(layout)))
-        metas = [getattr(layout.module, "metadata", None) if layout.module else None for layout in layouts]
-        metas.append(page_meta)
-        static_head = None if any(callable(m) for m in metas) else meta.head_tags(meta.merge([dict(m or {}) for m in metas]))
-        head_in_prefix = False
-        if static_head is not None and plans and plans[0][2] is not None:
-            prefix, suffix = plans[0][2]
-            if "</head>" in prefix:
-                plans[0] = (plans[0][0], plans[0][1], (meta.inject_head(prefix, static_head), suffix))
-                head_in_prefix = True
-        inside_out = list(reversed(plans))
-
-        async def render_page(req: Request, res: Response) -> Any:
-            await check_params(req)
-            context = base_context(req)
-            data = await data_fn(req) if data_fn is not None else {}
-            if data is None:
-                data = {}
-            elif not isinstance(data, dict):
-                raise TypeError(f"{source}: data(req) must return a dict, not {type(data).__name__}")
-            if page_fn is not None:
-                result = await call(page_fn, req)
-                if isinstance(result, Response):
-                    return result
-                if not isinstance(result, str):
-                    raise TypeError(f"{source}: page(req) must return str (HTML) or a Response")
-                body = result
-            else:
-                assert page_template is not None
-                body = page_template.render({**context, **data})
-            layout_data: dict[int, dict[str, Any]] = {}
-            for index, (layout, _, constant) in enumerate(plans):
-                if constant is None:
-                    layout_data[index] = await _data(layout.module, req, layout.source)
-            for position, (_layout, compiled, constant) in enumerate(inside_out):
-                if constant is not None:
-                    body = constant[0] + body + constant[1]
-                else:
-                    ldata = layout_data[len(plans) - 1 - position]
-                    body = compiled.render({**context, **ldata, "children": Markup(body)})
-            if head_in_prefix:
-                document = body
-            elif static_head is not None:
-                document = meta.inject_head(body, static_head)
-            else:
-                chain_meta = [
-                    await _metadata(layout.module, req, layout_data.get(index, {}))
-                    for index, (layout, _, _) in enumerate(plans)
-                ]
-                chain_meta.append(await _metadata(module, req, data))
-                document = meta.inject_head(body, meta.head_tags(meta.merge(chain_meta)))
-            if len(document) > STREAM_THRESHOLD:
-                res.stream(_chunks(document), media_type="html")
-                return None
-            return document
-
-        render_page.__qualname__ = f"page ({source})"
-        render_page.__module__ = "nexpress.pages"
-        return render_page
-
-    def _constant_layout(self, layout: Layout) -> tuple[str, str] | None:
-        """A layout without data whose templates read nothing but ``children``
-        renders the same every time: keep it as two strings around the page."""
-        if layout.module is not None and (hasattr(layout.module, "data") or getattr(layout.module, "auth", False)):
-            return None
-        if not self.routes.is_constant(layout.template, allowed={"children"}):
-            return None
-        html = self.env.get_template(layout.template).render({"children": Markup(_SLOT)})
-        if html.count(_SLOT) != 1:
-            return None
-        prefix, _, suffix = html.partition(_SLOT)
-        return prefix, suffix
-
-    def special_endpoint(self, fn: Callable, kind: str) -> Callable:
-        async def render_special(req: Request, res: Response) -> Any:
-            result = await call(fn, req)
-            if isinstance(result, Response) or result is None:
-                return result
-            if isinstance(result, str):
-                return Response(result, media_type="application/xml" if kind == "sitemap" else "text/plain")
-            if kind == "sitemap":
-                return Response(sitemap_xml(result), media_type="application/xml")
-            return Response(robots_txt(result), media_type="text/plain")
-
-        return render_special
-
-    def error_document(self, folder: Folder, template: str, context: dict[str, Any]) -> str:
-        body = self.env.get_template(template).render(context)
-        for layout_folder in reversed(folder.chain()):
-            layout = layout_folder.layout
-            if layout is None:
-                continue
-            try:
-                body = self.env.get_template(layout.template).render({**context, "children": Markup(body)})
-            except Exception:  # a layout that needs its data: show the page alone
-                continue
-        return meta.inject_head(body, meta.head_tags({"title": f"{context['status']} {context['title']}"}))
+    source: str
+    module: Any
+    template: jinja2.Template
+    constant: tuple[str, str] | None
 
 
-def _freeze(params: dict[str, Any]) -> tuple:
+def freeze_params(params: dict[str, Any]) -> tuple:
     return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items()))
+
+
+class PageEndpoint(Endpoint):
+    """One page of ``app/``: ``page.html`` with ``page.py``'s ``data()``, or
+    ``page.py``'s ``page(req)``, wrapped in its layouts, with metadata in ``<head>``."""
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        module: Any,
+        template: jinja2.Template | None,
+        layouts: list[LayoutPlan],
+    ) -> None:
+        self.source = source
+        self.module = module
+        self.template = template
+        self.page_fn = getattr(module, "page", None) if module is not None else None
+        self.dynamic_params = getattr(module, "dynamic_params", True) if module is not None else True
+        self.static_params = getattr(module, "static_params", None) if module is not None else None
+        self._allowed: set[tuple] | None = None
+        self.layouts = layouts
+        self.head, self.head_in_prefix = _static_head(layouts, module)
+        self.__qualname__ = f"page ({source})"
+
+    async def check_params(self, req: Request) -> None:
+        """``dynamic_params = False``: only the params ``static_params()`` lists exist."""
+        if self.dynamic_params or self.static_params is None or not req.params:
+            return
+        if self._allowed is None:
+            entries = await call(self.static_params)
+            self._allowed = {freeze_params(entry) for entry in entries or ()}
+        if freeze_params(req.params) not in self._allowed:
+            raise HTTPError(404, "This page was not generated for these parameters")
+
+    async def __call__(self, req: Request, res: Response) -> Any:
+        await self.check_params(req)
+        context = base_context(req)
+        data = await call_data(self.module, req, self.source)
+        if isinstance(data, Response):
+            return data
+        if self.page_fn is not None:
+            body = await call(self.page_fn, req)
+            if isinstance(body, Response):
+                return body
+            if not isinstance(body, str):
+                raise TypeError(f"{self.source}: page(req) must return str (HTML) or a Response")
+        else:
+            assert self.template is not None
+            body = self.template.render({**context, **data})
+        layout_data = await self.layout_data(req)
+        if isinstance(layout_data, Response):
+            return layout_data
+        body = self.wrap(body, context, layout_data)
+        document = await self.with_head(req, body, data, layout_data)
+        if isinstance(document, Response):
+            return document
+        if len(document) > STREAM_THRESHOLD:
+            res.stream(_chunks(document), media_type="html")
+            return None
+        return document
+
+    async def layout_data(self, req: Request) -> dict[int, dict[str, Any]] | Response:
+        """``data()`` of every layout that is not pre-rendered, by position."""
+        found: dict[int, dict[str, Any]] = {}
+        for index, layout in enumerate(self.layouts):
+            if layout.constant is None:
+                data = await call_data(layout.module, req, layout.source)
+                if isinstance(data, Response):
+                    return data
+                found[index] = data
+        return found
+
+    def wrap(self, body: str, context: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str:
+        """Put the page inside its layouts, innermost first."""
+        for index in range(len(self.layouts) - 1, -1, -1):
+            layout = self.layouts[index]
+            if layout.constant is not None:
+                body = layout.constant[0] + body + layout.constant[1]
+            else:
+                body = layout.template.render({**context, **layout_data[index], "children": Markup(body)})
+        return body
+
+    async def with_head(self, req: Request, body: str, data: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str | Response:
+        """The document with its metadata in ``<head>``."""
+        if self.head_in_prefix:
+            return body
+        if self.head is not None:
+            return meta.inject_head(body, self.head)
+        chain: list[dict[str, Any]] = []
+        for index, layout in enumerate(self.layouts):
+            found = await call_metadata(layout.module, req, layout_data.get(index, {}))
+            if isinstance(found, Response):
+                return found
+            chain.append(found)
+        found = await call_metadata(self.module, req, data)
+        if isinstance(found, Response):
+            return found
+        chain.append(found)
+        return meta.inject_head(body, meta.head_tags(meta.merge(chain)))
+
+
+def _static_head(layouts: list[LayoutPlan], module: Any) -> tuple[str | None, bool]:
+    """Head tags computed once when no metadata is a function; put into the root
+    layout's pre-rendered prefix when it has a ``</head>`` (then nothing per request)."""
+    metas = [getattr(layout.module, "metadata", None) if layout.module else None for layout in layouts]
+    metas.append(getattr(module, "metadata", None) if module is not None else None)
+    if any(callable(m) for m in metas):
+        return None, False
+    head = meta.head_tags(meta.merge([dict(m or {}) for m in metas]))
+    if layouts and layouts[0].constant is not None and "</head>" in layouts[0].constant[0]:
+        prefix, suffix = layouts[0].constant
+        layouts[0].constant = (meta.inject_head(prefix, head), suffix)
+        return head, True
+    return head, False
+
+
+def constant_layout(env: jinja2.Environment, template: str, module: Any, is_constant: Callable[[str], bool]) -> tuple[str, str] | None:
+    """A layout without data whose templates read nothing but ``children``
+    renders the same every time: keep it as two strings around the page."""
+    if module is not None and (hasattr(module, "data") or getattr(module, "auth", False)):
+        return None
+    if not is_constant(template):
+        return None
+    html = env.get_template(template).render({"children": Markup(SLOT)})
+    if html.count(SLOT) != 1:
+        return None
+    prefix, _, suffix = html.partition(SLOT)
+    return prefix, suffix
+
+
+class SpecialEndpoint(Endpoint):
+    """``sitemap.py`` / ``robots.py``: a function returning entries, rendered as XML / text."""
+
+    def __init__(self, fn: Callable, kind: str) -> None:
+        self.fn = fn
+        self.kind = kind
+        self.__qualname__ = kind
+
+    async def __call__(self, req: Request, res: Response) -> Any:
+        result = await call(self.fn, req)
+        if isinstance(result, Response) or result is None:
+            return result
+        if self.kind == "sitemap":
+            text = result if isinstance(result, str) else sitemap_xml(result)
+            return Response(text, media_type="application/xml")
+        text = result if isinstance(result, str) else robots_txt(result)
+        return Response(text, media_type="text/plain")
 
 
 async def _chunks(document: str):

@@ -3,6 +3,8 @@
 A :class:`Router` only records declarations, in order. ``App`` compiles the
 whole tree of routers once, at start-up, into one route table
 (:mod:`nexpress.routing.table`), so declaring routes costs nothing per request.
+A declaration made later, on any router of the tree, tells the routers it is
+mounted on, so the app recompiles before the next request.
 """
 
 from __future__ import annotations
@@ -11,13 +13,15 @@ import inspect
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..middleware import Middleware
+from ..static import StaticFiles
+from .endpoint import Endpoint
 from .pattern import PatternError, parse_pattern
 
-__all__ = ["PatternError", "Plugin", "RouteBuilder", "Router"]
+__all__ = ["Endpoint", "PatternError", "Plugin", "RouteBuilder", "Router"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _OPTION_NAMES = {"body_limit", "file_limit"}
@@ -34,6 +38,7 @@ class RouteDef:
     site: str  # where it was declared: "server.py:12"
     kind: str = "handler"
     source: str | None = None  # set for file routes ("app/blog/[slug]/page.py")
+    info: dict[str, Any] = field(default_factory=dict)  # shown by `nexpress routes URL` (layouts...)
 
 
 @dataclass(slots=True)
@@ -89,7 +94,7 @@ def is_asgi_app(target: Any) -> bool:
         except (StopIteration, ValueError, TypeError):
             return False
         return first == "scope"
-    if isinstance(target, Middleware) or getattr(target, "__nexpress_middleware__", False) or getattr(target, "kind", None):
+    if isinstance(target, (Middleware, Endpoint)):
         return False
     return callable(target) and positional_arity(target) == 3 and not inspect.isclass(target)
 
@@ -150,9 +155,50 @@ class Router:
     def __init__(self, *, body_limit: int | None = None, file_limit: int | None = None) -> None:
         self._entries: list[RouteDef | UseDef] = []
         self._errors: list[ErrorDef] = []
+        self._startup: list[Callable[[], Any]] = []
+        self._shutdown: list[Callable[[], Any]] = []
+        self._listeners: list[Callable[[], None]] = []  # routers this one is mounted on
         self.body_limit = body_limit
         self.file_limit = file_limit
-        self._version = 0
+
+    # --- what the compiler reads ------------------------------------------------
+
+    @property
+    def entries(self) -> tuple[RouteDef | UseDef, ...]:
+        """Routes and ``use()`` mounts, in declaration order."""
+        return tuple(self._entries)
+
+    @property
+    def error_handlers(self) -> tuple[ErrorDef, ...]:
+        return tuple(self._errors)
+
+    @property
+    def startup_handlers(self) -> tuple[Callable[[], Any], ...]:
+        return tuple(self._startup)
+
+    @property
+    def shutdown_handlers(self) -> tuple[Callable[[], Any], ...]:
+        return tuple(self._shutdown)
+
+    def _changed(self) -> None:
+        """A declaration was added: tell the routers this one is mounted on."""
+        for listener in self._listeners:
+            listener()
+
+    # --- lifespan -------------------------------------------------------------------
+
+    def on_startup(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``fn`` (sync or async) when the server starts (routers' handlers run
+        after the app's own, in mount order)."""
+        self._startup.append(fn)
+        self._changed()
+        return fn
+
+    def on_shutdown(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+        """Run ``fn`` (sync or async) when the server stops."""
+        self._shutdown.append(fn)
+        self._changed()
+        return fn
 
     # --- declaring routes ------------------------------------------------------
 
@@ -189,7 +235,14 @@ class Router:
                 " app.get(path, middleware, handler)"
             )
         self._entries.append(RouteDef(method, pattern, handlers, options, site, kind, source))
-        self._version += 1
+        self._changed()
+
+    def add_route(self, definition: RouteDef) -> None:
+        """Add a route a feature generated (file routes, auth endpoints); its handler
+        may be an :class:`Endpoint`. The pattern is checked here, like any other."""
+        parse_pattern(definition.pattern)
+        self._entries.append(definition)
+        self._changed()
 
     def _verb(self, method: str, pattern: str, handlers: tuple[Callable, ...], options: dict[str, Any]):
         site = declaration_site()
@@ -247,11 +300,14 @@ class Router:
             raise TypeError(f"use() at {site} needs middleware, a Router or an ASGI app")
         _check_prefix(prefix, site)
         for target in items:
+            if target is self:
+                raise ValueError(f"use() at {site}: a router cannot be mounted on itself")
             if isinstance(target, Router) and not callable(target):
                 self._entries.append(UseDef(prefix, target, site, "router"))
+                target._listeners.append(self._changed)
             elif isinstance(target, Router):  # an App mounted inside another: keep it separate
                 self._entries.append(UseDef(prefix, target, site, "asgi"))
-            elif getattr(target, "kind", None) == "static-file":
+            elif isinstance(target, StaticFiles):
                 self._entries.append(UseDef(prefix, target, site, "static"))
             elif isinstance(target, Plugin):
                 target.install(self, prefix)
@@ -260,7 +316,7 @@ class Router:
             else:
                 _check_middleware(target, site)
                 self._entries.append(UseDef(prefix, target, site, "middleware"))
-        self._version += 1
+        self._changed()
         return self
 
     def mount(self, prefix: str, asgi_app: Callable) -> Router:
@@ -268,7 +324,7 @@ class Router:
         site = declaration_site()
         _check_prefix(prefix, site)
         self._entries.append(UseDef(prefix, asgi_app, site, "asgi"))
-        self._version += 1
+        self._changed()
         return self
 
     def error(self, handler: Callable) -> Callable:
@@ -278,12 +334,12 @@ class Router:
                 f"error handler {getattr(handler, '__qualname__', handler)!r} must take (err, req, res)"
             )
         self._errors.append(ErrorDef(handler, declaration_site()))
-        self._version += 1
+        self._changed()
         return handler
 
 
 def _check_middleware(fn: Any, site: str) -> None:
-    if isinstance(fn, Middleware) or getattr(fn, "__nexpress_middleware__", False) or getattr(fn, "kind", None) == "static-file":
+    if isinstance(fn, Middleware):
         return
     arity = positional_arity(fn)
     if arity != 3:

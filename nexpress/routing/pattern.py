@@ -262,6 +262,14 @@ def parse_pattern(pattern: str) -> list[tuple[Segment, ...]]:
     return variants
 
 
+def escape_pattern(text: str) -> str:
+    """A literal path (a file or folder name) as a pattern matching exactly it."""
+    return "".join("\\" + ch if ch in _SPECIAL else ch for ch in text)
+
+
+_SPECIAL = frozenset(":*{}()[]?+!\\")
+
+
 def variant_path(segments: tuple[Segment, ...]) -> str:
     """Render a variant back to a readable pattern (``/users/:id``)."""
     return "/" + "/".join(s.display() for s in segments)

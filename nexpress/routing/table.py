@@ -9,14 +9,25 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from . import ErrorDef, RouteDef, Router, UseDef, handler_source, make_site_relative
+from .._call import is_async_callable
+from ..middleware import Middleware
+from . import (
+    ErrorDef,
+    RouteDef,
+    Router,
+    UseDef,
+    handler_source,
+    make_site_relative,
+    positional_arity,
+    relative_to,
+)
+from .endpoint import Endpoint
 from .pattern import (
     COMPLEX,
     PARAM,
@@ -66,6 +77,7 @@ class Route:
     body_limit: int
     file_limit: int
     options: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
     arity: int = 2
     is_async: bool = True
     mount: Any = None
@@ -80,6 +92,12 @@ class Route:
     @property
     def shape(self) -> tuple:
         return tuple(s.shape for s in self.segments)
+
+    @property
+    def revalidate(self) -> int | None:
+        """Seconds before the cached response goes stale, for cached endpoints."""
+        handler = self.handler
+        return handler.revalidate if isinstance(handler, Endpoint) else None
 
 
 class Node:
@@ -213,8 +231,10 @@ class RouteTable:
         self.static: dict[str, dict[str, Route]] = {}
         self.root = Node()
         self.routes: list[Route] = []
-        self.fallback: tuple[Step, ...] = ()
+        self.fallback: tuple[Step, ...] = ()  # middleware for requests no route matched
         self.listing_extra: list[dict[str, Any]] = []
+        self.startup: tuple[Callable, ...] = ()  # lifespan handlers of every router
+        self.shutdown: tuple[Callable, ...] = ()
         self._shapes: dict[tuple, Route] = {}
 
     # --- building -------------------------------------------------------------
@@ -302,7 +322,7 @@ class RouteTable:
                     "path": route.path,
                     "kind": route.kind,
                     "source": route.source,
-                    "revalidate": route.options.get("revalidate"),
+                    "revalidate": route.revalidate,
                 },
             )
             method = "ALL" if route.method == "*" else route.method
@@ -378,68 +398,132 @@ class _Middleware:
     regex: re.Pattern[str]
 
 
-def compile_routes(app: Any, extra: list[RouteDef] = ()) -> RouteTable:  # type: ignore[assignment]
-    """Flatten the app's router tree, plus routes the app generates itself (``extra``:
+@dataclass(slots=True)
+class _Pending:
+    """A route definition met while walking the router tree, with what it inherits."""
+
+    definition: RouteDef
+    pattern: str  # prefix + route pattern
+    depth: int  # segments of the mount prefix
+    errors: tuple[Callable, ...]
+    body_limit: int
+    file_limit: int
+
+
+@dataclass
+class _Collected:
+    """What a walk of the router tree found, in declaration order."""
+
+    routes: list[_Pending] = field(default_factory=list)
+    middleware: list[_Middleware] = field(default_factory=list)
+    mounts: list[tuple[UseDef, str, tuple[Segment, ...], str]] = field(default_factory=list)
+    listing: list[dict[str, Any]] = field(default_factory=list)
+    startup: list[Callable] = field(default_factory=list)
+    shutdown: list[Callable] = field(default_factory=list)
+
+
+def compile_routes(
+    router: Router,
+    *,
+    root: str,
+    body_limit: int,
+    file_limit: int,
+    extra: list[RouteDef] | tuple[RouteDef, ...] = (),
+) -> RouteTable:
+    """Flatten a router tree (the app), plus routes generated outside it (``extra``:
     public files, file routes), into one :class:`RouteTable`."""
-    table = RouteTable()
-    middleware: list[_Middleware] = []
-    pending: list[tuple[RouteDef, str, int, tuple[Callable, ...], int, int]] = []
-    root = app.root
-
-    def walk(router: Router, prefix: str, depth: int, errors: tuple[Callable, ...], limits: tuple[int, int]) -> None:
-        errors = tuple(e.handler for e in router._errors) + errors
-        limits = (
-            router.body_limit if router.body_limit is not None else limits[0],
-            router.file_limit if router.file_limit is not None else limits[1],
-        )
-        for entry in router._entries:
-            if isinstance(entry, RouteDef):
-                pending.append((entry, join_patterns(prefix, entry.pattern), depth, errors, *limits))
-                continue
-            full = join_patterns(prefix, entry.prefix)
-            segments = parse_pattern(full)[0]
-            site = make_site_relative(entry.site, root)
-            if entry.kind == "router":
-                walk(entry.target, full, len(segments), errors, limits)
-            elif entry.kind in ("middleware", "static"):
-                middleware.append(_Middleware(segments, entry.target, site, prefix_regex(segments)))
-                if entry.kind == "static":
-                    table.listing_extra.append(
-                        {
-                            "methods": ["GET", "HEAD"],
-                            "path": variant_path(segments).rstrip("/") + "/*path",
-                            "kind": "static-file",
-                            "source": f"{site} static({_rel(entry.target.directory, root)!r})",
-                            "revalidate": None,
-                        }
-                    )
-            elif entry.kind == "asgi":
-                _add_mount(table, app, entry, full, segments, site)
-
-    walk(app, "", 0, (), (app.body_limit, app.file_limit))
-    app_errors = tuple(e.handler for e in app._errors)
+    found = _Collected()
+    _walk_router(router, "", 0, (), (body_limit, file_limit), root, found)
+    app_errors = tuple(e.handler for e in router.error_handlers)
     for definition in extra:
-        pending.append((definition, definition.pattern, 0, app_errors, app.body_limit, app.file_limit))
+        found.routes.append(_Pending(definition, definition.pattern, 0, app_errors, body_limit, file_limit))
+    table = RouteTable()
+    for pending in found.routes:
+        for route in _routes_for(pending, found.middleware, root):
+            table.add(route)
+    for entry, full, segments, site in found.mounts:
+        _add_mount(table, entry, full, segments, site, body_limit, file_limit)
+    table.fallback = tuple(
+        Step(mw.fn, len(mw.segments), mw.regex if mw.segments else None, mw.site) for mw in found.middleware
+    )
+    table.listing_extra = found.listing
+    table.startup = tuple(found.startup)
+    table.shutdown = tuple(found.shutdown)
+    table.finish()
+    return table
 
-    for definition, full, depth, errors, body_limit, file_limit in pending:
-        handlers = definition.handlers
-        endpoint = handlers[-1]
-        source = definition.source or handler_source(endpoint, root)
-        site = make_site_relative(definition.site, root)
-        for segments in parse_pattern(full):
-            steps = []
-            for mw in middleware:
-                relation = _relation(mw.segments, segments)
-                if relation == NEVER:
-                    continue
-                steps.append(
-                    Step(mw.fn, len(mw.segments), mw.regex if relation == MAYBE else None, mw.site)
-                )
-            steps.extend(Step(fn, depth, None, _step_source(fn, site)) for fn in handlers[:-1])
-            names = tuple(n for s in segments for n in s.names)
-            splats = tuple(s.kind == SPLAT for s in segments for _ in s.names)
-            options = dict(definition.options)
-            route = Route(
+
+def _walk_router(
+    router: Router,
+    prefix: str,
+    depth: int,
+    errors: tuple[Callable, ...],
+    limits: tuple[int, int],
+    root: str,
+    found: _Collected,
+) -> None:
+    """Collect the routes, middleware and mounts of ``router`` and the routers below it."""
+    errors = tuple(e.handler for e in router.error_handlers) + errors
+    limits = (
+        router.body_limit if router.body_limit is not None else limits[0],
+        router.file_limit if router.file_limit is not None else limits[1],
+    )
+    found.startup.extend(router.startup_handlers)
+    found.shutdown.extend(router.shutdown_handlers)
+    for entry in router.entries:
+        if isinstance(entry, RouteDef):
+            found.routes.append(_Pending(entry, join_patterns(prefix, entry.pattern), depth, errors, *limits))
+            continue
+        full = join_patterns(prefix, entry.prefix)
+        segments = parse_pattern(full)[0]
+        site = make_site_relative(entry.site, root)
+        if entry.kind == "router":
+            _walk_router(entry.target, full, len(segments), errors, limits, root, found)
+        elif entry.kind in ("middleware", "static"):
+            found.middleware.append(_Middleware(segments, entry.target, site, prefix_regex(segments)))
+            if entry.kind == "static":
+                found.listing.append(_static_listing(entry.target, segments, site, root))
+        elif entry.kind == "asgi":
+            found.mounts.append((entry, full, segments, site))
+
+
+def _static_listing(target: Any, segments: tuple[Segment, ...], site: str, root: str) -> dict[str, Any]:
+    return {
+        "methods": ["GET", "HEAD"],
+        "path": variant_path(segments).rstrip("/") + "/*path",
+        "kind": "static-file",
+        "source": f"{site} static({relative_to(target.directory, root)!r})",
+        "revalidate": None,
+    }
+
+
+def _chain(segments: tuple[Segment, ...], middleware: list[_Middleware], own: tuple[Callable, ...], depth: int, site: str) -> tuple[Step, ...]:
+    """The middleware steps of one route variant: every ``use()`` whose prefix can
+    cover it (checked per request when that depends on the path), then its own."""
+    steps = []
+    for mw in middleware:
+        relation = _relation(mw.segments, segments)
+        if relation != NEVER:
+            steps.append(Step(mw.fn, len(mw.segments), mw.regex if relation == MAYBE else None, mw.site))
+    for fn in own:
+        source = fn.source if isinstance(fn, Middleware) and fn.source else site
+        steps.append(Step(fn, depth, None, source))
+    return tuple(steps)
+
+
+def _routes_for(pending: _Pending, middleware: list[_Middleware], root: str) -> list[Route]:
+    """One Route per variant of the pattern (optional groups expand)."""
+    definition = pending.definition
+    endpoint = definition.handlers[-1]
+    source = definition.source or handler_source(endpoint, root)
+    site = make_site_relative(definition.site, root)
+    options = dict(definition.options)
+    body_limit = _limit(options.pop("body_limit", None), pending.body_limit)
+    file_limit = _limit(options.pop("file_limit", None), pending.file_limit)
+    routes = []
+    for segments in parse_pattern(pending.pattern):
+        routes.append(
+            Route(
                 method=definition.method,
                 path=variant_path(segments),
                 segments=segments,
@@ -447,27 +531,25 @@ def compile_routes(app: Any, extra: list[RouteDef] = ()) -> RouteTable:  # type:
                 source=source,
                 site=site,
                 handler=endpoint,
-                middleware=tuple(steps),
-                errors=errors,
-                param_names=names,
-                splats=splats,
-                base_depth=depth,
-                body_limit=_limit(options.pop("body_limit", None), body_limit),
-                file_limit=_limit(options.pop("file_limit", None), file_limit),
+                middleware=_chain(segments, middleware, definition.handlers[:-1], pending.depth, site),
+                errors=pending.errors,
+                param_names=tuple(n for s in segments for n in s.names),
+                splats=tuple(s.kind == SPLAT for s in segments for _ in s.names),
+                base_depth=pending.depth,
+                body_limit=body_limit,
+                file_limit=file_limit,
                 options=options,
-                arity=_arity(endpoint),
-                is_async=_is_async(endpoint),
-                pattern=full,
+                info=dict(definition.info),
+                arity=positional_arity(endpoint),
+                is_async=is_async_callable(endpoint),
+                pattern=pending.pattern,
             )
-            table.add(route)
-    table.fallback = tuple(
-        Step(mw.fn, len(mw.segments), mw.regex if mw.segments else None, mw.site) for mw in middleware
-    )
-    table.finish()
-    return table
+        )
+    return routes
 
 
-def _add_mount(table: RouteTable, app: Any, entry: UseDef, full: str, segments: tuple[Segment, ...], site: str) -> None:
+def _add_mount(table: RouteTable, entry: UseDef, full: str, segments: tuple[Segment, ...], site: str, body_limit: int, file_limit: int) -> None:
+    """A mounted ASGI app answers its prefix and everything below it, any method."""
     name = getattr(entry.target, "__qualname__", None) or type(entry.target).__qualname__
     for variant in (segments, (*segments, Segment(SPLAT, names=("__rest",)))):
         table.add(
@@ -484,8 +566,8 @@ def _add_mount(table: RouteTable, app: Any, entry: UseDef, full: str, segments: 
                 param_names=tuple(n for s in variant for n in s.names),
                 splats=tuple(s.kind == SPLAT for s in variant for _ in s.names),
                 base_depth=len(segments),
-                body_limit=app.body_limit,
-                file_limit=app.file_limit,
+                body_limit=body_limit,
+                file_limit=file_limit,
                 mount=entry.target,
                 pattern=full,
             )
@@ -494,31 +576,6 @@ def _add_mount(table: RouteTable, app: Any, entry: UseDef, full: str, segments: 
 
 def _limit(value: int | None, default: int) -> int:
     return default if value is None else value
-
-
-def _step_source(fn: Callable, site: str) -> str:
-    """Where a route's own middleware was attached: its declaration site, or the
-    file it comes from (a folder's middleware.py)."""
-    return getattr(fn, "__nexpress_source__", None) or site
-
-
-def _rel(path: str, root: str) -> str:
-    from . import relative_to
-
-    return relative_to(path, root)
-
-
-def _arity(fn: Callable) -> int:
-    from . import positional_arity
-
-    return positional_arity(fn)
-
-
-def _is_async(fn: Callable) -> bool:
-    if inspect.iscoroutinefunction(fn):
-        return True
-    call = getattr(fn, "__call__", None)  # noqa: B004
-    return inspect.iscoroutinefunction(call)
 
 
 __all__ = ["ErrorDef", "Route", "RouteConflictError", "RouteTable", "Step", "compile_routes"]

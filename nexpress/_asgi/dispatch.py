@@ -1,0 +1,175 @@
+"""Dispatch: from an ASGI HTTP request to the route that answers it.
+
+1. the raw path is looked up in the table's dict of fully static paths;
+2. else its segments walk the segment tree;
+3. else: a malformed path is a 400, ``/about/`` redirects (308) to ``/about`` when
+   that exists, and the *fallback* runs the global middleware (CORS, logging...)
+   around the 404 / 405 / OPTIONS answer (or the app's ``not_found`` handler).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from .._call import call
+from .._http import BadRequest, decode_raw_path, split_path
+from ..errors import HTTPError
+from ..middleware import run_chain
+from ..request import Request
+from ..response import Response
+from ..routing.table import RouteTable
+from .errors import ErrorLayer
+from .invoke import send_result
+
+__all__ = ["Dispatcher", "strip_root_path"]
+
+
+class Dispatcher:
+    """The compiled request path of one app: its route table, its error layer and
+    what the fallback needs. ``await dispatcher.dispatch(scope, receive, send)``
+    answers one HTTP request."""
+
+    __slots__ = ("app", "errors", "fallback_errors", "not_found", "static", "table")
+
+    def __init__(
+        self,
+        table: RouteTable,
+        errors: ErrorLayer,
+        app: Any,
+        *,
+        app_error_handlers: tuple[Callable, ...] = (),
+        not_found: Callable | None = None,
+    ) -> None:
+        self.table = table
+        self.static = table.static
+        self.errors = errors
+        self.app = app
+        self.fallback_errors = errors.responder(app_error_handlers)
+        self.not_found = not_found
+
+    def dispatch(self, scope: dict, receive: Callable, send: Callable) -> Awaitable[None]:
+        """The coroutine answering this request (a plain function that returns the
+        route's invoker coroutine: the common case costs no extra frame)."""
+        raw = scope.get("raw_path")
+        if raw is not None:
+            try:
+                path: str | None = raw.decode("ascii")
+            except UnicodeDecodeError:
+                path = None
+        else:
+            path = quote(scope["path"])
+        if path is not None:
+            if scope.get("root_path"):
+                path = strip_root_path(scope, path)
+            methods = self.static.get(path)
+            if methods is not None:
+                route = methods.get(scope["method"])
+                if route is not None:
+                    return route.invoke(scope, receive, send, path, {})
+            if "%" not in path and path[:1] == "/" and len(path) > 1:
+                found = self.table.match(scope["method"], path[1:].split("/"))
+                if found is not None:
+                    return found[0].invoke(scope, receive, send, path, found[1])
+        return self.slow_path(scope, receive, send, path, raw)
+
+    async def slow_path(self, scope: dict, receive: Callable, send: Callable, path: str | None, raw: bytes | None) -> None:
+        """Everything but a plain hit: decoding, the tree, redirects, 404/405/OPTIONS."""
+        method = scope["method"]
+        try:
+            if path is None:
+                path = decode_raw_path(raw or b"/")
+            if not path.startswith("/"):
+                raise BadRequest("The request path must start with '/'")
+            segs = split_path(path)
+        except HTTPError as exc:
+            shown = path if path is not None else (raw or b"/").decode("latin-1")
+            await self.answer_error(exc, scope, receive, send, shown)
+            return
+        found = self.table.match(method, segs)
+        if found is not None:
+            await found[0].invoke(scope, receive, send, path, found[1])
+            return
+        location = self.slash_redirect(method, path, scope)
+        if location is not None:
+            req = Request(scope, receive, path, {}, None, self.app)
+            res = Response(request=req).redirect(location, 308)
+            await res.write(send, scope)
+            return
+        await self.fallback(scope, receive, send, path, self.table.allowed(segs))
+
+    def slash_redirect(self, method: str, path: str, scope: dict) -> str | None:
+        """``/about/`` -> ``/about`` (query kept) when that route exists; never to a
+        protocol-relative ``//host`` target."""
+        if len(path) <= 1 or not path.endswith("/"):
+            return None
+        stripped = path.rstrip("/")
+        if not stripped or stripped.startswith("//") or "\\" in stripped:
+            return None
+        try:
+            segs = split_path(stripped)
+        except HTTPError:
+            return None
+        if not (self.table.match(method, segs) or self.table.allowed(segs)):
+            return None
+        qs = scope.get("query_string", b"").decode("latin-1")
+        return stripped + ("?" + qs if qs else "")
+
+    async def answer_error(self, exc: HTTPError, scope: dict, receive: Callable, send: Callable, path: str) -> None:
+        req = Request(scope, receive, path, {}, None, self.app)
+        res = Response(request=req)
+        await self.fallback_errors(exc, req, res)
+        await res.write(send, scope)
+
+    async def fallback(self, scope: dict, receive: Callable, send: Callable, path: str, allowed: set[str]) -> None:
+        """No route matched: global middleware still runs (CORS, logging...) around the
+        404 / 405 / OPTIONS answer."""
+        req = Request(scope, receive, path, {}, None, self.app)
+        res = Response(request=req)
+        terminal = self._terminal(scope["method"], path, allowed)
+        try:
+            await run_chain(self.table.fallback, terminal, 0, req, res, self.fallback_errors)
+            res.prepare(req)
+        except Exception as exc:
+            await self.fallback_errors(exc, req, res)
+        await res.write(send, scope)
+
+    def _terminal(self, method: str, path: str, allowed: set[str]) -> Callable:
+        not_found = self.not_found
+
+        async def unmatched(req: Request, res: Response) -> None:
+            if allowed:
+                answer_method_not_allowed(method, allowed, res)
+                return
+            if not_found is not None:
+                result = await call(not_found, req, res)
+                if result is not None or not res.sent:
+                    send_result(res, result, "not_found handler")
+                return
+            raise HTTPError(404, f"Nothing here: {method} {path}")
+
+        return unmatched
+
+
+def answer_method_not_allowed(method: str, allowed: set[str], res: Response) -> None:
+    """OPTIONS: 204 with Allow; any other method: 405 with Allow."""
+    methods = set(allowed)
+    if "GET" in methods:
+        methods.add("HEAD")
+    methods.add("OPTIONS")
+    allow = ", ".join(sorted(methods))
+    if method == "OPTIONS":
+        res.status(204).set("allow", allow).end()
+        return
+    raise HTTPError(405, f"{method} is not allowed here; allowed: {allow}", headers={"allow": allow})
+
+
+def strip_root_path(scope: dict, path: str) -> str:
+    """Mounted under a prefix (ASGI: ``path`` includes ``root_path``), route on the
+    rest; a server's --root-path behind a prefix-stripping proxy leaves path alone."""
+    root = quote(scope["root_path"].rstrip("/"))
+    if root and (path == root or path.startswith(root + "/")):
+        scope["nexpress.root_stripped"] = True
+        return path[len(root) :] or "/"
+    return path
