@@ -249,9 +249,12 @@ class Logger(Middleware):
     def write(self, req: Request, res: Response, arrived: float, duration_ms: float, rid: str | None, failed: int | None) -> None:
         """Format and write one line; a failing stream is reported, never raised."""
         try:
+            if failed is not None:
+                # what the error layer will answer (it sets this too), so skip() sees it
+                res.status_code = failed
             if self.skip is not None and self.skip(req, res):
                 return
-            status = failed if failed is not None else res.status_code
+            status = res.status_code
             headers = req.headers
             entry = LogEntry(
                 time=arrived,

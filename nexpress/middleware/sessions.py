@@ -56,28 +56,34 @@ class SessionTooLarge(RuntimeError):
     """The session does not fit in a cookie."""
 
 
+def new_session_id() -> str:
+    """256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
 class Session(MutableMapping[str, Any]):
     """``req.session``: a dict of JSON values plus ``regenerate()`` and ``destroy()``.
 
-    ``id`` is the server-side session id (None in cookie sessions and before the
-    first save); ``is_new`` is true when the request brought no valid session.
+    ``id`` is the server-side session id (None in cookie sessions); ``is_new`` is
+    true when the request brought no valid session.
     """
 
-    __slots__ = ("_data", "_destroyed", "_loaded", "_regenerated", "id", "is_new")
+    __slots__ = ("_data", "_loaded", "destroyed", "id", "is_new", "regenerated", "retired_id")
 
     def __init__(self, data: dict[str, Any] | None = None, loaded: bytes = b"{}", id: str | None = None) -> None:
         self._data: dict[str, Any] = data if data is not None else {}
         self._loaded = loaded
-        self._regenerated = False
-        self._destroyed = False
         self.id = id
         self.is_new = data is None
+        self.regenerated = False
+        self.destroyed = False
+        self.retired_id: str | None = None  # a stored id to delete when saving
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
 
     def __setitem__(self, key: str, value: Any) -> None:
-        self._destroyed = False
+        self.destroyed = False
         self._data[key] = value
 
     def __delitem__(self, key: str) -> None:
@@ -93,16 +99,20 @@ class Session(MutableMapping[str, Any]):
         return f"Session({self._data!r})"
 
     def regenerate(self) -> None:
-        """Start a new session: empty data, and (server-side) a new id, the old one
-        deleted. Call it when a user signs in, so an id planted before sign-in
-        (session fixation) is worthless."""
+        """Start a new session: empty data and (server-side) a new id, the old one
+        deleted when the response is saved. Call it when a user signs in, so an id
+        planted before sign-in (session fixation) is worthless."""
         self._data.clear()
-        self._regenerated = True
+        self.regenerated = True
+        if self.id is not None:
+            if not self.is_new and self.retired_id is None:
+                self.retired_id = self.id
+            self.id = new_session_id()
 
     def destroy(self) -> None:
         """End the session: data removed from the store and the cookie cleared."""
         self._data.clear()
-        self._destroyed = True
+        self.destroyed = True
 
     def encoded(self) -> bytes:
         """The data as JSON; a value that is not JSON-able is an error naming its key."""
@@ -119,7 +129,7 @@ class Session(MutableMapping[str, Any]):
     def changed(self) -> bool:
         """Whether saving is needed: content differs from what was loaded, or a
         regenerate/destroy is pending."""
-        return self._regenerated or self._destroyed or self.encoded() != self._loaded
+        return self.regenerated or self.destroyed or self.encoded() != self._loaded
 
 
 def _json_able(value: Any) -> bool:
@@ -231,22 +241,27 @@ class Sessions(Middleware):
 
     async def load(self, req: Request) -> Session:
         raw = req.cookies.get(self.cookie_name)
-        if not raw or len(raw) > 2 * COOKIE_LIMIT:
-            return Session()
         if self.store is None:
-            return self._from_cookie(raw)
+            return self._from_cookie(raw) if raw and len(raw) <= 2 * COOKIE_LIMIT else Session()
+        stored_id = self._signed_id(raw)
+        if stored_id is not None:
+            try:
+                stored = await self.store.get(stored_id)
+            except STORE_ERRORS as exc:
+                raise _store_unavailable(exc) from None
+            data = None if stored is None else _decode_data(stored)
+            if data is not None:
+                return Session(data, stored, stored_id)  # type: ignore[arg-type]
+        # no session, or one that expired or was destroyed: never adopt that id again
+        return Session(id=new_session_id())
+
+    def _signed_id(self, raw: str | None) -> str | None:
+        if not raw or len(raw) > 2 * COOKIE_LIMIT:
+            return None
         try:
-            sid = self.signer.unsign(raw).decode("ascii")
+            return self.signer.unsign(raw).decode("ascii")
         except (BadSignature, UnicodeDecodeError):
-            return Session()
-        try:
-            stored = await self.store.get(sid)
-        except STORE_ERRORS as exc:
-            raise _store_unavailable(exc) from None
-        if stored is None:
-            return Session()  # expired or destroyed: never adopt the id again
-        data = _decode_data(stored)
-        return Session(data, stored, sid) if data is not None else Session()
+            return None
 
     def _from_cookie(self, raw: str) -> Session:
         try:
@@ -263,8 +278,7 @@ class Sessions(Middleware):
         changed = session.changed
         if not changed and not (self.rolling and not session.is_new):
             return
-        empty = len(session) == 0
-        if session._destroyed or (changed and empty):
+        if session.destroyed or (changed and len(session) == 0):
             await self._forget(session)
             if not session.is_new:
                 res.clear_cookie(self.cookie_name, path=self.cookie_options["path"], domain=self.cookie_options["domain"])
@@ -272,7 +286,8 @@ class Sessions(Middleware):
         if self.store is None:
             value = self.serializer.dumps(dict(session))
         else:
-            value = await self._save_server_side(session, changed)
+            await self._store(session, changed)
+            value = self.signer.sign(session.id or "").decode("ascii")
         size = len(self.cookie_name) + 1 + len(value)
         if size > COOKIE_LIMIT:
             raise SessionTooLarge(
@@ -282,30 +297,29 @@ class Sessions(Middleware):
             )
         res.cookie(self.cookie_name, value, max_age=self.max_age, **self.cookie_options)
 
-    async def _save_server_side(self, session: Session, changed: bool) -> str:
-        assert self.store is not None
+    async def _store(self, session: Session, changed: bool) -> None:
+        assert self.store is not None and session.id is not None
         try:
-            if session._regenerated and session.id is not None:
-                await self.store.delete(session.id)
-                session.id = None
-            if session.id is None:
-                session.id = secrets.token_urlsafe(32)
-                await self.store.set(session.id, session.encoded(), self.max_age)
-            elif changed:
+            if session.retired_id is not None:
+                await self.store.delete(session.retired_id)
+                session.retired_id = None
+            if changed:
                 await self.store.set(session.id, session.encoded(), self.max_age)
             else:
                 await self.store.touch(session.id, self.max_age)
         except STORE_ERRORS as exc:
             raise _store_unavailable(exc) from None
-        return self.signer.sign(session.id).decode("ascii")
 
     async def _forget(self, session: Session) -> None:
-        if self.store is not None and session.id is not None:
-            try:
-                await self.store.delete(session.id)
-            except STORE_ERRORS as exc:
-                raise _store_unavailable(exc) from None
-            session.id = None
+        if self.store is None:
+            return
+        stale = [i for i in (session.retired_id, None if session.is_new else session.id) if i is not None]
+        try:
+            for stored_id in stale:
+                await self.store.delete(stored_id)
+        except STORE_ERRORS as exc:
+            raise _store_unavailable(exc) from None
+        session.retired_id = None
 
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         session = await self.load(req)
