@@ -308,3 +308,18 @@ def test_bad_options():
         logger("apache")
     with pytest.raises(ValueError, match="request_id"):
         logger(request_id="bad header")
+
+
+def test_logged_address_ignores_spoofed_forwarded_for_unless_the_proxy_is_trusted():
+    spoof = {"x-forwarded-for": "198.51.100.77"}
+    for trust, expected in ((False, "203.0.113.5"), (["203.0.113.0/24"], "198.51.100.77")):
+        stream = io.StringIO()
+        app = App(trust_proxy=trust)
+        app.use(logger("common", stream=stream))
+
+        @app.get("/")
+        async def home(req):
+            return "hi"
+
+        client_for(app, client=("203.0.113.5", 1)).get("/", headers=spoof)
+        assert stream.getvalue().startswith(expected + " - - [")

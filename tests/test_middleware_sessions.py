@@ -321,3 +321,19 @@ def test_store_outage_is_a_503_with_retry_after(caplog):
     assert loading.status_code == 503 and loading.headers["retry-after"] == "5"
     assert saving.status_code == 503
     assert any("store unavailable" in r.getMessage() for r in caplog.records)
+
+
+def test_spoofed_forwarded_proto_does_not_make_the_cookie_secure():
+    spoof = {"x-forwarded-proto": "https"}
+    untrusted = client_for(session_app(), client=("203.0.113.5", 1)).get("/count", headers=spoof)
+    assert "Secure" not in set_cookie(untrusted)
+    app = App(trust_proxy=["203.0.113.0/24"])
+    app.use(sessions(secret=SECRET))
+
+    @app.get("/count")
+    async def count(req):
+        req.session["n"] = 1
+        return {"ok": True}
+
+    trusted = client_for(app, client=("203.0.113.5", 1)).get("/count", headers=spoof)
+    assert "Secure" in set_cookie(trusted)

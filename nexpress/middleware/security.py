@@ -145,8 +145,12 @@ class SecurityHeaders(Middleware):
         self.nonce_header = nonce_header
 
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
+        present = {name for name, _ in res.headers}  # usually none: append is 3x cheaper than set
         for name, value in self.headers:
-            res.set(name, value)
+            if name in present:
+                res.set(name, value)
+            else:
+                res.append(name, value)
         if self.hsts is not None and (self.hsts_on_http or req.secure):
             res.set("strict-transport-security", self.hsts)
         if self.nonce_header is not None:
