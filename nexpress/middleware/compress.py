@@ -179,8 +179,10 @@ class _Brotli:
         return self._b.finish()
 
 
-def _as_bytes(chunk: bytes | str) -> bytes:
-    return chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+def _flushed(encoder: Encoder, chunk: bytes | str) -> bytes:
+    """One chunk compressed and flushed (b"" for an empty chunk)."""
+    data = chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
+    return encoder.compress(data) + encoder.flush() if data else b""
 
 
 async def compress_async_stream(source: AsyncIterable[bytes | str], encoder: Encoder) -> AsyncIterator[bytes]:
@@ -188,9 +190,7 @@ async def compress_async_stream(source: AsyncIterable[bytes | str], encoder: Enc
     held back waiting for more data); closes ``source`` when the client leaves."""
     try:
         async for chunk in source:
-            data = _as_bytes(chunk)
-            if data:
-                yield encoder.compress(data) + encoder.flush()
+            yield _flushed(encoder, chunk)
         yield encoder.finish()
     finally:
         close = getattr(source, "aclose", None)
@@ -202,9 +202,7 @@ def compress_sync_stream(source: Iterable[bytes | str], encoder: Encoder) -> Ite
     """The same for a plain iterable (the server iterates it in a thread)."""
     try:
         for chunk in source:
-            data = _as_bytes(chunk)
-            if data:
-                yield encoder.compress(data) + encoder.flush()
+            yield _flushed(encoder, chunk)
         yield encoder.finish()
     finally:
         close = getattr(source, "close", None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import Middleware
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from ..request import Request
     from ..response import Response
 
-__all__ = ["Cors", "cors", "origin_is_well_formed"]
+__all__ = ["Cors", "OriginPolicy", "cors", "origin_is_well_formed", "origin_policy"]
 
 OriginCheck = Callable[[str, "Request"], bool | Awaitable[bool]]
 Origins = str | re.Pattern[str] | Iterable[str | re.Pattern[str]] | OriginCheck
@@ -63,54 +64,18 @@ def _check_origin_entry(entry: str) -> str:
     return entry.lower()
 
 
-class Cors(Middleware):
-    """The middleware ``cors()`` returns (see the module docstring)."""
+@dataclass(frozen=True)
+class OriginPolicy:
+    """Which origins may read responses: ``any_origin`` (``*``), exact origins
+    (lower-case), whole-origin regexes, or a callable."""
 
-    source = "nexpress.middleware.cors"
+    any_origin: bool = False
+    exact: frozenset[str] = frozenset()
+    patterns: tuple[re.Pattern[str], ...] = ()
+    check: OriginCheck | None = None
+    check_is_async: bool = False
 
-    def __init__(
-        self,
-        origins: Origins = "*",
-        *,
-        credentials: bool = False,
-        methods: Iterable[str] = DEFAULT_METHODS,
-        headers: Iterable[str] | None = None,
-        expose: Iterable[str] = (),
-        max_age: int | None = None,
-        preflight_continue: bool = False,
-    ) -> None:
-        self.any_origin = origins == "*"
-        self.exact: frozenset[str] = frozenset()
-        self.patterns: tuple[re.Pattern[str], ...] = ()
-        self.check: OriginCheck | None = None
-        self.check_is_async = False
-        if self.any_origin:
-            if credentials:
-                raise ValueError(
-                    "cors(origins='*', credentials=True) would let every site read your users'"
-                    " responses (and browsers refuse it); list the allowed origins instead"
-                )
-        elif callable(origins) and not isinstance(origins, re.Pattern):
-            self.check = origins
-            self.check_is_async = is_async_callable(origins)
-        else:
-            entries = [origins] if isinstance(origins, (str, re.Pattern)) else list(origins)
-            if "*" in entries:
-                raise ValueError("cors(origins=...): '*' cannot be one entry of a list; pass origins='*'")
-            self.exact = frozenset(_check_origin_entry(e) for e in entries if isinstance(e, str))
-            self.patterns = tuple(e for e in entries if isinstance(e, re.Pattern))
-            if len(self.exact) + len(self.patterns) != len(entries):
-                raise TypeError("cors(origins=...): list entries must be str or re.Pattern")
-        self.credentials = credentials
-        self.methods = ",".join(_check_tokens(methods, "methods"))
-        self.headers = None if headers is None else ",".join(_check_tokens(headers, "headers"))
-        self.expose = ",".join(_check_tokens(expose, "expose"))
-        if max_age is not None and (not isinstance(max_age, int) or max_age < 0):
-            raise ValueError(f"cors(max_age=...) must be seconds (an int >= 0), not {max_age!r}")
-        self.max_age = None if max_age is None else str(max_age)
-        self.preflight_continue = preflight_continue
-
-    async def allowed_origin(self, origin: str | None, req: Request) -> str | None:
+    async def allowed(self, origin: str | None, req: Request) -> str | None:
         """The value for ``Access-Control-Allow-Origin``, or None (not allowed)."""
         if self.any_origin:
             return "*"
@@ -125,15 +90,59 @@ class Cors(Middleware):
             if self.check_is_async:
                 verdict = await verdict  # type: ignore[misc]
             return origin if verdict is True else None
-        lowered = origin.lower()
-        if lowered in self.exact or any(p.fullmatch(origin) for p in self.patterns):
+        if origin.lower() in self.exact or any(p.fullmatch(origin) for p in self.patterns):
             return origin
         return None
 
+
+def origin_policy(origins: Origins, credentials: bool) -> OriginPolicy:
+    """Check the ``origins`` option (at start-up) and turn it into a policy."""
+    if origins == "*":
+        if credentials:
+            raise ValueError(
+                "cors(origins='*', credentials=True) would let every site read your users'"
+                " responses (and browsers refuse it); list the allowed origins instead"
+            )
+        return OriginPolicy(any_origin=True)
+    if callable(origins) and not isinstance(origins, re.Pattern):
+        return OriginPolicy(check=origins, check_is_async=is_async_callable(origins))
+    entries = [origins] if isinstance(origins, (str, re.Pattern)) else list(origins)  # type: ignore[arg-type]
+    if "*" in entries:
+        raise ValueError("cors(origins=...): '*' cannot be one entry of a list; pass origins='*'")
+    if not all(isinstance(e, (str, re.Pattern)) for e in entries):
+        raise TypeError("cors(origins=...): list entries must be str or re.Pattern")
+    return OriginPolicy(
+        exact=frozenset(_check_origin_entry(e) for e in entries if isinstance(e, str)),
+        patterns=tuple(e for e in entries if isinstance(e, re.Pattern)),
+    )
+
+
+class Cors(Middleware):
+    """The middleware ``cors()`` returns (see the module docstring)."""
+
+    source = "nexpress.middleware.cors"
+
+    def __init__(
+        self,
+        policy: OriginPolicy,
+        credentials: bool,
+        methods: str,
+        headers: str | None,
+        expose: str,
+        max_age: str | None,
+        preflight_continue: bool,
+    ) -> None:
+        self.policy = policy
+        self.credentials = credentials
+        self.methods = methods
+        self.headers = headers
+        self.expose = expose
+        self.max_age = max_age
+        self.preflight_continue = preflight_continue
+
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
-        origin = req.headers.get("origin")
-        allow = await self.allowed_origin(origin, req)
-        if not self.any_origin:
+        allow = await self.policy.allowed(req.headers.get("origin"), req)
+        if not self.policy.any_origin:
             add_vary(res, "Origin")  # the answer depends on Origin, even without one
         if allow is not None:
             res.set("access-control-allow-origin", allow)
@@ -190,12 +199,14 @@ def cors(
     cache a preflight for that many seconds. ``preflight_continue=True`` passes
     preflights on to your own ``OPTIONS`` handlers instead of answering 204.
     """
+    if max_age is not None and (not isinstance(max_age, int) or max_age < 0):
+        raise ValueError(f"cors(max_age=...) must be seconds (an int >= 0), not {max_age!r}")
     return Cors(
-        origins,
-        credentials=credentials,
-        methods=methods,
-        headers=headers,
-        expose=expose,
-        max_age=max_age,
-        preflight_continue=preflight_continue,
+        origin_policy(origins, credentials),
+        credentials,
+        ",".join(_check_tokens(methods, "methods")),
+        None if headers is None else ",".join(_check_tokens(headers, "headers")),
+        ",".join(_check_tokens(expose, "expose")),
+        None if max_age is None else str(max_age),
+        preflight_continue,
     )
