@@ -337,3 +337,20 @@ def test_spoofed_forwarded_proto_does_not_make_the_cookie_secure():
 
     trusted = client_for(app, client=("203.0.113.5", 1)).get("/count", headers=spoof)
     assert "Secure" in set_cookie(trusted)
+
+
+def test_data_set_after_destroy_starts_a_new_session_with_a_new_id():
+    app = session_app(store="memory://")
+
+    @app.post("/logout-with-flash")
+    async def logout_with_flash(req):
+        req.session.destroy()
+        req.session["flash"] = "signed out"
+        return {"ok": True}
+
+    client = client_for(app)
+    old = sid_cookie(client.post("/login"))
+    new = sid_cookie(client.post("/logout-with-flash", headers={"cookie": f"nx.session={old}"}))
+    assert new != old
+    assert client_for(app).get("/read", headers={"cookie": f"nx.session={new}"}).json()["data"] == {"flash": "signed out"}
+    assert client_for(app).get("/read", headers={"cookie": f"nx.session={old}"}).json()["new"] is True

@@ -245,7 +245,7 @@ class Compress(Middleware):
         if (encoding and encoding.strip().lower() != "identity") or req.method == "HEAD":
             return
         stream = res.body_stream
-        if stream is None and len(res.body) < self.min_size:
+        if stream is None and (not res.body or len(res.body) < self.min_size):
             return
         coding = negotiate_encoding(req.headers.get("accept-encoding"), self.brotli)
         if coding is None:

@@ -175,7 +175,14 @@ class Cors(Middleware):
             res.set("access-control-max-age", self.max_age)
 
     def __repr__(self) -> str:
-        return f"cors(credentials={self.credentials})"
+        policy = self.policy
+        if policy.any_origin:
+            origins = "'*'"
+        elif policy.check is not None:
+            origins = getattr(policy.check, "__qualname__", repr(policy.check))
+        else:
+            origins = repr(sorted(policy.exact) + [p.pattern for p in policy.patterns])
+        return f"cors(origins={origins}, credentials={self.credentials})"
 
 
 def cors(

@@ -104,15 +104,27 @@ class Session(MutableMapping[str, Any]):
         planted before sign-in (session fixation) is worthless."""
         self._data.clear()
         self.regenerated = True
-        if self.id is not None:
-            if not self.is_new and self.retired_id is None:
-                self.retired_id = self.id
-            self.id = new_session_id()
+        self._rotate_id()
 
     def destroy(self) -> None:
-        """End the session: data removed from the store and the cookie cleared."""
+        """End the session: data removed from the store and the cookie cleared.
+        Data set afterwards in the same request starts a new session, with a new id."""
         self._data.clear()
         self.destroyed = True
+        self._rotate_id()
+
+    def _rotate_id(self) -> None:
+        if self.id is None:
+            return  # cookie sessions have no id
+        if not self.is_new and self.retired_id is None:
+            self.retired_id = self.id  # the stored one, deleted when saving
+        self.id = new_session_id()
+
+    def stored_ids(self) -> list[str]:
+        """Ids that may exist in the store for this session (to delete on destroy)."""
+        if self.retired_id is not None:
+            return [self.retired_id]  # the current id is a fresh, unsaved one
+        return [] if self.is_new or self.id is None else [self.id]
 
     def encoded(self) -> bytes:
         """The data as JSON; a value that is not JSON-able is an error naming its key."""
@@ -313,9 +325,8 @@ class Sessions(Middleware):
     async def _forget(self, session: Session) -> None:
         if self.store is None:
             return
-        stale = [i for i in (session.retired_id, None if session.is_new else session.id) if i is not None]
         try:
-            for stored_id in stale:
+            for stored_id in session.stored_ids():
                 await self.store.delete(stored_id)
         except STORE_ERRORS as exc:
             raise _store_unavailable(exc) from None
