@@ -67,6 +67,7 @@ VARIANTS = {
     "1000": Variant("1000", EXTRA_ROUTES, "/plaintext", "1000 routes"),
     "fortunes": Variant("fortunes", 0, "/fortunes", "SSR /fortunes"),
     "isr": Variant("isr", 0, "/post", "ISR /post"),
+    "stack": Variant("stack", 0, "/items", "helmet+cors+compress"),
 }
 
 
@@ -76,6 +77,7 @@ class Case:
     label: str
     path: str  # the URL wrk hits
     variant: str  # key of VARIANTS: the server start that measures it
+    headers: tuple[str, ...] = ()  # request headers wrk sends ("Name: value")
 
     @property
     def routes(self) -> int:
@@ -89,6 +91,13 @@ CASES = [
     Case("user1000", "/users/:id (1000 routes)", "/users/12345", "1000"),
     Case("fortunes", "/fortunes (SSR)", "/fortunes", "fortunes"),
     Case("isr", "/post (ISR, cached)", "/post", "isr"),
+    Case(
+        "stack",
+        "/items (helmet+cors+br)",
+        "/items",
+        "stack",
+        ("Accept-Encoding: gzip, br", "Origin: https://app.example"),
+    ),
 ]
 
 # What each endpoint must answer (checked once per server start, before measuring).
@@ -416,10 +425,12 @@ class AppSpec:
 def all_apps() -> list[AppSpec]:
     # nexpress's SSR case is its own app, written with file routes (apps/nexpress_ssr/app/);
     # the others serve /fortunes from the same module as the other cases.
-    ssr = {"fortunes": "nexpress_ssr_app:app", "isr": "nexpress_isr_app:app"}
-    no_isr = {"isr": None}  # the ISR case compares nexpress's cache with bare serving the same bytes
+    ssr = {"fortunes": "nexpress_ssr_app:app", "isr": "nexpress_isr_app:app", "stack": "nexpress_stack_app:app"}
+    # the ISR case compares nexpress's cache with bare serving the same bytes; the
+    # middleware stack (helmet+cors+compress) is measured for nexpress alone
+    no_isr = {"isr": None, "stack": None}
     return [
-        AppSpec("bare", "bare ASGI", "granian", "bare:app"),
+        AppSpec("bare", "bare ASGI", "granian", "bare:app", targets={"stack": None}),
         AppSpec("nexpress", "nexpress", "granian", "nexpress_app:app", targets=ssr),
         AppSpec(
             "nexpress-rsgi",
@@ -690,13 +701,39 @@ def check_isr(port: int) -> list[str]:
     return []
 
 
+def check_stack(port: int) -> list[str]:
+    """/items behind the stack must come back brotli-compressed, with helmet's and
+    CORS headers (else the case would measure less work than it claims)."""
+    case = next(c for c in CASES if c.key == "stack")
+    conn = http.client.HTTPConnection(HOST, port, timeout=5)
+    try:
+        conn.request("GET", case.path, headers=dict(h.split(": ", 1) for h in case.headers))
+        resp = conn.getresponse()
+        resp.read()
+        got = {k.lower(): v for k, v in resp.getheaders()}
+    except (OSError, http.client.HTTPException) as exc:
+        return [f"GET {case.path}: {exc}"]
+    finally:
+        conn.close()
+    wanted = {
+        "content-encoding": "br",
+        "access-control-allow-origin": "https://app.example",
+        "x-content-type-options": "nosniff",
+    }
+    return [
+        f"GET {case.path}: {name} is {got.get(name)!r}, want {value!r}"
+        for name, value in wanted.items()
+        if got.get(name) != value
+    ]
+
+
 def check_responses(port: int, variant: str) -> list[str]:
     """Problems with the app's answers (empty if every endpoint answers as specified)."""
     if variant == "fortunes":
         return check_fortunes(port)
     if variant == "isr":
         return check_isr(port)
-    problems = []
+    problems = check_stack(port) if variant == "stack" else []
     for path, (ctype, want) in EXPECTED.items():
         try:
             status, got_ctype, body = _http_get(port, path)
@@ -870,10 +907,18 @@ def parse_wrk(out: str) -> dict:
 
 
 def run_wrk(
-    wrk: str, cfg: Config, port: int, paths: list[str], seconds: int, cpu: str | None
+    wrk: str,
+    cfg: Config,
+    port: int,
+    paths: list[str],
+    seconds: int,
+    cpu: str | None,
+    headers: tuple[str, ...] = (),
 ) -> dict:
     """One wrk run; several paths = rotate through them (bench/rotate.lua, for warm-up)."""
     cmd = [wrk, f"-t{cfg.threads}", f"-c{cfg.connections}", f"-d{seconds}s", "--timeout", "10s"]
+    for header in headers:
+        cmd += ["-H", header]
     if len(paths) == 1:
         cmd += ["--latency", f"http://{HOST}:{port}{paths[0]}"]
     else:
@@ -968,7 +1013,9 @@ def run_benchmark(
                         )
                         for case in cases:
                             cpu0 = tree_cpu_seconds(proc.pid)
-                            res = run_wrk(wrk, cfg, port, [case.path], cfg.duration, client_cpu)
+                            res = run_wrk(
+                                wrk, cfg, port, [case.path], cfg.duration, client_cpu, case.headers
+                            )
                             cpu1 = tree_cpu_seconds(proc.pid)
                             res["cpu_s"] = round(cpu1 - cpu0, 4)
                             res["cpu_us_per_req"] = (

@@ -114,6 +114,7 @@ class Request:
         "raw_path",
         "route",
         "scope",
+        "session",
     )
 
     def __init__(

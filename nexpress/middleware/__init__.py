@@ -116,3 +116,14 @@ async def run_chain(
             )
 
     await call(0)
+
+
+# --- batteries (each in its own module; imported last: they subclass Middleware) ---
+from .compress import compress  # noqa: E402
+from .cors import cors  # noqa: E402
+from .logger import logger  # noqa: E402
+from .rate_limit import rate_limit  # noqa: E402
+from .security import security_headers  # noqa: E402
+from .sessions import sessions  # noqa: E402
+
+__all__ += ["compress", "cors", "logger", "rate_limit", "security_headers", "sessions"]

@@ -1,0 +1,85 @@
+"""What several batteries share: ``Vary`` handling, optional-async callables, and
+Redis clients bound to the running event loop (for ``rate_limit`` and ``sessions``)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as aioredis
+import redis.exceptions
+
+if TYPE_CHECKING:
+    from ..response import Response
+
+#: What a Redis store raises when the server is down, slow or unreachable.
+STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+
+
+def add_vary(res: Response, field: str) -> None:
+    """Add ``field`` to the response's ``Vary`` header unless it is already listed
+    (``Vary: *`` already covers everything)."""
+    current = res.get("vary")
+    if not current:
+        res.set("vary", field)
+        return
+    listed = {item.strip().lower() for item in current.split(",")}
+    if "*" in listed or field.lower() in listed:
+        return
+    res.set("vary", f"{current}, {field}")
+
+
+def is_async_callable(fn: Callable[..., Any]) -> bool:
+    """True when calling ``fn`` returns an awaitable we must await (async def, or an
+    object whose ``__call__`` is async)."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+
+
+def store_kind(url: str | None, what: str) -> str:
+    """``"memory"`` or ``"redis"`` for a store URL; anything else is an error naming
+    the option and the accepted forms."""
+    if url is None or url == "memory://":
+        return "memory"
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return "redis"
+    raise ValueError(
+        f"{what}: unsupported store {url!r}; use 'memory://' (this process only) or"
+        " 'redis://host:6379/0' (shared by every instance)"
+    )
+
+
+class LoopRedis:
+    """A redis-py asyncio client created on first use in each event loop.
+
+    An asyncio connection belongs to the loop that opened it; a middleware object
+    can outlive a loop (a test client per test, a server reload), so the client is
+    re-created when the running loop changes. Short timeouts keep a Redis outage
+    from stalling requests: the callers decide what an outage means.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._client: aioredis.Redis | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def client(self) -> aioredis.Redis:
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = aioredis.Redis.from_url(
+                self.url,
+                socket_timeout=1.0,
+                socket_connect_timeout=0.5,
+                retry_on_timeout=False,
+                health_check_interval=0,
+            )
+            self._loop = loop
+        return self._client
+
+    async def close(self) -> None:
+        """Close the connections of the current loop's client (call it on shutdown)."""
+        if self._client is not None and self._loop is asyncio.get_running_loop():
+            await self._client.aclose()
+        self._client = None
+        self._loop = None
