@@ -81,6 +81,7 @@ class App(Router):
         self.body_timeout = body_timeout
         self.views = views
         self.locals: dict[str, Any] = {}
+        self.auth: Any = None  # the nexpress.auth.Auth that app.use(auth) installed, if any
         self._startup: list[Callable] = []
         self._shutdown: list[Callable] = []
         self._templates = None

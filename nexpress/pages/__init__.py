@@ -440,7 +440,11 @@ def auth_guard(api: bool) -> Any:
             return
         if api:
             raise HTTPError(401, "Sign in to use this API", headers={"www-authenticate": "Session"})
-        res.redirect("/api/auth/signin?callbackUrl=" + quote(req.original_url, safe=""))
+        auth = req.app.auth  # the installed nexpress.auth.Auth knows its sign-in page
+        if auth is not None:
+            res.redirect(auth.signin_url(req.original_url))
+        else:
+            res.redirect("/api/auth/signin?callbackUrl=" + quote(req.original_url, safe=""))
 
     require_sign_in.__nexpress_middleware__ = True  # type: ignore[attr-defined]
     require_sign_in.__qualname__ = "auth_required"
