@@ -8,7 +8,15 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from auth_support import SECRET, credentials_app, drop_tables, postgres_url, session_cookie, sign_in, unique_prefix
+from auth_support import (
+    SECRET,
+    credentials_app,
+    drop_tables,
+    postgres_url,
+    session_cookie,
+    sign_in,
+    unique_prefix,
+)
 from helpers import client_for
 from sqlalchemy import select, update
 
