@@ -60,6 +60,8 @@ class Variant:
     routes: int  # 0 = the plain route set, else the BENCH_ROUTES value
     probe: str  # must answer 200 before the server counts as up
     label: str
+    env: tuple[tuple[str, str], ...] = ()  # extra environment for the server
+    sign_in: bool = False  # sign in once (nexpress.auth credentials) and send the cookie
 
 
 VARIANTS = {
@@ -67,6 +69,8 @@ VARIANTS = {
     "1000": Variant("1000", EXTRA_ROUTES, "/plaintext", "1000 routes"),
     "fortunes": Variant("fortunes", 0, "/fortunes", "SSR /fortunes"),
     "isr": Variant("isr", 0, "/post", "ISR /post"),
+    "auth-jwt": Variant("auth-jwt", 0, "/me", "auth, JWT sessions", (("BENCH_AUTH", "jwt"),), True),
+    "auth-db": Variant("auth-db", 0, "/me", "auth, PostgreSQL sessions", (("BENCH_AUTH", "database"),), True),
 }
 
 
@@ -76,6 +80,7 @@ class Case:
     label: str
     path: str  # the URL wrk hits
     variant: str  # key of VARIANTS: the server start that measures it
+    signed_in: bool = False  # send the session cookie of the variant's sign-in
 
     @property
     def routes(self) -> int:
@@ -89,6 +94,11 @@ CASES = [
     Case("user1000", "/users/:id (1000 routes)", "/users/12345", "1000"),
     Case("fortunes", "/fortunes (SSR)", "/fortunes", "fortunes"),
     Case("isr", "/post (ISR, cached)", "/post", "isr"),
+    # req.auth read by an API route: anonymous (the middleware finds no cookie), then
+    # signed in with a JWT session and with a database session on PostgreSQL
+    Case("auth-anon", "/me (req.auth, anonymous)", "/me", "auth-jwt"),
+    Case("auth-jwt", "/me (req.auth, JWT)", "/me", "auth-jwt", signed_in=True),
+    Case("auth-db", "/me (req.auth, PostgreSQL)", "/me", "auth-db", signed_in=True),
 ]
 
 # What each endpoint must answer (checked once per server start, before measuring).
@@ -387,6 +397,7 @@ class AppSpec:
         if routes:
             env["BENCH_ROUTES"] = str(routes)
         env["BENCH_FORTUNES_DB"] = str(FORTUNES_DB)
+        env.update(VARIANTS[variant].env)
         if self.kind == "granian":
             env["PYTHONPATH"] = os.pathsep.join(
                 [str(APPS_DIR), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
@@ -416,10 +427,13 @@ class AppSpec:
 def all_apps() -> list[AppSpec]:
     # nexpress's SSR case is its own app, written with file routes (apps/nexpress_ssr/app/);
     # the others serve /fortunes from the same module as the other cases.
-    ssr = {"fortunes": "nexpress_ssr_app:app", "isr": "nexpress_isr_app:app"}
-    no_isr = {"isr": None}  # the ISR case compares nexpress's cache with bare serving the same bytes
+    auth = {"auth-jwt": "nexpress_auth_app:app", "auth-db": "nexpress_auth_app:app"}
+    ssr = {"fortunes": "nexpress_ssr_app:app", "isr": "nexpress_isr_app:app", **auth}
+    # the ISR case compares nexpress's cache with bare serving the same bytes; the auth
+    # cases are nexpress's own (anonymous vs signed in: the cost of the session lookup)
+    no_isr = {"isr": None, "auth-jwt": None, "auth-db": None}
     return [
-        AppSpec("bare", "bare ASGI", "granian", "bare:app"),
+        AppSpec("bare", "bare ASGI", "granian", "bare:app", targets={"auth-jwt": None, "auth-db": None}),
         AppSpec("nexpress", "nexpress", "granian", "nexpress_app:app", targets=ssr),
         AppSpec(
             "nexpress-rsgi",
@@ -690,12 +704,57 @@ def check_isr(port: int) -> list[str]:
     return []
 
 
-def check_responses(port: int, variant: str) -> list[str]:
+def sign_in_cookie(port: int) -> str:
+    """Sign in through nexpress.auth's own endpoints (CSRF token, then the credentials
+    form); the ``Cookie`` value the measured requests send."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        conn.request("GET", "/api/auth/csrf")
+        resp = conn.getresponse()
+        csrf_cookie = resp.getheader("set-cookie", "").split(";")[0]
+        token = json.loads(resp.read())["csrfToken"]
+        form = f"csrfToken={token}&email=bench%40example.test&password=bench"
+        headers = {"content-type": "application/x-www-form-urlencoded", "cookie": csrf_cookie}
+        conn.request("POST", "/api/auth/callback/credentials", body=form, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        session = [c.split(";")[0] for c in resp.headers.get_all("set-cookie") or [] if "session-token=" in c]
+    except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
+        raise ServerError(f"signing in failed: {exc}") from exc
+    finally:
+        conn.close()
+    if resp.status != 303 or not session:
+        raise ServerError(f"signing in failed: {resp.status}, no session cookie")
+    return session[0]
+
+
+def check_auth(port: int, cookie: str | None) -> list[str]:
+    """/me must see nobody without the cookie and the bench user with it."""
+    problems = []
+    for sent, want in ((None, None), (cookie, "bench-user")):
+        conn = http.client.HTTPConnection(HOST, port, timeout=5)
+        try:
+            conn.request("GET", "/me", headers={"cookie": sent} if sent else {})
+            resp = conn.getresponse()
+            body = json.loads(resp.read())
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            problems.append(f"GET /me: {exc}")
+            continue
+        finally:
+            conn.close()
+        if resp.status != 200 or body.get("id") != want:
+            problems.append(f"GET /me ({'signed in' if sent else 'anonymous'}): {resp.status} {body}")
+    return problems
+
+
+def check_responses(port: int, variant: str, cookie: str | None = None) -> list[str]:
     """Problems with the app's answers (empty if every endpoint answers as specified)."""
     if variant == "fortunes":
         return check_fortunes(port)
     if variant == "isr":
         return check_isr(port)
+    if VARIANTS[variant].sign_in:
+        return check_auth(port, cookie)
     problems = []
     for path, (ctype, want) in EXPECTED.items():
         try:
@@ -870,10 +929,14 @@ def parse_wrk(out: str) -> dict:
 
 
 def run_wrk(
-    wrk: str, cfg: Config, port: int, paths: list[str], seconds: int, cpu: str | None
-) -> dict:
-    """One wrk run; several paths = rotate through them (bench/rotate.lua, for warm-up)."""
+    wrk: str, cfg: Config, port: int, paths: list[str], seconds: int, cpu: str | None,
+    cookie: str | None = None,
+) -> dict:  # fmt: skip
+    """One wrk run; several paths = rotate through them (bench/rotate.lua, for warm-up);
+    ``cookie`` is sent as a Cookie header with every request."""
     cmd = [wrk, f"-t{cfg.threads}", f"-c{cfg.connections}", f"-d{seconds}s", "--timeout", "10s"]
+    if cookie:
+        cmd += ["-H", f"Cookie: {cookie}"]
     if len(paths) == 1:
         cmd += ["--latency", f"http://{HOST}:{port}{paths[0]}"]
     else:
@@ -906,15 +969,16 @@ WARMUP_REQUESTS = {"node": 5_000, "granian": 0}
 
 
 def warm_up(
-    wrk: str, cfg: Config, port: int, paths: list[str], cpu: str | None, min_requests: int
-) -> list[float]:
+    wrk: str, cfg: Config, port: int, paths: list[str], cpu: str | None, min_requests: int,
+    cookie: str | None = None,
+) -> list[float]:  # fmt: skip
     """Warm the server up (see above); returns each 1 s run's req/s."""
     trace: list[float] = []
     served = 0
     while len(trace) < cfg.warmup:
         if min_requests == 0 and trace:
             break
-        res = run_wrk(wrk, cfg, port, paths, 1, cpu)
+        res = run_wrk(wrk, cfg, port, paths, 1, cpu, cookie)
         trace.append(res["rps"])
         served += res["requests"]
         settled = len(trace) >= 2 and abs(trace[-1] - trace[-2]) <= WARMUP_TOLERANCE * trace[-2]
@@ -952,7 +1016,8 @@ def run_benchmark(
                         proc,
                         port,
                     ):
-                        record_checks(app, variant, check_responses(port, variant))
+                        cookie = sign_in_cookie(port) if VARIANTS[variant].sign_in else None
+                        record_checks(app, variant, check_responses(port, variant, cookie))
                         if cfg.check_only:
                             continue
                         trace = warm_up(
@@ -962,13 +1027,17 @@ def run_benchmark(
                             [c.path for c in cases],
                             client_cpu,
                             WARMUP_REQUESTS[app.kind],
+                            cookie,
                         )
                         warmups.append(
                             {"app": app.key, "variant": variant, "round": rnd + 1, "rps": trace}
                         )
                         for case in cases:
                             cpu0 = tree_cpu_seconds(proc.pid)
-                            res = run_wrk(wrk, cfg, port, [case.path], cfg.duration, client_cpu)
+                            res = run_wrk(
+                                wrk, cfg, port, [case.path], cfg.duration, client_cpu,
+                                cookie if case.signed_in else None,
+                            )  # fmt: skip
                             cpu1 = tree_cpu_seconds(proc.pid)
                             res["cpu_s"] = round(cpu1 - cpu0, 4)
                             res["cpu_us_per_req"] = (

@@ -47,7 +47,7 @@ def with_cookie(client, value: str, name: str = "nexpress.session-token"):
 
 def test_database_sessions_are_stored_hashed_and_revocable(tmp_path, database):
     url, prefix = database
-    app, auth = credentials_app(tmp_path, db=url, table_prefix=prefix)
+    app, auth = credentials_app(tmp_path, db=url, table_prefix=prefix, session_cache_ttl=0)
     client = client_for(app)
     value = session_cookie(sign_in(client))
     assert client.get("/me").json()["user"]["id"] == "u-alice"
@@ -93,7 +93,7 @@ def test_database_forged_and_expired_cookies_give_no_session(tmp_path, database)
 
 def test_database_sessions_roll_once_a_day(tmp_path, database):
     url, prefix = database
-    app, auth = credentials_app(tmp_path, db=url, table_prefix=prefix)
+    app, auth = credentials_app(tmp_path, db=url, table_prefix=prefix, session_cache_ttl=0)
     client = client_for(app)
     value = session_cookie(sign_in(client))
     assert "set-cookie" not in client.get("/me").headers  # fresh: nothing to extend
@@ -112,6 +112,26 @@ def test_database_sessions_roll_once_a_day(tmp_path, database):
     stored = client.run_async(expiry)
     stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
     assert stored > datetime.now(UTC) + timedelta(days=29)
+
+
+def test_the_session_cache_forgets_revocations_after_its_ttl_and_sign_out_at_once(tmp_path):
+    app, auth = credentials_app(tmp_path, session_cache_ttl=0.2)
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    assert client.get("/me").json()["user"]["id"] == "u-alice"
+
+    async def revoke_all():  # another instance (or an admin) deletes the session
+        async with auth.database.engine.begin() as conn:
+            await conn.execute(auth.database.sessions.delete())
+
+    client.run_async(revoke_all)
+    time.sleep(0.25)  # past the cache's ttl: the next request asks the database again
+    assert client.get("/me").json()["user"] is None
+    value = session_cookie(sign_in(client))
+    assert client.get("/me").json()["user"] is not None  # cached now
+    token = client.get("/api/auth/csrf").json()["csrfToken"]
+    client.post("/api/auth/signout", data={"csrfToken": token})
+    assert with_cookie(client, value).get("/me").json()["user"] is None  # this process forgets at once
 
 
 # --- JWT ----------------------------------------------------------------------------------

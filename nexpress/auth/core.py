@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import secrets as _random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,7 @@ from .endpoints import build_router
 from .errors import SIGNIN_PAGE_ERRORS, AuthConfigError, MissingSecret, SignInError
 from .providers import Credentials, Email, Provider
 from .ratelimit import FailureLimiter
-from .session import Session, User
+from .session import Session, SessionCache, User
 from .urls import normalise_origin, origin_of_request, same_origin
 
 if TYPE_CHECKING:
@@ -138,7 +139,8 @@ class Auth(Plugin):
     ``url`` (or ``AUTH_URL``) / ``trust_host`` (or ``AUTH_TRUST_HOST``);
     ``pages`` (``{"signin": "/login", ...}``); ``callbacks`` (``sign_in``,
     ``redirect``, ``session``, ``jwt``); events ``on_sign_in``/``on_sign_out``;
-    ``allow_email_linking``.
+    ``allow_email_linking``; ``session_cache_ttl`` (5 s: how long this process
+    trusts a database session it looked up; 0 queries on every request).
     """
 
     def __init__(
@@ -161,6 +163,7 @@ class Auth(Plugin):
         max_failed_sign_ins: int = 5,
         failed_sign_in_window: int = 15 * 60,
         table_prefix: str = "",
+        session_cache_ttl: float = 5.0,
     ) -> None:
         if session not in ("database", "jwt"):
             raise AuthConfigError(f"session={session!r}: use 'database' or 'jwt'")
@@ -208,6 +211,10 @@ class Auth(Plugin):
         self.max_age = max_age
         self.update_age = update_age
         self.limiter = FailureLimiter(max_failed_sign_ins, failed_sign_in_window)
+        # database sessions seen in the last few seconds (0: query on every request);
+        # JWT sessions decrypted once per distinct cookie
+        self.session_cache = SessionCache(session_cache_ttl)
+        self.token_cache = SessionCache(float("inf"))
         self.app: App | None = None
         self.http: httpx.AsyncClient | None = None
         self.started = False
@@ -386,26 +393,39 @@ class Auth(Plugin):
             return None, None
         assert self.database is not None
         token_hash = tokens.hash_token(value, self.secrets[0])
-        found = await self.database.session_and_user(token_hash)
+        clock = time.monotonic()
+        found = self.session_cache.get(token_hash, clock)
         if found is None:
-            return None, None
+            found = await self.database.session_and_user(token_hash)
+            if found is None:
+                return None, None
+            self.session_cache.put(token_hash, found, clock)
         expires, user = found
         now = datetime.now(UTC)
         if expires <= now:
+            self.session_cache.drop(token_hash)
             await self.database.delete_session(token_hash)
             return None, None
         renewed = None
         if renew and expires - timedelta(seconds=self.max_age - self.update_age) <= now:
             expires = now + timedelta(seconds=self.max_age)
             await self.database.extend_session(token_hash, expires)
+            self.session_cache.put(token_hash, (expires, user), clock)
             renewed = value
         session = Session(User(**user), expires)
         return await self._session_callback(session, user=user, token=None), renewed
 
     async def _jwt_session(self, value: str, renew: bool) -> tuple[Session | None, str | None]:
         salt = self.cookie_salt()
-        claims = tokens.decrypt(value, self.secrets, salt)
-        if claims is None or not isinstance(claims.get("sub"), str):
+        claims = self.token_cache.get(value, 0.0)
+        if claims is None:  # decrypted once per distinct cookie (a JWE cannot change)
+            claims = tokens.decrypt(value, self.secrets, salt)
+            if claims is None or not isinstance(claims.get("sub"), str):
+                return None, None
+            self.token_cache.put(value, claims, 0.0)
+        now = time.time()
+        if claims["exp"] <= now:
+            self.token_cache.drop(value)
             return None, None
         hook = self.callbacks.get("jwt")
         if hook is not None:
@@ -414,7 +434,7 @@ class Auth(Plugin):
                 return None, None
             claims = {**updated, "iat": claims["iat"], "exp": claims["exp"]}
         renewed = None
-        if renew and claims["iat"] + self.update_age <= datetime.now(UTC).timestamp():
+        if renew and claims["iat"] + self.update_age <= now:
             renewed = tokens.encrypt(_jwt_body(claims), self.secrets, salt, self.max_age)
             claims = tokens.decrypt(renewed, self.secrets, salt) or claims
         user = User(claims["sub"], claims.get("name"), claims.get("email"), claims.get("picture"))
@@ -428,7 +448,7 @@ class Auth(Plugin):
         hook = self.callbacks.get("session")
         if hook is None:
             return session
-        result = await hook(session=session, user=user, token=token)
+        result = await hook(session=session, user=user, token=dict(token) if token is not None else None)
         if result is None or isinstance(result, Session):
             return result
         if isinstance(result, Mapping):
@@ -530,7 +550,9 @@ class Auth(Plugin):
             return None
         if self.strategy == "database":
             if _TOKEN.match(value) and self.database is not None:
-                await self.database.delete_session(tokens.hash_token(value, self.secrets[0]))
+                token_hash = tokens.hash_token(value, self.secrets[0])
+                self.session_cache.drop(token_hash)
+                await self.database.delete_session(token_hash)
             return None
         return tokens.decrypt(value, self.secrets, self.cookie_salt())
 

@@ -72,8 +72,6 @@ class Database:
             parsed = make_url(url)
             if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
                 options = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
-            elif parsed.get_backend_name() == "postgresql":
-                options = {"pool_pre_ping": True}
             try:
                 self.engine = create_async_engine(url, **options)
             except Exception as exc:  # a missing driver, an unknown dialect

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["Session", "User", "utc"]
+__all__ = ["Session", "SessionCache", "User", "utc"]
 
 
 def utc(value: datetime) -> datetime:
     """An aware UTC datetime (SQLite hands back naive ones)."""
+    if value.tzinfo is UTC:
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -61,3 +64,35 @@ class Session:
 
     def __repr__(self) -> str:
         return f"Session(user={self.user!r}, expires={self.expires.isoformat()})"
+
+
+class SessionCache:
+    """Recently seen sessions, so a request does not pay a database query or a JWE
+    decryption for a cookie this process checked moments ago. An LRU of at most
+    ``size`` entries; an entry is trusted for ``ttl`` seconds (the clock is passed in)."""
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._entries: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+
+    def get(self, key: str, now: float) -> Any | None:
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        if now - found[0] >= self.ttl:
+            del self._entries[key]
+            return None
+        return found[1]
+
+    def put(self, key: str, value: Any, now: float) -> None:
+        if self.ttl <= 0:
+            return
+        entries = self._entries
+        entries[key] = (now, value)
+        entries.move_to_end(key)
+        if len(entries) > self.size:
+            entries.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        self._entries.pop(key, None)
