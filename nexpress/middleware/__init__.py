@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ..response import Response
     from ..routing.table import Step
 
-__all__ = ["Middleware", "MiddlewareError", "run_chain"]
+__all__ = ["Middleware", "MiddlewareError", "csrf", "run_chain"]
 
 
 class Middleware:
@@ -82,3 +82,6 @@ async def run_chain(
             )
 
     await call(0)
+
+
+from .csrf import csrf  # noqa: E402 (the battery builds on Middleware above)
