@@ -13,9 +13,11 @@ import asyncio
 import json
 import logging
 import os
+import select
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -73,15 +75,16 @@ def idp() -> Iterator[str]:
     )
     try:
         issuer = None
-        for _ in range(5):  # a few warning lines may come first
-            line = proc.stdout.readline() if proc.stdout else ""
+        deadline = time.monotonic() + 20
+        while issuer is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+            line = proc.stdout.readline() if ready else ""
             if line.startswith("listening "):
                 issuer = line.split()[1]
-                break
-            if not line:
+            elif not line:
                 break
         if issuer is None:
-            raise RuntimeError(f"the test IdP did not start (exit code {proc.poll()})")
+            raise RuntimeError(f"the test IdP did not start within 20 s (exit code {proc.poll()})")
         yield issuer
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

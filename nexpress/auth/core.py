@@ -7,6 +7,7 @@ The endpoints themselves are in :mod:`nexpress.auth.endpoints`; OAuth in
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
@@ -218,6 +219,7 @@ class Auth(Plugin):
         self.app: App | None = None
         self.http: httpx.AsyncClient | None = None
         self.started = False
+        self._start_lock = asyncio.Lock()
         self.middleware = AuthMiddleware(self)
         self.required = RequiredMiddleware(self)
 
@@ -349,8 +351,11 @@ class Auth(Plugin):
     # --- sessions -------------------------------------------------------------------
 
     async def ensure_started(self) -> None:
+        """Start on first use when no lifespan ran (some servers, tests)."""
         if not self.started:
-            await self.start()
+            async with self._start_lock:
+                if not self.started:
+                    await self.start()
 
     async def session_for(self, source: Request | Mapping[str, Any]) -> Session | None:
         """The session of a request, or of an ASGI scope (``http`` or ``websocket``:
