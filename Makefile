@@ -6,6 +6,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
+IDP    := tests/idp/node_modules/.package-lock.json
+
 .PHONY: install run dev test lint bench bench-quick clean
 
 $(STAMP): pyproject.toml
@@ -16,6 +18,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The OpenID provider the auth tests sign in against (npm package oidc-provider).
+$(IDP): tests/idp/package.json tests/idp/package-lock.json
+	cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
+	touch $(IDP)
+
 run: install
 	cd examples/blog && ../../$(VENV)/bin/nexpress start --host 127.0.0.1 --port 3000
 
@@ -25,7 +32,7 @@ dev: install
 lint: install
 	$(VENV)/bin/ruff check nexpress tests bench examples
 
-test: install lint
+test: install lint $(IDP)
 	$(PY) -m pytest
 
 bench: install

@@ -60,6 +60,8 @@ class Variant:
     routes: int  # 0 = the plain route set, else the BENCH_ROUTES value
     probe: str  # must answer 200 before the server counts as up
     label: str
+    env: tuple[tuple[str, str], ...] = ()  # extra environment for the server
+    sign_in: bool = False  # sign in once (nexpress.auth credentials) and send the cookie
 
 
 VARIANTS = {
@@ -68,6 +70,8 @@ VARIANTS = {
     "fortunes": Variant("fortunes", 0, "/fortunes", "SSR /fortunes"),
     "isr": Variant("isr", 0, "/post", "ISR /post"),
     "stack": Variant("stack", 0, "/items", "helmet+cors+compress"),
+    "auth-jwt": Variant("auth-jwt", 0, "/me", "auth, JWT sessions", (("BENCH_AUTH", "jwt"),), True),
+    "auth-db": Variant("auth-db", 0, "/me", "auth, PostgreSQL sessions", (("BENCH_AUTH", "database"),), True),
 }
 
 
@@ -78,6 +82,7 @@ class Case:
     path: str  # the URL wrk hits
     variant: str  # key of VARIANTS: the server start that measures it
     headers: tuple[str, ...] = ()  # request headers wrk sends ("Name: value")
+    signed_in: bool = False  # send the session cookie of the variant's sign-in
 
     @property
     def routes(self) -> int:
@@ -98,6 +103,11 @@ CASES = [
         "stack",
         ("Accept-Encoding: gzip, br", "Origin: https://app.example"),
     ),
+    # req.auth read by an API route: anonymous (the middleware finds no cookie), then
+    # signed in with a JWT session and with a database session on PostgreSQL
+    Case("auth-anon", "/me (req.auth, anonymous)", "/me", "auth-jwt"),
+    Case("auth-jwt", "/me (req.auth, JWT)", "/me", "auth-jwt", signed_in=True),
+    Case("auth-db", "/me (req.auth, PostgreSQL)", "/me", "auth-db", signed_in=True),
 ]
 
 # What each endpoint must answer (checked once per server start, before measuring).
@@ -396,6 +406,7 @@ class AppSpec:
         if routes:
             env["BENCH_ROUTES"] = str(routes)
         env["BENCH_FORTUNES_DB"] = str(FORTUNES_DB)
+        env.update(VARIANTS[variant].env)
         if self.kind == "granian":
             env["PYTHONPATH"] = os.pathsep.join(
                 [str(APPS_DIR), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
@@ -425,12 +436,15 @@ class AppSpec:
 def all_apps() -> list[AppSpec]:
     # nexpress's SSR case is its own app, written with file routes (apps/nexpress_ssr/app/);
     # the others serve /fortunes from the same module as the other cases.
-    ssr = {"fortunes": "nexpress_ssr_app:app", "isr": "nexpress_isr_app:app", "stack": "nexpress_stack_app:app"}
+    auth = {"auth-jwt": "nexpress_auth_app:app", "auth-db": "nexpress_auth_app:app"}
+    ssr = {"fortunes": "nexpress_ssr_app:app", "isr": "nexpress_isr_app:app", "stack": "nexpress_stack_app:app", **auth}
     # the ISR case compares nexpress's cache with bare serving the same bytes; the
-    # middleware stack (helmet+cors+compress) is measured for nexpress alone
-    no_isr = {"isr": None, "stack": None}
+    # middleware stack (helmet+cors+compress) and the auth cases (anonymous vs signed
+    # in: the cost of the session lookup) are measured for nexpress alone
+    nexpress_only = {"stack": None, "auth-jwt": None, "auth-db": None}
+    no_isr = {"isr": None, **nexpress_only}
     return [
-        AppSpec("bare", "bare ASGI", "granian", "bare:app", targets={"stack": None}),
+        AppSpec("bare", "bare ASGI", "granian", "bare:app", targets=nexpress_only),
         AppSpec("nexpress", "nexpress", "granian", "nexpress_app:app", targets=ssr),
         AppSpec(
             "nexpress-rsgi",
@@ -727,12 +741,57 @@ def check_stack(port: int) -> list[str]:
     ]
 
 
-def check_responses(port: int, variant: str) -> list[str]:
+def sign_in_cookie(port: int) -> str:
+    """Sign in through nexpress.auth's own endpoints (CSRF token, then the credentials
+    form); the ``Cookie`` value the measured requests send."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=10)
+    try:
+        conn.request("GET", "/api/auth/csrf")
+        resp = conn.getresponse()
+        csrf_cookie = resp.getheader("set-cookie", "").split(";")[0]
+        token = json.loads(resp.read())["csrfToken"]
+        form = f"csrfToken={token}&email=bench%40example.test&password=bench"
+        headers = {"content-type": "application/x-www-form-urlencoded", "cookie": csrf_cookie}
+        conn.request("POST", "/api/auth/callback/credentials", body=form, headers=headers)
+        resp = conn.getresponse()
+        resp.read()
+        session = [c.split(";")[0] for c in resp.headers.get_all("set-cookie") or [] if "session-token=" in c]
+    except (OSError, http.client.HTTPException, ValueError, KeyError) as exc:
+        raise ServerError(f"signing in failed: {exc}") from exc
+    finally:
+        conn.close()
+    if resp.status != 303 or not session:
+        raise ServerError(f"signing in failed: {resp.status}, no session cookie")
+    return session[0]
+
+
+def check_auth(port: int, cookie: str | None) -> list[str]:
+    """/me must see nobody without the cookie and the bench user with it."""
+    problems = []
+    for sent, want in ((None, None), (cookie, "bench-user")):
+        conn = http.client.HTTPConnection(HOST, port, timeout=5)
+        try:
+            conn.request("GET", "/me", headers={"cookie": sent} if sent else {})
+            resp = conn.getresponse()
+            body = json.loads(resp.read())
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            problems.append(f"GET /me: {exc}")
+            continue
+        finally:
+            conn.close()
+        if resp.status != 200 or body.get("id") != want:
+            problems.append(f"GET /me ({'signed in' if sent else 'anonymous'}): {resp.status} {body}")
+    return problems
+
+
+def check_responses(port: int, variant: str, cookie: str | None = None) -> list[str]:
     """Problems with the app's answers (empty if every endpoint answers as specified)."""
     if variant == "fortunes":
         return check_fortunes(port)
     if variant == "isr":
         return check_isr(port)
+    if VARIANTS[variant].sign_in:
+        return check_auth(port, cookie)
     problems = check_stack(port) if variant == "stack" else []
     for path, (ctype, want) in EXPECTED.items():
         try:
@@ -915,7 +974,8 @@ def run_wrk(
     cpu: str | None,
     headers: tuple[str, ...] = (),
 ) -> dict:
-    """One wrk run; several paths = rotate through them (bench/rotate.lua, for warm-up)."""
+    """One wrk run; several paths = rotate through them (bench/rotate.lua, for warm-up);
+    ``headers`` ("Name: value") are sent with every request."""
     cmd = [wrk, f"-t{cfg.threads}", f"-c{cfg.connections}", f"-d{seconds}s", "--timeout", "10s"]
     for header in headers:
         cmd += ["-H", header]
@@ -951,15 +1011,16 @@ WARMUP_REQUESTS = {"node": 5_000, "granian": 0}
 
 
 def warm_up(
-    wrk: str, cfg: Config, port: int, paths: list[str], cpu: str | None, min_requests: int
-) -> list[float]:
+    wrk: str, cfg: Config, port: int, paths: list[str], cpu: str | None, min_requests: int,
+    headers: tuple[str, ...] = (),
+) -> list[float]:  # fmt: skip
     """Warm the server up (see above); returns each 1 s run's req/s."""
     trace: list[float] = []
     served = 0
     while len(trace) < cfg.warmup:
         if min_requests == 0 and trace:
             break
-        res = run_wrk(wrk, cfg, port, paths, 1, cpu)
+        res = run_wrk(wrk, cfg, port, paths, 1, cpu, headers)
         trace.append(res["rps"])
         served += res["requests"]
         settled = len(trace) >= 2 and abs(trace[-1] - trace[-2]) <= WARMUP_TOLERANCE * trace[-2]
@@ -997,7 +1058,8 @@ def run_benchmark(
                         proc,
                         port,
                     ):
-                        record_checks(app, variant, check_responses(port, variant))
+                        cookie = sign_in_cookie(port) if VARIANTS[variant].sign_in else None
+                        record_checks(app, variant, check_responses(port, variant, cookie))
                         if cfg.check_only:
                             continue
                         trace = warm_up(
@@ -1007,6 +1069,7 @@ def run_benchmark(
                             [c.path for c in cases],
                             client_cpu,
                             WARMUP_REQUESTS[app.kind],
+                            (f"Cookie: {cookie}",) if cookie else (),
                         )
                         warmups.append(
                             {"app": app.key, "variant": variant, "round": rnd + 1, "rps": trace}
@@ -1014,8 +1077,9 @@ def run_benchmark(
                         for case in cases:
                             cpu0 = tree_cpu_seconds(proc.pid)
                             res = run_wrk(
-                                wrk, cfg, port, [case.path], cfg.duration, client_cpu, case.headers
-                            )
+                                wrk, cfg, port, [case.path], cfg.duration, client_cpu,
+                                case.headers + ((f"Cookie: {cookie}",) if case.signed_in and cookie else ()),
+                            )  # fmt: skip
                             cpu1 = tree_cpu_seconds(proc.pid)
                             res["cpu_s"] = round(cpu1 - cpu0, 4)
                             res["cpu_us_per_req"] = (

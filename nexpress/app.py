@@ -87,6 +87,7 @@ class App(Router):
         """The discovered ``app/`` folder (after :meth:`compile`), or None."""
         self._templates: Templates | None = None
         self._not_found: Callable | None = None
+        self.auth: Any = None  # the nexpress.auth.Auth that app.use(auth) installed, if any
 
     def _changed(self) -> None:
         # any declaration made after compiling, on this app or a router mounted on it

@@ -14,6 +14,8 @@ throwaway ``redis-server`` on a free port.
 
 from __future__ import annotations
 
+import http.client as http_client
+import json
 import os
 import shutil
 import signal
@@ -145,6 +147,30 @@ def http(
     elif "content-length" in names:
         payload = payload[: int(dict(pairs)["content-length"])]
     return Reply(status, pairs, payload.decode("utf-8", errors="replace"))
+
+
+def sign_in_to_blog(server: Server) -> str:
+    """Sign in as the blog's demo user; the ``Cookie`` header value of the session."""
+    conn = http_client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        conn.request("GET", "/api/auth/csrf")
+        reply = conn.getresponse()
+        csrf_cookie = reply.getheader("set-cookie", "").split(";")[0]
+        token = json.loads(reply.read())["csrfToken"]
+        form = f"csrfToken={token}&email=demo%40example.com&password=nexpress-demo"
+        conn.request(
+            "POST",
+            "/api/auth/callback/credentials",
+            body=form,
+            headers={"content-type": "application/x-www-form-urlencoded", "cookie": csrf_cookie},
+        )
+        reply = conn.getresponse()
+        reply.read()
+        cookies = [c.split(";")[0] for c in reply.headers.get_all("set-cookie") or [] if "session-token=" in c]
+    finally:
+        conn.close()
+    assert reply.status == 303 and cookies, reply.status
+    return cookies[0]
 
 
 def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
@@ -341,6 +367,7 @@ def test_blog_write_on_one_instance_invalidates_pages_on_the_other(redis_url, tm
     env = {
         "NEXPRESS_CACHE_URL": redis_url,
         "BLOG_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'blog.db'}",
+        "AUTH_SECRET": "redis-test-blog-secret-0123456789",
     }
     a = start_server(BLOG_DIR, "server:app", env=env)
     servers.append(a)
@@ -361,14 +388,16 @@ def test_blog_write_on_one_instance_invalidates_pages_on_the_other(redis_url, tm
         other = http(a, path)
         assert other.cache == "HIT" and other.body == first.body
 
+    signed_in = {"Cookie": sign_in_to_blog(a)}  # writing posts needs a session
     created = http(
         a,
         "/api/posts",
         method="POST",
+        headers=signed_in,
         json_body='{"slug": "fresh-from-a", "title": "Fresh from A", "body": "Written through instance A."}',
     )
     assert created.status == 201, created
-    edited = http(a, "/api/posts/hello", method="PATCH", json_body='{"title": "Hello, edited on A"}')
+    edited = http(a, "/api/posts/hello", method="PATCH", headers=signed_in, json_body='{"title": "Hello, edited on A"}')
     assert edited.status == 200, edited
     assert '"Hello, edited on A"' in edited.body
 

@@ -1,5 +1,6 @@
 """examples/blog, the app `make run` serves: file routes, an Express route, SQLite
-through SQLAlchemy, and the posts API with validation."""
+through SQLAlchemy, the posts API with validation, and sign-in (a demo credentials
+user; writing posts and /dashboard need a session)."""
 
 from __future__ import annotations
 
@@ -13,18 +14,29 @@ from nexpress.testing import TestClient
 
 BLOG = Path(__file__).resolve().parent.parent / "examples" / "blog"
 HTML = {"accept": "text/html"}
+MODULES = ("server", "db", "schemas", "accounts")
+
+
+def sign_in_as_demo(client) -> None:
+    token = client.get("/api/auth/csrf").json()["csrfToken"]
+    done = client.post(
+        "/api/auth/callback/credentials",
+        data={"csrfToken": token, "email": "demo@example.com", "password": "nexpress-demo", "callbackUrl": "/dashboard"},
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/dashboard", done.text
 
 
 @pytest.fixture
 def blog(tmp_path, monkeypatch):
     monkeypatch.setenv("BLOG_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'blog.db'}")
+    monkeypatch.setenv("AUTH_SECRET", "blog-test-secret-0123456789abcdef")
     monkeypatch.syspath_prepend(str(BLOG))
-    for name in ("server", "db", "schemas"):
+    for name in MODULES:
         sys.modules.pop(name, None)
     server = importlib.import_module("server")
     with TestClient(server.app) as client:
         yield client
-    for name in ("server", "db", "schemas"):
+    for name in MODULES:
         sys.modules.pop(name, None)
 
 
@@ -43,6 +55,7 @@ def test_home_and_post_pages(blog):
 
 
 def test_posts_api_crud_with_validation(blog):
+    sign_in_as_demo(blog)
     created = blog.post("/api/posts", json={"slug": "new-post", "title": "<script>alert(1)</script>", "body": "b"})
     assert created.status_code == 201
     assert created.headers["location"] == "/api/posts/new-post"
@@ -66,6 +79,50 @@ def test_posts_api_crud_with_validation(blog):
     )
 
 
+def test_writing_posts_and_the_dashboard_need_a_session(blog):
+    refused = blog.post("/api/posts", json={"slug": "nope", "title": "No"})
+    assert refused.status_code == 401 and refused.headers["content-type"] == "application/problem+json"
+    assert blog.patch("/api/posts/hello", json={"title": "x"}).status_code == 401
+    assert blog.delete("/api/posts/hello").status_code == 401
+    assert blog.get("/api/posts/hello").status_code == 200  # reading stays public
+    dashboard = blog.get("/dashboard", headers=HTML)
+    assert dashboard.status_code == 302
+    assert dashboard.headers["location"] == "/api/auth/signin?callbackUrl=%2Fdashboard"
+    signin = blog.get("/api/auth/signin", headers=HTML)
+    assert "Sign in with demo account" in signin.text and "github" not in signin.text
+    token = blog.get("/api/auth/csrf").json()["csrfToken"]
+    wrong = blog.post(
+        "/api/auth/callback/credentials", data={"csrfToken": token, "email": "demo@example.com", "password": "guess"}
+    )
+    assert "error=CredentialsSignin" in wrong.headers["location"]
+    sign_in_as_demo(blog)
+    page = blog.get("/dashboard", headers=HTML)
+    assert page.status_code == 200 and "Signed in as <strong>Demo Author</strong>" in page.text
+    assert "demo@example.com" in blog.get("/", headers=HTML).text
+
+
+def test_github_sign_in_appears_when_configured(tmp_path, monkeypatch):
+    monkeypatch.setenv("GITHUB_ID", "gh-id")
+    monkeypatch.setenv("GITHUB_SECRET", "gh-secret")
+    monkeypatch.setenv("AUTH_SECRET", "blog-test-secret-0123456789abcdef")
+    monkeypatch.setenv("BLOG_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'blog.db'}")
+    monkeypatch.syspath_prepend(str(BLOG))
+    for name in MODULES:
+        sys.modules.pop(name, None)
+    try:
+        server = importlib.import_module("server")
+        with TestClient(server.app) as client:
+            page = client.get("/api/auth/signin").text
+            assert 'action="/api/auth/signin/github"' in page
+            token = client.get("/api/auth/csrf").json()["csrfToken"]
+            go = client.post("/api/auth/signin/github", data={"csrfToken": token, "callbackUrl": "/dashboard"})
+            assert go.headers["location"].startswith("https://github.com/login/oauth/authorize?")
+            assert "code_challenge_method=S256" in go.headers["location"]
+    finally:
+        for name in MODULES:
+            sys.modules.pop(name, None)
+
+
 def test_express_route_feed_and_seo_files(blog):
     feed = blog.get("/feed.json").json()
     assert feed["title"] == "nexpress blog"
@@ -81,7 +138,7 @@ def test_routes_command_names_the_page_file(monkeypatch):
     from nexpress.cli import main
 
     monkeypatch.chdir(BLOG)
-    for name in ("server", "db", "schemas"):
+    for name in MODULES:
         sys.modules.pop(name, None)
     try:
         runner = CliRunner()
@@ -96,7 +153,7 @@ def test_routes_command_names_the_page_file(monkeypatch):
         assert "app/middleware.py" in explained.output
         assert "app/layout.html" in explained.output
     finally:
-        for name in ("server", "db", "schemas"):
+        for name in MODULES:
             sys.modules.pop(name, None)
 
 
@@ -112,12 +169,12 @@ def test_build_runs_startup_handlers_and_prerenders_the_blog(tmp_path, monkeypat
     shutil.copytree(BLOG, copy, ignore=shutil.ignore_patterns("*.db", ".nexpress", "__pycache__"))
     monkeypatch.setenv("BLOG_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}")
     monkeypatch.chdir(copy)
-    for name in ("server", "db", "schemas"):
+    for name in MODULES:
         sys.modules.pop(name, None)
     try:
         result = CliRunner().invoke(main, ["build"])
     finally:
-        for name in ("server", "db", "schemas"):
+        for name in MODULES:
             sys.modules.pop(name, None)
     assert result.exit_code == 0, result.output
     assert "5 page(s) prerendered" in result.output

@@ -2,15 +2,21 @@
 
     make run                      # from the repository root
     nexpress routes               # the route table, both styles together
+
+Sign in at /api/auth/signin as demo@example.com / nexpress-demo (or with GitHub when
+GITHUB_ID and GITHUB_SECRET are set); /dashboard needs a session, and so do
+creating, editing and deleting posts through /api/posts.
 """
 
 from __future__ import annotations
 
 import os
 
+from accounts import auth_secret, providers
 from db import engine, init_db, list_posts
 
 from nexpress import App
+from nexpress.auth import Auth
 
 app = App(root=os.path.dirname(os.path.abspath(__file__)))
 app.on_startup(init_db)
@@ -19,6 +25,19 @@ app.on_startup(init_db)
 @app.on_shutdown
 async def close_db() -> None:
     await engine.dispose()
+
+
+@app.on_startup
+def load_auth_secret() -> None:
+    """Before Auth starts: AUTH_SECRET, or a secret generated once for this checkout."""
+    app.secret = app.secret or auth_secret()
+
+
+# Sessions live in the blog's own database (SQLite by default, BLOG_DATABASE_URL to
+# change it). trust_host: the demo answers on whatever host it is reached by; behind a
+# proxy set AUTH_URL=https://your.site instead.
+auth = Auth(providers(), db=engine, session="database", trust_host=True)
+app.use(auth)
 
 
 @app.get("/feed.json")

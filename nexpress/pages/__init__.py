@@ -487,7 +487,11 @@ class AuthGuard(Middleware):
             return
         if self.api:
             raise HTTPError(401, "Sign in to use this API", headers={"www-authenticate": "Session"})
-        res.redirect("/api/auth/signin?callbackUrl=" + quote(req.original_url, safe=""))
+        auth = req.app.auth  # the installed nexpress.auth.Auth knows its sign-in page
+        if auth is not None:
+            res.redirect(auth.signin_url(req.original_url))
+        else:
+            res.redirect("/api/auth/signin?callbackUrl=" + quote(req.original_url, safe=""))
 
 
 def public_routes(folder: str, root: str) -> list[RouteDef]:

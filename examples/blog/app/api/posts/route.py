@@ -1,5 +1,6 @@
-"""GET /api/posts lists posts; POST /api/posts creates one."""
+"""GET /api/posts lists posts; POST /api/posts creates one (signed-in users only)."""
 
+from accounts import require_author
 from db import Post, Session, get_post, list_posts
 from schemas import PostIn
 
@@ -12,6 +13,7 @@ async def GET(req):
 
 
 async def POST(req, res):
+    require_author(req)
     data = await req.json(PostIn)
     if await get_post(data.slug) is not None:
         raise HTTPError(409, f"A post with slug {data.slug!r} already exists")

@@ -1,5 +1,6 @@
-"""GET, PATCH and DELETE /api/posts/:slug."""
+"""GET, PATCH and DELETE /api/posts/:slug (changes need a signed-in user)."""
 
+from accounts import require_author
 from db import Post, Session
 from schemas import PostUpdate
 
@@ -20,6 +21,7 @@ async def GET(req):
 
 
 async def PATCH(req):
+    require_author(req)
     changes = await req.json(PostUpdate)
     async with Session() as session:
         post = await _load(session, req.params["slug"])
@@ -36,6 +38,7 @@ PUT = PATCH
 
 
 async def DELETE(req, res):
+    require_author(req)
     async with Session() as session:
         post = await _load(session, req.params["slug"])
         await session.delete(post)

@@ -1,0 +1,59 @@
+"""Who may sign in to the blog: a demo credentials user, and GitHub when
+GITHUB_ID / GITHUB_SECRET are set.
+
+Demo user: demo@example.com / nexpress-demo
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+from nexpress import HTTPError
+from nexpress.auth import Credentials, GitHub, hash_password, verify_password
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEMO_EMAIL = "demo@example.com"
+DEMO_PASSWORD = "nexpress-demo"
+DEMO_USER = {"id": "demo", "name": "Demo Author", "email": DEMO_EMAIL, "image": None}
+_DEMO_HASH = hash_password(DEMO_PASSWORD)  # a real app keeps Argon2id hashes in its user table
+
+
+async def authorize(credentials: dict[str, str]) -> dict | None:
+    """The credentials form's check: the demo user only."""
+    if credentials.get("email", "").strip().lower() == DEMO_EMAIL and verify_password(_DEMO_HASH, credentials.get("password", "")):
+        return DEMO_USER
+    return None
+
+
+def providers() -> list:
+    found: list = [Credentials(authorize, name="demo account")]
+    if os.environ.get("GITHUB_ID") and os.environ.get("GITHUB_SECRET"):
+        found.append(GitHub(client_id=os.environ["GITHUB_ID"], client_secret=os.environ["GITHUB_SECRET"]))
+    return found
+
+
+def auth_secret() -> str:
+    """AUTH_SECRET, or (for `make run` on a fresh checkout) a random secret generated
+    once into .auth-secret beside this file (git-ignored; every worker reads the same)."""
+    if os.environ.get("AUTH_SECRET"):
+        return os.environ["AUTH_SECRET"]
+    path = os.path.join(HERE, ".auth-secret")
+    if not os.path.exists(path):
+        temporary = f"{path}.{os.getpid()}"
+        with open(temporary, "w", opener=lambda p, flags: os.open(p, flags, 0o600)) as fh:
+            fh.write(secrets.token_urlsafe(32))
+        try:
+            os.link(temporary, path)  # atomic: the first worker's secret wins
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(temporary)
+    with open(path) as fh:
+        return fh.read().strip()
+
+
+def require_author(req) -> None:
+    """Writing posts needs a signed-in user (401 problem+json otherwise)."""
+    if req.auth is None:
+        raise HTTPError(401, "Sign in to write posts: /api/auth/signin", headers={"www-authenticate": "Session"})

@@ -1,0 +1,583 @@
+"""``Auth``: configuration, installation (``app.use(auth)``), sessions, sign-in
+completion and the middleware that sets ``req.auth``.
+
+The endpoints themselves are in :mod:`nexpress.auth.endpoints`; OAuth in
+:mod:`nexpress.auth.oauth`; the tables in :mod:`nexpress.auth.db`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import re
+import secrets as _random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+import httpx
+
+from .. import csrf
+from ..app import App
+from ..errors import HTTPError
+from ..middleware import Middleware
+from ..request import Request
+from ..routing import Plugin, Router
+from . import tokens
+from .db import Database
+from .endpoints import build_router
+from .errors import SIGNIN_PAGE_ERRORS, AuthConfigError, MissingSecret, SignInError
+from .providers import Credentials, Email, Provider
+from .ratelimit import FailureLimiter
+from .session import Session, SessionCache, User
+from .urls import normalise_origin, origin_of_request, same_origin
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from ..response import Response
+
+__all__ = ["Auth"]
+
+logger = logging.getLogger("nexpress.auth")
+
+DAY = 24 * 3600
+CALLBACK_NAMES = ("sign_in", "redirect", "session", "jwt")
+PAGE_NAMES = ("signin", "signout", "error", "verify_request")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+
+
+def _accepted(fn: Callable) -> set[str] | None:
+    """Keyword names ``fn`` takes (None: it takes ``**kwargs``, so everything)."""
+    params = inspect.signature(fn).parameters.values()
+    if any(p.kind == p.VAR_KEYWORD for p in params):
+        return None
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+
+
+class _Hook:
+    """A user callback or event, called with the keyword arguments it declares."""
+
+    def __init__(self, name: str, fn: Callable) -> None:
+        if not callable(fn):
+            raise AuthConfigError(f"{name} must be a function, not {fn!r}")
+        self.name = name
+        self.fn = fn
+        self.names = _accepted(fn)
+
+    async def __call__(self, **available: Any) -> Any:
+        kwargs = available if self.names is None else {k: v for k, v in available.items() if k in self.names}
+        result = self.fn(**kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        return result
+
+
+def _join(prefix: str, path: str) -> str:
+    return ("/" + "/".join(p for p in (prefix.strip("/"), path.strip("/")) if p)) or "/"
+
+
+def _expires_in(seconds: int) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+def _normal_email(email: Any) -> str | None:
+    return email.strip().lower() if isinstance(email, str) and email.strip() else None
+
+
+async def _no_body() -> dict:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+class AuthMiddleware(Middleware):
+    """Sets ``req.auth`` from the session cookie on every request (installed by
+    ``app.use(auth)``); extends a rolling session once a day."""
+
+    source = "nexpress.auth"
+
+    def __init__(self, auth: Auth) -> None:
+        self.auth = auth
+
+    async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
+        if req.headers.raw_get(b"cookie") is not None:
+            await self.auth.load_session(req, res)
+        await next()
+
+
+class RequiredMiddleware(Middleware):
+    """``auth.required``: lets signed-in requests through; browsers asking for HTML
+    are redirected to sign-in (with a callback URL), everything else gets 401."""
+
+    source = "nexpress.auth.required"
+
+    def __init__(self, auth: Auth) -> None:
+        self.auth = auth
+
+    async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
+        if req.auth is not None:
+            await next()
+            return
+        if req.method in ("GET", "HEAD") and req.accepts("json", "html") == "html":
+            res.redirect(self.auth.signin_url(req.original_url))
+            return
+        raise HTTPError(401, "Sign in to use this", headers={"www-authenticate": "Session"})
+
+
+class Auth(Plugin):
+    """Authentication, shaped like Auth.js. See ``docs/auth.md``.
+
+    ``app.use(auth)`` mounts the endpoints under ``base_path`` and a middleware
+    that sets ``req.auth`` (None or a :class:`Session`) for every request.
+
+    Main options: ``providers``; ``session`` (``"database"``, the default, or
+    ``"jwt"``); ``db`` (SQLAlchemy URL or AsyncEngine; default
+    ``sqlite:///auth.db`` in the app's folder when a database is needed);
+    ``secret`` (or ``AUTH_SECRET``/the app's secret; a list rotates keys);
+    ``url`` (or ``AUTH_URL``) / ``trust_host`` (or ``AUTH_TRUST_HOST``);
+    ``pages`` (``{"signin": "/login", ...}``); ``callbacks`` (``sign_in``,
+    ``redirect``, ``session``, ``jwt``); events ``on_sign_in``/``on_sign_out``;
+    ``allow_email_linking``; ``session_cache_ttl`` (5 s: how long this process
+    trusts a database session it looked up; 0 queries on every request).
+    """
+
+    def __init__(
+        self,
+        providers: Sequence[Provider] = (),
+        *,
+        db: str | AsyncEngine | None = None,
+        session: str = "database",
+        secret: str | Sequence[str] | None = None,
+        base_path: str = "/api/auth",
+        url: str | None = None,
+        trust_host: bool | None = None,
+        pages: Mapping[str, str] | None = None,
+        callbacks: Mapping[str, Callable] | None = None,
+        on_sign_in: Callable | None = None,
+        on_sign_out: Callable | None = None,
+        allow_email_linking: bool = False,
+        max_age: int = 30 * DAY,
+        update_age: int = DAY,
+        max_failed_sign_ins: int = 5,
+        failed_sign_in_window: int = 15 * 60,
+        table_prefix: str = "",
+        session_cache_ttl: float = 5.0,
+    ) -> None:
+        if session not in ("database", "jwt"):
+            raise AuthConfigError(f"session={session!r}: use 'database' or 'jwt'")
+        self.providers: dict[str, Provider] = {}
+        for provider in providers:
+            if not isinstance(provider, Provider):
+                raise AuthConfigError(f"{provider!r} is not a provider (OAuth, OIDC, GitHub, Google, Credentials, Email)")
+            if provider.id in self.providers:
+                raise AuthConfigError(f"two providers have the id {provider.id!r}; give one id=...")
+            self.providers[provider.id] = provider
+        self.strategy = session
+        needs_db = session == "database" or any(isinstance(p, Email) for p in providers)
+        if needs_db and db is None:
+            db = "sqlite:///auth.db"
+        self.db_url = db
+        self.database: Database | None = None
+        self.table_prefix = table_prefix
+        if table_prefix and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,30}", table_prefix):
+            raise AuthConfigError(f"table_prefix {table_prefix!r} must be letters, digits and '_'")
+        self._secret_option = [secret] if isinstance(secret, str) else list(secret or [])
+        self.secrets: list[str] = []
+        self.base_path = "/" + base_path.strip("/")
+        self.base = self.base_path
+        url = url or os.environ.get("AUTH_URL") or None
+        try:
+            self.origin = normalise_origin(url) if url else None
+        except ValueError as exc:
+            raise AuthConfigError(f"Auth(url=...)/AUTH_URL: {exc}") from None
+        env_trust = os.environ.get("AUTH_TRUST_HOST", "").lower() in ("1", "true", "yes", "on")
+        self.trust_host = trust_host if trust_host is not None else env_trust
+        self.pages = dict(pages or {})
+        unknown = set(self.pages) - set(PAGE_NAMES)
+        if unknown:
+            raise AuthConfigError(f"unknown page(s) {sorted(unknown)} in pages=...; known: {list(PAGE_NAMES)}")
+        for name, path in self.pages.items():
+            if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
+                raise AuthConfigError(f"pages[{name!r}] must be a path on this site like '/login', not {path!r}")
+        callbacks = dict(callbacks or {})
+        unknown = set(callbacks) - set(CALLBACK_NAMES)
+        if unknown:
+            raise AuthConfigError(f"unknown callback(s) {sorted(unknown)}; known: {list(CALLBACK_NAMES)}")
+        self.callbacks = {name: _Hook(name, fn) for name, fn in callbacks.items()}
+        self.events = {name: _Hook(name, fn) for name, fn in (("on_sign_in", on_sign_in), ("on_sign_out", on_sign_out)) if fn}
+        self.allow_email_linking = allow_email_linking
+        self.max_age = max_age
+        self.update_age = update_age
+        self.limiter = FailureLimiter(max_failed_sign_ins, failed_sign_in_window)
+        # database sessions seen in the last few seconds (0: query on every request);
+        # JWT sessions decrypted once per distinct cookie
+        self.session_cache = SessionCache(session_cache_ttl)
+        self.token_cache = SessionCache(float("inf"))
+        self.app: App | None = None
+        self.http: httpx.AsyncClient | None = None
+        self.started = False
+        self._start_lock = asyncio.Lock()
+        self.middleware = AuthMiddleware(self)
+        self.required = RequiredMiddleware(self)
+
+    # --- installation and lifecycle ---------------------------------------------------
+
+    def install(self, router: Router, prefix: str) -> None:
+        """``app.use(auth)``: the endpoints under ``prefix + base_path``, the
+        ``req.auth`` middleware for every request, start-up and shutdown handlers."""
+        if not isinstance(router, App):
+            raise TypeError("install Auth on the application itself: app.use(auth) (or app.use('/prefix', auth))")
+        if router.auth is not None and router.auth is not self:
+            raise AuthConfigError("this app already has an Auth installed; one per app")
+        self.app = router
+        router.auth = self
+        self.base = _join(prefix, self.base_path)
+        router.use(self.middleware)
+        router.use(self.base, build_router(self))
+        router.on_startup(self.start)
+        router.on_shutdown(self.stop)
+
+    def _resolve_secrets(self) -> list[str]:
+        found = self._secret_option or [s for s in (os.environ.get("AUTH_SECRET"), self.app.secret if self.app else None) if s]
+        if not found:
+            raise MissingSecret(
+                "nexpress.auth needs a secret (MissingSecret): pass Auth(secret=...), or set AUTH_SECRET"
+                " (or App(secret=...)/NEXPRESS_SECRET); make one with"
+                " python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        for value in found:
+            if not isinstance(value, str) or len(value) < 16:
+                raise AuthConfigError("the auth secret must be a str of at least 16 characters (32 random bytes is right)")
+        return found
+
+    async def start(self) -> None:
+        """Start-up: check the configuration, create the tables, open the HTTP client."""
+        if self.started:
+            return
+        self.secrets = self._resolve_secrets()
+        if self.app is not None and not self.app.secret:
+            self.app.secret = self.secrets[0]  # one secret for CSRF tokens, signed cookies and actions
+        if self.db_url is not None and self.database is None:
+            root = self.app.root if self.app is not None else os.getcwd()
+            self.database = Database(self.db_url, root, self.table_prefix)
+            try:
+                await self.database.create_tables()
+            except Exception as exc:
+                raise AuthConfigError(f"cannot create the auth tables in db={self.db_url!r}: {type(exc).__name__}: {exc}") from exc
+        if self.http is None:
+            self.http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+        if self.http is not None:
+            await self.http.aclose()
+            self.http = None
+        if self.database is not None:
+            await self.database.close()
+            self.database = None
+
+    # --- URLs and cookies -------------------------------------------------------------
+
+    def origin_for(self, req: Request) -> str:
+        """The site's origin (``https://example.com``); raises UntrustedHost /
+        AuthConfigError when it cannot be known safely."""
+        if self.origin is not None:
+            return self.origin
+        debug = bool(self.app is not None and self.app.debug)
+        return origin_of_request(req, trust_host=self.trust_host or debug)
+
+    def secure_for(self, req: Request) -> bool:
+        if self.origin is not None:
+            return self.origin.startswith("https://")
+        return req.secure
+
+    @staticmethod
+    def cookie_name(name: str, secure: bool) -> str:
+        return f"__Secure-nexpress.{name}" if secure else f"nexpress.{name}"
+
+    def set_cookie(self, req: Request, res: Response, name: str, value: str, max_age: int) -> None:
+        secure = self.secure_for(req)
+        res.cookie(self.cookie_name(name, secure), value, max_age=max_age, http_only=True, secure=secure, same_site="lax", path="/")
+
+    def clear_cookie(self, req: Request, res: Response, name: str) -> None:
+        secure = self.secure_for(req)
+        res.cookie(self.cookie_name(name, secure), "", max_age=0, expires=0, http_only=True, secure=secure, same_site="lax", path="/")
+
+    def read_cookie(self, req: Request, name: str) -> str | None:
+        return req.cookies.get(self.cookie_name(name, self.secure_for(req)))
+
+    def page_url(self, page: str, **query: str | None) -> str:
+        """A built-in page's URL (``signin``, ``signout``, ``error``, ``verify_request``),
+        or the custom one from ``pages=``."""
+        path = self.pages.get(page) or f"{self.base}/{page.replace('_', '-')}"
+        params = {k: v for k, v in query.items() if v}
+        if not params:
+            return path
+        return path + ("&" if "?" in path else "?") + urlencode(params)
+
+    def signin_url(self, callback_url: str | None = None) -> str:
+        """Where to send someone who must sign in, coming back to ``callback_url``."""
+        return self.page_url("signin", callbackUrl=callback_url)
+
+    def error_url(self, code: str, callback_url: str | None = None) -> str:
+        if code in SIGNIN_PAGE_ERRORS:
+            return self.page_url("signin", error=code, callbackUrl=callback_url)
+        return self.page_url("error", error=code)
+
+    async def checked_callback_url(self, req: Request, value: str | None) -> str:
+        """A ``callbackUrl`` made safe: the ``redirect`` callback (default: same
+        origin only) decides; refused -> 400 naming the rule. None -> ``/``."""
+        if value is None or value == "":
+            return "/"
+        origin = self.origin_for(req)
+        hook = self.callbacks.get("redirect")
+        target = await hook(url=value, base_url=origin) if hook else same_origin(value, origin)
+        if not target or not isinstance(target, str):
+            raise HTTPError(
+                400,
+                f"callbackUrl must be a path on this site (/dashboard) or a URL starting with {origin}/",
+                title="InvalidCallbackUrl",
+            )
+        return target
+
+    def csrf_token(self, req: Request, res: Response) -> str:
+        """The CSRF token for a custom sign-in form (field ``csrfToken``)."""
+        return csrf.token_for(req, res)
+
+    # --- sessions -------------------------------------------------------------------
+
+    async def ensure_started(self) -> None:
+        """Start on first use when no lifespan ran (some servers, tests)."""
+        if not self.started:
+            async with self._start_lock:
+                if not self.started:
+                    await self.start()
+
+    async def session_for(self, source: Request | Mapping[str, Any]) -> Session | None:
+        """The session of a request, or of an ASGI scope (``http`` or ``websocket``:
+        ``ws.auth``, server actions...), or None. Read-only: never extends it."""
+        if isinstance(source, Request):
+            req = source
+        else:
+            req = Request(dict(source), _no_body, source.get("path", "/"), {}, None, self.app)
+        if req.headers.raw_get(b"cookie") is None:
+            return None
+        await self.ensure_started()
+        value = self.read_cookie(req, "session-token")
+        if not value:
+            return None
+        session, _ = await self._session_from_cookie(value)
+        return session
+
+    async def load_session(self, req: Request, res: Response) -> None:
+        """The middleware's work: ``req.auth`` from the cookie; a forged or expired
+        cookie is cleared; a session older than ``update_age`` is extended."""
+        value = self.read_cookie(req, "session-token")
+        if not value:
+            return
+        await self.ensure_started()
+        session, renewed = await self._session_from_cookie(value, renew=True)
+        req.auth = session
+        if session is None:
+            self.clear_cookie(req, res, "session-token")
+        elif renewed is not None:
+            self.set_cookie(req, res, "session-token", renewed, self.max_age)
+
+    async def _session_from_cookie(self, value: str, renew: bool = False) -> tuple[Session | None, str | None]:
+        """(session, new cookie value when it was extended)."""
+        if self.strategy == "jwt":
+            return await self._jwt_session(value, renew)
+        return await self._database_session(value, renew)
+
+    async def _database_session(self, value: str, renew: bool) -> tuple[Session | None, str | None]:
+        if not _TOKEN.match(value):
+            return None, None
+        assert self.database is not None
+        token_hash = tokens.hash_token(value, self.secrets[0])
+        clock = time.monotonic()
+        found = self.session_cache.get(token_hash, clock)
+        if found is None:
+            found = await self.database.session_and_user(token_hash)
+            if found is None:
+                return None, None
+            self.session_cache.put(token_hash, found, clock)
+        expires, user = found
+        now = datetime.now(UTC)
+        if expires <= now:
+            self.session_cache.drop(token_hash)
+            await self.database.delete_session(token_hash)
+            return None, None
+        renewed = None
+        if renew and expires - timedelta(seconds=self.max_age - self.update_age) <= now:
+            expires = now + timedelta(seconds=self.max_age)
+            await self.database.extend_session(token_hash, expires)
+            self.session_cache.put(token_hash, (expires, user), clock)
+            renewed = value
+        session = Session(User(**user), expires)
+        return await self._session_callback(session, user=user, token=None), renewed
+
+    async def _jwt_session(self, value: str, renew: bool) -> tuple[Session | None, str | None]:
+        salt = self.cookie_salt()
+        claims = self.token_cache.get(value, 0.0)
+        if claims is None:  # decrypted once per distinct cookie (a JWE cannot change)
+            claims = tokens.decrypt(value, self.secrets, salt)
+            if claims is None or not isinstance(claims.get("sub"), str):
+                return None, None
+            self.token_cache.put(value, claims, 0.0)
+        now = time.time()
+        if claims["exp"] <= now:
+            self.token_cache.drop(value)
+            return None, None
+        hook = self.callbacks.get("jwt")
+        if hook is not None:
+            updated = await hook(token=dict(claims), user=None, account=None, profile=None, trigger=None, is_new_user=False)
+            if not updated:
+                return None, None
+            claims = {**updated, "iat": claims["iat"], "exp": claims["exp"]}
+        renewed = None
+        if renew and claims["iat"] + self.update_age <= now:
+            renewed = tokens.encrypt(_jwt_body(claims), self.secrets, salt, self.max_age)
+            claims = tokens.decrypt(renewed, self.secrets, salt) or claims
+        user = User(claims["sub"], claims.get("name"), claims.get("email"), claims.get("picture"))
+        session = Session(user, datetime.fromtimestamp(claims["exp"], UTC))
+        return await self._session_callback(session, user=None, token=claims), renewed
+
+    def cookie_salt(self) -> str:
+        return "nexpress.session-token"
+
+    async def _session_callback(self, session: Session, *, user: dict | None, token: dict | None) -> Session | None:
+        hook = self.callbacks.get("session")
+        if hook is None:
+            return session
+        result = await hook(session=session, user=user, token=dict(token) if token is not None else None)
+        if result is None or isinstance(result, Session):
+            return result
+        if isinstance(result, Mapping):
+            data = dict(result)
+            user_data = data.pop("user", None) or session.user.to_dict()
+            data.pop("expires", None)
+            return Session(User(**user_data) if isinstance(user_data, Mapping) else session.user, session.expires, **data)
+        raise TypeError(f"the session callback returned {type(result).__name__}; return the session (or a dict)")
+
+    # --- completing a sign-in ------------------------------------------------------------
+
+    async def resolve_user(self, provider: Provider, profile: dict[str, Any], account: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """The user this sign-in belongs to (created or linked), and whether it is new.
+        A new provider account whose email already belongs to a user is refused
+        (OAuthAccountNotLinked) unless email linking is allowed."""
+        db = self.database
+        account_id = account["provider_account_id"]
+        if db is None:  # JWT sessions without a database: the profile is the user
+            return {k: profile.get(k) for k in ("id", "name", "email", "image")}, False
+        existing = await db.user_by_account(provider.id, account_id)
+        if existing is not None:
+            return existing, False
+        if isinstance(provider, Credentials):
+            same_id = await db.user_by_id(profile["id"])
+            if same_id is not None:
+                await db.link_account(same_id["id"], account)
+                return same_id, False
+        email = profile.get("email")
+        if email:
+            owner = await db.user_by_email(email)
+            if owner is not None:
+                if isinstance(provider, Email) or self.allow_email_linking or provider.allow_email_linking:
+                    await db.link_account(owner["id"], account)
+                    return owner, False
+                raise SignInError(
+                    "OAuthAccountNotLinked",
+                    f"{provider.id} account {account_id!r} has the email of user {owner['id']!r}, who signs in"
+                    " another way; set Auth(allow_email_linking=True) (or on the provider) to link them",
+                )
+        preferred = profile["id"] if isinstance(provider, Credentials) else None
+        verified = datetime.now(UTC) if isinstance(provider, Email) else None
+        user = await db.create_user(profile, user_id=preferred, email_verified=verified)
+        await db.link_account(user["id"], account)
+        return user, True
+
+    async def complete_sign_in(
+        self,
+        req: Request,
+        res: Response,
+        provider: Provider,
+        profile: dict[str, Any],
+        account: dict[str, Any],
+        callback_url: str,
+        *,
+        raw_profile: dict[str, Any] | None = None,
+        credentials: dict[str, Any] | None = None,
+    ) -> str:
+        """Run the ``sign_in`` callback, find or create the user, start a new session
+        (the old one, if any, is revoked: the session id changes at every sign-in),
+        fire ``on_sign_in``. Returns where to send the browser."""
+        profile = {**profile, "email": _normal_email(profile.get("email"))}
+        hook = self.callbacks.get("sign_in")
+        if hook is not None:
+            allowed = await hook(user=profile, account=account, profile=raw_profile, credentials=credentials, email=profile.get("email"))
+            if allowed is False or allowed is None:
+                raise SignInError("AccessDenied", f"the sign_in callback refused {provider.id} user {profile.get('id')!r}")
+            if isinstance(allowed, str):
+                callback_url = await self.checked_callback_url(req, allowed)
+        user, is_new = await self.resolve_user(provider, profile, account)
+        if isinstance(provider, Email) and self.database is not None:
+            await self.database.mark_email_verified(user["id"], datetime.now(UTC))
+        await self.end_session(req)
+        if self.strategy == "database":
+            assert self.database is not None
+            value = _random.token_urlsafe(32)
+            await self.database.create_session(tokens.hash_token(value, self.secrets[0]), user["id"], _expires_in(self.max_age))
+        else:
+            claims: dict[str, Any] | None = {"sub": str(user["id"]), "name": user.get("name"), "email": user.get("email"), "picture": user.get("image")}
+            jwt_hook = self.callbacks.get("jwt")
+            if jwt_hook is not None:
+                claims = await jwt_hook(
+                    token=claims, user=user, account=account, profile=raw_profile,
+                    trigger="signUp" if is_new else "signIn", is_new_user=is_new,
+                )  # fmt: skip
+                if not claims or not isinstance(claims.get("sub"), str):
+                    raise SignInError("AccessDenied", "the jwt callback returned no token (or one without 'sub')")
+            value = tokens.encrypt(_jwt_body(claims), self.secrets, self.cookie_salt(), self.max_age)
+        self.set_cookie(req, res, "session-token", value, self.max_age)
+        event = self.events.get("on_sign_in")
+        if event is not None:
+            await event(user=user, account=account, profile=raw_profile, is_new_user=is_new)
+        return callback_url
+
+    async def end_session(self, req: Request) -> dict[str, Any] | None:
+        """Revoke the request's current session (database: delete the row). Returns the
+        JWT claims when the strategy is ``jwt`` (for ``on_sign_out``)."""
+        value = self.read_cookie(req, "session-token")
+        if not value:
+            return None
+        if self.strategy == "database":
+            if _TOKEN.match(value) and self.database is not None:
+                token_hash = tokens.hash_token(value, self.secrets[0])
+                self.session_cache.drop(token_hash)
+                await self.database.delete_session(token_hash)
+            return None
+        return tokens.decrypt(value, self.secrets, self.cookie_salt())
+
+    async def sign_out(self, req: Request, res: Response) -> None:
+        token = await self.end_session(req)
+        self.clear_cookie(req, res, "session-token")
+        event = self.events.get("on_sign_out")
+        if event is not None:
+            await event(session=req.auth, token=token)
+
+    def fail(self, exc: SignInError, callback_url: str | None = None) -> str:
+        """Log why a sign-in failed; the URL of the page that says so."""
+        logger.warning("sign-in failed: %s", exc)
+        return self.error_url(exc.code, callback_url)
+
+    def credentials_keys(self, req: Request, provider: Credentials, fields: Mapping[str, str]) -> tuple[str, str]:
+        first = next(iter(provider.credentials))
+        account = str(fields.get(first, "")).strip().lower()[:320]
+        return f"ip:{req.ip}", f"account:{provider.id}:{account}"
+
+
+def _jwt_body(claims: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in claims.items() if k not in ("iat", "exp") and v is not None}

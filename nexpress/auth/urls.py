@@ -1,0 +1,114 @@
+"""Where the site lives and where a sign-in may return to (pure functions).
+
+``same_origin(url, origin)`` is the open-redirect guard for every ``callbackUrl``:
+a relative path on this site or an absolute URL with exactly this origin passes;
+everything a browser could read as another host is refused, whatever the
+spelling (``//evil``, ``/\\evil``, ``https:evil``, ``https://site@evil``,
+tabs and newlines that browsers strip, ...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from .errors import AuthConfigError, UntrustedHost
+
+if TYPE_CHECKING:
+    from ..request import Request
+
+__all__ = ["is_loopback", "normalise_origin", "origin_of_request", "same_origin"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_FORWARDED = (b"x-forwarded-proto", b"x-forwarded-host", b"forwarded")
+_MAX_URL = 2048
+
+
+def normalise_origin(url: str) -> str:
+    """``https://Example.com:443/path`` -> ``https://example.com``; raises ValueError
+    for anything that is not an http(s) URL with a host."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
+        raise ValueError(f"{url!r} is not an http(s) origin like https://example.com")
+    host = parts.hostname.lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    port = parts.port
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def _has_unsafe_characters(url: str) -> bool:
+    # control characters, spaces (browsers strip tab/CR/LF inside URLs) and backslashes
+    # (browsers read "\" as "/" in http(s) URLs)
+    return any(ord(ch) <= 0x20 or ch == "\x7f" or ch == "\\" for ch in url)
+
+
+def same_origin(url: str | None, origin: str) -> str | None:
+    """``url`` as a safe redirect target on ``origin`` (a normalised origin), or None.
+
+    Relative paths (``/dashboard?x=1``) are returned as they are; absolute URLs only
+    when their origin is exactly ``origin``. Anything else -- other hosts, other
+    schemes, protocol-relative ``//host``, backslashes, userinfo, control
+    characters, over-long values -- is None.
+    """
+    if not url or len(url) > _MAX_URL or _has_unsafe_characters(url):
+        return None
+    if url.startswith("/"):
+        if url.startswith("//"):
+            return None
+        return url
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in _DEFAULT_PORTS or not url[len(parts.scheme) :].startswith("://"):
+        return None  # "https:evil.example", "javascript:...", "evil.example/path"
+    try:
+        if normalise_origin(f"{parts.scheme}://{parts.netloc}") != origin:
+            return None
+    except ValueError:
+        return None
+    if "@" in parts.netloc:
+        return None
+    return url
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+
+
+def origin_of_request(req: Request, *, trust_host: bool) -> str:
+    """The site's origin as this request shows it, when that may be trusted.
+
+    Raises :class:`UntrustedHost` when ``trust_host`` is off, and
+    :class:`AuthConfigError` when the request came through a proxy that
+    ``App(trust_proxy=...)`` does not trust (the URLs would say http behind an
+    HTTPS proxy, and the provider would refuse the callback URL).
+    """
+    if not trust_host:
+        raise UntrustedHost(
+            "The auth endpoints cannot trust the Host header: set Auth(url='https://your.site')"
+            " (or the AUTH_URL environment variable), or Auth(trust_host=True) (AUTH_TRUST_HOST=1)"
+            " when your server or proxy guarantees the Host header."
+        )
+    if not req.app.trust_proxy:
+        raw = req.headers
+        for name in _FORWARDED:
+            value = raw.raw_get(name)
+            if value is not None:
+                raise AuthConfigError(
+                    f"This request came through a proxy ({name.decode()}: {value.decode('latin-1')[:80]})"
+                    " but App(trust_proxy=...) is off, so sign-in URLs and cookies would follow the"
+                    " proxy's internal address instead of the public one: set App(trust_proxy=...)"
+                    " to your proxy's address (or True), or set Auth(url=...)/AUTH_URL to the"
+                    " public URL of the site."
+                )
+    host = req.get("x-forwarded-host") if req.app.trust_proxy else None
+    host = (host or "").split(",")[0].strip() or req.get("host")
+    if not host or _has_unsafe_characters(host) or "/" in host or "@" in host:
+        raise UntrustedHost("The request has no usable Host header; set Auth(url=...) or AUTH_URL")
+    try:
+        return normalise_origin(f"{req.protocol}://{host}")
+    except ValueError:
+        raise UntrustedHost(f"The Host header {host!r} is not a host name; set Auth(url=...) or AUTH_URL") from None

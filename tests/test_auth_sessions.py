@@ -1,0 +1,228 @@
+"""Sessions: database (SQLite and, for real, PostgreSQL) and JWT; forged, tampered
+and expired cookies; rolling expiry; callbacks and events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from auth_support import (
+    SECRET,
+    credentials_app,
+    drop_tables,
+    postgres_url,
+    session_cookie,
+    sign_in,
+    unique_prefix,
+)
+from helpers import client_for
+from sqlalchemy import select, update
+
+from nexpress.auth import Session, tokens
+
+DAY = 24 * 3600
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path):
+    """``(db_url, table_prefix)`` on SQLite, then on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'auth.db'}", ""
+        return
+    url = postgres_url()
+    prefix = unique_prefix()
+    try:
+        yield url, prefix
+    finally:
+        asyncio.run(drop_tables(url, prefix))
+
+
+def with_cookie(client, value: str, name: str = "nexpress.session-token"):
+    client.cookies.clear()
+    client.cookies.set(name, value, domain="testserver.local")
+    return client
+
+
+def test_database_sessions_are_stored_hashed_and_revocable(tmp_path, database):
+    url, prefix = database
+    app, auth = credentials_app(tmp_path, db=url, table_prefix=prefix, session_cache_ttl=0)
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    assert client.get("/me").json()["user"]["id"] == "u-alice"
+    assert client.get("/api/auth/session").json()["user"]["email"] == "alice@example.test"
+
+    async def rows():
+        async with auth.database.engine.connect() as conn:
+            return (await conn.execute(select(auth.database.sessions))).all()
+
+    [row] = client.run_async(rows)
+    assert row.session_token != value and row.session_token == tokens.hash_token(value, SECRET)
+    assert row.user_id == "u-alice"
+    assert auth.database.sessions.name == f"{prefix}sessions"
+
+    async def revoke_all():
+        async with auth.database.engine.begin() as conn:
+            await conn.execute(auth.database.sessions.delete())
+
+    client.run_async(revoke_all)  # e.g. an admin signing the user out everywhere
+    revoked = client.get("/me")
+    assert revoked.json()["user"] is None
+    assert 'nexpress.session-token=""' in revoked.headers["set-cookie"] or "Max-Age=0" in revoked.headers["set-cookie"]
+
+
+def test_database_forged_and_expired_cookies_give_no_session(tmp_path, database):
+    url, prefix = database
+    app, auth = credentials_app(tmp_path, db=url, table_prefix=prefix)
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    for forged in ("x" * 43, value[:-1] + ("A" if value[-1] != "A" else "B"), "';--", "a" * 5000, ""):
+        with_cookie(client, forged)
+        assert client.get("/me").json()["user"] is None, forged
+
+    async def expire():
+        async with auth.database.engine.begin() as conn:
+            await conn.execute(update(auth.database.sessions).values(expires=datetime.now(UTC) - timedelta(seconds=1)))
+
+    client.run_async(expire)
+    with_cookie(client, value)
+    assert client.get("/me").json()["user"] is None
+    assert client.get("/api/auth/session").json() is None
+
+
+def test_database_sessions_roll_once_a_day(tmp_path, database):
+    url, prefix = database
+    app, auth = credentials_app(tmp_path, db=url, table_prefix=prefix, session_cache_ttl=0)
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    assert "set-cookie" not in client.get("/me").headers  # fresh: nothing to extend
+
+    async def age(days: int):
+        async with auth.database.engine.begin() as conn:
+            await conn.execute(update(auth.database.sessions).values(expires=datetime.now(UTC) + timedelta(days=30 - days)))
+
+    async def expiry():
+        async with auth.database.engine.connect() as conn:
+            return (await conn.execute(select(auth.database.sessions.c.expires))).scalar()
+
+    client.run_async(age, 2)
+    renewed = client.get("/me")
+    assert session_cookie(renewed) == value and "Max-Age=2592000" in renewed.headers["set-cookie"]
+    stored = client.run_async(expiry)
+    stored = stored if stored.tzinfo else stored.replace(tzinfo=UTC)
+    assert stored > datetime.now(UTC) + timedelta(days=29)
+
+
+def test_the_session_cache_forgets_revocations_after_its_ttl_and_sign_out_at_once(tmp_path):
+    app, auth = credentials_app(tmp_path, session_cache_ttl=0.2)
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    assert client.get("/me").json()["user"]["id"] == "u-alice"
+
+    async def revoke_all():  # another instance (or an admin) deletes the session
+        async with auth.database.engine.begin() as conn:
+            await conn.execute(auth.database.sessions.delete())
+
+    client.run_async(revoke_all)
+    time.sleep(0.25)  # past the cache's ttl: the next request asks the database again
+    assert client.get("/me").json()["user"] is None
+    value = session_cookie(sign_in(client))
+    assert client.get("/me").json()["user"] is not None  # cached now
+    token = client.get("/api/auth/csrf").json()["csrfToken"]
+    client.post("/api/auth/signout", data={"csrfToken": token})
+    assert with_cookie(client, value).get("/me").json()["user"] is None  # this process forgets at once
+
+
+# --- JWT ----------------------------------------------------------------------------------
+
+
+def test_jwt_sessions_need_no_database_and_refuse_tampering(tmp_path):
+    app, auth = credentials_app(tmp_path, session="jwt")
+    assert auth.db_url is None
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    assert value.count(".") == 4  # a compact JWE: encrypted, not just signed
+    assert "alice" not in value
+    assert client.get("/me").json()["user"]["email"] == "alice@example.test"
+    head, key, iv, body, tag = value.split(".")
+    tampered = ".".join((head, key, iv, body[:-1] + ("A" if body[-1] != "A" else "B"), tag))
+    for bad in (tampered, value + "x", "e30.e30.e30.e30.e30", "garbage"):
+        response = with_cookie(client, bad).get("/me")
+        assert response.json()["user"] is None, bad
+        assert "Max-Age=0" in response.headers["set-cookie"]
+    other_secret = tokens.encrypt({"sub": "u-alice"}, ["another-secret-0123456789abcdef"], "nexpress.session-token", 3600)
+    assert with_cookie(client, other_secret).get("/me").json()["user"] is None
+
+
+def test_jwt_sessions_expire_and_roll(tmp_path):
+    app, _ = credentials_app(tmp_path, session="jwt")
+    client = client_for(app)
+    claims = {"sub": "u-alice", "email": "alice@example.test", "name": "Alice"}
+    expired = tokens.encrypt(claims, [SECRET], "nexpress.session-token", 30 * DAY, now=time.time() - 31 * DAY)
+    assert with_cookie(client, expired).get("/me").json()["user"] is None
+    old = tokens.encrypt(claims, [SECRET], "nexpress.session-token", 30 * DAY, now=time.time() - 2 * DAY)
+    renewed = with_cookie(client, old).get("/me")
+    assert renewed.json()["user"]["id"] == "u-alice"
+    fresh = session_cookie(renewed)
+    assert fresh and fresh != old
+    assert tokens.decrypt(fresh, [SECRET], "nexpress.session-token")["exp"] > time.time() + 29 * DAY
+
+
+# --- callbacks and events ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("strategy", ["database", "jwt"])
+def test_callbacks_and_events(tmp_path, strategy):
+    seen: list[tuple] = []
+
+    async def jwt(token, user=None, trigger=None):
+        if user is not None:
+            token["role"] = "admin" if user["id"] == "u-alice" else "reader"
+        seen.append(("jwt", trigger))
+        return token
+
+    async def session(session: Session, token=None, user=None):
+        session.user.role = token["role"] if token else "admin"
+        return session
+
+    def on_sign_in(user, is_new_user):
+        seen.append(("on_sign_in", user["id"], is_new_user))
+
+    async def on_sign_out(session):
+        seen.append(("on_sign_out", session.user.id))
+
+    app, _ = credentials_app(
+        tmp_path,
+        session=strategy,
+        callbacks={"jwt": jwt, "session": session},
+        on_sign_in=on_sign_in,
+        on_sign_out=on_sign_out,
+    )
+    client = client_for(app)
+    sign_in(client)
+    assert client.get("/api/auth/session").json()["user"]["role"] == "admin"
+    sign_in(client)
+    token = client.get("/api/auth/csrf").json()["csrfToken"]
+    client.post("/api/auth/signout", data={"csrfToken": token})
+    events = [e for e in seen if e[0] != "jwt"]
+    new = strategy == "database"  # without a database nobody can tell a new user
+    assert events == [("on_sign_in", "u-alice", new), ("on_sign_in", "u-alice", False), ("on_sign_out", "u-alice")]
+    if strategy == "jwt":
+        assert ("jwt", "signIn") in seen and ("jwt", None) in seen
+
+
+def test_sign_in_callback_can_refuse_or_redirect(tmp_path):
+    async def sign_in_check(user, credentials):
+        assert credentials["email"] == "alice@example.test"
+        return "/welcome" if user["id"] == "u-alice" else False
+
+    app, _ = credentials_app(tmp_path, callbacks={"sign_in": sign_in_check})
+    client = client_for(app)
+    assert sign_in(client).headers["location"] == "/welcome"
+
+    client.close()
+    app2, _ = credentials_app(tmp_path, callbacks={"sign_in": lambda user: False})
+    refused = sign_in(client_for(app2))
+    assert refused.headers["location"] == "/api/auth/error?error=AccessDenied"
+    assert session_cookie(refused) is None

@@ -1,0 +1,164 @@
+"""nexpress.csrf (the double-submit token scheme, pure) and the ``csrf()`` battery."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from helpers import client_for
+
+from nexpress import App
+from nexpress import csrf as tokens
+from nexpress.middleware.csrf import csrf
+
+SECRET = "s" * 32
+
+
+# --- the scheme, without a server ------------------------------------------------------------
+
+
+def test_a_cookie_vouches_for_its_token_only():
+    token = tokens.new_token()
+    cookie = tokens.cookie_value(SECRET, token)
+    assert tokens.token_from_cookie(SECRET, cookie) == token
+    assert tokens.verify(SECRET, cookie, token)
+    assert not tokens.verify(SECRET, cookie, tokens.new_token())
+    assert not tokens.verify(SECRET, cookie, "")
+    assert not tokens.verify(SECRET, cookie, None)
+
+
+def test_forged_cookies_are_refused():
+    token = tokens.new_token()
+    forged = [
+        None,
+        "",
+        token,  # no HMAC
+        f"{token}|",
+        f"{token}|{'A' * 43}",
+        tokens.cookie_value("another secret of enough length", token),
+        tokens.cookie_value(SECRET, token) + "x",
+        f"{token}|{token}|{token}",
+        "é|é",
+        "x" * 10_000,
+    ]
+    for cookie in forged:
+        assert tokens.token_from_cookie(SECRET, cookie) is None, cookie
+        assert not tokens.verify(SECRET, cookie, token)
+
+
+def test_tokens_are_random_and_url_safe():
+    seen = {tokens.new_token() for _ in range(100)}
+    assert len(seen) == 100
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]{43}", t) for t in seen)
+
+
+def test_cookie_name_and_hidden_input():
+    assert tokens.cookie_name(False) == "nexpress.csrf-token"
+    assert tokens.cookie_name(True) == "__Host-nexpress.csrf-token"
+    assert tokens.hidden_input('a"<b') == '<input type="hidden" name="csrfToken" value="a&quot;&lt;b">'
+
+
+def test_secret_for_names_the_setting(monkeypatch):
+    monkeypatch.delenv("AUTH_SECRET", raising=False)
+    monkeypatch.delenv("NEXPRESS_SECRET", raising=False)
+    with pytest.raises(tokens.MissingSecret, match=r"App\(secret=\.\.\.\)"):
+        tokens.secret_for(App())
+    monkeypatch.setenv("AUTH_SECRET", "from-auth")
+    assert tokens.secret_for(App()) == "from-auth"
+    assert tokens.secret_for(App(secret="from-app")) == "from-app"
+
+
+# --- the battery ---------------------------------------------------------------------------------
+
+
+def make_app(**options) -> App:
+    app = App(pages=None, public=None, secret=SECRET)
+    app.use(csrf(**options))
+
+    @app.get("/form")
+    async def form(req, res):
+        return {"token": req.state.csrf_token, "local": res.locals["csrf_token"]}
+
+    @app.post("/items")
+    async def create(req):
+        form = await req.form()
+        return {"created": form.get("name")}
+
+    @app.post("/api/items")
+    async def create_json(req):
+        return {"created": (await req.json())["name"]}
+
+    return app
+
+
+def test_unsafe_methods_need_the_token():
+    client = client_for(make_app())
+    page = client.get("/form")
+    token = page.json()["token"]
+    assert page.json()["local"] == token
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("nexpress.csrf-token=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.post("/items", data={"name": "a", "csrfToken": token}).json() == {"created": "a"}
+    assert client.post("/api/items", json={"name": "b"}, headers={"x-csrf-token": token}).json() == {"created": "b"}
+    multipart = client.post("/items", data={"name": "c", "csrfToken": token}, files={"f": ("f.txt", b"x")})
+    assert multipart.json() == {"created": "c"}
+    # the same token on every request of the browser session
+    assert client.get("/form").json()["token"] == token
+
+
+@pytest.mark.parametrize(
+    "send",
+    [
+        {"data": {"name": "a"}},
+        {"data": {"name": "a", "csrfToken": "wrong"}},
+        {"json": {"name": "a", "csrfToken": "in-json-bodies-only-the-header-counts"}},
+        {"data": {"name": "a", "csrfToken": ""}},
+    ],
+)
+def test_requests_without_a_valid_token_are_403_problem_json(send):
+    client = client_for(make_app())
+    client.get("/form")
+    refused = client.post("/items", **send)
+    assert refused.status_code == 403
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "csrfToken" in refused.json()["detail"]
+
+
+def test_a_token_from_another_browser_does_not_help():
+    app = make_app()
+    attacker = client_for(app)
+    stolen = attacker.get("/form").json()["token"]  # the attacker's own, valid token
+    victim = client_for(app)
+    victim.get("/form")
+    assert victim.post("/items", data={"name": "x", "csrfToken": stolen}).status_code == 403
+    # and without any cookie at all (a cross-site form from a fresh browser)
+    assert client_for(app).post("/items", data={"name": "x", "csrfToken": stolen}).status_code == 403
+
+
+def test_browsers_get_an_html_page_and_methods_can_be_ignored():
+    client = client_for(make_app(ignore_methods=("GET", "HEAD", "OPTIONS", "POST")))
+    assert client.post("/items", data={"name": "ok"}).status_code == 200
+    strict = client_for(make_app())
+    page = strict.post("/items", data={"name": "x"}, headers={"accept": "text/html"})
+    assert page.status_code == 403 and "text/html" in page.headers["content-type"]
+
+
+def test_https_uses_a_host_prefixed_secure_cookie():
+    client = client_for(make_app(), base_url="https://testserver")
+    cookie = client.get("/form").headers["set-cookie"]
+    assert cookie.startswith("__Host-nexpress.csrf-token=") and "Secure" in cookie and "Path=/" in cookie
+
+
+def test_without_a_secret_it_fails_closed(monkeypatch, caplog):
+    monkeypatch.delenv("AUTH_SECRET", raising=False)
+    monkeypatch.delenv("NEXPRESS_SECRET", raising=False)
+    app = App(pages=None, public=None)
+    app.use(csrf())
+
+    @app.get("/")
+    async def home(req):
+        return "home"
+
+    response = client_for(app).get("/")
+    assert response.status_code == 500
+    assert "NEXPRESS_SECRET" in caplog.text
