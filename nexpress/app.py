@@ -15,9 +15,11 @@ from typing import Any
 
 from . import _http
 from ._asgi import NoResponseError, adopt, build_invoker, prepare, write_response
+from ._asgi.websocket import serve_websocket
 from ._http import BadRequest, decode_raw_path, split_path
 from .errors import HTTPError, failing_frame, html_page, problem
 from .middleware import MiddlewareError, run_chain
+from .realtime.pubsub import Broker, Subscription, broker_from_url
 from .request import ClientDisconnect, Request
 from .response import HTML, Response
 from .routing import RouteDef, Router
@@ -45,7 +47,10 @@ class App(Router):
     count or a list of proxy addresses/networks), ``route_header`` (send
     ``x-nexpress-route``; on in debug), ``body_limit`` (1 MiB), ``file_limit``
     (10 MiB), ``body_timeout`` (30 s without a body chunk -> 408), ``views``
-    ("views", for ``res.render``).
+    ("views", for ``res.render``), ``pubsub`` (the broker of ``publish``/``subscribe``:
+    "memory://" or "redis://..."; NEXPRESS_PUBSUB_URL wins), ``ws_origins`` (origins
+    allowed to open WebSockets besides the same origin; ["*"] for any), ``ws_max_size``
+    (1 MiB per WebSocket message; 0 for no limit).
     """
 
     def __init__(
@@ -63,6 +68,9 @@ class App(Router):
         file_limit: int = 10 * MiB,
         body_timeout: float = 30.0,
         views: str = "views",
+        pubsub: str | None = None,
+        ws_origins: list[str] | None = None,
+        ws_max_size: int = MiB,
     ) -> None:
         self._table: RouteTable | None = None
         super().__init__(body_limit=body_limit, file_limit=file_limit)
@@ -80,6 +88,10 @@ class App(Router):
         self.trust_proxy = trust_proxy
         self.body_timeout = body_timeout
         self.views = views
+        self.pubsub_url = os.environ.get("NEXPRESS_PUBSUB_URL") or pubsub or "memory://"
+        self.broker: Broker = broker_from_url(self.pubsub_url)
+        self.ws_origins = ws_origins
+        self.ws_max_size = ws_max_size
         self.locals: dict[str, Any] = {}
         self._startup: list[Callable] = []
         self._shutdown: list[Callable] = []
@@ -137,6 +149,18 @@ class App(Router):
 
     async def _stop_after_build(self) -> None:
         await _run_all(self._shutdown)
+
+    # --- publish/subscribe -----------------------------------------------------------
+
+    async def publish(self, channel: str, data: Any) -> None:
+        """Send ``data`` (str, bytes or JSON-encodable) to every ``subscribe(channel)``,
+        on every instance sharing the broker; raises ``BrokerUnavailable`` if it is down."""
+        await self.broker.publish(channel, data)
+
+    def subscribe(self, channel: str, *, buffer: int = 100) -> Subscription:
+        """``async with app.subscribe(channel) as inbox: async for data in inbox``;
+        a subscriber more than ``buffer`` messages behind loses the oldest."""
+        return self.broker.subscribe(channel, buffer=buffer)
 
     @property
     def templates(self):
@@ -210,7 +234,7 @@ class App(Router):
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1000})
+            await serve_websocket(self._table or self.compile(), self, scope, receive, send)
 
     async def _dispatch(self, table: RouteTable, scope: dict, receive: Callable, send: Callable, path: str | None, raw: bytes | None) -> None:
         """Everything but a static-path hit: the tree, redirects, 404/405/OPTIONS."""
@@ -387,6 +411,7 @@ class App(Router):
                     await _run_all(self._shutdown)
                     if self._cache is not None:
                         await self._cache.close()
+                    await self.broker.close()
                 except BaseException as exc:
                     logger.exception("shutdown failed")
                     await send({"type": "lifespan.shutdown.failed", "message": str(exc)})

@@ -21,6 +21,7 @@ from ..middleware import run_chain
 from ..request import Request
 from ..response import HTML, JSON, Response, encode_body
 from ..static import plan_file
+from .websocket import build_ws_invoker
 
 if TYPE_CHECKING:
     from ..app import App
@@ -202,6 +203,8 @@ def prepare(res: Response, req: Request) -> None:
 
 def build_invoker(route: Route, app: App) -> Callable:
     """Choose the cheapest correct way to run ``route`` per request."""
+    if route.kind == "ws":
+        return build_ws_invoker(route, app)
     if route.mount is not None:
         return functools.partial(_invoke_mount, route, app)
     handler = route.handler

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from . import ErrorDef, RouteDef, Router, UseDef, handler_source, make_site_relative
+from . import WS, ErrorDef, RouteDef, Router, UseDef, handler_source, make_site_relative
 from .pattern import (
     COMPLEX,
     PARAM,
@@ -286,6 +286,7 @@ class RouteTable:
         """Methods some route answers for this path (for 405 and OPTIONS)."""
         out: set[str] = set()
         _collect_methods(self.root, segs, 0, out)
+        out.discard(WS)  # WebSocket routes answer upgrades, not HTTP methods
         return out
 
     # --- listing -------------------------------------------------------------
