@@ -2,12 +2,16 @@
 
     make run                      # from the repository root
     nexpress routes               # the route table, both styles together
+
+Open / or /blog in two tabs and create a post through the API: it appears in both
+without a reload (Server-Sent Events from /live/posts; the pages work without it).
 """
 
 from __future__ import annotations
 
 import os
 
+import live
 from db import engine, init_db, list_posts
 
 from nexpress import App
@@ -34,3 +38,9 @@ async def feed(req):
             for post in await list_posts()
         ],
     }
+
+
+@app.get("/live/posts")
+async def live_posts(req, res):
+    """New posts as Server-Sent Events, for the home and /blog pages (public/live.js)."""
+    return res.sse(live.events(app))
