@@ -146,6 +146,11 @@ async def _accept_only(ws):
     await ws.accept()
 
 
+async def _send_hello(ws):
+    await ws.accept()
+    await ws.send("hello")
+
+
 # --- the ws object, through TestClient ------------------------------------------------
 
 
@@ -266,6 +271,20 @@ class TestWebSocketObject:
                 "method": "GET",
                 "path": "/info",
             }
+
+    def test_middleware_reading_the_body_does_not_swallow_the_handshake(self):
+        app = App()
+        bodies = []
+
+        async def read_body(req, res, next):
+            bodies.append(await req.body())
+            await next()
+
+        app.use(read_body)
+        app.ws("/ws", _send_hello)
+        with client_for(app).websocket_connect("/ws") as ws:
+            assert ws.receive_text() == "hello"
+        assert bodies == [b""]
 
     def test_middleware_sets_auth(self):
         client = client_for(feature_app())

@@ -102,6 +102,22 @@ def upgrade_scope(scope: dict) -> dict:
     return {**scope, "method": "GET", "scheme": "https" if scope.get("scheme") == "wss" else "http"}
 
 
+def empty_body() -> Callable:
+    """The upgrade ``Request``'s receive: an empty body, then a disconnect. The
+    WebSocket's own messages stay for the ``ws`` object (a middleware that reads the
+    body of every request must not swallow ``websocket.connect``)."""
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    return receive
+
+
 def request_hosts(req: Request) -> list[str]:
     """Where the client sent the upgrade: Host, and X-Forwarded-Host behind a trusted
     proxy (a browser's WebSocket API cannot set that header, so it cannot be forged
@@ -149,7 +165,7 @@ class WebSocketEndpoint:
 
     async def run(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
         route = self.route
-        req = Request(upgrade_scope(scope), receive, raw_path, params, route, self.app)
+        req = Request(upgrade_scope(scope), empty_body(), raw_path, params, route, self.app)
         ws = WebSocket(req, receive, send, self.max_size, self.accept_headers)
         origin = req.get("origin")
         if not origin_allowed(origin, request_hosts(req), req.protocol, self.origins):
