@@ -7,18 +7,19 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
-import textwrap
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import websockets
 from helpers import client_for
+from realtime_apps import feature_app
 from test_cache_redis import start_logged
 from websockets.asyncio.client import connect
 
-from nexpress import App, HTTPError, RouteConflictError, Router
+from nexpress import App, RouteConflictError, Router
 from nexpress.realtime.websocket import (
     WebSocketDisconnect,
     allowed_origins,
@@ -152,100 +153,6 @@ async def _send_hello(ws):
 
 
 # --- the ws object, through TestClient ------------------------------------------------
-
-
-def feature_app(**options) -> App:
-    app = App(**options)
-
-    @app.ws("/echo/:name")
-    async def echo(ws):
-        await ws.accept()
-        async for message in ws:
-            if isinstance(message, bytes):
-                await ws.send(message[::-1])
-            else:
-                await ws.send(f"{ws.params['name']}: {message}")
-
-    @app.ws("/info")
-    async def info(ws):
-        await ws.accept(subprotocol="chat.v2" if "chat.v2" in ws.subprotocols else None)
-        await ws.send(
-            {
-                "query": dict(ws.query),
-                "cookies": ws.cookies,
-                "header": ws.headers.get("x-test"),
-                "auth": ws.auth,
-                "subprotocol": ws.subprotocol,
-                "method": ws.request.method,
-                "path": ws.path,
-            }
-        )
-
-    async def authenticate(req, res, next):
-        token = req.get("authorization")
-        if token == "Bearer sesame":
-            req.auth = {"user": "ali"}
-        elif token == "Bearer slow-down":
-            res.status(429).set("retry-after", "7").json({"error": "slow down"})
-            return
-        else:
-            raise HTTPError(401, "Sign in first", headers={"www-authenticate": "Bearer"})
-        await next()
-
-    app.ws("/private", authenticate, info)
-
-    @app.ws("/json")
-    async def json_echo(ws):
-        await ws.accept()
-        while True:
-            await ws.send({"got": await ws.receive_json()})
-
-    @app.ws("/text")
-    async def text_only(ws):
-        await ws.accept()
-        await ws.send(await ws.receive_text())
-
-    @app.ws("/boom")
-    async def boom(ws):
-        await ws.accept()
-        await ws.receive()
-        raise ValueError("the secret database password is hunter2")
-
-    @app.ws("/boom-early")
-    async def boom_early(ws):
-        raise ValueError("before accepting")
-
-    @app.ws("/forbidden-after-accept")
-    async def forbidden(ws):
-        await ws.accept()
-        raise HTTPError(403, "Not your room")
-
-    @app.ws("/not-found-before-accept")
-    async def not_found(ws):
-        raise HTTPError(404, "No such room")
-
-    @app.ws("/never-accepts")
-    async def never(ws):
-        return None
-
-    @app.ws("/closes-early")
-    async def closes_early(ws):
-        await ws.close(4001, "go away")
-
-    @app.ws("/small", max_size=10)
-    async def small(ws):
-        await ws.accept()
-        async for message in ws:
-            await ws.send(message)
-
-    @app.ws("/news")
-    async def news(ws):
-        await ws.accept()
-        async with app.subscribe("news") as inbox:
-            await ws.send("ready")
-            await ws.stream(inbox)
-
-    return app
 
 
 class TestWebSocketObject:
@@ -536,74 +443,22 @@ class TestUnits:
 
 # --- over real granian servers -----------------------------------------------------------
 
-SERVER = """
-    import asyncio
+TESTS = Path(__file__).resolve().parent
+SERVER = f"""
+import sys
 
-    from nexpress import App, HTTPError
+sys.path.insert(0, {str(TESTS)!r})
 
-    app = App(ws_max_size=1024)
+from realtime_apps import feature_app
 
-    @app.ws("/echo/:name")
-    async def echo(ws):
-        await ws.accept()
-        async for message in ws:
-            if isinstance(message, bytes):
-                await ws.send(message[::-1])
-            else:
-                await ws.send(f"{ws.params['name']}: {message}")
-
-    async def authenticate(req, res, next):
-        if req.get("authorization") == "Bearer slow-down":
-            res.status(429).json({"error": "slow down"})
-            return
-        if req.get("authorization") != "Bearer sesame":
-            raise HTTPError(401, "Sign in first")
-        req.auth = {"user": "ali"}
-        await next()
-
-    @app.ws("/private", authenticate)
-    async def private(ws):
-        await ws.accept()
-        await ws.send(ws.auth)
-
-    @app.ws("/boom")
-    async def boom(ws):
-        await ws.accept()
-        await ws.receive()
-        raise ValueError("the secret database password is hunter2")
-
-    @app.ws("/forbidden")
-    async def forbidden(ws):
-        await ws.accept()
-        raise HTTPError(403, "Not your room")
-
-    @app.ws("/proto")
-    async def proto(ws):
-        await ws.accept(subprotocol="chat.v2" if "chat.v2" in ws.subprotocols else None)
-        await ws.send(ws.subprotocol or "none")
-
-    @app.ws("/news")
-    async def news(ws):
-        await ws.accept()
-        async with app.subscribe("news") as inbox:
-            await ws.send("ready")
-            await ws.stream(inbox)
-
-    @app.post("/news")
-    async def publish(req):
-        await app.publish("news", (await req.body()).decode())
-        return {"subscribers": app.broker.subscribers("news")}
-
-    @app.get("/subscribers")
-    async def subscribers(req):
-        return {"subscribers": app.broker.subscribers("news")}
+app = feature_app(ws_max_size=1024)
 """
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator:
     root = tmp_path_factory.mktemp("ws")
-    (root / "server.py").write_text(textwrap.dedent(SERVER))
+    (root / "server.py").write_text(SERVER)
     _raise_fd_limit(4096)  # inherited by the server: 1,000 sockets on each side
     running = start_logged(root, root / "server.log", {"NEXPRESS_DEBUG": "1"})
     running.log = root / "server.log"
@@ -645,7 +500,7 @@ def test_refused_upgrade_has_the_middleware_status(server):
         response = caught.value.response
         assert response.status_code == 401
         assert json.loads(bytes(response.body))["detail"] == "Sign in first"
-        assert response.headers["x-nexpress-route"].startswith("server.py:")  # dev mode
+        assert "realtime_apps.py:" in response.headers["x-nexpress-route"]  # dev mode
 
         with pytest.raises(websockets.InvalidStatus) as caught:
             async with connect(ws_url(server, "/private"), additional_headers={"authorization": "Bearer slow-down"}):
@@ -654,7 +509,7 @@ def test_refused_upgrade_has_the_middleware_status(server):
         assert json.loads(bytes(caught.value.response.body)) == {"error": "slow down"}
 
         async with connect(ws_url(server, "/private"), additional_headers={"authorization": "Bearer sesame"}) as ws:
-            assert json.loads(await ws.recv()) == {"user": "ali"}
+            assert json.loads(await ws.recv())["auth"] == {"user": "ali"}
 
     run(main())
 
@@ -715,7 +570,7 @@ def test_handler_error_closes_with_1011_and_no_traceback(server):
 
 def test_http_error_after_accept_closes_with_4000_plus_status(server):
     async def main():
-        async with connect(ws_url(server, "/forbidden")) as ws:
+        async with connect(ws_url(server, "/forbidden-after-accept")) as ws:
             with pytest.raises(websockets.ConnectionClosed) as caught:
                 await ws.recv()
         assert (caught.value.rcvd.code, caught.value.rcvd.reason) == (4403, "Not your room")
@@ -725,9 +580,9 @@ def test_http_error_after_accept_closes_with_4000_plus_status(server):
 
 def test_subprotocol_negotiation(server):
     async def main():
-        async with connect(ws_url(server, "/proto"), subprotocols=["chat.v1", "chat.v2"]) as ws:
+        async with connect(ws_url(server, "/info"), subprotocols=["chat.v1", "chat.v2"]) as ws:
             assert ws.subprotocol == "chat.v2"
-            assert await ws.recv() == "chat.v2"
+            assert json.loads(await ws.recv())["subprotocol"] == "chat.v2"
 
     run(main())
 
