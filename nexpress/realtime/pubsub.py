@@ -246,6 +246,7 @@ class RedisBroker(Broker):
         self._write = asyncio.Lock()
         self._confirm: dict[str, list[asyncio.Future]] = {}
         self._errors: tuple[type[BaseException], ...] = (OSError, TimeoutError)
+        self._outage = False  # the listener knows Redis is unreachable right now
 
     # --- connections ------------------------------------------------------------------
 
@@ -276,6 +277,7 @@ class RedisBroker(Broker):
     def _forget_connections(self) -> None:
         self._client = self._pool = self._conn = self._listener = None
         self._confirm = {}
+        self._outage = False
 
     async def publish(self, channel: str, data: Any) -> None:
         envelope = encode_message(data)
@@ -300,6 +302,8 @@ class RedisBroker(Broker):
             self._listener = asyncio.ensure_future(self._listen())
         if not first and channel not in self._confirm:
             return  # already subscribed and confirmed
+        if self._outage:
+            return  # subscribed when Redis is back (the listener logs the outage, once)
         confirmed = asyncio.get_running_loop().create_future()
         self._confirm.setdefault(channel, []).append(confirmed)
         if first:
@@ -332,48 +336,49 @@ class RedisBroker(Broker):
                 await conn.send_command(command, channel, check_health=False)
 
     async def _listen(self) -> None:
-        """Keep the one subscribing connection up and dispatch what arrives on it."""
+        """Keep the one subscribing connection up, reconnecting with backoff, and
+        dispatch what arrives on it."""
         backoff = 0.1
         down_since: float | None = None
-        loop = asyncio.get_running_loop()
         while True:
             conn = self._pool.make_connection()
             try:
                 await conn.connect()
             except self._errors as exc:
                 if down_since is None:
-                    down_since = loop.time()
-                    logger.warning(
-                        "pub/sub: cannot reach Redis at %s (%s); retrying every %.1f s at most",
-                        redacted(self.url), exc, _MAX_BACKOFF,
-                    )
+                    down_since = self._went_down("cannot reach Redis at %s (%s); retrying every 2 s at most", exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF)
                 continue
             backoff = 0.1
-            self._conn = conn  # from here on, new subscribers send their own SUBSCRIBE
-            channels = list(self._inboxes)
             try:
-                if channels:
-                    async with self._write:
-                        await conn.send_command("SUBSCRIBE", *channels, check_health=False)
-                if down_since is not None:
-                    logger.warning(
-                        "pub/sub: reconnected to Redis at %s after %.1f s; resubscribed to %d channel(s)",
-                        redacted(self.url), loop.time() - down_since, len(channels),
-                    )
-                    down_since = None
-                await self._read(conn)
+                await self._serve(conn, down_since)
             except self._errors as exc:
-                down_since = loop.time()
-                logger.warning(
-                    "pub/sub: lost the connection to Redis at %s (%s); reconnecting",
-                    redacted(self.url), exc,
-                )
+                down_since = self._went_down("lost the connection to Redis at %s (%s); reconnecting", exc)
             finally:
                 self._conn = None
                 with contextlib.suppress(Exception):
                     await conn.disconnect(nowait=True)
+
+    def _went_down(self, message: str, exc: BaseException) -> float:
+        self._outage = True
+        logger.warning("pub/sub: " + message, redacted(self.url), exc)
+        return asyncio.get_running_loop().time()
+
+    async def _serve(self, conn: Any, down_since: float | None) -> None:
+        """Subscribe a fresh connection to every wanted channel, then read from it."""
+        self._outage = False
+        self._conn = conn  # from here on, new subscribers send their own SUBSCRIBE
+        channels = list(self._inboxes)
+        if channels:
+            async with self._write:
+                await conn.send_command("SUBSCRIBE", *channels, check_health=False)
+        if down_since is not None:
+            logger.warning(
+                "pub/sub: reconnected to Redis at %s after %.1f s; resubscribed to %d channel(s)",
+                redacted(self.url), asyncio.get_running_loop().time() - down_since, len(channels),
+            )
+        await self._read(conn)
 
     async def _read(self, conn: Any) -> None:
         """Dispatch messages; after ``_IDLE_PING`` s of silence send a PING, and give up on
