@@ -19,7 +19,7 @@ from ._asgi.websocket import serve_websocket
 from ._http import BadRequest, decode_raw_path, split_path
 from .errors import HTTPError, failing_frame, html_page, problem
 from .middleware import MiddlewareError, run_chain
-from .realtime.pubsub import Broker, Subscription, broker_from_url
+from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
 from .request import ClientDisconnect, Request
 from .response import HTML, Response
 from .routing import RouteDef, Router
@@ -157,7 +157,7 @@ class App(Router):
         on every instance sharing the broker; raises ``BrokerUnavailable`` if it is down."""
         await self.broker.publish(channel, data)
 
-    def subscribe(self, channel: str, *, buffer: int = 100) -> Subscription:
+    def subscribe(self, channel: str, *, buffer: int = DEFAULT_BUFFER) -> Subscription:
         """``async with app.subscribe(channel) as inbox: async for data in inbox``;
         a subscriber more than ``buffer`` messages behind loses the oldest."""
         return self.broker.subscribe(channel, buffer=buffer)
