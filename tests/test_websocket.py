@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import resource
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -627,7 +628,75 @@ def test_a_thousand_sockets_receive_one_broadcast(server):
     assert left == 0
 
 
+def _raw_upgrade(server, path: str = "/echo/raw", key: bool = True) -> tuple[socket.socket, bytes]:
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+    headers = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    headers += "Sec-WebSocket-Version: 13\r\n" + ("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" if key else "")
+    sock.sendall(headers.encode() + b"\r\n")
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return sock, head
+
+
+def _masked(payload: bytes, first: int = 0x81, length: bytes | None = None) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    size = length if length is not None else bytes([0x80 | len(payload)])
+    return bytes([first]) + size + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """True once the server closed: a close frame or the end of the stream."""
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(4096)
+            if not chunk:
+                return True
+            data += chunk
+            if data[:1] == b"\x88":
+                return True
+    except TimeoutError:
+        return False
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        _masked(b"\xff\xfe not utf-8"),  # a text frame that is not UTF-8
+        b"\x81\x05hello",  # an unmasked client frame
+        _masked(b"", 0x81, b"\xff" + b"\x7f" + b"\xff" * 7),  # a 2**63-byte frame announced
+        _masked(b"x", 0x83),  # a reserved opcode
+    ],
+    ids=["bad-utf8", "unmasked", "huge-length", "reserved-opcode"],
+)
+def test_hostile_frames_end_the_connection_quietly(server, frame):
+    sock, head = _raw_upgrade(server)
+    with sock:
+        assert head.startswith(b"HTTP/1.1 101")
+        sock.sendall(frame)
+        assert _closed_by_server(sock)
+    run(_echo_still_works(server))
+
+
+async def _echo_still_works(server) -> None:
+    async with connect(ws_url(server, "/echo/ok")) as ws:
+        await ws.send("still here")
+        assert await ws.recv() == "ok: still here"
+
+
+def test_malformed_handshake_is_a_400_from_the_server(server):
+    sock, head = _raw_upgrade(server, key=False)
+    with sock:
+        assert head.startswith(b"HTTP/1.1 400")
+
+
 def test_server_log_has_no_protocol_failures(server):
     log = server.log.read_text()
     assert "ASGI protocol failure" not in log, log[-2000:]
+    # the one handler error the tests provoke (/boom) is the only one logged
+    assert log.count("Unhandled error in WebSocket") <= 1, log[-2000:]
 
