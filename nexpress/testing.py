@@ -78,6 +78,7 @@ class Exchange:
         self.client = client
         self.events: queue.Queue = queue.Queue()
         self.disconnected: anyio.Event | None = None
+        self.client_gone = False  # the test closed the response before its end
         self.future: Any = None
 
     def respond(self, request: httpx.Request) -> httpx.Response:
@@ -119,6 +120,8 @@ class Exchange:
             self.events.put(("end",))
 
     async def send(self, message: dict) -> None:
+        if self.client_gone:  # as a server does: writing to a closed connection fails
+            raise OSError("the client closed the connection")
         kind = message["type"]
         if kind == "http.response.start":
             self.events.put(("start", message["status"], list(message.get("headers", []))))
@@ -139,6 +142,7 @@ class Exchange:
         self.disconnected.set()
 
     async def disconnect(self) -> None:
+        self.client_gone = True
         if self.disconnected is not None:
             self.disconnected.set()
 

@@ -315,6 +315,25 @@ class TestResponseSSE:
         assert r.content == b""
         assert closed == []
 
+    def test_closing_a_plain_stream_stops_an_endless_generator(self):
+        app = App()
+        closed = []
+
+        async def endless():
+            try:
+                while True:
+                    yield b"x" * 100
+                    await asyncio.sleep(0)
+            finally:
+                closed.append(True)
+
+        app.get("/endless", lambda req, res: res.stream(endless()))
+        started = time.monotonic()
+        with client_for(app).stream("GET", "/endless") as r:
+            assert next(r.iter_bytes())
+        assert closed == [True]
+        assert time.monotonic() - started < 5
+
     def test_sync_iterable_is_refused_at_once(self):
         app = App()
         app.get("/bad", lambda req, res: res.sse(["a"]))
