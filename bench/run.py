@@ -8,6 +8,8 @@ Run with the venv's Python (the one that has granian and the frameworks):
     .venv/bin/python bench/run.py            # full run (3 s x 3 rounds, ~9 min)
     BENCH_QUICK=1 .venv/bin/python bench/run.py   # 2 s x 1 round
     BENCH_CASES=fortunes .venv/bin/python bench/run.py   # only the SSR case
+    BENCH_CASES=ws-echo,ws-fanout BENCH_APPS=nexpress,starlette .venv/bin/python bench/run.py
+                                                  # the WebSocket cases (bench/wsload.py)
 
 Every server runs alone, pinned to one core, with the load generator (wrk) pinned to
 the other; apps take turns round by round and the median per cell is reported.
@@ -72,6 +74,7 @@ VARIANTS = {
     "stack": Variant("stack", 0, "/items", "helmet+cors+compress"),
     "auth-jwt": Variant("auth-jwt", 0, "/me", "auth, JWT sessions", (("BENCH_AUTH", "jwt"),), True),
     "auth-db": Variant("auth-db", 0, "/me", "auth, PostgreSQL sessions", (("BENCH_AUTH", "database"),), True),
+    "ws": Variant("ws", 0, "/plaintext", "WebSocket"),
 }
 
 
@@ -79,10 +82,12 @@ VARIANTS = {
 class Case:
     key: str
     label: str
-    path: str  # the URL wrk hits
+    path: str  # the URL wrk hits (the WebSocket path for bench/wsload.py)
     variant: str  # key of VARIANTS: the server start that measures it
     headers: tuple[str, ...] = ()  # request headers wrk sends ("Name: value")
     signed_in: bool = False  # send the session cookie of the variant's sign-in
+    units: tuple[str, str] = ("req/s", "µs/req")  # the two figures of a cell
+    lower_is_better: bool = False  # the first figure (a latency) wants the minimum
 
     @property
     def routes(self) -> int:
@@ -108,7 +113,11 @@ CASES = [
     Case("auth-anon", "/me (req.auth, anonymous)", "/me", "auth-jwt"),
     Case("auth-jwt", "/me (req.auth, JWT)", "/me", "auth-jwt", signed_in=True),
     Case("auth-db", "/me (req.auth, PostgreSQL)", "/me", "auth-db", signed_in=True),
+    Case("ws-echo", "WS echo (16 sockets)", "/ws/echo", "ws", units=("rt/s", "µs/rt")),
+    Case("ws-fanout", "WS broadcast to 1,000", "/ws/news", "ws", units=("ms p50", "ms p99"), lower_is_better=True),
 ]
+WS_SUBSCRIBERS = 1000  # the fan-out case's sockets
+WS_CONNECTIONS = 16  # the echo case's sockets, each with one message in flight
 
 # What each endpoint must answer (checked once per server start, before measuring).
 EXPECTED = {
@@ -442,9 +451,10 @@ def all_apps() -> list[AppSpec]:
     # middleware stack (helmet+cors+compress) and the auth cases (anonymous vs signed
     # in: the cost of the session lookup) are measured for nexpress alone
     nexpress_only = {"stack": None, "auth-jwt": None, "auth-db": None}
+    no_ws = {"ws": None}  # the WebSocket cases: nexpress against Starlette's WebSocket
     no_isr = {"isr": None, **nexpress_only}
     return [
-        AppSpec("bare", "bare ASGI", "granian", "bare:app", targets=nexpress_only),
+        AppSpec("bare", "bare ASGI", "granian", "bare:app", targets={**nexpress_only, **no_ws}),
         AppSpec("nexpress", "nexpress", "granian", "nexpress_app:app", targets=ssr),
         AppSpec(
             "nexpress-rsgi",
@@ -452,13 +462,13 @@ def all_apps() -> list[AppSpec]:
             "granian",
             "nexpress_app:app",
             interface="rsgi",
-            targets=ssr,
+            targets={**ssr, **no_ws},
         ),
         AppSpec("starlette", "Starlette", "granian", "starlette_app:app", targets=no_isr),
-        AppSpec("fastapi", "FastAPI", "granian", "fastapi_app:app", targets=no_isr),
-        AppSpec("litestar", "Litestar", "granian", "litestar_app:app", targets=no_isr),
-        AppSpec("express", "Express 5", "node", "express", targets={"fortunes": None, **no_isr}),
-        AppSpec("next", "Next.js", "node", "next", targets=no_isr),
+        AppSpec("fastapi", "FastAPI", "granian", "fastapi_app:app", targets={**no_isr, **no_ws}),
+        AppSpec("litestar", "Litestar", "granian", "litestar_app:app", targets={**no_isr, **no_ws}),
+        AppSpec("express", "Express 5", "node", "express", targets={"fortunes": None, **no_isr, **no_ws}),
+        AppSpec("next", "Next.js", "node", "next", targets={**no_isr, **no_ws}),
     ]
 
 
@@ -792,6 +802,8 @@ def check_responses(port: int, variant: str, cookie: str | None = None) -> list[
         return check_isr(port)
     if VARIANTS[variant].sign_in:
         return check_auth(port, cookie)
+    if variant == "ws":
+        return check_ws(port)
     problems = check_stack(port) if variant == "stack" else []
     for path, (ctype, want) in EXPECTED.items():
         try:
@@ -1062,6 +1074,9 @@ def run_benchmark(
                         record_checks(app, variant, check_responses(port, variant, cookie))
                         if cfg.check_only:
                             continue
+                        if variant == "ws":
+                            samples.extend(run_ws_cases(cfg, app, proc, port, cases, client_cpu, rnd))
+                            continue
                         trace = warm_up(
                             wrk,
                             cfg,
@@ -1104,6 +1119,61 @@ def run_benchmark(
     return samples, warmups
 
 
+# --------------------------------------------------------------------------- WebSocket cases
+
+
+def wsload(args: list[str], cpu: str | None, timeout: float) -> dict:
+    """Run bench/wsload.py (pinned like wrk) and return what it printed."""
+    cmd = pinned([sys.executable, str(BENCH_DIR / "wsload.py"), *args], cpu)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, text=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise ServerError(f"wsload {args[0]} did not finish within {timeout:.0f}s") from exc
+    finally:
+        kill_group(proc, grace=2)
+    try:
+        result = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise ServerError(f"wsload {args[0]}: {out.strip()[-300:]}") from None
+    if proc.returncode != 0 or "error" in result:
+        raise ServerError(f"wsload {args[0]}: {result.get('error') or result}")
+    return result
+
+
+def check_ws(port: int) -> list[str]:
+    """One echo and one two-socket broadcast answered correctly."""
+    try:
+        return wsload(["check", "--port", str(port)], None, 60).get("problems", [])
+    except ServerError as exc:
+        return [str(exc)]
+
+
+def run_ws_cases(cfg: Config, app: AppSpec, proc: subprocess.Popen, port: int, cases: list[Case], cpu: str | None, rnd: int) -> list[dict]:
+    """The WebSocket cases on one server start: a 1 s echo warm-up, then each case."""
+    wsload(["echo", "--port", str(port), "--seconds", "1"], cpu, 60)
+    samples = []
+    for case in cases:
+        cpu0 = tree_cpu_seconds(proc.pid)
+        if case.key == "ws-echo":
+            args = ["echo", "--port", str(port), "--path", case.path, "--connections", str(WS_CONNECTIONS), "--seconds", str(cfg.duration)]
+            res = wsload(args, cpu, cfg.duration + 60)
+            cpu1 = tree_cpu_seconds(proc.pid)
+            res["cpu_s"] = round(cpu1 - cpu0, 4)
+            res["cpu_us_per_req"] = (cpu1 - cpu0) / res["round_trips"] * 1e6 if res["round_trips"] else None
+            text = f"{res['rps']:>10,.0f} rt/s  {res['cpu_us_per_req'] or 0:7.1f} µs/rt"
+        else:
+            rounds = 10 if cfg.quick else 30
+            args = ["fanout", "--port", str(port), "--path", case.path, "--subscribers", str(WS_SUBSCRIBERS), "--rounds", str(rounds)]
+            res = wsload(args, cpu, 240)
+            res["rps"], res["cpu_us_per_req"] = res["p50_ms"], res["p99_ms"]
+            text = f"{res['p50_ms']:>8.1f} ms p50 {res['p99_ms']:7.1f} ms p99 ({rounds} broadcasts)"
+        res.update(app=app.key, case=case.key, round=rnd + 1, non2xx=0, socket_errors=res.get("wrong", 0))
+        samples.append(res)
+        say(f"  {app.name:<16} {case.label:<26} {text}")
+    return samples
+
+
 def rounds_for(cfg: Config, variant: str) -> int:
     """The 1000-routes variant runs in the first cfg.rounds_1000 rounds only."""
     return min(cfg.rounds, cfg.rounds_1000) if variant == "1000" else cfg.rounds
@@ -1144,7 +1214,7 @@ def summarize(cfg: Config, apps: list[AppSpec], samples: list[dict]) -> dict:
                 rps = pick(rps_all)
                 cpu = pick(cpu_all) if cpu_all else None
             else:
-                rps = max(rps_all)
+                rps = min(rps_all) if case.lower_is_better else max(rps_all)
                 cpu = min(cpu_all) if cpu_all else None
             row[case.key] = {
                 "rps": rps,
@@ -1185,7 +1255,8 @@ def _cells(app: AppSpec, summary: dict, cases: list[Case]) -> list[str]:
             tag = "n/a" if failed.startswith("n/a") else "skipped"
             cells += [tag, "", "", ""]
             continue
-        rps = f"{cell['rps']:,.0f}" + ("!" if cell["errors"] else "")
+        figure = "{:,.1f}" if case.lower_is_better else "{:,.0f}"  # a latency in ms, or a rate
+        rps = figure.format(cell["rps"]) + ("!" if cell["errors"] else "")
         cpu = f"{cell['cpu_us']:.1f}" if cell["cpu_us"] is not None else "-"
         cells += [rps, cpu, _ratio(cell["rps_ratio"]), _ratio(cell["cpu_ratio"])]
     return cells
@@ -1193,11 +1264,11 @@ def _cells(app: AppSpec, summary: dict, cases: list[Case]) -> list[str]:
 
 def text_table(apps: list[AppSpec], summary: dict, cases: list[Case]) -> str:
     rows = [[app.name + (" *" if app.checks else ""), *_cells(app, summary, cases)] for app in apps]
-    sub = ["req/s", "µs/req", "rps ratio", "cpu ratio"]
+    subs = [name for case in cases for name in (*case.units, "rps ratio", "cpu ratio")]
     ncol = 1 + 4 * len(cases)
     widths = [max(len("app"), *(len(r[0]) for r in rows))]
     for i in range(1, ncol):
-        widths.append(max(len(sub[(i - 1) % 4]), *(len(r[i]) for r in rows)))
+        widths.append(max(len(subs[i - 1]), *(len(r[i]) for r in rows)))
     # group headers spanning 4 columns each
     groups = []
     for ci, case in enumerate(cases):
@@ -1205,7 +1276,7 @@ def text_table(apps: list[AppSpec], summary: dict, cases: list[Case]) -> str:
         groups.append(case.label[:span].center(span))
     sep = " │ "
     line1 = " " * widths[0] + sep + sep.join(groups)
-    hdr = ["app"] + [sub[(i - 1) % 4] for i in range(1, ncol)]
+    hdr = ["app", *subs]
 
     def fmt(r: list[str]) -> str:
         parts = [r[0].ljust(widths[0])]
@@ -1221,7 +1292,7 @@ def text_table(apps: list[AppSpec], summary: dict, cases: list[Case]) -> str:
 def markdown_table(apps: list[AppSpec], summary: dict, cases: list[Case]) -> str:
     head = ["app"]
     for case in cases:
-        head += [f"`{case.label}` {SUB[0]}", *SUB[1:]]
+        head += [f"`{case.label}` {case.units[0]}", case.units[1], *SUB[2:]]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for app in apps:
         name = app.name + (" \\*" if app.checks else "")
@@ -1361,7 +1432,10 @@ def main(argv: list[str] | None = None) -> int:
             start = 1.5 + (1 if app.kind == "granian" else min(cfg.warmup, 4))
             if app.target == "next":
                 start = 3 + min(cfg.warmup, 14 if v == "base" else 25)
-            eta += rounds_for(cfg, v) * (start + n_cases * (cfg.duration + 0.3))
+            per_case = cfg.duration + 0.3
+            if v == "ws":  # the echo warm-up; the fan-out case connects 1,000 sockets first
+                start, per_case = start + 2, cfg.duration + 4
+            eta += rounds_for(cfg, v) * (start + n_cases * per_case)
     eta = int(eta)
     say(
         f"bench: {len(live)} apps x {len(cfg.cases)} cases ({', '.join(c.key for c in cfg.cases)}) "
@@ -1402,6 +1476,16 @@ def main(argv: list[str] | None = None) -> int:
         "rps ratio = req/s / bare ASGI's req/s; cpu ratio = bare's CPU/req / the app's CPU/req "
         "(both: higher is better, 1.00 = as fast / as frugal as the bare ASGI app).",
     ]
+    if any(c.variant == "ws" for c in cfg.cases):
+        notes.append(
+            f"WebSocket cases (bench/wsload.py, a raw-asyncio client pinned like wrk): WS echo = "
+            f"{WS_CONNECTIONS} sockets, each with one 32-byte text message in flight, for {cfg.duration} s "
+            "(rt/s = round trips per second, µs/rt = server CPU per round trip); WS broadcast = "
+            f"{WS_SUBSCRIBERS:,} subscribed sockets, then a POST /broadcast per round and the time until every "
+            "socket has the message (ms p50/p99 over the rounds; lower is better). nexpress: "
+            "app.publish() to handlers in `async with app.subscribe(): await ws.stream(inbox)`; "
+            "Starlette: the documented pattern, a set of sockets sent to in turn."
+        )
     if any(c.key == "fortunes" for c in cfg.cases):
         notes.append(
             "/fortunes (SSR): 12 rows read from SQLite + 1 added per request, sorted, escaped, "

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from ._asgi import Dispatcher, ErrorLayer, build_invoker
+from ._asgi.websocket import serve_websocket
 from ._call import call_all
 from .cache import Cache, MemoryStore, store_from_url
 from .cache.manifest import load_prerendered
 from .pages import FileRoutes, discover, public_routes
+from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
 from .routing import RouteDef, Router
 from .routing.table import RouteTable, compile_routes
 from .templating import Templates
@@ -44,7 +46,10 @@ class App(Router):
     count or a list of proxy addresses/networks), ``route_header`` (send
     ``x-nexpress-route``; on in debug), ``body_limit`` (1 MiB), ``file_limit``
     (10 MiB), ``body_timeout`` (30 s without a body chunk -> 408), ``views``
-    ("views", for ``res.render``).
+    ("views", for ``res.render``), ``pubsub`` (the broker of ``publish``/``subscribe``:
+    "memory://" or "redis://..."; NEXPRESS_PUBSUB_URL wins), ``ws_origins`` (origins
+    allowed to open WebSockets besides the same origin; ["*"] for any), ``ws_max_size``
+    (1 MiB per WebSocket message; 0 for no limit).
     """
 
     def __init__(
@@ -62,6 +67,9 @@ class App(Router):
         file_limit: int = 10 * MiB,
         body_timeout: float = 30.0,
         views: str = "views",
+        pubsub: str | None = None,
+        ws_origins: list[str] | None = None,
+        ws_max_size: int = MiB,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._table: RouteTable | None = None
@@ -80,6 +88,10 @@ class App(Router):
         self.trust_proxy = trust_proxy
         self.body_timeout = body_timeout
         self.views = views
+        self.pubsub_url = os.environ.get("NEXPRESS_PUBSUB_URL") or pubsub or "memory://"
+        self.broker: Broker = broker_from_url(self.pubsub_url)
+        self.ws_origins = ws_origins
+        self.ws_max_size = ws_max_size
         self.locals: dict[str, Any] = {}
         self.cache = Cache(store_from_url(self.cache_url, self.root))
         """The app's cache (:class:`nexpress.cache.Cache`), from ``cache=`` or NEXPRESS_CACHE_URL."""
@@ -102,6 +114,18 @@ class App(Router):
         self._not_found = handler
         self._changed()
         return handler
+
+    # --- publish/subscribe -----------------------------------------------------------
+
+    async def publish(self, channel: str, data: Any) -> None:
+        """Send ``data`` (str, bytes or JSON-encodable) to every ``subscribe(channel)``,
+        on every instance sharing the broker; raises ``BrokerUnavailable`` if it is down."""
+        await self.broker.publish(channel, data)
+
+    def subscribe(self, channel: str, *, buffer: int = DEFAULT_BUFFER) -> Subscription:
+        """``async with app.subscribe(channel) as inbox: async for data in inbox``;
+        a subscriber more than ``buffer`` messages behind loses the oldest."""
+        return self.broker.subscribe(channel, buffer=buffer)
 
     @property
     def templates(self) -> Templates:
@@ -170,11 +194,12 @@ class App(Router):
         await call_all(list(table.startup))
 
     async def shutdown(self) -> None:
-        """Run the shutdown handlers, then close the cache."""
+        """Run the shutdown handlers, then close the cache and the pub/sub broker."""
         try:
             await call_all(list(self.table.shutdown))
         finally:
             await self.cache.close()
+            await self.broker.close()
 
     # --- ASGI ------------------------------------------------------------------------
 
@@ -189,7 +214,7 @@ class App(Router):
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1000})
+            await serve_websocket(self.table, self, scope, receive, send)
 
     async def _lifespan(self, receive: Callable, send: Callable) -> None:
         while True:

@@ -384,6 +384,16 @@ class Request:
             if not message.get("more_body", False):
                 return
 
+    async def wait_for_disconnect(self) -> None:
+        """Return once the client has gone away (or the response is complete): a
+        streaming handler (SSE, long poll) watches this to stop its work promptly.
+        A request body nobody read is received and dropped meanwhile."""
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                return
+            self._consumed = True
+
     async def body(self) -> bytes:
         """The whole request body (413 past the body limit)."""
         if not hasattr(self, "_body"):

@@ -33,6 +33,7 @@ from ._http import (
     format_set_cookie,
 )
 from ._signing import sign
+from ._sse import event_stream
 from .errors import HTTPError
 
 if TYPE_CHECKING:
@@ -348,6 +349,17 @@ class Response:
         self._stream = content
         self.sent = True
         return self
+
+    def sse(self, events: AsyncIterable[Any], heartbeat: float | None = 15.0) -> Response:
+        """Stream Server-Sent Events (``text/event-stream``) from an async iterable of
+        dicts (``event``, ``data``, ``id``, ``retry``) or plain values (sent as data),
+        with a ``: ping`` comment after ``heartbeat`` seconds of silence; ``events``
+        is closed as soon as the client disconnects."""
+        request = self._request
+        watch = request.wait_for_disconnect if request is not None else None
+        self.set("cache-control", "no-cache")
+        self.set("x-accel-buffering", "no")  # nginx: pass each event on at once
+        return self.stream(event_stream(events, heartbeat, watch), "text/event-stream")
 
     def render(self, template: str, **context: Any) -> Response:
         """Render a Jinja2 template from the app's ``views/`` folder as HTML."""

@@ -33,3 +33,25 @@ async def json_(req):
 @app.get("/users/:id")
 async def user(req):
     return {"id": req.params["id"]}
+
+
+# WebSocket cases (bench/wsload.py): echo, and a broadcast through the app's pub/sub.
+@app.ws("/ws/echo")
+async def ws_echo(ws):
+    await ws.accept()
+    async for message in ws:
+        await ws.send(message)
+
+
+@app.ws("/ws/news")
+async def ws_news(ws):
+    await ws.accept()
+    async with app.subscribe("news", buffer=1000) as inbox:
+        await ws.send("ready")
+        await ws.stream(inbox)
+
+
+@app.post("/broadcast")
+async def broadcast(req):
+    await app.publish("news", (await req.body()).decode())
+    return Response("ok", media_type="text/plain")

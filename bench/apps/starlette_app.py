@@ -1,5 +1,8 @@
 """Starlette app for the benchmark (defaults as shipped).
 
+WebSocket cases: ``/ws/echo``, and ``/ws/news`` with ``POST /broadcast`` written as
+Starlette/FastAPI's documentation does (a set of connections, sent to in turn).
+
 ``/fortunes`` (the SSR case, see _fortunes.py): the shared SQLite query rendered with
 ``starlette.templating.Jinja2Templates`` (autoescape on for ``.html``).
 """
@@ -10,8 +13,9 @@ import _fortunes
 from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.templating import Jinja2Templates
+from starlette.websockets import WebSocketDisconnect
 
 DB = _fortunes.connect()  # one connection per process, opened at start-up
 templates = Jinja2Templates(directory=os.path.join(os.path.dirname(__file__), "templates"))
@@ -37,6 +41,38 @@ async def extra(request):
     return PlainTextResponse(EXTRA_BODY)
 
 
+async def ws_echo(websocket):
+    await websocket.accept()
+    try:
+        while True:
+            await websocket.send_text(await websocket.receive_text())
+    except WebSocketDisconnect:
+        pass
+
+
+subscribers = set()
+
+
+async def ws_news(websocket):
+    await websocket.accept()
+    subscribers.add(websocket)
+    try:
+        await websocket.send_text("ready")
+        while True:
+            await websocket.receive_text()
+    except WebSocketDisconnect:
+        pass
+    finally:
+        subscribers.discard(websocket)
+
+
+async def broadcast(request):
+    message = (await request.body()).decode()
+    for websocket in list(subscribers):
+        await websocket.send_text(message)
+    return PlainTextResponse("ok")
+
+
 routes = [Route(f"/{p}/{{id}}/x", extra) for p in extra_param_prefixes()]
 routes += [Route(path, extra) for path in extra_static_paths()]
 routes += [
@@ -44,6 +80,9 @@ routes += [
     Route("/json", json_),
     Route("/users/{id}", user),
     Route("/fortunes", fortunes),
+    WebSocketRoute("/ws/echo", ws_echo),
+    WebSocketRoute("/ws/news", ws_news),
+    Route("/broadcast", broadcast, methods=["POST"]),
 ]
 
 app = Starlette(routes=routes)

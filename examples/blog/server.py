@@ -6,12 +6,16 @@
 Sign in at /api/auth/signin as demo@example.com / nexpress-demo (or with GitHub when
 GITHUB_ID and GITHUB_SECRET are set); /dashboard needs a session, and so do
 creating, editing and deleting posts through /api/posts.
+
+Open / or /blog in two tabs and create a post through the API: it appears in both
+without a reload (Server-Sent Events from /live/posts; the pages work without it).
 """
 
 from __future__ import annotations
 
 import os
 
+import live
 from accounts import auth_secret, providers
 from db import engine, init_db, list_posts
 
@@ -53,3 +57,9 @@ async def feed(req):
             for post in await list_posts()
         ],
     }
+
+
+@app.get("/live/posts")
+async def live_posts(req, res):
+    """New posts as Server-Sent Events, for the home and /blog pages (public/live.js)."""
+    return res.sse(live.events(app))

@@ -21,6 +21,7 @@ from ..request import Request
 from ..response import HTML, JSON, Response
 from ..routing.endpoint import Endpoint, Invoker
 from .errors import ErrorLayer, NoResponseError
+from .websocket import build_ws_invoker
 
 if TYPE_CHECKING:
     from ..routing.table import Route
@@ -116,6 +117,8 @@ def build_invoker(route: Route, errors: ErrorLayer, app: Any) -> Invoker:
     """Choose the cheapest correct way to run ``route`` per request."""
     if route.mount is not None:
         return MountInvoker(route)
+    if route.kind == "ws":
+        return build_ws_invoker(route, errors, app)
     extra = [(_ROUTE_HEADER, route.route_header)] if route.route_header is not None else None
     on_error = errors.responder(route.errors)
     handler = route.handler

@@ -191,7 +191,7 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
     path, _, _query = url.partition("?")
     segs = split_path(path)
     found = table.match("GET", segs) or next(
-        (m for m in (table.match(method, segs) for method in ("POST", "PUT", "PATCH", "DELETE", "*")) if m), None
+        (m for m in (table.match(method, segs) for method in ("POST", "PUT", "PATCH", "DELETE", "*", "WS")) if m), None
     )
     if found is None:
         allowed = table.allowed(segs)

@@ -24,7 +24,9 @@ from .pattern import PatternError, parse_pattern
 __all__ = ["Endpoint", "PatternError", "Plugin", "RouteBuilder", "Router"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+WS = "WS"  # the route table's "method" for WebSocket routes (kind "ws")
 _OPTION_NAMES = {"body_limit", "file_limit"}
+_WS_OPTION_NAMES = {"max_size"}
 
 
 @dataclass(slots=True)
@@ -213,10 +215,11 @@ class Router:
         kind: str = "handler",
         source: str | None = None,
     ) -> None:
-        unknown = set(options) - _OPTION_NAMES
+        known = _WS_OPTION_NAMES if method == WS else _OPTION_NAMES
+        unknown = set(options) - known
         if unknown:
             raise TypeError(
-                f"unknown route option(s) {sorted(unknown)} at {site}; known: {sorted(_OPTION_NAMES)}"
+                f"unknown route option(s) {sorted(unknown)} at {site}; known: {sorted(known)}"
             )
         parse_pattern(pattern)  # a bad pattern fails here, where it was written
         if not handlers:
@@ -228,7 +231,10 @@ class Router:
             _check_middleware(middleware, site)
         endpoint = handlers[-1]
         arity = positional_arity(endpoint)
-        if arity not in (1, 2):
+        if method == WS:
+            kind = "ws"
+            _check_ws_handler(endpoint, arity, site)
+        elif arity not in (1, 2):
             raise TypeError(
                 f"handler {getattr(endpoint, '__qualname__', endpoint)!r} at {site} must take"
                 f" (req) or (req, res), not {arity} arguments; middleware goes before it:"
@@ -283,6 +289,11 @@ class Router:
     def all(self, path: str, *handlers: Callable, **options: Any):
         """A route answering every method."""
         return self._verb("*", path, handlers, options)
+
+    def ws(self, path: str, *handlers: Callable, **options: Any):
+        """A WebSocket route: ``@app.ws(path)`` or ``app.ws(path, *middleware, handler)``;
+        the handler takes ``(ws)``. Option: ``max_size`` (bytes per message)."""
+        return self._verb(WS, path, handlers, options)
 
     def route(self, path: str) -> RouteBuilder:
         return RouteBuilder(self, path)
@@ -353,6 +364,15 @@ def _check_middleware(fn: Any, site: str) -> None:
             f"middleware {getattr(fn, '__qualname__', fn)!r} at {site} must be 'async def'"
             " so that it can 'await next()'"
         )
+
+
+def _check_ws_handler(fn: Callable, arity: int, site: str) -> None:
+    name = getattr(fn, "__qualname__", fn)
+    if arity != 1:
+        raise TypeError(f"WebSocket handler {name!r} at {site} must take (ws), not {arity} arguments")
+    call = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)  # noqa: B004
+    if not inspect.iscoroutinefunction(call):
+        raise TypeError(f"WebSocket handler {name!r} at {site} must be 'async def'")
 
 
 def _check_prefix(prefix: str, site: str) -> None:

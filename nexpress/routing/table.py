@@ -18,6 +18,7 @@ from urllib.parse import quote
 from .._call import is_async_callable
 from ..middleware import Middleware
 from . import (
+    WS,
     ErrorDef,
     RouteDef,
     Router,
@@ -306,6 +307,7 @@ class RouteTable:
         """Methods some route answers for this path (for 405 and OPTIONS)."""
         out: set[str] = set()
         _collect_methods(self.root, segs, 0, out)
+        out.discard(WS)  # WebSocket routes answer upgrades, not HTTP methods
         return out
 
     # --- listing -------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from accounts import require_author
 from db import Post, Session, get_post, list_posts
+from live import announce
 from schemas import PostIn
 
 from nexpress import HTTPError
@@ -22,5 +23,6 @@ async def POST(req, res):
         session.add(post)
         await session.commit()
     await revalidate_tag("posts")  # the data and every page built from it, on every instance
+    await announce(req.app, post.as_dict())  # open pages show it without a reload
     res.status(201).set("location", f"/api/posts/{post.slug}")
     return post.as_dict()

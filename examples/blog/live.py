@@ -1,0 +1,35 @@
+"""Live updates: a new post is announced on a pub/sub channel, and open pages get it
+as a Server-Sent Event (``/live/posts``, read by ``public/live.js``).
+
+With several instances, point them at one broker (``NEXPRESS_PUBSUB_URL=redis://...``)
+and a post created through any of them reaches every open page.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from nexpress.realtime import BrokerUnavailable
+
+CHANNEL = "blog:posts"
+logger = logging.getLogger("blog")
+
+
+async def announce(app, post: dict) -> None:
+    """Tell open pages about ``post``; the post exists either way, so a broker outage
+    is logged rather than failing the request."""
+    try:
+        await app.publish(CHANNEL, {"slug": post["slug"], "title": post["title"], "body": post["body"]})
+    except BrokerUnavailable as exc:
+        logger.warning("post %s created but not announced live: %s", post["slug"], exc)
+
+
+def events(app):
+    """The SSE events for ``res.sse()``: one ``post`` event per new post."""
+
+    async def stream():
+        async with app.subscribe(CHANNEL) as inbox:
+            async for post in inbox:
+                yield {"event": "post", "id": post["slug"], "data": post}
+
+    return stream()

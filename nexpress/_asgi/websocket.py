@@ -1,0 +1,243 @@
+"""WebSocket dispatch: ``App.__call__`` hands every ``websocket`` scope to
+:func:`serve_websocket`; WebSocket routes (method ``WS``, kind ``ws``) live in the
+one route table, each with an invoker built here at start-up.
+
+One upgrade, in order:
+
+1. match the path against the table's ``WS`` routes (none: refused with 404);
+2. check the Origin header (cross-origin: refused with 403, see
+   :func:`~nexpress.realtime.websocket.origin_allowed`);
+3. run the middleware that applies to the path with a ``Request`` built from the
+   upgrade (``req.method`` is ``"GET"``) and a ``Response``: one that raises
+   ``HTTPError`` or sends a response refuses the upgrade with that status;
+4. call the handler with the ``ws`` object; what ends it decides the close:
+
+   - returns: close 1000 (or, never accepted, refused with 403);
+   - the client left (``WebSocketDisconnect``): nothing more to do;
+   - ``HTTPError`` before ``accept()``: refused with its status; after: close
+     with 4000 + status and its detail as the reason (4403, 4404...);
+   - any other exception: logged with its traceback; refused with 500 before
+     ``accept()``, close 1011 ("Internal error", nothing more) after.
+
+A refusal is an HTTP response (problem+json) when the server offers the ASGI
+``websocket.http.response`` extension (granian and uvicorn do), else a close before
+accepting, which the server answers with 403.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from .._http import decode_raw_path, split_path
+from ..errors import HTTPError, problem
+from ..middleware import run_chain
+from ..realtime.websocket import (
+    WebSocket,
+    WebSocketDisconnect,
+    WebSocketState,
+    allowed_origins,
+    origin_allowed,
+    refuse_upgrade,
+)
+from ..request import Request
+from ..response import Response
+from ..routing import WS
+
+if TYPE_CHECKING:
+    from ..routing.table import Route, RouteTable
+    from .errors import ErrorLayer
+
+logger = logging.getLogger("nexpress")
+
+_PROBLEM = (b"content-type", b"application/problem+json")
+
+
+def problem_response(status: int, detail: str | None, headers: dict[str, str] | None = None, route_header: bytes | None = None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """A refusal's body and headers (problem+json, RFC 9457)."""
+    error = HTTPError(status, detail, headers=headers)
+    pairs = [_PROBLEM]
+    pairs += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
+    if route_header is not None:
+        pairs.append((b"x-nexpress-route", route_header))
+    return problem(status, error.title, detail, None, error.type), pairs
+
+
+async def refuse(scope: dict, send: Callable, status: int, detail: str | None, headers: dict[str, str] | None = None, route_header: bytes | None = None) -> None:
+    body, pairs = problem_response(status, detail, headers, route_header)
+    await refuse_upgrade(scope, send, status, body, pairs)
+
+
+def upgrade_path(scope: dict) -> str:
+    """The upgrade request's path, still percent-encoded, below the app's root_path."""
+    raw = scope.get("raw_path")
+    path = decode_raw_path(raw) if raw else quote(scope["path"])
+    root = quote(scope.get("root_path", "").rstrip("/"))
+    if root and (path == root or path.startswith(root + "/")):
+        path = path[len(root) :] or "/"
+    return path
+
+
+async def serve_websocket(table: RouteTable, app: Any, scope: dict, receive: Callable, send: Callable) -> None:
+    """Answer one ``websocket`` scope: the matching ``WS`` route's invoker, or a refusal."""
+    try:
+        path = upgrade_path(scope)
+        if not path.startswith("/"):
+            raise HTTPError(400, "The request path must start with '/'")
+        segs = split_path(path)
+    except HTTPError as exc:
+        await refuse(scope, send, exc.status, exc.detail)
+        return
+    found = table.match(WS, segs)
+    if found is None:
+        await refuse(scope, send, 404, f"No WebSocket route for {path}")
+        return
+    route, params = found
+    await route.invoke(scope, receive, send, path, params)
+
+
+def upgrade_scope(scope: dict) -> dict:
+    """The scope the upgrade's ``Request`` reads: a GET over http(s), as it arrived."""
+    return {**scope, "method": "GET", "scheme": "https" if scope.get("scheme") == "wss" else "http"}
+
+
+def empty_body() -> Callable:
+    """The upgrade ``Request``'s receive: an empty body, then a disconnect. The
+    WebSocket's own messages stay for the ``ws`` object (a middleware that reads the
+    body of every request must not swallow ``websocket.connect``)."""
+    sent = False
+
+    async def receive() -> dict:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    return receive
+
+
+def request_hosts(req: Request) -> list[str]:
+    """Where the client sent the upgrade: Host, and X-Forwarded-Host behind a trusted
+    proxy (a browser's WebSocket API cannot set that header, so it cannot be forged
+    by the page attempting a cross-site connection)."""
+    hosts = [req.get("host") or ""]
+    if req.app.trust_proxy:
+        forwarded = req.get("x-forwarded-host")
+        if forwarded:
+            hosts.append(forwarded.split(",")[0].strip())
+    return hosts
+
+
+def build_ws_invoker(route: Route, errors: ErrorLayer, app: Any) -> Callable:
+    """The per-route coroutine ``invoke(scope, receive, send, path, params)``."""
+    session = WebSocketEndpoint(route, errors, app)
+
+    async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
+        if scope["type"] != "websocket":  # a plain HTTP request whose method was "WS"
+            await _not_http(send, route.route_header)
+            return
+        await session.run(scope, receive, send, raw_path, params)
+
+    return invoke
+
+
+async def _not_http(send: Callable, route_header: bytes | None) -> None:
+    body, headers = problem_response(400, "WS is not an HTTP method: open a WebSocket to this path", None, route_header)
+    await send({"type": "http.response.start", "status": 400, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class WebSocketEndpoint:
+    """What one WebSocket route needs per connection, decided at start-up."""
+
+    def __init__(self, route: Route, errors: ErrorLayer, app: Any) -> None:
+        self.route = route
+        self.errors = errors
+        self.app = app
+        max_size = route.options.get("max_size", app.ws_max_size)
+        if not isinstance(max_size, int) or max_size < 0:
+            raise ValueError(f"max_size of WebSocket route {route.path} must be a number of bytes (0: no limit)")
+        self.max_size = max_size
+        self.origins = allowed_origins(app.ws_origins)
+        self.route_header = route.route_header
+        self.accept_headers = [(b"x-nexpress-route", route.route_header)] if route.route_header else []
+
+    async def run(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
+        route = self.route
+        req = Request(upgrade_scope(scope), empty_body(), raw_path, params, route, self.app)
+        ws = WebSocket(req, receive, send, self.max_size, self.accept_headers)
+        origin = req.get("origin")
+        if not origin_allowed(origin, request_hosts(req), req.protocol, self.origins):
+            await self.refuse(ws, 403, f"Cross-origin WebSocket from {origin} refused; allow it with App(ws_origins=[...])")
+            return
+        res = Response(request=req)
+        reached = False
+
+        async def endpoint(req: Request, res: Response) -> None:
+            nonlocal reached
+            reached = True
+            await route.handler(ws)
+
+        try:
+            if route.middleware:
+                await run_chain(route.middleware, endpoint, route.base_depth, req, res, _propagate)
+            else:
+                await endpoint(req, res)
+        except WebSocketDisconnect:
+            return
+        except HTTPError as exc:
+            await self.http_error(ws, exc, req)
+            return
+        except Exception as exc:
+            logger.error("Unhandled error in WebSocket %s", raw_path, exc_info=exc)
+            if ws.client_state is WebSocketState.CONNECTING:
+                await self.refuse(ws, 500, None)
+            else:
+                await ws.close(1011, "Internal error")
+            return
+        await self.finish(ws, res, reached)
+
+    async def finish(self, ws: WebSocket, res: Response, reached: bool) -> None:
+        """The chain returned: close an open socket, or answer an upgrade nobody accepted."""
+        if ws.client_state is WebSocketState.CONNECTED:
+            await ws.close(1000)
+        elif ws.client_state is WebSocketState.CONNECTING:
+            if reached:
+                await self.refuse(ws, 403, "The WebSocket handler returned without accepting")
+            else:  # a middleware answered instead of calling next()
+                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
+                if self.route_header is not None:
+                    headers.append((b"x-nexpress-route", self.route_header))
+                await ws.reject(res.status_code, res.body, headers)
+
+    async def http_error(self, ws: WebSocket, exc: HTTPError, req: Request) -> None:
+        if ws.client_state is WebSocketState.CONNECTING:
+            # the upgrade is refused with the response the app's error layer makes of
+            # the error (the route's @app.error handlers, else problem+json)
+            res = Response(request=req)
+            await self.errors.respond(exc, req, res, self.route.errors)
+            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
+            if self.route_header is not None:
+                headers.append((b"x-nexpress-route", self.route_header))
+            body = res.body if res.body_stream is None and res.file_path is None else b""
+            await ws.reject(res.status_code, body, headers)
+        else:
+            if exc.status >= 500:
+                logger.error("WebSocket %s -> %s %s", ws.path, exc.status, exc.detail or exc.title)
+            await ws.close(4000 + exc.status, exc.detail or exc.title)
+
+    async def refuse(self, ws: WebSocket, status: int, detail: str | None, headers: dict[str, str] | None = None) -> None:
+        body, pairs = problem_response(status, detail, headers, self.route_header)
+        await ws.reject(status, body, pairs)
+
+
+async def _propagate(exc: BaseException, req: Request, res: Response) -> None:
+    """WebSocket chains do not turn errors into HTTP responses inside the chain: the
+    error reaches the upgrade logic, which refuses or closes the socket."""
+    raise exc
+
+
+__all__ = ["build_ws_invoker", "serve_websocket"]

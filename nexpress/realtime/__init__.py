@@ -1,0 +1,26 @@
+"""Realtime: WebSocket routes, the pub/sub brokers, and (in ``nexpress._sse``) the
+Server-Sent Events format behind ``res.sse()``.
+
+This package sits beside ``request``/``response`` in the dependency order: it
+imports nothing above them, so ``app`` and ``_asgi`` can use it.
+"""
+
+from .pubsub import (
+    Broker,
+    BrokerUnavailable,
+    Inbox,
+    MemoryBroker,
+    RedisBroker,
+    Subscription,
+    broker_from_url,
+)
+
+__all__ = [
+    "Broker",
+    "BrokerUnavailable",
+    "Inbox",
+    "MemoryBroker",
+    "RedisBroker",
+    "Subscription",
+    "broker_from_url",
+]
