@@ -89,8 +89,21 @@ def apply_result(route: Route, res: Response, result: Any) -> None:
 
 
 def endpoint_for(route: Route) -> Callable:
+    if route.plan is not None:
+        return typed_endpoint(route)
+
     async def endpoint(req: Request, res: Response) -> None:
         apply_result(route, res, await call_handler(route, req, res))
+
+    return endpoint
+
+
+def typed_endpoint(route: Route) -> Callable:
+    """A typed handler (nexpress._typed): its plan decodes, validates and calls it."""
+    call = route.plan.endpoint
+
+    async def endpoint(req: Request, res: Response) -> None:
+        apply_result(route, res, await call(req, res))
 
     return endpoint
 
@@ -206,7 +219,7 @@ def build_invoker(route: Route, app: App) -> Callable:
         return functools.partial(_invoke_mount, route, app)
     handler = route.handler
     route_header = route.route_header
-    if not route.middleware and route.arity == 1 and route.is_async and route_header is None:
+    if not route.middleware and route.arity == 1 and route.is_async and route_header is None and route.plan is None:
         return _fast_invoker(route, app, handler)
 
     endpoint = endpoint_for(route)

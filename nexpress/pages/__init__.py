@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 from jinja2 import meta as jinja_meta
 
+from .._typed import plan_for
 from ..routing import RouteDef, positional_arity
 from .render import PageRenderer
 
@@ -314,21 +315,20 @@ class FileRoutes:
                 continue
             found = True
             line = getattr(getattr(handler, "__code__", None), "co_firstlineno", 1)
-            definition = RouteDef(
-                method,
-                folder.pattern,
-                (*middleware, handler),
-                {},
-                f"{os.path.join(self.root, source)}:{line}",
-                "api",
-                source,
-            )
+            site = f"{os.path.join(self.root, source)}:{line}"
+            try:  # typed body/query parameters, as for app.get(): decided now
+                plan = plan_for(handler)
+            except TypeError as exc:
+                raise FileRouteError(f"{source}: {exc}") from None
+            definition = RouteDef(method, folder.pattern, (*middleware, handler), {}, site, "api", source, plan)
             revalidate = getattr(module, "revalidate", None)
             if revalidate and method == "GET":
                 from ..cache.isr import cached_endpoint
 
                 definition.options = {"revalidate": revalidate}
-                definition.handlers = (*middleware, cached_endpoint(self.app, handler, revalidate=revalidate, api=True))
+                cached = cached_endpoint(self.app, plan.endpoint if plan else handler, revalidate=revalidate, api=True)
+                definition.handlers = (*middleware, cached)
+                definition.plan = None  # the cached endpoint runs the plan itself
             self.routes.append(definition)
         if not found:
             raise FileRouteError(f"{source} defines none of {', '.join(API_METHODS[:5])}")

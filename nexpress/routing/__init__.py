@@ -14,13 +14,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._typed import TypedPlan, handler_arity, plan_for
 from ..middleware import Middleware
 from .pattern import PatternError, parse_pattern
 
 __all__ = ["PatternError", "Plugin", "RouteBuilder", "Router"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
-_OPTION_NAMES = {"body_limit", "file_limit"}
+_OPTION_NAMES = {
+    "body_limit",
+    "file_limit",
+    # typed handlers and the OpenAPI document (nexpress._typed, nexpress.openapi)
+    "status",
+    "tags",
+    "summary",
+    "description",
+    "responses",
+    "deprecated",
+    "include_in_schema",
+    "operation_id",
+    "security",
+}
 
 
 @dataclass(slots=True)
@@ -34,6 +48,7 @@ class RouteDef:
     site: str  # where it was declared: "server.py:12"
     kind: str = "handler"
     source: str | None = None  # set for file routes ("app/blog/[slug]/page.py")
+    plan: TypedPlan | None = None  # typed body/query/status (nexpress._typed), else None
 
 
 @dataclass(slots=True)
@@ -181,21 +196,22 @@ class Router:
         for middleware in handlers[:-1]:
             _check_middleware(middleware, site)
         endpoint = handlers[-1]
-        arity = positional_arity(endpoint)
+        arity = handler_arity(endpoint)  # typed body/query parameters are not counted
         if arity not in (1, 2):
             raise TypeError(
                 f"handler {getattr(endpoint, '__qualname__', endpoint)!r} at {site} must take"
                 f" (req) or (req, res), not {arity} arguments; middleware goes before it:"
                 " app.get(path, middleware, handler)"
             )
-        self._entries.append(RouteDef(method, pattern, handlers, options, site, kind, source))
+        plan = plan_for(endpoint, options.get("status"))
+        self._entries.append(RouteDef(method, pattern, handlers, options, site, kind, source, plan))
         self._version += 1
 
     def _verb(self, method: str, pattern: str, handlers: tuple[Callable, ...], options: dict[str, Any]):
         site = declaration_site()
         # ``app.get(path, handler)`` registers now; ``@app.get(path)`` and
         # ``@app.get(path, middleware)`` decorate the handler below.
-        if handlers and positional_arity(handlers[-1]) != 3:
+        if handlers and handler_arity(handlers[-1]) != 3:
             self._add(method, pattern, handlers, options, site)
             return self
 

@@ -73,6 +73,7 @@ class Route:
     route_header: bytes | None = None
     pattern: str = ""
     has_splat: bool = False
+    plan: Any = None  # nexpress._typed.TypedPlan for typed handlers, else None
 
     def __post_init__(self) -> None:
         self.has_splat = True in self.splats
@@ -458,6 +459,7 @@ def compile_routes(app: Any, extra: list[RouteDef] = ()) -> RouteTable:  # type:
                 arity=_arity(endpoint),
                 is_async=_is_async(endpoint),
                 pattern=full,
+                plan=definition.plan,
             )
             table.add(route)
     table.fallback = tuple(
