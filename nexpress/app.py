@@ -45,7 +45,8 @@ class App(Router):
     count or a list of proxy addresses/networks), ``route_header`` (send
     ``x-nexpress-route``; on in debug), ``body_limit`` (1 MiB), ``file_limit``
     (10 MiB), ``body_timeout`` (30 s without a body chunk -> 408), ``views``
-    ("views", for ``res.render``).
+    ("views", for ``res.render``), ``openapi`` (a dict: serve ``/openapi.json`` and
+    ``/docs``, see nexpress.openapi).
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class App(Router):
         file_limit: int = 10 * MiB,
         body_timeout: float = 30.0,
         views: str = "views",
+        openapi: dict[str, Any] | None = None,
     ) -> None:
         self._table: RouteTable | None = None
         super().__init__(body_limit=body_limit, file_limit=file_limit)
@@ -86,6 +88,7 @@ class App(Router):
         self._templates = None
         self._file_routes = None
         self._cache = None
+        self.openapi = _serve_openapi(self, openapi) if openapi is not None else None
 
     # Any declaration made after compiling invalidates the table.
     @property
@@ -393,6 +396,13 @@ class App(Router):
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _serve_openapi(app: App, config: dict[str, Any]) -> Any:
+    """``App(openapi=...)``: /openapi.json and /docs (optional: apps without pay nothing)."""
+    from .openapi import serve_openapi
+
+    return serve_openapi(app, config)
 
 
 async def _run_all(functions: list[Callable]) -> None:
