@@ -130,7 +130,14 @@ def model_fields(tp: type) -> tuple[tuple[Field, ...], bool]:
             if f.init
         ), False
     required = tp.__required_keys__
-    return tuple(Field(name, hint, name in required) for name, hint in hints.items()), False
+    return tuple(Field(name, _strip_required(hint), name in required) for name, hint in hints.items()), False
+
+
+def _strip_required(tp: Any) -> Any:
+    """TypedDict's ``Required[X]`` / ``NotRequired[X]`` -> X (kept in ``__required_keys__``)."""
+    while get_origin(tp) in (Required, NotRequired):
+        tp = get_args(tp)[0]
+    return tp
 
 
 # --- signatures ----------------------------------------------------------------------

@@ -181,10 +181,14 @@ def routes(args: tuple[str, ...], as_json: bool) -> None:
     out = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("METHODS", "PATH", "KIND", "BODY", "RESPONSE", "SOURCE"):
         out.add_column(column, no_wrap=True)
-    for row in rows:
-        cells = (",".join(row["methods"]), row["path"], row["kind"], row["body"] or "-", row["response"] or "-", row["source"])
+    lines = [
+        (",".join(row["methods"]), row["path"], row["kind"], row["body"] or "-", row["response"] or "-", row["source"])
+        for row in rows
+    ]
+    for cells in lines:
         out.add_row(*(escape(cell) for cell in cells))
-    Console(width=max(160, Console().width)).print(out)
+    natural = sum(max([len(c[i]) for c in lines] or [0]) + 2 for i in range(6)) + 8
+    Console(width=max(120, Console().width, natural)).print(out)  # never truncate a cell
 
 
 def _add_types(rows: list[dict[str, Any]], table: Any) -> None:
