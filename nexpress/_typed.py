@@ -440,6 +440,9 @@ class TypedPlan:
     body: BodyReader | None = None
     query: QueryReader | None = None
     endpoint: Callable = None  # type: ignore[assignment]  # async (req, res) -> result
+    # async (req) -> result, for the invoker's fast path (no Response object up front):
+    # set for async handlers that take no res and answer the default 200
+    request_endpoint: Callable | None = None
 
 
 async def _inputs(plan: TypedPlan, req: Any) -> dict[str, Any]:
@@ -468,6 +471,23 @@ def _body_endpoint(handler: Callable, reader: BodyReader, status: int) -> Callab
     async def endpoint(req: Any, res: Any) -> Any:
         res.status_code = status
         return await handler(req, body=await read(req))
+
+    return endpoint
+
+
+def _request_endpoint(plan: TypedPlan) -> Callable:
+    """``async (req) -> result`` for an async handler without ``res``."""
+    handler = plan.handler
+    if plan.body is not None and plan.query is None:
+        read = plan.body.read
+
+        async def body_only(req: Any) -> Any:
+            return await handler(req, body=await read(req))
+
+        return body_only
+
+    async def endpoint(req: Any) -> Any:
+        return await handler(req, **await _inputs(plan, req))
 
     return endpoint
 
@@ -516,4 +536,6 @@ def plan_for(fn: Callable, status: int | None = None) -> TypedPlan | None:
         plan.endpoint = _body_endpoint(fn, plan.body, plan.status)
     else:
         plan.endpoint = _general_endpoint(plan)
+    if plan.is_async and not plan.wants_res and plan.status == 200:
+        plan.request_endpoint = _request_endpoint(plan)
     return plan

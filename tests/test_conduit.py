@@ -28,6 +28,9 @@ CONDUIT = ROOT / "examples" / "conduit"
 API_TESTS = CONDUIT / "api-tests"
 PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"
 CI = os.environ.get("CI", "").lower() == "true"
+# `make conduit-fuzz` sets CONDUIT_FUZZ_EXAMPLES=50 for the long run (every phase).
+FUZZ_EXAMPLES = os.environ.get("CONDUIT_FUZZ_EXAMPLES", "3")
+PHASES = "fuzzing" if FUZZ_EXAMPLES == "3" else "examples,coverage,fuzzing,stateful"
 
 
 def postgres_reachable() -> bool:
@@ -315,11 +318,11 @@ def test_schemathesis_finds_no_server_errors_or_nonconforming_responses(conduit:
         [
             str(Path(sys.executable).parent / "schemathesis"),
             "run", conduit.url + "/openapi.json", "-H", f"Authorization: Token {token}",
-            "--max-examples", "3", "--workers", "2", "--phases", "fuzzing", "--seed", "7",
+            "--max-examples", FUZZ_EXAMPLES, "--workers", "2", "--phases", PHASES, "--seed", "7",
             "--checks", "all", "--exclude-checks", "positive_data_acceptance,allow_header_conformance",
             "--generation-database", "none", "--no-color", "--request-timeout", "20",
         ],
-        cwd=tmp_path, capture_output=True, text=True, timeout=180,
+        cwd=tmp_path, capture_output=True, text=True, timeout=180 if FUZZ_EXAMPLES == "3" else 1800,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-6000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", run.stdout)

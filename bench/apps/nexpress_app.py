@@ -2,7 +2,14 @@
 
 import os
 
-from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
+from _routes import (
+    EXTRA_BODY,
+    JSON_MESSAGE,
+    PLAINTEXT,
+    Order,
+    extra_param_prefixes,
+    extra_static_paths,
+)
 
 from nexpress import App, Response
 
@@ -33,3 +40,14 @@ async def json_(req):
 @app.get("/users/:id")
 async def user(req):
     return {"id": req.params["id"]}
+
+
+@app.post("/typed")
+async def typed(req, body: Order):
+    return {"id": body.id, "items": len(body.items)}
+
+
+@app.post("/untyped")
+async def untyped(req):
+    data = await req.json()
+    return {"id": data["id"], "items": len(data["items"])}

@@ -7,7 +7,15 @@
 import os
 
 import _fortunes
-from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
+import msgspec
+from _routes import (
+    EXTRA_BODY,
+    JSON_MESSAGE,
+    PLAINTEXT,
+    Order,
+    extra_param_prefixes,
+    extra_static_paths,
+)
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
@@ -37,6 +45,20 @@ async def extra(request):
     return PlainTextResponse(EXTRA_BODY)
 
 
+async def typed(request):
+    # Starlette has no typed bodies: decode with msgspec into the same Structs
+    try:
+        order = msgspec.json.decode(await request.body(), type=Order)
+    except msgspec.DecodeError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    return JSONResponse({"id": order.id, "items": len(order.items)})
+
+
+async def untyped(request):
+    data = await request.json()
+    return JSONResponse({"id": data["id"], "items": len(data["items"])})
+
+
 routes = [Route(f"/{p}/{{id}}/x", extra) for p in extra_param_prefixes()]
 routes += [Route(path, extra) for path in extra_static_paths()]
 routes += [
@@ -44,6 +66,8 @@ routes += [
     Route("/json", json_),
     Route("/users/{id}", user),
     Route("/fortunes", fortunes),
+    Route("/typed", typed, methods=["POST"]),
+    Route("/untyped", untyped, methods=["POST"]),
 ]
 
 app = Starlette(routes=routes)

@@ -219,8 +219,9 @@ def build_invoker(route: Route, app: App) -> Callable:
         return functools.partial(_invoke_mount, route, app)
     handler = route.handler
     route_header = route.route_header
-    if not route.middleware and route.arity == 1 and route.is_async and route_header is None and route.plan is None:
-        return _fast_invoker(route, app, handler)
+    direct = route.plan.request_endpoint if route.plan is not None else (handler if route.arity == 1 and route.is_async else None)
+    if not route.middleware and direct is not None and route_header is None:
+        return _fast_invoker(route, app, direct)
 
     endpoint = endpoint_for(route)
     steps = route.middleware

@@ -47,8 +47,8 @@ class UpdateUser(Struct):
     email: Email | UnsetType = UNSET
     username: Username | UnsetType = UNSET
     password: Password | UnsetType = UNSET
-    bio: Text | None | UnsetType = UNSET
-    image: Text | None | UnsetType = UNSET
+    bio: Text | UnsetType | None = UNSET
+    image: Text | UnsetType | None = UNSET
 
 
 class UpdateUserRequest(Struct):
