@@ -49,6 +49,7 @@ __all__ = [
 TYPED_PARAMETERS = ("body", "query")
 MISSING: Any = inspect.Parameter.empty
 _SEQUENCES = (list, set, frozenset, tuple)
+MAX_ERRORS = 100  # a 422 lists at most this many fields
 _TRUE = frozenset(("true", "1", "yes", "on"))
 _FALSE = frozenset(("false", "0", "no", "off"))
 
@@ -61,7 +62,9 @@ class ValidationFailed(HTTPError):
         count = len(errors)
         first = errors[0]
         detail = f"{first['path']}: {first['message']}"
-        if count > 1:
+        if count >= MAX_ERRORS:
+            detail = f"{count} or more invalid fields (the first {count} are listed); first {detail}"
+        elif count > 1:
             detail = f"{count} invalid fields; first {detail}"
         super().__init__(422, detail, title="Validation failed", errors=errors)
         self.errors = errors
@@ -255,7 +258,10 @@ def _json_type(value: Any) -> str:
 
 
 def _collect(value: Any, tp: Any, path: str, out: list[dict[str, str]]) -> None:
-    """Append an error for every field of ``value`` (decoded JSON) that ``tp`` refuses."""
+    """Append an error for every field of ``value`` (decoded JSON) that ``tp`` refuses
+    (at most MAX_ERRORS: a hostile body must not buy a huge answer)."""
+    if len(out) >= MAX_ERRORS:
+        return
     inner, optional = _unwrap_optional(tp)
     if value is None and optional:
         return
@@ -302,7 +308,11 @@ def body_errors(data: bytes, tp: Any, first: msgspec.ValidationError) -> list[di
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise _malformed(data, exc) from None
     errors: list[dict[str, str]] = []
-    _collect(value, tp, "$", errors)
+    try:
+        _collect(value, tp, "$", errors)
+    except RecursionError:  # a recursive model nested very deep: msgspec's message will do
+        errors = []
+    del errors[MAX_ERRORS:]
     if not errors:  # the second pass found nothing (e.g. a Struct's __post_init__): msgspec's own
         errors.append(_split_message(first, "$"))
     for error in errors:

@@ -303,6 +303,7 @@ def test_realworld_postman_collection_passes(conduit: Server) -> None:
     summary = re.search(r"assertions\s*│\s*(\d+)\s*│\s*(\d+)", run.stdout)
     assert summary is not None, run.stdout[-2000:]
     assert int(summary.group(1)) >= 300 and summary.group(2) == "0"
+    print(f"newman: {summary.group(1)} assertions, {summary.group(2)} failed")  # shown with -s / -rP
 
 
 @pytest.mark.fuzz
@@ -327,3 +328,4 @@ def test_schemathesis_finds_no_server_errors_or_nonconforming_responses(conduit:
     assert run.returncode == 0, run.stdout[-6000:]
     counts = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
     assert counts is not None and counts.group(1) == counts.group(2), run.stdout[-2000:]
+    print(f"schemathesis: {counts.group(0)}")  # shown with -s / -rP

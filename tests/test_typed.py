@@ -357,3 +357,33 @@ def test_route_py_functions_are_typed(tmp_path):
     assert client.post("/api/items", json={"name": "n"}).status_code == 201
     r = client.post("/api/items", json={"name": 1})
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "$.name"
+
+
+class Node(msgspec.Struct):
+    name: str
+    children: list[Node] = []
+
+
+def test_hostile_bodies_get_bounded_4xx_answers():
+    app = App()
+
+    @app.post("/items")
+    async def create(req, body: list[Item]):
+        return {"n": len(body)}
+
+    @app.post("/tree")
+    async def tree(req, body: Node):
+        return {"name": body.name}
+
+    client = client_for(app)
+    many = client.post("/items", json=[{"name": 1}] * 50_000)
+    assert many.status_code == 422
+    assert len(many.json()["errors"]) == 100 and "100 or more" in many.json()["detail"]
+    assert len(many.content) < 20_000
+    deep: dict = {"name": 1}
+    for _ in range(400):  # valid JSON, nested deeper than the second pass recurses
+        deep = {"name": "n", "children": [deep]}
+    r = client.post("/tree", json=deep)
+    assert r.status_code == 422 and r.json()["errors"][0]["path"].startswith("$.children[0]")
+    assert client.post("/tree", content=b'{"name": "\\ud800"}', headers={"content-type": "application/json"}).status_code in (200, 400, 422)
+    assert client.post("/tree", content=b"\xef\xbb\xbf{}", headers={"content-type": "application/json"}).status_code in (400, 422)

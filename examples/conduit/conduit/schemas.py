@@ -124,6 +124,8 @@ class ProfileResponse(Struct):
 
 
 class ArticleSummary(Struct, rename="camel"):
+    """An article in a list (without its body, as RealWorld 1.1 lists them)."""
+
     slug: str
     title: str
     description: str
@@ -135,17 +137,10 @@ class ArticleSummary(Struct, rename="camel"):
     author: Profile
 
 
-class Article(Struct, rename="camel"):
-    slug: str
-    title: str
-    description: str
+class Article(ArticleSummary):
+    """A single article: the summary plus its body."""
+
     body: str
-    tag_list: list[str]
-    created_at: Timestamp
-    updated_at: Timestamp
-    favorited: bool
-    favorites_count: int
-    author: Profile
 
 
 class SingleArticleResponse(Struct):
