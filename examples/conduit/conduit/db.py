@@ -8,6 +8,7 @@ created at start-up.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 DEFAULT_URL = "sqlite+aiosqlite:///conduit.db"
@@ -120,10 +122,17 @@ class Database:
         engine = create_async_engine(url, **options)
         if url.startswith("sqlite"):
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        async with engine.begin() as conn:
-            if schema and not url.startswith("sqlite"):
-                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-            await conn.run_sync(metadata.create_all)
+        for attempt in range(3):  # workers starting together race to create the tables
+            try:
+                async with engine.begin() as conn:
+                    if schema and not url.startswith("sqlite"):
+                        await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                    await conn.run_sync(metadata.create_all)
+                break
+            except (IntegrityError, ProgrammingError):
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.2)
         self._engine = engine
 
     async def disconnect(self) -> None:
