@@ -292,8 +292,8 @@ def test_realworld_postman_collection_passes(conduit: Server) -> None:
     user = "u" + secrets.token_hex(5)
     run = subprocess.run(
         [
-            str(binary), "run", "Conduit.postman_collection.json", "--reporters", "cli,json",
-            "--reporter-json-export", "-", "--global-var", f"APIURL={conduit.url}/api",
+            str(binary), "run", "Conduit.postman_collection.json", "--reporters", "cli",
+            "--global-var", f"APIURL={conduit.url}/api",
             "--global-var", f"USERNAME={user}", "--global-var", f"EMAIL={user}@mail.com",
             "--global-var", "PASSWORD=password", "--timeout-request", "15000",
         ],
