@@ -7,14 +7,22 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
 IDP    := tests/idp/node_modules/.package-lock.json
+CONDUIT_TESTS := examples/conduit/api-tests
+NEWMAN := $(CONDUIT_TESTS)/node_modules/.bin/newman
 
-.PHONY: install run dev test lint bench bench-quick clean
+.PHONY: install run dev test lint bench bench-quick clean conduit conduit-api-test conduit-fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
 	touch $(STAMP)
+
+# newman runs the RealWorld spec's Postman collection against examples/conduit
+$(NEWMAN): $(CONDUIT_TESTS)/package-lock.json
+	command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm)
+	cd $(CONDUIT_TESTS) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NEWMAN)
 
 install: $(STAMP)
 
@@ -32,7 +40,7 @@ dev: install
 lint: install
 	$(VENV)/bin/ruff check nexpress tests bench examples
 
-test: install lint $(IDP)
+test: install lint $(IDP) $(NEWMAN)
 	$(PY) -m pytest
 
 bench: install
@@ -42,6 +50,18 @@ bench: install
 bench-quick: install
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[bench]"
 	BENCH_QUICK=1 $(PY) bench/run.py
+
+# examples/conduit (the RealWorld API) on http://127.0.0.1:3000/api, SQLite by default
+conduit: install
+	cd examples/conduit && ../../$(VENV)/bin/nexpress start --host 127.0.0.1 --port 3000
+
+# the RealWorld collection (newman) and a longer schemathesis fuzz, each against a
+# fresh server on a loopback port (the suite runs short versions of both)
+conduit-api-test: install
+	$(PY) -m pytest tests/test_conduit.py -k postman -q
+
+conduit-fuzz: install
+	CONDUIT_FUZZ_EXAMPLES=50 $(PY) -m pytest tests/test_conduit.py -k schemathesis -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -75,6 +75,7 @@ VARIANTS = {
     "auth-jwt": Variant("auth-jwt", 0, "/me", "auth, JWT sessions", (("BENCH_AUTH", "jwt"),), True),
     "auth-db": Variant("auth-db", 0, "/me", "auth, PostgreSQL sessions", (("BENCH_AUTH", "database"),), True),
     "ws": Variant("ws", 0, "/plaintext", "WebSocket"),
+    "post": Variant("post", 0, "/plaintext", "POST JSON"),
 }
 
 
@@ -88,6 +89,7 @@ class Case:
     signed_in: bool = False  # send the session cookie of the variant's sign-in
     units: tuple[str, str] = ("req/s", "µs/req")  # the two figures of a cell
     lower_is_better: bool = False  # the first figure (a latency) wants the minimum
+    method: str = "GET"  # POST sends the order (bench/post.lua, apps/_routes.py ORDER)
 
     @property
     def routes(self) -> int:
@@ -115,6 +117,8 @@ CASES = [
     Case("auth-db", "/me (req.auth, PostgreSQL)", "/me", "auth-db", signed_in=True),
     Case("ws-echo", "WS echo (16 sockets)", "/ws/echo", "ws", units=("rt/s", "µs/rt")),
     Case("ws-fanout", "WS broadcast to 1,000", "/ws/news", "ws", units=("ms p50", "ms p99"), lower_is_better=True),
+    Case("typed", "POST /typed (typed body)", "/typed", "post", method="POST"),
+    Case("untyped", "POST /untyped (req.json())", "/untyped", "post", method="POST"),
 ]
 WS_SUBSCRIBERS = 1000  # the fan-out case's sockets
 WS_CONNECTIONS = 16  # the echo case's sockets, each with one message in flight
@@ -467,8 +471,8 @@ def all_apps() -> list[AppSpec]:
         AppSpec("starlette", "Starlette", "granian", "starlette_app:app", targets=no_isr),
         AppSpec("fastapi", "FastAPI", "granian", "fastapi_app:app", targets={**no_isr, **no_ws}),
         AppSpec("litestar", "Litestar", "granian", "litestar_app:app", targets={**no_isr, **no_ws}),
-        AppSpec("express", "Express 5", "node", "express", targets={"fortunes": None, **no_isr, **no_ws}),
-        AppSpec("next", "Next.js", "node", "next", targets={**no_isr, **no_ws}),
+        AppSpec("express", "Express 5", "node", "express", targets={"fortunes": None, "post": None, **no_isr, **no_ws}),
+        AppSpec("next", "Next.js", "node", "next", targets={"post": None, **no_isr, **no_ws}),
     ]
 
 
@@ -644,10 +648,14 @@ class ServerError(RuntimeError):
     pass
 
 
-def _http_get(port: int, path: str, timeout: float = 5.0) -> tuple[int, str, bytes]:
+def _http_get(port: int, path: str, timeout: float = 5.0, body: bytes | None = None) -> tuple[int, str, bytes]:
+    """GET ``path``, or POST ``body`` (JSON) to it."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
     try:
-        conn.request("GET", path)
+        if body is None:
+            conn.request("GET", path)
+        else:
+            conn.request("POST", path, body, {"content-type": "application/json"})
         resp = conn.getresponse()
         return resp.status, resp.getheader("content-type", ""), resp.read()
     finally:
@@ -804,6 +812,8 @@ def check_responses(port: int, variant: str, cookie: str | None = None) -> list[
         return check_auth(port, cookie)
     if variant == "ws":
         return check_ws(port)
+    if variant == "post":
+        return check_post(port)
     problems = check_stack(port) if variant == "stack" else []
     for path, (ctype, want) in EXPECTED.items():
         try:
@@ -835,14 +845,46 @@ def check_responses(port: int, variant: str, cookie: str | None = None) -> list[
     return problems
 
 
+def check_post(port: int) -> list[str]:
+    """Both POST endpoints answer the order; /typed refuses an invalid one (4xx)."""
+    routes = routes_module()
+    problems = []
+    for path in ("/typed", "/untyped"):
+        try:
+            status, ctype, body = _http_get(port, path, body=routes.ORDER_BODY)
+        except (OSError, http.client.HTTPException) as exc:
+            problems.append(f"POST {path}: {exc}")
+            continue
+        if status != 200 or not ctype.startswith("application/json"):
+            problems.append(f"POST {path}: status {status}, content-type {ctype!r}")
+        elif json.loads(body) != routes.ORDER_ANSWER:
+            problems.append(f"POST {path}: body {body[:80]!r}")
+    try:
+        status = _http_get(port, "/typed", body=b'{"id": "not a number", "customer": {}, "items": []}')[0]
+    except (OSError, http.client.HTTPException) as exc:
+        status = str(exc)
+    if not isinstance(status, int) or not 400 <= status < 500:
+        problems.append(f"POST /typed with an invalid order: {status}, want a 4xx (is it validated?)")
+    return problems
+
+
+def routes_module():
+    """bench/apps/_routes.py (the route set and the POST cases' order), by path."""
+    return _load_app_module("_routes")
+
+
 def fortunes_module():
     """bench/apps/_fortunes.py (the rows, the expected answer, create_db), by path."""
-    mod = sys.modules.get("_fortunes")
+    return _load_app_module("_fortunes")
+
+
+def _load_app_module(name: str):
+    mod = sys.modules.get(name)
     if mod is None:
-        spec = importlib.util.spec_from_file_location("_fortunes", APPS_DIR / "_fortunes.py")
+        spec = importlib.util.spec_from_file_location(name, APPS_DIR / f"{name}.py")
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
-        sys.modules["_fortunes"] = mod
+        sys.modules[name] = mod
         spec.loader.exec_module(mod)
     return mod
 
@@ -977,6 +1019,9 @@ def parse_wrk(out: str) -> dict:
     return res
 
 
+ORDER_FILE = RESULTS_DIR / "order.json"  # the POST cases' body, written by main()
+
+
 def run_wrk(
     wrk: str,
     cfg: Config,
@@ -985,13 +1030,17 @@ def run_wrk(
     seconds: int,
     cpu: str | None,
     headers: tuple[str, ...] = (),
+    method: str = "GET",
 ) -> dict:
     """One wrk run; several paths = rotate through them (bench/rotate.lua, for warm-up);
-    ``headers`` ("Name: value") are sent with every request."""
+    ``headers`` ("Name: value") are sent with every request; POST sends the order to
+    each (bench/post.lua)."""
     cmd = [wrk, f"-t{cfg.threads}", f"-c{cfg.connections}", f"-d{seconds}s", "--timeout", "10s"]
     for header in headers:
         cmd += ["-H", header]
-    if len(paths) == 1:
+    if method == "POST":
+        cmd += ["--latency", "-s", str(BENCH_DIR / "post.lua"), f"http://{HOST}:{port}", "--", str(ORDER_FILE), *paths]
+    elif len(paths) == 1:
         cmd += ["--latency", f"http://{HOST}:{port}{paths[0]}"]
     else:
         cmd += ["-s", str(BENCH_DIR / "rotate.lua"), f"http://{HOST}:{port}", "--", *paths]
@@ -1024,7 +1073,7 @@ WARMUP_REQUESTS = {"node": 5_000, "granian": 0}
 
 def warm_up(
     wrk: str, cfg: Config, port: int, paths: list[str], cpu: str | None, min_requests: int,
-    headers: tuple[str, ...] = (),
+    headers: tuple[str, ...] = (), method: str = "GET",
 ) -> list[float]:  # fmt: skip
     """Warm the server up (see above); returns each 1 s run's req/s."""
     trace: list[float] = []
@@ -1032,7 +1081,7 @@ def warm_up(
     while len(trace) < cfg.warmup:
         if min_requests == 0 and trace:
             break
-        res = run_wrk(wrk, cfg, port, paths, 1, cpu, headers)
+        res = run_wrk(wrk, cfg, port, paths, 1, cpu, headers, method)
         trace.append(res["rps"])
         served += res["requests"]
         settled = len(trace) >= 2 and abs(trace[-1] - trace[-2]) <= WARMUP_TOLERANCE * trace[-2]
@@ -1085,6 +1134,7 @@ def run_benchmark(
                             client_cpu,
                             WARMUP_REQUESTS[app.kind],
                             (f"Cookie: {cookie}",) if cookie else (),
+                            cases[0].method,
                         )
                         warmups.append(
                             {"app": app.key, "variant": variant, "round": rnd + 1, "rps": trace}
@@ -1094,6 +1144,7 @@ def run_benchmark(
                             res = run_wrk(
                                 wrk, cfg, port, [case.path], cfg.duration, client_cpu,
                                 case.headers + ((f"Cookie: {cookie}",) if case.signed_in and cookie else ()),
+                                case.method,
                             )  # fmt: skip
                             cpu1 = tree_cpu_seconds(proc.pid)
                             res["cpu_s"] = round(cpu1 - cpu0, 4)
@@ -1399,12 +1450,13 @@ def main(argv: list[str] | None = None) -> int:
             say(f"bench: {app.name} has none of the selected cases; left out")
             apps.remove(app)
         for v in variants - mine:
-            app.failed_variants[v] = f"n/a (no {VARIANTS[v].probe} endpoint)"
+            app.failed_variants[v] = f"n/a (no {VARIANTS[v].label} case)"
 
     # The SSR case's database, rebuilt every run; every app gets its path in
     # BENCH_FORTUNES_DB (the Python apps open it at import, so all of them need it).
     fortunes_module().create_db(FORTUNES_DB)
     write_isr_page()
+    ORDER_FILE.write_bytes(routes_module().ORDER_BODY)
 
     wrk = "wrk" if cfg.check_only else ensure_wrk()
     server_cpu, client_cpu = cpu_pinning(cfg)

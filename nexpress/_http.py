@@ -22,6 +22,16 @@ class BadRequest(HTTPError):
         super().__init__(400, detail)
 
 
+def require_json(content_type: bytes | None) -> None:
+    """415 unless the Content-Type is JSON (``application/json`` or ``*/*+json``).
+
+    Only JSON bodies are parsed as JSON (as express.json() does): a cross-site form
+    post (text/plain, urlencoded) can then never reach a JSON handler."""
+    media = (content_type or b"").split(b";")[0].strip().lower()
+    if media != b"application/json" and not media.endswith(b"+json"):
+        raise HTTPError(415, "Expected a JSON body: send it with Content-Type: application/json")
+
+
 # --- percent-encoding -------------------------------------------------------
 
 _PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")

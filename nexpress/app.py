@@ -18,6 +18,7 @@ from ._asgi.websocket import serve_websocket
 from ._call import call_all
 from .cache import Cache, MemoryStore, store_from_url
 from .cache.manifest import load_prerendered
+from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
 from .routing import RouteDef, Router
@@ -49,7 +50,8 @@ class App(Router):
     ("views", for ``res.render``), ``pubsub`` (the broker of ``publish``/``subscribe``:
     "memory://" or "redis://..."; NEXPRESS_PUBSUB_URL wins), ``ws_origins`` (origins
     allowed to open WebSockets besides the same origin; ["*"] for any), ``ws_max_size``
-    (1 MiB per WebSocket message; 0 for no limit).
+    (1 MiB per WebSocket message; 0 for no limit), ``openapi`` (a dict: serve
+    ``/openapi.json`` and ``/docs``, see nexpress.openapi).
     """
 
     def __init__(
@@ -70,6 +72,7 @@ class App(Router):
         pubsub: str | None = None,
         ws_origins: list[str] | None = None,
         ws_max_size: int = MiB,
+        openapi: dict[str, Any] | None = None,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._table: RouteTable | None = None
@@ -100,6 +103,7 @@ class App(Router):
         self._templates: Templates | None = None
         self._not_found: Callable | None = None
         self.auth: Any = None  # the nexpress.auth.Auth that app.use(auth) installed, if any
+        self.openapi = serve_openapi(self, openapi) if openapi is not None else None
 
     def _changed(self) -> None:
         # any declaration made after compiling, on this app or a router mounted on it

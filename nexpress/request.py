@@ -17,7 +17,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import msgspec
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ._http import BadRequest, Headers, MultiDict, accepts, parse_cookie_header, parse_qs
+from ._http import (
+    BadRequest,
+    Headers,
+    MultiDict,
+    accepts,
+    parse_cookie_header,
+    parse_qs,
+    require_json,
+)
 from .errors import HTTPError
 
 if TYPE_CHECKING:
@@ -403,14 +411,7 @@ class Request:
     async def json(self, type: type[T] | None = None) -> T | Any:
         """Decode the body as JSON; with ``type`` (a msgspec Struct, dataclass, ...)
         validate into it. Malformed or invalid input is a 400 naming the field."""
-        content_type = (self.headers.raw_get(b"content-type") or b"").split(b";")[0].strip().lower()
-        if content_type != b"application/json" and not content_type.endswith(b"+json"):
-            # Only JSON bodies are parsed as JSON (as express.json() does): a cross-site
-            # form post (text/plain, urlencoded) can then never reach a JSON handler.
-            raise HTTPError(
-                415,
-                "Expected a JSON body: send it with Content-Type: application/json",
-            )
+        require_json(self.headers.raw_get(b"content-type"))
         body = await self.body()
         if not body.strip():
             raise BadRequest("The request body is empty; expected JSON")

@@ -122,8 +122,9 @@ def test_routes_prints_an_aligned_table(app_dir: Path) -> None:
     assert result.exit_code == 0, result.output
     lines = [line.rstrip() for line in result.output.splitlines() if line.strip()]
     header = lines[0]
-    assert header.split() == ["METHODS", "PATH", "KIND", "SOURCE"]
-    starts = [header.index(name) for name in ("METHODS", "PATH", "KIND", "SOURCE")]
+    columns = ("METHODS", "PATH", "KIND", "BODY", "RESPONSE", "SOURCE")
+    assert tuple(header.split()) == columns
+    starts = [header.index(name) for name in columns]
     rows = {}
     for line in lines[1:]:
         for start in starts[1:]:  # every column starts at the header's position
@@ -131,11 +132,11 @@ def test_routes_prints_an_aligned_table(app_dir: Path) -> None:
         fields = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], None], strict=True)]
         rows[fields[1]] = fields
     user_line = line_of(SERVER, '@app.get("/users/:id")')
-    assert rows["/users/:id"] == ["GET,HEAD", "/users/:id", "handler", f"server.py:{user_line} show_user"]
+    assert rows["/users/:id"] == ["GET,HEAD", "/users/:id", "handler", "-", "-", f"server.py:{user_line} show_user"]
     create_line = line_of(SERVER, "async def create_item")
-    assert rows["/api/items"] == ["POST", "/api/items", "handler", f"server.py:{create_line} create_item"]
+    assert rows["/api/items"] == ["POST", "/api/items", "handler", "-", "-", f"server.py:{create_line} create_item"]
     list_line = line_of(SERVER, '@api.get("/items/*rest")')
-    assert rows["/api/items/*rest"][3] == f"server.py:{list_line} list_items"
+    assert rows["/api/items/*rest"][5] == f"server.py:{list_line} list_items"
     assert set(rows) == {"/users/:id", "/api/items", "/api/items/*rest", "/boom", "/pid"}
 
 
@@ -146,7 +147,7 @@ def test_routes_json(app_dir: Path) -> None:
     rows = json.loads(result.output)
     assert isinstance(rows, list)
     for row in rows:
-        assert set(row) == {"methods", "path", "kind", "source", "revalidate"}, row
+        assert set(row) == {"methods", "path", "kind", "source", "revalidate", "body", "query", "response"}, row
     by_path = {row["path"]: row for row in rows}
     user_line = line_of(SERVER, '@app.get("/users/:id")')
     assert by_path["/users/:id"] == {
@@ -155,6 +156,9 @@ def test_routes_json(app_dir: Path) -> None:
         "kind": "handler",
         "source": f"server.py:{user_line} show_user",
         "revalidate": None,
+        "body": None,
+        "query": None,
+        "response": None,
     }
     assert by_path["/api/items"]["methods"] == ["POST"]
 

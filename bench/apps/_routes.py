@@ -6,7 +6,10 @@ measured routes, so a router that scans its table in registration order has to s
 all of them, as it would for a route near the end of a real app's table.
 """
 
+import json
 import os
+
+import msgspec
 
 PLAINTEXT = "Hello, World!"
 JSON_MESSAGE = {"message": "Hello, World!"}
@@ -31,3 +34,40 @@ def extra_param_prefixes() -> list[str]:
 def extra_static_paths() -> list[str]:
     """The static extras: ``/s0`` .. ``/s{n-1}``."""
     return [f"/s{i}" for i in range(extra_count())]
+
+
+# The POST cases: every app decodes the same order, into a model (``/typed``: msgspec
+# Structs, pydantic models for FastAPI) or into plain dicts (``/untyped``), and
+# answers {"id": 12345, "items": 3}.
+ORDER = {
+    "id": 12345,
+    "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
+    "items": [
+        {"sku": "A-100", "qty": 2, "price": 9.99},
+        {"sku": "B-200", "qty": 1, "price": 19.5},
+        {"sku": "C-300", "qty": 5, "price": 1.25},
+    ],
+    "note": "Leave it at the door, please.",
+    "paid": True,
+}
+ORDER_BODY = json.dumps(ORDER).encode()
+ORDER_ANSWER = {"id": 12345, "items": 3}
+
+
+class Customer(msgspec.Struct):
+    name: str
+    email: str
+
+
+class OrderLine(msgspec.Struct):
+    sku: str
+    qty: int
+    price: float
+
+
+class Order(msgspec.Struct):
+    id: int
+    customer: Customer
+    items: list[OrderLine]
+    note: str = ""
+    paid: bool = False

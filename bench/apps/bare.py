@@ -11,7 +11,14 @@ from html import escape
 
 import _fortunes
 import msgspec
-from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
+from _routes import (
+    EXTRA_BODY,
+    JSON_MESSAGE,
+    PLAINTEXT,
+    Order,
+    extra_param_prefixes,
+    extra_static_paths,
+)
 
 _encode = msgspec.json.encode
 
@@ -69,6 +76,35 @@ async def _lifespan(receive, send) -> None:
             return
 
 
+_decode_order = msgspec.json.Decoder(Order).decode
+_decode_any = msgspec.json.Decoder().decode
+
+
+async def _read_body(receive) -> bytes:
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+async def _post(path: str, receive) -> tuple[int, bytes, bytes]:
+    """The POST cases: decode the order (into Structs for /typed, dicts for /untyped)."""
+    body = await _read_body(receive)
+    try:
+        if path == "/typed":
+            order = _decode_order(body)
+            answer = {"id": order.id, "items": len(order.items)}
+        else:
+            data = _decode_any(body)
+            answer = {"id": data["id"], "items": len(data["items"])}
+    except (msgspec.DecodeError, KeyError, TypeError):
+        return 422, TEXT, b"Invalid order"
+    return 200, JSON, _encode(answer)
+
+
 async def app(scope, receive, send) -> None:
     if scope["type"] != "http":
         if scope["type"] == "lifespan":
@@ -77,7 +113,9 @@ async def app(scope, receive, send) -> None:
     path = scope["path"]
     status = 200
     handler = ROUTES.get(path)
-    if handler is not None:
+    if scope["method"] == "POST" and path in ("/typed", "/untyped"):
+        status, content_type, body = await _post(path, receive)
+    elif handler is not None:
         content_type, body = handler()
     else:
         parts = path.split("/")

@@ -11,6 +11,7 @@ from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, e
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
 app = FastAPI()
 DB = _fortunes.connect()  # one connection per process, opened at start-up
@@ -50,3 +51,33 @@ async def user(id: str):
 @app.get("/fortunes", response_class=HTMLResponse)
 async def fortunes(request: Request):
     return templates.TemplateResponse(request, "fortunes.html", {"fortunes": _fortunes.query(DB)})
+
+
+class CustomerModel(BaseModel):
+    name: str
+    email: str
+
+
+class OrderLineModel(BaseModel):
+    sku: str
+    qty: int
+    price: float
+
+
+class OrderModel(BaseModel):
+    id: int
+    customer: CustomerModel
+    items: list[OrderLineModel]
+    note: str = ""
+    paid: bool = False
+
+
+@app.post("/typed")
+async def typed(body: OrderModel):
+    return {"id": body.id, "items": len(body.items)}
+
+
+@app.post("/untyped")
+async def untyped(request: Request):
+    data = await request.json()
+    return {"id": data["id"], "items": len(data["items"])}

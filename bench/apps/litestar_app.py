@@ -7,8 +7,15 @@ Litestar's ``JinjaTemplateEngine`` (autoescape on).
 from pathlib import Path
 
 import _fortunes
-from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
-from litestar import Litestar, MediaType, get
+from _routes import (
+    EXTRA_BODY,
+    JSON_MESSAGE,
+    PLAINTEXT,
+    Order,
+    extra_param_prefixes,
+    extra_static_paths,
+)
+from litestar import Litestar, MediaType, Request, get, post
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
@@ -36,6 +43,17 @@ async def fortunes() -> Template:
     return Template(template_name="fortunes.html", context={"fortunes": _fortunes.query(DB)})
 
 
+@post("/typed", status_code=200)
+async def typed(data: Order) -> dict[str, int]:
+    return {"id": data.id, "items": len(data.items)}
+
+
+@post("/untyped", status_code=200)
+async def untyped(request: Request) -> dict[str, int]:
+    data = await request.json()
+    return {"id": data["id"], "items": len(data["items"])}
+
+
 def _extra_param(path: str):
     async def extra_param(id: str) -> str:
         return EXTRA_BODY
@@ -53,7 +71,7 @@ def _extra_static(path: str):
 # Registered first, like in every app of the benchmark (see _routes.py).
 handlers = [_extra_param(f"/{p}/{{id:str}}/x") for p in extra_param_prefixes()]
 handlers += [_extra_static(path) for path in extra_static_paths()]
-handlers += [plaintext, json_, user, fortunes]
+handlers += [plaintext, json_, user, fortunes, typed, untyped]
 
 app = Litestar(
     route_handlers=handlers,

@@ -2,7 +2,14 @@
 
 import os
 
-from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
+from _routes import (
+    EXTRA_BODY,
+    JSON_MESSAGE,
+    PLAINTEXT,
+    Order,
+    extra_param_prefixes,
+    extra_static_paths,
+)
 
 from nexpress import App, Response
 
@@ -55,3 +62,14 @@ async def ws_news(ws):
 async def broadcast(req):
     await app.publish("news", (await req.body()).decode())
     return Response("ok", media_type="text/plain")
+
+
+@app.post("/typed")
+async def typed(req, body: Order):
+    return {"id": body.id, "items": len(body.items)}
+
+
+@app.post("/untyped")
+async def untyped(req):
+    data = await req.json()
+    return {"id": data["id"], "items": len(data["items"])}

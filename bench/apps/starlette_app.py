@@ -10,7 +10,15 @@ Starlette/FastAPI's documentation does (a set of connections, sent to in turn).
 import os
 
 import _fortunes
-from _routes import EXTRA_BODY, JSON_MESSAGE, PLAINTEXT, extra_param_prefixes, extra_static_paths
+import msgspec
+from _routes import (
+    EXTRA_BODY,
+    JSON_MESSAGE,
+    PLAINTEXT,
+    Order,
+    extra_param_prefixes,
+    extra_static_paths,
+)
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
@@ -73,6 +81,20 @@ async def broadcast(request):
     return PlainTextResponse("ok")
 
 
+async def typed(request):
+    # Starlette has no typed bodies: decode with msgspec into the same Structs
+    try:
+        order = msgspec.json.decode(await request.body(), type=Order)
+    except msgspec.DecodeError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    return JSONResponse({"id": order.id, "items": len(order.items)})
+
+
+async def untyped(request):
+    data = await request.json()
+    return JSONResponse({"id": data["id"], "items": len(data["items"])})
+
+
 routes = [Route(f"/{p}/{{id}}/x", extra) for p in extra_param_prefixes()]
 routes += [Route(path, extra) for path in extra_static_paths()]
 routes += [
@@ -83,6 +105,8 @@ routes += [
     WebSocketRoute("/ws/echo", ws_echo),
     WebSocketRoute("/ws/news", ws_news),
     Route("/broadcast", broadcast, methods=["POST"]),
+    Route("/typed", typed, methods=["POST"]),
+    Route("/untyped", untyped, methods=["POST"]),
 ]
 
 app = Starlette(routes=routes)

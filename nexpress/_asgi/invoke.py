@@ -85,6 +85,15 @@ def handler_endpoint(route: Route) -> Endpoint_:
     """The route's handler as ``await endpoint(req, res)`` that sends its result."""
     handler = route.handler
     source = route.source
+    if route.plan is not None:  # typed body/query: the plan decodes, validates and calls
+        typed = route.plan.endpoint
+
+        async def call_typed(req: Request, res: Response) -> None:
+            result = await typed(req, res)
+            if result is not None or not res.sent:
+                send_result(res, result, source)
+
+        return call_typed
     if route.is_async and route.arity == 1:
 
         async def call_req(req: Request, res: Response) -> None:
@@ -127,8 +136,12 @@ def build_invoker(route: Route, errors: ErrorLayer, app: Any) -> Invoker:
     if isinstance(handler, Endpoint):
         general = endpoint_invoker(route, app, handler_endpoint(route), on_error, extra)
         return handler.fast_invoker(route.route_header, general) or general
-    if route.is_async and route.arity == 1 and extra is None:
-        return return_value_invoker(route, app, on_error)
+    if extra is None:
+        plan = route.plan
+        if plan is not None and plan.request_endpoint is not None and 200 <= plan.status < 300 and plan.status != 204:
+            return return_value_invoker(route, app, on_error, plan.request_endpoint, plan.status)
+        if route.plan is None and route.is_async and route.arity == 1:
+            return return_value_invoker(route, app, on_error, handler, 200)
     return endpoint_invoker(route, app, handler_endpoint(route), on_error, extra)
 
 
@@ -166,10 +179,10 @@ def endpoint_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Call
     return invoke
 
 
-def return_value_invoker(route: Route, app: Any, on_error: Callable) -> Invoker:
-    """``async def h(req)`` with no middleware: a dict or str result is written
-    straight to ASGI, with no Response object."""
-    handler = route.handler
+def return_value_invoker(route: Route, app: Any, on_error: Callable, handler: Callable, status: int) -> Invoker:
+    """``async def h(req)`` with no middleware (``handler``: it, or its typed plan's
+    ``async (req)`` form): a dict or str result is written straight to ASGI with
+    ``status``, with no Response object."""
     source = route.source
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
@@ -188,7 +201,7 @@ def return_value_invoker(route: Route, app: Any, on_error: Callable) -> Invoker:
                 await result.write(send, scope)
                 return
             else:
-                res = Response(request=req)
+                res = Response(status=status, request=req)
                 send_result(res, result, source)
                 res.prepare(req)
                 await res.write(send, scope)
@@ -199,8 +212,8 @@ def return_value_invoker(route: Route, app: Any, on_error: Callable) -> Invoker:
             await res.write(send, scope)
             return
         # the hottest path writes its two messages itself (a call to _wire costs ~5% of
-        # this route's time); only the rules of a 200 with a body apply here
-        await send({"type": _wire.START, "status": 200, "headers": [(_CT, content_type), (_wire.CONTENT_LENGTH, str(len(body)).encode())]})
+        # this route's time); only the rules of a 2xx with a body apply here
+        await send({"type": _wire.START, "status": status, "headers": [(_CT, content_type), (_wire.CONTENT_LENGTH, str(len(body)).encode())]})
         await send({"type": _wire.BODY, "body": b"" if scope["method"] == "HEAD" else body})
 
     return invoke

@@ -1,4 +1,5 @@
-"""The ``nexpress`` command: ``new``, ``dev``, ``start``, ``build``, ``export``, ``routes``.
+"""The ``nexpress`` command: ``new``, ``dev``, ``start``, ``build``, ``export``, ``routes``,
+``openapi``.
 
 ``APP`` is ``module:attr``; by default ``server:app`` when ``server.py`` exists
 in the current folder, else the current folder as a pure file-routed app.
@@ -173,16 +174,39 @@ def routes(args: tuple[str, ...], as_json: bool) -> None:
         _explain(app, table, url, as_json)
         return
     rows = table.describe()
+    _add_types(rows, table)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     out = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("METHODS", "PATH", "KIND", "SOURCE"):
+    for column in ("METHODS", "PATH", "KIND", "BODY", "RESPONSE", "SOURCE"):
         out.add_column(column, no_wrap=True)
+    lines = [
+        (",".join(row["methods"]), row["path"], row["kind"], row["body"] or "-", row["response"] or "-", row["source"])
+        for row in rows
+    ]
+    for cells in lines:
+        out.add_row(*(escape(cell) for cell in cells))
+    natural = sum(max([len(c[i]) for c in lines] or [0]) + 2 for i in range(6)) + 8
+    Console(width=max(120, Console().width, natural)).print(out)  # never truncate a cell
+
+
+def _add_types(rows: list[dict[str, Any]], table: Any) -> None:
+    """Add the typed body and response of each row ("POST NewPost" when a row groups
+    methods that differ), from the typed plans and return annotations."""
+    from ..openapi import route_types
+
+    by_row: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}
+    for route in table.routes:
+        by_row.setdefault((route.path, route.source), []).append((route.method, route_types(route)))
     for row in rows:
-        kind = row["kind"]
-        out.add_row(*(escape(cell) for cell in (",".join(row["methods"]), row["path"], kind, row["source"])))
-    Console(width=max(120, Console().width)).print(out)
+        typed = by_row.get((row["path"], row["source"]), [])
+        for key in ("body", "query", "response"):
+            values = [(method, types[key]) for method, types in typed if types[key]]
+            if len({value for _, value in values}) > 1 or (values and len(typed) > 1):
+                row[key] = ", ".join(f"{method} {value}" for method, value in values)
+            else:
+                row[key] = values[0][1] if values else None
 
 
 def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
@@ -241,6 +265,19 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
         line("  middleware  (none)")
     if info["layouts"]:
         line("  layouts     " + " > ".join(info["layouts"]))
+
+
+@main.command()
+@_app_argument
+def openapi(app: str | None) -> None:
+    """Print the app's OpenAPI 3.1 document (JSON), as /openapi.json serves it."""
+    from ..openapi import OpenAPI
+
+    application = _load_compiled(app)
+    spec = getattr(application, "openapi", None)
+    if not isinstance(spec, OpenAPI):  # no App(openapi=...): the document with default info
+        spec = OpenAPI(application, {})
+    click.echo(json.dumps(spec.document(), indent=2))
 
 
 @main.command()

@@ -37,6 +37,7 @@ from jinja2 import meta as jinja_meta
 from markupsafe import Markup
 
 from .._files import safe_join
+from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
 from ..errors import HTTPError
 from ..middleware import Middleware
@@ -352,10 +353,17 @@ class FileRoutes:
                 continue
             found = True
             line = getattr(getattr(handler, "__code__", None), "co_firstlineno", 1)
+            try:  # typed body/query parameters, as for app.get(): decided now
+                plan = plan_for(handler)
+            except TypeError as exc:
+                raise FileRouteError(f"{source}: {exc}") from None
             if revalidate and method == "GET":
-                handler = CachedEndpoint(handler, cache=self.cache, app=self.app, revalidate=revalidate, api=True, source=source)
+                # the cached endpoint runs the plan itself
+                render = plan.endpoint if plan is not None else handler
+                handler = CachedEndpoint(render, cache=self.cache, app=self.app, revalidate=revalidate, api=True, source=source)
+                plan = None
             self.routes.append(
-                RouteDef(method, folder.pattern, (*middleware, handler), {}, f"{os.path.join(self.root, source)}:{line}", "api", source)
+                RouteDef(method, folder.pattern, (*middleware, handler), {}, f"{os.path.join(self.root, source)}:{line}", "api", source, plan=plan)
             )
         if not found:
             raise FileRouteError(f"{source} defines none of {', '.join(API_METHODS[:5])}")

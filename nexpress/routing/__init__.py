@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._typed import TypedPlan, handler_arity, plan_for
 from ..middleware import Middleware
 from ..static import StaticFiles
 from .endpoint import Endpoint
@@ -25,7 +26,20 @@ __all__ = ["Endpoint", "PatternError", "Plugin", "RouteBuilder", "Router"]
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 WS = "WS"  # the route table's "method" for WebSocket routes (kind "ws")
-_OPTION_NAMES = {"body_limit", "file_limit"}
+_OPTION_NAMES = {
+    "body_limit",
+    "file_limit",
+    # typed handlers and the OpenAPI document (nexpress._typed, nexpress.openapi)
+    "status",
+    "tags",
+    "summary",
+    "description",
+    "responses",
+    "deprecated",
+    "include_in_schema",
+    "operation_id",
+    "security",
+}
 _WS_OPTION_NAMES = {"max_size"}
 
 
@@ -41,6 +55,7 @@ class RouteDef:
     kind: str = "handler"
     source: str | None = None  # set for file routes ("app/blog/[slug]/page.py")
     info: dict[str, Any] = field(default_factory=dict)  # shown by `nexpress routes URL` (layouts...)
+    plan: TypedPlan | None = None  # typed body/query/status (nexpress._typed), else None
 
 
 @dataclass(slots=True)
@@ -230,18 +245,26 @@ class Router:
         for middleware in handlers[:-1]:
             _check_middleware(middleware, site)
         endpoint = handlers[-1]
-        arity = positional_arity(endpoint)
         if method == WS:
             kind = "ws"
-            _check_ws_handler(endpoint, arity, site)
-        elif arity not in (1, 2):
+            _check_ws_handler(endpoint, positional_arity(endpoint), site)
+            plan = None
+        else:
+            plan = self._typed_plan(endpoint, options, site)
+        self._entries.append(RouteDef(method, pattern, handlers, options, site, kind, source, plan=plan))
+        self._changed()
+
+    @staticmethod
+    def _typed_plan(endpoint: Callable, options: dict[str, Any], site: str) -> TypedPlan | None:
+        """Check a handler's shape; its typed body/query plan, if it has one."""
+        arity = handler_arity(endpoint)  # typed body/query parameters are not counted
+        if arity not in (1, 2):
             raise TypeError(
                 f"handler {getattr(endpoint, '__qualname__', endpoint)!r} at {site} must take"
                 f" (req) or (req, res), not {arity} arguments; middleware goes before it:"
                 " app.get(path, middleware, handler)"
             )
-        self._entries.append(RouteDef(method, pattern, handlers, options, site, kind, source))
-        self._changed()
+        return plan_for(endpoint, options.get("status"))
 
     def add_route(self, definition: RouteDef) -> None:
         """Add a route a feature generated (file routes, auth endpoints); its handler
@@ -254,7 +277,7 @@ class Router:
         site = declaration_site()
         # ``app.get(path, handler)`` registers now; ``@app.get(path)`` and
         # ``@app.get(path, middleware)`` decorate the handler below.
-        if handlers and positional_arity(handlers[-1]) != 3:
+        if handlers and handler_arity(handlers[-1]) != 3:
             self._add(method, pattern, handlers, options, site)
             return self
 

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .._call import is_async_callable
+from .._typed import handler_arity
 from ..middleware import Middleware
 from . import (
     WS,
@@ -25,7 +26,6 @@ from . import (
     UseDef,
     handler_source,
     make_site_relative,
-    positional_arity,
     relative_to,
 )
 from .endpoint import Endpoint
@@ -86,6 +86,7 @@ class Route:
     route_header: bytes | None = None
     pattern: str = ""
     has_splat: bool = False
+    plan: Any = None  # nexpress._typed.TypedPlan for typed handlers, else None
 
     def __post_init__(self) -> None:
         self.has_splat = True in self.splats
@@ -542,9 +543,10 @@ def _routes_for(pending: _Pending, middleware: list[_Middleware], root: str) -> 
                 file_limit=file_limit,
                 options=options,
                 info=dict(definition.info),
-                arity=positional_arity(endpoint),
+                arity=handler_arity(endpoint),
                 is_async=is_async_callable(endpoint),
                 pattern=pending.pattern,
+                plan=definition.plan,
             )
         )
     return routes

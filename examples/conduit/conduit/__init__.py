@@ -1,0 +1,1 @@
+"""The RealWorld ("Conduit") backend API on nexpress: see ../README.md."""

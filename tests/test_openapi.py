@@ -1,0 +1,324 @@
+"""The OpenAPI 3.1 document built from the route table, /openapi.json, the offline
+/docs explorer, and the ``nexpress openapi`` / ``nexpress routes`` commands."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import pytest
+from click.testing import CliRunner
+from helpers import client_for
+from openapi_spec_validator import validate
+
+from nexpress import App
+from nexpress.cli import main
+from nexpress.middleware import Middleware
+from nexpress.openapi import build_document
+from nexpress.openapi.explorer import relative_url
+
+SERVER = '''\
+import msgspec
+from nexpress import App, HTTPError, Router
+from nexpress.middleware import Middleware
+
+
+class NewPost(msgspec.Struct):
+    title: str
+    body: str = ""
+
+
+class PostQuery(msgspec.Struct):
+    limit: int = 20
+    offset: int = 0
+    tag: list[str] = []
+
+
+class Post(msgspec.Struct):
+    id: int
+    title: str
+
+
+class RequireKey(Middleware):
+    openapi_security = {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-key"}}
+
+    async def __call__(self, req, res, next):
+        if req.get("x-key") != "k":
+            raise HTTPError(401, "Missing key")
+        await next()
+
+
+app = App(openapi={"title": "Blog API", "version": "1.0.0", "description": "Posts."})
+api = Router()
+
+
+@api.post("/posts", RequireKey(), status=201, tags=["posts"], responses={409: "Title taken"})
+async def create(req, body: NewPost) -> Post:
+    """Create a post.
+
+    The title must be unique."""
+    return Post(1, body.title)
+
+
+@api.get("/posts", tags=["posts"])
+async def list_posts(req, query: PostQuery) -> list[Post]:
+    return []
+
+
+@api.get("/posts/:id", summary="One post", deprecated=True)
+async def show(req) -> Post:
+    return Post(int(req.params["id"]), "t")
+
+
+@api.get("/files/*path", operation_id="readFile")
+async def read_file(req) -> str:
+    return "<p>file</p>"
+
+
+@app.get("/hidden", include_in_schema=False)
+async def hidden(req):
+    return {}
+
+
+@app.get("/untyped")
+async def untyped(req, res):
+    res.json({"ok": True})
+
+
+app.use("/api/v1", api)
+'''
+
+ROUTE_PY = '''\
+import msgspec
+
+
+class Item(msgspec.Struct):
+    name: str
+
+
+async def GET(req) -> list[Item]:
+    """List items."""
+    return []
+
+
+async def POST(req, res, body: Item) -> Item:
+    res.status(201)
+    return body
+'''
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A temp folder with server.py and an app/api/items/[id]/route.py, as the cwd."""
+    (tmp_path / "server.py").write_text(SERVER)
+    folder = tmp_path / "app" / "api" / "items" / "[id]"
+    folder.mkdir(parents=True)
+    (folder / "route.py").write_text(ROUTE_PY)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    sys.modules.pop("server", None)
+    yield tmp_path
+    sys.modules.pop("server", None)
+
+
+@pytest.fixture
+def server_app(app_dir: Path) -> App:
+    import server
+
+    return server.app
+
+
+def test_document_is_valid_openapi_31(server_app: App) -> None:
+    doc = client_for(server_app).get("/openapi.json").json()
+    validate(doc)
+    assert doc["openapi"] == "3.1.0"
+    assert doc["info"] == {"title": "Blog API", "version": "1.0.0", "description": "Posts."}
+    assert sorted(doc["paths"]) == [
+        "/api/items/{id}",
+        "/api/v1/files/{path}",
+        "/api/v1/posts",
+        "/api/v1/posts/{id}",
+        "/untyped",
+    ]
+
+
+def test_operations_describe_bodies_queries_responses_and_errors(server_app: App) -> None:
+    doc = client_for(server_app).get("/openapi.json").json()
+    create = doc["paths"]["/api/v1/posts"]["post"]
+    assert create["operationId"] == "create"
+    assert create["tags"] == ["posts"]
+    assert create["summary"] == "Create a post."
+    assert create["description"] == "The title must be unique."
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/NewPost"}
+    assert create["responses"]["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Post"}
+    assert {"400", "401", "409", "413", "415", "422"} <= set(create["responses"])
+    assert create["responses"]["422"] == {"$ref": "#/components/responses/ValidationFailed"}
+    assert create["responses"]["409"]["description"] == "Title taken"
+    assert create["security"] == [{"ApiKey": []}]
+    assert doc["components"]["securitySchemes"]["ApiKey"]["name"] == "x-key"
+
+    listing = doc["paths"]["/api/v1/posts"]["get"]
+    params = {p["name"]: p for p in listing["parameters"]}
+    assert params["limit"] == {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "default": 20}}
+    assert params["tag"]["schema"]["type"] == "array" and params["tag"]["explode"] is True
+    assert listing["responses"]["200"]["content"]["application/json"]["schema"]["items"] == {"$ref": "#/components/schemas/Post"}
+    assert "PostQuery" not in doc["components"]["schemas"]  # spread into parameters
+
+    show = doc["paths"]["/api/v1/posts/{id}"]["get"]
+    assert show["summary"] == "One post" and show["deprecated"] is True
+    assert show["parameters"] == [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    assert "404" in show["responses"]
+    splat = doc["paths"]["/api/v1/files/{path}"]["get"]
+    assert splat["operationId"] == "readFile"
+    assert splat["responses"]["200"]["content"] == {"text/html": {"schema": {"type": "string"}}}
+
+    problem = doc["components"]["responses"]["ValidationFailed"]["content"]["application/problem+json"]
+    assert problem["schema"] == {"$ref": "#/components/schemas/ValidationProblem"}
+    assert set(doc["components"]["responses"]) >= {
+        "BadRequest", "NotFound", "MethodNotAllowed", "PayloadTooLarge", "UnsupportedMediaType", "ValidationFailed",
+    }  # fmt: skip
+
+
+def test_route_py_functions_are_operations(server_app: App) -> None:
+    doc = client_for(server_app).get("/openapi.json").json()
+    item = doc["paths"]["/api/items/{id}"]
+    assert item["get"]["operationId"] == "get_api_items_id"
+    assert item["get"]["summary"] == "List items."
+    assert item["post"]["operationId"] == "post_api_items_id"
+    assert item["post"]["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Item"}
+
+
+def test_operation_ids_are_unique_and_stable() -> None:
+    app = App()
+
+    async def handler(req):
+        return {}
+
+    for path in ("/a", "/b/:id", "/c{/:lang}"):
+        app.get(path, handler)
+    app.post("/a", handler)
+    first = build_document(app.compile().routes)
+    ids = [op["operationId"] for item in first["paths"].values() for op in item.values()]
+    assert len(ids) == len(set(ids)) == 5
+    again = build_document(app.compile().routes)
+    assert ids == [op["operationId"] for item in again["paths"].values() for op in item.values()]
+    validate(first)
+
+
+class Errors(msgspec.Struct):
+    errors: dict[str, list[str]]
+
+
+class Body(msgspec.Struct):
+    name: str
+
+
+def test_error_model_replaces_problem_json() -> None:
+    app = App(openapi={"title": "t", "version": "1", "error_model": Errors})
+
+    async def create(req, body: Body):
+        return {}
+
+    app.post("/x", create)
+    doc = client_for(app).get("/openapi.json").json()
+    validate(doc)
+    content = doc["components"]["responses"]["ValidationFailed"]["content"]
+    assert content == {"application/json": {"schema": {"$ref": "#/components/schemas/Errors"}}}
+    assert "Problem" not in doc["components"]["schemas"]
+
+
+def test_docs_page_is_offline_and_its_assets_are_served(server_app: App) -> None:
+    client = client_for(server_app)
+    page = client.get("/docs")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    script = client.get("/docs/init.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    for text in (page.text, script.text):
+        assert not re.search(r"https?://", text), text
+        assert "//" not in text.replace("://", "")  # no protocol-relative URLs either
+    for url in re.findall(r'(?:href|src)="([^"]+)"', page.text):
+        if url.startswith("data:"):
+            continue
+        asset = client.get("/" + url)
+        assert asset.status_code == 200, url
+        assert url.endswith("init.js") or len(asset.content) > 10_000
+    assert '"openapi.json"' in script.text
+    assert client.get("/docs/swagger-ui.css", headers={"if-none-match": client.get("/docs/swagger-ui.css").headers["etag"]}).status_code == 304
+
+
+def test_relative_urls_work_under_other_paths() -> None:
+    assert relative_url("/openapi.json", "/docs") == "openapi.json"
+    assert relative_url("/api/openapi.json", "/api/docs") == "openapi.json"
+    assert relative_url("/openapi.json", "/api/docs") == "../openapi.json"
+    assert relative_url("/api/docs/init.js", "/api/docs") == "docs/init.js"
+
+
+def test_custom_paths_and_no_explorer() -> None:
+    app = App(openapi={"path": "/spec.json", "docs_path": None})
+    client = client_for(app)
+    assert client.get("/spec.json").json()["info"]["title"] == "nexpress API"
+    assert client.get("/docs").status_code == 404
+    with pytest.raises(TypeError, match="unknown openapi option"):
+        App(openapi={"titel": "x"})
+
+
+def test_security_from_middleware_attribute() -> None:
+    class Guard(Middleware):
+        openapi_security = {"Token": {"type": "http", "scheme": "bearer"}}
+
+        async def __call__(self, req, res, next):
+            await next()
+
+    app = App()
+    app.use("/private", Guard())
+
+    @app.get("/private/x")
+    async def x(req):
+        return {}
+
+    @app.get("/public")
+    async def y(req):
+        return {}
+
+    doc = build_document(app.compile().routes)
+    assert doc["paths"]["/private/x"]["get"]["security"] == [{"Token": []}]
+    assert "security" not in doc["paths"]["/public"]["get"]
+    assert doc["components"]["securitySchemes"] == {"Token": {"type": "http", "scheme": "bearer"}}
+
+
+def run_cli(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=True)
+
+
+def test_cli_openapi_prints_the_document(app_dir: Path) -> None:
+    result = run_cli("openapi")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    validate(doc)
+    assert doc["info"]["title"] == "Blog API"
+    (app_dir / "plain.py").write_text("from nexpress import App\napp = App()\n@app.get('/x')\nasync def x(req):\n    return {}\n")
+    result = run_cli("openapi", "plain:app")
+    assert result.exit_code == 0, result.output
+    assert "/x" in json.loads(result.output)["paths"]
+
+
+def test_cli_routes_shows_body_and_response_types(app_dir: Path) -> None:
+    result = run_cli("routes", "--json")
+    assert result.exit_code == 0, result.output
+    rows = {(r["path"], r["source"].split()[-1]): r for r in json.loads(result.output)}
+    create = next(r for (path, name), r in rows.items() if path == "/api/v1/posts" and "POST" in r["methods"])
+    assert (create["body"], create["response"]) == ("NewPost", "Post")
+    listing = next(r for (path, name), r in rows.items() if name == "list_posts")
+    assert (listing["query"], listing["response"]) == ("PostQuery", "list[Post]")
+    item = next(r for (path, name), r in rows.items() if path == "/api/items/:id")
+    assert item["body"] == "POST Item" and item["response"] == "GET list[Item], POST Item"
+    table = run_cli("routes").output.splitlines()
+    header = table[0]
+    assert header.split() == ["METHODS", "PATH", "KIND", "BODY", "RESPONSE", "SOURCE"]
+    body_col = header.index("BODY")
+    line = next(line for line in table if "create" in line and "POST" in line)
+    assert line[body_col:].startswith("NewPost ")
