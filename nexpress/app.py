@@ -18,6 +18,7 @@ from ._asgi.websocket import serve_websocket
 from ._call import call_all
 from .cache import Cache, MemoryStore, store_from_url
 from .cache.manifest import load_prerendered
+from .config import load_settings
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
@@ -30,13 +31,6 @@ logger = logging.getLogger("nexpress")
 MiB = 1024 * 1024
 
 __all__ = ["App"]
-
-
-def _env_flag(name: str) -> bool | None:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return None
-    return value.lower() in ("1", "true", "yes", "on")
 
 
 class App(Router):
@@ -63,12 +57,13 @@ class App(Router):
         debug: bool | None = None,
         *,
         secret: str | None = None,
-        trust_proxy: bool | int | list[str] = False,
+        trust_proxy: bool | int | list[str] | None = None,
         route_header: bool | None = None,
-        body_limit: int = MiB,
-        file_limit: int = 10 * MiB,
-        body_timeout: float = 30.0,
+        body_limit: int | str | None = None,
+        file_limit: int | str | None = None,
+        body_timeout: float | None = None,
         views: str = "views",
+        base_url: str | None = None,
         pubsub: str | None = None,
         ws_origins: list[str] | None = None,
         ws_max_size: int = MiB,
@@ -76,22 +71,27 @@ class App(Router):
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._table: RouteTable | None = None
-        super().__init__(body_limit=body_limit, file_limit=file_limit)
-        root = os.fspath(root)
-        if os.path.isfile(root):  # App(root=__file__) is a common slip: use its folder
-            root = os.path.dirname(root)
-        self.root = os.path.abspath(root)
-        self.pages = pages
-        self.public = public
-        self.cache_url = os.environ.get("NEXPRESS_CACHE_URL") or cache or "memory://"
-        env_debug = _env_flag("NEXPRESS_DEBUG")
-        self.debug = bool(debug if debug is not None else env_debug)
-        self.route_header = self.debug if route_header is None else route_header
-        self.secret = secret or os.environ.get("NEXPRESS_SECRET") or None
-        self.trust_proxy = trust_proxy
-        self.body_timeout = body_timeout
-        self.views = views
-        self.pubsub_url = os.environ.get("NEXPRESS_PUBSUB_URL") or pubsub or "memory://"
+        settings = load_settings(
+            root, pages=pages, public=public, views=views, cache=cache, debug=debug, secret=secret,
+            trust_proxy=trust_proxy, route_header=route_header, body_limit=body_limit,
+            file_limit=file_limit, body_timeout=body_timeout, pubsub=pubsub, base_url=base_url,
+        )  # fmt: skip
+        self.settings = settings
+        """Every setting as resolved (``settings.sources`` says where each came from)."""
+        super().__init__(body_limit=settings.body_limit, file_limit=settings.file_limit)
+        self.root = settings.root
+        self.pages = settings.pages
+        self.public = settings.public
+        self.cache_url = settings.cache
+        self.debug = settings.debug
+        self.route_header = settings.route_header
+        self.secret = settings.secret
+        self.trust_proxy = settings.trust_proxy
+        self.body_timeout = settings.body_timeout
+        self.views = settings.views
+        self.base_url = settings.base_url
+        """The public URL of the site (sitemap, feeds, absolute links), or None."""
+        self.pubsub_url = settings.pubsub
         self.broker: Broker = broker_from_url(self.pubsub_url)
         self.ws_origins = ws_origins
         self.ws_max_size = ws_max_size

@@ -10,9 +10,10 @@ passed in (the default), and nothing is written to it (see :func:`export_dotenv`
 for that). A bad value raises :class:`ConfigError` naming where it came from
 (the argument, the variable, or the ``.env`` file) and the form expected.
 
-One exception to "arguments first", from the SPEC (section 4): the cache URL in
-``NEXPRESS_CACHE_URL`` overrides ``App(cache=...)``, so a deployment can point
-every instance at Redis without editing the code.
+Two exceptions to "arguments first", from the SPEC (sections 4 and 9): the URLs in
+``NEXPRESS_CACHE_URL`` and ``NEXPRESS_PUBSUB_URL`` override ``App(cache=...)`` and
+``App(pubsub=...)``, so a deployment can point every instance at Redis without
+editing the code.
 """
 
 from __future__ import annotations
@@ -230,7 +231,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("debug", "NEXPRESS_DEBUG", parse_bool, False, doc="debug error pages, route header, template reload"),
     Setting("secret", "NEXPRESS_SECRET", parse_secret, None, doc="signs cookies (res.cookie(signed=True), sessions)"),
     Setting("cache", "NEXPRESS_CACHE_URL", parse_cache_url, "memory://", env_wins=True, doc="cache store URL"),
-    Setting("pubsub", "NEXPRESS_PUBSUB_URL", parse_pubsub_url, "memory://", doc="publish/subscribe broker URL"),
+    Setting("pubsub", "NEXPRESS_PUBSUB_URL", parse_pubsub_url, "memory://", env_wins=True, doc="publish/subscribe broker URL"),
     Setting("trust_proxy", "NEXPRESS_TRUST_PROXY", parse_trust_proxy, False, doc="which proxies' X-Forwarded-* to believe"),
     Setting("route_header", "NEXPRESS_ROUTE_HEADER", parse_optional_bool, None, doc="send x-nexpress-route (default: on in debug)"),
     Setting("body_limit", "NEXPRESS_BODY_LIMIT", parse_size, MiB, doc="largest request body (413 past it)"),
