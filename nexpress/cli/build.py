@@ -1,0 +1,98 @@
+"""``nexpress build`` (prerender into .nexpress/) and ``nexpress export`` (a static site),
+with a progress bar and the table of what was written."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ._common import app_argument, load_compiled
+
+
+def _progress_run(app: Any, label: str, work) -> list:
+    """Run an async build step with a rich progress bar over its pages."""
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..build import targets
+
+    async def main() -> list:
+        await app.startup(for_build=True)
+        total = len(await targets(app))
+        with Progress(
+            TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("{task.description}"), transient=False,
+        ) as progress:
+            task = progress.add_task("", total=total)
+
+            def done(result: Any) -> None:
+                progress.update(task, advance=1, description=escape(result.target.path))
+
+            try:
+                return await work(done)
+            finally:
+                await app.shutdown()
+
+    return asyncio.run(main())
+
+
+def _results_table(results: list) -> None:
+    out = Table(box=None, header_style="bold", pad_edge=False)
+    for column, justify in (("PATH", "left"), ("KIND", "left"), ("REVALIDATE", "right"), ("SIZE", "right"), ("TIME", "right"), ("SOURCE", "left")):
+        out.add_column(column, justify=justify, no_wrap=True)
+    for result in sorted(results, key=lambda r: r.target.path):
+        entry = result.entry
+        revalidate = result.target.revalidate
+        out.add_row(
+            escape(result.target.path),
+            escape(result.target.route.kind),
+            f"{revalidate}s" if revalidate else "-",
+            _size(len(entry.body)) if entry else "FAILED",
+            f"{result.seconds * 1000:.1f} ms",
+            escape(result.target.route.source),
+        )
+    Console(width=max(120, Console().width)).print(out)
+
+
+def _size(n: int) -> str:
+    return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB"
+
+
+@click.command()
+@app_argument
+def build(app: str | None) -> None:
+    """Prerender static and ISR pages into .nexpress/ (served by `nexpress start`)."""
+    from ..build import failures_message, prerender, write_output
+
+    application = load_compiled(app)
+    results = _progress_run(application, "Prerendering", lambda done: prerender(application, done))
+    _results_table(results)
+    failed = [r for r in results if r.entry is None]
+    if failed:
+        raise click.ClickException(failures_message(failed))
+    manifest = write_output(application, results)
+    click.echo(f"\n{len(results)} page(s) prerendered into {os.path.relpath(os.path.dirname(manifest))}/")
+
+
+@click.command()
+@app_argument
+@click.option("--out", default="out", show_default=True, help="Folder to write the static site to.")
+def export(app: str | None, out: str) -> None:
+    """Write a static site (HTML, public/, sitemap.xml) for any file host."""
+    from ..build import BuildError, check_exportable
+    from ..build import export as run_export
+
+    application = load_compiled(app)
+    try:
+        check_exportable(application)  # before the progress bar starts
+        results = _progress_run(application, "Exporting", lambda done: run_export(application, out, done))
+    except BuildError as exc:
+        raise click.ClickException(str(exc)) from None
+    _results_table(results)
+    click.echo(f"\nStatic site written to {out}/ ({len(results)} page(s))")

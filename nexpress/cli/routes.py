@@ -1,0 +1,147 @@
+"""``nexpress routes`` (the route table, or which route serves a URL) and
+``nexpress openapi`` (the OpenAPI document)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ._common import app_argument, load_app, load_compiled
+
+
+@click.command()
+@click.argument("args", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def routes(args: tuple[str, ...], as_json: bool) -> None:
+    """Print the route table; with a URL, which route and middleware would serve it.
+
+    Usage: nexpress routes [APP] [URL] [--json]
+    """
+    target = url = None
+    for arg in args:
+        if arg.startswith("/"):
+            url = arg
+        elif target is None:
+            target = arg
+        else:
+            raise click.UsageError(f"unexpected argument {arg!r}")
+    app = load_app(target)
+    try:
+        table = app.compile()
+    except (ValueError, TypeError, LookupError) as exc:
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    if url is not None:
+        _explain(app, table, url, as_json)
+        return
+    rows = table.describe()
+    _add_types(rows, table)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    out = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("METHODS", "PATH", "KIND", "BODY", "RESPONSE", "SOURCE"):
+        out.add_column(column, no_wrap=True)
+    lines = [
+        (",".join(row["methods"]), row["path"], row["kind"], row["body"] or "-", row["response"] or "-", row["source"])
+        for row in rows
+    ]
+    for cells in lines:
+        out.add_row(*(escape(cell) for cell in cells))
+    natural = sum(max([len(c[i]) for c in lines] or [0]) + 2 for i in range(6)) + 8
+    Console(width=max(120, Console().width, natural)).print(out)  # never truncate a cell
+
+
+def _add_types(rows: list[dict[str, Any]], table: Any) -> None:
+    """Add the typed body and response of each row ("POST NewPost" when a row groups
+    methods that differ), from the typed plans and return annotations."""
+    from ..openapi import route_types
+
+    by_row: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}
+    for route in table.routes:
+        by_row.setdefault((route.path, route.source), []).append((route.method, route_types(route)))
+    for row in rows:
+        typed = by_row.get((row["path"], row["source"]), [])
+        for key in ("body", "query", "response"):
+            values = [(method, types[key]) for method, types in typed if types[key]]
+            if len({value for _, value in values}) > 1 or (values and len(typed) > 1):
+                row[key] = ", ".join(f"{method} {value}" for method, value in values)
+            else:
+                row[key] = values[0][1] if values else None
+
+
+def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
+    from .._http import split_path
+
+    path, _, _query = url.partition("?")
+    segs = split_path(path)
+    found = table.match("GET", segs) or next(
+        (m for m in (table.match(method, segs) for method in ("POST", "PUT", "PATCH", "DELETE", "*", "WS")) if m), None
+    )
+    if found is None:
+        allowed = table.allowed(segs)
+        message = {"url": url, "route": None, "allowed": sorted(allowed)}
+        if as_json:
+            click.echo(json.dumps(message, indent=2))
+        else:
+            click.echo(f"{url}: no route (404)" + (f"; methods: {', '.join(sorted(allowed))}" if allowed else ""))
+        raise SystemExit(1)
+    route, params = found
+    chain = [
+        {"middleware": getattr(step.fn, "__qualname__", repr(step.fn)), "source": step.site, "conditional": step.condition is not None}
+        for step in route.middleware
+    ]
+    info = {
+        "url": url,
+        "methods": next(
+            (row["methods"] for row in table.describe() if row["path"] == route.path and row["source"] == route.source),
+            [route.method],
+        ),
+        "path": route.path,
+        "kind": route.kind,
+        "source": route.source,
+        "params": params,
+        "middleware": chain,
+        "layouts": route.info.get("layouts", []),
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    console = Console(highlight=False)
+    print_ = console.print
+
+    def line(text: str) -> None:
+        print_(text, markup=False)
+
+    print_(f"[bold]{escape(url)}[/bold]")
+    line(f"  route       {' '.join(info['methods'])} {route.path}  ({route.kind})")
+    line(f"  source      {route.source}")
+    line(f"  params      {json.dumps(params)}")
+    if chain:
+        line("  middleware")
+        for index, step in enumerate(chain, 1):
+            note = "  (when the path matches its prefix)" if step["conditional"] else ""
+            line(f"    {index}. {step['middleware']}  {step['source']}{note}")
+    else:
+        line("  middleware  (none)")
+    if info["layouts"]:
+        line("  layouts     " + " > ".join(info["layouts"]))
+
+
+@click.command()
+@app_argument
+def openapi(app: str | None) -> None:
+    """Print the app's OpenAPI 3.1 document (JSON), as /openapi.json serves it."""
+    from ..openapi import OpenAPI
+
+    application = load_compiled(app)
+    spec = getattr(application, "openapi", None)
+    if not isinstance(spec, OpenAPI):  # no App(openapi=...): the document with default info
+        spec = OpenAPI(application, {})
+    click.echo(json.dumps(spec.document(), indent=2))
+
+
