@@ -16,7 +16,7 @@ from urllib.parse import quote
 from .._call import call
 from .._http import BadRequest, decode_raw_path, split_path
 from ..errors import HTTPError
-from ..middleware import run_chain
+from ..middleware.chain import run_chain
 from ..request import Request
 from ..response import Response
 from ..routing.table import RouteTable

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._call import call
 from .._http import prefers_html
 from ..errors import HTTPError, failing_frame, html_page, problem
-from ..middleware import MiddlewareError
+from ..middleware.chain import MiddlewareError
 from ..request import ClientDisconnect
 from ..response import HTML, Response
 

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import msgspec
 
 from .. import _wire
-from ..middleware import run_chain
+from ..middleware.chain import run_chain
 from ..request import Request
 from ..response import HTML, JSON, Response
 from ..routing.endpoint import Endpoint, Invoker

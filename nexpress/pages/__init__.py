@@ -40,7 +40,7 @@ from .._files import safe_join
 from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
 from ..errors import HTTPError
-from ..middleware import Middleware
+from ..middleware.chain import Middleware
 from ..response import Response
 from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._typed import TypedPlan, handler_arity, plan_for
-from ..middleware import Middleware
+from ..middleware.chain import Middleware
 from ..static import StaticFiles
 from .endpoint import Endpoint
 from .pattern import PatternError, parse_pattern

@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from .._call import is_async_callable
 from .._typed import handler_arity
-from ..middleware import Middleware
+from ..middleware.chain import Middleware
 from . import (
     WS,
     ErrorDef,
