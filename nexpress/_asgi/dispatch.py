@@ -87,7 +87,8 @@ class Dispatcher:
             shown = path if path is not None else (raw or b"/").decode("latin-1")
             await self.answer_error(exc, scope, receive, send, shown)
             return
-        found = self.table.match(method, segs)
+        raw_segs = path[1:].split("/") if path != "/" else []
+        found = self.table.match(method, segs, raw_segs)
         if found is not None:
             await found[0].invoke(scope, receive, send, path, found[1])
             return
@@ -97,7 +98,7 @@ class Dispatcher:
             res = Response(request=req).redirect(location, 308)
             await res.write(send, scope)
             return
-        await self.fallback(scope, receive, send, path, self.table.allowed(segs))
+        await self.fallback(scope, receive, send, path, self.table.allowed(segs, raw_segs))
 
     def slash_redirect(self, method: str, path: str, scope: dict) -> str | None:
         """``/about/`` -> ``/about`` (query kept) when that route exists; never to a
@@ -111,7 +112,8 @@ class Dispatcher:
             segs = split_path(stripped)
         except HTTPError:
             return None
-        if not (self.table.match(method, segs) or self.table.allowed(segs)):
+        raw_segs = stripped[1:].split("/")
+        if not (self.table.match(method, segs, raw_segs) or self.table.allowed(segs, raw_segs)):
             return None
         qs = scope.get("query_string", b"").decode("latin-1")
         return stripped + ("?" + qs if qs else "")
