@@ -52,6 +52,18 @@ class Dispatcher:
     def dispatch(self, scope: dict, receive: Callable, send: Callable) -> Awaitable[None]:
         """The coroutine answering this request (a plain function that returns the
         route's invoker coroutine: the common case costs no extra frame)."""
+        # RFC 9112 section 3.2: an HTTP/1.1 request has exactly one non-empty Host
+        # (granian adds an empty one when the client sent none); inline, as the
+        # cheapest check on the hot path
+        host = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = b"" if host is not None else value
+        if not host and scope.get("http_version") == "1.1":
+            return self.answer_error(
+                BadRequest("An HTTP/1.1 request needs exactly one non-empty Host header"),
+                scope, receive, send, scope.get("path") or "/",
+            )  # fmt: skip
         raw = scope.get("raw_path")
         if raw is not None:
             try:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from .._http import http_scope
 from ..cache import Entry
@@ -203,7 +203,8 @@ async def _fetch(app: Any, path: str) -> bytes | None:
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
-    await app(http_scope("GET", path.encode("ascii")), receive, send)
+    host = urlsplit(app.base_url).netloc if app.base_url else "localhost"
+    await app(http_scope("GET", path.encode("ascii"), headers=[(b"host", host.encode("idna"))]), receive, send)
     return b"".join(chunks) if status == [200] else None
 
 
