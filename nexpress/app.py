@@ -72,6 +72,7 @@ class App(Router):
         openapi: dict[str, Any] | None = None,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
+        self._dispatcher: Dispatcher | None = None
         self._table: RouteTable | None = None
         settings = load_settings(
             root, pages=pages, public=public, views=views, cache=cache, debug=debug, secret=secret,
@@ -111,6 +112,7 @@ class App(Router):
     def _changed(self) -> None:
         # any declaration made after compiling, on this app or a router mounted on it
         self._dispatch = None
+        self._dispatcher = None
         self._table = None
         super()._changed()
 
@@ -172,9 +174,19 @@ class App(Router):
             app_error_handlers=tuple(e.handler for e in self.error_handlers),
             not_found=self._not_found,
         )
+        self._dispatcher = dispatcher
         self._dispatch = dispatcher.dispatch
         self._table = table
         return table
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The compiled request path (``dispatcher.resolve(method, url)`` says what a
+        request would get, as ``nexpress routes URL`` shows)."""
+        if self._dispatcher is None:
+            self.compile()
+        assert self._dispatcher is not None
+        return self._dispatcher
 
     @property
     def table(self) -> RouteTable:
