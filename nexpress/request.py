@@ -213,6 +213,23 @@ class Request:
             self._state = SimpleNamespace()
             return self._state
 
+    def is_type(self, *types: str) -> str | bool | None:
+        """Express's ``req.is()``: the first of ``types`` the request body's Content-Type
+        matches (``"json"``, ``"html"``, ``"urlencoded"``, ``"multipart"``, a MIME type
+        with ``*`` wildcards like ``"text/*"``, or a suffix like ``"+json"``), ``False``
+        when none does, ``None`` when the request has no body."""
+        raw = self.headers.raw_get
+        length = raw(b"content-length")
+        if raw(b"transfer-encoding") is None and (length is None or length.strip() in (b"", b"0")):
+            return None
+        media = (raw(b"content-type") or b"").split(b";")[0].strip().lower().decode("latin-1")
+        if not media or "/" not in media:
+            return False
+        for offered in types:
+            if media_type_matches(media, offered):
+                return offered
+        return False
+
     def accepts(self, *types: str) -> str | None:
         """The offered type the client prefers ('json', 'html' or a MIME type), or None."""
         return accepts(self.headers.get("accept"), types)
@@ -413,6 +430,28 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path}>"
+
+
+_TYPE_SHORTHANDS = {
+    "json": "application/json",
+    "html": "text/html",
+    "text": "text/plain",
+    "xml": "application/xml",
+    "urlencoded": "application/x-www-form-urlencoded",
+    "multipart": "multipart/*",
+}
+
+
+def media_type_matches(media: str, offered: str) -> bool:
+    """Does the lower-case ``media`` type match ``offered`` (see :meth:`Request.is_type`)?"""
+    wanted = _TYPE_SHORTHANDS.get(offered.lower(), offered.lower())
+    if wanted.startswith("+"):
+        return media.endswith(wanted)
+    if "/" not in wanted:
+        return False
+    kind, _, sub = wanted.partition("/")
+    media_kind, _, media_sub = media.partition("/")
+    return kind in ("*", media_kind) and (sub in ("*", media_sub) or (sub.startswith("*+") and media_sub.endswith(sub[1:])))
 
 
 def _in_networks(address: str, networks: Any) -> bool:

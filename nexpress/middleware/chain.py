@@ -29,6 +29,8 @@ __all__ = ["ErrorResponder", "FunctionMiddleware", "Middleware", "MiddlewareErro
 Next = Callable[..., Awaitable[None]]
 ErrorResponder = Callable[[BaseException, "Request", "Response"], Awaitable[None]]
 """Turns an exception into the error response on ``res`` (the app's error layer)."""
+ShortCircuit = Callable[["Step", "Request", "Response"], None]
+"""Told when a middleware seeing every request answered one a route matched (dev)."""
 
 
 class MiddlewareError(RuntimeError):
@@ -76,9 +78,12 @@ async def run_chain(
     req: Request,
     res: Response,
     on_error: ErrorResponder,
+    on_short_circuit: ShortCircuit | None = None,
 ) -> None:
     """Run ``steps`` in order around ``endpoint``; an exception below a middleware
-    becomes the error response (``on_error``) before its ``await next()`` returns."""
+    becomes the error response (``on_error``) before its ``await next()`` returns.
+    ``on_short_circuit`` (dev) hears of a middleware mounted everywhere that answered
+    without calling ``next()``: Express's ``app.use(not_found)`` catch-all habit."""
     count = len(steps)
 
     async def call(index: int) -> None:
@@ -109,10 +114,13 @@ async def run_chain(
 
         req.mount_depth = depth
         await step.fn(req, res, next_)
-        if not called and not res.sent:
-            raise MiddlewareError(
-                f"middleware {middleware_name(step.fn)} ({step.site}) neither called 'await next()'"
-                " nor sent a response"
-            )
+        if not called:
+            if not res.sent:
+                raise MiddlewareError(
+                    f"middleware {middleware_name(step.fn)} ({step.site}) neither called 'await next()'"
+                    " nor sent a response"
+                )
+            if step.everywhere and on_short_circuit is not None:
+                on_short_circuit(step, req, res)
 
     await call(0)

@@ -87,6 +87,21 @@ async def call_metadata(module: Any, req: Request, data: dict[str, Any]) -> dict
     return dict(value or {})
 
 
+class TemplateVariableError(NameError):
+    """A template used a variable nobody passed (an error in dev; empty in production)."""
+
+
+def render_template(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """Render, naming the template when it uses an undefined variable (dev)."""
+    try:
+        return template.render(context)
+    except jinja2.UndefinedError as exc:
+        known = ", ".join(sorted(k for k in context if not k.startswith("_")))
+        raise TemplateVariableError(
+            f"app/{template.name}: {exc.message}; the template can use: {known}"
+        ) from exc
+
+
 @dataclass(slots=True)
 class LayoutPlan:
     """One layout around a page: its compiled template, its ``layout.py`` module, and
@@ -149,7 +164,7 @@ class PageEndpoint(Endpoint):
                 raise TypeError(f"{self.source}: page(req) must return str (HTML) or a Response")
         else:
             assert self.template is not None
-            body = self.template.render({**context, **data})
+            body = render_template(self.template, {**context, **data})
         layout_data = await self.layout_data(req)
         if isinstance(layout_data, Response):
             return layout_data
@@ -180,7 +195,7 @@ class PageEndpoint(Endpoint):
             if layout.constant is not None:
                 body = layout.constant[0] + body + layout.constant[1]
             else:
-                body = layout.template.render({**context, **layout_data[index], "children": Markup(body)})
+                body = render_template(layout.template, {**context, **layout_data[index], "children": Markup(body)})
         return body
 
     async def with_head(self, req: Request, body: str, data: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str | Response:

@@ -376,6 +376,12 @@ def _check_middleware(fn: Any, site: str) -> None:
     if isinstance(fn, Middleware):
         return
     arity = positional_arity(fn)
+    if arity == 4:
+        raise TypeError(
+            f"middleware {getattr(fn, '__qualname__', fn)!r} at {site} takes 4 arguments: Express's"
+            " error-handling middleware (err, req, res, next) is written here as an error handler,"
+            " @app.error async def handler(err, req, res)"
+        )
     if arity != 3:
         raise TypeError(
             f"middleware {getattr(fn, '__qualname__', fn)!r} at {site} must take (req, res, next),"

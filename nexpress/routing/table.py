@@ -59,6 +59,7 @@ class Step:
     depth: int
     condition: re.Pattern[str] | None
     site: str
+    everywhere: bool = False  # app.use(mw) without a prefix: it sees every request
 
 
 @dataclass(slots=True, eq=False)
@@ -317,12 +318,18 @@ class RouteTable:
             node.routes["HEAD"] = route
         key_path = static_key(route.segments)
         if key_path is not None:
-            methods = self.static.setdefault(key_path, {})
-            methods[route.method] = route
-            if route.method == "GET":
-                methods.setdefault("HEAD", route)
-            if route.method == "HEAD":
-                methods["HEAD"] = route
+            self._add_static(key_path, route)
+            alias = route.info.get("also_at")  # a folder's index.html also answers "/docs/"
+            if alias:
+                self._add_static(alias, route)
+
+    def _add_static(self, path: str, route: Route) -> None:
+        methods = self.static.setdefault(path, {})
+        methods[route.method] = route
+        if route.method == "GET":
+            methods.setdefault("HEAD", route)
+        if route.method == "HEAD":
+            methods["HEAD"] = route
 
     def finish(self) -> None:
         _finish(self.root)
@@ -549,7 +556,7 @@ def _chain(segments: tuple[Segment, ...], middleware: list[_Middleware], own: tu
     for mw in middleware:
         relation = _relation(mw.segments, segments)
         if relation != NEVER:
-            steps.append(Step(mw.fn, len(mw.segments), mw.regex if relation == MAYBE else None, mw.site))
+            steps.append(Step(mw.fn, len(mw.segments), mw.regex if relation == MAYBE else None, mw.site, not mw.segments))
     for fn in own:
         source = fn.source if isinstance(fn, Middleware) and fn.source else site
         steps.append(Step(fn, depth, None, source))
