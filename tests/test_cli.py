@@ -549,3 +549,10 @@ def test_dev_does_not_reload_on_data_files(server_dir: Path, servers: list[Serve
         assert reply is not None and reply[0] == 200
         assert json.loads(reply[2])["pid"] == first, "the worker was restarted"
         time.sleep(0.25)
+
+
+@pytest.mark.parametrize("command", ["start", "build", "routes", "export"])
+def test_an_empty_folder_says_there_is_no_app_and_how_to_make_one(app_dir: Path, command: str) -> None:
+    result = run_cli(command)
+    assert result.exit_code != 0
+    assert "there is no nexpress app in" in result.output and "nexpress new" in result.output

@@ -4,6 +4,7 @@ and error handlers."""
 from __future__ import annotations
 
 import pytest
+from helpers import client_for
 
 from nexpress import App, HTTPError, Router
 from nexpress.testing import TestClient
@@ -285,3 +286,140 @@ def test_sync_middleware_is_rejected_with_the_fix():
 
     with pytest.raises(TypeError, match="async def"):
         app.use(sync_mw)
+
+
+# --- errors become responses inside the chain (issue: code after next() saw no 4xx/5xx) ----
+
+
+def logging_app(log: list[tuple[str, int]]) -> App:
+    """Middleware written as the guide shows: code after 'await next()'."""
+    app = App()
+
+    async def access_log(req, res, next):
+        await next()
+        log.append((req.path, res.status_code))
+        res.set("x-logged", "yes")
+
+    app.use(access_log)
+
+    @app.get("/ok")
+    async def ok(req):
+        return {"ok": True}
+
+    @app.get("/missing")
+    async def missing(req):
+        raise HTTPError(404, "no such thing")
+
+    @app.get("/boom")
+    async def boom(req):
+        raise RuntimeError("bug")
+
+    return app
+
+
+def test_code_after_next_runs_for_errors_and_unmatched_paths():
+    log: list[tuple[str, int]] = []
+    client = client_for(logging_app(log))
+    for path, status in (("/ok", 200), ("/missing", 404), ("/boom", 500), ("/nowhere", 404)):
+        r = client.get(path)
+        assert r.status_code == status
+        assert r.headers["x-logged"] == "yes"  # headers set after next() reach the client
+    assert log == [("/ok", 200), ("/missing", 404), ("/boom", 500), ("/nowhere", 404)]
+
+
+def test_the_error_is_on_res_error_for_middleware_after_next():
+    app = App()
+    seen = []
+
+    async def watch(req, res, next):
+        await next()
+        seen.append(type(res.error).__name__ if res.error else None)
+
+    app.use(watch)
+
+    @app.get("/bad")
+    async def bad(req):
+        raise ValueError("x")
+
+    client = client_for(app)
+    client.get("/bad")
+    client.get("/nothing")
+    assert seen == ["ValueError", "HTTPError"]
+
+
+def test_an_error_raised_by_middleware_after_next_is_answered_by_the_outer_one():
+    app = App()
+    log = []
+
+    async def outer(req, res, next):
+        await next()
+        log.append(res.status_code)
+
+    async def inner(req, res, next):
+        await next()
+        raise HTTPError(409, "conflict found late")
+
+    app.use(outer)
+    app.use(inner)
+    app.get("/x", lambda req: {"ok": 1})
+    r = client_for(app).get("/x")
+    assert r.status_code == 409 and log == [409]
+
+
+# --- the Express not-found habit ----------------------------------------------------------------
+
+
+def test_not_found_hook_answers_only_unmatched_requests():
+    app = App()
+
+    @app.not_found
+    async def lost(req, res):
+        return res.status(404).html(f"<h1>Nothing at {req.path}</h1>")
+
+    app.get("/here", lambda req: "here")
+    client = client_for(app)
+    assert client.get("/here").text == "here"
+    lost_page = client.get("/gone")
+    assert lost_page.status_code == 404 and lost_page.text == "<h1>Nothing at /gone</h1>"
+    assert client.post("/here").status_code == 405  # a known path keeps its 405
+
+
+def test_a_catch_all_middleware_is_named_in_a_dev_warning(caplog):
+    app = App(debug=True)
+
+    async def not_found(req, res, next):  # Express: app.use(notFound) declared last
+        res.status(404).send("Not found")
+
+    app.get("/users", lambda req: {"users": []})
+    app.use(not_found)
+    with caplog.at_level("WARNING", logger="nexpress"):
+        client = client_for(app)
+        assert client.get("/users").status_code == 404
+        client.get("/users")
+    warnings = [r.getMessage() for r in caplog.records if "without calling next()" in r.getMessage()]
+    assert len(warnings) == 1  # once per middleware
+    assert "not_found" in warnings[0] and "app.not_found(handler)" in warnings[0]
+    assert "test_middleware.py" in warnings[0]
+
+
+def test_no_catch_all_warning_in_production(caplog):
+    app = App(debug=False)
+
+    async def stop(req, res, next):
+        res.status(503).send("maintenance")
+
+    app.use(stop)
+    app.get("/x", lambda req: "x")
+    with caplog.at_level("WARNING", logger="nexpress"):
+        assert client_for(app).get("/x").status_code == 503
+    assert not [r for r in caplog.records if "without calling next()" in r.getMessage()]
+
+
+def test_error_middleware_with_four_arguments_names_app_error():
+    app = App()
+
+    async def handle(err, req, res, next):
+        pass
+
+    with pytest.raises(TypeError, match=r"@app.error"):
+        app.use(handle)

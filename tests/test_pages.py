@@ -432,3 +432,154 @@ def test_large_pages_are_streamed(tmp_path):
     assert response.status_code == 200
     assert "content-length" not in response.headers
     assert response.text.count("<p>") == 40000
+
+
+# --- redirect() and not_found() from data(), metadata(), layouts and route.py --------------
+
+
+def test_redirect_and_not_found_from_data_metadata_layouts_and_route_py(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/layout.html": ROOT_LAYOUT,
+            "app/old/page.html": "never",
+            "app/old/page.py": """
+                from nexpress import redirect
+
+                async def data(req):
+                    return redirect("/new")
+            """,
+            "app/gone/page.html": "never",
+            "app/gone/page.py": """
+                from nexpress import not_found
+
+                async def data(req):
+                    not_found("that post was deleted")
+            """,
+            "app/meta/page.html": "never",
+            "app/meta/page.py": """
+                from nexpress import redirect
+
+                dynamic = True
+
+                async def metadata(req, data):
+                    return redirect("/from-metadata", 301)
+            """,
+            "app/members/layout.html": "<div>{{ children }}</div>",
+            "app/members/layout.py": """
+                from nexpress import redirect
+
+                async def data(req):
+                    return redirect("/login")
+            """,
+            "app/members/page.html": "members",
+            "app/api/things/[id]/route.py": """
+                from nexpress import not_found, redirect
+
+                async def GET(req):
+                    if req.params["id"] == "moved":
+                        return redirect("/api/things/new")
+                    not_found(f"no thing {req.params['id']}")
+            """,
+            "app/not-found.html": "<h1>Lost: {{ detail }}</h1>",
+        },
+    )
+    r = c.get("/old")
+    assert r.status_code == 302 and r.headers["location"] == "/new"
+    gone = c.get("/gone", headers=HTML)
+    assert gone.status_code == 404 and "Lost: that post was deleted" in gone.text
+    meta = c.get("/meta")
+    assert meta.status_code == 301 and meta.headers["location"] == "/from-metadata"
+    members = c.get("/members")
+    assert members.status_code == 302 and members.headers["location"] == "/login"
+    assert c.get("/api/things/moved").headers["location"] == "/api/things/new"
+    missing = c.get("/api/things/7")
+    assert missing.status_code == 404 and missing.json()["detail"] == "no thing 7"
+
+
+def test_error_pages_render_inside_layouts_with_their_data(tmp_path):
+    c = client(
+        tmp_path,
+        {
+            "app/layout.html": "<html><head></head><body><nav>{{ site }}</nav>{{ children }}</body></html>",
+            "app/layout.py": "async def data(req):\n    return {'site': 'My Blog'}\n",
+            "app/not-found.html": "<h1>Not here</h1><p>{{ detail }}</p>",
+            "app/error.html": "<h1>Broken {{ status }}</h1>",
+            "app/boom/page.py": "def page(req):\n    raise RuntimeError('secret')\n",
+        },
+    )
+    lost = c.get("/nothing")
+    assert lost.status_code == 404
+    assert "<nav>My Blog</nav>" in lost.text  # the layout's data() ran for the error page
+    assert "None" not in lost.text  # a missing detail is empty, not "None"
+    broken = c.get("/boom")
+    assert broken.status_code == 500 and "<nav>My Blog</nav>" in broken.text and "secret" not in broken.text
+
+
+def test_page_errors_are_html_unless_json_is_preferred(tmp_path):
+    c = client(tmp_path, {"app/page.html": "home", "app/not-found.html": "<h1>lost</h1>"})
+    for accept in (None, "*/*", "text/html", "text/html, application/json;q=0.5"):
+        r = c.get("/nope", headers={"accept": accept} if accept else {})
+        assert r.headers["content-type"].startswith("text/html"), accept
+        assert "lost" in r.text
+    for accept in ("application/json", "application/json, text/html;q=0.5"):
+        r = c.get("/nope", headers={"accept": accept})
+        assert r.headers["content-type"] == "application/problem+json", accept
+
+
+# --- dev: undefined template variables --------------------------------------------------------
+
+
+def test_an_undefined_variable_is_an_error_in_dev_naming_template_and_variable(tmp_path):
+    files = {"app/page.html": "<p>{{ titel }}</p>", "app/page.py": "dynamic = True\nasync def data(req):\n    return {'title': 'x'}\n"}
+    dev = client(tmp_path / "dev", files, debug=True)
+    r = dev.get("/", headers=HTML)
+    assert r.status_code == 500
+    assert "app/page.html" in r.text and "titel" in r.text and "title" in r.text
+    prod = client(tmp_path / "prod", files, debug=False)
+    assert "<p></p>" in prod.get("/").text  # production: empty, as Jinja2 renders it
+
+
+# --- cached code that reads per-visitor data is a start-up error --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "words"),
+    [
+        (
+            {"app/p/page.html": "x", "app/p/page.py": "revalidate = 60\n\nasync def data(req):\n    return {'q': req.query.get('q')}\n"},
+            ["app/p/page.py:4", "data() reads req.query", "an ISR page", "dynamic = True"],
+        ),
+        (
+            {"app/p/page.html": "x", "app/p/page.py": "static = True\n\nasync def data(req):\n    return {'h': req.get('host')}\n"},
+            ["reads req.get", "a static page"],
+        ),
+        (
+            {"app/api/r/route.py": "revalidate = 30\n\nasync def GET(req):\n    return {'a': req.headers.get('a')}\n"},
+            ["app/api/r/route.py:4", "GET() reads req.headers", "remove revalidate"],
+        ),
+    ],
+)
+def test_cached_code_reading_per_visitor_data_fails_at_start_up(tmp_path, files, words):
+    app = App(root=make(tmp_path, files))
+    with pytest.raises(FileRouteError) as info:
+        app.compile()
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_a_cached_page_template_using_req_names_the_mode_correctly(tmp_path):
+    app = App(root=make(tmp_path, {"app/p/page.html": "{{ query }}", "app/p/page.py": "revalidate = 5\n"}))
+    with pytest.raises(FileRouteError, match="is an ISR page"):
+        app.compile()
+
+
+# --- public/ -------------------------------------------------------------------------------------
+
+
+def test_public_folder_index_is_served_at_the_folder_url(tmp_path):
+    c = client(tmp_path, {"public/docs/index.html": "<h1>docs home</h1>", "public/docs/a.txt": "A"})
+    for url in ("/docs/", "/docs", "/docs/index.html"):
+        r = c.get(url)
+        assert r.status_code == 200 and r.text == "<h1>docs home</h1>", url
+    assert c.get("/docs/a.txt").text == "A"

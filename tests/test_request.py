@@ -1231,3 +1231,18 @@ def test_urlencoded_forms_have_a_field_count_limit():
     assert client.post("/form", content=fine, headers={"content-type": "application/x-www-form-urlencoded"}).json() == {"fields": 1000}
     r = client.post("/form", content=fine + "&one=more", headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 400 and "more than 1000 fields" in r.json()["detail"]
+
+
+def test_is_type_is_expresss_req_is():
+    app = App()
+
+    @app.post("/t")
+    async def t(req):
+        return {"is": [req.is_type("json"), req.is_type("html", "+json"), req.is_type("text/*"), req.is_type("urlencoded")]}
+
+    c = client_for(app)
+    assert c.post("/t", json={"a": 1}).json() == {"is": ["json", False, False, False]}
+    assert c.post("/t", content=b"{}", headers={"content-type": "application/vnd.api+json"}).json() == {"is": [False, "+json", False, False]}
+    assert c.post("/t", content=b"x", headers={"content-type": "text/plain; charset=utf-8"}).json() == {"is": [False, False, "text/*", False]}
+    assert c.post("/t", data={"a": "1"}).json() == {"is": [False, False, False, "urlencoded"]}
+    assert c.post("/t").json() == {"is": [None, None, None, None]}  # no body at all

@@ -1176,3 +1176,96 @@ class TestLocalsAndMiddleware:
         r = client_for(app).get("/x")
         assert r.status_code == 401
         assert r.json() == {"error": "login"}
+
+
+# --- (body, status[, headers]) ------------------------------------------------------------------
+
+
+class TestTupleReturns:
+    def make(self) -> App:
+        app = App()
+        app.get("/created", lambda req: ({"id": 1}, 201))
+        app.get("/headers", lambda req: ("<p>hi</p>", 202, {"x-extra": "1", "content-type": "text/plain"}))
+        app.get("/response", lambda req: (Response("teapot"), 418))
+        app.get("/empty", lambda req: (None, 204))
+
+        @app.get("/async")
+        async def made(req):
+            return {"a": 1}, 201
+
+        @app.get("/with-res")
+        async def with_res(req, res):
+            res.set("x-before", "kept")
+            return ["list", "body"], 200
+
+        app.get("/bad", lambda req: ({"a": 1}, "201"))
+        app.get("/long", lambda req: (1, 2, 3, 4))
+        return app
+
+    def test_body_and_status(self):
+        c = client_for(self.make())
+        r = c.get("/created")
+        assert r.status_code == 201 and r.json() == {"id": 1}
+        r = c.get("/async")
+        assert r.status_code == 201 and r.json() == {"a": 1}
+        r = c.get("/headers")
+        assert r.status_code == 202 and r.headers["x-extra"] == "1" and r.headers["content-type"].startswith("text/plain")
+        r = c.get("/response")
+        assert r.status_code == 418 and r.text == "teapot"
+        r = c.get("/empty")
+        assert r.status_code == 204 and r.content == b""
+        r = c.get("/with-res")
+        assert r.json() == ["list", "body"] and r.headers["x-before"] == "kept"
+
+    def test_a_malformed_tuple_is_a_clear_error_not_a_json_array(self):
+        c = client_for(self.make())
+        for path in ("/bad", "/long"):
+            assert c.get(path).status_code == 500  # never a 200 with [{"a":1},"201"]
+        debug_app = App(debug=True)
+        debug_app.get("/bad", lambda req: ({"a": 1}, "201"))
+        r = client_for(debug_app).get("/bad", headers={"accept": "application/json"})
+        assert "(body, status)" in r.json()["detail"]
+
+
+# --- Express names ------------------------------------------------------------------------------
+
+
+class TestExpressNames:
+    def test_send_status(self):
+        app = App()
+        app.get("/s", lambda req, res: res.send_status(403))
+        r = client_for(app).get("/s")
+        assert r.status_code == 403 and r.text == "Forbidden"
+
+    def test_location_vary_attachment(self):
+        app = App()
+
+        @app.get("/x")
+        async def x(req, res):
+            res.location("/elsewhere?a=1 b").vary("Accept").vary("accept").vary("Origin")
+            res.attachment("report 2024.pdf")
+            return res.send(b"%PDF")
+
+        r = client_for(app).get("/x")
+        assert r.headers["location"] == "/elsewhere?a=1%20b"
+        assert r.headers["vary"] == "Accept, Origin"
+        assert r.headers["content-type"] == "application/pdf"
+        assert r.headers["content-disposition"].startswith('attachment; filename="report 2024.pdf"')
+
+    def test_format_negotiates_and_406s(self):
+        app = App()
+
+        @app.get("/f")
+        async def f(req, res):
+            return res.format({"html": lambda: "<b>hi</b>", "json": lambda: {"hi": True}})
+
+        c = client_for(app)
+        html = c.get("/f", headers={"accept": "text/html"})
+        assert html.text == "<b>hi</b>" and html.headers["content-type"].startswith("text/html")
+        assert c.get("/f", headers={"accept": "application/json"}).json() == {"hi": True}
+        assert c.get("/f", headers={"accept": "image/png"}).status_code == 406
+        assert c.get("/f", headers={"accept": "application/json"}).headers["vary"] == "Accept"
+
+    def test_set_with_non_latin1_value_names_the_header(self):
+        with pytest.raises(ValueError, match=r"header 'x-name' has characters outside Latin-1.*percent-encode"):
+            Response().set("x-name", "Zoë 🙂")

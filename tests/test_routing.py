@@ -332,3 +332,27 @@ def test_sync_handlers_run_in_a_thread():
         return {"thread": threading.current_thread().name != "MainThread"}
 
     assert client(app).get("/sync").json() == {"thread": True}
+
+
+# --- routes declared after mounting (they used to be lost silently) ---------------------------
+
+
+def test_routes_added_to_a_mounted_router_after_compiling_are_served():
+    app = App()
+    api = Router()
+    api.get("/a", lambda req: "a")
+    app.use("/api", api)
+    c = TestClient(app)
+    assert c.get("/api/a").text == "a"
+    api.get("/b", lambda req: "b")  # after the table was compiled and served
+    nested = Router()
+    api.use("/v2", nested)
+    nested.get("/c", lambda req: "c")
+    assert c.get("/api/b").text == "b"
+    assert c.get("/api/v2/c").text == "c"
+
+
+def test_a_router_cannot_be_mounted_on_itself():
+    router = Router()
+    with pytest.raises(ValueError, match="mounted on itself"):
+        router.use("/x", router)

@@ -1,0 +1,137 @@
+"""routing/table.py: the compiled table and its segment tree, tested directly (no
+server, no Request): precedence, backtracking, splats, tails, raw segments, the
+static dict, HEAD, Allow, conflicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from nexpress import Router
+from nexpress.routing.table import RouteConflictError, RouteTable, compile_routes
+
+
+def table_of(*routes: tuple[str, str]) -> RouteTable:
+    """A table with one handler per (method, pattern), named after its pattern."""
+    router = Router()
+    for method, pattern in routes:
+
+        async def handler(req):
+            return {}
+
+        handler.__qualname__ = f"{method} {pattern}"
+        getattr(router, method.lower())(pattern, handler)
+    return compile_routes(router, root=".", body_limit=1, file_limit=1)
+
+
+def hit(table: RouteTable, method: str, path: str) -> tuple[str, dict] | None:
+    segs = path[1:].split("/") if path != "/" else []
+    found = table.match(method, segs)
+    return None if found is None else (found[0].path, found[1])
+
+
+def test_static_beats_mixed_beats_param_beats_tail_beats_splat():
+    table = table_of(("GET", "/f/*rest"), ("GET", "/f/*p.:ext"), ("GET", "/f/:name"), ("GET", "/f/:a-:b"), ("GET", "/f/readme"))
+    assert hit(table, "GET", "/f/readme") == ("/f/readme", {})
+    assert hit(table, "GET", "/f/x-y") == ("/f/:a-:b", {"a": "x", "b": "y"})
+    assert hit(table, "GET", "/f/x") == ("/f/:name", {"name": "x"})
+    assert hit(table, "GET", "/f/a/b.json") == ("/f/*p.:ext", {"p": ["a", "b"], "ext": "json"})
+    assert hit(table, "GET", "/f/a/b") == ("/f/*rest", {"rest": ["a", "b"]})
+
+
+def test_backtracking_tries_the_next_branch_when_one_cannot_finish():
+    table = table_of(("GET", "/a/b/c/d"), ("GET", "/a/:x/e"))
+    assert hit(table, "GET", "/a/b/e") == ("/a/:x/e", {"x": "b"})
+    assert hit(table, "GET", "/a/b/c/d") == ("/a/b/c/d", {})
+
+
+def test_a_splat_gives_way_to_a_route_continuing_after_it():
+    table = table_of(("GET", "/t/*path"), ("GET", "/t/*path/edit"))
+    assert hit(table, "GET", "/t/a/b/edit") == ("/t/*path/edit", {"path": ["a", "b"]})
+    assert hit(table, "GET", "/t/a/edit/x") == ("/t/*path", {"path": ["a", "edit", "x"]})
+
+
+def test_a_splat_takes_non_empty_segments_only():
+    table = table_of(("GET", "/t/*path"))
+    assert hit(table, "GET", "/t/a/") is None  # the dispatcher redirects it to /t/a
+    assert hit(table, "GET", "/t") is None
+
+
+def test_matching_is_per_method_with_all_as_a_fallback():
+    table = table_of(("POST", "/u/new"), ("GET", "/u/:id"))
+    assert hit(table, "GET", "/u/new") == ("/u/:id", {"id": "new"})
+    assert hit(table, "POST", "/u/new") == ("/u/new", {})
+    everything = table_of(("ALL", "/any"), ("GET", "/any"))
+    assert hit(everything, "DELETE", "/any") == ("/any", {})
+
+
+def test_head_is_answered_by_get_unless_routed():
+    table = table_of(("GET", "/a"), ("GET", "/b"), ("HEAD", "/b"))
+    assert table.static["/a"]["HEAD"].method == "GET"
+    assert table.static["/b"]["HEAD"].method == "HEAD"
+
+
+def test_static_routes_are_one_dict_entry_on_the_raw_path():
+    table = table_of(("GET", "/caf\u00e9"), ("GET", "/x/:id"))
+    assert "/caf%C3%A9" in table.static
+    assert not any(":" in key for key in table.static)
+
+
+def test_raw_segments_feed_mixed_segments_and_tails():
+    """Mixed segments match the still-encoded text and decode their captures, as
+    path-to-regexp does: an encoded '.' inside a name does not split it."""
+    table = table_of(("GET", "/f/:name.:ext"))
+    found = table.match("GET", ["f", "a.b.c"], ["f", "a%2Eb.c"])
+    assert found is not None and found[1] == {"name": "a.b", "ext": "c"}
+    tails = table_of(("GET", "/d/*p.:ext"))
+    found = tails.match("GET", ["d", "x/y", "z.md"], ["d", "x%2Fy", "z.md"])
+    assert found is not None and found[1] == {"p": ["x/y", "z"], "ext": "md"}
+
+
+def test_allowed_lists_every_method_of_a_path():
+    table = table_of(("GET", "/r/:id"), ("DELETE", "/r/:id"), ("POST", "/r/new"))
+    assert table.allowed(["r", "7"]) == {"GET", "HEAD", "DELETE"}
+    assert table.allowed(["r", "new"]) == {"GET", "HEAD", "DELETE", "POST"}
+    assert table.allowed(["nothing"]) == set()
+
+
+def test_same_shape_is_a_conflict_naming_both_routes():
+    with pytest.raises(RouteConflictError) as info:
+        table_of(("GET", "/u/:id"), ("GET", "/u/:uid"))
+    assert "/u/:id" in str(info.value) and "/u/:uid" in str(info.value)
+    table_of(("GET", "/u/:id"), ("POST", "/u/:uid"))  # another method: no conflict
+
+
+def test_paths_deeper_than_any_route_are_pruned_without_walking():
+    table = table_of(("GET", "/a/:b/c"))
+    assert table.root.max_depth == 3
+    assert hit(table, "GET", "/a/" + "/".join(["x"] * 5000)) is None
+
+
+def test_describe_groups_the_methods_of_one_handler():
+    router = Router()
+
+    async def items(req):
+        return []
+
+    router.get("/items", items)
+    router.post("/items", items)
+    table = compile_routes(router, root=".", body_limit=1, file_limit=1)
+    [row] = table.describe()
+    assert row["path"] == "/items" and row["methods"] == ["GET", "HEAD", "POST"]
+    assert row["source"].endswith(".items") and row["kind"] == "handler"
+
+
+def test_lifespan_handlers_of_every_router_are_collected_in_mount_order():
+    app_router, child = Router(), Router()
+
+    def first():
+        pass
+
+    def second():
+        pass
+
+    app_router.on_startup(first)
+    child.on_startup(second)
+    app_router.use("/c", child)
+    table = compile_routes(app_router, root=".", body_limit=1, file_limit=1)
+    assert table.startup == (first, second)
