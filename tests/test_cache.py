@@ -279,7 +279,7 @@ def test_single_flight_100_concurrent_misses_render_once(tmp_path):
     assert page_module(app, "app/p/page.py").COUNT[0] == 1
 
 
-def test_failing_regeneration_keeps_the_old_page(tmp_path, caplog):
+def test_failing_regeneration_keeps_the_old_page_labelled_stale(tmp_path, caplog):
     make(
         tmp_path,
         {
@@ -288,10 +288,11 @@ def test_failing_regeneration_keeps_the_old_page(tmp_path, caplog):
                 """
                 revalidate = 60
                 CALLS = [0]
+                FAIL = [True]
 
                 async def data(req):
                     CALLS[0] += 1
-                    if CALLS[0] > 1:
+                    if CALLS[0] > 1 and FAIL[0]:
                         raise RuntimeError("database down")
                     return {"n": CALLS[0]}
                 """
@@ -305,13 +306,24 @@ def test_failing_regeneration_keeps_the_old_page(tmp_path, caplog):
         assert "version 1" in c.get("/p").text
         c.run_async(app.cache.drain)
         after = c.get("/p")
+        # the old page is still served, and labelled for what it is: STALE, not HIT
         assert after.status_code == 200 and "version 1" in after.text
+        assert after.headers["x-nexpress-cache"] == "STALE"
+        assert "s-maxage=0" in after.headers["cache-control"]
         # a failed regeneration waits a whole revalidate period before the next try
-        assert after.headers["x-nexpress-cache"] == "HIT"
         for _ in range(5):
-            c.get("/p")
+            assert c.get("/p").headers["x-nexpress-cache"] == "STALE"
         c.run_async(app.cache.drain)
-        assert page_module(app, "app/p/page.py").CALLS[0] == 2
+        module = page_module(app, "app/p/page.py")
+        assert module.CALLS[0] == 2
+        # a period later the next try succeeds: fresh again
+        module.FAIL[0] = False
+        app.cache.store.get_now("page:/p").failed_at -= 60
+        assert c.get("/p").headers["x-nexpress-cache"] == "STALE"
+        c.run_async(app.cache.drain)
+        fresh = c.get("/p")
+        assert fresh.headers["x-nexpress-cache"] == "HIT" and "version 3" in fresh.text
+        assert app.cache.store.get_now("page:/p").failed_at is None
     assert "regenerating page:/p failed" in caplog.text
     assert "database down" in caplog.text
 
@@ -436,7 +448,7 @@ def test_cached_ttl_expires():
         cache = Cache(MemoryStore()).activate()
         await value()
         await value()
-        for entry in cache.store._data.values():
+        async for _key, entry in cache.store.entries():
             entry.expires = time.time() - 1
         await value()
 
