@@ -46,6 +46,7 @@ from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint
 from ..routing.pattern import escape_pattern, pattern_regex
 from . import metadata as meta
+from .reasons import cache_info
 from .render import (
     LayoutPlan,
     PageEndpoint,
@@ -307,6 +308,7 @@ class FileRoutes:
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
         if _requires_auth(module, layouts):
             middleware.insert(0, AuthGuard(api=False))
+        templates = ([(template, f"{folder.rel}/page.html")] if template else []) + [(lay.template, lay.source) for lay in layouts]
         definition = RouteDef(
             "GET",
             folder.pattern,
@@ -315,7 +317,10 @@ class FileRoutes:
             f"{os.path.join(self.root, source)}:1",
             f"isr {revalidate}s" if mode == "isr" else mode,
             source,
-            info={"layouts": [layout.source for layout in layouts]},
+            info={
+                "layouts": [layout.source for layout in layouts],
+                "cache": cache_info(module, source, mode, revalidate, self.env, templates),  # why: explain
+            },
         )
         self.routes.append(definition)
 
