@@ -19,7 +19,7 @@ import jinja2
 from jinja2 import meta as jinja_meta
 from jinja2 import nodes
 
-__all__ = ["REQUEST_ATTRIBUTES", "TEMPLATE_VARIABLES", "cache_info", "module_facts", "reason"]
+__all__ = ["REQUEST_ATTRIBUTES", "TEMPLATE_VARIABLES", "ModuleFacts", "cache_info", "module_facts", "reason"]
 
 TEMPLATE_VARIABLES = ("req", "query", "auth")
 """Template variables that differ per visitor."""
