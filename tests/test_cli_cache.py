@@ -14,6 +14,7 @@ import json
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,14 +133,21 @@ def ls_rows(folder: Path, *args: str, env: dict[str, str] | None = None) -> dict
 # --- SQLite: one server, the command beside it ----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Server]]:
-    folder = write_app(tmp_path_factory.mktemp("cachecli"))
-    server = start_server(folder, TARGET)
+def served(folder: Path, cli_command: str = "start", app_source: str | None = None) -> Iterator[tuple[Path, Server]]:
+    """The test app in ``folder``, served by ``nexpress <cli_command>`` while in use."""
+    write_app(folder)
+    if app_source is not None:
+        (folder / "cachecli_app.py").write_text(app_source)
+    server = start_server(folder, TARGET, cli=cli_command)
     try:
         yield folder, server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Server]]:
+    yield from served(tmp_path_factory.mktemp("cachecli"))
 
 
 def test_ls_shows_a_page_with_the_tags_it_inherited(site):
@@ -300,8 +308,19 @@ def redis_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
         client.close()
 
 
+def connected(server: Server) -> None:
+    """Wait until ``server`` reads the shared store (a first Redis connection made on a
+    busy machine may time out: the cache then renders without the store briefly)."""
+    deadline = time.monotonic() + 15
+    while state(server, "/about") != "HIT":
+        assert time.monotonic() < deadline, "the server never reached Redis"
+        time.sleep(0.1)
+
+
 def test_redis_two_instances_ls_explain_and_purge(redis_site):
     folder, first, second, env = redis_site
+    connected(first)
+    connected(second)
     assert state(first, "/posts") == "MISS"
     assert state(second, "/posts") == "HIT"  # one store for both
     rows = ls_rows(folder, env=env)
@@ -322,13 +341,8 @@ def test_redis_two_instances_ls_explain_and_purge(redis_site):
 
 @pytest.fixture(scope="module")
 def dev_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Server]]:
-    folder = write_app(tmp_path_factory.mktemp("cachecli_dev"))
-    (folder / "cachecli_app.py").write_text("from nexpress import App\n\napp = App()\n")  # memory://
-    server = start_server(folder, TARGET, cli="dev")
-    try:
-        yield folder, server
-    finally:
-        server.stop()
+    memory_app = "from nexpress import App\n\napp = App()\n"  # memory://
+    yield from served(tmp_path_factory.mktemp("cachecli_dev"), "dev", memory_app)
 
 
 def test_memory_cache_through_the_dev_server(dev_site):
