@@ -283,13 +283,6 @@ class _Prepared:
         self.not_modified = not_modified
 
 
-def _if_none_match(scope: dict) -> bytes | None:
-    for name, value in scope["headers"]:
-        if name == _IF_NONE_MATCH:
-            return value
-    return None
-
-
 class MemoryHitInvoker:
     """Fresh hits from the in-process memory store are written straight from the
     cache with pre-encoded headers (ETag and Cache-Control included; a 304 when
@@ -323,17 +316,23 @@ class MemoryHitInvoker:
             key = self.endpoint.key_for(raw_path)
             entry = store.get_now(key)
             if entry is not None:
+                revalidate = entry.revalidate
                 now = time.time()
-                if entry.revalidate is None or now - entry.created < entry.revalidate:
-                    prepared = self.prepared(key, entry)
-                    tag = _if_none_match(scope)
-                    if tag is not None and etag_matches(tag.decode("latin-1"), entry.etag):
-                        status, headers = 304, prepared.not_modified
-                    else:
-                        status, headers = entry.status, prepared.full
-                    age = age_of(entry, now)
-                    if age is not None:
-                        headers = [*headers, (b"age", str(age).encode())]
+                if revalidate is None or now - entry.created < revalidate:
+                    # inline on purpose: this is the cached page's whole request path
+                    prepared = self.wire.get(key)
+                    if prepared is None or prepared.entry is not entry:
+                        prepared = self.prepared(key, entry)
+                    status, headers = entry.status, prepared.full
+                    for name, value in scope["headers"]:
+                        if name == _IF_NONE_MATCH:
+                            if etag_matches(value.decode("latin-1"), entry.etag):
+                                status, headers = 304, prepared.not_modified
+                            break
+                    if revalidate is not None:
+                        age = int(now - entry.created)
+                        if age > 0:
+                            headers = [*headers, (b"age", str(age).encode())]
                     await _wire.write_prepared(send, status, headers, entry.body, scope["method"] == "HEAD")
                     return
         await self.general(scope, receive, send, raw_path, params)
