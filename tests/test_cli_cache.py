@@ -143,6 +143,7 @@ def served(folder: Path, cli_command: str = "start", app_source: str | None = No
         yield folder, server
     finally:
         server.stop()
+    assert not (folder / ".nexpress" / "dev.json").exists()  # nexpress dev removes it when it stops
 
 
 @pytest.fixture(scope="module")
@@ -386,3 +387,13 @@ def test_unreachable_dev_url_is_a_clear_error(tmp_path):
 
     result = cli(tmp_path, "cache", "ls", TARGET, "--url", f"http://127.0.0.1:{free_port()}")
     assert result.exit_code == 1 and "no nexpress dev server answers at" in result.output
+
+
+def test_dev_page_exists_under_dev_and_not_under_start(site, dev_site):
+    """/_nexpress (nexpress.devtools): served by nexpress dev, 404 under nexpress start."""
+    _, production = site
+    _, dev = dev_site
+    status, _, body = get(dev, "/_nexpress")
+    assert status == 200 and "<h1>nexpress dev</h1>" in body and "<code>/posts</code>" in body
+    assert get(production, "/_nexpress")[0] == 404
+    assert get(production, "/_nexpress/api/cache")[0] == 404

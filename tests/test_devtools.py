@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import start_server
 from helpers import asgi_call, client_for
 from markupsafe import escape
 
@@ -213,33 +212,6 @@ def test_ls_filters():
     assert not matches(row, path="/bl") and not matches({"tags": [], "path": None}, path="/")
 
 
-# --- real servers: nexpress dev has it, nexpress start does not ------------------------------
-
-
-def test_dev_page_exists_under_dev_and_not_under_start(tmp_path):
-    make(tmp_path, {"server.py": "from nexpress import App\n\napp = App()\n", "app/page.html": "<p>home</p>"})
-    import http.client
-
-    def fetch(port: int, path: str) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        try:
-            conn.request("GET", path)
-            reply = conn.getresponse()
-            return reply.status, reply.read()
-        finally:
-            conn.close()
-
-    dev = start_server(tmp_path, "server:app", cli="dev")
-    try:
-        fetch(dev.port, "/")
-        status, body = fetch(dev.port, "/_nexpress")
-        assert status == 200 and b"<h1>nexpress dev</h1>" in body and b"<code>/</code>" in body
-    finally:
-        dev.stop()
-    assert not (tmp_path / ".nexpress" / "dev.json").exists()  # removed when dev stops
-    production = start_server(tmp_path, "server:app", cli="start")
-    try:
-        assert fetch(production.port, "/_nexpress")[0] == 404
-        assert fetch(production.port, "/_nexpress/api/cache")[0] == 404
-    finally:
-        production.stop()
+# Under real servers (nexpress dev has it, nexpress start answers 404): see
+# tests/test_cli_cache.py::test_dev_page_exists_under_dev_and_not_under_start, which
+# reuses the servers running there.
