@@ -1002,3 +1002,29 @@ def test_entry_decodes_across_versions():
     assert entry.body == b"old" and entry.calls == [] and entry.etag == "" and entry.failed_at is None
     new = encode_entry(Entry(b"new", calls=[Call("m.f", ["t"], "data:m.f:1")], etag='"x"', failed_at=1.0))
     assert msgspec.msgpack.decode(new, type=OldEntry).body == b"new"
+
+
+def test_cached_pages_behind_sign_in_are_private(tmp_path):
+    """A static page under a layout with auth = True is cached, but no CDN may keep
+    it: Cache-Control private (the ETag still spares the browser the body)."""
+    make(
+        tmp_path,
+        {
+            "app/members/layout.html": "<main>{{ children }}</main>",
+            "app/members/layout.py": "auth = True\n",
+            "app/members/page.html": "<p>members only</p>",
+        },
+    )
+    app = App(root=tmp_path)
+
+    async def signed_in(req, res, next):
+        req.auth = {"user": {"id": "1"}}
+        await next()
+
+    app.use(signed_in)
+    with TestClient(app) as c:
+        first = c.get("/members")
+        assert first.headers["x-nexpress-cache"] == "MISS"
+        assert first.headers["cache-control"] == "private, no-cache"
+        again = c.get("/members", headers={"if-none-match": first.headers["etag"]})
+        assert again.status_code == 304 and again.headers["cache-control"] == "private, no-cache"

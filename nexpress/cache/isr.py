@@ -129,21 +129,24 @@ def _encoded(name: str, value: str) -> tuple[bytes, bytes]:
     return name.encode("latin-1"), value.encode("latin-1")
 
 
-def cache_control(revalidate: int | None, stale: bool = False) -> str:
-    """The ``Cache-Control`` of a cached response (see the module docstring)."""
+def cache_control(revalidate: int | None, stale: bool = False, shared: bool = True) -> str:
+    """The ``Cache-Control`` of a cached response (see the module docstring);
+    ``shared=False`` (behind sign-in): browsers only, revalidating every time."""
+    if not shared:
+        return "private, no-cache"
     if stale:
-        shared = 0
+        s_maxage = 0
     elif revalidate is None:
-        shared = STATIC_S_MAXAGE
+        s_maxage = STATIC_S_MAXAGE
     else:
-        shared = revalidate
+        s_maxage = revalidate
     window = max(STALE_WHILE_REVALIDATE, revalidate or 0)
-    return f"public, max-age=0, s-maxage={shared}, stale-while-revalidate={window}"
+    return f"public, max-age=0, s-maxage={s_maxage}, stale-while-revalidate={window}"
 
 
-def validators(entry: Entry, stale: bool) -> list[tuple[str, str]]:
+def validators(entry: Entry, stale: bool, shared: bool = True) -> list[tuple[str, str]]:
     """ETag and Cache-Control for an entry (Age is added per response)."""
-    return [("etag", entry_etag(entry)), ("cache-control", cache_control(entry.revalidate, stale))]
+    return [("etag", entry_etag(entry)), ("cache-control", cache_control(entry.revalidate, stale, shared))]
 
 
 def age_of(entry: Entry, now: float) -> int | None:
@@ -160,11 +163,11 @@ def not_modified(if_none_match: str | None, entry: Entry) -> bool:
     return if_none_match is not None and etag_matches(if_none_match, entry_etag(entry))
 
 
-def send_entry(req: Request, res: Response, entry: Entry, state: str) -> None:
+def send_entry(req: Request, res: Response, entry: Entry, state: str, shared: bool = True) -> None:
     """Answer with a cached entry, saying what the cache did: 304 when the client
     already has it (If-None-Match), else the stored response."""
     stale = state == "STALE"
-    for name, value in validators(entry, stale):
+    for name, value in validators(entry, stale, shared):
         res.set(name, value)
     age = None if stale else age_of(entry, time.time())
     if age is not None:
@@ -215,8 +218,11 @@ class CachedEndpoint(Endpoint):
         api: bool = False,
         static_params: Callable[[], Any] | None = None,
         source: str = "page",
+        shared: bool = True,
     ) -> None:
         self.render = as_render(render)
+        self.shared = shared
+        """False for pages behind sign-in: ``Cache-Control: private`` (no CDN keeps them)."""
         self.cache = cache
         self.app = app
         self.revalidate = revalidate
@@ -245,9 +251,9 @@ class CachedEndpoint(Endpoint):
             if is_stale(entry, now):
                 if regeneration_due(entry, now):
                     cache.regenerate_soon(key, lambda: self.render_entry(path, params))
-                send_entry(req, res, entry, "STALE")
+                send_entry(req, res, entry, "STALE", self.shared)
             else:
-                send_entry(req, res, entry, "PRERENDER" if entry.prerendered else "HIT")
+                send_entry(req, res, entry, "PRERENDER" if entry.prerendered else "HIT", self.shared)
             return None
 
         async def produce() -> Entry:
@@ -265,7 +271,7 @@ class CachedEndpoint(Endpoint):
         except _NotCacheable:
             # not a 200 (a redirect, a Response of another status): sent as it is, uncached
             return await self.render(req, res)
-        send_entry(req, res, entry, "MISS")
+        send_entry(req, res, entry, "MISS", self.shared)
         return None
 
     def fast_invoker(self, route_header: bytes | None, general: Invoker) -> Invoker:
@@ -301,7 +307,7 @@ class MemoryHitInvoker:
         found = self.wire.get(key)
         if found is None or found.entry is not entry:
             state = b"PRERENDER" if entry.prerendered else b"HIT"
-            common = [_encoded(k, v) for k, v in validators(entry, stale=False)]
+            common = [_encoded(k, v) for k, v in validators(entry, False, self.endpoint.shared)]
             common += [(HEADER, state), *self.extra]
             full = [_encoded(k, v) for k, v in entry.headers]
             full += [*common, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]

@@ -296,6 +296,7 @@ class FileRoutes:
             template=self.env.get_template(template) if template else None,
             layouts=[self._layout_plan(layout) for layout in layouts],
         )
+        guarded = _requires_auth(module, layouts)
         if mode != "dynamic":
             endpoint = CachedEndpoint(
                 endpoint,
@@ -304,9 +305,10 @@ class FileRoutes:
                 revalidate=revalidate,
                 static_params=getattr(module, "static_params", None),
                 source=source,
+                shared=not guarded,  # behind sign-in: no CDN may keep it
             )
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
-        if _requires_auth(module, layouts):
+        if guarded:
             middleware.insert(0, AuthGuard(api=False))
         templates = ([(template, f"{folder.rel}/page.html")] if template else []) + [(lay.template, lay.source) for lay in layouts]
         definition = RouteDef(
@@ -365,7 +367,7 @@ class FileRoutes:
             if revalidate and method == "GET":
                 # the cached endpoint runs the plan itself
                 render = plan.endpoint if plan is not None else handler
-                handler = CachedEndpoint(render, cache=self.cache, app=self.app, revalidate=revalidate, api=True, source=source)
+                handler = CachedEndpoint(render, cache=self.cache, app=self.app, revalidate=revalidate, api=True, source=source, shared=not getattr(module, "auth", False))
                 plan = None
             self.routes.append(
                 RouteDef(method, folder.pattern, (*middleware, handler), {}, f"{os.path.join(self.root, source)}:{line}", "api", source, plan=plan)
