@@ -229,6 +229,8 @@ def test_explain_a_url_nothing_serves(site):
     folder, _ = site
     result = cli(folder, "cache", "explain", "/nothing/here", TARGET)
     assert result.exit_code == 1 and "none: GET answers 404" in result.output
+    result = cli(folder, "cache", "explain", "/posts/", TARGET)
+    assert result.exit_code == 1 and "redirects (308) to /posts" in result.output
 
 
 def test_purge_tag_makes_the_running_servers_next_response_a_miss(site):

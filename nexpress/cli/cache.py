@@ -224,6 +224,9 @@ async def explanation(app: Any, view: CacheView, url: str) -> dict[str, Any]:
         raise click.BadParameter(f"{url!r}: {exc.detail}", param_hint="URL") from None
     found = app.table.match("GET", segs)
     if found is None:
+        stripped = raw.rstrip("/")
+        if stripped and stripped != raw and app.table.match("GET", split_path(stripped)) is not None:
+            return {"url": url, "path": raw, "route": None, "redirect": stripped}  # as the server: 308
         return {"url": url, "path": raw, "route": None}
     route, params = found
     file, line = _file_line(route.site)
@@ -296,6 +299,9 @@ def print_explanation(info: dict[str, Any]) -> None:
 
     console.print(f"[bold]{escape(info['url'])}[/bold]")
     route = info["route"]
+    if route is None and info.get("redirect"):
+        line("route", f"none: the server redirects (308) to {info['redirect']}; explain that URL")
+        return
     if route is None:
         line("route", "none: GET answers 404 (nexpress routes shows the table)")
         return
