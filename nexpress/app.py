@@ -19,6 +19,7 @@ from ._call import call_all
 from .cache import Cache, MemoryStore, store_from_url
 from .cache.manifest import load_prerendered
 from .config import load_settings
+from .devtools import DevTools
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
@@ -107,6 +108,8 @@ class App(Router):
         self._templates: Templates | None = None
         self._not_found: Callable | None = None
         self.auth: Any = None  # the nexpress.auth.Auth that app.use(auth) installed, if any
+        self.devtools: DevTools | None = None
+        """In debug (after :meth:`compile`): ``/_nexpress`` and the request log."""
         self.openapi = serve_openapi(self, openapi) if openapi is not None else None
 
     def _changed(self) -> None:
@@ -146,8 +149,12 @@ class App(Router):
     # --- the route table ----------------------------------------------------------
 
     def extra_routes(self) -> list[RouteDef]:
-        """Routes the app adds itself: file routes from ``app/`` and ``public/`` files."""
+        """Routes the app adds itself: file routes from ``app/``, ``public/`` files and,
+        in debug, ``/_nexpress`` (nexpress.devtools)."""
         routes: list[RouteDef] = []
+        if self.debug:  # /_nexpress: dev only, so production has no such route
+            self.devtools = self.devtools or DevTools(self)
+            routes.extend(self.devtools.routes())
         self.file_routes = discover(self)
         if self.file_routes is not None:
             routes.extend(self.file_routes.routes)
@@ -176,6 +183,8 @@ class App(Router):
         )
         self._dispatcher = dispatcher
         self._dispatch = dispatcher.dispatch
+        if self.devtools is not None and self.debug:  # the dev page's request log
+            self._dispatch = self.devtools.log.wrap(dispatcher.dispatch)
         self._table = table
         return table
 

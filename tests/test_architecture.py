@@ -25,7 +25,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("nexpress.middleware", "nexpress.routing", "nexpress.static"),
     ("nexpress.realtime", "nexpress._asgi"),
     ("nexpress.cache",),
-    ("nexpress.pages", "nexpress.openapi", "nexpress.client"),
+    ("nexpress.pages", "nexpress.openapi", "nexpress.client", "nexpress.devtools"),
     ("nexpress.app",),
     ("nexpress.auth", "nexpress.testing", "nexpress.build"),
     ("nexpress.cli",),

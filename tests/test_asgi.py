@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from nexpress import App, HTTPError, Response, Router
-from nexpress._asgi import ErrorLayer, NoResponseError, build_invoker, send_result
+from nexpress._asgi import ErrorLayer, NoResponseError, send_result
 from nexpress._http import http_scope
 from nexpress.request import Request
 from nexpress.routing.endpoint import Endpoint

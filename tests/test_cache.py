@@ -15,7 +15,7 @@ import pytest
 
 from nexpress import App
 from nexpress.cache import Cache, Entry, cached, revalidate_path, revalidate_tag
-from nexpress.cache.stores import MemoryStore, RedisStore, SQLiteStore, store_from_url
+from nexpress.cache.stores import MemoryStore, RedisStore, SQLiteStore, entry_size, store_from_url
 from nexpress.testing import TestClient
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -284,7 +284,7 @@ def test_single_flight_100_concurrent_misses_render_once(tmp_path):
     assert page_module(app, "app/p/page.py").COUNT[0] == 1
 
 
-def test_failing_regeneration_keeps_the_old_page(tmp_path, caplog):
+def test_failing_regeneration_keeps_the_old_page_labelled_stale(tmp_path, caplog):
     make(
         tmp_path,
         {
@@ -293,10 +293,11 @@ def test_failing_regeneration_keeps_the_old_page(tmp_path, caplog):
                 """
                 revalidate = 60
                 CALLS = [0]
+                FAIL = [True]
 
                 async def data(req):
                     CALLS[0] += 1
-                    if CALLS[0] > 1:
+                    if CALLS[0] > 1 and FAIL[0]:
                         raise RuntimeError("database down")
                     return {"n": CALLS[0]}
                 """
@@ -310,13 +311,24 @@ def test_failing_regeneration_keeps_the_old_page(tmp_path, caplog):
         assert "version 1" in c.get("/p").text
         c.run_async(app.cache.drain)
         after = c.get("/p")
+        # the old page is still served, and labelled for what it is: STALE, not HIT
         assert after.status_code == 200 and "version 1" in after.text
+        assert after.headers["x-nexpress-cache"] == "STALE"
+        assert "s-maxage=0" in after.headers["cache-control"]
         # a failed regeneration waits a whole revalidate period before the next try
-        assert after.headers["x-nexpress-cache"] == "HIT"
         for _ in range(5):
-            c.get("/p")
+            assert c.get("/p").headers["x-nexpress-cache"] == "STALE"
         c.run_async(app.cache.drain)
-        assert page_module(app, "app/p/page.py").CALLS[0] == 2
+        module = page_module(app, "app/p/page.py")
+        assert module.CALLS[0] == 2
+        # a period later the next try succeeds: fresh again
+        module.FAIL[0] = False
+        app.cache.store.get_now("page:/p").failed_at -= 60
+        assert c.get("/p").headers["x-nexpress-cache"] == "STALE"
+        c.run_async(app.cache.drain)
+        fresh = c.get("/p")
+        assert fresh.headers["x-nexpress-cache"] == "HIT" and "version 3" in fresh.text
+        assert app.cache.store.get_now("page:/p").failed_at is None
     assert "regenerating page:/p failed" in caplog.text
     assert "database down" in caplog.text
 
@@ -441,7 +453,7 @@ def test_cached_ttl_expires():
         cache = Cache(MemoryStore()).activate()
         await value()
         await value()
-        for entry in cache.store._data.values():
+        async for _key, entry in cache.store.entries():
             entry.expires = time.time() - 1
         await value()
 
@@ -696,3 +708,351 @@ def test_hits_written_from_the_cache_keep_every_header(tmp_path):
         head = c.head("/p")
         assert head.content == b"" and head.headers["content-length"] == hit.headers["content-length"]
         assert c.get("/%70").headers["x-nexpress-cache"] == "HIT"  # another spelling, same entry
+
+
+# --- the memory store's byte bound and pinned prerendered pages (issue 9, defect 5) ----------
+
+
+def test_memory_store_is_bounded_by_bytes_lru_first():
+    page = Entry(body=b"x" * 1000)
+    store = MemoryStore(max_bytes=3 * entry_size("k0", page) + 10)
+
+    async def scenario():
+        for n in range(3):
+            await store.set(f"k{n}", Entry(body=b"x" * 1000))
+        await store.get("k0")  # now the most recently used
+        await store.set("k3", Entry(body=b"x" * 1000))
+        assert store.get_now("k1") is None and len(store) == 3
+        assert store.bytes <= store.max_bytes
+        await store.set("huge", Entry(body=b"x" * 100_000))  # bigger than the bound: not kept
+        assert store.get_now("huge") is None and store.bytes <= store.max_bytes
+        await store.delete(["k0", "k2", "k3"])
+        assert store.bytes == 0 and len(store) == 0
+
+    run(scenario())
+
+
+def test_memory_store_never_evicts_prerendered_pages():
+    store = MemoryStore(max_bytes=20_000)
+
+    async def scenario():
+        await store.set("page:/built", Entry(body=b"b" * 2000, prerendered=True, tags=["docs"]))
+        for n in range(200):
+            await store.set(f"page:/flood/{n}", Entry(body=b"f" * 2000))
+        assert store.get_now("page:/built") is not None
+        assert store.bytes <= store.max_bytes and len(store) < 20
+        # a regeneration of a prerendered page (not itself prerendered) stays pinned
+        await store.set("page:/built", Entry(body=b"new" * 600))
+        assert store.pinned("page:/built")
+        for n in range(200, 400):
+            await store.set(f"page:/flood/{n}", Entry(body=b"f" * 2000))
+        assert store.get_now("page:/built").body.startswith(b"new")
+        # an explicit invalidation still drops it
+        await store.delete(["page:/built"])
+        assert store.get_now("page:/built") is None
+
+    run(scenario())
+
+
+def test_memory_store_accounting_covers_the_heap():
+    """What the byte bound counts is at least what the entries really take (tracemalloc)."""
+    import tracemalloc
+
+    from nexpress.cache.stores import Call, body_etag
+
+    store = MemoryStore(max_entries=10**6, max_bytes=10**10)
+    bodies = [b"<p>page %d</p>" % n + b"x" * 500 for n in range(3000)]
+    keys = [f"page:/docs/{n}" for n in range(3000)]
+
+    async def fill():
+        for key, body in zip(keys, bodies, strict=True):
+            calls = [Call("db.get_post", ["posts"], f"data:db.get_post:{key}")]
+            entry = Entry(body=body, headers=[("content-type", "text/html; charset=utf-8")], tags=["posts"], calls=calls, etag=body_etag(body))
+            await store.set(key, entry)
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        run(fill())
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    counted_beyond_bodies = store.bytes - sum(len(b) for b in bodies)
+    assert counted_beyond_bodies >= 0.9 * grown, (counted_beyond_bodies, grown)
+    assert counted_beyond_bodies <= 2.0 * grown, (counted_beyond_bodies, grown)
+
+
+def test_memory_store_url_options():
+    store = store_from_url("memory://?max_bytes=64MiB&max_entries=500")
+    assert store.max_bytes == 64 * 1024 * 1024 and store.max_entries == 500
+    assert store_from_url("memory://").max_bytes == 64 * 1024 * 1024
+    assert store_from_url("memory://?max_bytes=512KiB").max_bytes == 512 * 1024
+    with pytest.raises(ValueError, match="max_bytes must be a size"):
+        store_from_url("memory://?max_bytes=lots")
+    with pytest.raises(ValueError, match="unknown option"):
+        store_from_url("memory://?maxbytes=1MiB")
+
+
+FLOODED_SITE = {
+    "app/page.html": "<h1>home</h1>",
+    "app/guide/page.html": "<h1>guide</h1>" + "<p>long text</p>" * 50,
+    "app/docs/[...slug]/page.html": "<h1>{{ params.slug|join('/') }}</h1>" + "<p>filler</p>" * 40,
+    "app/docs/[...slug]/page.py": textwrap.dedent(
+        """
+        static = True
+
+        async def static_params():
+            return [{"slug": ["intro"]}, {"slug": ["setup", "linux"]}]
+
+        async def data(req):
+            return {}
+        """
+    ),
+}
+
+
+async def _get(app: App, raw_path: str) -> tuple[int, dict[bytes, bytes]]:
+    out: dict = {}
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            out["status"] = message["status"]
+            out["headers"] = dict(message["headers"])
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": raw_path, "raw_path": raw_path.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }  # fmt: skip
+    await app(scope, receive, send)
+    return out["status"], out["headers"]
+
+
+def test_static_catch_all_flood_keeps_the_byte_bound_and_prerendered_pages(tmp_path):
+    """10,000 unique URLs on a static [...slug] page: the memory store stays within
+    max_bytes and every page `nexpress build` prerendered is still served from it."""
+    from nexpress.build import prerender, write_output
+
+    make(tmp_path, FLOODED_SITE)
+
+    async def build():
+        builder = App(root=tmp_path)
+        await builder.startup(for_build=True)
+        try:
+            results = await prerender(builder)
+            assert all(r.entry is not None for r in results)
+            write_output(builder, results)
+            return {r.target.path for r in results}
+        finally:
+            await builder.shutdown()
+
+    built = run(build())
+    assert built == {"/", "/guide", "/docs/intro", "/docs/setup/linux"}
+    max_bytes = 256 * 1024
+    app = App(root=tmp_path, cache=f"memory://?max_bytes={max_bytes}")
+
+    async def flood():
+        await app.startup()
+        try:
+            store = app.cache.store
+            for n in range(10_000):
+                status, _ = await _get(app, f"/docs/flood/{n}")
+                assert status == 200
+                assert store.bytes <= max_bytes
+            served = {path: (await _get(app, path))[1][b"x-nexpress-cache"] for path in sorted(built)}
+            recent = (await _get(app, "/docs/flood/9999"))[1][b"x-nexpress-cache"]
+            oldest = (await _get(app, "/docs/flood/0"))[1][b"x-nexpress-cache"]
+            return served, recent, oldest, len(store)
+        finally:
+            await app.shutdown()
+
+    served, recent, oldest, count = run(flood())
+    assert served == dict.fromkeys(sorted(built), b"PRERENDER")
+    assert recent == b"HIT" and oldest == b"MISS"  # the flood evicted its own old entries
+    assert 50 < count < 10_000
+
+
+# --- ETag, 304 and Cache-Control on cached responses (issue 9) ----------------------------------
+
+
+def test_cached_pages_send_etag_and_cdn_cache_control_and_304(tmp_path):
+    app = counted_app(tmp_path)
+    with TestClient(app) as c:
+        miss = c.get("/p")
+        etag = miss.headers["etag"]
+        assert re.fullmatch(r'"[0-9a-f]{24}"', etag)
+        assert miss.headers["cache-control"] == "public, max-age=0, s-maxage=60, stale-while-revalidate=86400"
+        hit = c.get("/p")  # the memory fast path
+        assert hit.headers["x-nexpress-cache"] == "HIT" and hit.headers["etag"] == etag
+        assert hit.headers["cache-control"] == miss.headers["cache-control"]
+        same = c.get("/p", headers={"if-none-match": etag})
+        assert same.status_code == 304 and same.content == b""
+        assert same.headers["etag"] == etag and same.headers["x-nexpress-cache"] == "HIT"
+        assert "content-length" not in same.headers or same.headers["content-length"] == "0"
+        weak = c.get("/p", headers={"if-none-match": f'"other", W/{etag}'})  # weak comparison, lists
+        assert weak.status_code == 304
+        assert c.get("/p", headers={"if-none-match": '"other"'}).status_code == 200
+        assert c.head("/p", headers={"if-none-match": etag}).status_code == 304
+        # ISR entries say their age, so a CDN counts s-maxage from the render
+        app.cache.store.get_now("page:/p").created -= 30
+        assert c.get("/p").headers["age"] in ("30", "31")
+        # a static page: a CDN keeps it STATIC_S_MAXAGE, browsers revalidate
+        c.get("/s")
+        static = c.get("/s")
+        assert static.headers["cache-control"] == "public, max-age=0, s-maxage=300, stale-while-revalidate=86400"
+        assert "age" not in static.headers
+        assert c.get("/s", headers={"if-none-match": static.headers["etag"]}).status_code == 304
+        # a stale page: shared caches must ask again (s-maxage=0), the ETag still works
+        app.cache.store.get_now("page:/p").created -= 120
+        stale = c.get("/p", headers={"if-none-match": etag})
+        assert stale.status_code == 304 and stale.headers["x-nexpress-cache"] == "STALE"
+        assert stale.headers["cache-control"].startswith("public, max-age=0, s-maxage=0,")
+        c.run_async(app.cache.drain)
+        # dynamic pages carry none of it
+        assert "etag" not in c.get("/d").headers
+
+
+def test_etag_and_304_through_a_shared_store(tmp_path):
+    """The general path (SQLite: no memory fast path) answers 304 the same way."""
+    counted_app(tmp_path)
+    app = App(root=tmp_path, cache=f"sqlite:///{tmp_path / 'c.db'}")
+    with TestClient(app) as c:
+        etag = c.get("/p").headers["etag"]
+        hit = c.get("/p", headers={"if-none-match": etag})
+        assert hit.status_code == 304 and hit.headers["x-nexpress-cache"] == "HIT"
+        assert hit.headers["cache-control"].startswith("public, max-age=0, s-maxage=60")
+
+
+def test_etag_is_the_body_hash_so_instances_agree(tmp_path):
+    make(tmp_path, {"app/s/page.html": "<p>same everywhere</p>"})
+    tags = set()
+    for _ in range(2):
+        with TestClient(App(root=tmp_path)) as c:
+            tags.add(c.get("/s").headers["etag"])
+    assert len(tags) == 1
+
+
+def test_prerendered_pages_send_an_etag(tmp_path):
+    from nexpress.build import prerender, write_output
+
+    make(tmp_path, {"app/page.html": "<h1>home</h1>"})
+
+    async def build():
+        builder = App(root=tmp_path)
+        await builder.startup(for_build=True)
+        write_output(builder, await prerender(builder))
+        await builder.shutdown()
+
+    run(build())
+    with TestClient(App(root=tmp_path)) as c:
+        page = c.get("/")
+        assert page.headers["x-nexpress-cache"] == "PRERENDER"
+        again = c.get("/", headers={"if-none-match": page.headers["etag"]})
+        assert again.status_code == 304 and again.headers["x-nexpress-cache"] == "PRERENDER"
+
+
+# --- what a render used --------------------------------------------------------------------------
+
+
+def test_entries_record_the_cached_functions_of_their_render(tmp_path):
+    make(
+        tmp_path,
+        {
+            "recorded_data.py": textwrap.dedent(
+                """
+                from nexpress.cache import cached
+
+                @cached(ttl=300, tags=["posts"])
+                async def posts():
+                    return ["a", "b"]
+
+                @cached(tags=["authors", "people"])
+                async def author(name: str):
+                    return name.upper()
+                """
+            ),
+            "app/p/page.py": textwrap.dedent(
+                """
+                from recorded_data import author, posts
+
+                revalidate = 60
+
+                async def data(req):
+                    return {"posts": await posts(), "who": await author("ann"), "again": await posts()}
+                """
+            ),
+            "app/p/page.html": "<p>{{ posts }} {{ who }}</p>",
+        },
+    )
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        app = App(root=tmp_path)
+        with TestClient(app) as c:
+            c.get("/p")
+            entry = app.cache.store.get_now("page:/p")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("recorded_data", None)
+    assert entry.tags == ["authors", "people", "posts"]
+    assert [(call.function, call.tags) for call in entry.calls] == [
+        ("recorded_data.author", ["authors", "people"]),
+        ("recorded_data.posts", ["posts"]),
+    ]
+    assert all(call.key.startswith("data:recorded_data.") for call in entry.calls)
+    assert app.cache.store.get_now(entry.calls[0].key) is not None  # the data entry it read
+
+
+def test_entry_decodes_across_versions():
+    """Fields are appended: an entry of the previous layout decodes, and the previous
+    layout decodes a new entry (msgspec array_like)."""
+    import msgspec
+
+    from nexpress.cache.stores import Call, decode_entry, encode_entry
+
+    class OldEntry(msgspec.Struct, array_like=True):
+        body: bytes
+        status: int = 200
+        headers: list[tuple[str, str]] = []
+        created: float = 0.0
+        revalidate: int | None = None
+        expires: float | None = None
+        tags: list[str] = []
+        prerendered: bool = False
+
+    old = msgspec.msgpack.encode(OldEntry(b"old", tags=["t"], revalidate=5))
+    entry = decode_entry(old)
+    assert entry.body == b"old" and entry.calls == [] and entry.etag == "" and entry.failed_at is None
+    new = encode_entry(Entry(b"new", calls=[Call("m.f", ["t"], "data:m.f:1")], etag='"x"', failed_at=1.0))
+    assert msgspec.msgpack.decode(new, type=OldEntry).body == b"new"
+
+
+def test_cached_pages_behind_sign_in_are_private(tmp_path):
+    """A static page under a layout with auth = True is cached, but no CDN may keep
+    it: Cache-Control private (the ETag still spares the browser the body)."""
+    make(
+        tmp_path,
+        {
+            "app/members/layout.html": "<main>{{ children }}</main>",
+            "app/members/layout.py": "auth = True\n",
+            "app/members/page.html": "<p>members only</p>",
+        },
+    )
+    app = App(root=tmp_path)
+
+    async def signed_in(req, res, next):
+        req.auth = {"user": {"id": "1"}}
+        await next()
+
+    app.use(signed_in)
+    with TestClient(app) as c:
+        first = c.get("/members")
+        assert first.headers["x-nexpress-cache"] == "MISS"
+        assert first.headers["cache-control"] == "private, no-cache"
+        again = c.get("/members", headers={"if-none-match": first.headers["etag"]})
+        assert again.status_code == 304 and again.headers["cache-control"] == "private, no-cache"

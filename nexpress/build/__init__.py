@@ -132,6 +132,7 @@ def write_output(app: Any, results: list[Result]) -> str:
                 "source": result.target.route.source,
                 "revalidate": result.target.revalidate,
                 "tags": entry.tags,
+                "calls": [{"function": c.function, "tags": c.tags, "key": c.key} for c in entry.calls],
                 "headers": entry.headers,
                 "size": len(entry.body),
                 "ms": round(result.seconds * 1000, 1),

@@ -29,10 +29,11 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .stores import Entry, MemoryStore, Store, StoreUnavailable, store_from_url
+from .stores import Call, Entry, MemoryStore, Store, StoreUnavailable, store_from_url
 
 __all__ = [
     "Cache",
+    "Call",
     "Entry",
     "Store",
     "StoreUnavailable",
@@ -45,8 +46,29 @@ __all__ = [
 logger = logging.getLogger("nexpress.cache")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
-# Tags of the @cached calls made while rendering a page, so the page inherits them.
-_collected_tags: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("nexpress_tags", default=None)
+
+
+class RenderRecord:
+    """What one render used: the tags of the ``@cached`` calls it made (the page
+    inherits them) and those calls, one per data entry (``nexpress cache explain``
+    shows where each tag came from)."""
+
+    __slots__ = ("calls", "tags")
+
+    def __init__(self) -> None:
+        self.tags: set[str] = set()
+        self.calls: dict[str, Call] = {}
+
+    def add(self, function: str, tags: list[str], key: str) -> None:
+        self.tags.update(tags)
+        if key not in self.calls:
+            self.calls[key] = Call(function, list(tags), key)
+
+    def call_list(self) -> list[Call]:
+        return sorted(self.calls.values(), key=lambda call: (call.function, call.key))
+
+
+_recording: contextvars.ContextVar[RenderRecord | None] = contextvars.ContextVar("nexpress_render", default=None)
 
 _current: Cache | None = None
 
@@ -162,6 +184,12 @@ class Cache:
     async def clear(self) -> None:
         await self._safely(self.store.clear())
 
+    async def purge_all(self) -> None:
+        """Drop every entry (``nexpress cache purge --all``); renders under way do not
+        store their result."""
+        await self._safely(self.store.clear())
+        await self._safely(self.store.bump_generation())
+
     # --- single flight -------------------------------------------------------------------
 
     async def single_flight(self, key: str, produce: Callable[[], Awaitable[Entry]]) -> Entry:
@@ -204,8 +232,8 @@ class Cache:
             if token is None:
                 return  # another instance is regenerating it
             current = await self.get(key)
-            if current is not None and not _is_stale(current, time.time()):
-                return  # someone already did
+            if current is not None and not regeneration_due(current, time.time()):
+                return  # someone already did, or a failed one is waiting its turn
             generation = await self.generation()
             try:
                 entry = await produce()
@@ -214,9 +242,10 @@ class Cache:
                 logger.exception("regenerating %s failed; still serving the previous version", key)
             if entry is None:
                 if current is not None:
-                    # keep the old page and wait a full revalidate period before trying
-                    # again, instead of re-rendering a failing page on every request
-                    current.created = time.time()
+                    # keep the old page (served as STALE: it is) and wait a full revalidate
+                    # period before trying again, instead of re-rendering a failing page
+                    # on every request
+                    current.failed_at = time.time()
                     await self.set(key, current)
                 return
             if generation == await self.generation():  # not invalidated while rendering
@@ -241,8 +270,17 @@ class Cache:
         await self.store.close()
 
 
-def _is_stale(entry: Entry, now: float) -> bool:
+def is_stale(entry: Entry, now: float) -> bool:
+    """Past its ``revalidate`` seconds (an ISR page due for regeneration, or kept
+    after a failed one)."""
     return entry.revalidate is not None and now - entry.created >= entry.revalidate
+
+
+def regeneration_due(entry: Entry, now: float) -> bool:
+    """Stale, and not within ``revalidate`` seconds of a failed regeneration."""
+    if not is_stale(entry, now):
+        return False
+    return entry.failed_at is None or now - entry.failed_at >= entry.revalidate  # type: ignore[operator]
 
 
 def page_key(path: str) -> str:
@@ -294,13 +332,15 @@ def cached(ttl: float | None = None, tags: list[str] | tuple[str, ...] = ()) -> 
         decoder = msgspec.msgpack.Decoder(return_type)
         encoder = msgspec.msgpack.Encoder()
 
+        name = f"{fn.__module__}.{fn.__qualname__}"
+
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
-            collecting = _collected_tags.get()
-            if collecting is not None:
-                collecting.update(tag_list)
-            cache = current_cache()
             key = _call_key(fn, args, kwargs)
+            record = _recording.get()
+            if record is not None:
+                record.add(name, tag_list, key)
+            cache = current_cache()
             entry = await cache.get(key)
             if entry is not None:
                 try:
@@ -340,10 +380,11 @@ async def revalidate_path(path: str, tree: bool = False) -> None:
     await current_cache().revalidate_path(path, tree)
 
 
-def collect_tags() -> tuple[contextvars.Token, set[str]]:
-    tags: set[str] = set()
-    return _collected_tags.set(tags), tags
+def start_recording() -> tuple[contextvars.Token, RenderRecord]:
+    """Record the ``@cached`` calls of the render that follows (in this context)."""
+    record = RenderRecord()
+    return _recording.set(record), record
 
 
-def stop_collecting(token: contextvars.Token) -> None:
-    _collected_tags.reset(token)
+def stop_recording(token: contextvars.Token) -> None:
+    _recording.reset(token)

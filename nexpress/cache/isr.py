@@ -4,6 +4,14 @@ A cached route is rendered with a *bare* request: its path and params only, no
 headers, cookies, query string or client address. So a cached page can never
 hold one visitor's data, a forged ``Host``/``X-Forwarded-Host`` header cannot
 poison it, and ``?anything`` cannot make a new entry or force a regeneration.
+
+Every cached response carries a strong ``ETag`` (a hash of the body; a matching
+``If-None-Match`` gets a 304) and a ``Cache-Control`` a CDN can follow
+(:func:`cache_control`): browsers revalidate every time (``max-age=0``, cheap with
+the ETag), shared caches keep ISR pages ``revalidate`` seconds and static pages
+:data:`STATIC_S_MAXAGE`, then serve them stale for up to
+:data:`STALE_WHILE_REVALIDATE` while they fetch the new version. A ``STALE``
+response says ``s-maxage=0``; an ISR response says its ``Age``.
 """
 
 from __future__ import annotations
@@ -17,18 +25,45 @@ from urllib.parse import quote, unquote
 from .. import _wire
 from .._asgi import send_result
 from .._call import call
+from .._files import etag_matches
 from .._http import URL_PATH_SAFE, http_scope
 from ..request import Request
 from ..response import Response
 from ..routing import positional_arity
 from ..routing.endpoint import Endpoint, Invoker
-from . import Cache, Entry, api_key, collect_tags, page_key, stop_collecting
-from .stores import MemoryStore
+from . import (
+    Cache,
+    Entry,
+    api_key,
+    is_stale,
+    page_key,
+    regeneration_due,
+    start_recording,
+    stop_recording,
+)
+from .stores import MemoryStore, body_etag, entry_etag
 
-__all__ = ["CachedEndpoint", "bare_request", "canonical_path", "render_entry"]
+__all__ = [
+    "STALE_WHILE_REVALIDATE",
+    "STATIC_S_MAXAGE",
+    "CachedEndpoint",
+    "bare_request",
+    "cache_control",
+    "canonical_path",
+    "render_entry",
+]
 
 HEADER = b"x-nexpress-cache"
 _KEEP_HEADERS = ("content-type",)
+_IF_NONE_MATCH = b"if-none-match"
+
+STATIC_S_MAXAGE = 300
+"""Seconds a shared cache (CDN) keeps a static page before asking again: it cannot
+hear ``revalidate_tag``/``revalidate_path``, so an invalidation reaches visitors
+behind it within this time (asking again costs a 304 when nothing changed)."""
+STALE_WHILE_REVALIDATE = 86_400
+"""Seconds a shared cache may serve a page past its freshness while it fetches the
+new one in the background (at least the page's ``revalidate``)."""
 
 RenderFn = Callable[[Request, Response], Awaitable[Any]]
 
@@ -59,18 +94,27 @@ async def render_entry(app: Any, render: RenderFn, path: str, params: dict[str, 
     """Render for ``path`` with a bare request; an Entry for a 200, else None."""
     req = bare_request(app, path, params)
     res = Response(request=req)
-    token, tags = collect_tags()
+    token, record = start_recording()
     try:
         result = await render(req, res)
         if result is not None or not res.sent:
             send_result(res, result, source)
     finally:
-        stop_collecting(token)
+        stop_recording(token)
     if res.status_code != 200 or res.file_path is not None:
         return None
     body = res.body if res.body_stream is None else await _joined(res.body_stream)
     headers = [(name, value) for name, value in res.headers if name in _KEEP_HEADERS]
-    return Entry(body=body, status=200, headers=headers, created=time.time(), revalidate=revalidate, tags=sorted(tags))
+    return Entry(
+        body=body,
+        status=200,
+        headers=headers,
+        created=time.time(),
+        revalidate=revalidate,
+        tags=sorted(record.tags),
+        calls=record.call_list(),
+        etag=body_etag(body),
+    )
 
 
 def canonical_path(raw: str) -> str:
@@ -85,12 +129,56 @@ def _encoded(name: str, value: str) -> tuple[bytes, bytes]:
     return name.encode("latin-1"), value.encode("latin-1")
 
 
-def send_entry(res: Response, entry: Entry, state: str) -> None:
-    """Answer with a cached entry, saying what the cache did."""
+def cache_control(revalidate: int | None, stale: bool = False, shared: bool = True) -> str:
+    """The ``Cache-Control`` of a cached response (see the module docstring);
+    ``shared=False`` (behind sign-in): browsers only, revalidating every time."""
+    if not shared:
+        return "private, no-cache"
+    if stale:
+        s_maxage = 0
+    elif revalidate is None:
+        s_maxage = STATIC_S_MAXAGE
+    else:
+        s_maxage = revalidate
+    window = max(STALE_WHILE_REVALIDATE, revalidate or 0)
+    return f"public, max-age=0, s-maxage={s_maxage}, stale-while-revalidate={window}"
+
+
+def validators(entry: Entry, stale: bool, shared: bool = True) -> list[tuple[str, str]]:
+    """ETag and Cache-Control for an entry (Age is added per response)."""
+    return [("etag", entry_etag(entry)), ("cache-control", cache_control(entry.revalidate, stale, shared))]
+
+
+def age_of(entry: Entry, now: float) -> int | None:
+    """Whole seconds since an ISR entry was rendered (None for static pages and for
+    entries rendered this second), for the ``Age`` header shared caches count from."""
+    if entry.revalidate is None:
+        return None
+    age = int(now - entry.created)
+    return age if age > 0 else None
+
+
+def not_modified(if_none_match: str | None, entry: Entry) -> bool:
+    """True when the client's ``If-None-Match`` already holds this entry."""
+    return if_none_match is not None and etag_matches(if_none_match, entry_etag(entry))
+
+
+def send_entry(req: Request, res: Response, entry: Entry, state: str, shared: bool = True) -> None:
+    """Answer with a cached entry, saying what the cache did: 304 when the client
+    already has it (If-None-Match), else the stored response."""
+    stale = state == "STALE"
+    for name, value in validators(entry, stale, shared):
+        res.set(name, value)
+    age = None if stale else age_of(entry, time.time())
+    if age is not None:
+        res.set("age", str(age))
+    res.set("x-nexpress-cache", state)
+    if not_modified(req.headers.get("if-none-match"), entry):
+        res.status(304).end()
+        return
     res.status(entry.status)
     for name, value in entry.headers:
         res.set(name, value)
-    res.set("x-nexpress-cache", state)
     res.end(entry.body)
 
 
@@ -130,8 +218,11 @@ class CachedEndpoint(Endpoint):
         api: bool = False,
         static_params: Callable[[], Any] | None = None,
         source: str = "page",
+        shared: bool = True,
     ) -> None:
         self.render = as_render(render)
+        self.shared = shared
+        """False for pages behind sign-in: ``Cache-Control: private`` (no CDN keeps them)."""
         self.cache = cache
         self.app = app
         self.revalidate = revalidate
@@ -156,11 +247,13 @@ class CachedEndpoint(Endpoint):
         params = req.params
         entry = await cache.get(key)
         if entry is not None:
-            if entry.revalidate is not None and time.time() - entry.created >= entry.revalidate:
-                cache.regenerate_soon(key, lambda: self.render_entry(path, params))
-                send_entry(res, entry, "STALE")
+            now = time.time()
+            if is_stale(entry, now):
+                if regeneration_due(entry, now):
+                    cache.regenerate_soon(key, lambda: self.render_entry(path, params))
+                send_entry(req, res, entry, "STALE", self.shared)
             else:
-                send_entry(res, entry, "PRERENDER" if entry.prerendered else "HIT")
+                send_entry(req, res, entry, "PRERENDER" if entry.prerendered else "HIT", self.shared)
             return None
 
         async def produce() -> Entry:
@@ -178,16 +271,28 @@ class CachedEndpoint(Endpoint):
         except _NotCacheable:
             # not a 200 (a redirect, a Response of another status): sent as it is, uncached
             return await self.render(req, res)
-        send_entry(res, entry, "MISS")
+        send_entry(req, res, entry, "MISS", self.shared)
         return None
 
     def fast_invoker(self, route_header: bytes | None, general: Invoker) -> Invoker:
         return MemoryHitInvoker(self, route_header, general)
 
 
+class _Prepared:
+    """The pre-encoded headers of one entry: for its 200 and for a 304."""
+
+    __slots__ = ("entry", "full", "not_modified")
+
+    def __init__(self, entry: Entry, full: list[tuple[bytes, bytes]], not_modified: list[tuple[bytes, bytes]]) -> None:
+        self.entry = entry
+        self.full = full
+        self.not_modified = not_modified
+
+
 class MemoryHitInvoker:
     """Fresh hits from the in-process memory store are written straight from the
-    cache with pre-encoded headers: no Request or Response object. Everything else
+    cache with pre-encoded headers (ETag and Cache-Control included; a 304 when
+    ``If-None-Match`` matches): no Request or Response object. Everything else
     (misses, stale entries, other stores, encoded paths) takes the general path."""
 
     __slots__ = ("endpoint", "extra", "general", "wire")
@@ -196,26 +301,44 @@ class MemoryHitInvoker:
         self.endpoint = endpoint
         self.general = general
         self.extra = [(b"x-nexpress-route", route_header)] if route_header is not None else []
-        self.wire: dict[str, tuple[Entry, list[tuple[bytes, bytes]]]] = {}
+        self.wire: dict[str, _Prepared] = {}
 
-    def headers_for(self, key: str, entry: Entry) -> list[tuple[bytes, bytes]]:
-        cached = self.wire.get(key)
-        if cached is None or cached[0] is not entry:
+    def prepared(self, key: str, entry: Entry) -> _Prepared:
+        found = self.wire.get(key)
+        if found is None or found.entry is not entry:
             state = b"PRERENDER" if entry.prerendered else b"HIT"
-            headers = [_encoded(k, v) for k, v in entry.headers]
-            headers += [(HEADER, state), *self.extra, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
+            common = [_encoded(k, v) for k, v in validators(entry, False, self.endpoint.shared)]
+            common += [(HEADER, state), *self.extra]
+            full = [_encoded(k, v) for k, v in entry.headers]
+            full += [*common, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
             if len(self.wire) > 4096:
                 self.wire.clear()
-            cached = self.wire[key] = (entry, headers)
-        return cached[1]
+            found = self.wire[key] = _Prepared(entry, full, common)
+        return found
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
         store = self.endpoint.cache.store
         if "%" not in raw_path and isinstance(store, MemoryStore):
             key = self.endpoint.key_for(raw_path)
             entry = store.get_now(key)
-            if entry is not None and (entry.revalidate is None or time.time() - entry.created < entry.revalidate):
-                headers = self.headers_for(key, entry)
-                await _wire.write_prepared(send, entry.status, headers, entry.body, scope["method"] == "HEAD")
-                return
+            if entry is not None:
+                revalidate = entry.revalidate
+                now = time.time()
+                if revalidate is None or now - entry.created < revalidate:
+                    # inline on purpose: this is the cached page's whole request path
+                    prepared = self.wire.get(key)
+                    if prepared is None or prepared.entry is not entry:
+                        prepared = self.prepared(key, entry)
+                    status, headers = entry.status, prepared.full
+                    for name, value in scope["headers"]:
+                        if name == _IF_NONE_MATCH:
+                            if etag_matches(value.decode("latin-1"), entry.etag):
+                                status, headers = 304, prepared.not_modified
+                            break
+                    if revalidate is not None:
+                        age = int(now - entry.created)
+                        if age > 0:
+                            headers = [*headers, (b"age", str(age).encode())]
+                    await _wire.write_prepared(send, status, headers, entry.body, scope["method"] == "HEAD")
+                    return
         await self.general(scope, receive, send, raw_path, params)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 
-from . import Cache, Entry, page_key
+from . import Cache, Call, Entry, page_key
 
 OUTPUT = ".nexpress"
 MANIFEST = "manifest.json"
@@ -41,6 +41,7 @@ async def load_prerendered(root: str, cache: Cache) -> int:
             revalidate=page.get("revalidate"),
             tags=list(page.get("tags", [])),
             prerendered=True,
+            calls=[Call(c["function"], list(c.get("tags", [])), c.get("key", "")) for c in page.get("calls", [])],
         )
         await cache.set(page_key(page["path"]), entry, only_if_absent=True)
         count += 1

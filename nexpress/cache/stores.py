@@ -1,12 +1,15 @@
 """Cache stores behind one interface, chosen by URL.
 
-- ``memory://?max_entries=10000`` (default): this process only, LRU-bounded.
+- ``memory://?max_bytes=64MiB&max_entries=10000`` (default): this process only,
+  LRU-bounded by bytes and by entries; pages prerendered by ``nexpress build`` are
+  never evicted in favour of request-driven entries.
 - ``sqlite:///path/cache.db``: shared by the processes of one machine.
 - ``redis://host:port/db``: shared by every instance; invalidation is one Redis
   operation that every instance sees at once (no local copies are kept), and
   locks make regeneration single-flight across instances.
 
 Stores hold :class:`Entry` objects; remote stores encode them with msgpack.
+Every store lists its entries (:meth:`Store.entries`) for ``nexpress cache ls``.
 A store that cannot be reached raises :class:`StoreUnavailable`; the cache
 layer turns that into a miss and a warning, never a failed request.
 """
@@ -14,23 +17,47 @@ layer turns that into a miss and a warning, never a failed request.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
+import os
 import sqlite3
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import msgspec
+
+from ..config import parse_size
+
+logger = logging.getLogger("nexpress.cache")
+
+MiB = 1024 * 1024
+DEFAULT_MAX_BYTES = 64 * MiB
+DEFAULT_MAX_ENTRIES = 10_000
+LIST_BATCH = 500
 
 
 class StoreUnavailable(Exception):
     """The store could not be reached (connection refused, timeout...)."""
 
 
+class Call(msgspec.Struct, array_like=True):
+    """A ``@cached`` function a render called: ``module.qualname``, its tags, and
+    the key of the data entry it read or wrote."""
+
+    function: str
+    tags: list[str] = []
+    key: str = ""
+
+
 class Entry(msgspec.Struct, array_like=True):
-    """A cached value: a rendered page/API response, or a ``@cached`` result."""
+    """A cached value: a rendered page/API response, or a ``@cached`` result.
+
+    Fields are only ever appended, with defaults (entries written by an older
+    version decode with the defaults; older versions ignore the new fields)."""
 
     body: bytes
     status: int = 200
@@ -40,6 +67,40 @@ class Entry(msgspec.Struct, array_like=True):
     expires: float | None = None  # absolute time after which it is gone (TTL)
     tags: list[str] = []
     prerendered: bool = False
+    calls: list[Call] = []  # the @cached functions the render called (what explain shows)
+    etag: str = ""  # strong validator of body ("" for entries of older versions: computed)
+    failed_at: float | None = None  # when its last regeneration failed (still served, STALE)
+
+
+def body_etag(body: bytes) -> str:
+    """A strong ETag for a response body: equal bodies, equal tags, on every instance."""
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+def entry_etag(entry: Entry) -> str:
+    """The entry's ETag, computed once for entries stored without one."""
+    if not entry.etag:
+        entry.etag = body_etag(entry.body)
+    return entry.etag
+
+
+# What one entry costs in the memory store besides its bytes (the Entry object, its
+# lists, the dict slots and index sets), measured with tracemalloc on CPython 3.12:
+# see tests/test_cache.py::test_memory_store_accounting_matches_the_heap.
+ENTRY_OVERHEAD = 480
+
+
+def entry_size(key: str, entry: Entry) -> int:
+    """Approximate bytes ``entry`` holds in memory under ``key`` (the memory store's
+    byte bound counts this)."""
+    size = ENTRY_OVERHEAD + len(entry.body) + len(key) + len(entry.etag)
+    for name, value in entry.headers:
+        size += len(name) + len(value) + 120
+    for tag in entry.tags:
+        size += len(tag) + 60
+    for call in entry.calls:
+        size += len(call.function) + len(call.key) + 200 + 20 * len(call.tags)
+    return size
 
 
 _encoder = msgspec.msgpack.Encoder()
@@ -78,6 +139,12 @@ class Store:
         """Delete every entry carrying ``tag``; return their keys."""
         raise NotImplementedError
 
+    def entries(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
+        """Every live entry whose key starts with ``prefix``, as ``(key, entry)``, in
+        batches (``nexpress cache ls``, the dev page). Not a snapshot: entries
+        written meanwhile may or may not appear."""
+        raise NotImplementedError
+
     async def acquire(self, name: str, seconds: float) -> str | None:
         """A lock shared by every user of the store; a token, or None if taken."""
         return "local"
@@ -103,25 +170,43 @@ class Store:
 
 
 class MemoryStore(Store):
-    """In-process LRU store (entries kept as objects: a hit costs a dict lookup)."""
+    """In-process LRU store (entries kept as objects: a hit costs a dict lookup).
 
-    def __init__(self, max_entries: int = 10_000) -> None:
+    Bounded by ``max_bytes`` (what the entries hold, see :func:`entry_size`) and
+    ``max_entries``: past either, the least recently used request-driven entries go.
+    Keys that ``nexpress build`` prerendered are *pinned*: they live apart from the
+    LRU and are never evicted to make room (an ISR regeneration of such a page stays
+    pinned), so a flood of unique URLs cannot push the built pages out."""
+
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_entries < 1:
             raise ValueError("memory store max_entries must be at least 1")
-        self.url = f"memory://?max_entries={max_entries}"
+        if max_bytes < 1:
+            raise ValueError("memory store max_bytes must be at least 1")
+        self.url = f"memory://?max_bytes={max_bytes}&max_entries={max_entries}"
         self.max_entries = max_entries
-        self._data: OrderedDict[str, Entry] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        """Bytes the entries hold now (never above ``max_bytes`` but for pinned pages)."""
+        self._lru: OrderedDict[str, Entry] = OrderedDict()  # evictable, oldest first
+        self._pinned: dict[str, Entry] = {}  # prerendered keys: never evicted
+        self._pinned_keys: set[str] = set()
+        self._sizes: dict[str, int] = {}
         self._tags: dict[str, set[str]] = {}
+        self._warned_pinned = False
 
     def get_now(self, key: str) -> Entry | None:
         """Synchronous lookup (the hot path uses it to skip a coroutine)."""
-        entry = self._data.get(key)
+        entry = self._lru.get(key)
         if entry is None:
-            return None
+            entry = self._pinned.get(key)
+            if entry is None:
+                return None
+        else:
+            self._lru.move_to_end(key)
         if entry.expires is not None and entry.expires <= time.time():
             self._drop(key)
             return None
-        self._data.move_to_end(key)
         return entry
 
     async def get(self, key: str) -> Entry | None:
@@ -131,29 +216,52 @@ class MemoryStore(Store):
         if only_if_absent and self.get_now(key) is not None:
             return
         self._drop(key)
-        self._data[key] = entry
+        if entry.prerendered:
+            self._pinned_keys.add(key)
+        size = entry_size(key, entry)
+        if key in self._pinned_keys:
+            self._pinned[key] = entry
+        else:
+            self._lru[key] = entry
+        self._sizes[key] = size
+        self.bytes += size
         for tag in entry.tags:
             self._tags.setdefault(tag, set()).add(key)
-        while len(self._data) > self.max_entries:
-            oldest = next(iter(self._data))
-            self._drop(oldest)
+        self._evict()
+
+    def _evict(self) -> None:
+        lru = self._lru
+        while lru and (self.bytes > self.max_bytes or len(lru) + len(self._pinned) > self.max_entries):
+            self._drop(next(iter(lru)))
+        if self.bytes > self.max_bytes and not self._warned_pinned:
+            self._warned_pinned = True
+            logger.warning(
+                "memory cache: prerendered pages alone take %d bytes, more than max_bytes=%d;"
+                " they are kept, nothing else is cached. Raise it: memory://?max_bytes=...",
+                self.bytes,
+                self.max_bytes,
+            )
 
     def _drop(self, key: str) -> None:
-        entry = self._data.pop(key, None)
-        if entry is not None:
-            for tag in entry.tags:
-                keys = self._tags.get(tag)
-                if keys is not None:
-                    keys.discard(key)
-                    if not keys:
-                        del self._tags[tag]
+        entry = self._lru.pop(key, None)
+        if entry is None:
+            entry = self._pinned.pop(key, None)
+            if entry is None:
+                return
+        self.bytes -= self._sizes.pop(key, 0)
+        for tag in entry.tags:
+            keys = self._tags.get(tag)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._tags[tag]
 
     async def delete(self, keys: Iterable[str]) -> None:
         for key in list(keys):
             self._drop(key)
 
     async def delete_prefix(self, prefix: str) -> None:
-        for key in [k for k in self._data if k.startswith(prefix)]:
+        for key in [k for k in (*self._pinned, *self._lru) if k.startswith(prefix)]:
             self._drop(key)
 
     async def invalidate_tag(self, tag: str) -> list[str]:
@@ -161,12 +269,25 @@ class MemoryStore(Store):
         await self.delete(keys)
         return keys
 
+    async def entries(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
+        now = time.time()
+        for key, entry in [*self._pinned.items(), *self._lru.items()]:
+            if key.startswith(prefix) and (entry.expires is None or entry.expires > now):
+                yield key, entry
+
+    def pinned(self, key: str) -> bool:
+        """True when ``key`` was prerendered by ``nexpress build`` (never evicted)."""
+        return key in self._pinned_keys
+
     async def clear(self) -> None:
-        self._data.clear()
+        self._lru.clear()
+        self._pinned.clear()
+        self._sizes.clear()
         self._tags.clear()
+        self.bytes = 0
 
     def __len__(self) -> int:
-        return len(self._data)
+        return len(self._lru) + len(self._pinned)
 
 
 class SQLiteStore(Store):
@@ -180,8 +301,6 @@ class SQLiteStore(Store):
 
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
-            import os
-
             folder = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(folder, exist_ok=True)
             conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False, isolation_level=None)
@@ -242,7 +361,7 @@ class SQLiteStore(Store):
         await self._run(remove)
 
     async def delete_prefix(self, prefix: str) -> None:
-        pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = _like_prefix(prefix)
 
         def remove(conn: sqlite3.Connection) -> None:
             conn.execute("DELETE FROM entries WHERE key LIKE ? ESCAPE '\\'", (pattern,))
@@ -258,6 +377,29 @@ class SQLiteStore(Store):
             return keys
 
         return await self._run(remove)
+
+    async def entries(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
+        pattern = _like_prefix(prefix)
+
+        def page(conn: sqlite3.Connection, after: str) -> list[tuple[str, bytes, float | None]]:
+            return conn.execute(
+                "SELECT key, value, expires FROM entries WHERE key > ? AND key LIKE ? ESCAPE '\\'"
+                " ORDER BY key LIMIT ?",
+                (after, pattern, LIST_BATCH),
+            ).fetchall()
+
+        after = ""
+        while True:
+            rows = await self._run(page, after)
+            now = time.time()
+            for key, value, expires in rows:
+                entry = decode_entry(value)
+                # LIKE ignores ASCII case: keep exactly the keys under the prefix
+                if entry is not None and key.startswith(prefix) and (expires is None or expires > now):
+                    yield key, entry
+            if len(rows) < LIST_BATCH:
+                return
+            after = rows[-1][0]
 
     async def acquire(self, name: str, seconds: float) -> str | None:
         token = uuid.uuid4().hex
@@ -395,6 +537,32 @@ class RedisStore(Store):
 
         return await self._call(run())
 
+    async def entries(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
+        start = len(self._key(""))
+        names: list[bytes] = []
+        try:
+            async for name in self.client.scan_iter(match=_glob_escape(self._key(prefix)) + "*", count=LIST_BATCH):
+                names.append(name)
+                if len(names) >= LIST_BATCH:
+                    for item in await self._decoded(names, start):
+                        yield item
+                    names = []
+            for item in await self._decoded(names, start):
+                yield item
+        except self._errors() as exc:
+            raise StoreUnavailable(f"redis cache {self.url}: {exc}") from exc
+
+    async def _decoded(self, names: list[bytes], start: int) -> list[tuple[str, Entry]]:
+        if not names:
+            return []
+        found = []
+        for name, value in zip(names, await self.client.mget(names), strict=True):
+            entry = None if value is None else decode_entry(value)
+            if entry is not None:
+                key = name.decode() if isinstance(name, bytes) else name
+                found.append((key[start:], entry))
+        return found
+
     async def acquire(self, name: str, seconds: float) -> str | None:
         token = uuid.uuid4().hex
         ok = await self._call(self.client.set(self.prefix + "l:" + name, token, nx=True, px=int(seconds * 1000)))
@@ -427,6 +595,11 @@ class RedisStore(Store):
             pass
 
 
+def _like_prefix(prefix: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') for keys starting with ``prefix``."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
@@ -436,15 +609,8 @@ def store_from_url(url: str, root: str = ".") -> Store:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme == "memory":
-        options = parse_qs(parts.query)
-        try:
-            max_entries = int(options.get("max_entries", ["10000"])[0])
-        except ValueError:
-            raise ValueError(f"cache URL {url!r}: max_entries must be a number") from None
-        return MemoryStore(max_entries)
+        return _memory_store(url, parse_qs(parts.query))
     if scheme == "sqlite":
-        import os
-
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else parts.path
         if not path:
             raise ValueError(f"cache URL {url!r}: give a file, e.g. sqlite:///.nexpress/cache.db")
@@ -454,3 +620,19 @@ def store_from_url(url: str, root: str = ".") -> Store:
     if scheme in ("redis", "rediss", "unix"):
         return RedisStore(url)
     raise ValueError(f"unknown cache URL {url!r}: use memory://, sqlite:///path or redis://host:port/db")
+
+
+def _memory_store(url: str, options: dict[str, list[str]]) -> MemoryStore:
+    """``memory://?max_bytes=64MiB&max_entries=10000`` (either may be left out)."""
+    unknown = set(options) - {"max_bytes", "max_entries"}
+    if unknown:
+        raise ValueError(f"cache URL {url!r}: unknown option(s) {sorted(unknown)}; use max_bytes and max_entries")
+    try:
+        max_entries = int(options.get("max_entries", [str(DEFAULT_MAX_ENTRIES)])[0])
+    except ValueError:
+        raise ValueError(f"cache URL {url!r}: max_entries must be a number") from None
+    try:
+        max_bytes = parse_size(options.get("max_bytes", [str(DEFAULT_MAX_BYTES)])[0])
+    except ValueError as exc:
+        raise ValueError(f"cache URL {url!r}: max_bytes must be {exc}") from None
+    return MemoryStore(max_entries, max_bytes)

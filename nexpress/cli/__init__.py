@@ -1,5 +1,5 @@
 """The ``nexpress`` command: ``new``, ``dev``, ``start``, ``build``, ``export``, ``routes``,
-``openapi``. One module per group of commands; ``_common`` finds and imports the app.
+``openapi``, ``cache``. One module per group of commands; ``_common`` finds and imports the app.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import click
 
 from ._common import load_app, resolve_target
 from .build import build, export
+from .cache import cache
 from .routes import openapi, routes
 from .serve import dev, start
 
@@ -38,5 +39,5 @@ def new(directory: str) -> None:
     click.echo(f"Created {directory} with {len(FILES)} files. Next:\n\n  cd {directory}\n  nexpress dev\n")
 
 
-for _command in (dev, start, routes, openapi, build, export, new):
+for _command in (dev, start, routes, openapi, build, export, new, cache):
     main.add_command(_command)

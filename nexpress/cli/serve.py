@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
+from ..devtools import BASE, TOKEN_ENV
 from ._common import app_argument, check_app, host_option, port_option, resolve_target
+from ._devserver import client_url, remove_dev_file, write_dev_file
 
 
 def _serve(target: str | None, host: str, port: int, workers: int, server: str, reload: bool) -> None:
@@ -57,10 +59,18 @@ def _serve(target: str | None, host: str, port: int, workers: int, server: str, 
 @port_option
 @click.option("--server", type=click.Choice(["granian", "uvicorn"]), default="granian", show_default=True)
 def dev(app: str | None, host: str, port: int, server: str) -> None:
-    """Serve with auto-reload, debug error pages and the x-nexpress-route header."""
+    """Serve with auto-reload, debug error pages, the x-nexpress-route header and
+    /_nexpress (routes, cache, last requests)."""
     os.environ["NEXPRESS_DEBUG"] = "1"
     click.echo(f"nexpress dev: http://{host}:{port} (reloading on changes under {os.getcwd()})")
-    _serve(app, host, port, 1, server, reload=True)
+    click.echo(f"  routes, cache and requests: {client_url(host, port)}{BASE}")
+    folder = os.getcwd()
+    token = write_dev_file(folder, host, port)  # how `nexpress cache` finds this server
+    os.environ[TOKEN_ENV] = token
+    try:
+        _serve(app, host, port, 1, server, reload=True)
+    finally:
+        remove_dev_file(folder, token)
 
 
 @click.command()

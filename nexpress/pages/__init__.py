@@ -47,6 +47,7 @@ from ..routing.endpoint import Endpoint
 from ..routing.pattern import escape_pattern, pattern_regex
 from . import metadata as meta
 from .reads import request_reads
+from .reasons import cache_info
 from .render import (
     LayoutPlan,
     PageEndpoint,
@@ -303,6 +304,7 @@ class FileRoutes:
             template=self.env.get_template(template) if template else None,
             layouts=[self._layout_plan(layout) for layout in layouts],
         )
+        guarded = _requires_auth(module, layouts)
         if mode != "dynamic":
             endpoint = CachedEndpoint(
                 endpoint,
@@ -311,10 +313,12 @@ class FileRoutes:
                 revalidate=revalidate,
                 static_params=getattr(module, "static_params", None),
                 source=source,
+                shared=not guarded,  # behind sign-in: no CDN may keep it
             )
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
-        if _requires_auth(module, layouts):
+        if guarded:
             middleware.insert(0, AuthGuard(api=False))
+        templates = ([(template, f"{folder.rel}/page.html")] if template else []) + [(lay.template, lay.source) for lay in layouts]
         definition = RouteDef(
             "GET",
             folder.pattern,
@@ -323,7 +327,10 @@ class FileRoutes:
             f"{os.path.join(self.root, source)}:1",
             f"isr {revalidate}s" if mode == "isr" else mode,
             source,
-            info={"layouts": [layout.source for layout in layouts]},
+            info={
+                "layouts": [layout.source for layout in layouts],
+                "cache": cache_info(module, source, mode, revalidate, self.env, templates),  # why: explain
+            },
         )
         self.routes.append(definition)
 
@@ -388,7 +395,7 @@ class FileRoutes:
                 self._check_cached_code(module, [], source, "a cached API route (revalidate)", "remove revalidate")
                 # the cached endpoint runs the plan itself
                 render = plan.endpoint if plan is not None else handler
-                handler = CachedEndpoint(render, cache=self.cache, app=self.app, revalidate=revalidate, api=True, source=source)
+                handler = CachedEndpoint(render, cache=self.cache, app=self.app, revalidate=revalidate, api=True, source=source, shared=not getattr(module, "auth", False))
                 plan = None
             self.routes.append(
                 RouteDef(method, folder.pattern, (*middleware, handler), {}, f"{os.path.join(self.root, source)}:{line}", "api", source, plan=plan)

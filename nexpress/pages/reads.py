@@ -14,10 +14,11 @@ from dataclasses import dataclass
 PER_VISITOR = frozenset(
     (
         "query", "query_string", "headers", "get", "header", "cookies", "signed_cookies", "auth",
-        "session", "ip", "ips", "hostname", "protocol", "secure", "accepts", "is_type",
+        "session", "state", "ip", "ips", "hostname", "protocol", "secure", "accepts", "is_type",
         "body", "json", "form", "stream", "original_url", "url",
     )
 )  # fmt: skip
+"""Attributes of ``req`` that differ per visitor (params and path do not)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,15 +47,21 @@ def request_reads(fn: Callable, attributes: frozenset[str] = PER_VISITOR) -> lis
     except SyntaxError:
         return []
     function = next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))), None)
-    if function is None or not function.args.args:
+    if function is None:
         return []
-    name = function.args.args[0].arg
+    return [Read(attribute, filename, first + line - 1) for attribute, line in reads_in(function, attributes)]
+
+
+def reads_in(function: ast.FunctionDef | ast.AsyncFunctionDef, attributes: frozenset[str] = PER_VISITOR) -> list[tuple[str, int]]:
+    """(attribute, line) for each read of ``attributes`` on the function's first
+    parameter (the request), by line; lines are the tree's own."""
+    params = [*function.args.posonlyargs, *function.args.args]
+    if not params:
+        return []
+    name = params[0].arg
     found = [
-        Read(node.attr, filename, first + node.lineno - 1)
+        (node.attr, node.lineno)
         for node in ast.walk(function)
-        if isinstance(node, ast.Attribute)
-        and isinstance(node.value, ast.Name)
-        and node.value.id == name
-        and node.attr in attributes
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == name and node.attr in attributes
     ]
-    return sorted(found, key=lambda read: read.line)
+    return sorted(found, key=lambda item: item[1])
