@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import dataclass, field
 
 from nexpress import App
 from nexpress.testing import TestClient
@@ -66,3 +68,80 @@ def asgi_call(
     }
     asyncio.run(app(scope, receive, send))
     return out["status"], out["headers"], out["body"]
+
+
+# --- raw HTTP replies (tests that talk to a real server over a socket) ------------------------
+
+
+@dataclass
+class RawReply:
+    """An HTTP/1.1 reply as it came off the socket, parsed."""
+
+    status: int
+    headers: list[tuple[str, str]]  # lower-case names, in order
+    body: bytes  # de-chunked, cut at Content-Length
+    raw: bytes = b""
+    elapsed: float = 0.0
+    timed_out: bool = False
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name.lower():
+                return value
+        return None
+
+    def all(self, name: str) -> list[str]:
+        return [value for key, value in self.headers if key == name.lower()]
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    @property
+    def cache(self) -> str | None:
+        values = self.all("x-nexpress-cache")
+        assert len(values) <= 1, f"x-nexpress-cache sent {len(values)} times: {values}"
+        return values[0] if values else None
+
+    @property
+    def problem(self) -> dict:
+        assert (self.header("content-type") or "").startswith("application/problem+json"), self
+        return json.loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"<RawReply {self.status} {self.raw[:600]!r} timed_out={self.timed_out} error={self.error}>"
+
+
+def _dechunk(data: bytes) -> bytes:
+    out = bytearray()
+    while True:
+        line, _, rest = data.partition(b"\r\n")
+        try:
+            size = int(line.split(b";")[0].strip() or b"0", 16)
+        except ValueError:
+            return bytes(out)
+        if size == 0:
+            return bytes(out)
+        out += rest[:size]
+        data = rest[size + 2 :]
+
+
+def parse_raw_reply(raw: bytes, elapsed: float = 0.0, timed_out: bool = False, error: str | None = None) -> RawReply:
+    """Parse the first reply in ``raw`` (status line, headers, body)."""
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = 0
+    if lines and lines[0].startswith(b"HTTP/"):
+        status = int(lines[0].split(b" ", 2)[1])
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers.append((name.strip().lower().decode("latin-1"), value.strip().decode("latin-1")))
+    values = dict(headers)
+    if "chunked" in values.get("transfer-encoding", "").lower():
+        body = _dechunk(body)
+    elif values.get("content-length", "").isdigit():
+        body = body[: int(values["content-length"])]
+    return RawReply(status, headers, body, raw, elapsed, timed_out, error)

@@ -27,12 +27,12 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
 from conftest import Server, free_port, start_server, wait_for_port
+from helpers import RawReply, parse_raw_reply
 
 BLOG_DIR = Path(__file__).resolve().parent.parent / "examples" / "blog"
 REDIS_HOST = "127.0.0.1"
@@ -88,33 +88,6 @@ def rdb(redis_url: str) -> Iterator[redis.Redis]:
 # --- HTTP over raw sockets --------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: list[tuple[str, str]]
-    body: str
-
-    def header(self, name: str) -> str | None:
-        values = [v for k, v in self.headers if k == name]
-        assert len(values) <= 1, f"header {name} sent {len(values)} times: {values}"
-        return values[0] if values else None
-
-    @property
-    def cache(self) -> str | None:
-        return self.header("x-nexpress-cache")
-
-
-def _dechunk(data: bytes) -> bytes:
-    out = bytearray()
-    while True:
-        line, _, rest = data.partition(b"\r\n")
-        size = int(line.split(b";")[0].strip() or b"0", 16)
-        if size == 0:
-            return bytes(out)
-        out += rest[:size]
-        data = rest[size + 2 :]
-
-
 def http(
     server: Server,
     path: str,
@@ -123,7 +96,7 @@ def http(
     headers: dict[str, str] | None = None,
     json_body: str | None = None,
     timeout: float = 10.0,
-) -> Reply:
+) -> RawReply:
     """One request on its own connection (``Connection: close``); the parsed reply."""
     sent = {"Host": f"127.0.0.1:{server.port}", **HTML, **(headers or {}), "Connection": "close"}
     body = b""
@@ -133,20 +106,8 @@ def http(
         sent["Content-Length"] = str(len(body))
     head = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in sent.items()) + "\r\n"
     raw = server.request(head.encode("latin-1") + body, timeout=timeout)
-    top, sep, payload = raw.partition(b"\r\n\r\n")
-    assert sep, f"{method} {path}: incomplete answer {raw[:200]!r}"
-    lines = top.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    pairs = []
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        pairs.append((name.strip().lower(), value.strip()))
-    names = {k for k, _ in pairs}
-    if "transfer-encoding" in names and "chunked" in dict(pairs)["transfer-encoding"].lower():
-        payload = _dechunk(payload)
-    elif "content-length" in names:
-        payload = payload[: int(dict(pairs)["content-length"])]
-    return Reply(status, pairs, payload.decode("utf-8", errors="replace"))
+    assert b"\r\n\r\n" in raw, f"{method} {path}: incomplete answer {raw[:200]!r}"
+    return parse_raw_reply(raw)
 
 
 def sign_in_to_blog(server: Server) -> str:
@@ -390,13 +351,13 @@ def test_blog_write_on_one_instance_invalidates_pages_on_the_other(redis_url, tm
     for path, text in (("/blog", "Hello, nexpress"), ("/blog/hello", "<h1>Hello, nexpress</h1>"), ("/", "Hello, nexpress")):
         first = http(b, path)
         assert first.status == 200 and first.cache == "MISS", (path, first)
-        assert text in first.body
+        assert text in first.text
         second = http(b, path)
         assert second.status == 200 and second.cache == "HIT", (path, second)
-        assert second.body == first.body
+        assert second.text == first.text
         # the other instance shares the entry
         other = http(a, path)
-        assert other.cache == "HIT" and other.body == first.body
+        assert other.cache == "HIT" and other.text == first.text
 
     signed_in = {"Cookie": sign_in_to_blog(a)}  # writing posts needs a session
     created = http(
@@ -409,21 +370,21 @@ def test_blog_write_on_one_instance_invalidates_pages_on_the_other(redis_url, tm
     assert created.status == 201, created
     edited = http(a, "/api/posts/hello", method="PATCH", headers=signed_in, json_body='{"title": "Hello, edited on A"}')
     assert edited.status == 200, edited
-    assert '"Hello, edited on A"' in edited.body
+    assert '"Hello, edited on A"' in edited.text
 
     for path in ("/", "/blog"):
         page = http(b, path)
         assert page.status == 200 and page.cache == "MISS", (path, page)
-        assert "Fresh from A" in page.body and 'href="/blog/fresh-from-a"' in page.body
-        assert "Hello, edited on A" in page.body and "Hello, nexpress" not in page.body
+        assert "Fresh from A" in page.text and 'href="/blog/fresh-from-a"' in page.text
+        assert "Hello, edited on A" in page.text and "Hello, nexpress" not in page.text
         assert http(b, path).cache == "HIT"
     post = http(b, "/blog/hello")
-    assert post.cache == "MISS" and "<h1>Hello, edited on A</h1>" in post.body
+    assert post.cache == "MISS" and "<h1>Hello, edited on A</h1>" in post.text
     fresh = http(b, "/blog/fresh-from-a")
     assert fresh.status == 200 and fresh.cache == "MISS"
-    assert "<h1>Fresh from A</h1>" in fresh.body and "Written through instance A." in fresh.body
+    assert "<h1>Fresh from A</h1>" in fresh.text and "Written through instance A." in fresh.text
     again = http(a, "/blog/fresh-from-a")
-    assert again.cache == "HIT" and again.body == fresh.body
+    assert again.cache == "HIT" and again.text == fresh.text
 
 
 # --- 2. stale on every instance at once: one regeneration in total -----------------------------
@@ -437,9 +398,9 @@ def test_stale_page_on_two_instances_regenerates_once(redis_url, rdb, tiny_app, 
     servers.append(b)
 
     first = http(a, "/counted")
-    assert first.status == 200 and first.cache == "MISS" and "count=1" in first.body
+    assert first.status == 200 and first.cache == "MISS" and "count=1" in first.text
     shared = http(b, "/counted")
-    assert shared.cache == "HIT" and "count=1" in shared.body
+    assert shared.cache == "HIT" and "count=1" in shared.text
     assert count(rdb, "counted") == 1
 
     time.sleep(1.2)  # revalidate = 1: the entry is now stale (behaviour under test)
@@ -448,7 +409,7 @@ def test_stale_page_on_two_instances_regenerates_once(redis_url, rdb, tiny_app, 
     targets = [a] * per_instance + [b] * per_instance
     barrier = threading.Barrier(len(targets), timeout=15)
 
-    def hit(server: Server) -> Reply:
+    def hit(server: Server) -> RawReply:
         barrier.wait()
         return http(server, "/counted")
 
@@ -460,13 +421,13 @@ def test_stale_page_on_two_instances_regenerates_once(redis_url, rdb, tiny_app, 
     assert set(states) <= {"STALE", "HIT"}, states
     assert "STALE" in states
     for reply in replies:
-        assert ("count=1" in reply.body) if reply.cache == "STALE" else ("count=2" in reply.body), reply
+        assert ("count=1" in reply.text) if reply.cache == "STALE" else ("count=2" in reply.text), reply
 
     assert wait_until(lambda: count(rdb, "counted") >= 2, timeout=5.0)
     time.sleep(0.3)  # any second regeneration would have happened by now
     assert count(rdb, "counted") == 2
     for server in (a, b):
-        assert "count=2" in http(server, "/counted").body
+        assert "count=2" in http(server, "/counted").text
 
 
 # --- 3. Redis unreachable, then back ---------------------------------------------------------------
@@ -486,14 +447,14 @@ def test_redis_outage_serves_pages_and_caching_resumes(tiny_app, tmp_path, serve
         servers.append(never)
 
         first = http(app, "/static")
-        assert first.status == 200 and first.cache == "MISS" and "a static page" in first.body
+        assert first.status == 200 and first.cache == "MISS" and "a static page" in first.text
         assert http(app, "/static").cache == "HIT"
 
         redis_server.stop()
         for _ in range(5):
             reply = http(app, "/static", timeout=5.0)
             assert reply.status == 200 and reply.cache == "MISS", reply
-            assert reply.body == first.body
+            assert reply.text == first.text
         assert wait_until(lambda: "cache store unavailable" in log.read_text(errors="replace"), timeout=5.0), (
             log.read_text(errors="replace")
         )
@@ -502,7 +463,7 @@ def test_redis_outage_serves_pages_and_caching_resumes(tiny_app, tmp_path, serve
         states = []
         for _ in range(20):
             reply = http(app, "/static", timeout=5.0)
-            assert reply.status == 200 and reply.body == first.body
+            assert reply.status == 200 and reply.text == first.text
             states.append(reply.cache)
             if reply.cache == "HIT":
                 break
@@ -540,7 +501,7 @@ def test_forged_headers_never_reach_a_cached_page(redis_url, rdb, tiny_app, serv
         for path in ("/poison", "/api/poison"):
             reply = http(server, path, headers=headers)
             assert reply.status == 200 and reply.cache in allowed, (path, reply)
-            assert "evil" not in reply.body, (path, reply)
+            assert "evil" not in reply.text, (path, reply)
 
     # the first render (MISS) is caused by forged requests, on both instances at once
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -551,7 +512,7 @@ def test_forged_headers_never_reach_a_cached_page(redis_url, rdb, tiny_app, serv
     # the regeneration of the stale page is triggered by forged requests too
     time.sleep(1.2)
     stale = http(b, "/poison", headers=EVIL)
-    assert stale.cache == "STALE" and "evil" not in stale.body
+    assert stale.cache == "STALE" and "evil" not in stale.text
     http(a, "/poison", headers=EVIL)
     time.sleep(0.3)
     for server in (a, b):
@@ -560,12 +521,12 @@ def test_forged_headers_never_reach_a_cached_page(redis_url, rdb, tiny_app, serv
 
     # an encoded "/" must not store one route's page under another route's path
     encoded = http(a, "/docs/intro%2Fsetup")
-    assert encoded.status == 200 and "slug page: intro/setup" in encoded.body
+    assert encoded.status == 200 and "slug page: intro/setup" in encoded.text
     for server in (b, a, b):
         real = http(server, "/docs/intro/setup")
         assert real.status == 200 and real.cache in {"MISS", "HIT"}
-        assert "the real setup page" in real.body and "slug page" not in real.body
-    assert http(b, "/docs/intro%2fsetup").body == encoded.body
+        assert "the real setup page" in real.text and "slug page" not in real.text
+    assert http(b, "/docs/intro%2fsetup").text == encoded.text
 
     stored = [rdb.get(key) for key in rdb.scan_iter(match="nx:*")]
     assert any(value and b"host=" in value for value in stored)  # the page is in Redis...
@@ -583,20 +544,20 @@ def test_query_variants_hit_one_entry(redis_url, rdb, tiny_app, servers):
     servers.append(b)
 
     first = http(a, "/isr?__nocache=1")
-    assert first.status == 200 and first.cache == "MISS" and "count=1" in first.body
+    assert first.status == 200 and first.cache == "MISS" and "count=1" in first.text
     variants = ["/isr", "/isr?__nocache=1", "/isr?__nocache=true&revalidate=1", "/isr?", "/isr?x=&y"]
     variants += [f"/isr?x={uuid.uuid4().hex}" for _ in range(10)]
     variants += [f"/isr?__nocache=1&x={uuid.uuid4().hex}" for _ in range(10)]
     for i, path in enumerate(variants):
         reply = http(a if i % 2 else b, path)
         assert reply.status == 200 and reply.cache == "HIT", (path, reply)
-        assert reply.body == first.body
+        assert reply.text == first.text
     # other spellings of the same path: an encoded letter, a trailing slash
     for path in ("/%69sr", "/%69sr?x=1", "/is%72?__nocache=1"):
         reply = http(b, path)
-        assert reply.status == 200 and reply.cache == "HIT" and reply.body == first.body, (path, reply)
+        assert reply.status == 200 and reply.cache == "HIT" and reply.text == first.text, (path, reply)
     trailing = http(a, "/isr/?x=1")
-    assert trailing.status in (200, 301, 308) and "count=2" not in trailing.body
+    assert trailing.status in (200, 301, 308) and "count=2" not in trailing.text
     assert count(rdb, "isr") == 1
     page_keys = sorted(k.decode() for k in rdb.scan_iter(match="nx:e:page:*"))
     assert page_keys == ["nx:e:page:/isr"]

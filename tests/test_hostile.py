@@ -26,12 +26,12 @@ import textwrap
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from conftest import Server, start_server
+from helpers import RawReply, parse_raw_reply
 
 from nexpress.testing import TestClient
 
@@ -194,47 +194,8 @@ def hostile_app(hostile_dir: Path):
 # --- raw HTTP helpers ---------------------------------------------------------------
 
 
-@dataclass
-class Reply:
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
-    raw: bytes
-    elapsed: float
-    timed_out: bool = False
-    error: str | None = None
-    extra: dict = field(default_factory=dict)
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key == name.lower():
-                return value
-        return None
-
-    def all(self, name: str) -> list[str]:
-        return [value for key, value in self.headers if key == name.lower()]
-
-    @property
-    def problem(self) -> dict:
-        assert (self.header("content-type") or "").startswith("application/problem+json"), self
-        return json.loads(self.body)
-
-    def __repr__(self) -> str:
-        return f"<Reply {self.status} {self.raw[:600]!r} timed_out={self.timed_out} error={self.error}>"
-
-
-def parse_reply(raw: bytes, elapsed: float, timed_out: bool = False, error: str | None = None) -> Reply:
-    head, _, body = raw.partition(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = 0
-    if lines and lines[0].startswith(b"HTTP/"):
-        parts = lines[0].split(b" ", 2)
-        status = int(parts[1])
-    headers = []
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        headers.append((name.strip().lower().decode("latin-1"), value.strip().decode("latin-1")))
-    return Reply(status, headers, body, raw, elapsed, timed_out, error)
+Reply = RawReply
+parse_reply = parse_raw_reply
 
 
 def send_raw(port: int, raw: bytes, timeout: float = TIMEOUT) -> Reply:

@@ -1139,49 +1139,16 @@ def test_json_content_types_accepted(content_type):
     assert r.json() == {"got": {"a": 1}}
 
 
-def test_a_body_that_stops_arriving_is_a_408():
-    """A client that sends less than its Content-Length (slowloris) is not waited on forever."""
-
-    app = App(body_timeout=0.2)
-
-    @app.post("/raw")
-    async def raw(req):
-        return {"len": len(await req.body())}
-
-    messages = []
-
-    async def receive():
-        await asyncio.sleep(3600)
-
-    async def send(message):
-        messages.append(message)
-
-    scope = {
-        "type": "http", "method": "POST", "path": "/raw", "raw_path": b"/raw", "query_string": b"",
-        "headers": [(b"content-length", b"100")], "client": ("127.0.0.1", 1), "scheme": "http", "root_path": "",
-    }
-
-    async def main():
-        await asyncio.wait_for(app(scope, receive, send), 5)
-
-    asyncio.run(main())
-    assert messages[0]["status"] == 408
-    assert b"No request body data arrived for 0.2 s" in messages[1]["body"]
-
-
-def test_a_body_dripping_in_slowly_hits_the_overall_deadline():
-    """A byte now and then keeps each chunk under body_timeout; body_deadline still ends it."""
-    app = App(body_timeout=0.5, body_deadline=0.3)
+def post_with_a_body_that(receive, **settings) -> list[dict]:
+    """POST /raw to an app reading the whole body, with ``receive`` feeding it; the
+    ASGI messages sent back."""
+    app = App(**settings)
 
     @app.post("/raw")
     async def raw(req):
         return {"len": len(await req.body())}
 
-    messages = []
-
-    async def receive():
-        await asyncio.sleep(0.05)
-        return {"type": "http.request", "body": b"x", "more_body": True}
+    messages: list[dict] = []
 
     async def send(message):
         messages.append(message)
@@ -1189,12 +1156,30 @@ def test_a_body_dripping_in_slowly_hits_the_overall_deadline():
     scope = {
         "type": "http", "method": "POST", "path": "/raw", "raw_path": b"/raw", "query_string": b"",
         "headers": [(b"content-length", b"1000")], "client": ("127.0.0.1", 1), "scheme": "http", "root_path": "",
-    }
+    }  # fmt: skip
+    asyncio.run(asyncio.wait_for(app(scope, receive, send), 5))
+    return messages
 
-    async def main():
-        await asyncio.wait_for(app(scope, receive, send), 5)
 
-    asyncio.run(main())
+def test_a_body_that_stops_arriving_is_a_408():
+    """A client that sends less than its Content-Length (slowloris) is not waited on forever."""
+
+    async def stalled():
+        await asyncio.sleep(3600)
+
+    messages = post_with_a_body_that(stalled, body_timeout=0.2)
+    assert messages[0]["status"] == 408
+    assert b"No request body data arrived for 0.2 s" in messages[1]["body"]
+
+
+def test_a_body_dripping_in_slowly_hits_the_overall_deadline():
+    """A byte now and then keeps each chunk under body_timeout; body_deadline still ends it."""
+
+    async def dripping():
+        await asyncio.sleep(0.05)
+        return {"type": "http.request", "body": b"x", "more_body": True}
+
+    messages = post_with_a_body_that(dripping, body_timeout=0.5, body_deadline=0.3)
     assert messages[0]["status"] == 408
     assert b"did not arrive within 0.3 s" in messages[1]["body"]
 
