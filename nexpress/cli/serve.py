@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
@@ -154,7 +155,7 @@ def serve_granian(spec: str, options: ServeOptions, drain_file: str) -> None:
             reload_ignore_worker_failure=True,  # a broken save must not end the session
         )
     if options.uds:
-        extra["uds"] = options.uds
+        extra["uds"] = Path(options.uds)
     server = DrainingGranian(
         spec,
         address=options.host,
