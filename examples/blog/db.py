@@ -12,6 +12,7 @@ for when that stops being enough.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime
 
@@ -111,13 +112,17 @@ SEED = [
 
 
 async def init_db() -> None:
-    """Create the tables and add the first posts to an empty database (several
-    instances starting at once: creating and seeding twice is harmless)."""
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
-    except exc.IntegrityError:
-        pass  # PostgreSQL: another instance created the tables at the same moment
+    """Create the tables and add the first posts to an empty database. Instances and
+    workers starting together race to create them: a loser retries and finds them."""
+    for attempt in range(3):
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+            break
+        except (exc.IntegrityError, exc.ProgrammingError, exc.OperationalError):
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
     async with Session() as session:
         if (await session.execute(select(Post.slug).limit(1))).first() is None:
             session.add_all(Post(slug=s, title=t, body=b) for s, t, b in SEED)
