@@ -17,9 +17,13 @@ import asyncio
 import json
 import os
 import queue
+import re
 import secrets
+import subprocess
+import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -250,3 +254,46 @@ def test_one_instance_two_workers_under_load_short(tmp_path: Path) -> None:
 @pytest.mark.load
 def test_one_instance_two_workers_64_connections_60s(tmp_path: Path) -> None:
     load_one_instance(tmp_path, connections=64, duration=60, window=10)
+
+
+# --- the container recipe (docker cannot run here: check it is coherent) -------------------------
+
+ROOT = BLOG.parent.parent
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    text = (BLOG / "Dockerfile").read_text()
+    joined = re.sub(r"\\\n\s*", " ", "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")))
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in joined.splitlines() if line.strip()]
+
+
+def test_the_blog_dockerfile_is_coherent() -> None:
+    instructions = dockerfile_instructions()
+    ignored = (BLOG / "Dockerfile.dockerignore").read_text().split()
+    for kind, args in instructions:
+        if kind == "COPY":
+            *sources, _target = [part for part in args.split() if not part.startswith("--")]
+            for source in sources:
+                assert (ROOT / source).exists(), f"COPY {source}: no such path in the build context"
+                assert source not in ignored, f"COPY {source} is excluded by Dockerfile.dockerignore"
+    runs = " ".join(args for kind, args in instructions if kind == "RUN")
+    extras = re.search(r'pip install "/src\[([a-z,]+)\]"', runs)
+    assert extras, runs
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for extra in extras.group(1).split(","):
+        assert extra in pyproject["project"]["optional-dependencies"], extra
+    assert pyproject["project"]["scripts"]["nexpress"] == "nexpress.cli:main"
+    command = json.loads(next(args for kind, args in instructions if kind == "CMD"))
+    assert command[:2] == ["nexpress", "start"]
+    help_text = subprocess.run(
+        [sys.executable, "-m", "nexpress.cli", "start", "--help"], capture_output=True, text=True, check=True, cwd=BLOG
+    ).stdout
+    for option in (part for part in command if part.startswith("--")):
+        assert option in help_text, option
+    environment = " ".join(args for kind, args in instructions if kind == "ENV")
+    for variable in re.findall(r"(NEXPRESS_[A-Z_]+)=", environment):
+        assert variable in help_text or variable in ("NEXPRESS_CACHE_URL", "NEXPRESS_PUBSUB_URL"), variable
+    assert "health=True" in (BLOG / "server.py").read_text()  # HEALTHCHECK probes /healthz
+    healthcheck = next(args for kind, args in instructions if kind == "HEALTHCHECK")
+    assert "http://127.0.0.1:3000/healthz" in healthcheck and "--port\", \"3000" in json.dumps(command)
