@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from helpers import client_for
 from opentelemetry import propagate, trace
@@ -297,3 +298,37 @@ def test_two_apps_in_one_process_do_not_clash(tmp_path: Path) -> None:
     first, second = metered_app(tmp_path / "a"), metered_app(tmp_path / "b")
     client_for(first).get("/users/1")
     assert 'route="/users/:id"' not in client_for(second).get("/metrics").text
+
+
+METRICS_SERVER = """\
+import os
+
+from nexpress import App
+from nexpress.observability import metrics
+
+app = App(pages=None, public=None)
+app.use(metrics())
+
+
+@app.get("/pid")
+async def pid(req):
+    return {"pid": os.getpid()}
+"""
+
+
+def test_metrics_add_up_every_worker_in_multiprocess_mode(tmp_path: Path) -> None:
+    from conftest import start_server
+
+    (tmp_path / "server.py").write_text(METRICS_SERVER)
+    (tmp_path / "prom").mkdir()
+    server = start_server(tmp_path, None, "--workers", "2", env={"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")})
+    try:
+        pids = set()
+        for _ in range(30):  # new connections: spread over both workers
+            pids.add(httpx.get(server.url + "/pid", timeout=10).json()["pid"])
+        assert len(pids) == 2, "expected both workers to answer"
+        for _ in range(3):  # whichever worker answers the scrape, it counts them all
+            text = httpx.get(server.url + "/metrics", timeout=10).text
+            assert 'nexpress_http_requests_total{method="GET",route="/pid",status="200"} 30.0' in text
+    finally:
+        server.stop()
