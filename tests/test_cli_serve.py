@@ -15,7 +15,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,14 +41,6 @@ async def slow(req):
 async def env(req):
     return {"database_url": os.environ.get("DATABASE_URL"), "pid": os.getpid()}
 """
-
-
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    running: list[Server] = []
-    yield running
-    for server in running:
-        server.stop()
 
 
 @pytest.fixture
