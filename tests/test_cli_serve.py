@@ -340,3 +340,19 @@ def test_dev_shows_a_failing_startup_and_recovers(tmp_path: Path, servers: list[
     assert "database refused the connection" in json.loads(broken[1])["detail"]
     (tmp_path / "server.py").write_text(source.replace('raise RuntimeError("database refused the connection")', "pass"))
     assert poll(server.port, "/", lambda r: r[0] == 200) == (200, b'{"ok":true}')
+
+
+def test_dev_starts_on_broken_code_and_recovers(tmp_path: Path, servers: list[Server]) -> None:
+    (tmp_path / "server.py").write_text("from nexpress import App\n\napp = App(\n")
+    server = start_server(tmp_path, None, cli="dev")
+    servers.append(server)
+    broken = poll(server.port, "/version", lambda r: r[0] == 500)
+    assert broken is not None and "SyntaxError" in json.loads(broken[1])["detail"]
+    (tmp_path / "server.py").write_text(DEV_APP)
+    assert poll(server.port, "/version", lambda r: r[0] == 200) == (200, b'{"version":1}')
+
+
+def test_dev_with_an_app_module_that_does_not_exist_fails(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "dev", "nowhere:app", "--port", str(free_port()))
+    assert result.returncode == 1
+    assert "cannot import 'nowhere'" in result.stderr

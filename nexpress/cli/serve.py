@@ -14,6 +14,7 @@ error (terminal and browser) and the next save recovers (see ``_devguard``).
 from __future__ import annotations
 
 import errno
+import importlib.util
 import os
 import shutil
 import socket
@@ -207,18 +208,27 @@ def prepare_environment() -> None:
     export_dotenv(cwd)
 
 
+def check_app_for_dev(spec: str) -> None:
+    """``dev`` starts even when the code is broken (it serves the error until the next
+    save fixes it); only an APP that does not exist at all stops it."""
+    module_name = spec.partition(":")[0]
+    if importlib.util.find_spec(module_name) is None:
+        raise click.ClickException(f"cannot import {module_name!r} (looked in {os.getcwd()})")
+    try:
+        check_app(spec)
+    except click.ClickException as exc:
+        click.echo(f"nexpress dev: {exc.message}\n(serving the error until the file is fixed)", err=True)
+    except Exception as exc:
+        click.echo(f"nexpress dev: {type(exc).__name__}: {exc}\n(serving the error until the file is fixed)", err=True)
+
+
 def serve(target: str | None, options: ServeOptions) -> None:
     """Check the app and the address in this process, then run the server."""
     spec = resolve_target(target)
     prepare_environment()
     check_address(options)
     if options.reload:
-        try:
-            check_app(spec)
-        except click.ClickException as exc:
-            if "cannot import" in exc.message or "has no attribute" in exc.message:
-                raise
-            click.echo(f"nexpress dev: {exc.message}\n(serving the error until the file is fixed)", err=True)
+        check_app_for_dev(spec)
     else:
         check_app(spec)  # fail here, clearly, not in every worker
     drain_dir = tempfile.mkdtemp(prefix="nexpress-")
