@@ -10,7 +10,7 @@ IDP    := tests/idp/node_modules/.package-lock.json
 CONDUIT_TESTS := examples/conduit/api-tests
 NEWMAN := $(CONDUIT_TESTS)/node_modules/.bin/newman
 
-.PHONY: install run dev test lint bench bench-quick clean conduit conduit-api-test conduit-fuzz
+.PHONY: install run dev test test-load lint bench bench-quick clean conduit conduit-api-test conduit-fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ lint: install
 
 test: install lint $(IDP) $(NEWMAN)
 	$(PY) -m pytest
+
+# the long deployment load runs (two instances 30 s, one instance with 2 workers 60 s,
+# 64 connections each); `make test` runs a few-second version of each
+test-load: install
+	$(PY) -m pytest tests/test_deployment.py -m load -s
 
 bench: install
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[bench]"

@@ -16,10 +16,12 @@ from typing import Any
 from ._asgi import Dispatcher, ErrorLayer, build_invoker
 from ._asgi.websocket import serve_websocket
 from ._call import call_all
+from ._lifecycle import Lifecycle
 from .cache import Cache, MemoryStore, store_from_url
 from .cache.manifest import load_prerendered
 from .config import load_settings
 from .devtools import DevTools
+from .health import Health
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
@@ -47,7 +49,8 @@ class App(Router):
     "memory://" or "redis://..."; NEXPRESS_PUBSUB_URL wins), ``ws_origins`` (origins
     allowed to open WebSockets besides the same origin; ["*"] for any), ``ws_max_size``
     (1 MiB per WebSocket message; 0 for no limit), ``openapi`` (a dict: serve
-    ``/openapi.json`` and ``/docs``, see nexpress.openapi).
+    ``/openapi.json`` and ``/docs``, see nexpress.openapi), ``health`` (True: serve
+    ``/healthz`` and ``/readyz``, see nexpress.health).
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class App(Router):
         ws_origins: list[str] | None = None,
         ws_max_size: int = MiB,
         openapi: dict[str, Any] | None = None,
+        health: bool = False,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._dispatcher: Dispatcher | None = None
@@ -111,6 +115,10 @@ class App(Router):
         self.devtools: DevTools | None = None
         """In debug (after :meth:`compile`): ``/_nexpress`` and the request log."""
         self.openapi = serve_openapi(self, openapi) if openapi is not None else None
+        self.lifecycle = Lifecycle()
+        """Starting, ready, draining or stopped: what ``/readyz`` reports (nexpress.health)."""
+        if health:
+            self.use(Health())
 
     def _changed(self) -> None:
         # any declaration made after compiling, on this app or a router mounted on it
@@ -220,9 +228,12 @@ class App(Router):
             else:
                 await load_prerendered(self.root, self.cache)
         await call_all(list(table.startup))
+        if not for_build:
+            self.lifecycle.started()
 
     async def shutdown(self) -> None:
         """Run the shutdown handlers, then close the cache and the pub/sub broker."""
+        self.lifecycle.stopped()
         try:
             await call_all(list(self.table.shutdown))
         finally:

@@ -103,6 +103,15 @@ def start_server(app_dir: Path, target: str | None, *args: str, env: dict[str, s
 
 
 @pytest.fixture
+def servers() -> Iterator[list[Server]]:
+    """Servers appended here are stopped (process group) at the end of the test, whatever happens."""
+    running: list[Server] = []
+    yield running
+    for server in running:
+        server.stop()
+
+
+@pytest.fixture
 def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     """``serve(source_code, *cli_args)`` writes ``server.py`` with ``source_code``
     into a temp folder and runs ``nexpress start`` on a free loopback port."""

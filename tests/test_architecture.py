@@ -20,12 +20,13 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nexpress"
 # Lower layers never import higher ones; modules of one layer may import each other
 # (without cycles). The first matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("nexpress.errors", "nexpress._http", "nexpress._call", "nexpress._signing", "nexpress._sse", "nexpress._wire", "nexpress.config"),
+    ("nexpress.errors", "nexpress._http", "nexpress._call", "nexpress._signing", "nexpress._sse", "nexpress._wire", "nexpress.config", "nexpress._lifecycle"),
     ("nexpress._files", "nexpress._multipart", "nexpress.request", "nexpress.response", "nexpress.templating", "nexpress.csrf", "nexpress._typed"),
     ("nexpress.middleware", "nexpress.routing", "nexpress.static"),
+    ("nexpress.health",),
     ("nexpress.realtime", "nexpress._asgi"),
     ("nexpress.cache",),
-    ("nexpress.pages", "nexpress.openapi", "nexpress.client", "nexpress.devtools"),
+    ("nexpress.pages", "nexpress.openapi", "nexpress.client", "nexpress.devtools", "nexpress.observability"),
     ("nexpress.app",),
     ("nexpress.auth", "nexpress.testing", "nexpress.build"),
     ("nexpress.cli",),

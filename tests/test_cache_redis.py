@@ -146,15 +146,6 @@ def wait_until(check: Callable[[], bool], timeout: float, step: float = 0.05) ->
 # --- processes ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    """Servers appended here are stopped at the end of the test, whatever happens."""
-    running: list[Server] = []
-    yield running
-    for server in running:
-        server.stop()
-
-
 def start_logged(app_dir: Path, log: Path, env: dict[str, str]) -> Server:
     """``nexpress start`` like conftest's ``start_server``, but its output goes to ``log``
     (readable while it runs, and no pipe to fill)."""

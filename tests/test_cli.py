@@ -343,15 +343,6 @@ def launch(app_dir: Path, *args: str, cli: str = "start") -> Server:
 
 
 @pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    """Servers appended here are stopped (process group killed) after the test."""
-    running: list[Server] = []
-    yield running
-    for server in running:
-        server.stop()
-
-
-@pytest.fixture
 def server_dir(tmp_path: Path) -> Path:
     (tmp_path / "server.py").write_text(SERVER)
     return tmp_path

@@ -1,23 +1,66 @@
-"""The blog's storage: posts in SQLite through SQLAlchemy 2 (async, aiosqlite).
+"""The blog's storage: posts through SQLAlchemy 2 (async), in SQLite by default.
 
-Set BLOG_DATABASE_URL to use another database (e.g. postgresql+asyncpg://...).
+Moving to PostgreSQL is one setting: DATABASE_URL=postgresql://user:pass@host/db
+(``postgres://`` and ``postgresql://`` get the asyncpg driver; BLOG_DATABASE_URL is
+read when DATABASE_URL is not set). DATABASE_SCHEMA puts the tables in a
+PostgreSQL schema of their own. Auth sessions use the same engine.
+
+SQLite runs in WAL mode with a busy timeout, so readers never wait for the writer
+and concurrent writers queue instead of failing at once; see docs/deployment.md
+for when that stops being enough.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, String, Text, TypeDecorator, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import DateTime, String, Text, TypeDecorator, event, exc, select
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from nexpress.cache import cached
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DATABASE_URL = os.environ.get("BLOG_DATABASE_URL", f"sqlite+aiosqlite:///{os.path.join(HERE, 'blog.db')}")
+DEFAULT_URL = f"sqlite+aiosqlite:///{os.path.join(HERE, 'blog.db')}"
+SQLITE_BUSY_MS = 5000  # a writer waits this long for the lock before "database is locked"
 
-engine = create_async_engine(DATABASE_URL)
+
+def database_url(environ=os.environ) -> str:
+    """DATABASE_URL, then BLOG_DATABASE_URL, then the SQLite file beside this module,
+    with the async driver filled in (postgresql -> asyncpg, sqlite -> aiosqlite)."""
+    url = environ.get("DATABASE_URL") or environ.get("BLOG_DATABASE_URL") or DEFAULT_URL
+    for plain, driver in (("postgres://", "postgresql+asyncpg://"), ("postgresql://", "postgresql+asyncpg://"), ("sqlite://", "sqlite+aiosqlite://")):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer, nor it them
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    cursor.close()
+
+
+def make_engine(url: str, schema: str | None = None) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        made = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
+        event.listen(made.sync_engine, "connect", _sqlite_pragmas)
+        return made
+    connect_args = {"server_settings": {"search_path": schema}} if schema else {}
+    return create_async_engine(url, pool_pre_ping=True, pool_timeout=5, connect_args=connect_args)
+
+
+DATABASE_URL = database_url()
+engine = make_engine(DATABASE_URL, os.environ.get("DATABASE_SCHEMA") or None)
 Session = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
 
 
@@ -35,6 +78,30 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Conflict(Exception):
+    """The row already exists (a unique or primary key constraint said so)."""
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """Is ``err`` the database being down, unreachable, locked or out of connections
+    (worth a 503 and a retry), rather than a bug?"""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, (exc.OperationalError, exc.InterfaceError, exc.TimeoutError, ConnectionError, TimeoutError)):
+            return True
+        if type(seen).__module__.startswith("asyncpg") and type(seen).__name__ in _ASYNCPG_UNAVAILABLE:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+_ASYNCPG_UNAVAILABLE = frozenset(
+    ("CannotConnectNowError", "ConnectionDoesNotExistError", "TooManyConnectionsError", "ConnectionFailureError", "AdminShutdownError")
+)
 
 
 class Base(DeclarativeBase):
@@ -61,13 +128,37 @@ SEED = [
 
 
 async def init_db() -> None:
-    """Create the tables and add the first posts to an empty database."""
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    """Create the tables and add the first posts to an empty database. Instances and
+    workers starting together race to create them: a loser retries and finds them."""
+    for attempt in range(3):
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(Base.metadata.create_all)
+            break
+        except (exc.IntegrityError, exc.ProgrammingError, exc.OperationalError):
+            if attempt == 2:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
     async with Session() as session:
         if (await session.execute(select(Post.slug).limit(1))).first() is None:
             session.add_all(Post(slug=s, title=t, body=b) for s, t, b in SEED)
+            try:
+                await session.commit()
+            except exc.IntegrityError:
+                await session.rollback()  # another instance seeded first
+
+
+async def create_post(slug: str, title: str, body: str) -> dict:
+    """Insert a post; :class:`Conflict` when the slug is taken, however concurrent
+    requests interleave (the primary key decides, not a check made before)."""
+    post = Post(slug=slug, title=title, body=body)
+    async with Session() as session:
+        session.add(post)
+        try:
             await session.commit()
+        except exc.IntegrityError:
+            raise Conflict(slug) from None
+    return post.as_dict()
 
 
 @cached(ttl=300, tags=["posts"])

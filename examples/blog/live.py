@@ -8,10 +8,13 @@ and a post created through any of them reaches every open page.
 from __future__ import annotations
 
 import logging
+import os
 
 from nexpress.realtime import BrokerUnavailable
 
-CHANNEL = "blog:posts"
+# Redis channels are shared by every database number of a server: two blogs on one
+# Redis can keep apart with BLOG_LIVE_CHANNEL.
+CHANNEL = os.environ.get("BLOG_LIVE_CHANNEL", "blog:posts")
 logger = logging.getLogger("blog")
 
 

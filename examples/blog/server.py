@@ -17,14 +17,23 @@ import os
 
 import live
 from accounts import auth_secret, providers
-from db import engine, init_db, list_posts
+from db import engine, init_db, is_unavailable, list_posts
 from links import site_url
 
-from nexpress import App
+from nexpress import App, HTTPError
 from nexpress.auth import Auth
 
-app = App(root=os.path.dirname(os.path.abspath(__file__)))
+# health=True: /healthz (liveness) and /readyz (readiness, off while starting and draining)
+app = App(root=os.path.dirname(os.path.abspath(__file__)), health=True)
 app.on_startup(init_db)
+
+
+@app.error
+async def database_unavailable(err, req, res):
+    """A database that is down, locked or out of connections is a 503 the client may
+    retry (with Retry-After), not a 500 with a traceback in the log."""
+    if is_unavailable(err):
+        raise HTTPError(503, "The database is unavailable; try again in a few seconds", headers={"retry-after": "5"})
 
 
 @app.on_shutdown
@@ -38,7 +47,7 @@ def load_auth_secret() -> None:
     app.secret = app.secret or auth_secret()
 
 
-# Sessions live in the blog's own database (SQLite by default, BLOG_DATABASE_URL to
+# Sessions live in the blog's own database (SQLite by default, DATABASE_URL to
 # change it). trust_host: the demo answers on whatever host it is reached by; behind a
 # proxy set AUTH_URL=https://your.site instead.
 auth = Auth(providers(), db=engine, session="database", trust_host=True)

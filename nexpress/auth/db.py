@@ -11,6 +11,7 @@ whoever reads the table cannot sign in with what they read.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from datetime import datetime
@@ -33,7 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -125,8 +126,15 @@ class Database:
         )
 
     async def create_tables(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(self.metadata.create_all)
+        for attempt in range(3):  # instances or workers starting together race to create them
+            try:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(self.metadata.create_all)
+                return
+            except (IntegrityError, ProgrammingError, OperationalError):
+                if attempt == 2:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
 
     async def drop_tables(self) -> None:
         async with self.engine.begin() as conn:

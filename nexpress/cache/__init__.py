@@ -93,7 +93,24 @@ class Cache:
         self._background: set[asyncio.Task] = set()
         self._warned_at = 0.0
         self._retry_at = 0.0
+        self._listeners: list[Callable[[str, str], None]] = []
         self.available = True
+
+    def add_listener(self, listener: Callable[[str, str], None]) -> None:
+        """Call ``listener(event, key)`` on background work the response headers do
+        not show (metrics, logs): ``"regenerated"`` (an ISR regeneration stored a new
+        version), ``"regeneration_failed"`` (it raised or rendered nothing; the old
+        version stays), ``"regeneration_discarded"`` (invalidated while rendering).
+        Adding the same listener twice keeps one."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def _notify(self, event: str, key: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(event, key)
+            except Exception:
+                logger.exception("cache listener %r failed on %s", listener, event)
 
     def activate(self) -> Cache:
         """Make this the cache ``@cached`` and ``revalidate_*`` use in this process."""
@@ -241,6 +258,7 @@ class Cache:
                 entry = None
                 logger.exception("regenerating %s failed; still serving the previous version", key)
             if entry is None:
+                self._notify("regeneration_failed", key)
                 if current is not None:
                     # keep the old page (served as STALE: it is) and wait a full revalidate
                     # period before trying again, instead of re-rendering a failing page
@@ -250,6 +268,9 @@ class Cache:
                 return
             if generation == await self.generation():  # not invalidated while rendering
                 await self.set(key, entry)
+                self._notify("regenerated", key)
+            else:
+                self._notify("regeneration_discarded", key)
         except Exception:
             logger.exception("regenerating %s failed; still serving the previous version", key)
         finally:
