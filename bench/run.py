@@ -98,6 +98,9 @@ class Case:
 
 CASES = [
     Case("plaintext", "/plaintext", "/plaintext", "base"),
+    # nexpress's Express idiom, res.type("text/plain").send(...), against each app's own
+    # plaintext answer (bare: the same bytes; Express: the same idiom)
+    Case("express", "/express (res.type().send())", "/express", "base"),
     Case("json", "/json", "/json", "base"),
     Case("user", "/users/:id", "/users/12345", "base"),
     Case("user1000", "/users/:id (1000 routes)", "/users/12345", "1000"),
@@ -126,6 +129,7 @@ WS_CONNECTIONS = 16  # the echo case's sockets, each with one message in flight
 # What each endpoint must answer (checked once per server start, before measuring).
 EXPECTED = {
     "/plaintext": ("text/plain", b"Hello, World!"),
+    "/express": ("text/plain", b"Hello, World!"),
     "/json": ("application/json", {"message": "Hello, World!"}),
     "/users/12345": ("application/json", {"id": "12345"}),
 }

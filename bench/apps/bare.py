@@ -53,6 +53,7 @@ def _fortunes_page() -> tuple[bytes, bytes]:
 
 ROUTES = {path: _extra for path in extra_static_paths()}
 ROUTES["/plaintext"] = _plaintext
+ROUTES["/express"] = _plaintext  # the Express-idiom case: the same answer
 ROUTES["/json"] = _json
 ROUTES["/fortunes"] = _fortunes_page
 

@@ -38,6 +38,11 @@ async def plaintext():
     return PLAINTEXT
 
 
+@app.get("/express", response_class=PlainTextResponse)
+async def express_():
+    return PLAINTEXT
+
+
 @app.get("/json")
 async def json_():
     return JSON_MESSAGE

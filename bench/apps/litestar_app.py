@@ -28,6 +28,11 @@ async def plaintext() -> str:
     return PLAINTEXT
 
 
+@get("/express", media_type=MediaType.TEXT)
+async def express_() -> str:
+    return PLAINTEXT
+
+
 @get("/json")
 async def json_() -> dict[str, str]:
     return JSON_MESSAGE
@@ -71,7 +76,7 @@ def _extra_static(path: str):
 # Registered first, like in every app of the benchmark (see _routes.py).
 handlers = [_extra_param(f"/{p}/{{id:str}}/x") for p in extra_param_prefixes()]
 handlers += [_extra_static(path) for path in extra_static_paths()]
-handlers += [plaintext, json_, user, fortunes, typed, untyped]
+handlers += [plaintext, express_, json_, user, fortunes, typed, untyped]
 
 app = Litestar(
     route_handlers=handlers,

@@ -99,6 +99,7 @@ routes = [Route(f"/{p}/{{id}}/x", extra) for p in extra_param_prefixes()]
 routes += [Route(path, extra) for path in extra_static_paths()]
 routes += [
     Route("/plaintext", plaintext),
+    Route("/express", plaintext),  # the Express-idiom case: Starlette's own way, the same answer
     Route("/json", json_),
     Route("/users/{id}", user),
     Route("/fortunes", fortunes),

@@ -23,6 +23,11 @@ app.get("/plaintext", (req, res) => {
   res.type("text/plain").send("Hello, World!");
 });
 
+// the Express-idiom case: exactly /plaintext's code (it is the idiom)
+app.get("/express", (req, res) => {
+  res.type("text/plain").send("Hello, World!");
+});
+
 app.get("/json", (req, res) => {
   res.json({ message: "Hello, World!" });
 });
