@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +28,7 @@ from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
 from .routing import RouteDef, Router
 from .routing.table import RouteTable, compile_routes
+from .serving import SERVING_VARIABLE, ServeOptions, check_address, run_server
 from .templating import Templates
 
 logger = logging.getLogger("nexpress")
@@ -240,6 +242,33 @@ class App(Router):
             await self.cache.close()
             await self.broker.close()
 
+    # --- serving ---------------------------------------------------------------------
+
+    def listen(
+        self,
+        port: int = 3000,
+        host: str = "127.0.0.1",
+        *,
+        workers: int = 1,
+        server: str = "granian",
+        grace: float = 30.0,
+    ) -> None:
+        """Serve this app until stopped, as ``nexpress start`` does (Express's
+        ``app.listen(3000)``): ``python server.py`` with ``app.listen(3000)`` at the end.
+
+        The server's workers import the app's module again; there this call does
+        nothing, so it may stand at module level as in Express."""
+        if os.environ.get(SERVING_VARIABLE):
+            return
+        options = ServeOptions(host=host, port=port, workers=workers, server=server, grace=grace)
+        check_address(options)
+        spec, folder = import_spec(self)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))
+        logger.warning("nexpress: serving %s on %s", spec, options.address)
+        run_server(spec, options)
+
     # --- ASGI ------------------------------------------------------------------------
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -275,3 +304,24 @@ class App(Router):
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def import_spec(app: App) -> tuple[str, str]:
+    """``module:attr`` naming ``app`` for a server's workers, and the folder to import
+    it from: the module (the running script, under its file name) that holds it."""
+    main = sys.modules.get("__main__")
+    candidates = [main] + [m for name, m in list(sys.modules.items()) if name != "__main__"]
+    for module in candidates:
+        if module is None:
+            continue
+        for attr, value in list(vars(module).items()):
+            if value is app:
+                filename = getattr(module, "__file__", None)
+                if module is main and filename:
+                    name = os.path.splitext(os.path.basename(filename))[0]
+                    return f"{name}:{attr}", os.path.dirname(os.path.abspath(filename))
+                return f"{module.__name__}:{attr}", os.getcwd()
+    raise RuntimeError(
+        "app.listen() could not find the app in an importable module: assign it to a global"
+        " (app = App()) in the script you run, or use `nexpress start module:attr`"
+    )

@@ -27,6 +27,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("nexpress.realtime", "nexpress._asgi"),
     ("nexpress.cache",),
     ("nexpress.pages", "nexpress.openapi", "nexpress.client", "nexpress.devtools", "nexpress.observability"),
+    ("nexpress.serving",),
     ("nexpress.app",),
     ("nexpress.auth", "nexpress.testing", "nexpress.build"),
     ("nexpress.cli",),

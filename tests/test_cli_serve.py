@@ -15,12 +15,13 @@ import sys
 import textwrap
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Server, free_port, start_server
+from conftest import Server, free_port, start_server, wait_for_port
 
-from nexpress.cli.serve import tcp_address_error, uds_error
+from nexpress.serving import tcp_address_error, uds_error
 
 SLOW_APP = """\
 import asyncio
@@ -356,3 +357,50 @@ def test_dev_with_an_app_module_that_does_not_exist_fails(tmp_path: Path) -> Non
     result = run_cli(tmp_path, "dev", "nowhere:app", "--port", str(free_port()))
     assert result.returncode == 1
     assert "cannot import 'nowhere'" in result.stderr
+
+
+# --- app.listen(): Express's way to start a server ------------------------------------------
+
+
+LISTEN_SCRIPT = """\\
+import sys
+
+from nexpress import App
+
+app = App()
+
+
+@app.get("/")
+async def home(req):
+    return {"served_by": "app.listen"}
+
+
+app.listen(int(sys.argv[1]))  # at module level, as in Express: the workers' import skips it
+"""
+
+
+def test_app_listen_serves_the_script_that_calls_it(tmp_path: Path) -> None:
+    (tmp_path / "server.py").write_text(LISTEN_SCRIPT)
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "server.py", str(port)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        wait_for_port(port, proc)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as reply:
+            assert json.loads(reply.read()) == {"served_by": "app.listen"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def test_app_listen_refuses_a_busy_port() -> None:
+    from nexpress import App
+    from nexpress.serving import ServeError
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(ServeError, match="address already in use"):
+            App().listen(port)
