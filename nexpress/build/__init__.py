@@ -27,7 +27,7 @@ from ..cache.isr import CachedEndpoint
 from ..cache.manifest import MANIFEST, output_dir
 from ..routing.pattern import fill
 
-SERVER_KINDS = ("dynamic", "api", "handler", "asgi")
+SERVER_KINDS = ("dynamic", "api", "handler", "asgi", "action")
 
 
 class BuildError(Exception):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
 from .. import _wire
@@ -25,7 +25,7 @@ from ..routing.endpoint import Endpoint, Invoker
 from . import Cache, Entry, api_key, collect_tags, page_key, stop_collecting
 from .stores import MemoryStore
 
-__all__ = ["CachedEndpoint", "bare_request", "canonical_path", "render_entry"]
+__all__ = ["CachedEndpoint", "ResponseFinish", "bare_request", "canonical_path", "render_entry"]
 
 HEADER = b"x-nexpress-cache"
 _KEEP_HEADERS = ("content-type",)
@@ -111,6 +111,25 @@ def as_render(fn: Callable) -> RenderFn:
     return without_res
 
 
+class ResponseFinish(Protocol):
+    """A last step for every response of a cached endpoint, given by the feature
+    that owns it (pages: CSRF tokens into cached forms, partial navigation answers).
+    The cache still stores and serves whole entries; this works on the copy sent."""
+
+    headers: tuple[tuple[str, str], ...]
+    """Headers every response gets (``Vary``...), pre-encoded on the fast path."""
+
+    def needs_request(self, scope: dict) -> bool:
+        """True when this request must take the general path (a Request, ``finish``)."""
+        ...
+
+    def personal(self, body: bytes) -> bool:
+        """True when ``finish`` must adapt this cached body to each visitor."""
+        ...
+
+    async def finish(self, req: Request, res: Response) -> None: ...
+
+
 class _NotCacheable(Exception):
     """The render was not a 200 page: send it as it is, do not store it."""
 
@@ -130,8 +149,10 @@ class CachedEndpoint(Endpoint):
         api: bool = False,
         static_params: Callable[[], Any] | None = None,
         source: str = "page",
+        finish: ResponseFinish | None = None,
     ) -> None:
         self.render = as_render(render)
+        self.finish = finish
         self.cache = cache
         self.app = app
         self.revalidate = revalidate
@@ -151,6 +172,16 @@ class CachedEndpoint(Endpoint):
         return await render_entry(self.app, self.render, path, params, self.revalidate, self.source)
 
     async def __call__(self, req: Request, res: Response) -> Any:
+        result = await self.serve(req, res)
+        if self.finish is not None:
+            if result is not None:
+                send_result(res, result, self.source)
+            await self.finish.finish(req, res)
+            return None
+        return result
+
+    async def serve(self, req: Request, res: Response) -> Any:
+        """Answer from the cache (rendering and storing on a miss)."""
         cache = self.cache
         path, key = self.key(req.raw_path)
         params = req.params
@@ -196,14 +227,23 @@ class MemoryHitInvoker:
         self.endpoint = endpoint
         self.general = general
         self.extra = [(b"x-nexpress-route", route_header)] if route_header is not None else []
-        self.wire: dict[str, tuple[Entry, list[tuple[bytes, bytes]]]] = {}
+        finish = endpoint.finish
+        if finish is not None:
+            self.extra += [_encoded(k, v) for k, v in finish.headers]
+        self.wire: dict[str, tuple[Entry, list[tuple[bytes, bytes]] | None]] = {}
 
-    def headers_for(self, key: str, entry: Entry) -> list[tuple[bytes, bytes]]:
+    def headers_for(self, key: str, entry: Entry) -> list[tuple[bytes, bytes]] | None:
+        """The pre-encoded headers for a fresh entry; None when it cannot be sent as
+        stored (its body is adapted per visitor)."""
         cached = self.wire.get(key)
         if cached is None or cached[0] is not entry:
-            state = b"PRERENDER" if entry.prerendered else b"HIT"
-            headers = [_encoded(k, v) for k, v in entry.headers]
-            headers += [(HEADER, state), *self.extra, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
+            finish = self.endpoint.finish
+            if finish is not None and finish.personal(entry.body):
+                headers = None
+            else:
+                state = b"PRERENDER" if entry.prerendered else b"HIT"
+                headers = [_encoded(k, v) for k, v in entry.headers]
+                headers += [(HEADER, state), *self.extra, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
             if len(self.wire) > 4096:
                 self.wire.clear()
             cached = self.wire[key] = (entry, headers)
@@ -214,8 +254,14 @@ class MemoryHitInvoker:
         if "%" not in raw_path and isinstance(store, MemoryStore):
             key = self.endpoint.key_for(raw_path)
             entry = store.get_now(key)
-            if entry is not None and (entry.revalidate is None or time.time() - entry.created < entry.revalidate):
+            finish = self.endpoint.finish
+            if (
+                entry is not None
+                and (entry.revalidate is None or time.time() - entry.created < entry.revalidate)
+                and (finish is None or not finish.needs_request(scope))
+            ):
                 headers = self.headers_for(key, entry)
-                await _wire.write_prepared(send, entry.status, headers, entry.body, scope["method"] == "HEAD")
-                return
+                if headers is not None:
+                    await _wire.write_prepared(send, entry.status, headers, entry.body, scope["method"] == "HEAD")
+                    return
         await self.general(scope, receive, send, raw_path, params)

@@ -36,6 +36,7 @@ import jinja2
 from jinja2 import meta as jinja_meta
 from markupsafe import Markup
 
+from .. import client
 from .._files import safe_join
 from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
@@ -46,6 +47,9 @@ from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint
 from ..routing.pattern import escape_pattern, pattern_regex
 from . import metadata as meta
+from .actions import ActionEndpoint, actions_of
+from .assets import Assets
+from .navigation import FINISH, layout_id, shell_hash
 from .render import (
     LayoutPlan,
     PageEndpoint,
@@ -53,6 +57,7 @@ from .render import (
     base_context,
     call_data,
     constant_layout,
+    inject_tail,
 )
 
 if TYPE_CHECKING:
@@ -151,9 +156,15 @@ class FileRoutes:
             autoescape=True,
             auto_reload=app.debug,
         )
+        public = os.path.join(self.root, app.public) if getattr(app, "public", None) else None
+        self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
+        """Fingerprinted route assets and ``asset(path)`` (nexpress.pages.assets)."""
+        self.env.globals["asset"] = self.assets.helper()
         self.folders: list[Folder] = []
         self.routes: list[RouteDef] = []
         self._scan(directory, None, "")
+        self.routes.extend(client.routes())
+        self.routes.append(self.assets.route())
 
     # --- discovery --------------------------------------------------------------
 
@@ -289,24 +300,38 @@ class FileRoutes:
         if mode != "dynamic":
             self._check_cacheable(template, chain, source, mode)
         layouts = [f.layout for f in chain if f.layout is not None]
-        endpoint: Any = PageEndpoint(
+        try:
+            actions = actions_of(module, source)
+        except TypeError as exc:
+            raise FileRouteError(str(exc)) from None
+        route_assets = self.assets.route_assets([f.directory for f in chain], folder.directory)
+        page = PageEndpoint(
             source=source,
             module=module,
             template=self.env.get_template(template) if template else None,
             layouts=[self._layout_plan(layout) for layout in layouts],
+            actions=actions,
+            assets=self.assets.tags(route_assets),
+            finish=FINISH if mode == "dynamic" else None,
         )
+        endpoint: Any = page
         if mode != "dynamic":
             endpoint = CachedEndpoint(
-                endpoint,
+                page,
                 cache=self.cache,
                 app=self.app,
                 revalidate=revalidate,
                 static_params=getattr(module, "static_params", None),
                 source=source,
+                finish=FINISH,
             )
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
         if _requires_auth(module, layouts):
             middleware.insert(0, AuthGuard(api=False))
+        info = {
+            "layouts": [layout.source for layout in layouts],
+            "assets": [self.rel(path) for path in route_assets],
+        }
         definition = RouteDef(
             "GET",
             folder.pattern,
@@ -315,15 +340,31 @@ class FileRoutes:
             f"{os.path.join(self.root, source)}:1",
             f"isr {revalidate}s" if mode == "isr" else mode,
             source,
-            info={"layouts": [layout.source for layout in layouts]},
+            info=info,
         )
         self.routes.append(definition)
+        if actions is not None:
+            first = min(a.line for a in actions.actions.values())
+            self.routes.append(
+                RouteDef(
+                    "POST",
+                    folder.pattern,
+                    (*middleware, ActionEndpoint(page, actions)),
+                    {},
+                    f"{os.path.join(self.root, source)}:{first}",
+                    "action",
+                    f"{source} {actions.describe()}",
+                    info={**info, "actions": {a.name: f"{source}:{a.line}" for a in actions.actions.values()}},
+                )
+            )
 
     def _layout_plan(self, layout: Layout) -> LayoutPlan:
         constant = constant_layout(
-            self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children"})
+            self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children", "asset"})
         )
-        return LayoutPlan(layout.source, layout.module, self.env.get_template(layout.template), constant)
+        shell = shell_hash(*constant) if constant is not None else None
+        template = self.env.get_template(layout.template)
+        return LayoutPlan(layout.source, layout.module, template, constant, layout_id(layout.source), shell)
 
     def _check_cacheable(self, template: str | None, chain: list[Folder], source: str, mode: str) -> None:
         """A static or ISR page must not read per-visitor data: it would be cached."""
@@ -415,7 +456,8 @@ class FileRoutes:
                 body = self.env.get_template(layout.template).render({**context, **data, "children": Markup(body)})
             except Exception:  # a layout that cannot render here: show the page alone
                 continue
-        return meta.inject_head(body, meta.head_tags({"title": f"{status} {title}"}))
+        document = meta.inject_head(body, meta.head_tags({"title": f"{status} {title}"}))
+        return inject_tail(document, client.script_tag())
 
 
 async def _layout_data_for_error(layout: Layout, req: Request) -> dict[str, Any]:
