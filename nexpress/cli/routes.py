@@ -107,6 +107,8 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
         "params": params,
         "middleware": chain,
         "layouts": route.info.get("layouts", []),
+        "assets": route.info.get("assets", []),
+        "actions": route.info.get("actions", {}),
     }
     if as_json:
         click.echo(json.dumps(info, indent=2))
@@ -130,6 +132,10 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
         line("  middleware  (none)")
     if info["layouts"]:
         line("  layouts     " + " > ".join(info["layouts"]))
+    if info["assets"]:
+        line("  assets      " + ", ".join(info["assets"]))
+    for name, where in info["actions"].items():
+        line(f"  action      {name}  {where}")
 
 
 @click.command()

@@ -156,6 +156,11 @@ class Assets:
                     if self.servable(os.path.realpath(path)):
                         yield os.path.realpath(path)
 
+    def fingerprinted(self) -> Iterator[tuple[str, str]]:
+        """(URL path below ``/_nexpress/static/``, file) for every servable file."""
+        for path in self.files():
+            yield fingerprinted_name(self.rel(path), self.digest(path)), path
+
     # --- what pages link --------------------------------------------------------------
 
     def route_assets(self, layout_dirs: list[str], page_dir: str) -> list[str]:
