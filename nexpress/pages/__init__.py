@@ -49,7 +49,7 @@ from ..routing.pattern import escape_pattern, pattern_regex
 from . import metadata as meta
 from .actions import ActionEndpoint, actions_of
 from .assets import Assets
-from .navigation import FINISH, layout_id, shell_hash
+from .navigation import CACHED_FINISH, FINISH, close_marker, layout_id, open_marker, shell_hash
 from .render import (
     LayoutPlan,
     PageEndpoint,
@@ -323,7 +323,7 @@ class FileRoutes:
                 revalidate=revalidate,
                 static_params=getattr(module, "static_params", None),
                 source=source,
-                finish=FINISH,
+                finish=CACHED_FINISH,
             )
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
         if _requires_auth(module, layouts):
@@ -362,9 +362,14 @@ class FileRoutes:
         constant = constant_layout(
             self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children", "asset"})
         )
-        shell = shell_hash(*constant) if constant is not None else None
         template = self.env.get_template(layout.template)
-        return LayoutPlan(layout.source, layout.module, template, constant, layout_id(layout.source), shell)
+        lid = layout_id(layout.source)
+        if constant is None:
+            return LayoutPlan(layout.source, layout.module, template, None, lid)
+        shell = shell_hash(*constant)
+        # the markers client navigation needs, around the page's place, once
+        marked = (constant[0] + open_marker(lid, shell), close_marker(lid) + constant[1])
+        return LayoutPlan(layout.source, layout.module, template, marked, lid, shell)
 
     def _check_cacheable(self, template: str | None, chain: list[Folder], source: str, mode: str) -> None:
         """A static or ISR page must not read per-visitor data: it would be cached."""

@@ -134,7 +134,7 @@ class LayoutPlan:
     template: jinja2.Template
     constant: tuple[str, str] | None
     id: str = ""  # nexpress.pages.navigation.layout_id(source)
-    shell: str | None = None  # the shell hash of a constant layout (before any head injection)
+    shell: str | None = None  # a constant layout's shell hash (its markers are in ``constant``)
 
 
 def freeze_params(params: dict[str, Any]) -> tuple:
@@ -247,17 +247,15 @@ class PageEndpoint(Endpoint):
         goes in each (nexpress.pages.navigation) so client navigation can swap it."""
         for index in range(len(self.layouts) - 1, -1, -1):
             layout = self.layouts[index]
-            if layout.constant is not None:
-                prefix, suffix = layout.constant
-                shell = layout.shell or ""
-            else:
-                html = layout.template.render({**context, **layout_data[index], "children": Markup(SLOT)})
-                if html.count(SLOT) != 1:  # children output twice (or in a loop): no markers
-                    body = layout.template.render({**context, **layout_data[index], "children": Markup(body)})
-                    continue
-                prefix, _, suffix = html.partition(SLOT)
-                shell = shell_hash(prefix, suffix)
-            body = prefix + open_marker(layout.id, shell) + body + close_marker(layout.id) + suffix
+            if layout.constant is not None:  # markers included (FileRoutes._layout_plan)
+                body = layout.constant[0] + body + layout.constant[1]
+                continue
+            html = layout.template.render({**context, **layout_data[index], "children": Markup(SLOT)})
+            if html.count(SLOT) != 1:  # children output twice (or in a loop): no markers
+                body = layout.template.render({**context, **layout_data[index], "children": Markup(body)})
+                continue
+            prefix, _, suffix = html.partition(SLOT)
+            body = prefix + open_marker(layout.id, shell_hash(prefix, suffix)) + body + close_marker(layout.id) + suffix
         return body
 
     async def with_head(self, req: Request, body: str, data: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str | Response:
