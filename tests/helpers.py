@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import textwrap
+from pathlib import Path
 
 from nexpress import App
 from nexpress.testing import TestClient
@@ -66,3 +68,12 @@ def asgi_call(
     }
     asyncio.run(app(scope, receive, send))
     return out["status"], out["headers"], out["body"]
+
+
+def write_files(root, files: dict[str, str]):
+    """Write ``{relative path: text}`` (dedented) under ``root``; returns ``root``."""
+    for name, text in files.items():
+        path = Path(root) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root

@@ -4,10 +4,9 @@ redirects that stay on the site, and hostile input."""
 from __future__ import annotations
 
 import re
-import textwrap
-from pathlib import Path
 
 import pytest
+from helpers import write_files
 
 from nexpress import App
 from nexpress.pages.actions import ActionSet, action, action_id, check_redirect
@@ -89,17 +88,9 @@ FILES = {
 }
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
 @pytest.fixture
 def site(tmp_path):
-    app = App(root=write(tmp_path, FILES), secret=SECRET)
+    app = App(root=write_files(tmp_path, FILES), secret=SECRET)
     with TestClient(app) as client:
         yield client
 
@@ -243,7 +234,7 @@ def test_actions_get_params_and_keep_dynamic_pages_dynamic(site):
 
 
 def test_cached_pages_with_forms_get_each_visitor_their_own_token(tmp_path):
-    app = App(root=write(tmp_path, FILES), secret=SECRET)
+    app = App(root=write_files(tmp_path, FILES), secret=SECRET)
     with TestClient(app) as first, TestClient(app) as second:
         one = first.get("/todos", headers=HTML)
         two = second.get("/todos", headers=HTML)
@@ -279,7 +270,7 @@ def test_routes_lists_actions_with_their_file_and_functions(site):
 
 
 def test_templates_without_actions_and_missing_secret(tmp_path):
-    write(tmp_path, {"app/page.html": "{{ action('x') }}", "app/f/page.html": "{{ csrf() }}", "app/f/page.py": "dynamic = True\n"})
+    write_files(tmp_path, {"app/page.html": "{{ action('x') }}", "app/f/page.html": "{{ csrf() }}", "app/f/page.py": "dynamic = True\n"})
     app = App(root=tmp_path, debug=True)
     with TestClient(app) as client:
         missing = client.get("/", headers=HTML)
@@ -291,7 +282,7 @@ def test_templates_without_actions_and_missing_secret(tmp_path):
 def test_two_actions_with_one_name_are_a_start_up_error(tmp_path):
     from nexpress.pages import FileRouteError
 
-    write(tmp_path, {"app/page.py": """
+    write_files(tmp_path, {"app/page.py": """
         from nexpress import action
 
         @action(name="same")

@@ -7,11 +7,11 @@ import gzip
 import json
 import re
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import write_files
 
 from nexpress import App, client
 from nexpress.cli import main
@@ -43,17 +43,9 @@ FILES = {
 }
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
 @pytest.fixture
 def site(tmp_path):
-    with TestClient(App(root=write(tmp_path, FILES))) as c:
+    with TestClient(App(root=write_files(tmp_path, FILES))) as c:
         yield c
 
 
@@ -134,7 +126,7 @@ def test_nothing_but_current_assets_can_be_fetched(site, path):
 
 
 def test_asset_refuses_code_and_missing_files(tmp_path):
-    app = App(root=write(tmp_path, FILES), debug=True)
+    app = App(root=write_files(tmp_path, FILES), debug=True)
     with TestClient(app) as c:
         bad = c.get("/bad", headers=HTML)
         assert bad.status_code == 500 and "no servable file app/secret.py" in bad.text
@@ -155,7 +147,7 @@ def test_client_js_is_small_served_everywhere_and_cached_forever(site):
 
 
 def test_build_writes_fingerprinted_assets_and_export_copies_them(tmp_path, monkeypatch):
-    root = write(tmp_path, {k: v for k, v in FILES.items() if not k.startswith(("app/bad", "app/blog/[slug]"))})
+    root = write_files(tmp_path, {k: v for k, v in FILES.items() if not k.startswith(("app/bad", "app/blog/[slug]"))})
     (root / "server.py").write_text("from nexpress import App\napp = App()\n")
     monkeypatch.chdir(root)
     built = invoke("build")
@@ -179,7 +171,7 @@ def test_build_writes_fingerprinted_assets_and_export_copies_them(tmp_path, monk
 
 
 def test_export_refuses_actions_and_forms(tmp_path, monkeypatch):
-    root = write(
+    root = write_files(
         tmp_path,
         {
             "app/page.html": "<h1>home</h1>",

@@ -4,10 +4,9 @@ x-nexpress-nav wire format, and cached pages that stay whole in the page cache."
 from __future__ import annotations
 
 import re
-import textwrap
-from pathlib import Path
 
 import pytest
+from helpers import write_files
 
 from nexpress import App
 from nexpress.pages.navigation import (
@@ -38,17 +37,9 @@ FILES = {
 }
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
 @pytest.fixture
 def site(tmp_path):
-    with TestClient(App(root=write(tmp_path, FILES))) as client:
+    with TestClient(App(root=write_files(tmp_path, FILES))) as client:
         yield client
 
 
