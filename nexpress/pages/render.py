@@ -188,10 +188,11 @@ class PageEndpoint(Endpoint):
 
     async def __call__(self, req: Request, res: Response) -> Any:
         result = await self.render(req, res)
-        if self.finish is None or not isinstance(result, str):
+        if self.finish is None or isinstance(result, Response):
             return result
-        res.html(result)
-        await self.finish.finish(req, res)
+        if result is not None:
+            res.html(result)
+        await self.finish.finish(req, res)  # a streamed page (None) gets its Vary header
         return None
 
     async def render(self, req: Request, res: Response, extra: dict[str, Any] | None = None) -> Any:
