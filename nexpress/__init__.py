@@ -2,7 +2,7 @@
 
 from .app import App
 from .errors import HTTPError, not_found
-from .middleware import Middleware
+from .middleware.chain import Middleware
 from .pages.actions import action
 from .request import FormData, Request, UploadFile
 from .response import Response, redirect

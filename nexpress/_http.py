@@ -87,8 +87,9 @@ def split_path(path: str) -> list[str]:
 # --- query strings ----------------------------------------------------------
 
 
-def parse_qs(qs: bytes | str, what: str = "query string") -> list[tuple[str, str]]:
-    """Parse an urlencoded string into (name, value) pairs, strictly."""
+def parse_qs(qs: bytes | str, what: str = "query string", max_fields: int | None = None) -> list[tuple[str, str]]:
+    """Parse an urlencoded string into (name, value) pairs, strictly; more than
+    ``max_fields`` pairs is a 400 (nothing is dropped silently)."""
     if isinstance(qs, bytes):
         try:
             qs = qs.decode("ascii")
@@ -101,6 +102,8 @@ def parse_qs(qs: bytes | str, what: str = "query string") -> list[tuple[str, str
     for chunk in qs.split("&"):
         if not chunk:
             continue
+        if max_fields is not None and len(pairs) >= max_fields:
+            raise BadRequest(f"The {what} has more than {max_fields} fields")
         name, sep, value = chunk.partition("=")
         pairs.append(
             (percent_decode(name, what, True), percent_decode(value, what, True) if sep else "")
@@ -236,9 +239,19 @@ class Headers:
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 
 
+def _cookie_text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")  # kept as it arrived, byte for byte
+
+
 def parse_cookie_header(raw: bytes) -> dict[str, str]:
-    """Parse a Cookie header. Pairs without '=' are skipped (as browsers do);
-    a value that is not UTF-8 or has bad percent-escapes is a 400."""
+    """Parse a Cookie header. Pairs without '=' are skipped (as browsers do). A value
+    with bad percent-escapes or bytes that are not UTF-8 is kept as it arrived
+    (non-UTF-8 bytes read as Latin-1), as Express's cookie-parser does: one odd
+    cookie set by another app on the domain (``promo=50%off``) must not make every
+    request that reads cookies fail."""
     cookies: dict[str, str] = {}
     for chunk in raw.split(b";"):
         name, sep, value = chunk.partition(b"=")
@@ -248,14 +261,16 @@ def parse_cookie_header(raw: bytes) -> dict[str, str]:
         value = value.strip()
         if len(value) >= 2 and value[:1] == b'"' and value[-1:] == b'"':
             value = value[1:-1]
-        try:
-            key = name.decode("utf-8")
-            text = value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadRequest("A cookie in the Cookie header is not valid UTF-8") from None
+        key = _cookie_text(name)
         if not key or key in cookies:
             continue
-        cookies[key] = percent_decode(text, f"cookie {key!r}") if "%" in text else text
+        text = _cookie_text(value)
+        if "%" in text:
+            try:
+                text = percent_decode(text, f"cookie {key!r}")
+            except BadRequest:
+                pass  # not percent-encoding after all: the raw value
+        cookies[key] = text
     return cookies
 
 

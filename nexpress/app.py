@@ -40,7 +40,8 @@ class App(Router):
     keyword-only: ``secret`` (signed cookies), ``trust_proxy`` (False, True, a hop
     count or a list of proxy addresses/networks), ``route_header`` (send
     ``x-nexpress-route``; on in debug), ``body_limit`` (1 MiB), ``file_limit``
-    (10 MiB), ``body_timeout`` (30 s without a body chunk -> 408), ``views``
+    (10 MiB), ``body_timeout`` (30 s without a body chunk -> 408), ``body_deadline``
+    (300 s for a whole body -> 408), ``views``
     ("views", for ``res.render``), ``pubsub`` (the broker of ``publish``/``subscribe``:
     "memory://" or "redis://..."; NEXPRESS_PUBSUB_URL wins), ``ws_origins`` (origins
     allowed to open WebSockets besides the same origin; ["*"] for any), ``ws_max_size``
@@ -62,6 +63,7 @@ class App(Router):
         body_limit: int | str | None = None,
         file_limit: int | str | None = None,
         body_timeout: float | None = None,
+        body_deadline: float | None = None,
         views: str = "views",
         base_url: str | None = None,
         pubsub: str | None = None,
@@ -70,11 +72,12 @@ class App(Router):
         openapi: dict[str, Any] | None = None,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
+        self._dispatcher: Dispatcher | None = None
         self._table: RouteTable | None = None
         settings = load_settings(
             root, pages=pages, public=public, views=views, cache=cache, debug=debug, secret=secret,
             trust_proxy=trust_proxy, route_header=route_header, body_limit=body_limit,
-            file_limit=file_limit, body_timeout=body_timeout, pubsub=pubsub, base_url=base_url,
+            file_limit=file_limit, body_timeout=body_timeout, body_deadline=body_deadline, pubsub=pubsub, base_url=base_url,
         )  # fmt: skip
         self.settings = settings
         """Every setting as resolved (``settings.sources`` says where each came from)."""
@@ -88,6 +91,7 @@ class App(Router):
         self.secret = settings.secret
         self.trust_proxy = settings.trust_proxy
         self.body_timeout = settings.body_timeout
+        self.body_deadline = settings.body_deadline
         self.views = settings.views
         self.base_url = settings.base_url
         """The public URL of the site (sitemap, feeds, absolute links), or None."""
@@ -108,6 +112,7 @@ class App(Router):
     def _changed(self) -> None:
         # any declaration made after compiling, on this app or a router mounted on it
         self._dispatch = None
+        self._dispatcher = None
         self._table = None
         super()._changed()
 
@@ -169,9 +174,19 @@ class App(Router):
             app_error_handlers=tuple(e.handler for e in self.error_handlers),
             not_found=self._not_found,
         )
+        self._dispatcher = dispatcher
         self._dispatch = dispatcher.dispatch
         self._table = table
         return table
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The compiled request path (``dispatcher.resolve(method, url)`` says what a
+        request would get, as ``nexpress routes URL`` shows)."""
+        if self._dispatcher is None:
+            self.compile()
+        assert self._dispatcher is not None
+        return self._dispatcher
 
     @property
     def table(self) -> RouteTable:

@@ -237,6 +237,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("body_limit", "NEXPRESS_BODY_LIMIT", parse_size, MiB, doc="largest request body (413 past it)"),
     Setting("file_limit", "NEXPRESS_FILE_LIMIT", parse_size, 10 * MiB, doc="largest uploaded file"),
     Setting("body_timeout", "NEXPRESS_BODY_TIMEOUT", parse_duration, 30.0, doc="seconds without body data before 408"),
+    Setting("body_deadline", "NEXPRESS_BODY_DEADLINE", parse_duration, 300.0, doc="seconds for a whole request body before 408"),
     Setting("base_url", "NEXPRESS_BASE_URL", parse_base_url, None, doc="the public URL (absolute links, auth callbacks)"),
     Setting("pages", None, _text, "app", doc="file-routes folder (None: none)"),
     Setting("public", None, _text, "public", doc="static files folder served at / (None: none)"),
@@ -259,6 +260,7 @@ class Settings:
     body_limit: int
     file_limit: int
     body_timeout: float
+    body_deadline: float
     base_url: str | None
     pages: str | None
     public: str | None

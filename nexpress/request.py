@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import tempfile
+import time
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import parse_options_header
 
 from ._http import (
     BadRequest,
@@ -26,6 +26,7 @@ from ._http import (
     parse_qs,
     require_json,
 )
+from ._multipart import MultipartReader, PayloadTooLarge, UploadFile
 from .errors import HTTPError
 
 if TYPE_CHECKING:
@@ -33,62 +34,14 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+MAX_FORM_FIELDS = 1000  # as multipart's part limit (Express's qs: parameterLimit 1000)
+
 MiB = 1024 * 1024
 _json_decoder = msgspec.json.Decoder()
 
 
 class ClientDisconnect(Exception):
     """The client went away before the request body was read."""
-
-
-class PayloadTooLarge(HTTPError):
-    def __init__(self, what: str, limit: int) -> None:
-        super().__init__(
-            413,
-            f"{what} is larger than the limit of {_human(limit)}",
-            limit=limit,
-        )
-
-
-def _human(size: int) -> str:
-    if size % MiB == 0:
-        return f"{size // MiB} MiB"
-    if size % 1024 == 0:
-        return f"{size // 1024} KiB"
-    return f"{size} bytes"
-
-
-class UploadFile:
-    """A file from a multipart form, spooled to disk past 1 MiB."""
-
-    __slots__ = ("content_type", "file", "filename", "headers", "size")
-
-    def __init__(self, filename: str, content_type: str, headers: dict[str, str]) -> None:
-        self.filename = filename
-        self.content_type = content_type
-        self.headers = headers
-        self.size = 0
-        self.file = tempfile.SpooledTemporaryFile(max_size=MiB)  # noqa: SIM115 (closed by FormData.close)
-
-    def read(self, size: int = -1) -> bytes:
-        return self.file.read(size)
-
-    def seek(self, offset: int) -> None:
-        self.file.seek(offset)
-
-    def save(self, path: str) -> None:
-        """Copy the upload to ``path``."""
-        import shutil
-
-        self.file.seek(0)
-        with open(path, "wb") as out:
-            shutil.copyfileobj(self.file, out)
-
-    def close(self) -> None:
-        self.file.close()
-
-    def __repr__(self) -> str:
-        return f"UploadFile({self.filename!r}, {self.content_type!r}, size={self.size})"
 
 
 class FormData(MultiDict):
@@ -260,6 +213,23 @@ class Request:
             self._state = SimpleNamespace()
             return self._state
 
+    def is_type(self, *types: str) -> str | bool | None:
+        """Express's ``req.is()``: the first of ``types`` the request body's Content-Type
+        matches (``"json"``, ``"html"``, ``"urlencoded"``, ``"multipart"``, a MIME type
+        with ``*`` wildcards like ``"text/*"``, or a suffix like ``"+json"``), ``False``
+        when none does, ``None`` when the request has no body."""
+        raw = self.headers.raw_get
+        length = raw(b"content-length")
+        if raw(b"transfer-encoding") is None and (length is None or length.strip() in (b"", b"0")):
+            return None
+        media = (raw(b"content-type") or b"").split(b";")[0].strip().lower().decode("latin-1")
+        if not media or "/" not in media:
+            return False
+        for offered in types:
+            if media_type_matches(media, offered):
+                return offered
+        return False
+
     def accepts(self, *types: str) -> str | None:
         """The offered type the client prefers ('json', 'html' or a MIME type), or None."""
         return accepts(self.headers.get("accept"), types)
@@ -373,13 +343,18 @@ class Request:
         self._consumed = True
         received = 0
         timeout = self.app.body_timeout
+        deadline = time.monotonic() + self.app.body_deadline
         while True:
+            # A client that stops sending (slowloris), or sends a byte now and then
+            # (slow drip), does not hold the request open: each chunk must come within
+            # body_timeout, the whole body within body_deadline.
+            left = deadline - time.monotonic()
             try:
-                message = await asyncio.wait_for(self._receive(), timeout)
+                message = await asyncio.wait_for(self._receive(), min(timeout, max(left, 0)))
             except TimeoutError:
-                # a client that stops sending its body (slowloris) does not hold the
-                # request open forever
-                raise HTTPError(408, f"The request body did not arrive within {timeout:g} s") from None
+                if left <= timeout:
+                    raise HTTPError(408, f"The request body did not arrive within {self.app.body_deadline:g} s") from None
+                raise HTTPError(408, f"No request body data arrived for {timeout:g} s") from None
             kind = message["type"]
             if kind == "http.disconnect":
                 raise ClientDisconnect()
@@ -438,12 +413,13 @@ class Request:
         # raw bytes: parse_options_header works in latin-1, which round-trips any byte
         content_type, options = parse_options_header(self.headers.raw_get(b"content-type") or b"")
         if content_type == b"multipart/form-data":
-            boundary = options.get(b"boundary")
-            if not boundary:
-                raise BadRequest("Multipart form without a boundary parameter")
-            self._form = await _parse_multipart(self, boundary)
+            body_limit, file_limit = self._limits()
+            reader = MultipartReader(options.get(b"boundary"), body_limit, file_limit)
+            # a multipart body may be as large as its files allow; the per-file and
+            # per-field limits do the real bounding
+            self._form = FormData(await reader.read(self.stream(limit=body_limit + file_limit * 10)))
         elif content_type in (b"application/x-www-form-urlencoded", b""):
-            self._form = FormData(parse_qs(await self.body(), "form body"))
+            self._form = FormData(parse_qs(await self.body(), "form body", max_fields=MAX_FORM_FIELDS))
         else:
             raise HTTPError(
                 415,
@@ -454,6 +430,28 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path}>"
+
+
+_TYPE_SHORTHANDS = {
+    "json": "application/json",
+    "html": "text/html",
+    "text": "text/plain",
+    "xml": "application/xml",
+    "urlencoded": "application/x-www-form-urlencoded",
+    "multipart": "multipart/*",
+}
+
+
+def media_type_matches(media: str, offered: str) -> bool:
+    """Does the lower-case ``media`` type match ``offered`` (see :meth:`Request.is_type`)?"""
+    wanted = _TYPE_SHORTHANDS.get(offered.lower(), offered.lower())
+    if wanted.startswith("+"):
+        return media.endswith(wanted)
+    if "/" not in wanted:
+        return False
+    kind, _, sub = wanted.partition("/")
+    media_kind, _, media_sub = media.partition("/")
+    return kind in ("*", media_kind) and (sub in ("*", media_sub) or (sub.startswith("*+") and media_sub.endswith(sub[1:])))
 
 
 def _in_networks(address: str, networks: Any) -> bool:
@@ -470,129 +468,3 @@ def _in_networks(address: str, networks: Any) -> bool:
         if ip in net or (mapped is not None and mapped in net):
             return True
     return False
-
-
-_MAX_PARTS = 1000
-
-
-async def _parse_multipart(req: Request, boundary: bytes) -> FormData:
-    body_limit, file_limit = req._limits()
-    pairs: list[tuple[str, Any]] = []
-    state: dict[str, Any] = {"ended": False, "field_bytes": 0}
-    current: dict[str, Any] = {}
-    header_field = bytearray()
-    header_value = bytearray()
-
-    def on_part_begin() -> None:
-        current.clear()
-        current["headers"] = {}
-        current["disposition"] = b""
-        if len(pairs) >= _MAX_PARTS:
-            raise BadRequest(f"Too many parts in the multipart form (limit {_MAX_PARTS})")
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        header_field.extend(data[start:end])
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        header_value.extend(data[start:end])
-
-    def on_header_end() -> None:
-        try:
-            name = header_field.decode("ascii").lower()
-            value = header_value.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadRequest("A multipart part header is not valid UTF-8") from None
-        current["headers"][name] = value
-        if name == "content-disposition":
-            current["disposition"] = bytes(header_value)
-        header_field.clear()
-        header_value.clear()
-
-    def on_headers_finished() -> None:
-        # the raw bytes: browsers send names and filenames as UTF-8, which the
-        # latin-1 round trip of parse_options_header keeps intact for decoding below
-        disposition, opts = parse_options_header(current["disposition"])
-        if disposition != b"form-data" or b"name" not in opts:
-            raise BadRequest("A multipart part has no Content-Disposition: form-data name")
-        try:
-            current["name"] = opts[b"name"].decode("utf-8")
-            filename = opts.get(b"filename")
-            if filename is not None:
-                filename = filename.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadRequest("A multipart field name is not valid UTF-8") from None
-        if filename is not None:
-            current["file"] = UploadFile(
-                filename,
-                current["headers"].get("content-type", "application/octet-stream"),
-                current["headers"],
-            )
-        else:
-            current["data"] = bytearray()
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
-        upload = current.get("file")
-        if upload is not None:
-            upload.size += len(chunk)
-            if upload.size > file_limit:
-                raise PayloadTooLarge(f"Uploaded file {upload.filename!r}", file_limit)
-            upload.file.write(chunk)
-        else:
-            state["field_bytes"] += len(chunk)
-            if state["field_bytes"] > body_limit:
-                raise PayloadTooLarge("The form fields", body_limit)
-            current["data"].extend(chunk)
-
-    def on_part_end() -> None:
-        upload = current.get("file")
-        if upload is not None:
-            upload.file.seek(0)
-            pairs.append((current["name"], upload))
-        else:
-            try:
-                pairs.append((current["name"], current["data"].decode("utf-8")))
-            except UnicodeDecodeError:
-                raise BadRequest(f"Form field {current['name']!r} is not valid UTF-8") from None
-
-    def on_end() -> None:
-        state["ended"] = True
-
-    parser = MultipartParser(
-        boundary,
-        {
-            "on_part_begin": on_part_begin,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_end": on_end,
-        },
-    )
-    form = FormData(())
-    # a multipart body may be as large as its files allow; the per-file and
-    # per-field limits above do the real bounding.
-    total_limit = body_limit + file_limit * 10
-    try:
-        async for chunk in req.stream(limit=total_limit):
-            parser.write(chunk)
-        parser.finalize()
-    except HTTPError:
-        _close_all(pairs)
-        raise
-    except Exception as exc:  # python-multipart raises its own errors on bad framing
-        _close_all(pairs)
-        raise BadRequest(f"Malformed multipart body: {exc}") from None
-    if not state["ended"]:
-        _close_all(pairs)
-        raise BadRequest("Truncated multipart body: the closing boundary is missing")
-    form = FormData(pairs)
-    return form
-
-
-def _close_all(pairs: list[tuple[str, Any]]) -> None:
-    for _, value in pairs:
-        if isinstance(value, UploadFile):
-            value.close()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from ._files import safe_join, safe_segments_join
 from ._http import BadRequest, split_path
-from .middleware import Middleware
+from .middleware.chain import Middleware
 
 if TYPE_CHECKING:
     from .request import Request

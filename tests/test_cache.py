@@ -180,9 +180,14 @@ def test_env_overrides_app_cache_url(monkeypatch, tmp_path):
 COUNTED = """
 COUNT = [0]
 
+def visitor(r):
+    # read through a helper: start-up only refuses direct per-visitor reads in data(), so
+    # this shows the second line of defence, the bare request cached renders get
+    return {"host": r.get("host"), "fwd": r.get("x-forwarded-host"), "q": dict(r.query)}
+
 async def data(req):
     COUNT[0] += 1
-    return {"n": COUNT[0], "host": req.get("host"), "fwd": req.get("x-forwarded-host"), "q": dict(req.query)}
+    return {"n": COUNT[0], **visitor(req)}
 """
 
 
@@ -627,7 +632,6 @@ def test_export_writes_a_working_static_site(tmp_path):
     make(tmp_path, SITE)
     out = tmp_path / "out"
     app = App(root=tmp_path)
-    app._cache = Cache(MemoryStore())
     run(export(app, str(out)))
     files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     assert {"index.html", "docs/index.html", "docs/intro/index.html", "docs/setup/index.html", "logo.txt", "sitemap.xml"} <= files
@@ -653,6 +657,30 @@ def test_export_refuses_routes_that_need_a_server(tmp_path):
     message = str(info.value)
     assert "/api/x" in message and "/live" in message and "/feed" in message
     assert not (tmp_path / "out").exists()
+
+
+def test_export_names_catch_all_pages_without_static_params(tmp_path):
+    """They used to be dropped silently: nothing lists which pages to write."""
+    from nexpress.build import BuildError, export
+
+    make(tmp_path, {**SITE, "app/guide/[...path]/page.html": "<p>{{ params.path }}</p>"})
+    with pytest.raises(BuildError) as info:
+        run(export(App(root=tmp_path), str(tmp_path / "out")))
+    assert "/guide/*path" in str(info.value) and "no static_params()" in str(info.value)
+    assert "app/guide/[...path]/page.html" in str(info.value)
+
+
+def test_export_writes_404_html_from_the_root_not_found_page(tmp_path):
+    from nexpress.build import export
+
+    make(tmp_path, {**SITE, "app/not-found.html": "<h1>Lost? {{ status }}</h1>"})
+    out = tmp_path / "out"
+    run(export(App(root=tmp_path), str(out)))
+    page = (out / "404.html").read_text()
+    assert "<h1>Lost? 404</h1>" in page and "<nav>" in page  # inside the root layout
+    make(tmp_path / "plain", {"app/page.html": "<p>home</p>"})
+    run(export(App(root=tmp_path / "plain"), str(tmp_path / "out2")))
+    assert "404" in (tmp_path / "out2" / "404.html").read_text()
 
 
 def test_hits_written_from_the_cache_keep_every_header(tmp_path):

@@ -310,13 +310,19 @@ TINY_FILES = {
         revalidate = 1
 
 
-        async def data(req):
+        def visitor(r):
+            # through a helper: start-up refuses direct per-visitor reads in data(); this
+            # shows the second line of defence, the bare request of cached renders
             return {
-                "host": req.get("host"),
-                "forwarded": req.get("x-forwarded-host"),
-                "custom": req.get("x-custom"),
-                "hostname": req.hostname,
+                "host": r.get("host"),
+                "forwarded": r.get("x-forwarded-host"),
+                "custom": r.get("x-custom"),
+                "hostname": r.hostname,
             }
+
+
+        async def data(req):
+            return visitor(req)
     """,
     "app/poison/page.html": (
         "<p>host={{ host }} forwarded={{ forwarded }} custom={{ custom }} hostname={{ hostname }}</p>\n"
@@ -334,13 +340,17 @@ TINY_FILES = {
         revalidate = 60
 
 
-        async def GET(req):
+        def visitor(r):
             return {
-                "host": req.get("host"),
-                "forwarded": req.get("x-forwarded-host"),
-                "custom": req.get("x-custom"),
-                "url": req.original_url,
+                "host": r.get("host"),
+                "forwarded": r.get("x-forwarded-host"),
+                "custom": r.get("x-custom"),
+                "url": r.original_url,
             }
+
+
+        async def GET(req):
+            return visitor(req)  # read through a helper (see app/poison/page.py)
     """,
 }
 

@@ -211,6 +211,58 @@ def test_routes_unknown_url_fails(app_dir: Path) -> None:
     assert "/nope" in result.output and "404" in result.output
 
 
+STATIC_AND_SLASH = """\
+from nexpress import App, static
+
+app = App()
+app.use("/assets", static("assets"))
+
+
+@app.get("/blog")
+async def blog(req):
+    return "blog"
+
+
+@app.post("/form")
+async def form(req):
+    return "ok"
+"""
+
+
+def test_routes_url_agrees_with_the_server(app_dir: Path) -> None:
+    """The same rules as the dispatcher: static() mounts, trailing-slash redirects, 405."""
+    (app_dir / "server.py").write_text(STATIC_AND_SLASH)
+    (app_dir / "assets").mkdir()
+    (app_dir / "assets" / "app.css").write_text("body{}")
+    served = run_cli("routes", "/assets/app.css", "--json")
+    assert served.exit_code == 0, served.output
+    info = json.loads(served.output)
+    assert info["outcome"] == "static-file" and info["status"] == 200
+    assert info["file"].endswith("assets/app.css") and "static('assets')" in info["served_by"]
+    assert "server.py:4" in info["served_by"]
+    missing = run_cli("routes", "/assets/nope.css")
+    assert missing.exit_code == 1 and "404" in missing.output
+    redirect = run_cli("routes", "/blog/?page=2")
+    assert redirect.exit_code == 0 and "308 redirect to /blog?page=2" in redirect.output
+    only_post = json.loads(run_cli("routes", "/form", "--json").output)
+    assert only_post["methods"] == ["POST"] and only_post["outcome"] == "route"
+
+
+def test_routes_url_and_the_server_answer_the_same(app_dir: Path) -> None:
+    from helpers import client_for
+
+    (app_dir / "server.py").write_text(STATIC_AND_SLASH)
+    (app_dir / "assets").mkdir()
+    (app_dir / "assets" / "app.css").write_text("body{}")
+    from nexpress.cli import load_app
+
+    app = load_app("server:app")
+    client = client_for(app)
+    for url, status in (("/assets/app.css", 200), ("/blog/", 308), ("/nope", 404), ("/blog", 200), ("/form", 405)):
+        assert client.get(url).status_code == status
+        assert app.dispatcher.resolve("GET", url).status == status
+
+
 def test_routes_conflict_fails_naming_both_sources(app_dir: Path) -> None:
     (app_dir / "server.py").write_text(CONFLICT)
     result = run_cli("routes")

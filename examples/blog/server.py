@@ -18,6 +18,7 @@ import os
 import live
 from accounts import auth_secret, providers
 from db import engine, init_db, list_posts
+from links import site_url
 
 from nexpress import App
 from nexpress.auth import Auth
@@ -47,7 +48,7 @@ app.use(auth)
 @app.get("/feed.json")
 async def feed(req):
     """A JSON Feed of the posts: an Express-style route beside the file routes."""
-    base = f"{req.protocol}://{req.get('host') or 'localhost'}"
+    base = site_url(req)
     return {
         "version": "https://jsonfeed.org/version/1.1",
         "title": "nexpress blog",

@@ -10,20 +10,38 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 from .._call import call
 from .._http import BadRequest, decode_raw_path, split_path
 from ..errors import HTTPError
-from ..middleware import run_chain
+from ..middleware.chain import run_chain
 from ..request import Request
 from ..response import Response
-from ..routing.table import RouteTable
+from ..routing.table import Route, RouteTable, Step
+from ..static import StaticFiles
 from .errors import ErrorLayer
 from .invoke import send_result
 
-__all__ = ["Dispatcher", "strip_root_path"]
+__all__ = ["Dispatcher", "Resolution", "strip_root_path"]
+
+
+@dataclass(slots=True)
+class Resolution:
+    """What the server would do with a request (``nexpress routes URL``): the same
+    matcher, redirect and fallback rules as :meth:`Dispatcher.dispatch`."""
+
+    outcome: str  # "route", "redirect", "static-file", "not-allowed", "not-found", "bad-request"
+    status: int
+    route: Route | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    location: str | None = None  # redirect target
+    file: str | None = None  # the file a static() middleware would send
+    served_by: str | None = None  # that middleware, with where it was declared
+    allowed: tuple[str, ...] = ()
+    detail: str | None = None
 
 
 class Dispatcher:
@@ -52,6 +70,18 @@ class Dispatcher:
     def dispatch(self, scope: dict, receive: Callable, send: Callable) -> Awaitable[None]:
         """The coroutine answering this request (a plain function that returns the
         route's invoker coroutine: the common case costs no extra frame)."""
+        # RFC 9112 section 3.2: an HTTP/1.1 request has exactly one non-empty Host
+        # (granian adds an empty one when the client sent none); inline, as the
+        # cheapest check on the hot path
+        host = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = b"" if host is not None else value
+        if not host and scope.get("http_version") == "1.1":
+            return self.answer_error(
+                BadRequest("An HTTP/1.1 request needs exactly one non-empty Host header"),
+                scope, receive, send, scope.get("path") or "/",
+            )  # fmt: skip
         raw = scope.get("raw_path")
         if raw is not None:
             try:
@@ -87,7 +117,8 @@ class Dispatcher:
             shown = path if path is not None else (raw or b"/").decode("latin-1")
             await self.answer_error(exc, scope, receive, send, shown)
             return
-        found = self.table.match(method, segs)
+        raw_segs = path[1:].split("/") if path != "/" else []
+        found = self.table.match(method, segs, raw_segs)
         if found is not None:
             await found[0].invoke(scope, receive, send, path, found[1])
             return
@@ -97,7 +128,37 @@ class Dispatcher:
             res = Response(request=req).redirect(location, 308)
             await res.write(send, scope)
             return
-        await self.fallback(scope, receive, send, path, self.table.allowed(segs))
+        await self.fallback(scope, receive, send, path, self.table.allowed(segs, raw_segs))
+
+    def resolve(self, method: str, target: str) -> Resolution:
+        """What a ``method`` request for ``target`` (path and query, percent-encoded)
+        gets, without running it."""
+        path, _, query = target.partition("?")
+        try:
+            if not path.startswith("/"):
+                raise BadRequest("The request path must start with '/'")
+            segs = split_path(path)
+        except HTTPError as exc:
+            return Resolution("bad-request", exc.status, detail=exc.detail)
+        raw_segs = path[1:].split("/") if path != "/" else []
+        found = self.table.match(method, segs, raw_segs)
+        if found is not None:
+            route, params = found
+            served = _static_file(route.middleware, path)
+            if served is not None:  # a static() middleware in the chain answers first
+                return Resolution("static-file", 200, route, params, file=served[0], served_by=served[1])
+            return Resolution("route", 200, route, params)
+        location = self.slash_redirect(method, path, {"query_string": query.encode("latin-1")})
+        if location is not None:
+            return Resolution("redirect", 308, location=location)
+        if method in ("GET", "HEAD"):
+            served = _static_file(self.table.fallback, path)
+            if served is not None:
+                return Resolution("static-file", 200, file=served[0], served_by=served[1])
+        allowed = self.table.allowed(segs, raw_segs)
+        if allowed:
+            return Resolution("not-allowed", 204 if method == "OPTIONS" else 405, allowed=tuple(sorted(allowed)))
+        return Resolution("not-found", 404)
 
     def slash_redirect(self, method: str, path: str, scope: dict) -> str | None:
         """``/about/`` -> ``/about`` (query kept) when that route exists; never to a
@@ -111,7 +172,8 @@ class Dispatcher:
             segs = split_path(stripped)
         except HTTPError:
             return None
-        if not (self.table.match(method, segs) or self.table.allowed(segs)):
+        raw_segs = stripped[1:].split("/")
+        if not (self.table.match(method, segs, raw_segs) or self.table.allowed(segs, raw_segs)):
             return None
         qs = scope.get("query_string", b"").decode("latin-1")
         return stripped + ("?" + qs if qs else "")
@@ -150,6 +212,19 @@ class Dispatcher:
             raise HTTPError(404, f"Nothing here: {method} {path}")
 
         return unmatched
+
+
+def _static_file(steps: tuple[Step, ...], path: str) -> tuple[str, str] | None:
+    """The file the first ``static()`` middleware of ``steps`` would send for ``path``,
+    with that middleware's description."""
+    for step in steps:
+        if not isinstance(step.fn, StaticFiles) or (step.condition is not None and not step.condition.match(path)):
+            continue
+        relative = "/" + "/".join(path.split("/")[step.depth + 1 :])
+        full = step.fn.resolve(relative)
+        if full is not None:
+            return full, f"{step.fn!r} ({step.site})"
+    return None
 
 
 def answer_method_not_allowed(method: str, allowed: set[str], res: Response) -> None:

@@ -15,13 +15,13 @@ import logging
 import os
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._call import call
 from .._http import prefers_html
 from ..errors import HTTPError, failing_frame, html_page, problem
-from ..middleware import MiddlewareError
+from ..middleware.chain import MiddlewareError
 from ..request import ClientDisconnect
 from ..response import HTML, Response
 
@@ -56,6 +56,28 @@ class ErrorLayer:
     debug: bool
     root: str
     pages: ErrorPages | None = None
+    warned: set[int] = field(default_factory=set)  # middleware already warned about
+
+    def short_circuit_warner(self) -> Callable[[Any, Request, Response], None] | None:
+        """In debug, :meth:`warn_short_circuit`; in production nothing is checked."""
+        return self.warn_short_circuit if self.debug else None
+
+    def warn_short_circuit(self, step: Any, req: Request, res: Response) -> None:
+        """A warning (once per middleware) when middleware mounted on every path
+        answered a request a route matched without calling ``next()``: in Express,
+        ``app.use(not_found)`` declared last is a catch-all; here middleware applies
+        whatever its order, so it would answer every route."""
+        if id(step.fn) in self.warned:
+            return
+        self.warned.add(id(step.fn))
+        route = req.route
+        logger.warning(
+            "middleware %s (%s) answered %s %s with %s without calling next(), so the matching route"
+            " %s did not run. Middleware applies to every route whatever its order; for a"
+            " not-found page use app.not_found(handler).",
+            getattr(step.fn, "__qualname__", step.fn), step.site, req.method, req.raw_path,
+            res.status_code, route.source if route is not None else "(none)",
+        )  # fmt: skip
 
     def responder(self, handlers: tuple[Callable, ...]) -> Callable[[BaseException, Request, Response], Any]:
         """``on_error(exc, req, res)`` for a route whose error handlers are ``handlers``."""

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import msgspec
 
 from .. import _wire
-from ..middleware import run_chain
+from ..middleware.chain import run_chain
 from ..request import Request
 from ..response import HTML, JSON, Response
 from ..routing.endpoint import Endpoint, Invoker
@@ -132,7 +132,7 @@ def build_invoker(route: Route, errors: ErrorLayer, app: Any) -> Invoker:
     on_error = errors.responder(route.errors)
     handler = route.handler
     if route.middleware:
-        return chain_invoker(route, app, handler_endpoint(route), on_error, extra)
+        return chain_invoker(route, app, handler_endpoint(route), on_error, extra, errors.short_circuit_warner())
     if isinstance(handler, Endpoint):
         general = endpoint_invoker(route, app, handler_endpoint(route), on_error, extra)
         return handler.fast_invoker(route.route_header, general) or general
@@ -145,7 +145,7 @@ def build_invoker(route: Route, errors: ErrorLayer, app: Any) -> Invoker:
     return endpoint_invoker(route, app, handler_endpoint(route), on_error, extra)
 
 
-def chain_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Callable, extra: list | None) -> Invoker:
+def chain_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Callable, extra: list | None, warn: Callable | None = None) -> Invoker:
     """Middleware, then the handler; errors become responses inside the chain."""
     steps = route.middleware
     depth = route.base_depth
@@ -154,7 +154,7 @@ def chain_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Callabl
         req = Request(scope, receive, raw_path, params, route, app)
         res = Response(request=req)
         try:
-            await run_chain(steps, endpoint, depth, req, res, on_error)
+            await run_chain(steps, endpoint, depth, req, res, on_error, warn)
             res.prepare(req)
         except Exception as exc:
             await on_error(exc, req, res)

@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from .._http import decode_raw_path, split_path
 from ..errors import HTTPError, problem
-from ..middleware import run_chain
+from ..middleware.chain import run_chain
 from ..realtime.websocket import (
     WebSocket,
     WebSocketDisconnect,

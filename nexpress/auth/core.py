@@ -24,7 +24,7 @@ import httpx
 from .. import csrf
 from ..app import App
 from ..errors import HTTPError
-from ..middleware import Middleware
+from ..middleware.chain import Middleware
 from ..request import Request
 from ..routing import Plugin, Router
 from . import tokens

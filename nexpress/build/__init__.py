@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from .. import client
 from .._http import http_scope
 from ..cache import Entry
-from ..cache.isr import CachedEndpoint
+from ..cache.isr import CachedEndpoint, bare_request
 from ..cache.manifest import MANIFEST, output_dir
+from ..errors import html_page
 from ..pages.assets import PREFIX
 from ..pages.forms import SLOT_PREFIX
 from ..routing.pattern import fill
@@ -184,13 +185,22 @@ def check_no_forms(results: list[Result]) -> None:
 
 
 def server_routes(app: Any) -> list[dict[str, Any]]:
-    """Routes a static export cannot serve."""
+    """Routes a static export cannot serve: handlers, APIs, dynamic pages, and cached
+    pages with parameters but no ``static_params()`` to list them (nothing to write)."""
     rows = []
     for row in app.table.describe():
         if row["source"].endswith(("app/sitemap.py", "app/robots.py")) or row["source"] in ("sitemap.py", "robots.py"):
             continue
         if row["kind"] in SERVER_KINDS:
             rows.append(row)
+    unlisted = {
+        (route.path, route.source)
+        for route in app.table.routes
+        if isinstance(route.handler, CachedEndpoint) and route.param_names and route.handler.static_params is None
+    }
+    for row in app.table.describe():
+        if (row["path"], row["source"]) in unlisted:
+            rows.append({**row, "kind": f"{row['kind']}, no static_params()"})
     return rows
 
 
@@ -229,7 +239,19 @@ async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = 
         if body is not None:
             with open(os.path.join(out, url.lstrip("/")), "wb") as fh:
                 fh.write(body)
+    with open(os.path.join(out, "404.html"), "wb") as fh:
+        fh.write(await not_found_page(app))
     return results
+
+
+async def not_found_page(app: Any) -> bytes:
+    """``404.html`` for static hosts: the root ``not-found.html`` in its layouts, else
+    the default page."""
+    if app.file_routes is not None:
+        page = await app.file_routes.error_page(404, "Not Found", None, bare_request(app, "/404", {}))
+        if page is not None:
+            return page.encode("utf-8")
+    return html_page(404, "Not Found", None)
 
 
 async def _fetch(app: Any, path: str) -> bytes | None:
@@ -246,7 +268,8 @@ async def _fetch(app: Any, path: str) -> bytes | None:
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
-    await app(http_scope("GET", path.encode("ascii")), receive, send)
+    host = urlsplit(app.base_url).netloc if app.base_url else "localhost"
+    await app(http_scope("GET", path.encode("ascii"), headers=[(b"host", host.encode("idna"))]), receive, send)
     return b"".join(chunks) if status == [200] else None
 
 

@@ -20,8 +20,15 @@ def resolve_target(target: str | None) -> str:
         if ":" not in target:
             raise click.BadParameter(f"{target!r}: expected module:attribute, e.g. server:app", param_hint="APP")
         return target
-    if os.path.exists(os.path.join(os.getcwd(), "server.py")):
+    here = os.getcwd()
+    if os.path.exists(os.path.join(here, "server.py")):
         return "server:app"
+    if not any(os.path.isdir(os.path.join(here, folder)) for folder in ("app", "public")):
+        raise click.ClickException(
+            f"there is no nexpress app in {here}: no server.py, no app/ folder and no public/ folder."
+            " Run the command in your app's folder, name the app (nexpress start server:app),"
+            " or create one with: nexpress new my-app"
+        )
     return DEFAULT_APP
 
 

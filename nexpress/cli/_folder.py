@@ -3,6 +3,6 @@ folder as a file-routed app (``app/`` pages, ``public/`` files)."""
 
 import os
 
-from nexpress import App
+from nexpress.app import App
 
 app = App(root=os.getcwd())

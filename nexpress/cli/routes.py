@@ -74,58 +74,87 @@ def _add_types(rows: list[dict[str, Any]], table: Any) -> None:
                 row[key] = values[0][1] if values else None
 
 
-def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
-    from .._http import split_path
+_OTHER_METHODS = ("POST", "PUT", "PATCH", "DELETE", "WS")
 
-    path, _, _query = url.partition("?")
-    segs = split_path(path)
-    found = table.match("GET", segs) or next(
-        (m for m in (table.match(method, segs) for method in ("POST", "PUT", "PATCH", "DELETE", "*", "WS")) if m), None
-    )
-    if found is None:
-        allowed = table.allowed(segs)
-        message = {"url": url, "route": None, "allowed": sorted(allowed)}
-        if as_json:
-            click.echo(json.dumps(message, indent=2))
-        else:
-            click.echo(f"{url}: no route (404)" + (f"; methods: {', '.join(sorted(allowed))}" if allowed else ""))
-        raise SystemExit(1)
-    route, params = found
-    chain = [
-        {"middleware": getattr(step.fn, "__qualname__", repr(step.fn)), "source": step.site, "conditional": step.condition is not None}
-        for step in route.middleware
-    ]
-    info = {
-        "url": url,
-        "methods": next(
-            (row["methods"] for row in table.describe() if row["path"] == route.path and row["source"] == route.source),
-            [route.method],
-        ),
-        "path": route.path,
-        "kind": route.kind,
-        "source": route.source,
-        "params": params,
-        "middleware": chain,
-        "layouts": route.info.get("layouts", []),
-        "assets": route.info.get("assets", []),
-        "actions": route.info.get("actions", {}),
-    }
+
+def _resolve(app: Any, url: str) -> Any:
+    """What the server does with ``GET url`` (the dispatcher's own rules); when GET is
+    not answered there, the route another method reaches, to show it."""
+    dispatcher = app.dispatcher
+    result = dispatcher.resolve("GET", url)
+    if result.outcome in ("not-found", "not-allowed"):
+        for method in _OTHER_METHODS:
+            other = dispatcher.resolve(method, url)
+            if other.outcome == "route":
+                other.allowed = result.allowed
+                return other
+    return result
+
+
+def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
+    result = _resolve(app, url)
+    info: dict[str, Any] = {"url": url, "outcome": result.outcome, "status": result.status}
+    route = result.route
+    if route is not None:
+        info.update(
+            methods=next(
+                (row["methods"] for row in table.describe() if row["path"] == route.path and row["source"] == route.source),
+                [route.method],
+            ),
+            path=route.path,
+            kind=route.kind,
+            source=route.source,
+            params=result.params,
+            middleware=[
+                {"middleware": getattr(step.fn, "__qualname__", repr(step.fn)), "source": step.site, "conditional": step.condition is not None}
+                for step in route.middleware
+            ],
+            layouts=route.info.get("layouts", []),
+            assets=route.info.get("assets", []),
+            actions=route.info.get("actions", {}),
+        )
+    for key in ("location", "file", "served_by", "detail"):
+        if getattr(result, key):
+            info[key] = getattr(result, key)
+    if result.allowed:
+        info["allowed"] = list(result.allowed)
     if as_json:
         click.echo(json.dumps(info, indent=2))
-        return
+    else:
+        _print_explanation(url, info)
+    if result.outcome in ("not-found", "bad-request"):
+        raise SystemExit(1)
+
+
+def _print_explanation(url: str, info: dict[str, Any]) -> None:
     console = Console(highlight=False)
-    print_ = console.print
 
     def line(text: str) -> None:
-        print_(text, markup=False)
+        console.print(text, markup=False)
 
-    print_(f"[bold]{escape(url)}[/bold]")
-    line(f"  route       {' '.join(info['methods'])} {route.path}  ({route.kind})")
-    line(f"  source      {route.source}")
-    line(f"  params      {json.dumps(params)}")
-    if chain:
+    console.print(f"[bold]{escape(url)}[/bold]")
+    outcome = info["outcome"]
+    if outcome == "redirect":
+        line(f"  308 redirect to {info['location']} (the route without the trailing slash)")
+        return
+    if outcome == "static-file":
+        line(f"  served by    {info['served_by']}")
+        line(f"  file         {info['file']}")
+    if outcome == "not-found":
+        line("  no route (404)")
+        return
+    if outcome == "bad-request":
+        line(f"  400 Bad Request: {info.get('detail')}")
+        return
+    if "path" not in info:
+        line(f"  405 for GET; methods: {', '.join(info.get('allowed', []))}")
+        return
+    line(f"  route       {' '.join(info['methods'])} {info['path']}  ({info['kind']})")
+    line(f"  source      {info['source']}")
+    line(f"  params      {json.dumps(info['params'])}")
+    if info["middleware"]:
         line("  middleware")
-        for index, step in enumerate(chain, 1):
+        for index, step in enumerate(info["middleware"], 1):
             note = "  (when the path matches its prefix)" if step["conditional"] else ""
             line(f"    {index}. {step['middleware']}  {step['source']}{note}")
     else:

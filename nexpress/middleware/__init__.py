@@ -1,129 +1,40 @@
-"""Middleware: the base type and the chain runner.
+"""Middleware: ``async def mw(req, res, next)`` functions or :class:`Middleware`
+objects, the chain runner (:mod:`.chain`), and the batteries Express users install
+(one module each):
 
-``async def mw(req, res, next)``: ``await next()`` runs the rest of the chain
-(later middleware, then the handler) and returns when it is done, so code after
-it can still change headers. Not calling ``next()`` ends the chain; the
-middleware must then have sent a response (``res.send``, ``res.json``...), or the
-request fails with an error naming it.
-
-Errors become responses inside the chain: when the handler or a later middleware
-raises (a 404, a validation error, a bug), the error handlers answer right there,
-and ``await next()`` returns normally with ``res.status_code`` set to the error's
-status. So a logger or timing middleware written as ``await next(); log(res)``
-sees every response, 4xx and 5xx included (as Koa users expect); ``res.error``
-holds the exception.
+    from nexpress.middleware import compress, cors, csrf, logger, rate_limit, security_headers, sessions
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from .chain import (
+    ErrorResponder,
+    FunctionMiddleware,
+    Middleware,
+    MiddlewareError,
+    middleware_name,
+    run_chain,
+)
+from .compress import compress
+from .cors import cors
+from .csrf import csrf
+from .logger import logger
+from .rate_limit import rate_limit
+from .security import security_headers
+from .sessions import sessions
 
-if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
-    from ..routing.table import Step
-
-__all__ = ["ErrorResponder", "FunctionMiddleware", "Middleware", "MiddlewareError", "run_chain"]
-
-Next = Callable[..., Awaitable[None]]
-ErrorResponder = Callable[[BaseException, "Request", "Response"], Awaitable[None]]
-"""Turns an exception into the error response on ``res`` (the app's error layer)."""
-
-
-class MiddlewareError(RuntimeError):
-    """A middleware broke the chain's contract (e.g. neither sent nor called next)."""
-
-
-class Middleware:
-    """Base class for middleware objects: subclass it and define
-    ``async def __call__(self, req, res, next)``. ``app.use`` recognises
-    middleware by this type (a plain ``async def mw(req, res, next)`` works too);
-    ``source`` is what ``nexpress routes URL`` shows for it."""
-
-    source: str | None = None
-
-    async def __call__(self, req: Request, res: Response, next: Next) -> None:
-        raise NotImplementedError
-
-
-class FunctionMiddleware(Middleware):
-    """A middleware function with the name and source file the route listing shows
-    (a folder's ``middleware.py``, a guard added by a feature)."""
-
-    def __init__(self, fn: Callable[[Request, Response, Next], Awaitable[None]], *, name: str, source: str | None = None) -> None:
-        self.fn = fn
-        self.name = name
-        self.source = source
-        self.__qualname__ = name
-
-    async def __call__(self, req: Request, res: Response, next: Next) -> None:
-        await self.fn(req, res, next)
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-def middleware_name(fn: Any) -> str:
-    """How error messages and ``nexpress routes`` name a middleware."""
-    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
-
-
-async def run_chain(
-    steps: tuple[Step, ...],
-    endpoint: Callable[[Request, Response], Awaitable[None]],
-    end_depth: int,
-    req: Request,
-    res: Response,
-    on_error: ErrorResponder,
-) -> None:
-    """Run ``steps`` in order around ``endpoint``; an exception below a middleware
-    becomes the error response (``on_error``) before its ``await next()`` returns."""
-    count = len(steps)
-
-    async def call(index: int) -> None:
-        while index < count:
-            step = steps[index]
-            if step.condition is None or step.condition.match(req.raw_path):
-                break
-            index += 1
-        else:
-            req.mount_depth = end_depth
-            await endpoint(req, res)
-            return
-        depth = step.depth
-        called = False
-
-        async def next_(err: BaseException | None = None) -> None:
-            nonlocal called
-            if called:
-                raise MiddlewareError(f"middleware {middleware_name(step.fn)} ({step.site}) called next() twice")
-            called = True
-            try:
-                if err is not None:
-                    raise err  # Express's next(err): answered by the error handlers, here
-                await call(index + 1)
-            except Exception as exc:
-                await on_error(exc, req, res)
-            req.mount_depth = depth
-
-        req.mount_depth = depth
-        await step.fn(req, res, next_)
-        if not called and not res.sent:
-            raise MiddlewareError(
-                f"middleware {middleware_name(step.fn)} ({step.site}) neither called 'await next()'"
-                " nor sent a response"
-            )
-
-    await call(0)
-
-
-# --- batteries (each in its own module; imported last: they subclass Middleware) ---
-from .compress import compress  # noqa: E402
-from .cors import cors  # noqa: E402
-from .logger import logger  # noqa: E402
-from .rate_limit import rate_limit  # noqa: E402
-from .security import security_headers  # noqa: E402
-from .sessions import sessions  # noqa: E402
-
-__all__ += ["compress", "cors", "logger", "rate_limit", "security_headers", "sessions"]
+__all__ = [
+    "ErrorResponder",
+    "FunctionMiddleware",
+    "Middleware",
+    "MiddlewareError",
+    "compress",
+    "cors",
+    "csrf",
+    "logger",
+    "middleware_name",
+    "rate_limit",
+    "run_chain",
+    "security_headers",
+    "sessions",
+]

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Protocol
 
 import brotli
 
-from . import Middleware
 from ._common import add_vary
+from .chain import Middleware
 
 if TYPE_CHECKING:
     from ..request import Request

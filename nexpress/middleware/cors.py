@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import Middleware
 from ._common import add_vary, is_async_callable
+from .chain import Middleware
 
 if TYPE_CHECKING:
     from ..request import Request

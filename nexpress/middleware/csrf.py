@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from .. import csrf as tokens
 from ..errors import HTTPError
-from . import Middleware
+from .chain import Middleware
 
 if TYPE_CHECKING:
     from ..request import Request

@@ -34,7 +34,7 @@ import msgspec
 
 from ..errors import HTTPError
 from ..request import ClientDisconnect
-from . import Middleware
+from .chain import Middleware
 
 if TYPE_CHECKING:
     from ..request import Request

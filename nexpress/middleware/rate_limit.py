@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import HTTPError
-from . import Middleware
 from ._common import STORE_ERRORS, LoopRedis, is_async_callable, store_kind
+from .chain import Middleware
 
 if TYPE_CHECKING:
     from ..request import Request

@@ -16,7 +16,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from . import Middleware
+from .chain import Middleware
 
 if TYPE_CHECKING:
     from ..request import Request

@@ -34,8 +34,8 @@ import msgspec
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
 from ..errors import HTTPError
-from . import Middleware
 from ._common import STORE_ERRORS, LoopRedis, store_kind
+from .chain import Middleware
 
 if TYPE_CHECKING:
     from ..request import Request

@@ -41,7 +41,7 @@ from .._files import safe_join
 from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
 from ..errors import HTTPError
-from ..middleware import Middleware
+from ..middleware.chain import Middleware
 from ..response import Response
 from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint
@@ -50,6 +50,7 @@ from . import metadata as meta
 from .actions import ActionEndpoint, actions_of
 from .assets import Assets
 from .navigation import CACHED_FINISH, FINISH, close_marker, layout_id, open_marker, shell_hash
+from .reads import request_reads
 from .render import (
     LayoutPlan,
     PageEndpoint,
@@ -70,6 +71,9 @@ _REQUEST_VARIABLES = ("req", "query", "auth")
 _SEGMENT_PARAM = re.compile(r"^\[([A-Za-z_$][A-Za-z0-9_$]*)\]$")
 _SEGMENT_SPLAT = re.compile(r"^\[\.\.\.([A-Za-z_$][A-Za-z0-9_$]*)\]$")
 _SEGMENT_OPTIONAL = re.compile(r"^\[\[\.\.\.([A-Za-z_$][A-Za-z0-9_$]*)\]\]$")
+
+
+_MODE_NAMES = {"static": "a static", "isr": "an ISR"}
 
 
 class FileRouteError(ValueError):
@@ -151,10 +155,13 @@ class FileRoutes:
         self.root = app.root
         self.cache = app.cache
         self.debug = app.debug
+        # In dev an undefined variable is an error naming the template and the variable,
+        # not empty text (production renders it empty, as Jinja2 does by default).
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(directory),
             autoescape=True,
             auto_reload=app.debug,
+            undefined=jinja2.StrictUndefined if app.debug else jinja2.Undefined,
         )
         public = os.path.join(self.root, app.public) if getattr(app, "public", None) else None
         self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
@@ -299,6 +306,7 @@ class FileRoutes:
         chain = folder.chain()
         if mode != "dynamic":
             self._check_cacheable(template, chain, source, mode)
+            self._check_cached_code(module, chain, source, _MODE_NAMES[mode] + " page", "dynamic = True in page.py")
         layouts = [f.layout for f in chain if f.layout is not None]
         try:
             actions = actions_of(module, source)
@@ -380,10 +388,29 @@ class FileRoutes:
             if used:
                 variable = sorted(used)[0]
                 raise FileRouteError(
-                    f"app/{name} uses {variable!r}, but {source} is a {mode} page, rendered once"
+                    f"app/{name} uses {variable!r}, but {source} is {_MODE_NAMES[mode]} page, rendered once"
                     f" and cached for every visitor. Mark the page dynamic (dynamic = True in"
                     f" page.py) or stop using {variable!r}."
                 )
+
+    def _check_cached_code(self, module: Any, chain: list[Folder], source: str, what: str, fix: str) -> None:
+        """The page's and its layouts' functions run once for every visitor: reading
+        the query, headers, cookies or the session there is a start-up error."""
+        modules = [module] + [f.layout.module for f in chain if f.layout is not None]
+        for owner in modules:
+            for name in ("data", "page", "metadata", "GET"):
+                fn = getattr(owner, name, None) if owner is not None else None
+                if not callable(fn):
+                    continue
+                reads = request_reads(fn)
+                if reads:
+                    first = reads[0]
+                    raise FileRouteError(
+                        f"{self.rel(first.filename)}:{first.line}: {name}() reads req.{first.attribute}, but"
+                        f" {source} is {what}, rendered once with a bare request (path and params"
+                        f" only) and cached for every visitor. Make it dynamic ({fix}) or stop reading"
+                        f" req.{first.attribute} there."
+                    )
 
     def _add_api(self, folder: Folder) -> None:
         module = self._module(folder.directory, "route.py")
@@ -404,6 +431,7 @@ class FileRoutes:
             except TypeError as exc:
                 raise FileRouteError(f"{source}: {exc}") from None
             if revalidate and method == "GET":
+                self._check_cached_code(module, [], source, "a cached API route (revalidate)", "remove revalidate")
                 # the cached endpoint runs the plan itself
                 render = plan.endpoint if plan is not None else handler
                 handler = CachedEndpoint(render, cache=self.cache, app=self.app, revalidate=revalidate, api=True, source=source)
@@ -562,9 +590,17 @@ def public_routes(folder: str, root: str) -> list[RouteDef]:
             if safe_join(folder, relative) is None:
                 continue  # a symlink out of public/ is never served (the rule static() uses)
             source = os.path.relpath(full, root).replace(os.sep, "/")
-            routes.append(
-                RouteDef("GET", escape_pattern("/" + relative), (PublicFile(full),), {}, f"{full}:1", "static-file", source)
-            )
+            sender = PublicFile(full)
+            routes.append(RouteDef("GET", escape_pattern("/" + relative), (sender,), {}, f"{full}:1", "static-file", source))
+            folder_url = "/" + relative[: -len("index.html")] if filename == "index.html" else None
+            if folder_url is not None and folder_url != "/":
+                # public/docs/index.html is also /docs/ (and /docs), as static() serves it
+                routes.append(
+                    RouteDef(
+                        "GET", escape_pattern(folder_url.rstrip("/")), (sender,), {}, f"{full}:1", "static-file", source,
+                        info={"also_at": folder_url},
+                    )
+                )  # fmt: skip
     return routes
 
 

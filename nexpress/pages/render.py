@@ -124,6 +124,21 @@ async def call_metadata(module: Any, req: Request, data: dict[str, Any]) -> dict
     return dict(value or {})
 
 
+class TemplateVariableError(NameError):
+    """A template used a variable nobody passed (an error in dev; empty in production)."""
+
+
+def render_template(template: jinja2.Template, context: dict[str, Any]) -> str:
+    """Render, naming the template when it uses an undefined variable (dev)."""
+    try:
+        return template.render(context)
+    except jinja2.UndefinedError as exc:
+        known = ", ".join(sorted(k for k in context if not k.startswith("_")))
+        raise TemplateVariableError(
+            f"app/{template.name}: {exc.message}; the template can use: {known}"
+        ) from exc
+
+
 @dataclass(slots=True)
 class LayoutPlan:
     """One layout around a page: its compiled template, its ``layout.py`` module, and
@@ -217,7 +232,7 @@ class PageEndpoint(Endpoint):
                 raise TypeError(f"{self.source}: page(req) must return str (HTML) or a Response")
         else:
             assert self.template is not None
-            body = self.template.render({**context, **data})
+            body = render_template(self.template, {**context, **data})
         layout_data = await self.layout_data(req)
         if isinstance(layout_data, Response):
             return layout_data
@@ -251,9 +266,9 @@ class PageEndpoint(Endpoint):
             if layout.constant is not None:  # markers included (FileRoutes._layout_plan)
                 body = layout.constant[0] + body + layout.constant[1]
                 continue
-            html = layout.template.render({**context, **layout_data[index], "children": Markup(SLOT)})
+            html = render_template(layout.template, {**context, **layout_data[index], "children": Markup(SLOT)})
             if html.count(SLOT) != 1:  # children output twice (or in a loop): no markers
-                body = layout.template.render({**context, **layout_data[index], "children": Markup(body)})
+                body = render_template(layout.template, {**context, **layout_data[index], "children": Markup(body)})
                 continue
             prefix, _, suffix = html.partition(SLOT)
             body = prefix + open_marker(layout.id, shell_hash(prefix, suffix)) + body + close_marker(layout.id) + suffix

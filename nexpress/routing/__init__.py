@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._typed import TypedPlan, handler_arity, plan_for
-from ..middleware import Middleware
+from ..middleware.chain import Middleware
 from ..static import StaticFiles
 from .endpoint import Endpoint
 from .pattern import PatternError, parse_pattern
@@ -376,6 +376,12 @@ def _check_middleware(fn: Any, site: str) -> None:
     if isinstance(fn, Middleware):
         return
     arity = positional_arity(fn)
+    if arity == 4:
+        raise TypeError(
+            f"middleware {getattr(fn, '__qualname__', fn)!r} at {site} takes 4 arguments: Express's"
+            " error-handling middleware (err, req, res, next) is written here as an error handler,"
+            " @app.error async def handler(err, req, res)"
+        )
     if arity != 3:
         raise TypeError(
             f"middleware {getattr(fn, '__qualname__', fn)!r} at {site} must take (req, res, next),"

@@ -4,25 +4,33 @@ Syntax (the same as Express 5 / path-to-regexp 8):
 
 - ``:name`` matches one non-empty path segment (``:"quoted name"`` also works);
   a segment may mix text and parameters, e.g. ``/flights/:from-:to``.
-- ``*name`` matches one or more whole segments and yields a ``list[str]``.
+- ``*name`` matches one or more segments and yields a ``list[str]``; it may share
+  its segment with text and parameters (``/*path.:ext``, ``/:name.*rest``).
 - ``{...}`` makes its content optional and may nest: ``/docs{/:lang}``.
 - ``\\`` escapes the next character.
 - ``( ) [ ] ? + !`` are reserved and rejected, as in Express 5.
 
 A pattern expands into one or more *variants* (one per combination of optional
-groups); each variant is a tuple of :class:`Segment`.
+groups); each variant is a tuple of :class:`Segment`. Segments that mix text with
+parameters use path-to-regexp 8's own regular expressions (a first parameter is
+greedy, a later one stops at the text before it), so matches agree with Express 5.
+Two deliberate differences: one ``*wildcard`` per pattern (several could backtrack
+polynomially on a hostile path), and variants that do not start with ``/`` are
+dropped (no request path could match them).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 STATIC = 0
-COMPLEX = 1
+COMPLEX = 1  # text and :params inside one segment ("/:from-:to")
 PARAM = 2
 SPLAT = 3
+TAIL = 4  # a *wildcard sharing its segment with text: the rest of the path, one regex
 
 _RESERVED = "()[]?+!"
 _ID_START = re.compile(r"[A-Za-z_$]")
@@ -33,9 +41,10 @@ _ID_CONTINUE = re.compile(r"[A-Za-z0-9_$]")
 class Segment:
     """One path segment of a pattern variant.
 
-    ``kind`` is STATIC, COMPLEX, PARAM or SPLAT. ``text`` is the literal for
+    ``kind`` is STATIC, COMPLEX, PARAM, SPLAT or TAIL. ``text`` is the literal for
     STATIC segments (stored decoded); ``names`` the parameter names it binds;
-    ``regex`` the compiled matcher of a COMPLEX segment.
+    ``regex`` the compiled matcher of a COMPLEX segment (one raw segment) or a TAIL
+    (the rest of the raw path, ``/``-joined); ``wildcard`` the TAIL's wildcard name.
     """
 
     kind: int
@@ -43,15 +52,16 @@ class Segment:
     names: tuple[str, ...] = ()
     regex: re.Pattern[str] | None = None
     label: str = ""
+    wildcard: str | None = None
 
     @property
     def shape(self) -> tuple:
         """What the segment matches, ignoring parameter names (for conflict checks)."""
         if self.kind == STATIC:
             return (STATIC, self.text)
-        if self.kind == COMPLEX:
+        if self.kind in (COMPLEX, TAIL):
             assert self.regex is not None
-            return (COMPLEX, _NAMED_GROUP.sub("(", self.regex.pattern))
+            return (self.kind, _NAMED_GROUP.sub("(", self.regex.pattern))
         return (self.kind,)
 
     def display(self) -> str:
@@ -61,7 +71,7 @@ class Segment:
             return ":" + self.names[0]
         if self.kind == SPLAT:
             return "*" + self.names[0]
-        return self.label
+        return self.label  # COMPLEX, TAIL: as written
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<[^>]+>")
@@ -100,9 +110,8 @@ def _read_name(pattern: str, i: int, sigil: str) -> tuple[str, int]:
             raise PatternError(pattern, i, f"empty parameter name after {sigil!r}")
         return "".join(out), end + 1
     if i >= len(pattern) or not _ID_START.match(pattern[i]):
-        raise PatternError(
-            pattern, i, f"expected a parameter name after {sigil!r} (e.g. {sigil}id)"
-        )
+        hint = " (a catch-all is '/*splat' in Express 5: wildcards have names)" if sigil == "*" else ""
+        raise PatternError(pattern, i, f"expected a parameter name after {sigil!r} (e.g. {sigil}id){hint}")
     end = i + 1
     while end < len(pattern) and _ID_CONTINUE.match(pattern[end]):
         end += 1
@@ -139,15 +148,31 @@ def _tokenize(pattern: str) -> list[tuple[int, str, int]]:
             tokens.append((_CLOSE, ch, i))
             i += 1
         elif ch in _RESERVED:
-            raise PatternError(
-                pattern, i, f"{ch!r} is reserved in Express 5 patterns; escape it with a backslash"
-            )
+            raise PatternError(pattern, i, _reserved_problem(ch, tokens))
         else:
             tokens.append((_TEXT, ch, i))
             i += 1
     if depth:
         raise PatternError(pattern, len(pattern), "missing '}' to close an optional group")
     return tokens
+
+
+def _reserved_problem(ch: str, tokens: list[tuple[int, str, int]]) -> str:
+    """Why ``ch`` is refused, with the Express 5 spelling when it is Express 4 syntax."""
+    after_param = bool(tokens) and tokens[-1][0] == _PARAM
+    name = tokens[-1][1] if after_param else ""
+    slash = len(tokens) > 1 and tokens[-2][0] == _TEXT and tokens[-2][1] == "/"
+    if ch == "?" and after_param:
+        optional = "{/:" + name + "}" if slash else "{:" + name + "}"
+        return f"'?' after a parameter is Express 4 syntax; an optional parameter is written '{optional}' in Express 5"
+    if ch == "+" and after_param:
+        return f"'+' after a parameter is Express 4 syntax; one or more segments is '*{name}' in Express 5"
+    if ch == "(" and after_param:
+        return (
+            "regular expressions in patterns are Express 4 syntax and not supported in Express 5;"
+            " check the value in the handler (or declare a typed query/body)"
+        )
+    return f"{ch!r} is reserved in Express 5 patterns; escape it with a backslash"
 
 
 def _expand(tokens: list[tuple[int, str, int]]) -> list[list[tuple[int, str, int]]]:
@@ -176,6 +201,145 @@ def _expand(tokens: list[tuple[int, str, int]]) -> list[list[tuple[int, str, int
 # --- segments ---------------------------------------------------------------
 
 
+# --- path-to-regexp 8's regular expressions ----------------------------------------------
+
+_CLASS_SPECIAL = re.compile(r"([\\\]\[^-])")
+
+
+def _class(chars: str) -> str:
+    return _CLASS_SPECIAL.sub(r"\\\1", chars)
+
+
+def negate(a: str, b: str) -> str:
+    """One character that does not start ``a`` or ``b`` (path-to-regexp's ``negate``)."""
+    if len(b) > len(a):
+        return negate(b, a)
+    if a == b:
+        b = ""
+    if len(b) > 1:
+        return f"(?:(?!{re.escape(a)}|{re.escape(b)})[\\s\\S])"
+    if len(a) > 1:
+        return f"(?:(?!{re.escape(a)})[^{_class(b)}])" if b else f"(?:(?!{re.escape(a)})[\\s\\S])"
+    if not a:
+        return "[\\s\\S]"
+    return f"[^{_class(a + b)}]"
+
+
+def regex_source(pattern: str, tokens: list[tuple[int, str, int]]) -> tuple[str, list[str]]:
+    """The regex source and capture names for the tokens of one segment (or of a
+    segment and everything after it), built as path-to-regexp 8's ``toRegExpSource``
+    builds it for the same tokens: the first parameter of a segment is greedy, a later
+    one cannot contain the text since the previous capture, a wildcard spans ``/``."""
+    result: list[str] = []
+    names: list[str] = []
+    backtrack = "/"  # the tokens start right after a "/"
+    wildcard_backtrack = ""
+    previous = 0  # 1: a parameter, 2: a wildcard
+    in_segment = 0  # bits: 1 a parameter, 2 a wildcard, seen in the current segment
+
+    def wildcard_later(index: int) -> bool:
+        for kind, value, _ in tokens[index:]:
+            if kind == _SPLAT:
+                return True
+            if kind == _TEXT and "/" in value:
+                return False
+        return False
+
+    def text_after(index: int) -> str:
+        text = []
+        for kind, value, _ in tokens[index:]:
+            if kind != _TEXT:
+                break
+            text.append(value)
+        return "".join(text)
+
+    for index, (kind, value, where) in enumerate(tokens):
+        if kind == _TEXT:
+            result.append(re.escape(value))
+            backtrack += value
+            if previous == 2:
+                wildcard_backtrack += value
+            if "/" in value:
+                in_segment = 0
+            continue
+        if previous and not backtrack:
+            sigil = ":" if kind == _PARAM else "*"
+            raise PatternError(pattern, where, f"'{sigil}{value}' must be separated from the previous parameter by text")
+        if kind == _PARAM:
+            if in_segment & 2:
+                result.append(f"({negate('/', backtrack)}+)")
+            elif wildcard_later(index + 1):
+                result.append(f"({negate('/', text_after(index + 1))}+)")
+            elif in_segment & 1:
+                result.append(f"({negate('/', backtrack)}+|{re.escape(backtrack)})")
+            else:
+                result.append(f"({negate('/', '')}+)")
+            in_segment |= 1
+            previous = 1
+        else:
+            if in_segment & 2:
+                result.append(f"({negate(backtrack, '')}+)")
+            elif wildcard_backtrack:
+                result.append(f"({negate(wildcard_backtrack, '')}+|{negate('/', '')}+)")
+            else:
+                result.append("([\\s\\S]+)")
+            wildcard_backtrack = ""
+            in_segment |= 2
+            previous = 2
+        names.append(value)
+        backtrack = ""
+    return "".join(result), names
+
+
+def _compile(source: str) -> re.Pattern[str]:
+    return re.compile("^" + _number_groups(source) + "$", re.DOTALL)
+
+
+def _number_groups(source: str) -> str:
+    """Turn the bare capture groups ``(`` of a source into ``(?P<pN>``; escapes and
+    ``(?`` groups are left alone."""
+    out: list[str] = []
+    count = 0
+    i = 0
+    while i < len(source):
+        ch = source[i]
+        if ch == "\\":
+            out.append(source[i : i + 2])
+            i += 2
+            continue
+        if ch == "[":  # a character class: copy it whole (it may contain "(")
+            end = i + 1
+            if end < len(source) and source[end] == "^":
+                end += 1
+            if end < len(source) and source[end] == "]":
+                end += 1
+            while end < len(source) and source[end] != "]":
+                end += 2 if source[end] == "\\" else 1
+            out.append(source[i : end + 1])
+            i = end + 1
+            continue
+        if ch == "(" and source[i + 1 : i + 2] != "?":
+            out.append(f"(?P<p{count}>")
+            count += 1
+            i += 1
+            continue
+        out.append(ch)
+        i += 1
+    return "".join(out)
+
+
+def _label(parts: list[tuple[int, str, int]]) -> str:
+    out = []
+    for kind, value, _ in parts:
+        if kind == _PARAM:
+            out.append(":" + value)
+        elif kind == _SPLAT:
+            out.append("*" + value)
+        else:
+            out.append("\\" + value if value in _SPECIAL else value)
+    return "".join(out)
+
+
 def _build_segment(pattern: str, parts: list[tuple[int, str, int]], pos: int) -> Segment:
     if not parts:
         raise PatternError(pattern, pos, "empty path segment ('//')")
@@ -186,53 +350,56 @@ def _build_segment(pattern: str, parts: list[tuple[int, str, int]], pos: int) ->
         return Segment(PARAM, names=(parts[0][1],))
     if len(parts) == 1 and parts[0][0] == _SPLAT:
         return Segment(SPLAT, names=(parts[0][1],))
-    if _SPLAT in kinds:
-        splat = next(p for p in parts if p[0] == _SPLAT)
-        raise PatternError(pattern, splat[2], "a '*' wildcard must be a whole path segment")
-    regex = ["^"]
-    names: list[str] = []
-    display = []
-    previous = None
-    for kind, value, where in parts:
-        if kind == _PARAM:
-            if previous == _PARAM:
-                raise PatternError(
-                    pattern, where, f"parameter ':{value}' must be separated from the previous one by text"
-                )
-            group = f"p{len(names)}"
-            names.append(value)
-            regex.append(f"(?P<{group}>.+?)")
-            display.append(":" + value)
-        else:
-            regex.append(re.escape(value))
-            display.append(value)
-        previous = kind
-    regex.append("$")
-    return Segment(
-        COMPLEX, names=tuple(names), regex=re.compile("".join(regex), re.DOTALL), label="".join(display)
-    )
+    source, names = regex_source(pattern, parts)
+    return Segment(COMPLEX, names=tuple(names), regex=_compile(source), label=_label(parts))
+
+
+def _build_tail(pattern: str, tokens: list[tuple[int, str, int]]) -> Segment:
+    """A wildcard that shares its segment with text, and everything after it: one
+    regex over the rest of the path."""
+    source, names = regex_source(pattern, tokens)
+    wildcard = next(value for kind, value, _ in tokens if kind == _SPLAT)
+    return Segment(TAIL, names=tuple(names), regex=_compile(source), label=_label(tokens), wildcard=wildcard)
 
 
 def _split_variant(pattern: str, tokens: list[tuple[int, str, int]]) -> tuple[Segment, ...]:
     if not tokens:
         return ()
     if tokens[0][0] != _TEXT or tokens[0][1] != "/":
-        raise PatternError(pattern, tokens[0][2], "a route pattern must start with '/'")
+        hint = " (a catch-all is '/*splat', or '{/*splat}' to match '/' too)" if any(t[0] == _SPLAT for t in tokens) else ""
+        raise PatternError(pattern, tokens[0][2], "a route pattern must start with '/'" + hint)
     segments: list[Segment] = []
     current: list[tuple[int, str, int]] = []
     start = tokens[0][2] + 1
-    for token in tokens[1:]:
+    rest = tokens[1:]
+    for index, token in enumerate(rest):
         if token[0] == _TEXT and token[1] == "/":
             segments.append(_build_segment(pattern, current, start))
             current = []
             start = token[2] + 1
-        else:
-            current.append(token)
+            continue
+        if token[0] == _SPLAT and (current or _segment_continues(rest, index + 1)):
+            # a wildcard sharing its segment: this segment and the rest are one regex
+            tail = _strip_trailing_slash(current + rest[index:])
+            segments.append(_build_tail(pattern, tail))
+            return tuple(segments)
+        current.append(token)
     if current:
         segments.append(_build_segment(pattern, current, start))
     # A trailing slash ("/about/") is the same route as "/about": requests for
     # "/about/" are redirected there.
     return tuple(segments)
+
+
+def _segment_continues(tokens: list[tuple[int, str, int]], index: int) -> bool:
+    """Is there more than "/" or the end right after position ``index``?"""
+    return index < len(tokens) and not (tokens[index][0] == _TEXT and tokens[index][1] == "/")
+
+
+def _strip_trailing_slash(tokens: list[tuple[int, str, int]]) -> list[tuple[int, str, int]]:
+    if len(tokens) > 1 and tokens[-1][0] == _TEXT and tokens[-1][1] == "/":
+        return tokens[:-1]
+    return tokens
 
 
 def parse_pattern(pattern: str) -> list[tuple[Segment, ...]]:
@@ -242,14 +409,22 @@ def parse_pattern(pattern: str) -> list[tuple[Segment, ...]]:
     if pattern in ("", "/"):
         return [()]
     tokens = _tokenize(pattern)
-    variants = []
-    seen = set()
     splats = [t for t in tokens if t[0] == _SPLAT]
     if len(splats) > 1:
         # One wildcard per pattern keeps matching linear in the path length
         # (several could backtrack polynomially on a long hostile path).
         raise PatternError(pattern, splats[1][2], "a pattern may contain only one '*' wildcard")
-    for tokens_of_variant in _expand(tokens):
+    expanded = _expand(tokens)
+    # An optional group may be followed by text ("{/:test}-bar"): a variant without it
+    # ("-bar") can never match a request path, which always starts with "/". A wildcard
+    # could ("*path" would take "/test" as ["", "test"]): that one must be written
+    # "/*path" (or "{/*path}" to match "/" too), so it is refused below.
+    rooted = [v for v in expanded if not v or (v[0][0] == _TEXT and v[0][1] == "/")]
+    if not rooted or any(v and v[0][1] != "/" and any(t[0] == _SPLAT for t in v) for v in expanded):
+        rooted = expanded
+    variants = []
+    seen = set()
+    for tokens_of_variant in rooted:
         segments = _split_variant(pattern, tokens_of_variant)
         names = [n for s in segments for n in s.names]
         if len(names) != len(set(names)):
@@ -305,12 +480,11 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
                 parts.append("[^/]+")
             elif seg.kind == SPLAT:
                 parts.append(".+")
-            else:
+            else:  # COMPLEX, TAIL: their own regex, groups unnamed
                 assert seg.regex is not None
-                inner = _NAMED_GROUP.sub("(?:", seg.regex.pattern[1:-1])
-                parts.append(inner.replace(".+?", "[^/]+?"))
+                parts.append(_NAMED_GROUP.sub("(?:", seg.regex.pattern[1:-1]))
         alternatives.append("/" + "/".join(parts) if parts else "/")
-    return re.compile("^(?:" + "|".join(alternatives) + ")$")
+    return re.compile("^(?:" + "|".join(alternatives) + ")$", re.DOTALL)
 
 
 def fill(segments: tuple[Segment, ...], params: dict) -> str:
@@ -322,12 +496,18 @@ def fill(segments: tuple[Segment, ...], params: dict) -> str:
         elif seg.kind == PARAM:
             parts.append(quote(str(params[seg.names[0]]), safe="!$&'()*+,;=:@-._~"))
         elif seg.kind == SPLAT:
-            value = params[seg.names[0]]
-            items = value.split("/") if isinstance(value, str) else list(value)
-            parts.append("/".join(quote(str(v), safe="!$&'()*+,;=:@-._~") for v in items))
-        else:
+            parts.append(_fill_wildcard(params[seg.names[0]]))
+        else:  # COMPLEX, TAIL: the label as written, its params filled in
             text = seg.label
             for name in seg.names:
-                text = text.replace(":" + name, quote(str(params[name]), safe=""), 1)
-            parts.append(text)
+                if name == seg.wildcard:
+                    text = text.replace("*" + name, _fill_wildcard(params[name]), 1)
+                else:
+                    text = text.replace(":" + name, quote(str(params[name]), safe=""), 1)
+            parts.append(text.replace("\\", ""))
     return "/" + "/".join(parts)
+
+
+def _fill_wildcard(value: Any) -> str:
+    items = value.split("/") if isinstance(value, str) else list(value)
+    return "/".join(quote(str(v), safe="!$&'()*+,;=:@-._~") for v in items)

@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import quote
 
 from .._call import is_async_callable
+from .._http import percent_decode
 from .._typed import handler_arity
-from ..middleware import Middleware
+from ..middleware.chain import Middleware
 from . import (
     WS,
     ErrorDef,
@@ -34,6 +35,7 @@ from .pattern import (
     PARAM,
     SPLAT,
     STATIC,
+    TAIL,
     Segment,
     join_patterns,
     parse_pattern,
@@ -57,6 +59,7 @@ class Step:
     depth: int
     condition: re.Pattern[str] | None
     site: str
+    everywhere: bool = False  # app.use(mw) without a prefix: it sees every request
 
 
 @dataclass(slots=True, eq=False)
@@ -103,12 +106,15 @@ class Route:
 
 
 class Node:
-    __slots__ = ("complex", "max_depth", "param", "routes", "splat", "static")
+    """One level of the segment tree: children by kind, in the order they are tried."""
+
+    __slots__ = ("complex", "max_depth", "param", "routes", "splat", "static", "tails")
 
     def __init__(self) -> None:
         self.static: dict[str, Node] = {}
         self.complex: list[tuple[Segment, Node]] = []
         self.param: Node | None = None
+        self.tails: list[tuple[Segment, Node]] = []  # wildcards sharing a segment with text
         self.splat: Node | None = None
         self.routes: dict[str, Route] = {}
         self.max_depth = 0
@@ -120,6 +126,7 @@ _INF = 1 << 30
 def _finish(node: Node) -> int:
     """Sort complex segments and compute how deep each subtree can match."""
     node.complex.sort(key=lambda item: -len(item[0].label))
+    node.tails.sort(key=lambda item: -len(item[0].label))
     depth = 0
     for child in node.static.values():
         depth = max(depth, 1 + _finish(child))
@@ -127,6 +134,9 @@ def _finish(node: Node) -> int:
         depth = max(depth, 1 + _finish(child))
     if node.param is not None:
         depth = max(depth, 1 + _finish(node.param))
+    for _, child in node.tails:
+        _finish(child)
+        depth = _INF
     if node.splat is not None:
         _finish(node.splat)
         depth = _INF
@@ -149,34 +159,60 @@ def _splat_end(segs: list[str], i: int, n: int) -> int:
     return end
 
 
-def _walk(node: Node, segs: list[str], i: int, n: int, method: str, vals: list) -> Route | None:
+def _decoded(values: tuple[str, ...], encoded: bool) -> list[str]:
+    return [percent_decode(v) for v in values] if encoded else list(values)
+
+
+def _tail_values(segment: Segment, match: re.Match[str], encoded: bool) -> list[Any]:
+    """A tail's captures: its wildcard as a list of decoded segments, params decoded."""
+    values: list[Any] = []
+    for name, value in zip(segment.names, match.groups(), strict=True):
+        if name == segment.wildcard:
+            values.append(_decoded(tuple(value.split("/")), encoded))
+        else:
+            values.append(percent_decode(value) if encoded else value)
+    return values
+
+
+def _walk(node: Node, segs: list[str], raw: list[str], i: int, n: int, method: str, vals: list) -> Route | None:
     """Match ``segs[i:]`` (at least one segment) below ``node``; ``vals`` collects
-    captured values in order. The last segment is checked without recursing."""
+    captured values in order. ``raw`` holds the same segments still percent-encoded
+    (the very list ``segs`` when nothing was encoded): segments mixing text and
+    params match on raw text and decode their captures, as path-to-regexp does."""
     if n - i > node.max_depth:
         return None
     seg = segs[i]
     last = i + 1 == n
     child = node.static.get(seg)
     if child is not None:
-        found = _leaf(child, method) if last else _walk(child, segs, i + 1, n, method, vals)
+        found = _leaf(child, method) if last else _walk(child, segs, raw, i + 1, n, method, vals)
         if found is not None:
             return found
     for segment, child in node.complex:
-        m = segment.regex.match(seg)  # type: ignore[union-attr]
+        m = segment.regex.match(raw[i])  # type: ignore[union-attr]
         if m is not None:
-            groups = m.groups()
+            groups = _decoded(m.groups(), raw is not segs)
             vals.extend(groups)
-            found = _leaf(child, method) if last else _walk(child, segs, i + 1, n, method, vals)
+            found = _leaf(child, method) if last else _walk(child, segs, raw, i + 1, n, method, vals)
             if found is not None:
                 return found
             del vals[len(vals) - len(groups) :]
     child = node.param
     if child is not None and seg:
         vals.append(seg)
-        found = _leaf(child, method) if last else _walk(child, segs, i + 1, n, method, vals)
+        found = _leaf(child, method) if last else _walk(child, segs, raw, i + 1, n, method, vals)
         if found is not None:
             return found
         vals.pop()
+    if node.tails:
+        rest = "/".join(raw[i:])
+        for segment, child in node.tails:
+            m = segment.regex.match(rest)  # type: ignore[union-attr]
+            if m is not None:
+                found = _leaf(child, method)
+                if found is not None:
+                    vals.extend(_tail_values(segment, m, raw is not segs))
+                    return found
     child = node.splat
     if child is not None:
         # Greedy, but a route that continues after the splat ("/*path/edit") beats the
@@ -191,7 +227,7 @@ def _walk(node: Node, segs: list[str], i: int, n: int, method: str, vals: list) 
         lowest = max(i + 1, n - child.max_depth)
         for j in range(min(n - 1, end), lowest - 1, -1):
             vals.append((i, j))
-            found = _walk(child, segs, j, n, method, vals)
+            found = _walk(child, segs, raw, j, n, method, vals)
             if found is not None:
                 return found
             vals.pop()
@@ -203,7 +239,7 @@ def _walk(node: Node, segs: list[str], i: int, n: int, method: str, vals: list) 
     return None
 
 
-def _collect_methods(node: Node, segs: list[str], i: int, out: set[str]) -> None:
+def _collect_methods(node: Node, segs: list[str], raw: list[str], i: int, out: set[str]) -> None:
     if i == len(segs):
         out.update(node.routes)
         return
@@ -212,18 +248,23 @@ def _collect_methods(node: Node, segs: list[str], i: int, out: set[str]) -> None
     seg = segs[i]
     child = node.static.get(seg)
     if child is not None:
-        _collect_methods(child, segs, i + 1, out)
+        _collect_methods(child, segs, raw, i + 1, out)
     for segment, child in node.complex:
-        if segment.regex.match(seg):  # type: ignore[union-attr]
-            _collect_methods(child, segs, i + 1, out)
+        if segment.regex.match(raw[i]):  # type: ignore[union-attr]
+            _collect_methods(child, segs, raw, i + 1, out)
     if node.param is not None and seg:
-        _collect_methods(node.param, segs, i + 1, out)
+        _collect_methods(node.param, segs, raw, i + 1, out)
+    if node.tails:
+        rest = "/".join(raw[i:])
+        for segment, child in node.tails:
+            if segment.regex.match(rest):  # type: ignore[union-attr]
+                out.update(child.routes)
     child = node.splat
     if child is not None and seg:
         n = len(segs)
         end = _splat_end(segs, i, n)
         for j in range(end, max(i + 1, n - child.max_depth) - 1, -1):
-            _collect_methods(child, segs, j, out)
+            _collect_methods(child, segs, raw, j, out)
 
 
 class RouteTable:
@@ -252,14 +293,15 @@ class RouteTable:
         for segment in route.segments:
             if segment.kind == STATIC:
                 node = node.static.setdefault(segment.text, Node())
-            elif segment.kind == COMPLEX:
-                for existing, child in node.complex:
+            elif segment.kind in (COMPLEX, TAIL):
+                siblings = node.complex if segment.kind == COMPLEX else node.tails
+                for existing, child in siblings:
                     if existing.shape == segment.shape:
                         node = child
                         break
                 else:
                     child = Node()
-                    node.complex.append((segment, child))
+                    siblings.append((segment, child))
                     node = child
             elif segment.kind == PARAM:
                 if node.param is None:
@@ -276,25 +318,32 @@ class RouteTable:
             node.routes["HEAD"] = route
         key_path = static_key(route.segments)
         if key_path is not None:
-            methods = self.static.setdefault(key_path, {})
-            methods[route.method] = route
-            if route.method == "GET":
-                methods.setdefault("HEAD", route)
-            if route.method == "HEAD":
-                methods["HEAD"] = route
+            self._add_static(key_path, route)
+            alias = route.info.get("also_at")  # a folder's index.html also answers "/docs/"
+            if alias:
+                self._add_static(alias, route)
+
+    def _add_static(self, path: str, route: Route) -> None:
+        methods = self.static.setdefault(path, {})
+        methods[route.method] = route
+        if route.method == "GET":
+            methods.setdefault("HEAD", route)
+        if route.method == "HEAD":
+            methods["HEAD"] = route
 
     def finish(self) -> None:
         _finish(self.root)
 
     # --- matching -------------------------------------------------------------
 
-    def match(self, method: str, segs: list[str]) -> tuple[Route, dict[str, Any]] | None:
-        """The route for decoded path segments, with its params, or None."""
+    def match(self, method: str, segs: list[str], raw: list[str] | None = None) -> tuple[Route, dict[str, Any]] | None:
+        """The route for decoded path segments, with its params, or None. ``raw``: the
+        same segments still percent-encoded, when any was (see :func:`_walk`)."""
         if not segs:
             route = _leaf(self.root, method)
             return None if route is None else (route, {})
         vals: list = []
-        route = _walk(self.root, segs, 0, len(segs), method, vals)
+        route = _walk(self.root, segs, segs if raw is None else raw, 0, len(segs), method, vals)
         if route is None:
             return None
         if not route.has_splat:
@@ -304,10 +353,10 @@ class RouteTable:
             params[name] = segs[value[0] : value[1]] if is_splat else value
         return route, params
 
-    def allowed(self, segs: list[str]) -> set[str]:
+    def allowed(self, segs: list[str], raw: list[str] | None = None) -> set[str]:
         """Methods some route answers for this path (for 405 and OPTIONS)."""
         out: set[str] = set()
-        _collect_methods(self.root, segs, 0, out)
+        _collect_methods(self.root, segs, segs if raw is None else raw, 0, out)
         out.discard(WS)  # WebSocket routes answer upgrades, not HTTP methods
         return out
 
@@ -365,7 +414,7 @@ def _relation(prefix: tuple[Segment, ...], segments: tuple[Segment, ...]) -> int
         if index >= len(segments):
             return NEVER
         seg = segments[index]
-        if seg.kind == SPLAT:
+        if seg.kind in (SPLAT, TAIL):
             return MAYBE
         if pre.kind == STATIC:
             if seg.kind == STATIC:
@@ -507,7 +556,7 @@ def _chain(segments: tuple[Segment, ...], middleware: list[_Middleware], own: tu
     for mw in middleware:
         relation = _relation(mw.segments, segments)
         if relation != NEVER:
-            steps.append(Step(mw.fn, len(mw.segments), mw.regex if relation == MAYBE else None, mw.site))
+            steps.append(Step(mw.fn, len(mw.segments), mw.regex if relation == MAYBE else None, mw.site, not mw.segments))
     for fn in own:
         source = fn.source if isinstance(fn, Middleware) and fn.source else site
         steps.append(Step(fn, depth, None, source))

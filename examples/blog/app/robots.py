@@ -1,3 +1,6 @@
+from links import site_url
+
+
 def robots(req):
-    base = f"{req.protocol}://{req.get('host') or 'localhost'}"
+    base = site_url(req)
     return {"rules": [{"user_agent": "*", "allow": "/", "disallow": "/api/"}], "sitemap": base + "/sitemap.xml"}

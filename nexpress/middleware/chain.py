@@ -1,0 +1,126 @@
+"""Middleware: the base types and the chain runner.
+
+``async def mw(req, res, next)``: ``await next()`` runs the rest of the chain
+(later middleware, then the handler) and returns when it is done, so code after
+it can still change headers. Not calling ``next()`` ends the chain; the
+middleware must then have sent a response (``res.send``, ``res.json``...), or the
+request fails with an error naming it.
+
+Errors become responses inside the chain: when the handler or a later middleware
+raises (a 404, a validation error, a bug), the error handlers answer right there,
+and ``await next()`` returns normally with ``res.status_code`` set to the error's
+status. So a logger or timing middleware written as ``await next(); log(res)``
+sees every response, 4xx and 5xx included (as Koa users expect); ``res.error``
+holds the exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..request import Request
+    from ..response import Response
+    from ..routing.table import Step
+
+__all__ = ["ErrorResponder", "FunctionMiddleware", "Middleware", "MiddlewareError", "run_chain"]
+
+Next = Callable[..., Awaitable[None]]
+ErrorResponder = Callable[[BaseException, "Request", "Response"], Awaitable[None]]
+"""Turns an exception into the error response on ``res`` (the app's error layer)."""
+ShortCircuit = Callable[["Step", "Request", "Response"], None]
+"""Told when a middleware seeing every request answered one a route matched (dev)."""
+
+
+class MiddlewareError(RuntimeError):
+    """A middleware broke the chain's contract (e.g. neither sent nor called next)."""
+
+
+class Middleware:
+    """Base class for middleware objects: subclass it and define
+    ``async def __call__(self, req, res, next)``. ``app.use`` recognises
+    middleware by this type (a plain ``async def mw(req, res, next)`` works too);
+    ``source`` is what ``nexpress routes URL`` shows for it."""
+
+    source: str | None = None
+
+    async def __call__(self, req: Request, res: Response, next: Next) -> None:
+        raise NotImplementedError
+
+
+class FunctionMiddleware(Middleware):
+    """A middleware function with the name and source file the route listing shows
+    (a folder's ``middleware.py``, a guard added by a feature)."""
+
+    def __init__(self, fn: Callable[[Request, Response, Next], Awaitable[None]], *, name: str, source: str | None = None) -> None:
+        self.fn = fn
+        self.name = name
+        self.source = source
+        self.__qualname__ = name
+
+    async def __call__(self, req: Request, res: Response, next: Next) -> None:
+        await self.fn(req, res, next)
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+def middleware_name(fn: Any) -> str:
+    """How error messages and ``nexpress routes`` name a middleware."""
+    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
+
+
+async def run_chain(
+    steps: tuple[Step, ...],
+    endpoint: Callable[[Request, Response], Awaitable[None]],
+    end_depth: int,
+    req: Request,
+    res: Response,
+    on_error: ErrorResponder,
+    on_short_circuit: ShortCircuit | None = None,
+) -> None:
+    """Run ``steps`` in order around ``endpoint``; an exception below a middleware
+    becomes the error response (``on_error``) before its ``await next()`` returns.
+    ``on_short_circuit`` (dev) hears of a middleware mounted everywhere that answered
+    without calling ``next()``: Express's ``app.use(not_found)`` catch-all habit."""
+    count = len(steps)
+
+    async def call(index: int) -> None:
+        while index < count:
+            step = steps[index]
+            if step.condition is None or step.condition.match(req.raw_path):
+                break
+            index += 1
+        else:
+            req.mount_depth = end_depth
+            await endpoint(req, res)
+            return
+        depth = step.depth
+        called = False
+
+        async def next_(err: BaseException | None = None) -> None:
+            nonlocal called
+            if called:
+                raise MiddlewareError(f"middleware {middleware_name(step.fn)} ({step.site}) called next() twice")
+            called = True
+            try:
+                if err is not None:
+                    raise err  # Express's next(err): answered by the error handlers, here
+                await call(index + 1)
+            except Exception as exc:
+                await on_error(exc, req, res)
+            req.mount_depth = depth
+
+        req.mount_depth = depth
+        await step.fn(req, res, next_)
+        if not called:
+            if not res.sent:
+                raise MiddlewareError(
+                    f"middleware {middleware_name(step.fn)} ({step.site}) neither called 'await next()'"
+                    " nor sent a response"
+                )
+            if step.everywhere and on_short_circuit is not None:
+                on_short_circuit(step, req, res)
+
+    await call(0)
