@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
 IDP    := tests/idp/node_modules/.package-lock.json
+CHROMIUM := /usr/bin/chromium
 CONDUIT_TESTS := examples/conduit/api-tests
 NEWMAN := $(CONDUIT_TESTS)/node_modules/.bin/newman
 
@@ -26,6 +27,11 @@ $(NEWMAN): $(CONDUIT_TESTS)/package-lock.json
 
 install: $(STAMP)
 
+# The browser tests (tests/test_browser.py) drive Debian's chromium through Python
+# Playwright; never `playwright install` (no downloaded browser builds).
+$(CHROMIUM):
+	apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core
+
 # The OpenID provider the auth tests sign in against (npm package oidc-provider).
 $(IDP): tests/idp/package.json tests/idp/package-lock.json
 	cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
@@ -40,7 +46,7 @@ dev: install
 lint: install
 	$(VENV)/bin/ruff check nexpress tests bench examples
 
-test: install lint $(IDP) $(NEWMAN)
+test: install lint $(IDP) $(NEWMAN) $(CHROMIUM)
 	$(PY) -m pytest
 
 # the long deployment load runs (two instances 30 s, one instance with 2 workers 60 s,

@@ -3,6 +3,7 @@
 from .app import App
 from .errors import HTTPError, not_found
 from .middleware.chain import Middleware
+from .pages.actions import action
 from .request import FormData, Request, UploadFile
 from .response import Response, redirect
 from .routing import Plugin, Router
@@ -24,6 +25,7 @@ __all__ = [
     "RouteConflictError",
     "Router",
     "UploadFile",
+    "action",
     "not_found",
     "redirect",
     "static",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import textwrap
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from nexpress import App
 from nexpress.testing import TestClient
@@ -145,3 +147,12 @@ def parse_raw_reply(raw: bytes, elapsed: float = 0.0, timed_out: bool = False, e
     elif values.get("content-length", "").isdigit():
         body = body[: int(values["content-length"])]
     return RawReply(status, headers, body, raw, elapsed, timed_out, error)
+
+
+def write_files(root, files: dict[str, str]):
+    """Write ``{relative path: text}`` (dedented) under ``root``; returns ``root``."""
+    for name, text in files.items():
+        path = Path(root) / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root

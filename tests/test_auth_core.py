@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from auth_support import credentials_app, session_cookie, sign_in
+from auth_support import credentials_app, csrf_token, session_cookie, sign_in
 from helpers import client_for
 
 from nexpress import App
@@ -40,6 +40,14 @@ FILES = {
             return {"who": signed_in_as(req)}
     """,
     "app/isr/page.html": "<p>cached page for {{ who }}</p>",
+    "app/act/page.py": """
+        from nexpress import action
+
+        @action
+        async def whoami(req, form):
+            return req.auth.user.email if req.auth else "nobody"
+    """,
+    "app/act/page.html": "<p>action saw {{ action_result }}</p><form method=post action=\"{{ action('whoami') }}\"></form>",
 }
 
 
@@ -69,8 +77,6 @@ def site(tmp_path):
 def test_the_same_user_everywhere(site):
     """One signed-in browser: an Express handler, a route.py, a page template and a
     folder middleware.py all see the same ``req.auth``."""
-    # TODO(server actions): when @action lands, add an action here that returns
-    # req.auth.user.email and assert it sees the same user (issue 10's acceptance).
     app, _ = site
     client = client_for(app)
     sign_in(client)
@@ -81,6 +87,12 @@ def test_the_same_user_everywhere(site):
     page = client.get("/profile", headers=HTML)
     assert "page sees alice@example.test (Alice)" in page.text
     assert page.headers["x-signed-in-as"] == "alice@example.test"
+    # a server action, with the CSRF token the auth endpoints hand out
+    form = client.get("/act", headers=HTML).text
+    url = form.split('action="', 1)[1].split('"', 1)[0]
+    acted = client.post("/act" + url, data={"csrfToken": csrf_token(client)}, headers=HTML)
+    assert "action saw alice@example.test" in acted.text
+    assert acted.headers["x-signed-in-as"] == "alice@example.test"
 
 
 def test_guards_without_a_session(site):

@@ -180,3 +180,42 @@ def test_build_runs_startup_handlers_and_prerenders_the_blog(tmp_path, monkeypat
     assert "5 page(s) prerendered" in result.output
     assert "/blog/hello" in result.output and "isr 60s" in result.output
     assert (copy / ".nexpress" / "manifest.json").is_file()
+
+
+def test_dashboard_publishes_a_post_with_a_server_action(blog):
+    import re
+
+    assert "Hello, nexpress" in blog.get("/", headers=HTML).text  # the ISR home page, now cached
+    sign_in_as_demo(blog)
+    page = blog.get("/dashboard", headers=HTML).text
+    create = re.search(r'<form class="post-form" method="post" action="([^"]+)"', page).group(1)
+    token = re.search(r'name="csrfToken" value="([^"]+)"', page).group(1)
+    refused = blog.post("/dashboard" + create, data={"title": "No token", "slug": "no-token"}, headers=HTML)
+    assert refused.status_code == 403
+    invalid = blog.post("/dashboard" + create, data={"csrfToken": token, "title": "Kept <title>", "slug": "Not A Slug", "body": "typed text"}, headers=HTML)
+    assert invalid.status_code == 422
+    assert 'value="Kept &lt;title&gt;"' in invalid.text and ">typed text</textarea>" in invalid.text
+    assert "Use lower-case letters" in invalid.text and 'aria-invalid="true"' in invalid.text
+    done = blog.post("/dashboard" + create, data={"csrfToken": token, "title": "From a form", "slug": "from-a-form", "body": "Hi"}, headers=HTML)
+    assert done.status_code == 200 and 'Published <a href="/blog/from-a-form">From a form</a>' in done.text
+    assert done.text.count("/blog/from-a-form") >= 2  # the list in the same answer is fresh
+    home = blog.get("/", headers=HTML)
+    assert "From a form" in home.text  # revalidate_tag("posts") reached the cached page
+    assert blog.get("/blog/from-a-form", headers=HTML).status_code == 200
+    duplicate = blog.post("/dashboard" + create, data={"csrfToken": token, "title": "Again", "slug": "from-a-form"}, headers=HTML)
+    assert duplicate.status_code == 422 and "already exists" in duplicate.text
+    blog.cookies.delete("nexpress.session-token")
+    signed_out = blog.post("/dashboard" + create, data={"csrfToken": token, "title": "x", "slug": "x"}, headers=HTML)
+    assert signed_out.status_code == 302 and "/api/auth/signin" in signed_out.headers["location"]
+
+
+def test_pages_link_only_their_own_styles(blog):
+    import re
+
+    def styles(path: str) -> set[str]:
+        html = blog.get(path, headers=HTML).text
+        return {re.sub(r"\.[0-9a-f]{10}\.", ".", u) for u in re.findall(r'href="(/_nexpress/static/[^"]+\.css)"', html)}
+
+    assert styles("/") == {"/_nexpress/static/app/layout.css", "/_nexpress/static/app/page.css"}
+    assert styles("/blog") == {"/_nexpress/static/app/layout.css", "/_nexpress/static/app/blog/page.css"}
+    assert styles("/blog/hello") == {"/_nexpress/static/app/layout.css", "/_nexpress/static/app/blog/%5Bslug%5D/page.css"}

@@ -32,7 +32,10 @@ def test_new_creates_a_working_app(tmp_path):
     assert "now" in c.get("/api/time").json()
     assert c.get("/health").json() == {"ok": True}
     assert c.get("/style.css").status_code == 200
-    kinds = {row["path"]: row["kind"] for row in app.compile().describe()}
+    rows = app.compile().describe()
+    # the framework's own routes (client.js, fingerprinted assets) are listed too
+    assert {r["path"] for r in rows if r["source"].startswith("nexpress")} >= {"/_nexpress/client.js", "/_nexpress/static/*path"}
+    kinds = {row["path"]: row["kind"] for row in rows if not row["path"].startswith("/_nexpress/")}
     assert kinds == {
         "/": "static",
         "/api/time": "api",

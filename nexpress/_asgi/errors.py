@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("nexpress")
 
 PROBLEM = "application/problem+json"
-PAGE_KINDS = frozenset(("static", "dynamic", "isr"))
+PAGE_KINDS = frozenset(("static", "dynamic", "isr", "action"))
 _FRAMEWORK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # nexpress/
 
 

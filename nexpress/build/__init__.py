@@ -21,14 +21,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .. import client
 from .._http import http_scope
 from ..cache import Entry
 from ..cache.isr import CachedEndpoint, bare_request
 from ..cache.manifest import MANIFEST, output_dir
 from ..errors import html_page
+from ..pages.assets import PREFIX
+from ..pages.forms import SLOT_PREFIX
 from ..routing.pattern import fill
 
-SERVER_KINDS = ("dynamic", "api", "handler", "asgi")
+SERVER_KINDS = ("dynamic", "api", "handler", "asgi", "action")
 
 
 class BuildError(Exception):
@@ -138,10 +141,48 @@ def write_output(app: Any, results: list[Result]) -> str:
                 "ms": round(result.seconds * 1000, 1),
             }
         )
+    assets = write_assets(app, os.path.join(folder, "static"))
     manifest = os.path.join(folder, MANIFEST)
     with open(manifest, "w", encoding="utf-8") as fh:
-        json.dump({"version": 1, "built": built, "pages": pages}, fh, indent=1)
+        json.dump({"version": 1, "built": built, "pages": pages, "assets": assets}, fh, indent=1)
     return manifest
+
+
+def write_assets(app: Any, folder: str) -> list[dict[str, Any]]:
+    """Copy every fingerprinted asset (route assets and other asset files of
+    ``app/``, the files of ``public/``) into ``folder`` under its fingerprinted name;
+    the manifest rows say which source each came from."""
+    if os.path.isdir(folder):
+        shutil.rmtree(folder)
+    rows: list[dict[str, Any]] = []
+    file_routes = app.file_routes
+    if file_routes is None:
+        return rows
+    for name, path in file_routes.assets.fingerprinted():
+        target = os.path.join(folder, *name.split("/"))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(path, target)
+        rows.append({"source": os.path.relpath(path, app.root).replace(os.sep, "/"), "file": f"static/{name}", "url": PREFIX + name})
+    return rows
+
+
+def export_client_files(app: Any, out: str) -> None:
+    """client.js and the fingerprinted assets, where exported pages link them."""
+    if app.file_routes is None:
+        return
+    write_assets(app, os.path.join(out, *PREFIX.strip("/").split("/")))
+    scripts = os.path.join(out, "_nexpress")
+    os.makedirs(scripts, exist_ok=True)
+    for url in (client.url(), client.PLAIN_URL):
+        shutil.copyfile(client.PATH, os.path.join(scripts, url.rsplit("/", 1)[1]))
+
+
+def check_no_forms(results: list[Result]) -> None:
+    """A page that renders ``csrf()`` posts a form to the server: it cannot be exported."""
+    pages = [r for r in results if r.entry is not None and SLOT_PREFIX in r.entry.body]
+    if pages:
+        lines = "\n".join(f"  {r.target.path}  ({r.target.route.source})" for r in pages)
+        raise BuildError(f"cannot export: these pages render csrf() for a form that needs a server:\n{lines}")
 
 
 def server_routes(app: Any) -> list[dict[str, Any]]:
@@ -179,6 +220,7 @@ async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = 
     failed = [r for r in results if r.entry is None]
     if failed:
         raise BuildError(failures_message(failed))
+    check_no_forms(results)
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out)
@@ -192,6 +234,7 @@ async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = 
         public = os.path.join(app.root, app.public)
         if os.path.isdir(public):
             shutil.copytree(public, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".*"))
+    export_client_files(app, out)
     for url in ("/sitemap.xml", "/robots.txt"):
         body = await _fetch(app, url)
         if body is not None:

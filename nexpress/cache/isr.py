@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
 from .. import _wire
@@ -47,6 +47,7 @@ __all__ = [
     "STALE_WHILE_REVALIDATE",
     "STATIC_S_MAXAGE",
     "CachedEndpoint",
+    "ResponseFinish",
     "bare_request",
     "cache_control",
     "canonical_path",
@@ -199,6 +200,25 @@ def as_render(fn: Callable) -> RenderFn:
     return without_res
 
 
+class ResponseFinish(Protocol):
+    """A last step for every response of a cached endpoint, given by the feature
+    that owns it (pages: CSRF tokens into cached forms, partial navigation answers).
+    The cache still stores and serves whole entries; this works on the copy sent."""
+
+    headers: tuple[tuple[str, str], ...]
+    """Headers every response gets (``Vary``...), pre-encoded on the fast path."""
+
+    def needs_request(self, scope: dict) -> bool:
+        """True when this request must take the general path (a Request, ``finish``)."""
+        ...
+
+    def personal(self, body: bytes) -> bool:
+        """True when ``finish`` must adapt this cached body to each visitor."""
+        ...
+
+    async def finish(self, req: Request, res: Response) -> None: ...
+
+
 class _NotCacheable(Exception):
     """The render was not a 200 page: send it as it is, do not store it."""
 
@@ -219,10 +239,13 @@ class CachedEndpoint(Endpoint):
         static_params: Callable[[], Any] | None = None,
         source: str = "page",
         shared: bool = True,
+        finish: ResponseFinish | None = None,
     ) -> None:
         self.render = as_render(render)
         self.shared = shared
         """False for pages behind sign-in: ``Cache-Control: private`` (no CDN keeps them)."""
+        self.finish = finish
+        """The owning feature's last step on every response (CSRF tokens, partial navigation)."""
         self.cache = cache
         self.app = app
         self.revalidate = revalidate
@@ -242,6 +265,16 @@ class CachedEndpoint(Endpoint):
         return await render_entry(self.app, self.render, path, params, self.revalidate, self.source)
 
     async def __call__(self, req: Request, res: Response) -> Any:
+        result = await self.serve(req, res)
+        if self.finish is not None:
+            if result is not None:
+                send_result(res, result, self.source)
+            await self.finish.finish(req, res)
+            return None
+        return result
+
+    async def serve(self, req: Request, res: Response) -> Any:
+        """Answer from the cache (rendering and storing on a miss)."""
         cache = self.cache
         path, key = self.key(req.raw_path)
         params = req.params
@@ -279,11 +312,12 @@ class CachedEndpoint(Endpoint):
 
 
 class _Prepared:
-    """The pre-encoded headers of one entry: for its 200 and for a 304."""
+    """The pre-encoded headers of one entry: for its 200 and for a 304 (None: its body
+    is adapted per visitor, so it takes the general path)."""
 
     __slots__ = ("entry", "full", "not_modified")
 
-    def __init__(self, entry: Entry, full: list[tuple[bytes, bytes]], not_modified: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, entry: Entry, full: list[tuple[bytes, bytes]] | None, not_modified: list[tuple[bytes, bytes]] | None) -> None:
         self.entry = entry
         self.full = full
         self.not_modified = not_modified
@@ -301,19 +335,27 @@ class MemoryHitInvoker:
         self.endpoint = endpoint
         self.general = general
         self.extra = [(b"x-nexpress-route", route_header)] if route_header is not None else []
+        finish = endpoint.finish
+        if finish is not None:
+            self.extra += [_encoded(k, v) for k, v in finish.headers]
         self.wire: dict[str, _Prepared] = {}
 
     def prepared(self, key: str, entry: Entry) -> _Prepared:
         found = self.wire.get(key)
         if found is None or found.entry is not entry:
-            state = b"PRERENDER" if entry.prerendered else b"HIT"
-            common = [_encoded(k, v) for k, v in validators(entry, False, self.endpoint.shared)]
-            common += [(HEADER, state), *self.extra]
-            full = [_encoded(k, v) for k, v in entry.headers]
-            full += [*common, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
+            finish = self.endpoint.finish
+            if finish is not None and finish.personal(entry.body):
+                found = _Prepared(entry, None, None)  # adapted per visitor: the general path
+            else:
+                state = b"PRERENDER" if entry.prerendered else b"HIT"
+                common = [_encoded(k, v) for k, v in validators(entry, False, self.endpoint.shared)]
+                common += [(HEADER, state), *self.extra]
+                full = [_encoded(k, v) for k, v in entry.headers]
+                full += [*common, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
+                found = _Prepared(entry, full, common)
             if len(self.wire) > 4096:
                 self.wire.clear()
-            found = self.wire[key] = _Prepared(entry, full, common)
+            self.wire[key] = found
         return found
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
@@ -321,7 +363,8 @@ class MemoryHitInvoker:
         if "%" not in raw_path and isinstance(store, MemoryStore):
             key = self.endpoint.key_for(raw_path)
             entry = store.get_now(key)
-            if entry is not None:
+            finish = self.endpoint.finish
+            if entry is not None and (finish is None or not finish.needs_request(scope)):
                 revalidate = entry.revalidate
                 now = time.time()
                 if revalidate is None or now - entry.created < revalidate:
@@ -329,16 +372,17 @@ class MemoryHitInvoker:
                     prepared = self.wire.get(key)
                     if prepared is None or prepared.entry is not entry:
                         prepared = self.prepared(key, entry)
-                    status, headers = entry.status, prepared.full
-                    for name, value in scope["headers"]:
-                        if name == _IF_NONE_MATCH:
-                            if etag_matches(value.decode("latin-1"), entry.etag):
-                                status, headers = 304, prepared.not_modified
-                            break
-                    if revalidate is not None:
-                        age = int(now - entry.created)
-                        if age > 0:
-                            headers = [*headers, (b"age", str(age).encode())]
-                    await _wire.write_prepared(send, status, headers, entry.body, scope["method"] == "HEAD")
-                    return
+                    if prepared.full is not None:
+                        status, headers = entry.status, prepared.full
+                        for name, value in scope["headers"]:
+                            if name == _IF_NONE_MATCH:
+                                if etag_matches(value.decode("latin-1"), entry.etag):
+                                    status, headers = 304, prepared.not_modified
+                                break
+                        if revalidate is not None:
+                            age = int(now - entry.created)
+                            if age > 0:
+                                headers = [*headers, (b"age", str(age).encode())]
+                        await _wire.write_prepared(send, status, headers, entry.body, scope["method"] == "HEAD")
+                        return
         await self.general(scope, receive, send, raw_path, params)

@@ -3,6 +3,7 @@ with a progress bar and the table of what was written."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -77,7 +78,10 @@ def build(app: str | None) -> None:
     if failed:
         raise click.ClickException(failures_message(failed))
     manifest = write_output(application, results)
-    click.echo(f"\n{len(results)} page(s) prerendered into {os.path.relpath(os.path.dirname(manifest))}/")
+    folder = os.path.relpath(os.path.dirname(manifest))
+    with open(manifest, encoding="utf-8") as fh:
+        assets = len(json.load(fh).get("assets", []))
+    click.echo(f"\n{len(results)} page(s) prerendered into {folder}/, {assets} asset(s) fingerprinted into {folder}/static/")
 
 
 @click.command()

@@ -110,6 +110,8 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
                 for step in route.middleware
             ],
             layouts=route.info.get("layouts", []),
+            assets=route.info.get("assets", []),
+            actions=route.info.get("actions", {}),
         )
     for key in ("location", "file", "served_by", "detail"):
         if getattr(result, key):
@@ -159,6 +161,10 @@ def _print_explanation(url: str, info: dict[str, Any]) -> None:
         line("  middleware  (none)")
     if info["layouts"]:
         line("  layouts     " + " > ".join(info["layouts"]))
+    if info["assets"]:
+        line("  assets      " + ", ".join(info["assets"]))
+    for name, where in info["actions"].items():
+        line(f"  action      {name}  {where}")
 
 
 @click.command()

@@ -36,6 +36,7 @@ import jinja2
 from jinja2 import meta as jinja_meta
 from markupsafe import Markup
 
+from .. import client
 from .._files import safe_join
 from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
@@ -46,6 +47,9 @@ from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint
 from ..routing.pattern import escape_pattern, pattern_regex
 from . import metadata as meta
+from .actions import ActionEndpoint, actions_of
+from .assets import Assets
+from .navigation import CACHED_FINISH, FINISH, close_marker, layout_id, open_marker, shell_hash
 from .reads import request_reads
 from .reasons import cache_info
 from .render import (
@@ -55,6 +59,7 @@ from .render import (
     base_context,
     call_data,
     constant_layout,
+    inject_tail,
 )
 
 if TYPE_CHECKING:
@@ -159,9 +164,15 @@ class FileRoutes:
             auto_reload=app.debug,
             undefined=jinja2.StrictUndefined if app.debug else jinja2.Undefined,
         )
+        public = os.path.join(self.root, app.public) if getattr(app, "public", None) else None
+        self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
+        """Fingerprinted route assets and ``asset(path)`` (nexpress.pages.assets)."""
+        self.env.globals["asset"] = self.assets.helper()
         self.folders: list[Folder] = []
         self.routes: list[RouteDef] = []
         self._scan(directory, None, "")
+        self.routes.extend(client.routes())
+        self.routes.append(self.assets.route())
 
     # --- discovery --------------------------------------------------------------
 
@@ -298,27 +309,42 @@ class FileRoutes:
             self._check_cacheable(template, chain, source, mode)
             self._check_cached_code(module, chain, source, _MODE_NAMES[mode] + " page", "dynamic = True in page.py")
         layouts = [f.layout for f in chain if f.layout is not None]
-        endpoint: Any = PageEndpoint(
+        try:
+            actions = actions_of(module, source)
+        except TypeError as exc:
+            raise FileRouteError(str(exc)) from None
+        route_assets = self.assets.route_assets([f.directory for f in chain], folder.directory)
+        page = PageEndpoint(
             source=source,
             module=module,
             template=self.env.get_template(template) if template else None,
             layouts=[self._layout_plan(layout) for layout in layouts],
+            actions=actions,
+            assets=self.assets.tags(route_assets),
+            finish=FINISH if mode == "dynamic" else None,
         )
         guarded = _requires_auth(module, layouts)
+        endpoint: Any = page
         if mode != "dynamic":
             endpoint = CachedEndpoint(
-                endpoint,
+                page,
                 cache=self.cache,
                 app=self.app,
                 revalidate=revalidate,
                 static_params=getattr(module, "static_params", None),
                 source=source,
                 shared=not guarded,  # behind sign-in: no CDN may keep it
+                finish=CACHED_FINISH,
             )
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
         if guarded:
             middleware.insert(0, AuthGuard(api=False))
         templates = ([(template, f"{folder.rel}/page.html")] if template else []) + [(lay.template, lay.source) for lay in layouts]
+        info = {
+            "layouts": [layout.source for layout in layouts],
+            "assets": [self.rel(path) for path in route_assets],
+            "cache": cache_info(module, source, mode, revalidate, self.env, templates),  # why: explain
+        }
         definition = RouteDef(
             "GET",
             folder.pattern,
@@ -327,18 +353,36 @@ class FileRoutes:
             f"{os.path.join(self.root, source)}:1",
             f"isr {revalidate}s" if mode == "isr" else mode,
             source,
-            info={
-                "layouts": [layout.source for layout in layouts],
-                "cache": cache_info(module, source, mode, revalidate, self.env, templates),  # why: explain
-            },
+            info=info,
         )
         self.routes.append(definition)
+        if actions is not None:
+            first = min(a.line for a in actions.actions.values())
+            self.routes.append(
+                RouteDef(
+                    "POST",
+                    folder.pattern,
+                    (*middleware, ActionEndpoint(page, actions)),
+                    {},
+                    f"{os.path.join(self.root, source)}:{first}",
+                    "action",
+                    f"{source} {actions.describe()}",
+                    info={**info, "actions": {a.name: f"{source}:{a.line}" for a in actions.actions.values()}},
+                )
+            )
 
     def _layout_plan(self, layout: Layout) -> LayoutPlan:
         constant = constant_layout(
-            self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children"})
+            self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children", "asset"})
         )
-        return LayoutPlan(layout.source, layout.module, self.env.get_template(layout.template), constant)
+        template = self.env.get_template(layout.template)
+        lid = layout_id(layout.source)
+        if constant is None:
+            return LayoutPlan(layout.source, layout.module, template, None, lid)
+        shell = shell_hash(*constant)
+        # the markers client navigation needs, around the page's place, once
+        marked = (constant[0] + open_marker(lid, shell), close_marker(lid) + constant[1])
+        return LayoutPlan(layout.source, layout.module, template, marked, lid, shell)
 
     def _check_cacheable(self, template: str | None, chain: list[Folder], source: str, mode: str) -> None:
         """A static or ISR page must not read per-visitor data: it would be cached."""
@@ -450,7 +494,8 @@ class FileRoutes:
                 body = self.env.get_template(layout.template).render({**context, **data, "children": Markup(body)})
             except Exception:  # a layout that cannot render here: show the page alone
                 continue
-        return meta.inject_head(body, meta.head_tags({"title": f"{status} {title}"}))
+        document = meta.inject_head(body, meta.head_tags({"title": f"{status} {title}"}))
+        return inject_tail(document, client.script_tag())
 
 
 async def _layout_data_for_error(layout: Layout, req: Request) -> dict[str, Any]:

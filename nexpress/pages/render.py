@@ -16,14 +16,18 @@ from xml.sax.saxutils import escape as xml_escape
 import jinja2
 from markupsafe import Markup
 
+from .. import client, csrf
 from .._call import call
 from ..errors import HTTPError
 from ..response import Response
 from ..routing.endpoint import Endpoint
 from . import metadata as meta
+from .forms import EMPTY_FORM, NO_ERRORS, csrf_field
+from .navigation import PageFinish, close_marker, open_marker, shell_hash
 
 if TYPE_CHECKING:
     from ..request import Request
+    from .actions import ActionSet
 
 STREAM_THRESHOLD = 256 * 1024
 _STREAM_CHUNK = 64 * 1024
@@ -59,7 +63,40 @@ class LazyQuery:
 
 def base_context(req: Request) -> dict[str, Any]:
     """What every page and layout template sees."""
-    return {"req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth}
+    return {"req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth, **ACTION_DEFAULTS}
+
+
+ACTION_DEFAULTS: dict[str, Any] = {
+    "action_result": None,
+    "action_error": None,
+    "form": EMPTY_FORM,
+    "form_errors": NO_ERRORS,
+}
+"""What a server action sets (nexpress.pages.actions); defined on every render so
+templates can test them (``{% if action_result %}``) whatever happened."""
+
+
+class Helpers:
+    """``csrf()`` and ``action(name)`` for one render of one page."""
+
+    __slots__ = ("actions", "req", "res")
+
+    def __init__(self, req: Request, res: Response, actions: ActionSet | None) -> None:
+        self.req = req
+        self.res = res
+        self.actions = actions
+
+    def csrf(self) -> Markup:
+        return csrf_field(self.req, self.res)
+
+    def action(self, name: str) -> str:
+        if self.actions is None:
+            raise LookupError(f"action({name!r}): this page's page.py defines no @action functions")
+        return self.actions.url(name, csrf_secret(self.req))
+
+
+def csrf_secret(req: Request) -> str:
+    return csrf.secret_for(req.app)
 
 
 async def call_data(module: Any, req: Request, where: str) -> dict[str, Any] | Response:
@@ -111,6 +148,8 @@ class LayoutPlan:
     module: Any
     template: jinja2.Template
     constant: tuple[str, str] | None
+    id: str = ""  # nexpress.pages.navigation.layout_id(source)
+    shell: str | None = None  # a constant layout's shell hash (its markers are in ``constant``)
 
 
 def freeze_params(params: dict[str, Any]) -> tuple:
@@ -119,7 +158,12 @@ def freeze_params(params: dict[str, Any]) -> tuple:
 
 class PageEndpoint(Endpoint):
     """One page of ``app/``: ``page.html`` with ``page.py``'s ``data()``, or
-    ``page.py``'s ``page(req)``, wrapped in its layouts, with metadata in ``<head>``."""
+    ``page.py``'s ``page(req)``, wrapped in its layouts, with metadata and route
+    assets in ``<head>`` and client.js before ``</body>``.
+
+    ``finish`` is set when the page answers requests itself (a dynamic page): the
+    last step of the response (:class:`~nexpress.pages.navigation.PageFinish`).
+    A cached page's endpoint renders for the cache and leaves that to it."""
 
     def __init__(
         self,
@@ -128,6 +172,9 @@ class PageEndpoint(Endpoint):
         module: Any,
         template: jinja2.Template | None,
         layouts: list[LayoutPlan],
+        actions: ActionSet | None = None,
+        assets: str = "",
+        finish: PageFinish | None = None,
     ) -> None:
         self.source = source
         self.module = module
@@ -137,7 +184,11 @@ class PageEndpoint(Endpoint):
         self.static_params = getattr(module, "static_params", None) if module is not None else None
         self._allowed: set[tuple] | None = None
         self.layouts = layouts
-        self.head, self.head_in_prefix = _static_head(layouts, module)
+        self.actions = actions
+        self.finish = finish
+        self.assets = assets
+        self.head, self.head_in_prefix = _static_head(layouts, module, assets)
+        self.tail, self.tail_in_suffix = _static_tail(layouts, client.script_tag())
         self.__qualname__ = f"page ({source})"
 
     async def check_params(self, req: Request) -> None:
@@ -151,8 +202,25 @@ class PageEndpoint(Endpoint):
             raise HTTPError(404, "This page was not generated for these parameters")
 
     async def __call__(self, req: Request, res: Response) -> Any:
+        result = await self.render(req, res)
+        if self.finish is None or isinstance(result, Response):
+            return result
+        if result is not None:
+            res.html(result)
+        await self.finish.finish(req, res)  # a streamed page (None) gets its Vary header
+        return None
+
+    async def render(self, req: Request, res: Response, extra: dict[str, Any] | None = None) -> Any:
+        """The page as an HTML document (str), a Response it chose to send instead,
+        or None when the document was streamed into ``res``. ``extra``: what a
+        server action adds to the context (``action_result``, ``form``...)."""
         await self.check_params(req)
+        helpers = Helpers(req, res, self.actions)
         context = base_context(req)
+        context["csrf"] = helpers.csrf
+        context["action"] = helpers.action
+        if extra:
+            context.update(extra)
         data = await call_data(self.module, req, self.source)
         if isinstance(data, Response):
             return data
@@ -172,6 +240,8 @@ class PageEndpoint(Endpoint):
         document = await self.with_head(req, body, data, layout_data)
         if isinstance(document, Response):
             return document
+        if not self.tail_in_suffix:
+            document = inject_tail(document, self.tail)
         if len(document) > STREAM_THRESHOLD:
             res.stream(_chunks(document), media_type="html")
             return None
@@ -189,17 +259,23 @@ class PageEndpoint(Endpoint):
         return found
 
     def wrap(self, body: str, context: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str:
-        """Put the page inside its layouts, innermost first."""
+        """Put the page inside its layouts, innermost first, marking where the page
+        goes in each (nexpress.pages.navigation) so client navigation can swap it."""
         for index in range(len(self.layouts) - 1, -1, -1):
             layout = self.layouts[index]
-            if layout.constant is not None:
+            if layout.constant is not None:  # markers included (FileRoutes._layout_plan)
                 body = layout.constant[0] + body + layout.constant[1]
-            else:
+                continue
+            html = render_template(layout.template, {**context, **layout_data[index], "children": Markup(SLOT)})
+            if html.count(SLOT) != 1:  # children output twice (or in a loop): no markers
                 body = render_template(layout.template, {**context, **layout_data[index], "children": Markup(body)})
+                continue
+            prefix, _, suffix = html.partition(SLOT)
+            body = prefix + open_marker(layout.id, shell_hash(prefix, suffix)) + body + close_marker(layout.id) + suffix
         return body
 
     async def with_head(self, req: Request, body: str, data: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str | Response:
-        """The document with its metadata in ``<head>``."""
+        """The document with its metadata (and route assets) in ``<head>``."""
         if self.head_in_prefix:
             return body
         if self.head is not None:
@@ -214,22 +290,46 @@ class PageEndpoint(Endpoint):
         if isinstance(found, Response):
             return found
         chain.append(found)
-        return meta.inject_head(body, meta.head_tags(meta.merge(chain)))
+        return meta.inject_head(body, _join(meta.head_tags(meta.merge(chain)), self.assets))
 
 
-def _static_head(layouts: list[LayoutPlan], module: Any) -> tuple[str | None, bool]:
+def _join(*parts: str) -> str:
+    return "\n".join(p for p in parts if p)
+
+
+def inject_tail(document: str, tags: str) -> str:
+    """Put ``tags`` right before ``</body>`` (at the end when there is none)."""
+    end = document.rfind("</body>")
+    if end == -1:
+        end = document.lower().rfind("</body>")
+    if end == -1:
+        return document + tags
+    return document[:end] + tags + document[end:]
+
+
+def _static_head(layouts: list[LayoutPlan], module: Any, assets: str) -> tuple[str | None, bool]:
     """Head tags computed once when no metadata is a function; put into the root
     layout's pre-rendered prefix when it has a ``</head>`` (then nothing per request)."""
     metas = [getattr(layout.module, "metadata", None) if layout.module else None for layout in layouts]
     metas.append(getattr(module, "metadata", None) if module is not None else None)
     if any(callable(m) for m in metas):
         return None, False
-    head = meta.head_tags(meta.merge([dict(m or {}) for m in metas]))
+    head = _join(meta.head_tags(meta.merge([dict(m or {}) for m in metas])), assets)
     if layouts and layouts[0].constant is not None and "</head>" in layouts[0].constant[0]:
         prefix, suffix = layouts[0].constant
         layouts[0].constant = (meta.inject_head(prefix, head), suffix)
         return head, True
     return head, False
+
+
+def _static_tail(layouts: list[LayoutPlan], tags: str) -> tuple[str, bool]:
+    """client.js before ``</body>``: once, into the root layout's pre-rendered
+    suffix, when it has one."""
+    if layouts and layouts[0].constant is not None and "</body>" in layouts[0].constant[1]:
+        prefix, suffix = layouts[0].constant
+        layouts[0].constant = (prefix, inject_tail(suffix, tags))
+        return tags, True
+    return tags, False
 
 
 def constant_layout(env: jinja2.Environment, template: str, module: Any, is_constant: Callable[[str], bool]) -> tuple[str, str] | None:

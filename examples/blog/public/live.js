@@ -1,10 +1,12 @@
 // New posts appear without a reload: lists marked data-live-posts get each post the
 // server announces on /live/posts (Server-Sent Events). Without JavaScript, or where
 // /live/posts does not exist (a static export), the pages stay as rendered.
+// With client navigation (nexpress client.js) the page changes without a reload:
+// the stream opens the first time a page with such a list is shown.
 (function () {
   "use strict";
-  var lists = document.querySelectorAll("[data-live-posts]");
-  if (!lists.length || !window.EventSource) return;
+  if (!window.EventSource) return;
+  var source = null;
 
   function truncate(text, length) {
     return text.length <= length ? text : text.slice(0, length - 3) + "...";
@@ -32,10 +34,9 @@
     return item;
   }
 
-  var source = new EventSource("/live/posts");
-  source.addEventListener("post", function (event) {
+  function received(event) {
     var post = JSON.parse(event.data);
-    lists.forEach(function (list) {
+    document.querySelectorAll("[data-live-posts]").forEach(function (list) {
       var known = Array.prototype.some.call(list.children, function (child) {
         return child.dataset.slug === post.slug;
       });
@@ -46,5 +47,14 @@
       var limit = parseInt(list.dataset.limit || "0", 10);
       while (limit && list.children.length > limit) list.lastElementChild.remove();
     });
-  });
+  }
+
+  function listen() {
+    if (source || !document.querySelector("[data-live-posts]")) return;
+    source = new EventSource("/live/posts");
+    source.addEventListener("post", received);
+  }
+
+  listen();
+  document.addEventListener("nexpress:load", listen);
 })();

@@ -1,10 +1,72 @@
-"""/dashboard: only for signed-in users (others are sent to sign in and back)."""
+"""/dashboard: only for signed-in users (others are sent to sign in and back).
 
-from db import list_posts
+Writing a post is a server action: the form below posts to this page, works with
+JavaScript off (a plain POST answered by this page rendered again) and, with it on,
+is sent by nexpress's client.js and swapped in without a reload. The action calls
+``revalidate_tag("posts")``, so the cached (ISR) home and post pages show the post at
+once, and this page's answer already lists it: fresh data in the same round trip.
+"""
+
+import re
+
+from accounts import require_author
+from db import Post, Session, get_post, list_posts
+from live import announce
+
+from nexpress import HTTPError, action
+from nexpress.cache import revalidate_tag
 
 auth = True
 metadata = {"title": "Dashboard"}
 
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
 
 async def data(req):
     return {"posts": await list_posts()}
+
+
+def check(form) -> dict[str, str]:
+    """A message per bad field (empty: the form is fine)."""
+    errors = {}
+    title = form.get("title", "").strip()
+    slug = form.get("slug", "").strip()
+    if not title:
+        errors["title"] = "Give the post a title."
+    elif len(title) > 200:
+        errors["title"] = "Keep the title under 200 characters."
+    if not SLUG.match(slug) or len(slug) > 80:
+        errors["slug"] = "Use lower-case letters, digits and dashes, e.g. my-first-post."
+    if len(form.get("body", "")) > 100_000:
+        errors["body"] = "Keep the post under 100,000 characters."
+    return errors
+
+
+@action
+async def create_post(req, form):
+    require_author(req)  # the page is auth = True already; an action checks for itself too
+    errors = check(form)
+    if not errors and await get_post(form["slug"].strip()) is not None:
+        errors["slug"] = "A post with this slug already exists."
+    if errors:
+        raise HTTPError(422, "The post was not published: please fix the fields marked below.", errors=errors)
+    post = Post(slug=form["slug"].strip(), title=form["title"].strip(), body=form.get("body", ""))
+    async with Session() as session:
+        session.add(post)
+        await session.commit()
+    await revalidate_tag("posts")  # cached pages (and this page's data) show it now
+    await announce(req.app, post.as_dict())  # and open pages without a reload
+    return {"published": post.as_dict()}
+
+
+@action
+async def delete_post(req, form):
+    require_author(req)
+    async with Session() as session:
+        post = await session.get(Post, form.get("slug", ""))
+        if post is None:
+            raise HTTPError(404, "No such post")
+        await session.delete(post)
+        await session.commit()
+    await revalidate_tag("posts")
+    return {"deleted": form["slug"]}

@@ -1,0 +1,217 @@
+"""End to end in a real browser: Debian's chromium driven by Python Playwright against
+examples/blog served by `nexpress start` on loopback (one server for all tests).
+
+Client navigation without reloads, history with scroll, hover prefetch, server
+actions with JavaScript on and off, CSRF, per-route assets. Screenshots of the
+blog's home, post and dashboard pages are saved to tests/artifacts/ (git-ignored).
+
+`make test` installs chromium with apt-get when /usr/bin/chromium is missing; a
+browser is never downloaded (no `playwright install`)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from conftest import start_server
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+BLOG = Path(__file__).resolve().parent.parent / "examples" / "blog"
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+TIMEOUT_MS = 15_000
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: browser tests must run; `make test` installs them)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("blog")
+    env = {"BLOG_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'blog.db'}", "AUTH_SECRET": "browser-test-secret-0123456789abcdef"}
+    running = start_server(BLOG, "server:app", env=env)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        _missing(f"{CHROMIUM} is missing: apt-get install chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is missing: pip install -e '.[dev]'")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def context(browser, server):
+    ctx = browser.new_context(base_url=server.url, viewport={"width": 1000, "height": 700})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    yield ctx
+    ctx.close()
+
+
+def open_page(context, path: str):
+    page = context.new_page()
+    page.goto(path)
+    page.wait_for_function("window.__nexpress !== undefined")
+    return page
+
+
+def sign_in(page, callback: str = "/dashboard") -> None:
+    page.goto(f"/api/auth/signin?callbackUrl={callback}")
+    page.fill("input[name=email]", "demo@example.com")
+    page.fill("input[name=password]", "nexpress-demo")
+    with page.expect_navigation():
+        page.click("form[action$='/callback/credentials'] button[type=submit]")
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_a_link_click_changes_the_page_without_a_reload(context):
+    page = open_page(context, "/")
+    page.evaluate("window.survivor = 'still here'")
+    screenshot(page, "home")
+    page.click("nav a[href='/blog']")
+    page.wait_for_selector("h1:text('All posts')")
+    assert page.url.endswith("/blog")
+    assert page.title() == "Posts | nexpress blog"
+    assert page.evaluate("window.survivor") == "still here"  # the same window: no reload
+    page.click("a[href='/blog/hello']")
+    page.wait_for_selector("h1:text('Hello, nexpress')")
+    assert page.title() == "Hello, nexpress | nexpress blog"
+    assert page.evaluate("window.survivor") == "still here"
+    assert page.evaluate("document.activeElement.tagName") == "H1"  # focus moved to the new page
+    screenshot(page, "post")
+
+
+def test_back_and_forward_restore_content_and_scroll(context):
+    page = open_page(context, "/blog")
+    page.evaluate(
+        """() => {
+            window.survivor = 1;
+            const main = document.querySelector('main');
+            main.insertAdjacentHTML('beforeend', '<div style="height:2500px"></div><a id="far" href="/blog/routes">far link</a>');
+        }"""
+    )
+    page.click("#far")  # Playwright scrolls it into view first
+    page.wait_for_selector("h1:text('Every route at a glance')")
+    assert page.evaluate("window.scrollY") == 0  # a new page starts at the top
+    page.go_back()
+    page.wait_for_selector("h1:text('All posts')")
+    assert page.url.endswith("/blog")
+    page.wait_for_function("window.scrollY > 1500")  # the scroll position before the click
+    assert page.locator("#far").count() == 1  # the page as it was left, not a fresh copy
+    assert page.evaluate("window.survivor") == 1
+    page.go_forward()
+    page.wait_for_selector("h1:text('Every route at a glance')")
+    assert page.evaluate("window.scrollY") == 0
+    assert page.evaluate("window.survivor") == 1
+
+
+def test_hovering_a_link_prefetches_it_before_the_click(context):
+    context.add_init_script("delete window.IntersectionObserver")  # hover only: no prefetch of visible links
+    page = open_page(context, "/")
+    seen: list[tuple[str, bool]] = []
+    page.on("request", lambda r: seen.append((r.url, "x-nexpress-prefetch" in r.headers)))
+    with page.expect_request(lambda r: r.url.endswith("/blog/layouts") and "x-nexpress-prefetch" in r.headers):
+        page.hover("a[href='/blog/layouts']")
+    page.click("a[href='/blog/layouts']")
+    page.wait_for_selector("h1:text('Nested layouts')")
+    fetched = [prefetch for url, prefetch in seen if url.endswith("/blog/layouts")]
+    assert fetched == [True]  # the click used the prefetched page: one request, made on hover
+
+
+def test_links_in_view_are_prefetched(context):
+    page = context.new_page()
+    with page.expect_request(lambda r: r.url.endswith("/blog/hello") and "x-nexpress-prefetch" in r.headers):
+        page.goto("/")
+
+
+def test_an_action_form_works_with_javascript(context):
+    page = context.new_page()
+    sign_in(page)
+    page.wait_for_function("window.__nexpress !== undefined")
+    page.evaluate("window.survivor = 'js'")
+    page.fill("input[name=title]", "Written in a browser")
+    assert page.input_value("input[name=slug]") == "written-in-a-browser"  # dashboard/page.js ran
+    page.fill("textarea[name=body]", "Posted by fetch, swapped in.")
+    page.click(".post-form button[type=submit]")
+    page.wait_for_selector(".notice:has-text('Published')")
+    screenshot(page, "dashboard")
+    assert page.evaluate("window.survivor") == "js"  # submitted by fetch, no reload
+    assert page.url.endswith("/dashboard")
+    assert page.locator(".posts a[href='/blog/written-in-a-browser']").count() == 1  # fresh data, same round trip
+    page.fill("input[name=title]", "Bad slug")
+    page.fill("input[name=slug]", "Not A Slug!")
+    page.eval_on_selector(".post-form", "f => f.noValidate = true")  # let the server validate
+    page.click(".post-form button[type=submit]")
+    page.wait_for_selector(".field-error")
+    assert page.input_value("input[name=title]") == "Bad slug"  # nothing typed is lost
+    screenshot(page, "dashboard-invalid")
+    page.click("nav a[href='/']")
+    page.wait_for_selector("a[href='/blog/written-in-a-browser']")  # the ISR home page was revalidated
+
+
+def test_an_action_form_works_without_javascript(browser, server):
+    context = browser.new_context(base_url=server.url, java_script_enabled=False)
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        sign_in(page)
+        assert page.url.endswith("/dashboard")
+        page.fill("input[name=title]", "Written without JavaScript")
+        page.fill("input[name=slug]", "no-js")
+        with page.expect_navigation():
+            page.click(".post-form button[type=submit]")
+        assert "Published" in page.inner_text(".notice")
+        assert re.search(r"/dashboard\?_action=", page.url)  # a plain POST answered by the page
+        with page.expect_navigation():
+            page.click("nav a[href='/blog']")
+        assert page.locator("a[href='/blog/no-js']").count() == 1
+    finally:
+        context.close()
+
+
+def test_a_post_without_the_csrf_token_is_refused(context):
+    page = context.new_page()
+    sign_in(page)
+    action = page.get_attribute(".post-form", "action")
+    refused = context.request.post(f"/dashboard{action}", form={"title": "Forged", "slug": "forged"}, max_redirects=0)
+    assert refused.status == 403
+    page.eval_on_selector(".post-form input[name=csrfToken]", "input => input.remove()")
+    page.fill("input[name=title]", "Forged")
+    page.fill("input[name=slug]", "forged")
+    page.click(".post-form button[type=submit]")
+    page.wait_for_selector("text=CSRF")
+    assert context.request.get("/blog/forged").status == 404
+
+
+def test_a_page_loads_only_its_own_route_assets(context):
+    page = context.new_page()
+    assets: list[str] = []
+    page.on("request", lambda r: "/_nexpress/static/" in r.url and assets.append(re.sub(r"\.[0-9a-f]{10}\.", ".", r.url.split("/_nexpress/static/")[1])))
+    page.goto("/blog/hello")
+    page.wait_for_function("window.__nexpress !== undefined")
+    assert sorted(assets) == ["app/blog/%5Bslug%5D/page.css", "app/layout.css"]
+    page.click("a[href='/blog']")
+    page.wait_for_selector("h1:text('All posts')")
+    styles = page.eval_on_selector_all("link[rel=stylesheet]", "links => links.map(l => l.getAttribute('href'))")
+    routes = sorted(re.sub(r"\.[0-9a-f]{10}\.", ".", s) for s in styles if "/_nexpress/static/" in s)
+    assert routes == ["/_nexpress/static/app/blog/page.css", "/_nexpress/static/app/layout.css"]  # the post's CSS left with it
+    assert not any("dashboard" in a for a in assets)
