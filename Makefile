@@ -46,8 +46,10 @@ dev: install
 lint: install
 	$(VENV)/bin/ruff check nexpress tests bench examples
 
+# two workers, each test file on one of them (files share servers and own their Redis
+# database numbers)
 test: install lint $(IDP) $(NEWMAN) $(CHROMIUM)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # the long deployment load runs (two instances 30 s, one instance with 2 workers 60 s,
 # 64 connections each); `make test` runs a few-second version of each
