@@ -9,8 +9,10 @@ Every cached response carries a strong ``ETag`` (a hash of the body; a matching
 ``If-None-Match`` gets a 304) and a ``Cache-Control`` a CDN can follow
 (:func:`cache_control`): browsers revalidate every time (``max-age=0``, cheap with
 the ETag), shared caches keep ISR pages ``revalidate`` seconds and static pages
-:data:`STATIC_S_MAXAGE`, then serve them stale for up to
-:data:`STALE_WHILE_REVALIDATE` while they fetch the new version. A ``STALE``
+:data:`STATIC_S_MAXAGE`. The stale-while-revalidate window
+(:data:`STALE_WHILE_REVALIDATE`) is for CDNs only, in ``CDN-Cache-Control`` (RFC
+9213): in ``Cache-Control`` browsers would apply it too and show a page the server
+has already replaced (client navigation did, after a server action). A ``STALE``
 response says ``s-maxage=0``; an ISR response says its ``Age``.
 """
 
@@ -141,13 +143,24 @@ def cache_control(revalidate: int | None, stale: bool = False, shared: bool = Tr
         s_maxage = STATIC_S_MAXAGE
     else:
         s_maxage = revalidate
-    window = max(STALE_WHILE_REVALIDATE, revalidate or 0)
-    return f"public, max-age=0, s-maxage={s_maxage}, stale-while-revalidate={window}"
+    return f"public, max-age=0, s-maxage={s_maxage}"
+
+
+def cdn_cache_control(revalidate: int | None, stale: bool = False) -> str:
+    """``CDN-Cache-Control`` (RFC 9213): what only CDNs read, the freshness of
+    ``Cache-Control``'s ``s-maxage`` plus the window in which they may serve the page
+    stale while they fetch the new version."""
+    fresh = 0 if stale else STATIC_S_MAXAGE if revalidate is None else revalidate
+    return f"max-age={fresh}, stale-while-revalidate={max(STALE_WHILE_REVALIDATE, revalidate or 0)}"
 
 
 def validators(entry: Entry, stale: bool, shared: bool = True) -> list[tuple[str, str]]:
-    """ETag and Cache-Control for an entry (Age is added per response)."""
-    return [("etag", entry_etag(entry)), ("cache-control", cache_control(entry.revalidate, stale, shared))]
+    """ETag, Cache-Control and (shared pages) CDN-Cache-Control for an entry (Age is
+    added per response)."""
+    found = [("etag", entry_etag(entry)), ("cache-control", cache_control(entry.revalidate, stale, shared))]
+    if shared:
+        found.append(("cdn-cache-control", cdn_cache_control(entry.revalidate, stale)))
+    return found
 
 
 def age_of(entry: Entry, now: float) -> int | None:

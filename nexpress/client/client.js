@@ -59,6 +59,7 @@
     init = init || {};
     init.headers = headers;
     init.credentials = "same-origin";
+    init.cache = "no-cache"; // always ask the server (a 304 is cheap): never an old page
     return fetch(url, init).then(function (r) {
       var html = /^text\/html/.test(r.headers.get("content-type") || "");
       return (html ? r.text() : Promise.resolve(null)).then(function (text) {
