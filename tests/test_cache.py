@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from helpers import write_files
 
 from nexpress import App
 from nexpress.cache import Cache, Entry, cached, revalidate_path, revalidate_tag
@@ -21,12 +22,7 @@ from nexpress.testing import TestClient
 REDIS_URL = "redis://127.0.0.1:6379/14"
 
 
-def make(tmp_path: Path, files: dict[str, str]) -> Path:
-    for name, content in files.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content))
-    return tmp_path
+make = write_files  # {relative path: text} under a folder
 
 
 def redis_or_skip() -> None:

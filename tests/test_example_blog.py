@@ -14,7 +14,7 @@ from nexpress.testing import TestClient
 
 BLOG = Path(__file__).resolve().parent.parent / "examples" / "blog"
 HTML = {"accept": "text/html"}
-MODULES = ("server", "db", "schemas", "accounts")
+MODULES = ("server", "db", "schemas", "accounts", "links", "live")
 
 
 def sign_in_as_demo(client) -> None:
@@ -130,6 +130,33 @@ def test_express_route_feed_and_seo_files(blog):
     assert "<loc>http://testserver/blog/hello</loc>" in blog.get("/sitemap.xml").text
     assert "Disallow: /api/" in blog.get("/robots.txt").text
     assert blog.get("/style.css").headers["content-type"].startswith("text/css")
+
+
+def test_absolute_links_use_base_url_not_the_clients_host(tmp_path, monkeypatch):
+    """NEXPRESS_BASE_URL, not a forged Host, in the sitemap, robots.txt and the feed."""
+    monkeypatch.setenv("BLOG_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'blog.db'}")
+    monkeypatch.setenv("AUTH_SECRET", "blog-test-secret-0123456789abcdef")
+    monkeypatch.setenv("NEXPRESS_BASE_URL", "https://blog.example")
+    monkeypatch.syspath_prepend(str(BLOG))
+    for name in MODULES:
+        sys.modules.pop(name, None)
+    try:
+        server = importlib.import_module("server")
+        with TestClient(server.app) as client:
+            forged = {"host": "evil.example"}
+            assert "<loc>https://blog.example/blog/hello</loc>" in client.get("/sitemap.xml", headers=forged).text
+            assert "Sitemap: https://blog.example/sitemap.xml" in client.get("/robots.txt", headers=forged).text
+            feed = client.get("/feed.json", headers=forged).json()
+            assert feed["home_page_url"] == "https://blog.example/" and "evil" not in str(feed)
+    finally:
+        for name in MODULES:
+            sys.modules.pop(name, None)
+
+
+def test_post_timestamps_keep_their_timezone(blog):
+    """SQLite keeps no timezone: read back, a UTC time used to come back naive."""
+    created = blog.get("/api/posts").json()[0]["created"]
+    assert created.endswith("+00:00"), created
 
 
 def test_routes_command_names_the_page_file(monkeypatch):

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import write_files
 
 from nexpress import App, RouteConflictError
 from nexpress.pages import FileRouteError
@@ -17,12 +18,7 @@ HTML = {"accept": "text/html"}
 ROOT_LAYOUT = '<!doctype html><html><head><meta charset="utf-8"></head><body>{{ children }}</body></html>'
 
 
-def make(tmp_path: Path, files: dict[str, str]) -> Path:
-    for name, content in files.items():
-        path = tmp_path / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content))
-    return tmp_path
+make = write_files  # {relative path: text} under a folder
 
 
 def without_markers(html: str) -> str:
