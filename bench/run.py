@@ -410,6 +410,7 @@ class AppSpec:
     checks: list[str] = field(default_factory=list)
     fortunes_wrong: bool = False
     fortunes_ok_said: bool = False
+    root: Path = ROOT  # the nexpress checkout on PYTHONPATH (BENCH_BEFORE: an older one)
 
     def target_for(self, variant: str) -> str | None:
         return self.targets.get(variant, self.target)
@@ -426,7 +427,7 @@ class AppSpec:
         env.update(VARIANTS[variant].env)
         if self.kind == "granian":
             env["PYTHONPATH"] = os.pathsep.join(
-                [str(APPS_DIR), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+                [str(APPS_DIR), str(self.root), *filter(None, [os.environ.get("PYTHONPATH")])]
             )
             env["PYTHONDONTWRITEBYTECODE"] = "1"
             cmd = [
@@ -472,12 +473,28 @@ def all_apps() -> list[AppSpec]:
             interface="rsgi",
             targets={**ssr, **no_ws},
         ),
+        *_before_apps(),
         AppSpec("starlette", "Starlette", "granian", "starlette_app:app", targets=no_isr),
         AppSpec("fastapi", "FastAPI", "granian", "fastapi_app:app", targets={**no_isr, **no_ws}),
         AppSpec("litestar", "Litestar", "granian", "litestar_app:app", targets={**no_isr, **no_ws}),
         AppSpec("express", "Express 5", "node", "express", targets={"fortunes": None, "post": None, **no_isr, **no_ws}),
         AppSpec("next", "Next.js", "node", "next", targets={"post": None, **no_isr, **no_ws}),
     ]
+
+
+def _before_apps() -> list[AppSpec]:
+    """``BENCH_BEFORE=/path/to/an/older/checkout``: the same base cases (apps/nexpress_core_app.py)
+    and ISR page served by that checkout's nexpress, measured in the same rounds: a
+    before/after table for a change. Every other case is n/a for it."""
+    before = os.environ.get("BENCH_BEFORE", "").strip()
+    if not before:
+        return []
+    root = Path(before).resolve()
+    if not (root / "nexpress" / "__init__.py").is_file():
+        sys.exit(f"bench: BENCH_BEFORE={before!r} is not a nexpress checkout (no nexpress/__init__.py)")
+    targets: dict[str, str | None] = {key: None for key in VARIANTS if key not in ("base", "isr")}
+    targets["isr"] = "nexpress_isr_app:app"
+    return [AppSpec("nexpress-before", "nexpress (before)", "granian", "nexpress_core_app:app", targets=targets, root=root)]
 
 
 def nexpress_has_rsgi() -> bool:

@@ -99,9 +99,14 @@ def test_store_ttl_expiry_and_prefix_delete(new_store):
         await store.set("page:/blog/a", Entry(body=b"1", created=now))
         await store.set("page:/blog/b/c", Entry(body=b"2", created=now))
         await store.set("page:/blogger", Entry(body=b"3", created=now))
+        await store.set("page:/Blog/x", Entry(body=b"case", created=now))  # another path
+        await store.set("page:/blog_x/y", Entry(body=b"underscore", created=now))  # no LIKE wildcards
         await store.delete_prefix("page:/blog/")
         assert await store.get("page:/blog/a") is None and await store.get("page:/blog/b/c") is None
         assert (await store.get("page:/blogger")).body == b"3"
+        assert (await store.get("page:/Blog/x")).body == b"case"
+        await store.delete_prefix("page:/blog_")
+        assert (await store.get("page:/blog_x/y")) is None and (await store.get("page:/blogger")).body == b"3"
         await store.set("page:/blogger", Entry(body=b"new", created=now), only_if_absent=True)
         assert (await store.get("page:/blogger")).body == b"3"
 

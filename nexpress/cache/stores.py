@@ -361,11 +361,12 @@ class SQLiteStore(Store):
         await self._run(remove)
 
     async def delete_prefix(self, prefix: str) -> None:
-        pattern = _like_prefix(prefix)
+        # substr, not LIKE: LIKE ignores ASCII case, and /Blog is not /blog
+        size = len(prefix)
 
         def remove(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM entries WHERE key LIKE ? ESCAPE '\\'", (pattern,))
-            conn.execute("DELETE FROM tags WHERE key LIKE ? ESCAPE '\\'", (pattern,))
+            conn.execute("DELETE FROM entries WHERE substr(key, 1, ?) = ?", (size, prefix))
+            conn.execute("DELETE FROM tags WHERE substr(key, 1, ?) = ?", (size, prefix))
 
         await self._run(remove)
 
@@ -379,13 +380,13 @@ class SQLiteStore(Store):
         return await self._run(remove)
 
     async def entries(self, prefix: str = "") -> AsyncIterator[tuple[str, Entry]]:
-        pattern = _like_prefix(prefix)
+        size = len(prefix)
 
         def page(conn: sqlite3.Connection, after: str) -> list[tuple[str, bytes, float | None]]:
             return conn.execute(
-                "SELECT key, value, expires FROM entries WHERE key > ? AND key LIKE ? ESCAPE '\\'"
+                "SELECT key, value, expires FROM entries WHERE key > ? AND substr(key, 1, ?) = ?"
                 " ORDER BY key LIMIT ?",
-                (after, pattern, LIST_BATCH),
+                (after, size, prefix, LIST_BATCH),
             ).fetchall()
 
         after = ""
@@ -394,8 +395,7 @@ class SQLiteStore(Store):
             now = time.time()
             for key, value, expires in rows:
                 entry = decode_entry(value)
-                # LIKE ignores ASCII case: keep exactly the keys under the prefix
-                if entry is not None and key.startswith(prefix) and (expires is None or expires > now):
+                if entry is not None and (expires is None or expires > now):
                     yield key, entry
             if len(rows) < LIST_BATCH:
                 return
@@ -593,11 +593,6 @@ class RedisStore(Store):
             await self.client.aclose()
         except Exception:
             pass
-
-
-def _like_prefix(prefix: str) -> str:
-    """A LIKE pattern (ESCAPE '\\') for keys starting with ``prefix``."""
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _glob_escape(text: str) -> str:

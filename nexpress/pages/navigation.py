@@ -172,9 +172,8 @@ class PageFinish:
     def __init__(self, cached: bool) -> None:
         self.cached = cached
 
-    def needs_request(self, scope: dict) -> bool:
-        """A navigation fetch is answered through :meth:`finish` (never the fast path)."""
-        return wants_partial(scope)
+    general_path_header: bytes | None = _NAV_HEADER_BYTES
+    """A navigation fetch is answered through :meth:`finish` (never the fast path)."""
 
     def personal(self, body: bytes) -> bool:
         """A cached page with a CSRF slot gets each visitor's token."""
