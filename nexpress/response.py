@@ -120,8 +120,6 @@ class Response:
         status: int = 200,
         headers: Mapping[str, str] | None = None,
         media_type: str | None = None,
-        *,
-        request: Request | None = None,
     ) -> None:
         self.status_code = status
         self._headers: list[tuple[bytes, bytes]] = []  # pre-encoded, content-type apart
@@ -130,7 +128,7 @@ class Response:
         self._stream: Any = None
         self._file: FileBody | None = None
         self._plan: FilePlan | None = None
-        self._request = request
+        self._request: Request | None = None  # bind(): the request this answers
         self._locals: dict[str, Any] | None = None
         self.sent = False
         self.error: BaseException | None = None  # the exception this response reports
@@ -292,6 +290,16 @@ class Response:
     def send(self, body: Any = b"") -> Response:
         """Send str (HTML), bytes, or a JSON-able value (dict, list, Struct, dataclass)."""
         cls = body.__class__
+        if (cls is bytes or cls is str) and not self.sent:  # the Express idiom: no further call
+            if cls is str:
+                body = body.encode()
+                if self._ctype is None:
+                    self._ctype = _CT_HTML
+            elif self._ctype is None:
+                self._ctype = _CT_OCTET
+            self._body = body
+            self.sent = True
+            return self
         if cls is bytes:
             return self._finish(body, _CT_OCTET)
         if cls is str:
@@ -501,10 +509,12 @@ class Response:
         if file is not None and self._plan is None:
             self._plan = plan_file(file, request.headers, self.get("content-type"))
 
-    def write(self, send: Callable, scope: Mapping[str, Any], extra: list[tuple[bytes, bytes]] | None = None) -> Awaitable[None]:
+    async def write(self, send: Callable, scope: Mapping[str, Any], extra: list[tuple[bytes, bytes]] | None = None) -> None:
         """Write this (finished, prepared) response to the ASGI ``send`` callable, for
         the request ``scope`` (HEAD, server extensions); ``extra`` headers are added.
-        Returns the coroutine to await (a plain function: one frame less per request)."""
+        In-memory bodies are written here (no further call: this is every response's
+        path); streams and files by ``_wire``. The rules: no body for HEAD, 1xx, 204 and
+        304; Content-Length otherwise."""
         headers = self._headers
         if self._ctype is not None:
             headers.append((_CT, self._ctype))
@@ -512,10 +522,19 @@ class Response:
             headers.extend(extra)
         head = scope["method"] == "HEAD"
         if self._file is not None:
-            return self._write_file(send, scope, headers, head)
+            await self._write_file(send, scope, headers, head)
+            return
         if self._stream is not None:
-            return _wire.write_stream(send, self.status_code, headers, self._stream, head)
-        return _wire.write_bytes(send, self.status_code, headers, self._body, head)
+            await _wire.write_stream(send, self.status_code, headers, self._stream, head)
+            return
+        status = self.status_code
+        body = self._body
+        if status in _wire.NO_BODY_STATUS:
+            body = b""
+        else:
+            headers.append((_wire.CONTENT_LENGTH, str(len(body)).encode()))
+        await send({"type": _wire.START, "status": status, "headers": headers})
+        await send({"type": _wire.BODY, "body": b"" if head else body})
 
     def _write_file(self, send: Callable, scope: Mapping[str, Any], headers: list[tuple[bytes, bytes]], head: bool) -> Awaitable[None]:
         plan = self._plan

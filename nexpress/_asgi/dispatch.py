@@ -125,7 +125,7 @@ class Dispatcher:
         location = self.slash_redirect(method, path, scope)
         if location is not None:
             req = Request(scope, receive, path, {}, None, self.app)
-            res = Response(request=req).redirect(location, 308)
+            res = Response().bind(req).redirect(location, 308)
             await res.write(send, scope)
             return
         await self.fallback(scope, receive, send, path, self.table.allowed(segs, raw_segs))
@@ -180,7 +180,7 @@ class Dispatcher:
 
     async def answer_error(self, exc: HTTPError, scope: dict, receive: Callable, send: Callable, path: str) -> None:
         req = Request(scope, receive, path, {}, None, self.app)
-        res = Response(request=req)
+        res = Response().bind(req)
         await self.fallback_errors(exc, req, res)
         await res.write(send, scope)
 
@@ -188,7 +188,7 @@ class Dispatcher:
         """No route matched: global middleware still runs (CORS, logging...) around the
         404 / 405 / OPTIONS answer."""
         req = Request(scope, receive, path, {}, None, self.app)
-        res = Response(request=req)
+        res = Response().bind(req)
         terminal = self._terminal(scope["method"], path, allowed)
         try:
             await run_chain(self.table.fallback, terminal, 0, req, res, self.fallback_errors)

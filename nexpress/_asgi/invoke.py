@@ -152,7 +152,7 @@ def chain_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Callabl
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
         req = Request(scope, receive, raw_path, params, route, app)
-        res = Response(request=req)
+        res = Response().bind(req)
         try:
             await run_chain(steps, endpoint, depth, req, res, on_error, warn)
             res.prepare(req)
@@ -168,9 +168,30 @@ def endpoint_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Call
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
         req = Request(scope, receive, raw_path, params, route, app)
-        res = Response(request=req)
+        res = Response().bind(req)
         try:
             await endpoint(req, res)
+            res.prepare(req)
+        except Exception as exc:
+            await on_error(exc, req, res)
+        await res.write(send, scope, extra)
+
+    return invoke
+
+
+def express_invoker(route: Route, app: Any, on_error: Callable, extra: list | None) -> Invoker:
+    """``async def h(req, res)`` with no middleware, Express's idiom
+    (``res.type(...).send(...)``): the handler called right here, no endpoint wrapper."""
+    handler = route.handler
+    source = route.source
+
+    async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
+        req = Request(scope, receive, raw_path, params, route, app)
+        res = Response().bind(req)
+        try:
+            result = await handler(req, res)
+            if result is not None or not res.sent:
+                send_result(res, result, source)
             res.prepare(req)
         except Exception as exc:
             await on_error(exc, req, res)
@@ -201,13 +222,13 @@ def return_value_invoker(route: Route, app: Any, on_error: Callable, handler: Ca
                 await result.write(send, scope)
                 return
             else:
-                res = Response(status=status, request=req)
+                res = Response(status=status).bind(req)
                 send_result(res, result, source)
                 res.prepare(req)
                 await res.write(send, scope)
                 return
         except Exception as exc:
-            res = Response(request=req)
+            res = Response().bind(req)
             await on_error(exc, req, res)
             await res.write(send, scope)
             return

@@ -173,7 +173,7 @@ class WebSocketEndpoint:
         if not origin_allowed(origin, request_hosts(req), req.protocol, self.origins):
             await self.refuse(ws, 403, f"Cross-origin WebSocket from {origin} refused; allow it with App(ws_origins=[...])")
             return
-        res = Response(request=req)
+        res = Response().bind(req)
         reached = False
 
         async def endpoint(req: Request, res: Response) -> None:
@@ -217,7 +217,7 @@ class WebSocketEndpoint:
         if ws.client_state is WebSocketState.CONNECTING:
             # the upgrade is refused with the response the app's error layer makes of
             # the error (the route's @app.error handlers, else problem+json)
-            res = Response(request=req)
+            res = Response().bind(req)
             await self.errors.respond(exc, req, res, self.route.errors)
             headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
             if self.route_header is not None:

@@ -96,7 +96,7 @@ async def _joined(content: Any) -> bytes:
 async def render_entry(app: Any, render: RenderFn, path: str, params: dict[str, Any], revalidate: int | None, source: str = "page") -> Entry | None:
     """Render for ``path`` with a bare request; an Entry for a 200, else None."""
     req = bare_request(app, path, params)
-    res = Response(request=req)
+    res = Response().bind(req)
     token, record = start_recording()
     try:
         result = await render(req, res)
