@@ -1246,6 +1246,13 @@ def run_ws_cases(cfg: Config, app: AppSpec, proc: subprocess.Popen, port: int, c
     return samples
 
 
+def skip_reason(failed_variants: dict[str, str]) -> str:
+    """Why an app with no sample was skipped: a real failure (it did not start) before
+    the "n/a" notes of the cases it does not have."""
+    reasons = list(failed_variants.values())
+    return next((r for r in reasons if not r.startswith("n/a")), reasons[0])
+
+
 def rounds_for(cfg: Config, variant: str) -> int:
     """The 1000-routes variant runs in the first cfg.rounds_1000 rounds only."""
     return min(cfg.rounds, cfg.rounds_1000) if variant == "1000" else cfg.rounds
@@ -1532,7 +1539,7 @@ def main(argv: list[str] | None = None) -> int:
             and not any(s["app"] == app.key for s in samples)
         ):
             app.status = "skipped"
-            app.reason = next(iter(app.failed_variants.values()))
+            app.reason = skip_reason(app.failed_variants)
     summary = summarize(cfg, apps, samples)
     meta = metadata(cfg, wrk, server_cpu, client_cpu)
 

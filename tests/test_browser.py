@@ -159,10 +159,13 @@ def test_an_action_form_works_with_javascript(context):
     assert page.locator(".posts a[href='/blog/written-in-a-browser']").count() == 1  # fresh data, same round trip
     page.fill("input[name=title]", "Bad slug")
     page.fill("input[name=slug]", "Not A Slug!")
+    page.fill("textarea[name=body]", "Two lines\nkept as typed.")
     page.eval_on_selector(".post-form", "f => f.noValidate = true")  # let the server validate
     page.click(".post-form button[type=submit]")
     page.wait_for_selector(".field-error")
     assert page.input_value("input[name=title]") == "Bad slug"  # nothing typed is lost
+    assert page.input_value("input[name=slug]") == "Not A Slug!"
+    assert page.input_value("textarea[name=body]") == "Two lines\nkept as typed."
     screenshot(page, "dashboard-invalid")
     page.click("nav a[href='/']")
     page.wait_for_selector("a[href='/blog/written-in-a-browser']")  # the ISR home page was revalidated

@@ -51,6 +51,20 @@ PAGE_NAMES = ("signin", "signout", "error", "verify_request")
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
 
 
+def _cached_session(expires: datetime, user: dict[str, Any], renew_after: int) -> tuple[datetime, float, float, dict[str, Any]]:
+    """What the session cache keeps for a database session: its expiry as a datetime
+    (for ``Session.expires``) and as POSIX seconds, the time after which it is extended
+    (``update_age`` after it was last extended), and the user's columns."""
+    expires_at = expires.timestamp()
+    return expires, expires_at, expires_at - renew_after, user
+
+_COOKIE_NAMES = {
+    (name, secure): f"__Secure-nexpress.{name}" if secure else f"nexpress.{name}"
+    for name in ("session-token", "state", "pkce.code_verifier", "nonce")
+    for secure in (False, True)
+}
+
+
 def _accepted(fn: Callable) -> set[str] | None:
     """Keyword names ``fn`` takes (None: it takes ``**kwargs``, so everything)."""
     params = inspect.signature(fn).parameters.values()
@@ -297,7 +311,7 @@ class Auth(Plugin):
 
     @staticmethod
     def cookie_name(name: str, secure: bool) -> str:
-        return f"__Secure-nexpress.{name}" if secure else f"nexpress.{name}"
+        return _COOKIE_NAMES.get((name, secure)) or (f"__Secure-nexpress.{name}" if secure else f"nexpress.{name}")
 
     def set_cookie(self, req: Request, res: Response, name: str, value: str, max_age: int) -> None:
         secure = self.secure_for(req)
@@ -394,28 +408,30 @@ class Auth(Plugin):
         return await self._database_session(value, renew)
 
     async def _database_session(self, value: str, renew: bool) -> tuple[Session | None, str | None]:
-        if not _TOKEN.match(value):
-            return None, None
-        assert self.database is not None
-        token_hash = tokens.hash_token(value, self.secrets[0])
+        # The cache is keyed by the cookie itself: a hit costs no HMAC, no query and no
+        # datetime arithmetic (expiry and renewal times are kept as POSIX seconds).
         clock = time.monotonic()
-        found = self.session_cache.get(token_hash, clock)
+        found = self.session_cache.get(value, clock)
         if found is None:
-            found = await self.database.session_and_user(token_hash)
-            if found is None:
+            if not _TOKEN.match(value):
                 return None, None
-            self.session_cache.put(token_hash, found, clock)
-        expires, user = found
-        now = datetime.now(UTC)
-        if expires <= now:
-            self.session_cache.drop(token_hash)
-            await self.database.delete_session(token_hash)
+            assert self.database is not None
+            row = await self.database.session_and_user(tokens.hash_token(value, self.secrets[0]))
+            if row is None:
+                return None, None
+            found = _cached_session(*row, self.max_age - self.update_age)
+            self.session_cache.put(value, found, clock)
+        expires, expires_at, renew_at, user = found
+        now = time.time()
+        if expires_at <= now:
+            self.session_cache.drop(value)
+            await self.database.delete_session(tokens.hash_token(value, self.secrets[0]))
             return None, None
         renewed = None
-        if renew and expires - timedelta(seconds=self.max_age - self.update_age) <= now:
-            expires = now + timedelta(seconds=self.max_age)
-            await self.database.extend_session(token_hash, expires)
-            self.session_cache.put(token_hash, (expires, user), clock)
+        if renew and renew_at <= now:
+            expires = datetime.now(UTC) + timedelta(seconds=self.max_age)
+            await self.database.extend_session(tokens.hash_token(value, self.secrets[0]), expires)
+            self.session_cache.put(value, _cached_session(expires, user, self.max_age - self.update_age), clock)
             renewed = value
         session = Session(User(**user), expires)
         return await self._session_callback(session, user=user, token=None), renewed
@@ -554,10 +570,9 @@ class Auth(Plugin):
         if not value:
             return None
         if self.strategy == "database":
+            self.session_cache.drop(value)
             if _TOKEN.match(value) and self.database is not None:
-                token_hash = tokens.hash_token(value, self.secrets[0])
-                self.session_cache.drop(token_hash)
-                await self.database.delete_session(token_hash)
+                await self.database.delete_session(tokens.hash_token(value, self.secrets[0]))
             return None
         return tokens.decrypt(value, self.secrets, self.cookie_salt())
 
