@@ -350,7 +350,10 @@ class Request:
             # body_timeout, the whole body within body_deadline.
             left = deadline - time.monotonic()
             try:
-                message = await asyncio.wait_for(self._receive(), min(timeout, max(left, 0)))
+                # asyncio.timeout, not wait_for: no task per chunk (a third of a small
+                # POST's cost)
+                async with asyncio.timeout(min(timeout, max(left, 0))):
+                    message = await self._receive()
             except TimeoutError:
                 if left <= timeout:
                     raise HTTPError(408, f"The request body did not arrive within {self.app.body_deadline:g} s") from None
