@@ -127,6 +127,33 @@ def test_store_locks_are_exclusive(new_store):
     with_store(new_store, scenario)
 
 
+def test_an_invalidation_between_the_check_and_the_write_drops_the_write(new_store):
+    """Checking the counter and writing are two store calls: another instance's
+    revalidate_tag can land between them. What was written is then dropped, so a page
+    rendered from older data never outlives the invalidation."""
+
+    class InvalidatedDuringSet(Cache):
+        async def set(self, key: str, entry: Entry, *, only_if_absent: bool = False) -> None:
+            await self.store.bump_generation()  # another instance invalidates first...
+            await super().set(key, entry)  # ...and this instance's write lands after
+
+    async def scenario(store):
+        entry = Entry(body=b"old data", created=time.time())
+        racing = InvalidatedDuringSet(store)
+        generation = await racing.generation()
+        assert await racing.store_if_current("page:/raced", entry, generation) is False
+        assert await store.get("page:/raced") is None
+        calm = Cache(store)
+        generation = await calm.generation()
+        assert await calm.store_if_current("page:/calm", entry, generation) is True
+        assert (await store.get("page:/calm")).body == b"old data"
+        await calm.revalidate_tag("nothing")  # the counter moved: a render from before is not stored
+        assert await calm.store_if_current("page:/late", entry, generation) is False
+        assert await store.get("page:/late") is None
+
+    with_store(new_store, scenario)
+
+
 def test_invalidations_are_counted_for_every_user_of_a_shared_store(new_store):
     """A render that started before an invalidation on another instance sees the
     counter move, so it does not store what it rendered."""

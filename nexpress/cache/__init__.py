@@ -183,6 +183,19 @@ class Cache:
         """The store's invalidation counter (shared across instances for SQLite/Redis)."""
         return await self._safely(self.store.generation(), -1)
 
+    async def store_if_current(self, key: str, entry: Entry, generation: int) -> bool:
+        """Store a render that began at ``generation`` unless an invalidation came since,
+        here or on another instance (it may have read data older than the invalidation).
+        The check and the write are separate store calls, so the counter is read again
+        after writing: an invalidation that slipped in between drops what was written."""
+        if generation != await self.generation():
+            return False
+        await self.set(key, entry)
+        if generation != await self.generation():
+            await self._safely(self.store.delete([key]))
+            return False
+        return True
+
     async def revalidate_tag(self, tag: str) -> list[str]:
         await self._safely(self.store.bump_generation())
         keys = await self._safely(self.store.invalidate_tag(tag), [])
@@ -266,8 +279,7 @@ class Cache:
                     current.failed_at = time.time()
                     await self.set(key, current)
                 return
-            if generation == await self.generation():  # not invalidated while rendering
-                await self.set(key, entry)
+            if await self.store_if_current(key, entry, generation):  # not invalidated while rendering
                 self._notify("regenerated", key)
             else:
                 self._notify("regeneration_discarded", key)
@@ -382,8 +394,7 @@ def cached(ttl: float | None = None, tags: list[str] | tuple[str, ...] = ()) -> 
 
             generation = await cache.generation()
             fresh = await cache.single_flight(key, produce)
-            if generation == await cache.generation():  # not invalidated meanwhile
-                await cache.set(key, fresh)
+            await cache.store_if_current(key, fresh, generation)  # unless invalidated meanwhile
             return decoder.decode(fresh.body)
 
         return wrapper  # type: ignore[return-value]

@@ -308,8 +308,7 @@ class CachedEndpoint(Endpoint):
             if fresh is None:
                 raise _NotCacheable()
             # an invalidation meanwhile, here or on another instance: serve it, don't store it
-            if generation == await cache.generation():
-                await cache.set(key, fresh)
+            await cache.store_if_current(key, fresh, generation)
             return fresh
 
         try:
