@@ -4,14 +4,13 @@ a PostgreSQL URL (skipped locally without the server, a failure with CI=true).""
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import uuid
 from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
+from helpers import service_missing
 
 from nexpress import App
 from nexpress.auth import Auth, Credentials, hash_password, verify_password
@@ -77,9 +76,7 @@ def postgres_url() -> str:
     try:
         asyncio.run(ping())
     except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL on 127.0.0.1:5432 is required in CI: {exc}")
-        pytest.skip(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {exc}")
+        service_missing(f"PostgreSQL on 127.0.0.1:5432 is not reachable: {exc}")
     return POSTGRES
 
 

@@ -7,12 +7,12 @@ fail when ``CI=true`` (a missing service is a failure there).
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
 import redis
+from helpers import redis_or_skip
 
 REDIS_DB = 12
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
@@ -25,15 +25,7 @@ def redis_client() -> redis.Redis:
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
     """``redis://127.0.0.1:6379/12``, flushed before and after the module."""
-    client = redis_client()
-    try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        client.close()
-        message = f"Redis is not reachable at {REDIS_URL}: {exc}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    client = redis_or_skip(REDIS_URL, socket_timeout=5.0)
     client.flushdb()
     try:
         yield REDIS_URL

@@ -4,14 +4,58 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import httpx
+import pytest
 
 from nexpress import App
 from nexpress.testing import TestClient
 
+if TYPE_CHECKING:
+    import redis
+
 open_clients: list[TestClient] = []
+
+
+def service_missing(message: str) -> NoReturn:
+    """A service the tests need (Redis, PostgreSQL, the test IdP) is not there: a skip
+    locally, a failure with ``CI=true`` (CI starts them, so missing is a defect)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{message} (required with CI=true)")
+    pytest.skip(message)
+
+
+def redis_or_skip(url: str, **options: Any) -> redis.Redis:
+    """A client for ``url`` that answered PING; otherwise :func:`service_missing`."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1.0, **options)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        client.close()
+        service_missing(f"Redis is not reachable at {url}: {exc}")
+    return client
+
+
+def wait_for_ok(url: str, timeout: float) -> None:
+    """Poll ``url`` until it answers 200: a server's port listens before its start-up
+    (tables, lifespan) has finished."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout:g} s")
 
 
 def client_for(app: App, **kwargs) -> TestClient:

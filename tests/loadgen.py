@@ -24,8 +24,8 @@ import pytest
 # --- memory ---------------------------------------------------------------------------------------
 
 
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and its descendants (from /proc)."""
+def children_by_parent() -> dict[int, list[int]]:
+    """Every process's children, from /proc (a process gone meanwhile is left out)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -36,6 +36,12 @@ def process_tree(pid: int) -> list[int]:
             continue
         parent = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc)."""
+    children = children_by_parent()
     found, pending = [], [pid]
     while pending:
         current = pending.pop()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import write_files
+from helpers import redis_or_skip, write_files
 
 from nexpress import App
 from nexpress.cache import Cache, Entry, cached, revalidate_path, revalidate_tag
@@ -25,17 +25,6 @@ REDIS_URL = "redis://127.0.0.1:6379/14"
 make = write_files  # {relative path: text} under a folder
 
 
-def redis_or_skip() -> None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).ping()
-    except redis.exceptions.ConnectionError:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Redis at 127.0.0.1:6379 is required in CI")
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
-
-
 # --- stores ---------------------------------------------------------------------------------
 
 
@@ -43,7 +32,7 @@ def redis_or_skip() -> None:
 def new_store(request, tmp_path):
     """A factory: stores must be created inside the event loop that uses them."""
     if request.param == "redis":
-        redis_or_skip()
+        redis_or_skip(REDIS_URL).close()
     prefix = f"test{os.getpid()}:"
 
     def factory():

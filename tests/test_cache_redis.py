@@ -32,7 +32,7 @@ from pathlib import Path
 import pytest
 import redis
 from conftest import Server, free_port, start_server, wait_for_port
-from helpers import RawReply, parse_raw_reply
+from helpers import RawReply, parse_raw_reply, redis_or_skip
 
 BLOG_DIR = Path(__file__).resolve().parent.parent / "examples" / "blog"
 REDIS_HOST = "127.0.0.1"
@@ -56,15 +56,7 @@ def redis_url() -> Iterator[str]:
 
     Redis unreachable: skip locally, fail in CI (a missing service is a failure there).
     """
-    client = _redis_client()
-    try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        client.close()
-        message = f"Redis is not reachable at {REDIS_HOST}:{REDIS_PORT}: {exc}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    client = redis_or_skip(f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}", socket_timeout=5.0)
     client.flushdb()
     try:
         yield f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from conftest import Server, free_port, start_server
+from loadgen import children_by_parent
 
 from nexpress.cli import main
 
@@ -400,18 +401,7 @@ def test_start_with_uvicorn_gives_the_same_response(server_dir: Path, servers: l
 
 
 def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        if ppid == pid:
-            found.add(int(entry.name))
-    return found
+    return set(children_by_parent().get(pid, []))
 
 
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc to count worker processes")

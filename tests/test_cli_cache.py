@@ -19,9 +19,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from click.testing import CliRunner, Result
 from conftest import Server, start_server
+from helpers import redis_or_skip
 
 from nexpress.cli import main
 
@@ -289,14 +289,7 @@ def test_explain_refuses_what_is_not_a_url(site):
 
 @pytest.fixture(scope="module")
 def redis_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Server, Server, dict[str, str]]]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0)
-    try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        client.close()
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is required in CI: {exc}")
-        pytest.skip(f"Redis is not reachable: {exc}")
+    client = redis_or_skip(REDIS_URL)
     client.flushdb()
     folder = write_app(tmp_path_factory.mktemp("cachecli_redis"))
     env = {"NEXPRESS_CACHE_URL": REDIS_URL}

@@ -13,7 +13,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import Server, start_server
+from helpers import wait_for_ok
 from openapi_spec_validator import validate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,19 +58,6 @@ async def _pg(statement: str) -> None:
         await conn.close()
 
 
-def wait_until_serving(server: Server) -> None:
-    """The port listens before start-up (table creation) has finished: poll /api/tags."""
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(server.url + "/api/tags", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError("examples/conduit did not answer /api/tags within 20 s")
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def conduit(request, tmp_path_factory) -> Iterator[Server]:
     """``cd examples/conduit && nexpress start --port P`` on a fresh database."""
@@ -85,7 +72,7 @@ def conduit(request, tmp_path_factory) -> Iterator[Server]:
         env["DATABASE_SCHEMA"] = schema
     server = start_server(CONDUIT, None, env=env)
     try:
-        wait_until_serving(server)
+        wait_for_ok(server.url + "/api/tags", 20)  # the port listens before the tables exist
         yield server
     finally:
         server.stop()

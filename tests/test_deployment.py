@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import queue
 import re
 import secrets
 import subprocess
 import sys
 import threading
-import time
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,36 +29,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 from blog_support import BLOG, database_env, postgres_schema
 from conftest import Server, start_server
+from helpers import redis_or_skip, wait_for_ok
 from loadgen import RssSampler, mixed_load, run_wrk
 
 REDIS_URL = "redis://127.0.0.1:6379/6"  # this suite's Redis database
-
-
-def require_redis() -> redis.Redis:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1.0, socket_timeout=5.0)
-    try:
-        client.ping()
-    except redis.exceptions.RedisError as exc:
-        client.close()
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"Redis is required in CI: {exc}")
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {exc}")
-    return client
-
-
-def wait_ready(server: Server, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(server.url + "/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{server.url}/readyz did not answer 200 within {timeout}s")
 
 
 @dataclass
@@ -73,7 +47,7 @@ class Cluster:
 def cluster(tmp_path_factory) -> Iterator[Cluster]:
     """Instances A and B of examples/blog on PostgreSQL (a schema of their own) and
     Redis database 6 (cache and pub/sub)."""
-    client = require_redis()
+    client = redis_or_skip(REDIS_URL, socket_timeout=5.0)
     client.flushdb()
     servers: list[Server] = []
     try:
@@ -87,7 +61,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
             for _ in range(2):
                 server = start_server(BLOG, None, env=env)
                 servers.append(server)
-                wait_ready(server)
+                wait_for_ok(server.url + "/readyz", 30)
             yield Cluster(*servers)
             for server in servers:
                 server.stop()
@@ -228,7 +202,7 @@ def load_one_instance(tmp_path: Path, *, connections: int, duration: int, window
     env = {**database_env("sqlite", tmp_path), "NEXPRESS_CACHE_URL": "memory://"}
     server = start_server(BLOG, None, "--workers", "2", env=env)
     try:
-        wait_ready(server)
+        wait_for_ok(server.url + "/readyz", 30)
         warm = run_wrk(server.url, READS, connections=connections, duration=2)  # caches and pools filled
         assert warm.non_2xx_3xx == 0, warm.output
         with RssSampler(server.proc.pid, interval=0.5) as sampler:

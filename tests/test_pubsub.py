@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ import msgspec
 import pytest
 import redis
 from conftest import free_port
+from helpers import redis_or_skip
 from test_cache_redis import RedisServer
 
 from nexpress import App
@@ -186,16 +186,7 @@ class TestConfiguration:
 @pytest.fixture
 def shared_redis() -> Iterator[str]:
     """The machine's Redis (skipped locally when down, a failure with CI=true)."""
-    client = redis.Redis.from_url(SHARED_REDIS, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        message = f"Redis is not reachable at {SHARED_REDIS}: {exc}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    finally:
-        client.close()
+    redis_or_skip(SHARED_REDIS).close()
     yield SHARED_REDIS
 
 
