@@ -8,6 +8,7 @@ The endpoints themselves are in :mod:`nexpress.auth.endpoints`; OAuth in
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import os
@@ -58,11 +59,12 @@ def _cached_session(expires: datetime, user: dict[str, Any], renew_after: int) -
     expires_at = expires.timestamp()
     return expires, expires_at, expires_at - renew_after, user
 
-_COOKIE_NAMES = {
-    (name, secure): f"__Secure-nexpress.{name}" if secure else f"nexpress.{name}"
-    for name in ("session-token", "state", "pkce.code_verifier", "nonce")
-    for secure in (False, True)
-}
+
+@functools.cache
+def _cookie_name(name: str, secure: bool) -> str:
+    """``nexpress.<name>``, or ``__Secure-nexpress.<name>`` over HTTPS (built once:
+    every request reads the session cookie)."""
+    return f"__Secure-nexpress.{name}" if secure else f"nexpress.{name}"
 
 
 def _accepted(fn: Callable) -> set[str] | None:
@@ -311,7 +313,7 @@ class Auth(Plugin):
 
     @staticmethod
     def cookie_name(name: str, secure: bool) -> str:
-        return _COOKIE_NAMES.get((name, secure)) or (f"__Secure-nexpress.{name}" if secure else f"nexpress.{name}")
+        return _cookie_name(name, secure)
 
     def set_cookie(self, req: Request, res: Response, name: str, value: str, max_age: int) -> None:
         secure = self.secure_for(req)
