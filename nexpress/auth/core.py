@@ -403,6 +403,11 @@ class Auth(Plugin):
         elif renewed is not None:
             self.set_cookie(req, res, "session-token", renewed, self.max_age)
 
+    def stored_token(self, token: str) -> str:
+        """What the database keeps for a session id or magic-link token: its keyed hash
+        (a leaked table holds no usable session)."""
+        return tokens.hash_token(token, self.secrets[0])
+
     async def _session_from_cookie(self, value: str, renew: bool = False) -> tuple[Session | None, str | None]:
         """(session, new cookie value when it was extended)."""
         if self.strategy == "jwt":
@@ -418,7 +423,7 @@ class Auth(Plugin):
             if not _TOKEN.match(value):
                 return None, None
             assert self.database is not None
-            row = await self.database.session_and_user(tokens.hash_token(value, self.secrets[0]))
+            row = await self.database.session_and_user(self.stored_token(value))
             if row is None:
                 return None, None
             found = _cached_session(*row, self.max_age - self.update_age)
@@ -427,12 +432,12 @@ class Auth(Plugin):
         now = time.time()
         if expires_at <= now:
             self.session_cache.drop(value)
-            await self.database.delete_session(tokens.hash_token(value, self.secrets[0]))
+            await self.database.delete_session(self.stored_token(value))
             return None, None
         renewed = None
         if renew and renew_at <= now:
             expires = datetime.now(UTC) + timedelta(seconds=self.max_age)
-            await self.database.extend_session(tokens.hash_token(value, self.secrets[0]), expires)
+            await self.database.extend_session(self.stored_token(value), expires)
             self.session_cache.put(value, _cached_session(expires, user, self.max_age - self.update_age), clock)
             renewed = value
         session = Session(User(**user), expires)
@@ -547,7 +552,7 @@ class Auth(Plugin):
         if self.strategy == "database":
             assert self.database is not None
             value = _random.token_urlsafe(32)
-            await self.database.create_session(tokens.hash_token(value, self.secrets[0]), user["id"], _expires_in(self.max_age))
+            await self.database.create_session(self.stored_token(value), user["id"], _expires_in(self.max_age))
         else:
             claims: dict[str, Any] | None = {"sub": str(user["id"]), "name": user.get("name"), "email": user.get("email"), "picture": user.get("image")}
             jwt_hook = self.callbacks.get("jwt")
@@ -574,7 +579,7 @@ class Auth(Plugin):
         if self.strategy == "database":
             self.session_cache.drop(value)
             if _TOKEN.match(value) and self.database is not None:
-                await self.database.delete_session(tokens.hash_token(value, self.secrets[0]))
+                await self.database.delete_session(self.stored_token(value))
             return None
         return tokens.decrypt(value, self.secrets, self.cookie_salt())
 

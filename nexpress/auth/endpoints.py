@@ -184,7 +184,7 @@ class Endpoints:
         assert auth.database is not None
         token = secrets.token_urlsafe(32)
         expires = datetime.now(UTC) + timedelta(seconds=provider.max_age)
-        await auth.database.create_verification_token(email, tokens.hash_token(token, auth.secrets[0]), expires)
+        await auth.database.create_verification_token(email, auth.stored_token(token), expires)
         query = urlencode({"token": token, "email": email, "callbackUrl": callback})
         url = f"{auth.origin_for(req)}{auth.base}/callback/{provider.id}?{query}"
         try:
@@ -244,7 +244,7 @@ class Endpoints:
         try:
             if not email or not token or len(token) > 128:
                 raise SignInError("Verification", "the link has no token or email")
-            expires = await auth.database.use_verification_token(email, tokens.hash_token(token, auth.secrets[0]))
+            expires = await auth.database.use_verification_token(email, auth.stored_token(token))
             if expires is None:
                 raise SignInError("Verification", f"no unused sign-in link for {email} with this token")
             if expires <= datetime.now(UTC):
