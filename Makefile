@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-dev
 
 IDP    := tests/idp/node_modules/.package-lock.json
+P2R    := tests/pathtoregexp/node_modules/.package-lock.json
 CHROMIUM := /usr/bin/chromium
 CONDUIT_TESTS := examples/conduit/api-tests
 NEWMAN := $(CONDUIT_TESTS)/node_modules/.bin/newman
@@ -37,6 +38,12 @@ $(IDP): tests/idp/package.json tests/idp/package-lock.json
 	cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
 	touch $(IDP)
 
+# path-to-regexp 8.4.2, Express 5's matcher: tests/test_pattern.py compares nexpress's
+# answers with it on seeded random patterns.
+$(P2R): tests/pathtoregexp/package.json tests/pathtoregexp/package-lock.json
+	cd tests/pathtoregexp && npm ci --no-audit --no-fund --loglevel=error
+	touch $(P2R)
+
 run: install
 	cd examples/blog && ../../$(VENV)/bin/nexpress start --host 127.0.0.1 --port 3000
 
@@ -48,7 +55,7 @@ lint: install
 
 # two workers, each test file on one of them (files share servers and own their Redis
 # database numbers)
-test: install lint $(IDP) $(NEWMAN) $(CHROMIUM)
+test: install lint $(IDP) $(P2R) $(NEWMAN) $(CHROMIUM)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # the long deployment load runs (two instances 30 s, one instance with 2 workers 60 s,

@@ -8,10 +8,16 @@ the compiled route table, with nexpress's deliberate differences listed here.
 from __future__ import annotations
 
 import json
+import random
+import shutil
+import subprocess
 import time
+import unicodedata
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from helpers import service_missing
 
 from nexpress import Router
 from nexpress._http import split_path
@@ -25,6 +31,8 @@ from nexpress.routing.pattern import (
     PatternError,
     escape_pattern,
     fill,
+    is_name_char,
+    is_name_start,
     join_patterns,
     negate,
     parse_pattern,
@@ -66,6 +74,19 @@ def test_names_may_use_letters_digits_underscore_and_dollar():
     assert [s.names for s in variant] == [("user_id2",), ("$x",)]
 
 
+def test_names_follow_javascript_identifier_rules():
+    """As path-to-regexp reads them: ID_Start/ID_Continue (Unicode included), '$', '_'."""
+    [variant] = parse_pattern("/:namecaf\u00e9/:\u03c0.:$x\u00b7y")
+    assert [s.names for s in variant] == [("namecaf\u00e9",), ("\u03c0", "$x\u00b7y")]
+    # XID_Start leaves out U+FF9E, ID_Start has it; ZWJ and the katakana middle dot continue a name
+    [variant] = parse_pattern("/:\uff9ea/:a\u200db/:a\u30fbb")
+    assert [s.names[0] for s in variant] == ["\uff9ea", "a\u200db", "a\u30fbb"]
+    [variant] = parse_pattern("/:id\u2014x")  # an em dash ends the name
+    assert variant[0].names == ("id",)
+    with pytest.raises(PatternError, match="expected a parameter name"):
+        parse_pattern("/:1a")
+
+
 def test_quoted_names_allow_any_text():
     [variant] = parse_pattern('/:"user id"/*"rest of it"')
     assert [s.names for s in variant] == [("user id",), ("rest of it",)]
@@ -100,6 +121,22 @@ def test_a_wildcard_sharing_its_segment_takes_the_rest_of_the_path():
     assert variant_path(variant) == "/files/*path.:ext"
 
 
+def test_a_wildcard_inside_a_segment_may_be_followed_by_more_segments():
+    table = _table("/b/:x~:y~*rest/end")
+    assert _effective_match(table, "/b/1~xy~x~y/end") == {"params": {"x": "1", "y": "xy", "rest": ["x~y"]}}
+    assert _effective_match(table, "/b/1~xy~x/y/end") == {"params": {"x": "1", "y": "xy", "rest": ["x", "y"]}}
+    assert _effective_match(table, "/b/1~xy~x/y") is False
+
+
+def test_a_wildcard_inside_a_segment_takes_non_empty_segments():
+    """Like a plain '*splat': '/f/b.x/' redirects to '/f/b.x' instead of ending in ''."""
+    table = _table("/f/b.*rest")
+    assert table.match("GET", ["f", "b.x", ""]) is None
+    assert table.match("GET", ["f", "b.x", "", "y"]) is None
+    assert table.allowed(["f", "b.x", ""]) == set()
+    assert _effective_match(table, "/f/b.x/") == {"params": {"rest": ["x"]}}
+
+
 def test_a_tail_keeps_the_segments_after_it():
     [variant] = parse_pattern("/x/*path.:ext/edit")
     assert variant[1].kind == TAIL
@@ -122,6 +159,12 @@ def test_an_optional_group_may_be_followed_by_text():
     """'{/:test}-bar': the variant '-bar' can never match a path and is dropped."""
     assert paths("{/:test}-bar") == ["/:test-bar"]
     assert paths("{/:foo}{/:bar}-ext") == ["/:foo/:bar-ext", "/:foo-ext"]
+
+
+def test_a_variant_ending_in_a_slash_is_the_route_without_it():
+    """'/{:lang}/' without its group is '//': the root with a trailing slash, so '/'."""
+    assert paths("/{:lang}/") == ["/:lang", "/"]
+    assert paths("/docs/{:lang}") == ["/docs/:lang", "/docs"]
 
 
 def test_an_optional_leading_group_may_match_the_root():
@@ -331,3 +374,203 @@ def test_hostile_paths_match_in_linear_time(pattern, hostile):
     _effective_match(table, hostile * 2)
     # generous bound, not a benchmark: a polynomial matcher takes minutes here
     assert time.process_time() - started < 5.0
+
+
+# --- differential: path-to-regexp 8.4.2 itself on seeded random patterns ----------------------
+
+P2R_DIR = Path(__file__).parent / "pathtoregexp"
+
+
+def _path_to_regexp(batch: list[dict]) -> list[dict]:
+    """path-to-regexp's answers for ``[{"pattern", "paths"}]``, from one node process
+    (tests/pathtoregexp/match.mjs; `make test` installs the package there with npm ci)."""
+    node = shutil.which("node")
+    if node is None:
+        service_missing("node is not installed")
+    if not (P2R_DIR / "node_modules" / "path-to-regexp").is_dir():
+        service_missing("tests/pathtoregexp/node_modules is missing: run `make test` (it runs npm ci there)")
+    done = subprocess.run(
+        [node, "match.mjs"], cwd=P2R_DIR, input=json.dumps(batch), capture_output=True, text=True, timeout=60, check=True
+    )
+    return json.loads(done.stdout)
+
+
+_NAMES = ["id", "x", "y", "rest", "$x", "_y", "caf\u00e9", "\u03c0", "a1", "x$", '"a b"']
+_TEXTS = ["a", "b", "end", "-", ".", "~", "$", "1", "_", "-x", "."]
+_NAME_TAILS = ["\u00e9", "\u00f1", "\u00b7", "\u200d", "$", "9", "\u2014"]  # right after a name: merge or not
+_VALUES = ["1", "xy", "a-b", "a.b", "x~y", "%C3%A9", "a%2Fb", "end", "-", "~", "1.2", "a_b", "x$"]
+
+
+def _random_pattern(rnd: random.Random) -> list[tuple[str, str]]:
+    """Tokens ('t' text, 'p' param, 'w' wildcard, '{', '}') of an Express 5 pattern."""
+    names = rnd.sample(_NAMES, len(_NAMES))
+    tokens: list[tuple[str, str]] = []
+    for _ in range(rnd.randint(1, 4)):
+        tokens.append(("t", "/"))
+        for _ in range(rnd.choice([1, 1, 2, 3, 3])):
+            r = rnd.random()
+            if r < 0.45:
+                tokens.append(("t", rnd.choice(_TEXTS)))
+            else:
+                tokens.append(("p" if r < 0.85 else "w", names.pop()))
+                if rnd.random() < 0.15 and not tokens[-1][1].startswith('"'):
+                    tokens.append(("t", rnd.choice(_NAME_TAILS)))
+    if rnd.random() < 0.25:
+        k = rnd.randrange(1, len(tokens))
+        tokens = [*tokens[:k], ("{", ""), *tokens[k:], ("}", "")]
+    if rnd.random() < 0.05:
+        tokens.append(("t", "/"))
+    return tokens
+
+
+def _render(tokens: list[tuple[str, str]]) -> str:
+    sigil = {"t": "", "p": ":", "w": "*", "{": "{", "}": "}"}
+    return "".join(sigil[kind] + value for kind, value in tokens)
+
+
+def _random_path(rnd: random.Random, tokens: list[tuple[str, str]]) -> str:
+    """A path built from the pattern (optional group in or out), sometimes mutated."""
+    out = []
+    skip = rnd.random() < 0.5
+    inside = False
+    for kind, value in tokens:
+        if kind in "{}":
+            inside = kind == "{"
+        elif inside and skip:
+            continue
+        elif kind == "t":
+            out.append(value)
+        elif kind == "p":
+            out.append(rnd.choice(_VALUES))
+        else:
+            out.append("/".join(rnd.choice(_VALUES) for _ in range(rnd.randint(1, 3))))
+    path = "".join(out)
+    r = rnd.random()
+    if r < 0.1:
+        path += "/"
+    elif r < 0.2:
+        path += "/" + rnd.choice(_VALUES)
+    elif r < 0.3 and len(path) > 2:
+        i = rnd.randrange(1, len(path))
+        path = path[:i] + path[i + 1 :]
+    elif r < 0.35:
+        path = "/" + "/".join(rnd.choice(_VALUES + _TEXTS) for _ in range(rnd.randint(1, 3)))
+    return path
+
+
+def _variants(tokens: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+    """The optional group in, then out (the generator makes at most one group)."""
+    if ("{", "") not in tokens:
+        return [tokens]
+    return [[t for t in tokens if t[0] not in "{}"], tokens[: tokens.index(("{", ""))]]
+
+
+def _variant_ends_with_slash(tokens: list[tuple[str, str]]) -> bool:
+    """Does a variant end with '/'? nexpress drops that slash."""
+    return any(len(v) > 1 and v[-1] == ("t", "/") for v in _variants(tokens))
+
+
+def _nexpress_answer(table, path: str):
+    try:
+        split_path(path)  # a malformed escape is refused before matching,
+        return _effective_match(table, path)
+    except HTTPError:  # or when a capture of a mixed segment splits an escape ("%C3|%A9")
+        return "400"
+
+
+def _deliberate_answer(tokens, expected, got, by_variant: list) -> str | None:
+    """Which documented difference (docs/guide.md) explains a different answer, if any.
+    ``by_variant``: path-to-regexp's answers for each variant of the pattern alone."""
+    if _variant_ends_with_slash(tokens):
+        return "a pattern's own trailing slash is ignored"
+    if got and got in by_variant:
+        return "variants are ranked by precedence, not tried in order"
+    if expected and any(isinstance(v, list) and "" in v for v in expected.get("params", {}).values()):
+        return "a wildcard takes non-empty segments"
+    if got == "400" and expected is False:
+        return "a malformed percent-escape is a 400 before matching"
+    if got is False and isinstance(expected, dict) and "error" in expected:
+        return "a capture splitting a percent-escape does not match"
+    return None
+
+
+def _deliberate_error(pattern: str, error: str) -> str | None:
+    if "only one '*' wildcard" in error and pattern.count("*") > 1:
+        return "one wildcard per pattern"
+    if "empty path segment" in error:
+        return "an empty segment ('//') is an error"
+    if "is used twice" in error:
+        return "a parameter name used twice is an error"
+    return None
+
+
+def test_agrees_with_path_to_regexp_on_random_patterns():
+    """300 seeded random patterns, 6 paths each, asked of path-to-regexp 8.4.2 (with
+    Express's options as nexpress applies them): every answer agrees, or differs by a
+    deliberate, documented choice."""
+    rnd = random.Random(19)
+    generated = [_random_pattern(rnd) for _ in range(300)]
+    batch = [{"pattern": _render(t), "paths": [_random_path(rnd, t) for _ in range(6)]} for t in generated]
+    # each variant of a pattern with an optional group, alone: what Express answers for it
+    split = [_variants(t) if ("{", "") in t else [] for t in generated]
+    alone_batch = [{"pattern": _render(v), "paths": c["paths"]} for vs, c in zip(split, batch, strict=True) for v in vs]
+    answers = _path_to_regexp(batch + alone_batch)
+    alone_answers = iter(answers[len(batch) :])
+    agree, deliberate, wrong = 0, Counter(), []
+    for tokens, variants, case, answer in zip(generated, split, batch, answers[: len(batch)], strict=True):
+        alone = [next(alone_answers) for _ in variants]
+        by_path = [[a["results"][i] for a in alone if "results" in a] for i in range(len(case["paths"]))]
+        pattern = case["pattern"]
+        try:
+            table = _table(pattern)
+        except PatternError as exc:
+            reason = _deliberate_error(pattern, str(exc))
+            if "error" in answer:
+                agree += 1
+            elif reason:
+                deliberate[reason] += 1
+            else:
+                wrong.append((pattern, str(exc).splitlines()[0], answer))
+            continue
+        if "error" in answer:
+            wrong.append((pattern, "accepted", answer["error"]))
+            continue
+        for path, expected, by_variant in zip(case["paths"], answer["results"], by_path, strict=True):
+            got = _nexpress_answer(table, path)
+            if got == expected or (got == "400" and isinstance(expected, dict) and "error" in expected):
+                agree += 1
+            elif reason := _deliberate_answer(tokens, expected, got, by_variant):
+                deliberate[reason] += 1
+            else:
+                wrong.append((pattern, path, expected, got))
+    total = agree + sum(deliberate.values()) + len(wrong)
+    print(f"path-to-regexp 8.4.2: {agree}/{total} answers agree ({agree / total:.1%}); deliberate: {dict(deliberate)}")
+    assert not wrong, wrong[:10]
+    assert agree / total > 0.95
+
+
+def test_name_characters_are_javascripts_for_every_code_point():
+    """ID_Start/ID_Continue per JavaScript (path-to-regexp's regexes run by node) for every
+    code point assigned in both Unicode databases (node's and Python's)."""
+    script = r"""
+    const S = /^[$_\p{ID_Start}]$/u, C = /^[$\u200c\u200d\p{ID_Continue}]$/u, U = /^\p{Cn}$/u;
+    const out = [];
+    for (let i = 0; i < 0x110000; i++) {
+      if (i >= 0xd800 && i < 0xe000) { out.push("u"); continue; }
+      const ch = String.fromCodePoint(i);
+      out.push(U.test(ch) ? "u" : (S.test(ch) ? "s" : "") + (C.test(ch) ? "c" : "") || "-");
+    }
+    process.stdout.write(out.join(","));
+    """
+    node = shutil.which("node")
+    if node is None:
+        service_missing("node is not installed")
+    classes = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60, check=True).stdout.split(",")
+    wrong = []
+    for code, js in enumerate(classes):
+        ch = chr(code)
+        if js == "u" or unicodedata.category(ch) == "Cn":
+            continue
+        if (("s" in js), ("c" in js)) != (is_name_start(ch), is_name_char(ch)):
+            wrong.append(hex(code))
+    assert not wrong, wrong[:20]

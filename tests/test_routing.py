@@ -62,6 +62,14 @@ def test_params_are_percent_decoded_once():
     assert c.get("/p/caf%C3%A9").json()["params"] == {"value": "caf\u00e9"}
 
 
+def test_a_capture_splitting_a_percent_escape_is_a_404_not_a_500():
+    app = App()
+    app.get('/:"a b"9', _name("mixed"))
+    c = client(app)
+    assert c.get("/%C3%A9").status_code == 404
+    assert c.get("/x9").json() == {"route": "mixed", "params": {"a b": "x"}}
+
+
 def test_matching_is_case_sensitive():
     app = App()
     app.get("/About", _name("about"))

@@ -87,6 +87,18 @@ def test_raw_segments_feed_mixed_segments_and_tails():
     assert found is not None and found[1] == {"p": ["x/y", "z"], "ext": "md"}
 
 
+def test_a_capture_splitting_a_percent_escape_is_no_match():
+    """The regex of '/t/:"a b"9' would end its capture inside '%C3%A9' ('%C3%A'), which
+    does not decode: that branch does not match (it raised, a 500), the next is tried."""
+    table = table_of(("GET", '/t/:"a b"9'), ("GET", "/t/*rest"), ("GET", '/u/*"p"9'))
+    found = table.match("GET", ["t", "\u00e9"], ["t", "%C3%A9"])
+    assert found is not None and found[1] == {"rest": ["\u00e9"]}
+    assert table.match("GET", ["u", "a", "\u00e9"], ["u", "a", "%C3%A9"]) is None
+    assert table.allowed(["u", "a", "\u00e9"], ["u", "a", "%C3%A9"]) == set()
+    found = table.match("GET", ["t", "x9"])
+    assert found is not None and found[1] == {"a b": "x"}
+
+
 def test_allowed_lists_every_method_of_a_path():
     table = table_of(("GET", "/r/:id"), ("DELETE", "/r/:id"), ("POST", "/r/new"))
     assert table.allowed(["r", "7"]) == {"GET", "HEAD", "DELETE"}

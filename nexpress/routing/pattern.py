@@ -2,7 +2,8 @@
 
 Syntax (the same as Express 5 / path-to-regexp 8):
 
-- ``:name`` matches one non-empty path segment (``:"quoted name"`` also works);
+- ``:name`` matches one non-empty path segment; names follow JavaScript's identifier
+  rules (``:namecafé`` is one name) and ``:"quoted name"`` allows any name;
   a segment may mix text and parameters, e.g. ``/flights/:from-:to``.
 - ``*name`` matches one or more segments and yields a ``list[str]``; it may share
   its segment with text and parameters (``/*path.:ext``, ``/:name.*rest``).
@@ -33,8 +34,28 @@ SPLAT = 3
 TAIL = 4  # a *wildcard sharing its segment with text: the rest of the path, one regex
 
 _RESERVED = "()[]?+!"
-_ID_START = re.compile(r"[A-Za-z_$]")
-_ID_CONTINUE = re.compile(r"[A-Za-z0-9_$]")
+
+# Parameter names follow JavaScript's identifier rules, as path-to-regexp 8 reads them:
+# ``[$_\p{ID_Start}][$\u200c\u200d\p{ID_Continue}]*`` (``:namecafé`` is one name).
+# Python's str.isidentifier tests XID_Start/XID_Continue, which leave out the few
+# characters below (not closed under NFKC) plus the two katakana middle dots (in
+# ID_Continue since Unicode 15.1); characters are read with Python's Unicode database.
+_XID_EXCLUDED = frozenset(
+    "\u037a\u0e33\u0eb3\u309b\u309c\ufc5e\ufc5f\ufc60\ufc61\ufc62\ufc63\ufdfa\ufdfb"
+    "\ufe70\ufe72\ufe74\ufe76\ufe78\ufe7a\ufe7c\ufe7e\uff9e\uff9f"
+)
+_ID_START_EXTRA = _XID_EXCLUDED | {"$"}
+_ID_CONTINUE_EXTRA = _XID_EXCLUDED | {"$", "\u200c", "\u200d", "\u30fb", "\uff65"}
+
+
+def is_name_start(ch: str) -> bool:
+    """Can ``ch`` start a parameter name (JavaScript's ID_Start, ``$``, ``_``)?"""
+    return ch.isidentifier() or ch in _ID_START_EXTRA
+
+
+def is_name_char(ch: str) -> bool:
+    """Can ``ch`` continue a parameter name (ID_Continue, ``$``, ZWNJ, ZWJ)?"""
+    return ("a" + ch).isidentifier() or ch in _ID_CONTINUE_EXTRA
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +65,8 @@ class Segment:
     ``kind`` is STATIC, COMPLEX, PARAM, SPLAT or TAIL. ``text`` is the literal for
     STATIC segments (stored decoded); ``names`` the parameter names it binds;
     ``regex`` the compiled matcher of a COMPLEX segment (one raw segment) or a TAIL
-    (the rest of the raw path, ``/``-joined); ``wildcard`` the TAIL's wildcard name.
+    (the rest of the raw path, ``/``-joined); ``wildcard`` the TAIL's wildcard name
+    and ``wildcard_group`` the number of its regex group.
     """
 
     kind: int
@@ -53,6 +75,7 @@ class Segment:
     regex: re.Pattern[str] | None = None
     label: str = ""
     wildcard: str | None = None
+    wildcard_group: int = 0  # a TAIL's regex group holding its wildcard
 
     @property
     def shape(self) -> tuple:
@@ -109,11 +132,11 @@ def _read_name(pattern: str, i: int, sigil: str) -> tuple[str, int]:
         if not out:
             raise PatternError(pattern, i, f"empty parameter name after {sigil!r}")
         return "".join(out), end + 1
-    if i >= len(pattern) or not _ID_START.match(pattern[i]):
+    if i >= len(pattern) or not is_name_start(pattern[i]):
         hint = " (a catch-all is '/*splat' in Express 5: wildcards have names)" if sigil == "*" else ""
         raise PatternError(pattern, i, f"expected a parameter name after {sigil!r} (e.g. {sigil}id){hint}")
     end = i + 1
-    while end < len(pattern) and _ID_CONTINUE.match(pattern[end]):
+    while end < len(pattern) and is_name_char(pattern[end]):
         end += 1
     return pattern[i:end], end
 
@@ -359,7 +382,14 @@ def _build_tail(pattern: str, tokens: list[tuple[int, str, int]]) -> Segment:
     regex over the rest of the path."""
     source, names = regex_source(pattern, tokens)
     wildcard = next(value for kind, value, _ in tokens if kind == _SPLAT)
-    return Segment(TAIL, names=tuple(names), regex=_compile(source), label=_label(tokens), wildcard=wildcard)
+    return Segment(
+        TAIL,
+        names=tuple(names),
+        regex=_compile(source),
+        label=_label(tokens),
+        wildcard=wildcard,
+        wildcard_group=names.index(wildcard) + 1,
+    )
 
 
 def _split_variant(pattern: str, tokens: list[tuple[int, str, int]]) -> tuple[Segment, ...]:
@@ -371,7 +401,11 @@ def _split_variant(pattern: str, tokens: list[tuple[int, str, int]]) -> tuple[Se
     segments: list[Segment] = []
     current: list[tuple[int, str, int]] = []
     start = tokens[0][2] + 1
+    # A trailing slash ("/about/") is the same route as "/about": requests for
+    # "/about/" are redirected there. So is the variant "//" of "/{:lang}/": "/".
     rest = tokens[1:]
+    if rest and rest[-1][0] == _TEXT and rest[-1][1] == "/":
+        rest = rest[:-1]
     for index, token in enumerate(rest):
         if token[0] == _TEXT and token[1] == "/":
             segments.append(_build_segment(pattern, current, start))
@@ -380,26 +414,17 @@ def _split_variant(pattern: str, tokens: list[tuple[int, str, int]]) -> tuple[Se
             continue
         if token[0] == _SPLAT and (current or _segment_continues(rest, index + 1)):
             # a wildcard sharing its segment: this segment and the rest are one regex
-            tail = _strip_trailing_slash(current + rest[index:])
-            segments.append(_build_tail(pattern, tail))
+            segments.append(_build_tail(pattern, current + rest[index:]))
             return tuple(segments)
         current.append(token)
-    if current:
+    if rest:
         segments.append(_build_segment(pattern, current, start))
-    # A trailing slash ("/about/") is the same route as "/about": requests for
-    # "/about/" are redirected there.
     return tuple(segments)
 
 
 def _segment_continues(tokens: list[tuple[int, str, int]], index: int) -> bool:
     """Is there more than "/" or the end right after position ``index``?"""
     return index < len(tokens) and not (tokens[index][0] == _TEXT and tokens[index][1] == "/")
-
-
-def _strip_trailing_slash(tokens: list[tuple[int, str, int]]) -> list[tuple[int, str, int]]:
-    if len(tokens) > 1 and tokens[-1][0] == _TEXT and tokens[-1][1] == "/":
-        return tokens[:-1]
-    return tokens
 
 
 def parse_pattern(pattern: str) -> list[tuple[Segment, ...]]:

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .._call import is_async_callable
-from .._http import percent_decode
+from .._http import BadRequest, percent_decode
 from .._typed import handler_arity
 from ..middleware.chain import Middleware
 from . import (
@@ -159,18 +159,43 @@ def _splat_end(segs: list[str], i: int, n: int) -> int:
     return end
 
 
-def _decoded(values: tuple[str, ...], encoded: bool) -> list[str]:
-    return [percent_decode(v) for v in values] if encoded else list(values)
+def _segment_values(segment: Segment, raw: str, encoded: bool) -> list[str] | None:
+    """A mixed segment's captures on the raw segment, decoded; None when it does not
+    match, or when a capture splits a percent-escape ("%C3" | "%A9"): no match then,
+    the next branch is tried (a request never fails on a split the regex chose)."""
+    m = segment.regex.match(raw)  # type: ignore[union-attr]
+    if m is None:
+        return None
+    if not encoded:
+        return list(m.groups())
+    try:
+        return [percent_decode(v) for v in m.groups()]
+    except BadRequest:
+        return None
 
 
-def _tail_values(segment: Segment, match: re.Match[str], encoded: bool) -> list[Any]:
-    """A tail's captures: its wildcard as a list of decoded segments, params decoded."""
+def _tail_values(segment: Segment, rest: str, encoded: bool) -> list[Any] | None:
+    """A tail's captures on the rest of the raw path: its wildcard as a list of decoded
+    segments, params decoded. None when it does not match, when a capture splits a
+    percent-escape, or when the wildcard would take an empty segment ("a/", "a//b"):
+    a wildcard takes non-empty segments, as a plain ``*splat`` does ("/x/a/"
+    redirects to "/x/a")."""
+    m = segment.regex.match(rest)  # type: ignore[union-attr]
+    if m is None:
+        return None
+    wildcard = m.group(segment.wildcard_group)
+    if wildcard.startswith("/") or wildcard.endswith("/") or "//" in wildcard:
+        return None
     values: list[Any] = []
-    for name, value in zip(segment.names, match.groups(), strict=True):
-        if name == segment.wildcard:
-            values.append(_decoded(tuple(value.split("/")), encoded))
-        else:
-            values.append(percent_decode(value) if encoded else value)
+    try:
+        for index, value in enumerate(m.groups(), 1):
+            if index == segment.wildcard_group:
+                parts = value.split("/")
+                values.append([percent_decode(v) for v in parts] if encoded else parts)
+            else:
+                values.append(percent_decode(value) if encoded else value)
+    except BadRequest:
+        return None
     return values
 
 
@@ -189,9 +214,8 @@ def _walk(node: Node, segs: list[str], raw: list[str], i: int, n: int, method: s
         if found is not None:
             return found
     for segment, child in node.complex:
-        m = segment.regex.match(raw[i])  # type: ignore[union-attr]
-        if m is not None:
-            groups = _decoded(m.groups(), raw is not segs)
+        groups = _segment_values(segment, raw[i], raw is not segs)
+        if groups is not None:
             vals.extend(groups)
             found = _leaf(child, method) if last else _walk(child, segs, raw, i + 1, n, method, vals)
             if found is not None:
@@ -207,11 +231,11 @@ def _walk(node: Node, segs: list[str], raw: list[str], i: int, n: int, method: s
     if node.tails:
         rest = "/".join(raw[i:])
         for segment, child in node.tails:
-            m = segment.regex.match(rest)  # type: ignore[union-attr]
-            if m is not None:
-                found = _leaf(child, method)
-                if found is not None:
-                    vals.extend(_tail_values(segment, m, raw is not segs))
+            found = _leaf(child, method)
+            if found is not None:
+                values = _tail_values(segment, rest, raw is not segs)
+                if values is not None:
+                    vals.extend(values)
                     return found
     child = node.splat
     if child is not None:
@@ -250,14 +274,14 @@ def _collect_methods(node: Node, segs: list[str], raw: list[str], i: int, out: s
     if child is not None:
         _collect_methods(child, segs, raw, i + 1, out)
     for segment, child in node.complex:
-        if segment.regex.match(raw[i]):  # type: ignore[union-attr]
+        if _segment_values(segment, raw[i], raw is not segs) is not None:
             _collect_methods(child, segs, raw, i + 1, out)
     if node.param is not None and seg:
         _collect_methods(node.param, segs, raw, i + 1, out)
     if node.tails:
         rest = "/".join(raw[i:])
         for segment, child in node.tails:
-            if segment.regex.match(rest):  # type: ignore[union-attr]
+            if _tail_values(segment, rest, raw is not segs) is not None:
                 out.update(child.routes)
     child = node.splat
     if child is not None and seg:
