@@ -6,7 +6,8 @@ hold one visitor's data, a forged ``Host``/``X-Forwarded-Host`` header cannot
 poison it, and ``?anything`` cannot make a new entry or force a regeneration.
 
 Every cached response carries a strong ``ETag`` (a hash of the body; a matching
-``If-None-Match`` gets a 304) and a ``Cache-Control`` a CDN can follow
+``If-None-Match`` gets a 304, decided on the representation sent: a page's partial
+navigation answer has its own tag) and a ``Cache-Control`` a CDN can follow
 (:func:`cache_control`): browsers revalidate every time (``max-age=0``, cheap with
 the ETag), shared caches keep ISR pages ``revalidate`` seconds and static pages
 :data:`STATIC_S_MAXAGE`. The stale-while-revalidate window
