@@ -39,12 +39,18 @@ from .errors import HTTPError
 if TYPE_CHECKING:
     from .request import Request
 
-__all__ = ["HTML", "JSON", "OCTET", "TEXT", "Response", "content_type_for", "encode_body", "redirect"]
+__all__ = ["COOKIE_MARK", "HTML", "JSON", "OCTET", "TEXT", "Response", "content_type_for", "encode_body", "redirect"]
 
 _encode_json = msgspec.json.Encoder().encode
 
 _CT = b"content-type"
 _SET_COOKIE = b"set-cookie"
+COOKIE_MARK = "x-nexpress-set-cookie"
+"""Said (``1``) by every response that sets or clears a cookie. ``fetch()`` cannot
+read ``Set-Cookie``; client.js reads this to know that an answer changed the
+browser's cookies, so a prefetched page rendered for older cookies (a form whose
+CSRF token another answer's cookie replaced) is fetched again, not shown."""
+_COOKIE_MARK = (COOKIE_MARK.encode("ascii"), b"1")
 _CT_HTML = HTML.encode()
 _CT_JSON = JSON.encode()
 _CT_OCTET = OCTET.encode()
@@ -180,7 +186,10 @@ class Response:
             if existing == key:
                 self._headers = headers = [h for h in headers if h[0] != key]
                 break
-        headers.append((key, encoded))
+        if key == _SET_COOKIE:
+            self._set_cookie(encoded)
+        else:
+            headers.append((key, encoded))
         return self
 
     header = set
@@ -202,6 +211,8 @@ class Response:
             key, encoded = _encode_header(name, str(item))
             if key == _CT:
                 self._ctype = encoded
+            elif key == _SET_COOKIE:
+                self._set_cookie(encoded)
             else:
                 self._headers.append((key, encoded))
         return self
@@ -212,7 +223,8 @@ class Response:
         if key == _CT:
             self._ctype = None
         else:
-            self._headers = [h for h in self._headers if h[0] != key]
+            gone = (key, _COOKIE_MARK[0]) if key == _SET_COOKIE else (key,)
+            self._headers = [h for h in self._headers if h[0] not in gone]
         return self
 
     @property
@@ -461,7 +473,7 @@ class Response:
             name, value, max_age=max_age, expires=expires, path=path, domain=domain,
             secure=secure, http_only=http_only, same_site=same_site,
         )
-        self._headers.append(_encode_header("set-cookie", header))
+        self._set_cookie(_encode_header("set-cookie", header)[1])
         return self
 
     def clear_cookie(self, name: str, path: str = "/", domain: str | None = None) -> Response:
@@ -469,8 +481,16 @@ class Response:
         header = format_set_cookie(
             name, "", max_age=0, expires=0, path=path, domain=domain, same_site=None, http_only=False
         )
-        self._headers.append(_encode_header("set-cookie", header))
+        self._set_cookie(_encode_header("set-cookie", header)[1])
         return self
+
+    def _set_cookie(self, value: bytes) -> None:
+        """Every ``Set-Cookie`` goes through here: the response also says
+        :data:`COOKIE_MARK` (once), which client.js can read and ``Set-Cookie`` it cannot."""
+        headers = self._headers
+        if _COOKIE_MARK not in headers:
+            headers.append(_COOKIE_MARK)
+        headers.append((_SET_COOKIE, value))
 
     # --- what the framework does with a response ------------------------------
 

@@ -16,6 +16,7 @@ from helpers import write_files
 from nexpress import App, client
 from nexpress.cli import main
 from nexpress.pages.assets import fingerprinted_name, split_fingerprint
+from nexpress.response import COOKIE_MARK
 from nexpress.testing import TestClient
 
 HTML = {"accept": "text/html"}
@@ -144,6 +145,13 @@ def test_client_js_is_small_served_everywhere_and_cached_forever(site):
     assert fingerprinted.headers["content-type"].startswith("text/javascript") and fingerprinted.content == source
     plain = site.get("/_nexpress/client.js")
     assert plain.content == source and plain.headers["cache-control"] == "no-cache"
+
+
+def test_client_js_reads_the_servers_cookie_mark():
+    # the server's mark and the name client.js reads must be the same header: a prefetched
+    # page is shown only when no other answer has set cookies since it was asked for
+    source = Path(client.PATH).read_text()
+    assert f'"{COOKIE_MARK}"' in source
 
 
 def test_build_writes_fingerprinted_assets_and_export_copies_them(tmp_path, monkeypatch):

@@ -218,3 +218,58 @@ def test_a_page_loads_only_its_own_route_assets(context):
     routes = sorted(re.sub(r"\.[0-9a-f]{10}\.", ".", s) for s in styles if "/_nexpress/static/" in s)
     assert routes == ["/_nexpress/static/app/blog/page.css", "/_nexpress/static/app/layout.css"]  # the post's CSS left with it
     assert not any("dashboard" in a for a in assets)
+
+
+def _whole_page(page) -> None:
+    """The page shown is the whole document: the layout's nav and main, not a bare
+    ``<template data-nexpress-partial>`` (a partial answer shown as the page)."""
+    assert page.locator("template[data-nexpress-partial]").count() == 0
+    assert page.locator("nav a[href='/dashboard']").count() == 1
+    assert page.locator("main h1").count() == 1
+
+
+def test_a_page_reached_by_client_navigation_shows_whole_when_typed_in_or_reloaded(context):
+    # Chrome keeps the partial answer to the navigation fetch and revalidates it for a
+    # normal load: it must get the full page back, never a 304 for the partial
+    page = open_page(context, "/")
+    page.click("nav a[href='/blog']")
+    page.wait_for_selector("h1:text('All posts')")
+    page.click("nav a[href='/']")
+    page.wait_for_selector("nav a[href='/blog']")
+    page.wait_for_function("location.pathname === '/' && !document.documentElement.hasAttribute('aria-busy')")
+    page.goto("/blog")  # typed in the address bar
+    _whole_page(page)
+    assert page.title() == "Posts | nexpress blog"
+    page.reload()
+    _whole_page(page)
+    page.click("a[href='/blog/hello']")
+    page.wait_for_selector("h1:text('Hello, nexpress')")
+    page.reload()
+    _whole_page(page)
+    assert page.title() == "Hello, nexpress | nexpress blog"
+
+
+def test_first_sign_in_after_prefetch_succeeds_in_ten_fresh_browsers(browser, server):
+    # links in view are prefetched at once: "Dashboard" (redirected to the sign-in
+    # page) and "Sign in" both answer a browser without a CSRF cookie, each setting a
+    # new one; the form the click shows must agree with the cookie the browser kept
+    failures = []
+    for attempt in range(10):
+        ctx = browser.new_context(base_url=server.url, viewport={"width": 1000, "height": 700})
+        ctx.set_default_timeout(TIMEOUT_MS)
+        try:
+            page = ctx.new_page()
+            with page.expect_response(lambda r: "/api/auth/signin" in r.url and "x-nexpress-prefetch" in r.request.headers):
+                page.goto("/")
+            page.wait_for_timeout(1500)  # the prefetches answer
+            page.click("nav a[href='/dashboard']")
+            page.wait_for_selector("input[name=email]")
+            page.fill("input[name=email]", "demo@example.com")
+            page.fill("input[name=password]", "nexpress-demo")
+            with page.expect_navigation():
+                page.click("form[action$='/callback/credentials'] button[type=submit]")
+            if not page.url.endswith("/dashboard"):
+                failures.append((attempt, page.url, page.inner_text("body")[:120]))
+        finally:
+            ctx.close()
+    assert failures == []

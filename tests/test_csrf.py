@@ -135,6 +135,18 @@ def test_a_token_from_another_browser_does_not_help():
     assert client_for(app).post("/items", data={"name": "x", "csrfToken": stolen}).status_code == 403
 
 
+def test_an_answer_that_issues_the_cookie_says_so_and_later_answers_agree_with_it():
+    # two answers to a browser without the cookie each issue one (the browser keeps the
+    # last): the mark tells client.js that a prefetched form may no longer agree
+    client = client_for(make_app())
+    first = client.get("/form")
+    assert first.headers["x-nexpress-set-cookie"] == "1" and "set-cookie" in first.headers
+    # with a valid cookie nothing is issued again: concurrent answers share its token
+    again = [client.get("/form") for _ in range(3)]
+    assert {r.json()["token"] for r in again} == {first.json()["token"]}
+    assert not any("set-cookie" in r.headers or "x-nexpress-set-cookie" in r.headers for r in again)
+
+
 def test_browsers_get_an_html_page_and_methods_can_be_ignored():
     client = client_for(make_app(ignore_methods=("GET", "HEAD", "OPTIONS", "POST")))
     assert client.post("/items", data={"name": "ok"}).status_code == 200

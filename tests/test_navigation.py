@@ -14,6 +14,7 @@ from nexpress.pages.navigation import (
     layout_id,
     parse_chain,
     partial_document,
+    partial_etag,
     shell_hash,
 )
 from nexpress.testing import TestClient
@@ -132,3 +133,67 @@ def test_error_pages_and_redirects_are_never_partial(site):
     missing = site.get("/nope", headers={**HTML, "x-nexpress-nav": nav})
     assert missing.status_code == 404 and "x-nexpress-partial" not in missing.headers
     assert "/_nexpress/client." in missing.text  # error pages get client.js too
+
+
+def test_partial_etag_is_another_validator():
+    layout = layout_id("app/layout.html")
+    full = '"0123456789abcdef01234567"'
+    cut = partial_etag(full, layout)
+    assert cut != full and cut.startswith('"') and cut.endswith('"') and cut.count('"') == 2
+    assert cut == partial_etag(full, layout)  # equal pages cut at the same layout: equal tags
+    assert cut != partial_etag(full, layout_id("app/docs/layout.html"))
+    assert partial_etag("W/" + full, layout) == "W/" + cut  # a weak tag stays weak
+
+
+def _conditional_matrix(client, path: str, nav: str) -> None:
+    """Full and partial answers of one URL: different ETags, Vary on both, and a 304
+    only for the representation the validator names."""
+    full = client.get(path, headers=HTML)
+    partial = client.get(path, headers={**HTML, "x-nexpress-nav": nav})
+    assert "x-nexpress-partial" in partial.headers and "site nav" not in partial.text
+    full_tag, partial_tag = full.headers["etag"], partial.headers["etag"]
+    assert full_tag != partial_tag
+    for answer in (full, partial):
+        assert "x-nexpress-nav" in answer.headers["vary"]
+    # the browser's revalidation of a kept partial answer for a normal load: the full page
+    reload = client.get(path, headers={**HTML, "if-none-match": partial_tag})
+    assert reload.status_code == 200 and "site nav" in reload.text and reload.headers["etag"] == full_tag
+    # a navigation fetch holding the full page: the partial answer, not a 304
+    moved = client.get(path, headers={**HTML, "x-nexpress-nav": nav, "if-none-match": full_tag})
+    assert moved.status_code == 200 and moved.headers["etag"] == partial_tag and "x-nexpress-partial" in moved.headers
+    # each representation revalidated with its own tag: a 304 that says Vary
+    same_full = client.get(path, headers={**HTML, "if-none-match": full_tag})
+    same_partial = client.get(path, headers={**HTML, "x-nexpress-nav": nav, "if-none-match": partial_tag})
+    for answer, tag in ((same_full, full_tag), (same_partial, partial_tag)):
+        assert answer.status_code == 304 and answer.content == b""
+        assert answer.headers["etag"] == tag and "x-nexpress-nav" in answer.headers["vary"]
+
+
+def test_full_and_partial_answers_are_different_representations_on_the_memory_fast_path(site):
+    nav = chain_of(site.get("/", headers=HTML).text)
+    first = site.get("/isr", headers={**HTML, "x-nexpress-nav": nav})  # a MISS answered partially
+    assert first.headers["x-nexpress-cache"] == "MISS"
+    full_tag = site.get("/isr", headers=HTML).headers["etag"]
+    assert first.headers["etag"] != full_tag
+    assert site.get("/isr", headers={**HTML, "if-none-match": first.headers["etag"]}).status_code == 200
+    _conditional_matrix(site, "/isr", nav)  # HIT: the fast path (full) and the general path (partial)
+
+
+def test_full_and_partial_answers_are_different_representations_in_a_shared_store(tmp_path):
+    files = {**FILES, "app/static/page.html": "<h1>static</h1>" + "<p>text</p>" * 50}
+    app = App(root=write_files(tmp_path, files), cache=f"sqlite:///{tmp_path / 'cache.db'}")
+    with TestClient(app) as client:  # not the memory store: every hit takes the general path
+        nav = chain_of(client.get("/", headers=HTML).text)
+        _conditional_matrix(client, "/isr", nav)
+        _conditional_matrix(client, "/static", nav)
+
+
+def test_a_public_html_file_is_one_representation(tmp_path):
+    # a file of public/ is sent whole to a navigation fetch too: one body, one ETag
+    files = {**FILES, "public/plain.html": "<!doctype html><p>plain</p>"}
+    with TestClient(App(root=write_files(tmp_path, files))) as client:
+        nav = chain_of(client.get("/", headers=HTML).text)
+        full = client.get("/plain.html")
+        fetched = client.get("/plain.html", headers={**HTML, "x-nexpress-nav": nav})
+        assert fetched.content == full.content and "x-nexpress-partial" not in fetched.headers
+        assert fetched.headers["etag"] == full.headers["etag"]

@@ -930,6 +930,29 @@ class TestCookies:
         client.get("/set")
         assert client.get("/get").json() == {"v": "a b;c,d=é"}
 
+    @pytest.mark.parametrize(
+        "set_it",
+        [
+            lambda res: res.cookie("a", "1").cookie("b", "2"),
+            lambda res: res.clear_cookie("sid"),
+            lambda res: res.append("set-cookie", ["a=1", "b=2"]),
+            lambda res: res.set("set-cookie", "a=1"),
+            lambda res: res.set({"Set-Cookie": "a=1"}),
+        ],
+    )
+    def test_an_answer_that_sets_cookies_says_so_once(self, set_it):
+        # fetch() cannot read Set-Cookie: client.js reads this to drop prefetched pages
+        # rendered for cookies another answer has since replaced
+        r = client_for(cookie_app(set_it)).get("/c")
+        assert r.headers.get_list("x-nexpress-set-cookie") == ["1"] and r.headers.get_list("set-cookie")
+
+    def test_an_answer_without_cookies_has_no_mark(self):
+        assert "x-nexpress-set-cookie" not in client_for(cookie_app(lambda res: res.set("x-a", "1"))).get("/c").headers
+        removed = client_for(cookie_app(lambda res: res.cookie("a", "1").remove("set-cookie"))).get("/c")
+        assert "set-cookie" not in removed.headers and "x-nexpress-set-cookie" not in removed.headers
+        built = Response("x", headers={"set-cookie": "a=1"})
+        assert ("x-nexpress-set-cookie", "1") in built.headers
+
     def test_bad_name_is_a_500(self):
         r = client_for(cookie_app(lambda res: res.cookie("bad name", "1"))).get("/c")
         assert r.status_code == 500

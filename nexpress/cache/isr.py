@@ -6,7 +6,8 @@ hold one visitor's data, a forged ``Host``/``X-Forwarded-Host`` header cannot
 poison it, and ``?anything`` cannot make a new entry or force a regeneration.
 
 Every cached response carries a strong ``ETag`` (a hash of the body; a matching
-``If-None-Match`` gets a 304) and a ``Cache-Control`` a CDN can follow
+``If-None-Match`` gets a 304, decided on the representation sent: a page's partial
+navigation answer has its own tag) and a ``Cache-Control`` a CDN can follow
 (:func:`cache_control`): browsers revalidate every time (``max-age=0``, cheap with
 the ETag), shared caches keep ISR pages ``revalidate`` seconds and static pages
 :data:`STATIC_S_MAXAGE`. The stale-while-revalidate window
@@ -50,6 +51,7 @@ __all__ = [
     "STATIC_S_MAXAGE",
     "CachedEndpoint",
     "ResponseFinish",
+    "answer_not_modified",
     "bare_request",
     "cache_control",
     "canonical_path",
@@ -177,9 +179,12 @@ def not_modified(if_none_match: str | None, entry: Entry) -> bool:
     return if_none_match is not None and etag_matches(if_none_match, entry_etag(entry))
 
 
-def send_entry(req: Request, res: Response, entry: Entry, state: str, shared: bool = True) -> None:
+def send_entry(req: Request, res: Response, entry: Entry, state: str, shared: bool = True, conditional: bool = True) -> None:
     """Answer with a cached entry, saying what the cache did: 304 when the client
-    already has it (If-None-Match), else the stored response."""
+    already has it (If-None-Match), else the stored response. ``conditional=False``:
+    always the stored response, for a finish step that may send another
+    representation (a partial navigation answer has its own ETag); it answers the
+    304 itself (:func:`answer_not_modified`)."""
     stale = state == "STALE"
     for name, value in validators(entry, stale, shared):
         res.set(name, value)
@@ -187,13 +192,28 @@ def send_entry(req: Request, res: Response, entry: Entry, state: str, shared: bo
     if age is not None:
         res.set("age", str(age))
     res.set("x-nexpress-cache", state)
-    if not_modified(req.headers.get("if-none-match"), entry):
+    if conditional and not_modified(req.headers.get("if-none-match"), entry):
         res.status(304).end()
         return
     res.status(entry.status)
     for name, value in entry.headers:
         res.set(name, value)
     res.end(entry.body)
+
+
+def answer_not_modified(req: Request, res: Response) -> None:
+    """Turn a finished 200 into a 304 when the client's ``If-None-Match`` holds the
+    ETag of what is about to be sent: the representation actually sent (a full page
+    or a partial answer, each with its own tag), never another one for the same URL."""
+    if res.status_code != 200 or res.body_stream is not None or res.file_path is not None:
+        return
+    etag = res.get("etag")
+    if etag is None:
+        return
+    if_none_match = req.headers.get("if-none-match")
+    if if_none_match is not None and etag_matches(if_none_match, etag):
+        res.status(304)
+        res.body = b""
 
 
 def as_render(fn: Callable) -> RenderFn:
@@ -278,16 +298,21 @@ class CachedEndpoint(Endpoint):
         return await render_entry(self.app, self.render, path, params, self.revalidate, self.source)
 
     async def __call__(self, req: Request, res: Response) -> Any:
-        result = await self.serve(req, res)
-        if self.finish is not None:
-            if result is not None:
-                send_result(res, result, self.source)
-            await self.finish.finish(req, res)
-            return None
-        return result
+        finish = self.finish
+        if finish is None:
+            return await self.serve(req, res)
+        # the finish may send another representation (a partial answer, its own ETag):
+        # the 304 is decided on what is sent, after it
+        result = await self.serve(req, res, conditional=False)
+        if result is not None:
+            send_result(res, result, self.source)
+        await finish.finish(req, res)
+        answer_not_modified(req, res)
+        return None
 
-    async def serve(self, req: Request, res: Response) -> Any:
-        """Answer from the cache (rendering and storing on a miss)."""
+    async def serve(self, req: Request, res: Response, conditional: bool = True) -> Any:
+        """Answer from the cache (rendering and storing on a miss); ``conditional``:
+        a 304 when ``If-None-Match`` holds the entry's ETag."""
         cache = self.cache
         path, key = self.key(req.raw_path)
         params = req.params
@@ -297,9 +322,9 @@ class CachedEndpoint(Endpoint):
             if is_stale(entry, now):
                 if regeneration_due(entry, now):
                     cache.regenerate_soon(key, lambda: self.render_entry(path, params))
-                send_entry(req, res, entry, "STALE", self.shared)
+                send_entry(req, res, entry, "STALE", self.shared, conditional)
             else:
-                send_entry(req, res, entry, "PRERENDER" if entry.prerendered else "HIT", self.shared)
+                send_entry(req, res, entry, "PRERENDER" if entry.prerendered else "HIT", self.shared, conditional)
             return None
 
         async def produce() -> Entry:
@@ -316,7 +341,7 @@ class CachedEndpoint(Endpoint):
         except _NotCacheable:
             # not a 200 (a redirect, a Response of another status): sent as it is, uncached
             return await self.render(req, res)
-        send_entry(req, res, entry, "MISS", self.shared)
+        send_entry(req, res, entry, "MISS", self.shared, conditional)
         return None
 
     def fast_invoker(self, route_header: bytes | None, general: Invoker) -> Invoker:

@@ -5,17 +5,26 @@
 (function () {
   "use strict";
   var w = window, d = document, loc = location, hist = history;
-  if (w.__nexpress || !w.fetch || !hist.pushState || !w.DOMParser || !w.Map) return;
+  if (w.__nexpress || !w.fetch || !hist.pushState || !w.DOMParser || !w.Map || !w.Set) return;
   w.__nexpress = { version: 1 };
 
   var NAV = "x-nexpress-nav";
+  var COOKIE = "x-nexpress-set-cookie"; // the server's word that an answer set cookies
   var TTL = 30000; // a prefetched page is used for 30 s
+  var WAIT = 3000; // a navigation waits at most this long for prefetches in flight
   var MARK = /^nx:([0-9a-f]{8}):([0-9a-f]{8})$/;
   var prefetched = new Map(); // url -> {at, p}
   var snapshots = new Map(); // history key -> {head, body, x, y}
   var key = newKey();
   var shown = here();
   var busy = 0;
+  // Cookies and prefetch: an answer is rendered for the cookies its request carried.
+  // A sign-in page sets a CSRF cookie and a form with its token; two such answers
+  // fetched at once (two links to it in view) each set their own, and the browser
+  // keeps the last. So an answer is shown only if no other answer changed cookies
+  // since it was asked for, and a navigation first lets the prefetches in flight land.
+  var jar = 0; // answers seen that set cookies
+  var inflight = new Set(); // prefetches not answered yet
 
   function newKey() { return Math.random().toString(36).slice(2); }
   function here() { return loc.pathname + loc.search; }
@@ -60,12 +69,23 @@
     init.headers = headers;
     init.credentials = "same-origin";
     init.cache = "no-cache"; // always ask the server (a 304 is cheap): never an old page
+    var sent = jar;
     return fetch(url, init).then(function (r) {
+      var cookie = !!r.headers.get(COOKIE);
+      if (cookie) jar++;
       var html = /^text\/html/.test(r.headers.get("content-type") || "");
       return (html ? r.text() : Promise.resolve(null)).then(function (text) {
-        return { url: r.url, status: r.status, redirected: r.redirected, partial: r.headers.get("x-nexpress-partial"), html: text };
+        return { url: r.url, status: r.status, redirected: r.redirected, partial: r.headers.get("x-nexpress-partial"), html: text, sent: sent, cookie: cookie };
       });
     });
+  }
+  // no answer but its own has set cookies since it was asked for: its forms agree with them
+  function current(r) { return jar - r.sent === (r.cookie ? 1 : 0); }
+  function settle() {
+    var all = [];
+    inflight.forEach(function (p) { all.push(p); });
+    if (!all.length) return Promise.resolve();
+    return Promise.race([Promise.all(all), new Promise(function (done) { setTimeout(done, WAIT); })]);
   }
   function fresh(url) {
     var hit = prefetched.get(url);
@@ -78,6 +98,8 @@
     var url = strip(a.href);
     if (url === strip(loc.href) || fresh(url)) return;
     var p = request(url, null, true).then(function (r) { return r.status === 200 && r.html ? r : null; }, function () { return null; });
+    inflight.add(p);
+    p.then(function () { inflight.delete(p); });
     prefetched.set(url, { at: Date.now(), p: p });
   }
 
@@ -162,8 +184,10 @@
   // --- navigating ----------------------------------------------------------------------
   function visit(url, push) {
     var target = new URL(url, loc.href), token = ++busy, clean = strip(url);
-    var page = (fresh(clean) || Promise.resolve(null)).then(function (r) {
-      return r && (!r.partial || slot(r.partial)) ? r : request(clean);
+    var page = settle().then(function () { return fresh(clean); }).then(function (r) {
+      return r && current(r) && (!r.partial || slot(r.partial)) ? r : request(clean);
+    }).then(function (r) {
+      return current(r) ? r : settle().then(function () { return request(clean); }); // cookies changed meanwhile
     });
     d.documentElement.setAttribute("aria-busy", "true");
     return page.then(function (r) {

@@ -27,6 +27,10 @@ otherwise, or when the full page is not bigger, the answer is the full page.
 Caches. Partial answers are cut from the full page at the moment of answering:
 the page cache only ever stores full pages, and every page response says
 ``Vary: x-nexpress-nav`` so an HTTP cache (browser, CDN) keeps the two apart.
+A partial answer has its own ETag (:func:`partial_etag`, the full page's tag and
+the layout it is cut at): a browser that kept it revalidates it for a normal load
+with ``If-None-Match`` (Chrome does when ``Vary`` does not match), and must get
+the full page back, not a 304 that shows the bare ``<template>`` as the page.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ __all__ = [
     "open_marker",
     "parse_chain",
     "partial_document",
+    "partial_etag",
     "shell_hash",
 ]
 
@@ -152,6 +157,18 @@ def partial_document(document: str, client_chain: list[tuple[str, str]]) -> tupl
     return layout, body
 
 
+def partial_etag(etag: str, layout: str) -> str:
+    """The ETag of the partial answer cut at ``layout`` from the page tagged ``etag``:
+    equal pages cut at the same layout give equal bytes, so it stays a strong
+    validator, and it never equals the full page's tag (nor a cut at another layout)."""
+    weak = etag.startswith("W/")
+    opaque = etag[2:] if weak else etag
+    if len(opaque) >= 2 and opaque[0] == '"' and opaque[-1] == '"':
+        opaque = opaque[1:-1]
+    tagged = f'"{opaque}.nx-{layout}"'
+    return "W/" + tagged if weak else tagged
+
+
 def wants_partial(scope: dict) -> bool:
     """Does this request carry ``x-nexpress-nav``? (checked on the fast path of
     cached pages, before any Request exists)."""
@@ -163,7 +180,8 @@ def wants_partial(scope: dict) -> bool:
 
 class PageFinish:
     """The last step of every page response (rendered or served from the cache):
-    ``Vary: x-nexpress-nav``, the partial answer to a navigation fetch and, for
+    ``Vary: x-nexpress-nav``, the partial answer to a navigation fetch (with its own
+    ETag; the cache answers the 304 after this step, on what is sent) and, for
     pages served from the cache (``cached=True``), the visitor's CSRF token into
     the slots ``csrf()`` left in the cached copy."""
 
@@ -197,6 +215,9 @@ class PageFinish:
                 layout, partial = found
                 res.set(PARTIAL_HEADER, layout)
                 res.body = partial.encode("utf-8")
+                etag = res.get("etag")
+                if etag is not None:  # another representation: another validator
+                    res.set("etag", partial_etag(etag, layout))
 
 
 FINISH = PageFinish(cached=False)
