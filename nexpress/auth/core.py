@@ -503,11 +503,24 @@ class Auth(Plugin):
     async def resolve_user(self, provider: Provider, profile: dict[str, Any], account: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The user this sign-in belongs to (created or linked), and whether it is new.
         A new provider account whose email already belongs to a user is refused
-        (OAuthAccountNotLinked) unless email linking is allowed."""
+        (OAuthAccountNotLinked) unless email linking is allowed. Two first sign-ins of
+        one new user at once (two tabs, a double click): the loser's insert meets the
+        unique email or id, and it looks again, finding the winner's user."""
         db = self.database
-        account_id = account["provider_account_id"]
         if db is None:  # JWT sessions without a database: the profile is the user
             return {k: profile.get(k) for k in ("id", "name", "email", "image")}, False
+        for _ in range(3):
+            found = await self._find_or_create_user(db, provider, profile, account)
+            if found is not None:
+                return found
+        raise SignInError("Default", f"could not create the user for {provider.id} account {account['provider_account_id']!r}: it kept conflicting")
+
+    async def _find_or_create_user(
+        self, db: Database, provider: Provider, profile: dict[str, Any], account: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool] | None:
+        """One try of :meth:`resolve_user`; None when a concurrent sign-in created the
+        user (or the account) between the lookups and the insert."""
+        account_id = account["provider_account_id"]
         existing = await db.user_by_account(provider.id, account_id)
         if existing is not None:
             return existing, False
@@ -530,9 +543,8 @@ class Auth(Plugin):
                 )
         preferred = profile["id"] if isinstance(provider, Credentials) else None
         verified = datetime.now(UTC) if isinstance(provider, Email) else None
-        user = await db.create_user(profile, user_id=preferred, email_verified=verified)
-        await db.link_account(user["id"], account)
-        return user, True
+        user = await db.create_user(profile, user_id=preferred, email_verified=verified, account=account)
+        return None if user is None else (user, True)
 
     async def complete_sign_in(
         self,
