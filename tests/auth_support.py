@@ -13,7 +13,7 @@ import asyncpg
 from helpers import service_missing
 
 from nexpress import App
-from nexpress.auth import Auth, Credentials, hash_password, verify_password
+from nexpress.auth import Auth, Credentials, hash_password, verify_password_async
 from nexpress.auth.db import Database
 
 SECRET = "auth-test-secret-" + "z" * 32
@@ -25,7 +25,7 @@ POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
 async def authorize(credentials: dict[str, str]) -> dict[str, Any] | None:
     user = USERS.get(credentials.get("email", "").lower())
-    if user and verify_password(PASSWORD_HASH, credentials.get("password", "")):
+    if await verify_password_async(PASSWORD_HASH if user else None, credentials.get("password", "")):
         return user
     return None
 

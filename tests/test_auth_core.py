@@ -4,13 +4,25 @@ middleware (the CVE-2025-29927 class)."""
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 
 import pytest
-from auth_support import credentials_app, csrf_token, session_cookie, sign_in
+from auth_support import (
+    SECRET,
+    credentials_app,
+    csrf_token,
+    drop_tables,
+    postgres_url,
+    session_cookie,
+    sign_in,
+    unique_prefix,
+)
 from helpers import client_for
+from sqlalchemy import func, select
 
 from nexpress import App
+from nexpress.auth import Auth, GitHub
 
 HTML = {"accept": "text/html"}
 
@@ -185,3 +197,48 @@ def test_req_auth_is_none_without_auth_installed():
 
     assert client_for(app).get("/").json() == {"auth": None}
     assert app.auth is None
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_two_first_sign_ins_of_a_new_oauth_user_at_once_make_one_user(tmp_path, kind):
+    """Two callbacks for one new GitHub user (two tabs, a double click): both look the
+    user up before either inserts it; the loser's insert meets the unique email and it
+    looks again, finding the winner's user (it was a 500)."""
+    url = f"sqlite:///{tmp_path / 'auth.db'}" if kind == "sqlite" else postgres_url()
+    prefix = "" if kind == "sqlite" else unique_prefix()
+    github = GitHub(client_id="id", client_secret="secret")
+    auth = Auth([github], db=url, table_prefix=prefix, secret=SECRET, trust_host=True)
+    App(root=tmp_path, public=None).use(auth)
+    profile = {"id": "gh-7", "name": "New", "email": "new@example.test", "image": None}
+    account = {"provider": "github", "type": "oauth", "provider_account_id": "gh-7"}
+
+    async def scenario():
+        await auth.start()
+        database = auth.database
+        both_looked = asyncio.Barrier(2)
+        lookups = []
+        by_email = database.user_by_email
+
+        async def looked_up_together(email):
+            found = await by_email(email)
+            lookups.append(email)
+            if len(lookups) <= 2:
+                await both_looked.wait()  # neither inserts before both have looked
+            return found
+
+        database.user_by_email = looked_up_together
+        try:
+            results = await asyncio.gather(*(auth.resolve_user(github, profile, account) for _ in range(2)), return_exceptions=True)
+            assert not [r for r in results if isinstance(r, BaseException)], results
+            (first, first_new), (second, second_new) = results
+            assert first["id"] == second["id"] and sorted([first_new, second_new]) == [False, True]
+            async with database.engine.connect() as conn:
+                users = (await conn.execute(select(func.count()).select_from(database.users))).scalar()
+                accounts = (await conn.execute(select(database.accounts.c.user_id))).scalars().all()
+            assert users == 1 and accounts == [first["id"]]
+        finally:
+            await auth.stop()
+            if kind == "postgresql":
+                await drop_tables(url, prefix)
+
+    asyncio.run(scenario())

@@ -3,10 +3,13 @@ callback URLs, hosts and proxies, configuration errors."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from auth_support import (
     PASSWORD,
@@ -17,11 +20,12 @@ from auth_support import (
     session_cookie,
     sign_in,
 )
-from helpers import client_for
+from helpers import client_for, redis_or_skip
 from sqlalchemy import update
 
 from nexpress import App, Router
 from nexpress.auth import Auth, AuthConfigError, Credentials, Email, GitHub, MissingSecret, OAuth
+from nexpress.auth.ratelimit import FailureLimiter
 from nexpress.testing import TestClient
 
 HTML = {"accept": "text/html"}
@@ -120,6 +124,152 @@ def test_wrong_password_then_rate_limit(tmp_path, caplog):
     assert session_cookie(limited) is None
     assert client.get("/me").json()["user"] is None
     assert "too many failed attempts" in caplog.text
+
+
+# --- the failed sign-in limiter (attempts from many addresses at once, in one event loop) ----------
+
+REDIS_URL = "redis://127.0.0.1:6379/5"  # this file's Redis database (keys prefixed per test)
+
+
+class Browser:
+    """A client at one address calling the ASGI app directly: many requests at once."""
+
+    def __init__(self, app: App, ip: str) -> None:
+        transport = httpx.ASGITransport(app, client=(ip, 5000))
+        self.http = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        self.token: str | None = None
+
+    async def sign_in(self, email: str = "alice@example.test", password: str = PASSWORD) -> httpx.Response:
+        if self.token is None:
+            self.token = (await self.http.get("/api/auth/csrf")).json()["csrfToken"]
+        data = {"csrfToken": self.token, "email": email, "password": password, "callbackUrl": "/me"}
+        return await self.http.post("/api/auth/callback/credentials", data=data)
+
+
+def signed_in(response: httpx.Response) -> bool:
+    return response.status_code == 303 and response.headers["location"] == "/me"
+
+
+def refused(response: httpx.Response) -> bool:
+    return response.status_code == 429 and int(response.headers["retry-after"]) > 0
+
+
+async def run_and_stop(auth: Auth, scenario) -> None:
+    try:
+        await scenario()
+    finally:
+        await auth.stop()
+
+
+def test_concurrent_attempts_reach_authorize_at_most_limit_times(tmp_path):
+    calls = []
+
+    async def slow_authorize(credentials):
+        calls.append(credentials["password"])
+        await asyncio.sleep(0.01)  # a password check that awaits (a database, a thread)
+        return None
+
+    app, auth = credentials_app(tmp_path, providers=[Credentials(slow_authorize)], max_failed_sign_ins=5)
+
+    async def scenario():
+        browser = Browser(app, "10.0.0.1")
+        answers = await asyncio.gather(*(browser.sign_in(password=f"guess-{i}") for i in range(100)))
+        assert len(calls) <= 5  # the check and the count are one step: no attempt slips past
+        assert sum(refused(a) for a in answers) >= 95
+        assert all(a.status_code in (303, 429) for a in answers)
+
+    asyncio.run(run_and_stop(auth, scenario))
+
+
+def test_failures_lock_the_account_for_that_address_only_and_slow_it_down_elsewhere(tmp_path):
+    app, auth = credentials_app(tmp_path, max_failed_sign_ins=3)
+    slept = []
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+
+    auth.limiter.sleep = fake_sleep
+
+    async def scenario():
+        attacker, owner = Browser(app, "203.0.113.7"), Browser(app, "198.51.100.20")
+        for _ in range(3):
+            assert not signed_in(await attacker.sign_in(password="wrong"))
+        assert refused(await attacker.sign_in())  # that address: locked out of alice, even with the password
+        assert not slept
+        assert signed_in(await owner.sign_in())  # the owner elsewhere: slowed down, never locked out
+        assert slept == [auth.limiter.slow_down] and auth.limiter.slow_down > 0
+        # one address guessing many accounts is stopped too (5 x the limit, across accounts)
+        stuffer = Browser(app, "192.0.2.99")
+        for i in range(15):
+            assert not signed_in(await stuffer.sign_in(email=f"user{i}@example.test", password="wrong"))
+        assert refused(await stuffer.sign_in(email="user99@example.test", password="wrong"))
+        assert signed_in(await Browser(app, "192.0.2.100").sign_in())
+
+    asyncio.run(run_and_stop(auth, scenario))
+
+
+def test_ipv6_clients_are_counted_by_their_64_network(tmp_path):
+    app, auth = credentials_app(tmp_path, max_failed_sign_ins=3)
+
+    async def scenario():
+        # 15 failures (5 x the limit) from 15 addresses of one /64, each on another account
+        for i in range(15):
+            browser = Browser(app, f"2001:db8:1:2::{i + 1:x}")
+            assert not signed_in(await browser.sign_in(email=f"user{i}@example.test", password="wrong"))
+        assert refused(await Browser(app, "2001:db8:1:2:ffff:ffff:ffff:fffe").sign_in(email="new@example.test"))
+        assert signed_in(await Browser(app, "2001:db8:1:3::1").sign_in())  # the next /64 is someone else
+
+    asyncio.run(run_and_stop(auth, scenario))
+
+
+def test_a_full_limiter_table_forgets_the_oldest_keys_never_the_lockouts(tmp_path):
+    app, auth = credentials_app(tmp_path, max_failed_sign_ins=3)
+    auth.limiter = FailureLimiter(3, 900, max_keys=60)
+
+    async def scenario():
+        attacker = Browser(app, "203.0.113.7")
+        for _ in range(3):
+            await attacker.sign_in(password="wrong")
+        for i in range(60):  # junk failures from other addresses fill the table, and more
+            junk = Browser(app, f"198.18.{i // 250}.{i % 250}")
+            assert not signed_in(await junk.sign_in(email=f"junk{i}@example.test", password="wrong"))
+            if i % 5 == 4:
+                assert refused(await attacker.sign_in()), i  # still locked out while the table is full
+        assert refused(await attacker.sign_in())
+
+    asyncio.run(run_and_stop(auth, scenario))
+
+
+def test_the_limiter_counts_in_the_apps_redis_for_every_instance(tmp_path):
+    client = redis_or_skip(REDIS_URL)
+    prefix = f"t{uuid.uuid4().hex[:10]}_"
+    apps = []
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        app = App(root=tmp_path / name, public=None, cache=REDIS_URL)
+        auth = Auth([Credentials(authorize)], db=f"sqlite:///{tmp_path / name / 'auth.db'}", secret=SECRET,
+                    trust_host=True, max_failed_sign_ins=3, table_prefix=prefix)  # fmt: skip
+        app.use(auth)
+        apps.append((app, auth))
+
+    async def scenario():
+        try:
+            for _ in range(3):
+                assert not signed_in(await Browser(apps[0][0], "203.0.113.7").sign_in(password="wrong"))
+            assert refused(await Browser(apps[1][0], "203.0.113.7").sign_in())  # the other instance knows
+            assert signed_in(await Browser(apps[1][0], "203.0.113.8").sign_in())
+        finally:
+            for _, auth in apps:
+                await auth.stop()
+
+    try:
+        asyncio.run(scenario())
+        keys = client.keys(f"nx:auth:{prefix}fail:*")
+        assert keys and all(client.pttl(k) > 0 for k in keys)  # the counts expire with their window
+    finally:
+        for key in client.scan_iter(f"nx:auth:{prefix}fail:*"):
+            client.delete(key)
+        client.close()
 
 
 def test_credentials_without_csrf_or_with_an_evil_callback(tmp_path):

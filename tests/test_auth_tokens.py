@@ -3,16 +3,21 @@ passwords and the failed sign-in limiter."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import logging
+import threading
 import time
 
 import pytest
+from argon2 import PasswordHasher
+from conftest import free_port
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
-from nexpress.auth import hash_password, needs_rehash, verify_password
-from nexpress.auth.ratelimit import FailureLimiter
+from nexpress.auth import hash_password, needs_rehash, verify_password, verify_password_async
+from nexpress.auth.ratelimit import FailureLimiter, address_key
 from nexpress.auth.tokens import IdTokenError, decrypt, encrypt, hash_token, validate_id_token
 
 SECRETS = ["k" * 32]
@@ -133,16 +138,67 @@ def test_passwords_are_argon2id_and_verified_in_argon2_order():
         hash_password("")
 
 
-def test_failure_limiter_blocks_after_the_limit_and_forgets_after_the_window():
+def test_unknown_users_cost_one_argon2_verification_like_known_ones(monkeypatch):
+    stored = hash_password("correct horse")
+    verified = []
+    real = PasswordHasher.verify
+
+    def counting(self, hash, password):
+        verified.append((hash, threading.get_ident()))
+        return real(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting)
+    assert not verify_password(None, "correct horse")  # no such user: a dummy hash is verified
+    assert len(verified) == 1 and verified[0][0].startswith("$argon2id$") and verified[0][0] != stored
+    assert asyncio.run(verify_password_async(stored, "correct horse"))
+    assert not asyncio.run(verify_password_async(None, "anything"))
+    assert len(verified) == 3
+    assert verified[2][0] == verified[0][0]  # one dummy hash, made once
+    assert verified[1][1] != threading.get_ident()  # off the event loop's thread
+
+
+def test_addresses_are_counted_as_ipv4_or_ipv6_64_networks():
+    assert address_key("203.0.113.7") == "203.0.113.7"
+    assert address_key("::ffff:203.0.113.7") == "203.0.113.7"
+    assert address_key("2001:db8:1:2::1") == address_key("2001:DB8:1:2:ffff:ffff:ffff:ffff") == "2001:db8:1:2::/64"
+    assert address_key("2001:db8:1:3::1") != address_key("2001:db8:1:2::1")
+    assert address_key("fe80::1%eth0") == "fe80::/64"
+    assert address_key("unix:/run/app.sock") == "unix:/run/app.sock"
+
+
+def test_failure_limiter_counts_before_the_check_and_takes_back_a_success():
     limiter = FailureLimiter(limit=3, window=60)
-    keys = ["ip:1.2.3.4", "account:alice"]
-    for _ in range(3):
-        assert limiter.retry_after(keys, now=100) == 0
-        limiter.failed(keys, now=100)
-    assert 0 < limiter.retry_after(keys, now=100) <= 61
-    assert limiter.retry_after(["account:alice"], now=100) > 0
-    assert limiter.retry_after(["account:bob"], now=100) == 0
-    assert limiter.retry_after(keys, now=161) == 0
-    limiter.failed(keys, now=200)
-    limiter.succeeded(["account:alice"])
-    assert limiter.retry_after(["account:alice"], now=200) == 0
+    slept = []
+
+    async def fake_sleep(seconds):
+        slept.append(seconds)
+
+    limiter.sleep = fake_sleep
+
+    async def scenario():
+        admitted = [await limiter.admit("10.0.0.1", "credentials", "alice") for _ in range(4)]
+        assert [a.retry_after for a in admitted[:3]] == [0, 0, 0]  # counted as failures until taken back
+        assert 0 < admitted[3].retry_after <= 120
+        assert (await limiter.admit("10.0.0.2", "credentials", "bob")).retry_after == 0  # other pairs are free
+        elsewhere = await limiter.admit("10.0.0.3", "credentials", "alice")
+        assert elsewhere.retry_after == 0 and elsewhere.slowed and slept == [limiter.slow_down]
+        await limiter.succeeded(elsewhere)
+        ok = await limiter.admit("10.0.0.2", "credentials", "bob")
+        await limiter.succeeded(ok)  # bob's pair starts over: three more tries
+        again = [await limiter.admit("10.0.0.2", "credentials", "bob") for _ in range(4)]
+        assert [a.retry_after == 0 for a in again] == [True, True, True, False]
+
+    asyncio.run(scenario())
+
+
+def test_the_limiter_counts_in_this_process_while_its_redis_is_down(caplog):
+    limiter = FailureLimiter(limit=2, window=60, store=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens
+    assert limiter.shared
+
+    async def scenario():
+        return [(await limiter.admit("10.0.0.1", "credentials", "alice")).retry_after for _ in range(3)]
+
+    with caplog.at_level(logging.WARNING, logger="nexpress.auth"):
+        waits = asyncio.run(scenario())
+    assert waits[:2] == [0, 0] and waits[2] > 0  # fail over, never open
+    assert len([r for r in caplog.records if "store unavailable" in r.getMessage()]) == 1

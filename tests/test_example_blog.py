@@ -4,11 +4,13 @@ user; writing posts and /dashboard need a session)."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sys
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 
 from nexpress.testing import TestClient
 
@@ -99,6 +101,30 @@ def test_writing_posts_and_the_dashboard_need_a_session(blog):
     page = blog.get("/dashboard", headers=HTML)
     assert page.status_code == 200 and "Signed in as <strong>Demo Author</strong>" in page.text
     assert "demo@example.com" in blog.get("/", headers=HTML).text
+
+
+def test_authorize_verifies_a_dummy_hash_for_unknown_emails(monkeypatch):
+    """An unknown email costs one Argon2 verification, as a wrong password does: the
+    response time does not tell who has an account."""
+    monkeypatch.syspath_prepend(str(BLOG))
+    sys.modules.pop("accounts", None)
+    accounts = importlib.import_module("accounts")
+    verified = []
+    real = PasswordHasher.verify
+
+    def counting(self, hash, password):
+        verified.append(hash)
+        return real(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting)
+    try:
+        assert asyncio.run(accounts.authorize({"email": "nobody@example.com", "password": "x"})) is None
+        assert len(verified) == 1
+        assert asyncio.run(accounts.authorize({"email": "demo@example.com", "password": "x"})) is None
+        assert len(verified) == 2
+        assert asyncio.run(accounts.authorize({"email": "demo@example.com", "password": "nexpress-demo"}))["id"] == "demo"
+    finally:
+        sys.modules.pop("accounts", None)
 
 
 def test_github_sign_in_appears_when_configured(tmp_path, monkeypatch):

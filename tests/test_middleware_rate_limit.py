@@ -112,6 +112,26 @@ def test_memory_store_forgets_idle_clients():
     assert list(store.states) == ["late"]
 
 
+def test_a_full_memory_store_forgets_the_least_recently_seen_client_only():
+    store = MemoryRateStore(max_keys=3)
+
+    async def hits():
+        for key in ("a", "b", "c"):
+            await store.hit(key, 1, W, False)
+        refused = await store.hit("a", 1, W, False)  # "a" is over its limit, and seen last
+        assert not refused.allowed
+        await store.hit("d", 1, W, False)  # full: "b" (least recently seen) goes, nobody else
+        assert list(store.states) == ["c", "a", "d"]
+        assert not (await store.hit("a", 1, W, False)).allowed  # still limited
+        await store.undo("a")
+        await store.undo("a")  # never below zero
+        assert store.states["a"].count == 0
+        await store.reset("c")
+        assert list(store.states) == ["d", "a"]
+
+    asyncio.run(hits())
+
+
 # --- the middleware, in process ------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ import os
 import secrets
 
 from nexpress import HTTPError
-from nexpress.auth import Credentials, GitHub, hash_password, verify_password
+from nexpress.auth import Credentials, GitHub, hash_password, verify_password_async
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_EMAIL = "demo@example.com"
@@ -20,9 +20,13 @@ _DEMO_HASH = hash_password(DEMO_PASSWORD)  # a real app keeps Argon2id hashes in
 
 
 async def authorize(credentials: dict[str, str]) -> dict | None:
-    """The credentials form's check: the demo user only."""
-    if credentials.get("email", "").strip().lower() == DEMO_EMAIL and verify_password(_DEMO_HASH, credentials.get("password", "")):
-        return DEMO_USER
+    """The credentials form's check: the demo user only. An unknown email is checked
+    against a dummy hash (``None``), so it takes as long as a wrong password and the
+    response time does not tell who has an account; Argon2 runs in a thread."""
+    user = DEMO_USER if credentials.get("email", "").strip().lower() == DEMO_EMAIL else None
+    stored = _DEMO_HASH if user is not None else None  # a real app: its users table's hash
+    if await verify_password_async(stored, credentials.get("password", "")):
+        return user
     return None
 
 

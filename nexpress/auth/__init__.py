@@ -13,7 +13,7 @@ a session anywhere (WebSockets, actions). See ``docs/auth.md``.
 
 from .core import Auth
 from .errors import AuthConfigError, MissingSecret, SignInError, UntrustedHost
-from .passwords import hash_password, needs_rehash, verify_password
+from .passwords import hash_password, needs_rehash, verify_password, verify_password_async
 from .providers import OIDC, Credentials, Email, GitHub, Google, OAuth, Provider
 from .session import Session, User
 
@@ -35,4 +35,5 @@ __all__ = [
     "hash_password",
     "needs_rehash",
     "verify_password",
+    "verify_password_async",
 ]

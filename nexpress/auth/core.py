@@ -33,7 +33,7 @@ from .db import Database
 from .endpoints import build_router
 from .errors import SIGNIN_PAGE_ERRORS, AuthConfigError, MissingSecret, SignInError
 from .providers import Credentials, Email, Provider
-from .ratelimit import FailureLimiter
+from .ratelimit import FailureLimiter, shared_store
 from .session import Session, SessionCache, User
 from .urls import normalise_origin, origin_of_request, same_origin
 
@@ -157,7 +157,9 @@ class Auth(Plugin):
     ``pages`` (``{"signin": "/login", ...}``); ``callbacks`` (``sign_in``,
     ``redirect``, ``session``, ``jwt``); events ``on_sign_in``/``on_sign_out``;
     ``allow_email_linking``; ``session_cache_ttl`` (5 s: how long this process
-    trusts a database session it looked up; 0 queries on every request).
+    trusts a database session it looked up; 0 queries on every request);
+    ``max_failed_sign_ins``, ``failed_sign_in_window`` and ``failed_sign_in_store``
+    (default: the app's cache store when it is Redis, else this process's memory).
     """
 
     def __init__(
@@ -179,6 +181,7 @@ class Auth(Plugin):
         update_age: int = DAY,
         max_failed_sign_ins: int = 5,
         failed_sign_in_window: int = 15 * 60,
+        failed_sign_in_store: str | None = None,
         table_prefix: str = "",
         session_cache_ttl: float = 5.0,
     ) -> None:
@@ -227,7 +230,13 @@ class Auth(Plugin):
         self.allow_email_linking = allow_email_linking
         self.max_age = max_age
         self.update_age = update_age
-        self.limiter = FailureLimiter(max_failed_sign_ins, failed_sign_in_window)
+        self.failed_sign_in_store = failed_sign_in_store
+        try:
+            self.limiter = FailureLimiter(
+                max_failed_sign_ins, failed_sign_in_window, store=failed_sign_in_store or "memory://", prefix=f"nx:auth:{table_prefix}fail:"
+            )
+        except ValueError as exc:
+            raise AuthConfigError(str(exc)) from None
         # database sessions seen in the last few seconds (0: query on every request);
         # JWT sessions decrypted once per distinct cookie
         self.session_cache = SessionCache(session_cache_ttl)
@@ -251,6 +260,8 @@ class Auth(Plugin):
         self.app = router
         router.auth = self
         self.base = _join(prefix, self.base_path)
+        if self.failed_sign_in_store is None and shared_store(router.cache_url):
+            self.limiter.use_store(router.cache_url)  # the app's Redis: one count for every instance
         router.use(self.middleware)
         router.use(self.base, build_router(self))
         router.on_startup(self.start)
@@ -289,6 +300,7 @@ class Auth(Plugin):
 
     async def stop(self) -> None:
         self.started = False
+        await self.limiter.close()
         if self.http is not None:
             await self.http.aclose()
             self.http = None
@@ -491,11 +503,24 @@ class Auth(Plugin):
     async def resolve_user(self, provider: Provider, profile: dict[str, Any], account: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """The user this sign-in belongs to (created or linked), and whether it is new.
         A new provider account whose email already belongs to a user is refused
-        (OAuthAccountNotLinked) unless email linking is allowed."""
+        (OAuthAccountNotLinked) unless email linking is allowed. Two first sign-ins of
+        one new user at once (two tabs, a double click): the loser's insert meets the
+        unique email or id, and it looks again, finding the winner's user."""
         db = self.database
-        account_id = account["provider_account_id"]
         if db is None:  # JWT sessions without a database: the profile is the user
             return {k: profile.get(k) for k in ("id", "name", "email", "image")}, False
+        for _ in range(3):
+            found = await self._find_or_create_user(db, provider, profile, account)
+            if found is not None:
+                return found
+        raise SignInError("Default", f"could not create the user for {provider.id} account {account['provider_account_id']!r}: it kept conflicting")
+
+    async def _find_or_create_user(
+        self, db: Database, provider: Provider, profile: dict[str, Any], account: dict[str, Any]
+    ) -> tuple[dict[str, Any], bool] | None:
+        """One try of :meth:`resolve_user`; None when a concurrent sign-in created the
+        user (or the account) between the lookups and the insert."""
+        account_id = account["provider_account_id"]
         existing = await db.user_by_account(provider.id, account_id)
         if existing is not None:
             return existing, False
@@ -518,9 +543,8 @@ class Auth(Plugin):
                 )
         preferred = profile["id"] if isinstance(provider, Credentials) else None
         verified = datetime.now(UTC) if isinstance(provider, Email) else None
-        user = await db.create_user(profile, user_id=preferred, email_verified=verified)
-        await db.link_account(user["id"], account)
-        return user, True
+        user = await db.create_user(profile, user_id=preferred, email_verified=verified, account=account)
+        return None if user is None else (user, True)
 
     async def complete_sign_in(
         self,
@@ -595,10 +619,10 @@ class Auth(Plugin):
         logger.warning("sign-in failed: %s", exc)
         return self.error_url(exc.code, callback_url)
 
-    def credentials_keys(self, req: Request, provider: Credentials, fields: Mapping[str, str]) -> tuple[str, str]:
+    def credentials_account(self, provider: Credentials, fields: Mapping[str, str]) -> str:
+        """The account name failed attempts are counted for: the first field, normalised."""
         first = next(iter(provider.credentials))
-        account = str(fields.get(first, "")).strip().lower()[:320]
-        return f"ip:{req.ip}", f"account:{provider.id}:{account}"
+        return str(fields.get(first, "")).strip().lower()[:320]
 
 
 def _jwt_body(claims: Mapping[str, Any]) -> dict[str, Any]:

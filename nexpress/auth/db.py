@@ -169,7 +169,16 @@ class Database:
             row = (await conn.execute(select(u.c.id, u.c.name, u.c.email, u.c.image).where(u.c.id == user_id))).mappings().first()
         return dict(row) if row else None
 
-    async def create_user(self, profile: dict[str, Any], user_id: str | None = None, email_verified: datetime | None = None) -> dict[str, Any]:
+    async def create_user(
+        self,
+        profile: dict[str, Any],
+        user_id: str | None = None,
+        email_verified: datetime | None = None,
+        account: dict[str, Any] | None = None,
+    ) -> dict[str, Any] | None:
+        """Insert a user, and its provider ``account`` in the same transaction (a
+        concurrent sign-in never sees one without the other). None when the id, the
+        email or the account exists already: a concurrent sign-in created it first."""
         row = {
             "id": user_id or uuid.uuid4().hex,
             "name": profile.get("name"),
@@ -177,21 +186,27 @@ class Database:
             "image": profile.get("image"),
             "email_verified": email_verified,
         }
-        async with self.engine.begin() as conn:
-            await conn.execute(insert(self.users).values(**row))
+        try:
+            async with self.engine.begin() as conn:
+                await conn.execute(insert(self.users).values(**row))
+                if account is not None:
+                    await conn.execute(insert(self.accounts).values(**self._account_row(row["id"], account)))
+        except IntegrityError:
+            return None
         return {k: row[k] for k in ("id", "name", "email", "image")}
 
     async def mark_email_verified(self, user_id: str, when: datetime) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(update(self.users).where(self.users.c.id == user_id).values(email_verified=when))
 
-    async def link_account(self, user_id: str, account: dict[str, Any]) -> None:
+    def _account_row(self, user_id: str, account: dict[str, Any]) -> dict[str, Any]:
         columns = {c.name for c in self.accounts.columns}
-        values = {k: v for k, v in account.items() if k in columns}
-        values["user_id"] = user_id
+        return {**{k: v for k, v in account.items() if k in columns}, "user_id": user_id}
+
+    async def link_account(self, user_id: str, account: dict[str, Any]) -> None:
         try:
             async with self.engine.begin() as conn:
-                await conn.execute(insert(self.accounts).values(**values))
+                await conn.execute(insert(self.accounts).values(**self._account_row(user_id, account)))
         except IntegrityError:  # linked meanwhile by a concurrent sign-in: keep the first
             pass
 

@@ -261,10 +261,11 @@ class Endpoints:
         form = await self.post_checks(req)
         callback = await auth.checked_callback_url(req, form.get("callbackUrl"))
         fields = {name: form.get(name, "") for name in provider.credentials}
-        keys = auth.credentials_keys(req, provider, fields)
-        wait = auth.limiter.retry_after(list(keys))
-        if wait:
-            logger.warning("credentials sign-in refused for %s: too many failed attempts", keys)
+        name = auth.credentials_account(provider, fields)
+        attempt = await auth.limiter.admit(req.ip, provider.id, name)
+        if attempt.retry_after:
+            wait = attempt.retry_after
+            logger.warning("credentials sign-in of %r from %s refused: too many failed attempts", name[:80], req.ip)
             raise HTTPError(
                 429,
                 f"Too many failed sign-in attempts; try again in {wait} s",
@@ -272,12 +273,11 @@ class Endpoints:
                 retry_after=wait,
             )
         user = await (provider.authorize(fields, req) if provider.takes_request else provider.authorize(fields))
-        if not user:
-            auth.limiter.failed(list(keys))
-            return _go(req, res, auth.fail(SignInError("CredentialsSignin", f"authorize() refused {keys[1]}"), callback))
+        if not user:  # the attempt stays counted as a failure
+            return _go(req, res, auth.fail(SignInError("CredentialsSignin", f"authorize() refused {name[:80]!r} from {req.ip}"), callback))
         if not isinstance(user, dict) or user.get("id") in (None, ""):
             raise AuthConfigError("Credentials authorize() must return a dict with an 'id' (or None)")
-        auth.limiter.succeeded([keys[1]])
+        await auth.limiter.succeeded(attempt)
         profile = {"id": str(user["id"]), "name": user.get("name"), "email": user.get("email"), "image": user.get("image")}
         account = {"provider": provider.id, "type": "credentials", "provider_account_id": profile["id"]}
         try:

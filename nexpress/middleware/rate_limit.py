@@ -42,13 +42,27 @@ if TYPE_CHECKING:
     from ..request import Request
     from ..response import Response
 
-__all__ = ["Decision", "MemoryRateStore", "RateLimit", "RedisRateStore", "WindowState", "advance", "describe", "rate_limit"]
+__all__ = [
+    "MAX_KEYS",
+    "STORE_ERRORS",
+    "Decision",
+    "MemoryRateStore",
+    "RateLimit",
+    "RedisRateStore",
+    "WindowState",
+    "advance",
+    "describe",
+    "open_store",
+    "rate_limit",
+    "store_kind",
+]
 
 log = logging.getLogger("nexpress.rate_limit")
 
 _WARN_EVERY = 10.0  # seconds between two "store unavailable" warnings
 _PAUSE_AFTER_FAILURE = 1.0  # seconds during which a failed store is not retried
 _MAX_KEY = 200  # longer client keys are hashed (a key may come from a header)
+MAX_KEYS = 100_000  # clients the memory store keeps; beyond, the least recently seen is forgotten
 
 
 # --- the algorithm, as pure functions ---------------------------------------------------
@@ -126,21 +140,44 @@ def _seconds(ms: int) -> int:
 
 
 class MemoryRateStore:
-    """Counts in this process (``store="memory://"``): each instance limits alone."""
+    """Counts in this process (``store="memory://"``): each instance limits alone.
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    At most ``max_keys`` clients are kept, in the order they were last counted: a
+    new client beyond that forgets the least recently seen one (never all of them,
+    so a flood of new keys cannot wipe the counts of the clients being limited)."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, max_keys: int = MAX_KEYS) -> None:
+        if max_keys < 1:
+            raise ValueError("a memory rate store needs max_keys >= 1")
         self.clock = clock
+        self.max_keys = max_keys
         self.states: dict[str, WindowState] = {}
         self._swept = 0
 
     async def hit(self, key: str, limit: int, window_ms: int, sliding: bool) -> Decision:
+        """Count one request for ``key`` if it is within the limit (no await inside:
+        the check and the count are one step for the event loop)."""
         now_ms = int(self.clock() * 1000)
         if now_ms - self._swept > window_ms:
             self._sweep(now_ms // window_ms)
             self._swept = now_ms
-        state, allowed, elapsed = advance(self.states.get(key), now_ms, window_ms, limit, sliding)
-        self.states[key] = state
+        states = self.states
+        previous = states.pop(key, None)  # re-inserted below: the dict's order is recency
+        if previous is None and len(states) >= self.max_keys:
+            del states[next(iter(states))]
+        state, allowed, elapsed = advance(previous, now_ms, window_ms, limit, sliding)
+        states[key] = state
         return describe(allowed, state.count, state.previous, elapsed, window_ms, limit, sliding)
+
+    async def undo(self, key: str) -> None:
+        """Take back one counted request (it turned out not to be one to limit)."""
+        state = self.states.get(key)
+        if state is not None and state.count > 0:
+            state.count -= 1
+
+    async def reset(self, key: str) -> None:
+        """Forget ``key``'s counts."""
+        self.states.pop(key, None)
 
     def _sweep(self, index: int) -> None:
         """Forget clients not seen in the last two windows (bounded memory under a flood)."""
@@ -183,6 +220,13 @@ redis.call('PEXPIRE', KEYS[1], ttl)
 return {allowed, count, prev, elapsed}
 """
 
+# Take back one counted request (MemoryRateStore.undo); the expiry stays as it was.
+_UNDO_LUA = """
+local c = tonumber(redis.call('HGET', KEYS[1], 'c'))
+if c and c > 0 then redis.call('HINCRBY', KEYS[1], 'c', -1) end
+return 0
+"""
+
 
 class RedisRateStore:
     """Counts in Redis, one atomic Lua script per request: one limit for all instances."""
@@ -207,8 +251,24 @@ class RedisRateStore:
         )
         return describe(bool(allowed), int(count), int(previous), int(elapsed), window_ms, limit, sliding)
 
+    async def undo(self, key: str) -> None:
+        """Take back one counted request (atomic: a short Lua script)."""
+        await self.redis.client().eval(_UNDO_LUA, 1, self.prefix + key)
+
+    async def reset(self, key: str) -> None:
+        await self.redis.client().delete(self.prefix + key)
+
     async def close(self) -> None:
         await self.redis.close()
+
+
+def open_store(url: str, prefix: str, what: str = "rate_limit(store=...)", max_keys: int = MAX_KEYS) -> MemoryRateStore | RedisRateStore:
+    """The store for a URL: ``"memory://"`` (this process, at most ``max_keys``
+    clients) or Redis (every instance; keys start with ``prefix``). ``what`` names
+    the option in the error for any other URL."""
+    if store_kind(url, what) == "memory":
+        return MemoryRateStore(max_keys=max_keys)
+    return RedisRateStore(url, prefix)
 
 
 # --- the middleware -----------------------------------------------------------------------
@@ -332,9 +392,5 @@ def rate_limit(
     if not callable(key) or (skip is not None and not callable(skip)):
         raise TypeError("rate_limit(key=..., skip=...) take functions of req")
     label = name or f"{algorithm}:{limit}:{window:g}"
-    backend: MemoryRateStore | RedisRateStore
-    if store_kind(store, "rate_limit(store=...)") == "memory":
-        backend = MemoryRateStore()
-    else:
-        backend = RedisRateStore(store, f"nx:rl:{label}:")
+    backend = open_store(store, f"nx:rl:{label}:")
     return RateLimit(limit, window, algorithm == "sliding", backend, key, skip, message)
