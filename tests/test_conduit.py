@@ -316,3 +316,28 @@ def test_schemathesis_finds_no_server_errors_or_nonconforming_responses(conduit:
     counts = re.search(r"(\d+) generated, (\d+) passed", run.stdout)
     assert counts is not None and counts.group(1) == counts.group(2), run.stdout[-2000:]
     print(f"schemathesis: {counts.group(0)}")  # shown with -s / -rP
+
+
+def test_an_unknown_email_costs_one_argon2_verification_like_a_wrong_password(monkeypatch) -> None:
+    """Login timing must not tell which emails have accounts: an unknown user is
+    verified against a dummy hash (and still fails, whatever the password)."""
+    monkeypatch.syspath_prepend(str(CONDUIT))
+    from conduit import security
+
+    calls: list[str] = []
+    real = security._hasher
+
+    class CountingHasher:
+        hash = real.hash
+
+        def verify(self, hashed: str, password: str) -> bool:
+            calls.append(hashed)
+            return real.verify(hashed, password)
+
+    monkeypatch.setattr(security, "_hasher", CountingHasher())
+    assert asyncio.run(security.verify_password(None, "conduit: no such user")) is False
+    assert asyncio.run(security.verify_password(None, "guess")) is False
+    known = asyncio.run(security.hash_password("right"))
+    assert asyncio.run(security.verify_password(known, "wrong")) is False
+    assert asyncio.run(security.verify_password(known, "right")) is True
+    assert len(calls) == 4

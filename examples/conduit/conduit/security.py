@@ -4,6 +4,7 @@ hashes (argon2-cffi), and the middleware that reads the token."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 
@@ -55,11 +56,20 @@ async def hash_password(password: str) -> str:
     return await asyncio.to_thread(_hasher.hash, password)
 
 
-async def verify_password(hashed: str, password: str) -> bool:
+@functools.cache
+def _dummy_hash() -> str:
+    return _hasher.hash("conduit: no such user")
+
+
+async def verify_password(hashed: str | None, password: str) -> bool:
+    """Argon2id, off the event loop. ``hashed=None`` (no such user) verifies against a
+    dummy hash and fails: an unknown email costs as long as a wrong password, so the
+    answer time does not tell which emails have accounts."""
     try:
-        return await asyncio.to_thread(_hasher.verify, hashed, password)
+        matches = await asyncio.to_thread(_hasher.verify, hashed or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return False
+    return matches and hashed is not None
 
 
 def unauthorized(message: str) -> HTTPError:

@@ -66,7 +66,7 @@ async def login(req, body: LoginUserRequest) -> UserResponse:
     """Existing user login."""
     async with db.engine.connect() as conn:
         row = (await conn.execute(select(users).where(users.c.email == body.user.email))).first()
-    if row is None or not await verify_password(row.password_hash, body.user.password):
+    if not await verify_password(row.password_hash if row else None, body.user.password) or row is None:
         raise HTTPError(401, "is invalid", field="email or password")
     return user_response(row)
 
