@@ -14,9 +14,13 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["DRAIN_FILE_VARIABLE", "Lifecycle"]
+__all__ = ["BUILD_OUTPUT_KEY", "DRAIN_FILE_VARIABLE", "Lifecycle"]
 
 DRAIN_FILE_VARIABLE = "NEXPRESS_DRAIN_FILE"
+
+BUILD_OUTPUT_KEY = "nexpress.build_output"
+"""In a lifespan scope: False keeps the app from seeding its cache with ``nexpress
+build``'s output (``TestClient`` sends it unless asked for the build)."""
 
 STARTING = "starting"
 READY = "ready"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -17,23 +18,27 @@ from typing import Any
 from ._asgi import Dispatcher, ErrorLayer, build_invoker
 from ._asgi.websocket import serve_websocket
 from ._call import call_all
-from ._lifecycle import Lifecycle
+from ._lifecycle import BUILD_OUTPUT_KEY, Lifecycle
 from .cache import Cache, MemoryStore, store_from_url
-from .cache.manifest import load_prerendered
+from .cache.manifest import OUTPUT, load_prerendered, stale_sources
 from .config import load_settings
-from .devtools import DevTools
+from .csrf import MissingSecret, has_secret
+from .devtools import TOKEN_ENV, DevTools
+from .errors import StartupError
 from .health import Health
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
 from .routing import RouteDef, Router
 from .routing.table import RouteTable, compile_routes
-from .serving import SERVING_VARIABLE, ServeOptions, check_address, run_server
+from .serving import SERVING_VARIABLE, ServeOptions, check_address, run_server, split_state_warning
 from .templating import Templates
 
 logger = logging.getLogger("nexpress")
 
 MiB = 1024 * 1024
+DEV_SECRET = "dev-secret"
+"""The file under ``.nexpress/`` keeping ``nexpress dev``'s generated secret across reloads."""
 
 __all__ = ["App"]
 
@@ -216,22 +221,78 @@ class App(Router):
 
     # --- lifespan -------------------------------------------------------------------
 
-    async def startup(self, *, for_build: bool = False) -> None:
-        """What the server's start-up runs: compile, prepare the cache, run the
-        start-up handlers. ``for_build``: ``nexpress build``/``export`` render with a
-        private in-memory cache, never the shared store."""
+    def secret_users(self) -> list[str]:
+        """What needs ``App(secret=...)``, from the compiled table: pages rendering
+        ``csrf()``/``action()``, server actions, middleware such as ``csrf()`` or an
+        ``Auth`` without its own secret. Start-up refuses to run without a secret
+        when this is not empty (``nexpress dev`` makes one)."""
+        table = self.table
+        users = list(self.file_routes.secret_users) if self.file_routes is not None else []
+        steps = [step for route in table.routes for step in route.middleware] + list(table.fallback)
+        for step in steps:
+            reason = getattr(step.fn, "secret_needed", None)
+            if reason and reason not in users:
+                users.append(reason)
+        return users
+
+    def _ensure_dev_secret(self, users: list[str]) -> None:
+        """Debug runs without a secret get one, with a warning: kept in
+        ``.nexpress/dev-secret`` under ``nexpress dev`` (a reload keeps sessions and
+        CSRF cookies valid), else made for this process."""
+        persist = bool(os.environ.get(TOKEN_ENV))
+        self.secret = dev_secret(self.root) if persist else secrets.token_urlsafe(32)
+        where = f"kept in {OUTPUT}/{DEV_SECRET}" if persist else "for this process only"
+        logger.warning(
+            "nexpress: no App(secret=...)/NEXPRESS_SECRET, which these need: %s. Using a development secret"
+            " (%s); `nexpress start` refuses to start without one.",
+            _listing(users),
+            where,
+        )
+
+    async def startup(self, *, for_build: bool = False, build_output: bool = True) -> None:
+        """What the server's start-up runs: compile, check the secret, prepare the
+        cache (seeded from ``nexpress build``'s output unless ``build_output=False``,
+        as ``TestClient`` does, or when its sources changed since), run the start-up
+        handlers. ``for_build``: ``nexpress build``/``export`` render with a private
+        in-memory cache, never the shared store."""
         table = self.compile()
+        users = self.secret_users()
+        if users and self.debug and not has_secret(self) and not getattr(self.auth, "has_own_secret", False):
+            self._ensure_dev_secret(users)
         if for_build:
             self.cache.use_store(MemoryStore())
         self.cache.activate()
         if not for_build:
             if self.debug:
                 await self.cache.clear()  # dev: a restart after a source change starts empty
-            else:
-                await load_prerendered(self.root, self.cache)
+            elif build_output:
+                await self._load_build_output()
         await call_all(list(table.startup))
+        if users and not has_secret(self):  # after the handlers: Auth(secret=...) sets the app's
+            raise MissingSecret(
+                f"App(secret=...) is not set, and these need it: {_listing(users)}. Set App(secret=...) or the"
+                " NEXPRESS_SECRET environment variable (AUTH_SECRET works too), e.g. with the output of"
+                " python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
         if not for_build:
             self.lifecycle.started()
+
+    async def _load_build_output(self) -> None:
+        """Seed the cache from ``.nexpress/``, unless a source it was built from changed."""
+        changed = stale_sources(self.root, self.source_folders())
+        if changed:
+            logger.warning(
+                "nexpress: not serving the prerendered pages in %s/: %s changed since `nexpress build`"
+                " (pages render on first request instead). Run `nexpress build` again.",
+                OUTPUT,
+                _listing(changed, ", "),
+            )
+            return
+        await load_prerendered(self.root, self.cache)
+
+    def source_folders(self) -> list[str]:
+        """The folders whose files a build depends on: ``app/`` and ``public/``."""
+        return [os.path.join(self.root, name) for name in (self.pages, self.public) if name]
 
     async def shutdown(self) -> None:
         """Run the shutdown handlers, then close the cache and the pub/sub broker."""
@@ -262,6 +323,9 @@ class App(Router):
             return
         options = ServeOptions(host=host, port=port, workers=workers, server=server, grace=grace)
         check_address(options)
+        warning = split_state_warning(workers, self.settings)
+        if warning:
+            logger.warning("nexpress: %s", warning)
         spec, folder = import_spec(self)
         if folder not in sys.path:
             sys.path.insert(0, folder)
@@ -280,16 +344,20 @@ class App(Router):
                 assert dispatch is not None
             await dispatch(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send)
+            await self._lifespan(receive, send, build_output=scope.get(BUILD_OUTPUT_KEY, True))
         elif scope["type"] == "websocket":
             await serve_websocket(self.table, self, scope, receive, send)
 
-    async def _lifespan(self, receive: Callable, send: Callable) -> None:
+    async def _lifespan(self, receive: Callable, send: Callable, *, build_output: bool = True) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self.startup()
+                    await self.startup(build_output=build_output)
+                except StartupError as exc:  # the message names the fix: no traceback
+                    logger.error("start-up failed: %s", exc)
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
                 except BaseException as exc:
                     logger.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
@@ -304,6 +372,34 @@ class App(Router):
                     return
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _listing(items: list[str], separator: str = "; ", limit: int = 5) -> str:
+    """``a; b; c`` (the first ``limit``, then how many more)."""
+    more = f"{separator}and {len(items) - limit} more" if len(items) > limit else ""
+    return separator.join(items[:limit]) + more
+
+
+def dev_secret(root: str) -> str:
+    """The development secret kept in ``root/.nexpress/dev-secret`` (made on first
+    use, readable by the owner only); a fresh one when the folder is not writable."""
+    path = os.path.join(root, OUTPUT, DEV_SECRET)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            kept = fh.read().strip()
+        if len(kept) >= 32:
+            return kept
+    except OSError:
+        pass
+    made = secrets.token_urlsafe(32)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(made)
+    except OSError:
+        pass
+    return made
 
 
 def import_spec(app: App) -> tuple[str, str]:

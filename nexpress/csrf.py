@@ -39,7 +39,7 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from .errors import HTTPError
+from .errors import HTTPError, StartupError
 
 if TYPE_CHECKING:
     from .request import Request
@@ -52,6 +52,7 @@ __all__ = [
     "check_request",
     "cookie_name",
     "cookie_value",
+    "has_secret",
     "hidden_input",
     "new_token",
     "secret_for",
@@ -70,8 +71,9 @@ _TOKEN_BYTES = 32
 _MAX_COOKIE = 200  # a real cookie is 43 + 1 + 43 characters
 
 
-class MissingSecret(RuntimeError):
-    """No secret to key CSRF tokens (or sessions) with; the message names the setting."""
+class MissingSecret(StartupError):
+    """No secret to key CSRF tokens (or sessions) with; the message names the setting.
+    Raised at start-up when something needs one (see ``App.secret_users``)."""
 
 
 def new_token() -> str:
@@ -132,6 +134,11 @@ def secret_for(app: Any) -> str:
             " print(secrets.token_urlsafe(32))'"
         )
     return secret
+
+
+def has_secret(app: Any) -> bool:
+    """Whether :func:`secret_for` has a secret to give."""
+    return bool(getattr(app, "secret", None) or os.environ.get("AUTH_SECRET"))
 
 
 def _cookie_of(req: Request) -> str | None:

@@ -40,6 +40,12 @@ class HTTPError(Exception):
         return f"HTTPError({self.status}, {self.detail!r})"
 
 
+class StartupError(RuntimeError):
+    """The app cannot start as configured (a secret something needs is missing, auth
+    has no site URL, ``--strict`` met a warning); the message names the settings to
+    fix. The lifespan logs it as one line, without a traceback."""
+
+
 class NotFound(HTTPError):
     """What :func:`not_found` raises: a 404 answered by the nearest ``not-found.html``."""
 

@@ -23,11 +23,12 @@ from granian import Granian
 from granian.constants import Interfaces
 
 from ._lifecycle import DRAIN_FILE_VARIABLE
+from .config import Settings
 
 SERVING_VARIABLE = "NEXPRESS_SERVING"
 """Set in the server's workers: ``app.listen()`` met again while they import the app does nothing."""
 
-__all__ = ["SERVING_VARIABLE", "ServeError", "ServeOptions", "check_address", "run_server"]
+__all__ = ["SERVING_VARIABLE", "ServeError", "ServeOptions", "check_address", "run_server", "split_state_warning"]
 
 
 class ServeError(RuntimeError):
@@ -95,6 +96,39 @@ def uds_error(path: str) -> str | None:
             os.unlink(path)  # stale: nobody listens
             return None
     return f"address already in use: {path} (another server is listening there); stop it or choose another --uds"
+
+
+def split_state_warning(workers: int, settings: Settings) -> str | None:
+    """What goes wrong when ``workers`` processes each keep their own in-memory cache
+    or pub/sub broker (the defaults), or None. A write or ``revalidate_*`` in one
+    worker leaves the others serving the old page; ``publish()`` reaches only the
+    subscribers of its own worker. Naming ``memory://`` explicitly says it is meant."""
+    if workers < 2:
+        return None
+    split = [
+        (name, variable)
+        for name, variable, url in (("cache", "NEXPRESS_CACHE_URL", settings.cache), ("pubsub", "NEXPRESS_PUBSUB_URL", settings.pubsub))
+        if url.startswith("memory:") and settings.sources.get(name) == "default"
+    ]
+    if not split:
+        return None
+    what = " and ".join("cache" if name == "cache" else "pub/sub broker" for name, _ in split)
+    effects = []
+    fixes = []
+    for name, variable in split:
+        if name == "cache":
+            effects.append("a write or revalidate in one worker leaves the others serving the old cached page")
+            fixes.append(f"{variable}=sqlite:///.nexpress/cache.db (the workers of one machine) or redis://127.0.0.1:6379/0")
+        else:
+            effects.append("publish() reaches only the subscribers (SSE, WebSockets) of the worker it ran in")
+            fixes.append(f"{variable}=redis://127.0.0.1:6379/0")
+    return (
+        f"--workers {workers} with the default in-memory {what} (memory://): each worker keeps its own, so "
+        + "; ".join(effects)
+        + ". Share them: set "
+        + " and ".join(fixes)
+        + f" (or App({', '.join(f'{name}=...' for name, _ in split)})). Choosing memory:// explicitly keeps them per worker without this warning."
+    )
 
 
 def check_address(options: ServeOptions) -> None:

@@ -13,6 +13,10 @@ unless you pass ``follow_redirects=True``. Responses are streamed: ``with
 client.stream("GET", "/events") as r: for line in r.iter_lines(): ...`` reads a
 Server-Sent Events stream as it is produced, and leaving the block disconnects.
 ``client.websocket_connect(path)`` opens a WebSocket to the app.
+
+A test sees the app as its sources say: the pages ``nexpress build`` prerendered
+into ``.nexpress/`` are not loaded (they were rendered from another database, maybe
+other templates) unless you ask with ``TestClient(app, build=True)``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import anyio.from_thread
 import httpx
 
 from ._http import http_scope
+from ._lifecycle import BUILD_OUTPUT_KEY
 
 __all__ = ["TestClient", "WebSocketClosed", "WebSocketRejected", "WebSocketSession"]
 
@@ -193,12 +198,26 @@ class _Transport(httpx.BaseTransport):
 
 
 class TestClient(httpx.Client):
-    """A synchronous client for an ASGI app (a nexpress ``App`` or any other)."""
+    """A synchronous client for an ASGI app (a nexpress ``App`` or any other).
+
+    ``build=True``: start the app with ``nexpress build``'s output in ``.nexpress/``
+    seeding its cache, as ``nexpress start`` does (off by default: tests are isolated
+    from what was built)."""
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, app: Any, base_url: str = "http://testserver", raise_server_exceptions: bool = False, client: tuple[str, int] = ("127.0.0.1", 50000), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        base_url: str = "http://testserver",
+        raise_server_exceptions: bool = False,
+        client: tuple[str, int] = ("127.0.0.1", 50000),
+        *,
+        build: bool = False,
+        **kwargs: Any,
+    ) -> None:
         self.app = app
+        self.build = build
         self._client_addr = client
         self._stack: contextlib.ExitStack | None = None
         self._portal_obj: anyio.from_thread.BlockingPortal | None = None
@@ -256,7 +275,7 @@ class TestClient(httpx.Client):
     async def _lifespan(self, receive_in_app: Any, send_from_app: Any) -> None:
         try:
             await self.app(
-                {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}},
+                {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}, BUILD_OUTPUT_KEY: self.build},
                 receive_in_app.receive,
                 send_from_app.send,
             )

@@ -70,3 +70,56 @@ def test_normalise_origin():
     for bad in ("site.example", "ftp://site.example", "https://", "https://u@site.example"):
         with pytest.raises(ValueError):
             normalise_origin(bad)
+
+
+# --- start-up: the site's URL and the secret (issue 19 item 5, SPEC 6) -----------------------------
+
+
+@pytest.fixture
+def no_auth_env(monkeypatch):
+    for name in ("AUTH_URL", "AUTH_TRUST_HOST", "AUTH_SECRET", "NEXPRESS_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_auth_without_url_or_trust_host_refuses_to_start_naming_both(tmp_path, no_auth_env, caplog):
+    from auth_support import credentials_app
+
+    from nexpress.testing import TestClient
+
+    app, _ = credentials_app(tmp_path, trust_host=None)
+    with pytest.raises(RuntimeError) as info, TestClient(app):
+        pass  # before: it started, and /api/auth/providers answered 500
+    message = str(info.value)
+    for setting in ("Auth(url=", "AUTH_URL", "trust_host=True", "AUTH_TRUST_HOST"):
+        assert setting in message
+    assert "Traceback" not in caplog.text  # a configuration error is one clear line
+
+
+def test_debug_trusts_the_host_and_makes_a_secret_with_warnings(tmp_path, no_auth_env, caplog):
+    from auth_support import credentials_app
+
+    from nexpress.testing import TestClient
+
+    app, auth = credentials_app(tmp_path, trust_host=None, secret=None)
+    app.debug = True  # what nexpress dev sets (NEXPRESS_DEBUG=1)
+    with TestClient(app) as client:
+        providers = client.get("/api/auth/providers")
+        assert providers.status_code == 200
+        assert providers.json()["credentials"]["callbackUrl"] == "http://testserver/api/auth/callback/credentials"
+    assert auth.secrets == [app.secret] and len(app.secret) >= 32
+    assert "trusting the request's Host" in caplog.text and "development secret" in caplog.text
+
+
+def test_an_auth_secret_keys_the_apps_forms_too(tmp_path, no_auth_env):
+    """Auth(secret=...) without App(secret=...): pages rendering csrf() start (the app
+    takes the auth secret), as before."""
+    from auth_support import SECRET, credentials_app
+
+    from nexpress.testing import TestClient
+
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "page.html").write_text("<form>{{ csrf() }}</form>")
+    app, _ = credentials_app(tmp_path, url="https://site.example", trust_host=None, pages_dir="app")
+    with TestClient(app) as client:
+        assert 'name="csrfToken"' in client.get("/").text
+    assert app.secret == SECRET

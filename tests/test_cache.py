@@ -4,6 +4,7 @@ single-flight, build/start and export."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import textwrap
@@ -643,7 +644,7 @@ def test_build_then_start_serves_prerendered_pages_without_data(tmp_path):
     assert '"/docs/intro"' in manifest
 
     app = App(root=tmp_path)  # a fresh process: nothing rendered yet
-    with TestClient(app) as c:
+    with TestClient(app, build=True) as c:
         module = page_module(app, "app/docs/[slug]/page.py")
         module.CALLS[0] = 0
         intro = c.get("/docs/intro")
@@ -969,7 +970,7 @@ def test_prerendered_pages_send_an_etag(tmp_path):
         await builder.shutdown()
 
     run(build())
-    with TestClient(App(root=tmp_path)) as c:
+    with TestClient(App(root=tmp_path), build=True) as c:
         page = c.get("/")
         assert page.headers["x-nexpress-cache"] == "PRERENDER"
         again = c.get("/", headers={"if-none-match": page.headers["etag"]})
@@ -1077,3 +1078,49 @@ def test_cached_pages_behind_sign_in_are_private(tmp_path):
         assert first.headers["cache-control"] == "private, no-cache"
         again = c.get("/members", headers={"if-none-match": first.headers["etag"]})
         assert again.status_code == 304 and again.headers["cache-control"] == "private, no-cache"
+
+
+# --- build output older than its sources (issue 19 item 4) ---------------------------------------
+
+
+def test_stale_sources_names_what_changed_since_the_build(tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from nexpress.build import prerender, write_output
+    from nexpress.cache.manifest import stale_sources
+
+    make(tmp_path, {"app/page.html": "<h1>a</h1>", "app/about/page.html": "about", "public/logo.txt": "L", "site_helpers_19.py": "X = 1\n"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("site_helpers_19")  # a project module the app imported
+
+    async def build():
+        builder = App(root=tmp_path)
+        await builder.startup(for_build=True)
+        write_output(builder, await prerender(builder))
+        await builder.shutdown()
+        return builder
+
+    builder = run(build())
+    folders = builder.source_folders()
+    recorded = json.loads((tmp_path / ".nexpress" / "manifest.json").read_text())["sources"]
+    assert {"app/page.html", "app/about/page.html", "public/logo.txt", "site_helpers_19.py"} <= set(recorded)
+    assert stale_sources(str(tmp_path), folders) == []
+    (tmp_path / "app" / "page.html").write_text("<h1>b</h1>")
+    (tmp_path / "app" / "new").mkdir()
+    (tmp_path / "app" / "new" / "page.html").write_text("new")
+    (tmp_path / "public" / "logo.txt").unlink()
+    (tmp_path / "site_helpers_19.py").write_text("X = 2\n")
+    assert stale_sources(str(tmp_path), folders) == ["app/new/page.html", "app/page.html", "public/logo.txt", "site_helpers_19.py"]
+    sys.modules.pop("site_helpers_19", None)
+
+    async def start():  # what a worker of `nexpress start` runs
+        app = App(root=tmp_path)
+        await app.startup()
+        try:
+            return await _get(app, "/")
+        finally:
+            await app.shutdown()
+
+    status, headers = run(start())
+    assert status == 200 and headers[b"x-nexpress-cache"] == b"MISS"  # rendered from the new template

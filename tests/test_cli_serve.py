@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from conftest import Server, free_port, start_server, wait_for_port
 
-from nexpress.serving import tcp_address_error, uds_error
+from nexpress.config import load_settings
+from nexpress.serving import split_state_warning, tcp_address_error, uds_error
 
 SLOW_APP = """\
 import asyncio
@@ -68,10 +69,11 @@ def refuses_connections(port: int) -> bool:
     return False
 
 
-def run_cli(cwd: Path, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+def run_cli(cwd: Path, *args: str, timeout: float = 30, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "nexpress.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
-    )
+        [sys.executable, "-m", "nexpress.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
 
 
 # --- a busy address is an error (issue 9, defect 2) ---------------------------------------------
@@ -169,6 +171,73 @@ def test_start_rejects_a_bad_grace(slow_dir: Path) -> None:
     result = run_cli(slow_dir, "start", "--grace", "soon", "--port", str(free_port()))
     assert result.returncode == 2
     assert "--grace" in result.stderr and "a duration" in result.stderr
+
+
+# --- start-up checks (issue 19 items 3, 4 and 5) -------------------------------------------------
+
+
+def test_start_with_workers_warns_once_that_the_memory_cache_and_pubsub_are_per_worker(slow_dir: Path, servers: list[Server]) -> None:
+    server = start_server(slow_dir, None, "--workers", "2")
+    servers.append(server)
+    assert get(server.port, "/healthz")[0] == 200
+    server.stop()
+    out = server.proc.stdout.read().decode()
+    assert out.count("nexpress start: warning: --workers 2 with the default in-memory cache and pub/sub broker (memory://)") == 1
+    for text in ("NEXPRESS_CACHE_URL=sqlite:///.nexpress/cache.db", "redis://127.0.0.1:6379/0", "NEXPRESS_PUBSUB_URL=redis://"):
+        assert text in out
+
+
+def test_start_strict_refuses_what_it_would_warn_about(slow_dir: Path) -> None:
+    result = run_cli(slow_dir, "start", "--workers", "2", "--strict", "--port", str(free_port()))
+    assert result.returncode == 1
+    assert "--strict" in result.stderr and "NEXPRESS_CACHE_URL" in result.stderr and "NEXPRESS_PUBSUB_URL" in result.stderr
+
+
+def test_split_state_warning_names_only_the_defaults_left_per_worker(tmp_path: Path) -> None:
+    def warning(workers: int, **environ: str) -> str | None:
+        return split_state_warning(workers, load_settings(tmp_path, environ, dotenv=False))
+
+    assert warning(1) is None
+    both = warning(4) or ""
+    assert "NEXPRESS_CACHE_URL" in both and "NEXPRESS_PUBSUB_URL" in both and "publish()" in both
+    pubsub_only = warning(4, NEXPRESS_CACHE_URL="sqlite:///.nexpress/cache.db") or ""
+    assert "NEXPRESS_PUBSUB_URL" in pubsub_only and "NEXPRESS_CACHE_URL" not in pubsub_only
+    assert warning(4, NEXPRESS_CACHE_URL="memory://", NEXPRESS_PUBSUB_URL="memory://") is None  # chosen: no warning
+    assert warning(4, NEXPRESS_CACHE_URL="redis://127.0.0.1:6379/0", NEXPRESS_PUBSUB_URL="redis://127.0.0.1:6379/0") is None
+
+
+def test_start_does_not_serve_pages_built_from_old_sources(tmp_path: Path, servers: list[Server]) -> None:
+    page = tmp_path / "app" / "page.html"
+    page.parent.mkdir()
+    page.write_text("<h1>old</h1>")
+    built = run_cli(tmp_path, "build", timeout=60)
+    assert built.returncode == 0, built.stderr
+    page.write_text("<h1>new</h1>")
+    strict = run_cli(tmp_path, "start", "--strict", "--port", str(free_port()))
+    assert strict.returncode == 1
+    assert "app/page.html changed since `nexpress build`" in strict.stderr and "Run `nexpress build` again" in strict.stderr
+    server = start_server(tmp_path, None)
+    servers.append(server)
+    status, headers, body = get(server.port, "/")
+    assert status == 200 and b"<h1>new</h1>" in body and headers["x-nexpress-cache"] != "PRERENDER"
+    server.stop()
+    assert "app/page.html changed since `nexpress build`" in server.proc.stdout.read().decode()
+
+
+def test_start_refuses_an_app_that_needs_a_secret_it_lacks(tmp_path: Path) -> None:
+    page = tmp_path / "app" / "form" / "page.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<form method=post>{{ csrf() }}</form>")
+    environ = {k: v for k, v in os.environ.items() if k not in ("NEXPRESS_SECRET", "AUTH_SECRET")}
+    result = subprocess.run(
+        [sys.executable, "-m", "nexpress.cli", "start", "--port", str(free_port())],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30, env=environ,
+    )  # fmt: skip
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "App(secret=...) is not set" in output and "NEXPRESS_SECRET" in output
+    assert "app/form/page.html renders csrf()" in output
+    assert "Traceback" not in output
 
 
 # --- SIGTERM: drain requests in flight, refuse new connections, exit within the grace ------------

@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from helpers import client_for
+from helpers import client_for, write_files
 
 from nexpress import App
 from nexpress import csrf as tokens
 from nexpress.middleware.csrf import csrf
+from nexpress.testing import TestClient
 
 SECRET = "s" * 32
 
@@ -161,16 +162,74 @@ def test_https_uses_a_host_prefixed_secure_cookie():
     assert cookie.startswith("__Host-nexpress.csrf-token=") and "Secure" in cookie and "Path=/" in cookie
 
 
-def test_without_a_secret_it_fails_closed(monkeypatch, caplog):
+def test_without_a_secret_start_up_fails_naming_the_settings_and_what_needs_it(tmp_path, monkeypatch, caplog):
+    """Issue 19 item 5 (SPEC 6): a missing secret is a start-up error, never a 500 on
+    the first request; the error names the settings and every part that needs one."""
     monkeypatch.delenv("AUTH_SECRET", raising=False)
     monkeypatch.delenv("NEXPRESS_SECRET", raising=False)
-    app = App(pages=None, public=None)
+    write_files(tmp_path, {
+        "app/form/page.html": "<form method=post>{{ csrf() }}</form>",
+        "app/todo/page.html": "{% include '_parts/form.html' %}",
+        "app/_parts/form.html": "<form action=\"{{ action('add') }}\"></form>",
+        "app/todo/page.py": "from nexpress import action\n\n@action\nasync def add(req, form):\n    return None\n",
+        "app/plain/page.html": "<p>no form</p>",
+    })  # fmt: skip
+    app = App(root=tmp_path, public=None)
     app.use(csrf())
+    assert app.secret_users() == [
+        "app/form/page.html renders csrf()",
+        "app/todo/page.py renders action()",
+        "app/todo/page.py defines @action functions",
+        "the csrf() middleware",
+    ]
+    served = []
 
     @app.get("/")
     async def home(req):
+        served.append(req.path)
         return "home"
 
-    response = client_for(app).get("/")
-    assert response.status_code == 500
-    assert "NEXPRESS_SECRET" in caplog.text
+    with pytest.raises(RuntimeError, match=r"App\(secret=\.\.\.\) is not set") as info, TestClient(app):
+        pass
+    message = str(info.value)
+    assert "NEXPRESS_SECRET" in message and "app/form/page.html renders csrf()" in message and "the csrf() middleware" in message
+    assert served == [] and "Traceback" not in caplog.text
+
+
+def test_a_secret_from_any_source_or_the_batterys_own_satisfies_start_up(tmp_path, monkeypatch):
+    monkeypatch.delenv("NEXPRESS_SECRET", raising=False)
+    monkeypatch.delenv("AUTH_SECRET", raising=False)
+    own = App(pages=None, public=None)
+    own.use(csrf(secret=SECRET))
+    assert own.secret_users() == []
+    with TestClient(own) as client:
+        assert client.get("/").status_code == 404
+    monkeypatch.setenv("AUTH_SECRET", SECRET)
+    write_files(tmp_path, {"app/page.html": "{{ csrf() }}"})
+    with TestClient(App(root=tmp_path, public=None)) as client:
+        assert 'name="csrfToken"' in client.get("/").text
+
+
+def test_debug_runs_get_a_development_secret_with_a_warning(tmp_path, monkeypatch, caplog):
+    """``nexpress dev`` (debug) makes a secret instead of failing; under the dev server it is
+    kept in .nexpress/dev-secret so a reload keeps CSRF cookies and sessions valid."""
+    from nexpress.devtools import TOKEN_ENV
+
+    monkeypatch.delenv("AUTH_SECRET", raising=False)
+    monkeypatch.delenv("NEXPRESS_SECRET", raising=False)
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    write_files(tmp_path, {"app/page.html": "<form method=post>{{ csrf() }}</form>"})
+    with TestClient(App(root=tmp_path, debug=True)) as client:
+        assert 'name="csrfToken"' in client.get("/").text
+    assert "development secret" in caplog.text and "app/page.html renders csrf()" in caplog.text
+    assert not (tmp_path / ".nexpress" / "dev-secret").exists()  # not under nexpress dev: this process only
+    monkeypatch.setenv(TOKEN_ENV, "dev-token")
+    secrets_seen = set()
+    for _ in range(2):  # two reloads of nexpress dev
+        app = App(root=tmp_path, debug=True)
+        with TestClient(app) as client:
+            assert client.get("/").status_code == 200
+        secrets_seen.add(app.secret)
+    kept = tmp_path / ".nexpress" / "dev-secret"
+    assert secrets_seen == {kept.read_text()} and len(kept.read_text()) >= 32
+    assert kept.stat().st_mode & 0o077 == 0

@@ -997,3 +997,33 @@ def test_http11_without_exactly_one_host_is_400(server: Server, raw: bytes) -> N
 def test_http10_needs_no_host(server: Server) -> None:
     reply = send_raw(server.port, b"GET /echo/x HTTP/1.0\r\n\r\n")
     assert reply.status == 200, reply
+
+
+# --- auth: headers a client controls (issue 19 item 5) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-forwarded-host": "evil.example"},
+        {"x-forwarded-proto": "https"},
+        {"forwarded": "for=1.2.3.4;host=evil.example"},
+        {"host": "bad host"},
+        {"host": "user@evil.example"},
+        {"host": "a:notaport"},
+    ],
+)
+def test_auth_answers_headers_it_cannot_trust_with_400_and_no_error_log(tmp_path: Path, caplog, headers: dict) -> None:
+    """An untrusted proxy header or a Host that is no host name is the client's doing:
+    400 problem+json, never a 500 with an error in the log."""
+    from auth_support import credentials_app
+
+    app, _ = credentials_app(tmp_path)  # trust_host=True, App(trust_proxy) off
+    with TestClient(app) as client:
+        for path in ("/api/auth/providers", "/api/auth/signin?callbackUrl=/me"):
+            reply = client.get(path, headers=headers)
+            assert reply.status_code == 400, (path, reply.status_code, reply.text[:300])
+            assert reply.headers["content-type"].startswith("application/problem+json")
+            assert "Traceback" not in reply.text
+        assert client.get("/api/auth/providers").status_code == 200  # the honest request still works
+    assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from nexpress import App
@@ -266,3 +268,49 @@ class TestClientBehaviour:
             assert client.get("/").text == "ok"
         finally:
             client.close()
+
+
+# --- isolation from `nexpress build`'s output (issue 19 item 4) ------------------------------------
+
+
+def built_site(tmp_path, text: str):
+    """A site whose home page shows ``text``, prerendered into .nexpress/ as `nexpress build` does."""
+    import asyncio
+
+    from nexpress.build import prerender, write_output
+
+    (tmp_path / "app").mkdir(exist_ok=True)
+    (tmp_path / "app" / "page.html").write_text(text)
+
+    async def build():
+        builder = App(root=tmp_path)
+        await builder.startup(for_build=True)
+        try:
+            write_output(builder, await prerender(builder))
+        finally:
+            await builder.shutdown()
+
+    asyncio.run(build())
+
+
+class TestBuildOutput:
+    def test_tests_do_not_see_the_build_output_unless_asked(self, tmp_path):
+        built_site(tmp_path, "<h1>built</h1>")
+        manifest = tmp_path / ".nexpress" / "manifest.json"
+        # what a test would have got before: the page rendered at build time (other data)
+        page = next(p for p in json.loads(manifest.read_text())["pages"] if p["path"] == "/")
+        (tmp_path / ".nexpress" / page["file"]).write_text("<h1>rendered from the dev database</h1>")
+        with TestClient(App(root=tmp_path)) as client:
+            home = client.get("/")
+            assert home.headers["x-nexpress-cache"] == "MISS" and "<h1>built</h1>" in home.text
+        with TestClient(App(root=tmp_path), build=True) as client:
+            home = client.get("/")
+            assert home.headers["x-nexpress-cache"] == "PRERENDER" and "dev database" in home.text
+
+    def test_build_true_still_skips_output_older_than_its_sources(self, tmp_path, caplog):
+        built_site(tmp_path, "<h1>old</h1>")
+        (tmp_path / "app" / "page.html").write_text("<h1>new</h1>")
+        with TestClient(App(root=tmp_path), build=True) as client:
+            home = client.get("/")
+        assert home.headers["x-nexpress-cache"] == "MISS" and "<h1>new</h1>" in home.text
+        assert "app/page.html changed since `nexpress build`" in caplog.text

@@ -31,7 +31,7 @@ from ..routing import Plugin, Router
 from . import tokens
 from .db import Database
 from .endpoints import build_router
-from .errors import SIGNIN_PAGE_ERRORS, AuthConfigError, MissingSecret, SignInError
+from .errors import SIGNIN_PAGE_ERRORS, AuthConfigError, MissingSecret, SignInError, UntrustedHost
 from .providers import Credentials, Email, Provider
 from .ratelimit import FailureLimiter, shared_store
 from .session import Session, SessionCache, User
@@ -117,6 +117,11 @@ class AuthMiddleware(Middleware):
 
     def __init__(self, auth: Auth) -> None:
         self.auth = auth
+
+    @property
+    def secret_needed(self) -> str | None:  # type: ignore[override]
+        """Auth without its own secret (``Auth(secret=...)``/``AUTH_SECRET``) takes the app's."""
+        return None if self.auth.has_own_secret else "nexpress.auth (Auth without secret=)"
 
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         if req.headers.raw_get(b"cookie") is not None:
@@ -267,6 +272,29 @@ class Auth(Plugin):
         router.on_startup(self.start)
         router.on_shutdown(self.stop)
 
+    @property
+    def has_own_secret(self) -> bool:
+        """``Auth(secret=...)`` or ``AUTH_SECRET`` is set (else the app's secret is used)."""
+        return bool(self._secret_option or os.environ.get("AUTH_SECRET"))
+
+    def _check_site_url(self) -> None:
+        """SPEC 6: without ``url=`` or ``trust_host=`` the site's URL is unknown; a
+        production start-up refuses, naming both settings (dev trusts the Host)."""
+        if self.origin is not None or self.trust_host:
+            return
+        if self.app is not None and self.app.debug:
+            logger.warning(
+                "nexpress.auth: no Auth(url=...)/AUTH_URL and no trust_host: trusting the request's Host"
+                " header because this is a debug (nexpress dev) run; `nexpress start` refuses to start like"
+                " this: set Auth(url=...)/AUTH_URL or Auth(trust_host=True)/AUTH_TRUST_HOST=1"
+            )
+            return
+        raise UntrustedHost(
+            "nexpress.auth cannot tell the site's URL (OAuth callbacks, sign-in redirects): set"
+            " Auth(url='https://your.site') (or the AUTH_URL environment variable), or"
+            " Auth(trust_host=True) (AUTH_TRUST_HOST=1) when your server or proxy guarantees the Host header."
+        )
+
     def _resolve_secrets(self) -> list[str]:
         found = self._secret_option or [s for s in (os.environ.get("AUTH_SECRET"), self.app.secret if self.app else None) if s]
         if not found:
@@ -285,6 +313,7 @@ class Auth(Plugin):
         if self.started:
             return
         self.secrets = self._resolve_secrets()
+        self._check_site_url()
         if self.app is not None and not self.app.secret:
             self.app.secret = self.secrets[0]  # one secret for CSRF tokens, signed cookies and actions
         if self.db_url is not None and self.database is None:

@@ -4,6 +4,7 @@ that the endpoints put in ``?error=CODE`` (Auth.js's names)."""
 from __future__ import annotations
 
 from ..csrf import MissingSecret
+from ..errors import StartupError
 
 __all__ = [
     "ERROR_MESSAGES",
@@ -15,7 +16,7 @@ __all__ = [
 ]
 
 
-class AuthConfigError(RuntimeError):
+class AuthConfigError(StartupError):
     """``Auth(...)`` is configured in a way that cannot work; the message names the fix."""
 
 

@@ -9,10 +9,13 @@ tabs and newlines that browsers strip, ...).
 
 from __future__ import annotations
 
+import logging
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from .errors import AuthConfigError, UntrustedHost
+from ..errors import HTTPError
+from .errors import UntrustedHost
 
 if TYPE_CHECKING:
     from ..request import Request
@@ -22,6 +25,8 @@ __all__ = ["is_loopback", "normalise_origin", "origin_of_request", "same_origin"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _FORWARDED = (b"x-forwarded-proto", b"x-forwarded-host", b"forwarded")
 _MAX_URL = 2048
+
+logger = logging.getLogger("nexpress.auth")
 
 
 def normalise_origin(url: str) -> str:
@@ -78,13 +83,24 @@ def is_loopback(url: str) -> bool:
     return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
 
 
+@lru_cache(maxsize=4)
+def _note_untrusted_proxy(header: str) -> None:
+    """One warning per process and header: a misconfigured proxy is visible in the
+    log, while a client sending the header on purpose cannot fill it."""
+    logger.warning(
+        "nexpress.auth: requests carry %s but App(trust_proxy=...) is off; they get 400. Behind a"
+        " proxy, set App(trust_proxy=...) to its address (or True), or set Auth(url=...)/AUTH_URL.",
+        header,
+    )
+
+
 def origin_of_request(req: Request, *, trust_host: bool) -> str:
     """The site's origin as this request shows it, when that may be trusted.
 
-    Raises :class:`UntrustedHost` when ``trust_host`` is off, and
-    :class:`AuthConfigError` when the request came through a proxy that
-    ``App(trust_proxy=...)`` does not trust (the URLs would say http behind an
-    HTTPS proxy, and the provider would refuse the callback URL).
+    Raises :class:`UntrustedHost` when ``trust_host`` is off (a configuration
+    error: production start-up refuses it), and ``HTTPError(400)`` for what a client
+    controls: a proxy header (``X-Forwarded-*``, ``Forwarded``) while
+    ``App(trust_proxy=...)`` is off, or a Host header that is not a host name.
     """
     if not trust_host:
         raise UntrustedHost(
@@ -95,20 +111,19 @@ def origin_of_request(req: Request, *, trust_host: bool) -> str:
     if not req.app.trust_proxy:
         raw = req.headers
         for name in _FORWARDED:
-            value = raw.raw_get(name)
-            if value is not None:
-                raise AuthConfigError(
-                    f"This request came through a proxy ({name.decode()}: {value.decode('latin-1')[:80]})"
-                    " but App(trust_proxy=...) is off, so sign-in URLs and cookies would follow the"
-                    " proxy's internal address instead of the public one: set App(trust_proxy=...)"
-                    " to your proxy's address (or True), or set Auth(url=...)/AUTH_URL to the"
-                    " public URL of the site."
+            if raw.raw_get(name) is not None:
+                _note_untrusted_proxy(name.decode())
+                raise HTTPError(
+                    400,
+                    f"This request carries a {name.decode()} header, but this site trusts no proxy"
+                    " (App(trust_proxy=...)), so it cannot build sign-in URLs from it.",
+                    title="Untrusted proxy header",
                 )
     host = req.get("x-forwarded-host") if req.app.trust_proxy else None
     host = (host or "").split(",")[0].strip() or req.get("host")
     if not host or _has_unsafe_characters(host) or "/" in host or "@" in host:
-        raise UntrustedHost("The request has no usable Host header; set Auth(url=...) or AUTH_URL")
+        raise HTTPError(400, "The request has no usable Host header", title="Bad Host header")
     try:
         return normalise_origin(f"{req.protocol}://{host}")
     except ValueError:
-        raise UntrustedHost(f"The Host header {host!r} is not a host name; set Auth(url=...) or AUTH_URL") from None
+        raise HTTPError(400, "The Host header is not a host name", title="Bad Host header") from None

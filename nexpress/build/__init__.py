@@ -25,7 +25,7 @@ from .. import client
 from .._http import http_scope
 from ..cache import Entry
 from ..cache.isr import CachedEndpoint, bare_request
-from ..cache.manifest import MANIFEST, output_dir
+from ..cache.manifest import MANIFEST, output_dir, source_digests
 from ..errors import html_page
 from ..pages.assets import PREFIX
 from ..pages.forms import SLOT_PREFIX
@@ -144,7 +144,8 @@ def write_output(app: Any, results: list[Result]) -> str:
     assets = write_assets(app, os.path.join(folder, "static"))
     manifest = os.path.join(folder, MANIFEST)
     with open(manifest, "w", encoding="utf-8") as fh:
-        json.dump({"version": 1, "built": built, "pages": pages, "assets": assets}, fh, indent=1)
+        sources = source_digests(app.root, app.source_folders())  # start-up compares them (stale output)
+        json.dump({"version": 1, "built": built, "pages": pages, "assets": assets, "sources": sources}, fh, indent=1)
     return manifest
 
 

@@ -51,14 +51,16 @@ def load_app(target: str | None) -> Any:
     return app
 
 
-def check_app(spec: str) -> None:
+def check_app(spec: str) -> Any:
     """Import the app and build its route table in this process, then forget the
-    imported modules, so that granian's workers (and reloads) import fresh code."""
+    imported modules, so that granian's workers (and reloads) import fresh code.
+    Returns the app (for the start-up checks that read its settings)."""
     before = set(sys.modules)
     try:
         app = load_app(spec)
         if hasattr(app, "compile"):
             app.compile()
+        return app
     except click.ClickException:
         raise
     except (ValueError, TypeError, LookupError, ImportError, SyntaxError) as exc:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..errors import StartupError
 from ._common import app_argument, load_compiled
 
 
@@ -24,7 +25,10 @@ def _progress_run(app: Any, label: str, work) -> list:
     from ..build import targets
 
     async def main() -> list:
-        await app.startup(for_build=True)
+        try:
+            await app.startup(for_build=True)
+        except StartupError as exc:  # a missing secret, auth without a URL: the message says the fix
+            raise click.ClickException(str(exc)) from None
         total = len(await targets(app))
         with Progress(
             TextColumn(f"[bold]{label}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

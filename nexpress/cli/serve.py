@@ -20,9 +20,11 @@ from typing import Any
 
 import click
 
+from ..app import App
+from ..cache.manifest import OUTPUT, stale_sources
 from ..config import export_dotenv, parse_duration
 from ..devtools import BASE, TOKEN_ENV
-from ..serving import ServeError, ServeOptions, check_address, run_server
+from ..serving import ServeError, ServeOptions, check_address, run_server, split_state_warning
 from ._common import app_argument, check_app, host_option, port_option, resolve_target
 from ._devguard import load_for_dev
 from ._devserver import client_url, remove_dev_file, write_dev_file
@@ -55,8 +57,31 @@ def check_app_for_dev(spec: str) -> None:
         click.echo(f"nexpress dev: {type(exc).__name__}: {exc}\n(serving the error until the file is fixed)", err=True)
 
 
-def serve(target: str | None, options: ServeOptions) -> None:
-    """Check the app and the address in this process, then run the server."""
+def start_warnings(app: Any, options: ServeOptions) -> list[tuple[str, bool]]:
+    """What ``nexpress start`` warns about before the workers start, each with
+    whether this process prints it (stale build output is logged by every worker,
+    which is what leaves it unserved): per-worker state that ``--workers N``
+    splits, prerendered pages older than their sources."""
+    if not isinstance(app, App):
+        return []
+    found = []
+    split = split_state_warning(options.workers, app.settings)
+    if split:
+        found.append((split, True))
+    changed = stale_sources(app.root, app.source_folders())
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        found.append((
+            f"the prerendered pages in {OUTPUT}/ are older than their sources ({shown} changed since"
+            " `nexpress build`). Run `nexpress build` again.",
+            False,
+        ))  # fmt: skip
+    return found
+
+
+def serve(target: str | None, options: ServeOptions, strict: bool = False) -> None:
+    """Check the app and the address in this process, then run the server.
+    ``strict``: a start-up warning is an error."""
     spec = resolve_target(target)
     prepare_environment()
     try:
@@ -66,7 +91,13 @@ def serve(target: str | None, options: ServeOptions) -> None:
     if options.reload:
         check_app_for_dev(spec)
     else:
-        check_app(spec)  # fail here, clearly, not in every worker
+        app = check_app(spec)  # fail here, clearly, not in every worker
+        warnings = start_warnings(app, options)
+        if warnings and strict:
+            raise click.ClickException("--strict: " + "\n".join(text for text, _ in warnings))
+        for text, printed in warnings:
+            if printed:
+                click.echo(f"nexpress start: warning: {text}", err=True)
     extra: dict[str, Any] = {}
     if options.reload:
         extra = {
@@ -139,9 +170,14 @@ def dev(app: str | None, host: str, port: int, uds: str | None, server: str, acc
     "--drain-delay", default="0", show_default=True, envvar="NEXPRESS_DRAIN_DELAY",
     help="On SIGTERM, keep serving this long with /readyz at 503 before refusing connections (NEXPRESS_DRAIN_DELAY).",
 )  # fmt: skip
+@click.option(
+    "--strict/--no-strict", default=False, envvar="NEXPRESS_STRICT",
+    help="Refuse to start on a start-up warning: stale build output, per-worker memory cache or pub/sub (NEXPRESS_STRICT).",
+)  # fmt: skip
 def start(
-    app: str | None, host: str, port: int, uds: str | None, workers: int, server: str, access_log: bool, grace: str, drain_delay: str
-) -> None:
+    app: str | None, host: str, port: int, uds: str | None, workers: int, server: str, access_log: bool, grace: str,
+    drain_delay: str, strict: bool,
+) -> None:  # fmt: skip
     """Serve in production mode."""
     if workers < 1:
         raise click.BadParameter("must be at least 1", param_hint="--workers")
@@ -150,4 +186,4 @@ def start(
         host=host, port=port, uds=uds, workers=workers, server=server, access_log=access_log,
         grace=duration(grace, "--grace"), drain_delay=delay,
     )  # fmt: skip
-    serve(app, options)
+    serve(app, options, strict)

@@ -45,6 +45,10 @@ class Middleware:
 
     source: str | None = None
 
+    secret_needed: str | None = None
+    """What this middleware needs ``App(secret=...)`` for, or None: read once at
+    start-up, so a missing secret stops the app there instead of failing a request."""
+
     async def __call__(self, req: Request, res: Response, next: Next) -> None:
         raise NotImplementedError
 

@@ -10,9 +10,10 @@ the browser has none. A POST, PUT, PATCH or DELETE without the token (form field
 HTML page for browsers). It is the same token the auth endpoints and server actions
 take (:mod:`nexpress.csrf`).
 
-Without a secret (``App(secret=...)``, ``NEXPRESS_SECRET`` or ``AUTH_SECRET``) the
-middleware fails closed: every request is a 500 whose log names the setting. A
-per-process random key would break as soon as a second worker or instance runs.
+Without a secret (``csrf(secret=...)``, ``App(secret=...)``, ``NEXPRESS_SECRET`` or
+``AUTH_SECRET``) the app refuses to start, naming the setting (``nexpress dev`` makes
+a development secret instead). A per-process random key in production would break as
+soon as a second worker or instance runs.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class CsrfProtection(Middleware):
         self.ignore_methods = frozenset(m.upper() for m in ignore_methods)
         self.field = field
         self.header = header
+
+    @property
+    def secret_needed(self) -> str | None:  # type: ignore[override]
+        """Without ``csrf(secret=...)`` the app's secret keys the tokens."""
+        return None if self.secret else "the csrf() middleware"
 
     def _secret(self, req: Request) -> str:
         if self.secret:

@@ -69,6 +69,7 @@ __all__ = ["AuthGuard", "FileRouteError", "FileRoutes", "FolderMiddleware", "dis
 
 API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _REQUEST_VARIABLES = ("req", "query", "auth")
+_SECRET_HELPERS = frozenset(("csrf", "action"))
 _SEGMENT_PARAM = re.compile(r"^\[([A-Za-z_$][A-Za-z0-9_$]*)\]$")
 _SEGMENT_SPLAT = re.compile(r"^\[\.\.\.([A-Za-z_$][A-Za-z0-9_$]*)\]$")
 _SEGMENT_OPTIONAL = re.compile(r"^\[\[\.\.\.([A-Za-z_$][A-Za-z0-9_$]*)\]\]$")
@@ -170,6 +171,8 @@ class FileRoutes:
         self.env.globals["asset"] = self.assets.helper()
         self.folders: list[Folder] = []
         self.routes: list[RouteDef] = []
+        self.secret_users: list[str] = []
+        """Pages that need ``App(secret=...)`` (csrf(), action(), @action), read at start-up."""
         self._scan(directory, None, "")
         self.routes.extend(client.routes())
         self.routes.append(self.assets.route())
@@ -279,6 +282,19 @@ class FileRoutes:
                 return False
         return True
 
+    def _helpers_used(self, name: str, helpers: frozenset[str], _seen: set[str] | None = None) -> set[str]:
+        """Which of ``helpers`` the template ``name`` (or a template it includes) calls."""
+        seen = _seen if _seen is not None else set()
+        if name in seen:
+            return set()
+        seen.add(name)
+        used = self._variables(name) & helpers
+        source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+        for included in jinja_meta.find_referenced_templates(self.env.parse(source)):
+            if included is not None:
+                used |= self._helpers_used(included, helpers, seen)
+        return used
+
     def _variables(self, name: str) -> set[str]:
         source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
         return jinja_meta.find_undeclared_variables(self.env.parse(source))
@@ -314,6 +330,7 @@ class FileRoutes:
         except TypeError as exc:
             raise FileRouteError(str(exc)) from None
         route_assets = self.assets.route_assets([f.directory for f in chain], folder.directory)
+        self._note_secret_use(source, [template] if template else [], layouts, actions)
         page = PageEndpoint(
             source=source,
             module=module,
@@ -370,6 +387,18 @@ class FileRoutes:
                     info={**info, "actions": {a.name: f"{source}:{a.line}" for a in actions.actions.values()}},
                 )
             )
+
+    def _note_secret_use(self, source: str, templates: list[str], layouts: list[Layout], actions: Any) -> None:
+        """Remember a page whose templates call ``csrf()``/``action()`` or that has
+        actions: their tokens and ids are keyed with the app secret."""
+        used: set[str] = set()
+        for name in templates + [layout.template for layout in layouts]:
+            used |= self._helpers_used(name, _SECRET_HELPERS)
+        if used:
+            calls = " and ".join(f"{helper}()" for helper in sorted(used))
+            self.secret_users.append(f"{source} renders {calls}")
+        if actions is not None:
+            self.secret_users.append(f"{source} defines @action functions")
 
     def _layout_plan(self, layout: Layout) -> LayoutPlan:
         constant = constant_layout(
