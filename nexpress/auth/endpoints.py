@@ -306,7 +306,7 @@ def _configuration_errors(handler: Callable[[Request, Response], Awaitable[Any]]
             logger.error("nexpress.auth: %s", exc)
             raise HTTPError(500, str(exc), title="Auth configuration error") from None
 
-    endpoint.__qualname__ = f"nexpress.auth {handler.__name__}"
+    endpoint.__wrapped__ = handler  # type: ignore[attr-defined]  # nexpress routes: the method's own file and line
     endpoint.__name__ = handler.__name__
     return endpoint
 

@@ -20,10 +20,10 @@ from typing import Any
 import msgspec
 
 from ..response import Response
-from .document import build_document, route_types, type_name
+from .document import SESSION_SECURITY, build_document, route_types, type_name
 from .explorer import ASSETS, asset_sender, explorer_page, explorer_script
 
-__all__ = ["OpenAPI", "build_document", "route_types", "serve_openapi", "type_name"]
+__all__ = ["SESSION_SECURITY", "OpenAPI", "build_document", "route_types", "serve_openapi", "type_name"]
 
 _CONFIG_KEYS = {
     "title", "version", "description", "summary", "contact", "license", "termsOfService",

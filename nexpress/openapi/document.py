@@ -24,6 +24,8 @@ from typing import Any, get_args, get_origin
 import msgspec
 
 from .._typed import MISSING, is_model, return_annotation
+from ..middleware.chain import Middleware
+from ..routing.endpoint import Endpoint
 from ..routing.pattern import COMPLEX, PARAM, SPLAT, STATIC
 
 OPENAPI_VERSION = "3.1.0"
@@ -77,6 +79,18 @@ ERRORS = {
     415: ("UnsupportedMediaType", "The body is not JSON (send Content-Type: application/json)"),
     422: ("ValidationFailed", "The body or the query string failed validation; every bad field is listed"),
 }
+SESSION_SECURITY: dict[str, dict[str, Any]] = {
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "nexpress.session-token",
+        "description": (
+            "The session cookie nexpress.auth sets at sign-in (named __Secure-nexpress.session-token"
+            " over HTTPS). Sign in through /api/auth (the auth endpoints) to get it."
+        ),
+    }
+}
+"""The security scheme of routes behind ``auth.required`` or ``auth = True``."""
 _BODY_ERRORS = (400, 413, 415, 422)
 _QUERY_ERRORS = (400, 422)
 _METHOD_ORDER = {m: i for i, m in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))}
@@ -134,9 +148,12 @@ def type_name(tp: Any) -> str:
 
 
 def route_types(route: Any) -> dict[str, str]:
-    """Body, query and response type names of a route (for ``nexpress routes``)."""
+    """Body, query and response type names of a route (for ``nexpress routes``); a
+    feature's :class:`Endpoint` names what it answers with (``html``, ``file``...)."""
     plan = route.plan
     handler = plan.handler if plan is not None else route.handler
+    if plan is None and isinstance(handler, Endpoint):
+        return {"body": "", "query": "", "response": handler.response_kind}
     returns = plan.returns if plan is not None else return_annotation(handler)
     return {
         "body": type_name(plan.body_type) if plan is not None and plan.body_type is not None else "",
@@ -335,15 +352,16 @@ class DocumentBuilder:
         return params
 
     def _middleware_security(self, route: Any) -> list[dict[str, list]] | None:
-        """A middleware that requires authentication says so with a public attribute
-        ``openapi_security = {"SchemeName": {...security scheme object...}}``."""
+        """A middleware that requires authentication says so with its
+        ``Middleware.openapi_security`` (``auth.required`` and ``auth = True`` do)."""
         found: list[dict[str, list]] = []
         for step in route.middleware:
-            schemes = getattr(step.fn, "openapi_security", None)
-            if isinstance(schemes, dict):
+            schemes = step.fn.openapi_security if isinstance(step.fn, Middleware) else None
+            if schemes:
                 for name, scheme in schemes.items():
                     self.security_schemes.setdefault(name, scheme)
-                    found.append({name: []})
+                    if {name: []} not in found:
+                        found.append({name: []})
         return found or None
 
     def _responses(self, route: Any, errors: set[int]) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
 from ..errors import HTTPError
 from ..middleware.chain import Middleware
+from ..openapi import SESSION_SECURITY
 from ..response import Response
 from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint
@@ -546,7 +547,6 @@ class FolderMiddleware(Middleware):
     def __init__(self, fn: Callable[..., Awaitable[None]], matcher: Any, source: str) -> None:
         self.fn = fn
         self.source = source
-        self.__qualname__ = f"middleware ({source})"
         self.test: Callable[[Any], bool] | None = None
         if callable(matcher):
             self.test = matcher
@@ -560,14 +560,20 @@ class FolderMiddleware(Middleware):
         else:
             await next()
 
+    def __repr__(self) -> str:
+        return "middleware" if self.test is None else "middleware (with matcher)"
+
 
 class AuthGuard(Middleware):
-    """``auth = True``: pages redirect to sign-in with a callback URL, APIs get 401."""
-
-    __qualname__ = "auth_required"
+    """``auth = True``: pages redirect to sign-in with a callback URL, APIs get 401
+    (and say so in the OpenAPI document: the session cookie is their security)."""
 
     def __init__(self, api: bool) -> None:
         self.api = api
+        self.openapi_security = SESSION_SECURITY if api else None
+
+    def __repr__(self) -> str:
+        return "auth = True"
 
     async def __call__(self, req: Any, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         if req.auth is not None:
@@ -611,6 +617,8 @@ def public_routes(folder: str, root: str) -> list[RouteDef]:
 
 class PublicFile(Endpoint):
     """Sends one file of ``public/``."""
+
+    response_kind = "file"
 
     def __init__(self, path: str) -> None:
         self.path = path
