@@ -33,6 +33,7 @@ from ..response import Response
 from ..routing import Router
 from . import oauth, tokens, views
 from .errors import ERROR_STATUS, AuthConfigError, SignInError
+from .openapi import route_options
 from .providers import Credentials, Email, OAuth, Provider
 
 if TYPE_CHECKING:
@@ -330,5 +331,5 @@ def build_router(auth: Auth) -> Router:
         ("GET", "/verify-request", e.verify_request_page),
     )
     for method, path, handler in routes:
-        getattr(router, method.lower())(path, _configuration_errors(handler))
+        getattr(router, method.lower())(path, _configuration_errors(handler), **route_options(method, path))
     return router

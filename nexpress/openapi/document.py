@@ -227,8 +227,9 @@ class DocumentBuilder:
     # --- the whole document -----------------------------------------------------------
 
     def build(self, routes: list[Any]) -> dict[str, Any]:
+        groups = frozenset(self.config.get("include_groups") or ())
         api = sorted(
-            (r for r in routes if _documented(r)),
+            (r for r in routes if _documented(r, groups)),
             key=lambda r: (openapi_path(r.segments), _METHOD_ORDER.get(r.method, 99)),
         )
         for route in api:
@@ -379,7 +380,10 @@ class DocumentBuilder:
             self.used_errors.add(code)
             responses[str(code)] = {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
         for code, value in (route.options.get("responses") or {}).items():
-            responses[str(code)] = self._custom_response(int(code), value)
+            if value is None:  # the route never answers with this status
+                responses.pop(str(code), None)
+            else:
+                responses[str(code)] = self._custom_response(int(code), value)
         return dict(sorted(responses.items()))
 
     def _custom_response(self, code: int, value: Any) -> dict[str, Any]:
@@ -399,12 +403,13 @@ def _returns(route: Any) -> Any:
     return plan.returns if plan is not None else return_annotation(route.handler)
 
 
-def _documented(route: Any) -> bool:
-    return (
-        route.kind in API_KINDS
-        and route.method in _METHOD_ORDER
-        and route.options.get("include_in_schema", True) is not False
-    )
+def _documented(route: Any, groups: frozenset[str]) -> bool:
+    """An API route, unless ``include_in_schema=False``, or a group name (a feature's
+    routes, such as ``"auth"``) that the ``include_groups`` option does not list."""
+    if route.kind not in API_KINDS or route.method not in _METHOD_ORDER:
+        return False
+    included = route.options.get("include_in_schema", True)
+    return included in groups if isinstance(included, str) else included is not False
 
 
 def _describe_status(status: int) -> str:
