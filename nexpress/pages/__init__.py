@@ -66,7 +66,7 @@ from .render import (
 if TYPE_CHECKING:
     from ..request import Request
 
-__all__ = ["AuthGuard", "FileRouteError", "FileRoutes", "FolderMiddleware", "discover", "public_routes"]
+__all__ = ["AuthGuard", "FileRouteError", "FileRoutes", "FolderMiddleware", "PageError", "discover", "public_routes"]
 
 API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _REQUEST_VARIABLES = ("req", "query", "auth")
@@ -484,7 +484,8 @@ class FileRoutes:
         if found is None:
             return None
         folder, template = found
-        context = {**base_context(req), "status": status, "title": title, "detail": detail or "", "trace": None}
+        error = PageError(status, title, detail or "")
+        context = {**base_context(req), "error": error, "status": status, "title": title, "detail": error.detail, "trace": None}
         body = self.env.get_template(template).render(context)
         for layout_folder in reversed(folder.chain()):
             layout = layout_folder.layout
@@ -497,6 +498,26 @@ class FileRoutes:
                 continue
         document = meta.inject_head(body, meta.head_tags({"title": f"{status} {title}"}))
         return inject_tail(document, client.script_tag())
+
+
+@dataclass(frozen=True, slots=True)
+class PageError:
+    """``error`` in ``error.html`` / ``not-found.html`` (Next.js's ``error`` prop): the
+    status, its title and the detail the code chose to show (``HTTPError``'s
+    ``detail``); an unexpected exception's text never reaches it (in debug nexpress
+    shows its own page with the traceback instead)."""
+
+    status: int
+    title: str
+    detail: str = ""
+
+    @property
+    def message(self) -> str:
+        """The detail, else the title (``{{ error.message }}``, as in Next.js)."""
+        return self.detail or self.title
+
+    def __str__(self) -> str:
+        return self.message
 
 
 async def _layout_data_for_error(layout: Layout, req: Request) -> dict[str, Any]:
