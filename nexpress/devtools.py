@@ -36,7 +36,7 @@ from . import csrf
 from .cache import Cache
 from .cache.explain import entry_row, human_age, human_size
 from .errors import HTTPError
-from .middleware import Middleware
+from .middleware import Middleware, middleware_name
 from .request import Request
 from .response import Response
 from .routing import RouteDef
@@ -86,7 +86,9 @@ class LoopbackOnly(Middleware):
     """Refuse (403) a dev-tools request from another machine or through another name."""
 
     source = SOURCE
-    __qualname__ = "loopback_only"
+
+    def __repr__(self) -> str:
+        return "loopback_only"
 
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         if not loopback_peer(req.scope) or not loopback_host(req.get("host")):
@@ -283,7 +285,7 @@ def route_rows(table: Any) -> list[dict[str, Any]]:
                 "kind": route.kind,
                 "source": route.source,
                 "middleware": [
-                    {"name": getattr(step.fn, "__qualname__", None) or type(step.fn).__qualname__, "site": step.site}
+                    {"name": middleware_name(step.fn), "site": step.site}
                     for step in route.middleware
                 ],
                 "layouts": list(route.info.get("layouts", [])),

@@ -212,6 +212,72 @@ def test_routes_unknown_url_fails(app_dir: Path) -> None:
     assert "/nope" in result.output and "404" in result.output
 
 
+AUTH_SERVER = """\
+from nexpress import App
+from nexpress.auth import Auth, Credentials
+from nexpress.middleware import cors
+
+app = App()
+
+
+async def authorize(credentials):
+    return None
+
+
+auth = Auth([Credentials(authorize=authorize)], session="jwt", secret="s" * 32)
+app.use(auth)
+app.use(cors())
+
+
+@app.get("/me", auth.required)
+async def me(req):
+    return {"id": req.auth.user.id}
+"""
+
+
+def test_routes_url_names_middleware_objects_and_framework_routes(app_dir: Path) -> None:
+    """Issue 19.6: middleware objects by a readable name (never '<... object at 0x...>'),
+    framework routes by a path inside the package with each endpoint's own line."""
+    (app_dir / "server.py").write_text(AUTH_SERVER)
+    result = run_cli("routes", "/me")
+    assert result.exit_code == 0, result.output
+    assert "object at 0x" not in result.output
+    use_line = line_of(AUTH_SERVER, "app.use(auth)")
+    assert re.search(rf"1\.\s+auth\s+server\.py:{use_line}\n", result.output), result.output
+    assert re.search(rf"2\.\s+cors\(origins='\*'.*server\.py:{line_of(AUTH_SERVER, 'app.use(cors())')}\n", result.output)
+    assert re.search(rf"3\.\s+auth\.required\s+server\.py:{line_of(AUTH_SERVER, '@app.get')}\n", result.output)
+    info = json.loads(run_cli("routes", "/me", "--json").output)
+    assert [step["middleware"].split("(")[0] for step in info["middleware"]] == ["auth", "cors", "auth.required"]
+    assert all("object at" not in step["middleware"] for step in info["middleware"])
+
+    rows = json.loads(run_cli("routes", "--json").output)
+    auth_rows = [row for row in rows if row["path"].startswith("/api/auth/")]
+    assert len(auth_rows) == 10  # GET and POST /callback share a handler; /signout has two
+    for row in auth_rows:
+        assert re.fullmatch(r"nexpress/auth/endpoints\.py:\d+ Endpoints\.\w+", row["source"]), row
+    assert len({row["source"] for row in auth_rows}) == 10  # each endpoint its own line
+    session = next(row for row in auth_rows if row["path"] == "/api/auth/session")
+    assert session["source"].endswith(" Endpoints.session")
+
+
+def test_routes_response_column_says_what_pages_and_files_answer(app_dir: Path) -> None:
+    (app_dir / "server.py").write_text("from nexpress import App\n\napp = App()\n")
+    (app_dir / "app" / "blog").mkdir(parents=True)
+    (app_dir / "app" / "page.html").write_text("<h1>home</h1>")
+    (app_dir / "app" / "blog" / "page.py").write_text("dynamic = True\n\ndef data(req):\n    return {}\n")
+    (app_dir / "app" / "blog" / "page.html").write_text("<p>blog</p>")
+    (app_dir / "app" / "sitemap.py").write_text("def sitemap(req):\n    return []\n")
+    (app_dir / "public").mkdir()
+    (app_dir / "public" / "logo.txt").write_text("x")
+    rows = {row["path"]: row for row in json.loads(run_cli("routes", "--json").output)}
+    assert rows["/"]["response"] == "html"
+    assert rows["/blog"]["response"] == "html"
+    assert rows["/sitemap.xml"]["response"] == "xml"
+    assert rows["/logo.txt"]["response"] == "file"
+    assert rows["/_nexpress/client.js"]["response"] == "file"
+    assert rows["/_nexpress/client.js"]["source"] == "nexpress/client/client.js"
+
+
 STATIC_AND_SLASH = """\
 from nexpress import App, static
 

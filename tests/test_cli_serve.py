@@ -473,3 +473,29 @@ def test_app_listen_refuses_a_busy_port() -> None:
         port = busy.getsockname()[1]
         with pytest.raises(ServeError, match="address already in use"):
             App().listen(port)
+
+
+@pytest.mark.parametrize(("argument", "warned"), [("debug=False", True), ("", False)])
+def test_dev_warns_when_the_app_turns_debug_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argument: str, warned: bool
+) -> None:
+    """Issue 19.9: under nexpress dev, App(debug=False) silently lost the dev page and the
+    debug error pages; the worker that loads it now says so (and what to change)."""
+    from nexpress.cli._devguard import DevApp, load_for_dev
+
+    (tmp_path / "devdebug.py").write_text(f"from nexpress import App\n\napp = App({argument})\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.setenv("NEXPRESS_DEBUG", "1")  # what nexpress dev sets for its workers
+    sys.modules.pop("devdebug", None)
+    try:
+        loaded = load_for_dev("devdebug:app")
+    finally:
+        sys.modules.pop("devdebug", None)
+    assert isinstance(loaded, DevApp) and loaded.app.debug is not warned
+    err = capsys.readouterr().err
+    if warned:
+        assert "nexpress dev: warning: debug is off (App(debug=...) = False)" in err
+        assert "/_nexpress" in err and "Remove debug=False" in err
+    else:
+        assert "warning" not in err

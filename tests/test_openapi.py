@@ -18,7 +18,7 @@ from openapi_spec_validator import validate
 from nexpress import App
 from nexpress.cli import main
 from nexpress.middleware import Middleware
-from nexpress.openapi import build_document
+from nexpress.openapi import build_document, serve_openapi
 from nexpress.openapi.explorer import relative_url
 
 SERVER = '''\
@@ -322,3 +322,69 @@ def test_cli_routes_shows_body_and_response_types(app_dir: Path) -> None:
     body_col = header.index("BODY")
     line = next(line for line in table if "create" in line and "POST" in line)
     assert line[body_col:].startswith("NewPost ")
+
+
+# --- nexpress.auth in the document (issue 19.7) ------------------------------------------
+
+
+def auth_app(tmp_path: Path) -> App:
+    """An app with nexpress.auth: ``/me`` behind ``auth.required`` (Express style) and
+    ``app/api/notes/route.py`` behind ``auth = True``."""
+    from auth_support import credentials_app
+
+    folder = tmp_path / "app" / "api" / "notes"
+    folder.mkdir(parents=True)
+    (folder / "route.py").write_text("auth = True\n\n\nasync def GET(req):\n    return []\n")
+    app, auth = credentials_app(tmp_path, session="jwt", pages_dir="app")
+
+    @app.get("/private", auth.required)
+    async def private(req) -> dict:
+        return {"id": req.auth.user.id}
+
+    return app
+
+
+def test_auth_required_and_auth_true_set_security_401_and_the_session_scheme(tmp_path: Path) -> None:
+    doc = build_document(auth_app(tmp_path).compile().routes)
+    validate(doc)
+    for path in ("/private", "/api/notes"):
+        operation = doc["paths"][path]["get"]
+        assert operation["security"] == [{"session": []}], path
+        assert operation["responses"]["401"] == {"$ref": "#/components/responses/Unauthorized"}, path
+    assert "security" not in doc["paths"]["/me"]["get"]  # auth() alone sets req.auth, requires nothing
+    scheme = doc["components"]["securitySchemes"]["session"]
+    assert scheme["type"] == "apiKey" and scheme["in"] == "cookie" and scheme["name"] == "nexpress.session-token"
+    assert "Unauthorized" in doc["components"]["responses"]
+
+
+def test_auth_endpoints_are_left_out_unless_included(tmp_path: Path) -> None:
+    routes = auth_app(tmp_path).compile().routes
+    doc = build_document(routes)
+    assert not [path for path in doc["paths"] if path.startswith("/api/auth")]
+
+    doc = build_document(routes, {"include_groups": ["auth"]})
+    validate(doc)
+    auth_paths = {path: ops for path, ops in doc["paths"].items() if path.startswith("/api/auth")}
+    assert len(auth_paths) == 9
+    for path, operations in auth_paths.items():
+        for method, operation in operations.items():
+            assert operation["tags"] == ["auth"] and operation["summary"], (method, path)
+            described = {code: response for code, response in operation["responses"].items() if "$ref" not in response}
+            assert any(response["description"] != "OK" for response in described.values()), (method, path)
+    session = auth_paths["/api/auth/session"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert {"type": "null"} in session["oneOf"]
+    assert "200" not in auth_paths["/api/auth/error"]["get"]["responses"]  # it answers with the error's status
+    assert set(auth_paths["/api/auth/signout"]) == {"get", "post"}
+    assert "403" in auth_paths["/api/auth/signout"]["post"]["responses"]  # the CSRF check
+
+
+def test_include_groups_reaches_openapi_json(tmp_path: Path) -> None:
+    from auth_support import credentials_app
+
+    for config, expected in (({}, False), ({"include_groups": ["auth"]}, True)):
+        folder = tmp_path / str(expected)
+        folder.mkdir()
+        app, _ = credentials_app(folder, session="jwt")
+        serve_openapi(app, config)
+        paths = client_for(app).get("/openapi.json").json()["paths"]
+        assert ("/api/auth/session" in paths) is expected

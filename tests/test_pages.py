@@ -585,3 +585,37 @@ def test_public_folder_index_is_served_at_the_folder_url(tmp_path):
         r = c.get(url)
         assert r.status_code == 200 and r.text == "<h1>docs home</h1>", url
     assert c.get("/docs/a.txt").text == "A"
+
+
+def test_error_pages_get_an_error_object(tmp_path):
+    """Issue 19.9: ``error`` (status, title, detail, message) as Next.js users expect;
+    an unexpected exception's text never reaches it in production."""
+    page = "{{ error.status }}|{{ error.title }}|{{ error.detail }}|{{ error.message }}|{{ error }}|{{ status }}"
+    c = client(
+        tmp_path,
+        {
+            "app/error.html": f"<p>E {page}</p>",
+            "app/not-found.html": f"<p>N {page}</p>",
+            "app/[slug]/page.py": textwrap.dedent(
+                """
+                from nexpress import HTTPError
+
+                async def data(req):
+                    slug = req.params["slug"]
+                    if slug == "gone":
+                        raise HTTPError(404, "No such post")
+                    if slug == "private":
+                        raise HTTPError(403)
+                    raise RuntimeError("secret detail")
+                """
+            ),
+            "app/[slug]/page.html": "never",
+        },
+        debug=False,
+    )
+    assert "N 404|Not Found|No such post|No such post|No such post|404" in c.get("/gone", headers=HTML).text
+    assert "E 403|Forbidden||Forbidden|Forbidden|403" in c.get("/private", headers=HTML).text
+    broken = c.get("/boom", headers=HTML)
+    assert broken.status_code == 500
+    assert "E 500|Internal Server Error||Internal Server Error|Internal Server Error|500" in broken.text
+    assert "secret" not in broken.text

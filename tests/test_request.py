@@ -1231,3 +1231,23 @@ def test_is_type_is_expresss_req_is():
     assert c.post("/t", content=b"x", headers={"content-type": "text/plain; charset=utf-8"}).json() == {"is": [False, False, "text/*", False]}
     assert c.post("/t", data={"a": "1"}).json() == {"is": [False, False, False, "urlencoded"]}
     assert c.post("/t").json() == {"is": [None, None, None, None]}  # no body at all
+
+
+def test_the_guide_lists_every_public_request_name() -> None:
+    """Issue 19.9: ``req.app`` was missing from the request table of docs/guide.md."""
+    import re
+    from pathlib import Path
+
+    from nexpress.request import Request
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text()
+    section = guide.split("## Requests (`req`)")[1].split("\n## ")[0]
+    documented = set()
+    for line in section.splitlines():
+        if line.startswith("| "):
+            for code in re.findall(r"`([^`]+)`", line.split("|")[1]):
+                documented.add(re.match(r"(?:await )?(\w+)", code).group(1))
+    low_level = {"scope", "raw_path", "route", "mount_depth"}  # the ASGI scope and the chain runner's fields
+    public = {name for name in dir(Request) if not name.startswith("_")} - low_level
+    assert "app" in public
+    assert sorted(public - documented) == []

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from .._call import call
 from .._http import prefers_html
 from ..errors import HTTPError, failing_frame, html_page, problem
-from ..middleware.chain import MiddlewareError
+from ..middleware.chain import MiddlewareError, middleware_name
 from ..request import ClientDisconnect
 from ..response import HTML, Response
 
@@ -75,7 +75,7 @@ class ErrorLayer:
             "middleware %s (%s) answered %s %s with %s without calling next(), so the matching route"
             " %s did not run. Middleware applies to every route whatever its order; for a"
             " not-found page use app.not_found(handler).",
-            getattr(step.fn, "__qualname__", step.fn), step.site, req.method, req.raw_path,
+            middleware_name(step.fn), step.site, req.method, req.raw_path,
             res.status_code, route.source if route is not None else "(none)",
         )  # fmt: skip
 

@@ -26,6 +26,7 @@ from .. import csrf
 from ..app import App
 from ..errors import HTTPError
 from ..middleware.chain import Middleware
+from ..openapi import SESSION_SECURITY
 from ..request import Request
 from ..routing import Plugin, Router
 from . import tokens
@@ -113,8 +114,6 @@ class AuthMiddleware(Middleware):
     """Sets ``req.auth`` from the session cookie on every request (installed by
     ``app.use(auth)``); extends a rolling session once a day."""
 
-    source = "nexpress.auth"
-
     def __init__(self, auth: Auth) -> None:
         self.auth = auth
 
@@ -122,6 +121,9 @@ class AuthMiddleware(Middleware):
     def secret_needed(self) -> str | None:  # type: ignore[override]
         """Auth without its own secret (``Auth(secret=...)``/``AUTH_SECRET``) takes the app's."""
         return None if self.auth.has_own_secret else "nexpress.auth (Auth without secret=)"
+
+    def __repr__(self) -> str:
+        return "auth"
 
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         if req.headers.raw_get(b"cookie") is not None:
@@ -133,10 +135,13 @@ class RequiredMiddleware(Middleware):
     """``auth.required``: lets signed-in requests through; browsers asking for HTML
     are redirected to sign-in (with a callback URL), everything else gets 401."""
 
-    source = "nexpress.auth.required"
+    openapi_security = SESSION_SECURITY
 
     def __init__(self, auth: Auth) -> None:
         self.auth = auth
+
+    def __repr__(self) -> str:
+        return "auth.required"
 
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         if req.auth is not None:

@@ -33,6 +33,7 @@ from ..response import Response
 from ..routing import Router
 from . import oauth, tokens, views
 from .errors import ERROR_STATUS, AuthConfigError, SignInError
+from .openapi import route_options
 from .providers import Credentials, Email, OAuth, Provider
 
 if TYPE_CHECKING:
@@ -306,7 +307,7 @@ def _configuration_errors(handler: Callable[[Request, Response], Awaitable[Any]]
             logger.error("nexpress.auth: %s", exc)
             raise HTTPError(500, str(exc), title="Auth configuration error") from None
 
-    endpoint.__qualname__ = f"nexpress.auth {handler.__name__}"
+    endpoint.__wrapped__ = handler  # type: ignore[attr-defined]  # nexpress routes: the method's own file and line
     endpoint.__name__ = handler.__name__
     return endpoint
 
@@ -330,5 +331,5 @@ def build_router(auth: Auth) -> Router:
         ("GET", "/verify-request", e.verify_request_page),
     )
     for method, path, handler in routes:
-        getattr(router, method.lower())(path, _configuration_errors(handler))
+        getattr(router, method.lower())(path, _configuration_errors(handler), **route_options(method, path))
     return router

@@ -274,6 +274,7 @@ class CachedEndpoint(Endpoint):
         shared: bool = True,
         finish: ResponseFinish | None = None,
     ) -> None:
+        self.response_kind = render.response_kind if isinstance(render, Endpoint) else "json" if api else ""
         self.render = as_render(render)
         self.shared = shared
         """False for pages behind sign-in: ``Cache-Control: private`` (no CDN keeps them)."""

@@ -144,4 +144,21 @@ def load_for_dev(target: str) -> Any:
     except Exception as exc:
         report("load", exc)
         return BrokenApp("load", exc, root)
-    return DevApp(app) if isinstance(app, App) else app
+    if not isinstance(app, App):
+        return app
+    if not app.debug:
+        warn_debug_off(app)
+    return DevApp(app)
+
+
+def warn_debug_off(app: App) -> None:
+    """``App(debug=False)`` beats ``nexpress dev``'s ``NEXPRESS_DEBUG=1`` (an argument
+    wins over the environment): say what that turns off instead of losing it silently."""
+    where = app.settings.sources.get("debug", "debug")
+    sys.stderr.write(
+        f"nexpress dev: warning: debug is off ({where} = False), so this server has no debug error"
+        " pages or tracebacks, no /_nexpress dev page, no template reload and no x-nexpress-route"
+        " header. Remove debug=False (or pass debug=None): nexpress dev then turns debug on and"
+        " nexpress start leaves it off.\n"
+    )
+    sys.stderr.flush()

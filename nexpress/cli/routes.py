@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..middleware import middleware_name
 from ._common import app_argument, load_app, load_compiled
 
 
@@ -66,6 +67,10 @@ def _add_types(rows: list[dict[str, Any]], table: Any) -> None:
         by_row.setdefault((route.path, route.source), []).append((route.method, route_types(route)))
     for row in rows:
         typed = by_row.get((row["path"], row["source"]), [])
+        if not typed:  # a listing-only row (static()): what it said of itself
+            for key in ("body", "query", "response"):
+                row[key] = row.get(key) or None
+            continue
         for key in ("body", "query", "response"):
             values = [(method, types[key]) for method, types in typed if types[key]]
             if len({value for _, value in values}) > 1 or (values and len(typed) > 1):
@@ -106,7 +111,7 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
             source=route.source,
             params=result.params,
             middleware=[
-                {"middleware": getattr(step.fn, "__qualname__", repr(step.fn)), "source": step.site, "conditional": step.condition is not None}
+                {"middleware": middleware_name(step.fn), "source": step.site, "conditional": step.condition is not None}
                 for step in route.middleware
             ],
             layouts=route.info.get("layouts", []),
@@ -130,7 +135,7 @@ def _print_explanation(url: str, info: dict[str, Any]) -> None:
     console = Console(highlight=False)
 
     def line(text: str) -> None:
-        console.print(text, markup=False)
+        console.print(text, markup=False, soft_wrap=True)  # one line per fact, however long
 
     console.print(f"[bold]{escape(url)}[/bold]")
     outcome = info["outcome"]

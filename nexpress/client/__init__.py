@@ -49,6 +49,8 @@ def script_tag() -> str:
 class ClientScript(Endpoint):
     """Sends client.js; ``immutable`` under the fingerprinted URL only."""
 
+    response_kind = "file"
+
     def __init__(self, immutable: bool) -> None:
         self.immutable = immutable
         self.__qualname__ = "client_js"

@@ -16,6 +16,7 @@ holds the exception.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ..response import Response
     from ..routing.table import Step
 
-__all__ = ["ErrorResponder", "FunctionMiddleware", "Middleware", "MiddlewareError", "run_chain"]
+__all__ = ["ErrorResponder", "FunctionMiddleware", "Middleware", "MiddlewareError", "middleware_name", "run_chain"]
 
 Next = Callable[..., Awaitable[None]]
 ErrorResponder = Callable[[BaseException, "Request", "Response"], Awaitable[None]]
@@ -40,10 +41,18 @@ class MiddlewareError(RuntimeError):
 class Middleware:
     """Base class for middleware objects: subclass it and define
     ``async def __call__(self, req, res, next)``. ``app.use`` recognises
-    middleware by this type (a plain ``async def mw(req, res, next)`` works too);
-    ``source`` is what ``nexpress routes URL`` shows for it."""
+    middleware by this type (a plain ``async def mw(req, res, next)`` works too).
+
+    Its ``repr`` is its name in ``nexpress routes URL``, the dev page and error
+    messages: the class name unless a subclass says more (the batteries read like
+    the call that made them, ``cors(origins='*')``); ``source`` is where it comes
+    from when that is not where it was installed. ``openapi_security`` (a
+    ``{"SchemeName": {...security scheme object...}}``) tells the OpenAPI document
+    that the routes behind it need these credentials (security, a 401 response and
+    the scheme in ``components.securitySchemes``)."""
 
     source: str | None = None
+    openapi_security: dict[str, dict[str, Any]] | None = None
 
     secret_needed: str | None = None
     """What this middleware needs ``App(secret=...)`` for, or None: read once at
@@ -51,6 +60,9 @@ class Middleware:
 
     async def __call__(self, req: Request, res: Response, next: Next) -> None:
         raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return type(self).__name__
 
 
 class FunctionMiddleware(Middleware):
@@ -61,7 +73,6 @@ class FunctionMiddleware(Middleware):
         self.fn = fn
         self.name = name
         self.source = source
-        self.__qualname__ = name
 
     async def __call__(self, req: Request, res: Response, next: Next) -> None:
         await self.fn(req, res, next)
@@ -71,8 +82,19 @@ class FunctionMiddleware(Middleware):
 
 
 def middleware_name(fn: Any) -> str:
-    """How error messages and ``nexpress routes`` name a middleware."""
-    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    """How error messages, ``nexpress routes`` and the dev page name a middleware: a
+    :class:`Middleware` by its ``repr``, a function (or bound method) by its
+    qualified name, any other callable by its own ``repr`` or else its class."""
+    if isinstance(fn, Middleware):
+        return repr(fn)
+    if isinstance(fn, functools.partial):
+        return f"partial({middleware_name(fn.func)})"
+    name = getattr(fn, "__qualname__", None)
+    if isinstance(name, str):
+        return name
+    if type(fn).__repr__ is not object.__repr__:
+        return repr(fn)
+    return type(fn).__qualname__
 
 
 async def run_chain(

@@ -213,8 +213,6 @@ def compress_sync_stream(source: Iterable[bytes | str], encoder: Encoder) -> Ite
 class Compress(Middleware):
     """The middleware ``compress()`` returns (see the module docstring)."""
 
-    source = "nexpress.middleware.compress"
-
     def __init__(
         self, min_size: int, level: int, brotli_enabled: bool, brotli_quality: int, compressible: Callable[[str | None], bool]
     ) -> None:

@@ -120,8 +120,6 @@ def origin_policy(origins: Origins, credentials: bool) -> OriginPolicy:
 class Cors(Middleware):
     """The middleware ``cors()`` returns (see the module docstring)."""
 
-    source = "nexpress.middleware.cors"
-
     def __init__(
         self,
         policy: OriginPolicy,

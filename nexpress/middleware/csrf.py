@@ -38,8 +38,6 @@ logger = logging.getLogger("nexpress.csrf")
 class CsrfProtection(Middleware):
     """The middleware :func:`csrf` returns."""
 
-    source = "nexpress.middleware.csrf"
-
     def __init__(self, *, secret: str | None, ignore_methods: Iterable[str], field: str, header: str) -> None:
         self.secret = secret
         self.ignore_methods = frozenset(m.upper() for m in ignore_methods)
@@ -68,6 +66,9 @@ class CsrfProtection(Middleware):
         req.state.csrf_token = token
         res.locals["csrf_token"] = token
         await next()
+
+    def __repr__(self) -> str:
+        return "csrf()"
 
 
 def csrf(

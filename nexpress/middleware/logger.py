@@ -206,8 +206,6 @@ def _response_length(res: Response, status: int) -> int | None:
 class Logger(Middleware):
     """The middleware ``logger()`` returns (see the module docstring)."""
 
-    source = "nexpress.middleware.logger"
-
     def __init__(
         self,
         formatter: Callable[[LogEntry], str],

@@ -282,8 +282,6 @@ def client_ip(req: Request) -> str:
 class RateLimit(Middleware):
     """The middleware ``rate_limit()`` returns (see the module docstring)."""
 
-    source = "nexpress.middleware.rate_limit"
-
     def __init__(
         self,
         limit: int,

@@ -130,8 +130,6 @@ def _hsts_value(hsts: bool | str | Mapping[str, object]) -> str | None:
 class SecurityHeaders(Middleware):
     """The middleware ``security_headers()`` returns (see the module docstring)."""
 
-    source = "nexpress.middleware.security_headers"
-
     def __init__(
         self,
         headers: list[tuple[str, str]],

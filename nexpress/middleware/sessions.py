@@ -229,8 +229,6 @@ def _store_unavailable(exc: BaseException) -> HTTPError:
 class Sessions(Middleware):
     """The middleware ``sessions()`` returns (see the module docstring)."""
 
-    source = "nexpress.middleware.sessions"
-
     def __init__(
         self,
         secrets_: list[str],

@@ -77,10 +77,11 @@ def method_label(method: str) -> str:
 class MetricsMiddleware(Middleware):
     """Counts and times every request the chain answers (installed by :class:`Metrics`)."""
 
-    source = "nexpress.observability.metrics"
-
     def __init__(self, owner: Metrics) -> None:
         self.owner = owner
+
+    def __repr__(self) -> str:
+        return "metrics()"
 
     async def __call__(self, req: Request, res: Response, next: Next) -> None:
         owner = self.owner

@@ -101,8 +101,6 @@ def request_attributes(req: Request) -> dict[str, Any]:
 class Tracing(Middleware):
     """The tracing middleware: a server span around the rest of the chain."""
 
-    source = "nexpress.observability.tracing"
-
     def __init__(self, tracer_provider: Any = None, *, propagator: Any = None, response_header: bool = False) -> None:
         if trace is None:
             raise RuntimeError(INSTALL_HINT)
@@ -110,6 +108,9 @@ class Tracing(Middleware):
         self.propagator: TextMapPropagator | None = propagator
         self.getter = RequestHeaders()
         self.response_header = response_header
+
+    def __repr__(self) -> str:
+        return "tracing()"
 
     async def __call__(self, req: Request, res: Response, next: Next) -> None:
         propagator = self.propagator or propagate.get_global_textmap()

@@ -10,7 +10,8 @@ Configuration keys (all optional): ``title``, ``version``, ``description``,
 ``externalDocs``, ``security`` (top-level requirement), ``security_schemes``
 (components), ``error_model`` and ``error_media_type`` (for apps whose error
 handler replaces problem+json with their own error body), ``path``
-(``/openapi.json``) and ``docs_path`` (``/docs``; ``None`` turns the explorer off).
+(``/openapi.json``), ``docs_path`` (``/docs``; ``None`` turns the explorer off) and
+``include_groups`` (``["auth"]`` documents the ``nexpress.auth`` endpoints).
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from typing import Any
 import msgspec
 
 from ..response import Response
-from .document import build_document, route_types, type_name
+from .document import SESSION_SECURITY, build_document, route_types, type_name
 from .explorer import ASSETS, asset_sender, explorer_page, explorer_script
 
-__all__ = ["OpenAPI", "build_document", "route_types", "serve_openapi", "type_name"]
+__all__ = ["SESSION_SECURITY", "OpenAPI", "build_document", "route_types", "serve_openapi", "type_name"]
 
 _CONFIG_KEYS = {
     "title", "version", "description", "summary", "contact", "license", "termsOfService",
     "servers", "tags", "externalDocs", "security", "security_schemes", "error_model",
-    "error_media_type", "path", "docs_path",
+    "error_media_type", "path", "docs_path", "include_groups",
 }  # fmt: skip
 
 

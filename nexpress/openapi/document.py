@@ -24,6 +24,8 @@ from typing import Any, get_args, get_origin
 import msgspec
 
 from .._typed import MISSING, is_model, return_annotation
+from ..middleware.chain import Middleware
+from ..routing.endpoint import Endpoint
 from ..routing.pattern import COMPLEX, PARAM, SPLAT, STATIC
 
 OPENAPI_VERSION = "3.1.0"
@@ -77,6 +79,18 @@ ERRORS = {
     415: ("UnsupportedMediaType", "The body is not JSON (send Content-Type: application/json)"),
     422: ("ValidationFailed", "The body or the query string failed validation; every bad field is listed"),
 }
+SESSION_SECURITY: dict[str, dict[str, Any]] = {
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "nexpress.session-token",
+        "description": (
+            "The session cookie nexpress.auth sets at sign-in (named __Secure-nexpress.session-token"
+            " over HTTPS). Sign in through /api/auth (the auth endpoints) to get it."
+        ),
+    }
+}
+"""The security scheme of routes behind ``auth.required`` or ``auth = True``."""
 _BODY_ERRORS = (400, 413, 415, 422)
 _QUERY_ERRORS = (400, 422)
 _METHOD_ORDER = {m: i for i, m in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))}
@@ -134,9 +148,12 @@ def type_name(tp: Any) -> str:
 
 
 def route_types(route: Any) -> dict[str, str]:
-    """Body, query and response type names of a route (for ``nexpress routes``)."""
+    """Body, query and response type names of a route (for ``nexpress routes``); a
+    feature's :class:`Endpoint` names what it answers with (``html``, ``file``...)."""
     plan = route.plan
     handler = plan.handler if plan is not None else route.handler
+    if plan is None and isinstance(handler, Endpoint):
+        return {"body": "", "query": "", "response": handler.response_kind}
     returns = plan.returns if plan is not None else return_annotation(handler)
     return {
         "body": type_name(plan.body_type) if plan is not None and plan.body_type is not None else "",
@@ -210,8 +227,9 @@ class DocumentBuilder:
     # --- the whole document -----------------------------------------------------------
 
     def build(self, routes: list[Any]) -> dict[str, Any]:
+        groups = frozenset(self.config.get("include_groups") or ())
         api = sorted(
-            (r for r in routes if _documented(r)),
+            (r for r in routes if _documented(r, groups)),
             key=lambda r: (openapi_path(r.segments), _METHOD_ORDER.get(r.method, 99)),
         )
         for route in api:
@@ -335,15 +353,16 @@ class DocumentBuilder:
         return params
 
     def _middleware_security(self, route: Any) -> list[dict[str, list]] | None:
-        """A middleware that requires authentication says so with a public attribute
-        ``openapi_security = {"SchemeName": {...security scheme object...}}``."""
+        """A middleware that requires authentication says so with its
+        ``Middleware.openapi_security`` (``auth.required`` and ``auth = True`` do)."""
         found: list[dict[str, list]] = []
         for step in route.middleware:
-            schemes = getattr(step.fn, "openapi_security", None)
-            if isinstance(schemes, dict):
+            schemes = step.fn.openapi_security if isinstance(step.fn, Middleware) else None
+            if schemes:
                 for name, scheme in schemes.items():
                     self.security_schemes.setdefault(name, scheme)
-                    found.append({name: []})
+                    if {name: []} not in found:
+                        found.append({name: []})
         return found or None
 
     def _responses(self, route: Any, errors: set[int]) -> dict[str, Any]:
@@ -361,7 +380,10 @@ class DocumentBuilder:
             self.used_errors.add(code)
             responses[str(code)] = {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
         for code, value in (route.options.get("responses") or {}).items():
-            responses[str(code)] = self._custom_response(int(code), value)
+            if value is None:  # the route never answers with this status
+                responses.pop(str(code), None)
+            else:
+                responses[str(code)] = self._custom_response(int(code), value)
         return dict(sorted(responses.items()))
 
     def _custom_response(self, code: int, value: Any) -> dict[str, Any]:
@@ -381,12 +403,13 @@ def _returns(route: Any) -> Any:
     return plan.returns if plan is not None else return_annotation(route.handler)
 
 
-def _documented(route: Any) -> bool:
-    return (
-        route.kind in API_KINDS
-        and route.method in _METHOD_ORDER
-        and route.options.get("include_in_schema", True) is not False
-    )
+def _documented(route: Any, groups: frozenset[str]) -> bool:
+    """An API route, unless ``include_in_schema=False``, or a group name (a feature's
+    routes, such as ``"auth"``) that the ``include_groups`` option does not list."""
+    if route.kind not in API_KINDS or route.method not in _METHOD_ORDER:
+        return False
+    included = route.options.get("include_in_schema", True)
+    return included in groups if isinstance(included, str) else included is not False
 
 
 def _describe_status(status: int) -> str:

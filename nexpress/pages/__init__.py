@@ -42,6 +42,7 @@ from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
 from ..errors import HTTPError
 from ..middleware.chain import Middleware
+from ..openapi import SESSION_SECURITY
 from ..response import Response
 from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint
@@ -65,7 +66,7 @@ from .render import (
 if TYPE_CHECKING:
     from ..request import Request
 
-__all__ = ["AuthGuard", "FileRouteError", "FileRoutes", "FolderMiddleware", "discover", "public_routes"]
+__all__ = ["AuthGuard", "FileRouteError", "FileRoutes", "FolderMiddleware", "PageError", "discover", "public_routes"]
 
 API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _REQUEST_VARIABLES = ("req", "query", "auth")
@@ -512,7 +513,8 @@ class FileRoutes:
         if found is None:
             return None
         folder, template = found
-        context = {**base_context(req), "status": status, "title": title, "detail": detail or "", "trace": None}
+        error = PageError(status, title, detail or "")
+        context = {**base_context(req), "error": error, "status": status, "title": title, "detail": error.detail, "trace": None}
         body = self.env.get_template(template).render(context)
         for layout_folder in reversed(folder.chain()):
             layout = layout_folder.layout
@@ -525,6 +527,26 @@ class FileRoutes:
                 continue
         document = meta.inject_head(body, meta.head_tags({"title": f"{status} {title}"}))
         return inject_tail(document, client.script_tag())
+
+
+@dataclass(frozen=True, slots=True)
+class PageError:
+    """``error`` in ``error.html`` / ``not-found.html`` (Next.js's ``error`` prop): the
+    status, its title and the detail the code chose to show (``HTTPError``'s
+    ``detail``); an unexpected exception's text never reaches it (in debug nexpress
+    shows its own page with the traceback instead)."""
+
+    status: int
+    title: str
+    detail: str = ""
+
+    @property
+    def message(self) -> str:
+        """The detail, else the title (``{{ error.message }}``, as in Next.js)."""
+        return self.detail or self.title
+
+    def __str__(self) -> str:
+        return self.message
 
 
 async def _layout_data_for_error(layout: Layout, req: Request) -> dict[str, Any]:
@@ -575,7 +597,6 @@ class FolderMiddleware(Middleware):
     def __init__(self, fn: Callable[..., Awaitable[None]], matcher: Any, source: str) -> None:
         self.fn = fn
         self.source = source
-        self.__qualname__ = f"middleware ({source})"
         self.test: Callable[[Any], bool] | None = None
         if callable(matcher):
             self.test = matcher
@@ -589,14 +610,20 @@ class FolderMiddleware(Middleware):
         else:
             await next()
 
+    def __repr__(self) -> str:
+        return "middleware" if self.test is None else "middleware (with matcher)"
+
 
 class AuthGuard(Middleware):
-    """``auth = True``: pages redirect to sign-in with a callback URL, APIs get 401."""
-
-    __qualname__ = "auth_required"
+    """``auth = True``: pages redirect to sign-in with a callback URL, APIs get 401
+    (and say so in the OpenAPI document: the session cookie is their security)."""
 
     def __init__(self, api: bool) -> None:
         self.api = api
+        self.openapi_security = SESSION_SECURITY if api else None
+
+    def __repr__(self) -> str:
+        return "auth = True"
 
     async def __call__(self, req: Any, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         if req.auth is not None:
@@ -640,6 +667,8 @@ def public_routes(folder: str, root: str) -> list[RouteDef]:
 
 class PublicFile(Endpoint):
     """Sends one file of ``public/``."""
+
+    response_kind = "file"
 
     def __init__(self, path: str) -> None:
         self.path = path

@@ -196,6 +196,8 @@ class ActionEndpoint(Endpoint):
     """``POST`` on a page's pattern: find the action by id, check CSRF, run it,
     answer with a redirect or the page rendered again (see the module docstring)."""
 
+    response_kind = "html"
+
     def __init__(self, page: PageRenderer, actions: ActionSet) -> None:
         self.page = page
         self.actions = actions

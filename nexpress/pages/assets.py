@@ -238,6 +238,8 @@ class Assets:
 class AssetEndpoint(Endpoint):
     """Serves fingerprinted assets with a year of immutable caching."""
 
+    response_kind = "file"
+
     def __init__(self, assets: Assets) -> None:
         self.assets = assets
         self.__qualname__ = "fingerprinted_asset"

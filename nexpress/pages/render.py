@@ -165,6 +165,8 @@ class PageEndpoint(Endpoint):
     last step of the response (:class:`~nexpress.pages.navigation.PageFinish`).
     A cached page's endpoint renders for the cache and leaves that to it."""
 
+    response_kind = "html"
+
     def __init__(
         self,
         *,
@@ -353,6 +355,7 @@ class SpecialEndpoint(Endpoint):
         self.fn = fn
         self.kind = kind
         self.__qualname__ = kind
+        self.response_kind = "xml" if kind == "sitemap" else "text"
 
     async def __call__(self, req: Request, res: Response) -> Any:
         result = await call(self.fn, req)

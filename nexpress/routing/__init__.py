@@ -430,9 +430,17 @@ def handler_source(fn: Callable, root: str) -> str:
     return f"{relative_to(code.co_filename, root)}:{code.co_firstlineno} {name}"
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # .../nexpress
+
+
 def relative_to(filename: str, root: str) -> str:
+    """``filename`` relative to the app's ``root``; a file of nexpress itself (a
+    route a feature adds) as ``nexpress/...``, wherever the package is installed."""
+    path = os.path.abspath(filename)
+    if path.startswith(_PACKAGE_DIR + os.sep):
+        return os.path.relpath(path, os.path.dirname(_PACKAGE_DIR)).replace(os.sep, "/")
     try:
-        rel = os.path.relpath(os.path.abspath(filename), root)
+        rel = os.path.relpath(path, root)
     except ValueError:
         return filename
     return filename if rel.startswith("..") else rel

@@ -26,6 +26,10 @@ class Endpoint:
     revalidate: int | None = None
     """Seconds before a cached response goes stale (ISR); None when not cached or never stale."""
 
+    response_kind: str = ""
+    """What it answers with, for the RESPONSE column of ``nexpress routes`` (``html``,
+    ``file``, ``xml``...): its ``__call__`` has no return annotation that says so."""
+
     async def __call__(self, req: Request, res: Response) -> Any:
         raise NotImplementedError
 

@@ -406,7 +406,7 @@ class RouteTable:
                 row["methods"].append(method)
             if method == "GET" and "HEAD" not in row["methods"]:
                 row["methods"].append("HEAD")
-        rows = [*grouped.values(), *self.listing_extra]
+        rows = [*grouped.values(), *({**row, "methods": list(row["methods"])} for row in self.listing_extra)]
         order = {m: i for i, m in enumerate(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ALL"))}
         for row in rows:
             row["methods"].sort(key=lambda m: order.get(m, 99))
@@ -570,6 +570,7 @@ def _static_listing(target: Any, segments: tuple[Segment, ...], site: str, root:
         "kind": "static-file",
         "source": f"{site} static({relative_to(target.directory, root)!r})",
         "revalidate": None,
+        "response": "file",
     }
 
 
