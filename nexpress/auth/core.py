@@ -269,10 +269,24 @@ class Auth(Plugin):
                 raise AuthConfigError("the auth secret must be a str of at least 16 characters (32 random bytes is right)")
         return found
 
+    def _check_magic_link_origin(self) -> None:
+        """Magic links are built from ``url=`` only (SPEC 6): a link built from the
+        ``Host`` header would let ``Host: evil.example`` mail a victim a live token
+        pointing at the attacker's site, whatever ``trust_host`` says."""
+        if self.origin is None:
+            emails = [p.id for p in self.providers.values() if isinstance(p, Email)]
+            if emails:
+                raise AuthConfigError(
+                    f"the Email provider {emails[0]!r} builds magic links from Auth(url=...) only, and none is"
+                    " set: pass Auth(url='https://your.site') or set AUTH_URL (trust_host does not apply:"
+                    " a forged Host header would choose where the link points)"
+                )
+
     async def start(self) -> None:
         """Start-up: check the configuration, create the tables, open the HTTP client."""
         if self.started:
             return
+        self._check_magic_link_origin()
         self.secrets = self._resolve_secrets()
         if self.app is not None and not self.app.secret:
             self.app.secret = self.secrets[0]  # one secret for CSRF tokens, signed cookies and actions

@@ -186,7 +186,9 @@ class Endpoints:
         expires = datetime.now(UTC) + timedelta(seconds=provider.max_age)
         await auth.database.create_verification_token(email, auth.stored_token(token), expires)
         query = urlencode({"token": token, "email": email, "callbackUrl": callback})
-        url = f"{auth.origin_for(req)}{auth.base}/callback/{provider.id}?{query}"
+        if auth.origin is None:  # start() refuses this; kept for an Auth never started
+            raise AuthConfigError("magic links are built from Auth(url=...)/AUTH_URL only, and none is set")
+        url = f"{auth.origin}{auth.base}/callback/{provider.id}?{query}"
         try:
             await provider.send(email, url)
         except Exception as exc:
