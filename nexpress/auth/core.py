@@ -49,7 +49,7 @@ logger = logging.getLogger("nexpress.auth")
 DAY = 24 * 3600
 CALLBACK_NAMES = ("sign_in", "redirect", "session", "jwt")
 PAGE_NAMES = ("signin", "signout", "error", "verify_request")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+SESSION_ID_SALT = "nexpress.session-id"
 
 
 def _cached_session(expires: datetime, user: dict[str, Any], renew_after: int) -> tuple[datetime, float, float, dict[str, Any]]:
@@ -202,6 +202,7 @@ class Auth(Plugin):
             raise AuthConfigError(f"table_prefix {table_prefix!r} must be letters, digits and '_'")
         self._secret_option = [secret] if isinstance(secret, str) else list(secret or [])
         self.secrets: list[str] = []
+        self.session_key = b""  # HMAC key of database session ids (start-up: from the secret)
         self.base_path = "/" + base_path.strip("/")
         self.base = self.base_path
         url = url or os.environ.get("AUTH_URL") or None
@@ -288,6 +289,7 @@ class Auth(Plugin):
             return
         self._check_magic_link_origin()
         self.secrets = self._resolve_secrets()
+        self.session_key = tokens.mac_key(self.secrets[0], SESSION_ID_SALT)
         if self.app is not None and not self.app.secret:
             self.app.secret = self.secrets[0]  # one secret for CSRF tokens, signed cookies and actions
         if self.db_url is not None and self.database is None:
@@ -430,12 +432,14 @@ class Auth(Plugin):
 
     async def _database_session(self, value: str, renew: bool) -> tuple[Session | None, str | None]:
         # The cache is keyed by the cookie itself: a hit costs no HMAC, no query and no
-        # datetime arithmetic (expiry and renewal times are kept as POSIX seconds).
+        # datetime arithmetic (expiry and renewal times are kept as POSIX seconds). A
+        # miss checks the id's MAC first: a flood of made-up ids never reaches the
+        # database.
         clock = time.monotonic()
         found = self.session_cache.get(value, clock)
         if found is None:
-            if not _TOKEN.match(value):
-                return None, None
+            if not tokens.signed_id(value, self.session_key):
+                return None, None  # forged or from before session ids were signed: no query
             assert self.database is not None
             row = await self.database.session_and_user(self.stored_token(value))
             if row is None:
@@ -565,7 +569,7 @@ class Auth(Plugin):
         await self.end_session(req)
         if self.strategy == "database":
             assert self.database is not None
-            value = _random.token_urlsafe(32)
+            value = tokens.sign_id(_random.token_urlsafe(32), self.session_key)
             await self.database.create_session(self.stored_token(value), user["id"], _expires_in(self.max_age))
         else:
             claims: dict[str, Any] | None = {"sub": str(user["id"]), "name": user.get("name"), "email": user.get("email"), "picture": user.get("image")}
@@ -592,7 +596,7 @@ class Auth(Plugin):
             return None
         if self.strategy == "database":
             self.session_cache.drop(value)
-            if _TOKEN.match(value) and self.database is not None:
+            if self.database is not None and tokens.signed_id(value, self.session_key):
                 await self.database.delete_session(self.stored_token(value))
             return None
         return tokens.decrypt(value, self.secrets, self.cookie_salt())
