@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import inspect
 import logging
 import os
@@ -25,7 +26,9 @@ import httpx
 from .. import csrf
 from ..app import App
 from ..errors import HTTPError
+from ..middleware._common import STORE_ERRORS, store_kind
 from ..middleware.chain import Middleware
+from ..middleware.sessions import MemorySessionStore, RedisSessionStore
 from ..request import Request
 from ..routing import Plugin, Router
 from . import tokens
@@ -157,7 +160,9 @@ class Auth(Plugin):
     ``pages`` (``{"signin": "/login", ...}``); ``callbacks`` (``sign_in``,
     ``redirect``, ``session``, ``jwt``); events ``on_sign_in``/``on_sign_out``;
     ``allow_email_linking``; ``session_cache_ttl`` (5 s: how long this process
-    trusts a database session it looked up; 0 queries on every request).
+    trusts a database session it looked up, or that a JWT session was not revoked; 0
+    asks on every request); ``revocation_store`` (JWT sign-outs: ``"memory://"`` or
+    ``"redis://..."``; default the app's cache URL when it is Redis, else memory).
     """
 
     def __init__(
@@ -181,6 +186,7 @@ class Auth(Plugin):
         failed_sign_in_window: int = 15 * 60,
         table_prefix: str = "",
         session_cache_ttl: float = 5.0,
+        revocation_store: str | None = None,
     ) -> None:
         if session not in ("database", "jwt"):
             raise AuthConfigError(f"session={session!r}: use 'database' or 'jwt'")
@@ -233,6 +239,16 @@ class Auth(Plugin):
         # JWT sessions decrypted once per distinct cookie
         self.session_cache = SessionCache(session_cache_ttl)
         self.token_cache = SessionCache(float("inf"))
+        # JWT sessions signed out (their "jti"): a denylist in a store every instance
+        # shares, asked at most once per session_cache_ttl per session on each process
+        if revocation_store is not None:
+            try:
+                store_kind(revocation_store, "Auth(revocation_store=...)")
+            except ValueError as exc:
+                raise AuthConfigError(str(exc)) from None
+        self.revocation_url = revocation_store
+        self.revocations: MemorySessionStore | RedisSessionStore | None = None
+        self.revoked_cache = SessionCache(session_cache_ttl)
         self.app: App | None = None
         self.http: httpx.AsyncClient | None = None
         self.started = False
@@ -299,9 +315,23 @@ class Auth(Plugin):
                 await self.database.create_tables()
             except Exception as exc:
                 raise AuthConfigError(f"cannot create the auth tables in db={self.db_url!r}: {type(exc).__name__}: {exc}") from exc
+        if self.strategy == "jwt" and self.revocations is None:
+            self.revocations = self._revocation_store()
         if self.http is None:
             self.http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
         self.started = True
+
+    def _revocation_store(self) -> MemorySessionStore | RedisSessionStore:
+        """``revocation_store=``, else the app's cache store when it is Redis (what
+        several instances share), else this process's memory."""
+        url = self.revocation_url
+        if url is None:
+            cache_url = self.app.cache_url if self.app is not None else None
+            shared = isinstance(cache_url, str) and cache_url.startswith(("redis://", "rediss://", "unix://"))
+            url = cache_url if shared else "memory://"
+        if store_kind(url, "Auth(revocation_store=...)") == "redis":
+            return RedisSessionStore(url, prefix="nx:auth:revoked:")
+        return MemorySessionStore()
 
     async def stop(self) -> None:
         self.started = False
@@ -311,6 +341,9 @@ class Auth(Plugin):
         if self.database is not None:
             await self.database.close()
             self.database = None
+        if self.revocations is not None:
+            await self.revocations.close()
+            self.revocations = None
 
     # --- URLs and cookies -------------------------------------------------------------
 
@@ -473,12 +506,14 @@ class Auth(Plugin):
         if claims["exp"] <= now:
             self.token_cache.drop(value)
             return None, None
+        if await self._revoked(_jwt_id(claims, value)):
+            return None, None
         hook = self.callbacks.get("jwt")
         if hook is not None:
             updated = await hook(token=dict(claims), user=None, account=None, profile=None, trigger=None, is_new_user=False)
             if not updated:
                 return None, None
-            claims = {**updated, "iat": claims["iat"], "exp": claims["exp"]}
+            claims = {"jti": claims.get("jti"), **updated, "iat": claims["iat"], "exp": claims["exp"]}
         renewed = None
         if renew and claims["iat"] + self.update_age <= now:
             renewed = tokens.encrypt(_jwt_body(claims), self.secrets, salt, self.max_age)
@@ -489,6 +524,35 @@ class Auth(Plugin):
 
     def cookie_salt(self) -> str:
         return "nexpress.session-token"
+
+    async def _revoked(self, jti: str) -> bool:
+        """Whether this JWT session was signed out (on any instance sharing the store).
+        Asked once per ``session_cache_ttl`` per session; a store outage is logged and
+        counts as not revoked (JWT sessions keep working without the store)."""
+        clock = time.monotonic()
+        known = self.revoked_cache.get(jti, clock)
+        if known is not None:
+            return known
+        assert self.revocations is not None
+        try:
+            revoked = await self.revocations.get(jti) is not None
+        except STORE_ERRORS as exc:
+            logger.warning("nexpress.auth: the revocation store is unavailable (%s); JWT sign-outs are not checked", exc)
+            revoked = False
+        self.revoked_cache.put(jti, revoked, clock)
+        return revoked
+
+    async def _revoke(self, claims: Mapping[str, Any], value: str) -> None:
+        """Deny this JWT session (and every renewal of it: they share its ``jti``)
+        until it could no longer be valid anyway."""
+        jti = _jwt_id(claims, value)
+        self.revoked_cache.put(jti, True, time.monotonic())
+        await self.ensure_started()
+        assert self.revocations is not None
+        try:
+            await self.revocations.set(jti, b"1", self.max_age)
+        except STORE_ERRORS as exc:
+            logger.error("nexpress.auth: cannot record a JWT sign-out in the revocation store: %s", exc)
 
     async def _session_callback(self, session: Session, *, user: dict | None, token: dict | None) -> Session | None:
         hook = self.callbacks.get("session")
@@ -581,6 +645,7 @@ class Auth(Plugin):
                 )  # fmt: skip
                 if not claims or not isinstance(claims.get("sub"), str):
                     raise SignInError("AccessDenied", "the jwt callback returned no token (or one without 'sub')")
+            claims = {**claims, "jti": _random.token_urlsafe(16)}  # what sign-out revokes
             value = tokens.encrypt(_jwt_body(claims), self.secrets, self.cookie_salt(), self.max_age)
         self.set_cookie(req, res, "session-token", value, self.max_age)
         event = self.events.get("on_sign_in")
@@ -589,8 +654,9 @@ class Auth(Plugin):
         return callback_url
 
     async def end_session(self, req: Request) -> dict[str, Any] | None:
-        """Revoke the request's current session (database: delete the row). Returns the
-        JWT claims when the strategy is ``jwt`` (for ``on_sign_out``)."""
+        """Revoke the request's current session (database: delete the row; JWT: its
+        ``jti`` into the revocation store). Returns the JWT claims when the strategy is
+        ``jwt`` (for ``on_sign_out``)."""
         value = self.read_cookie(req, "session-token")
         if not value:
             return None
@@ -599,7 +665,11 @@ class Auth(Plugin):
             if self.database is not None and tokens.signed_id(value, self.session_key):
                 await self.database.delete_session(self.stored_token(value))
             return None
-        return tokens.decrypt(value, self.secrets, self.cookie_salt())
+        claims = tokens.decrypt(value, self.secrets, self.cookie_salt())
+        if claims is not None:
+            self.token_cache.drop(value)
+            await self._revoke(claims, value)
+        return claims
 
     async def sign_out(self, req: Request, res: Response) -> None:
         token = await self.end_session(req)
@@ -617,6 +687,13 @@ class Auth(Plugin):
         first = next(iter(provider.credentials))
         account = str(fields.get(first, "")).strip().lower()[:320]
         return f"ip:{req.ip}", f"account:{provider.id}:{account}"
+
+
+def _jwt_id(claims: Mapping[str, Any], value: str) -> str:
+    """What identifies a JWT session for revocation: its ``jti`` (kept by renewals);
+    a token from before ``jti`` existed is named by a hash of the cookie itself."""
+    jti = claims.get("jti")
+    return jti if isinstance(jti, str) and jti else "cookie:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def _jwt_body(claims: Mapping[str, Any]) -> dict[str, Any]:
