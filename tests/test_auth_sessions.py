@@ -231,8 +231,13 @@ def test_a_signed_out_jwt_session_is_refused_afterwards(tmp_path):
     # a session from before jti existed is revoked by its cookie
     legacy = tokens.encrypt({"sub": "u-alice"}, [SECRET], "nexpress.session-token", 30 * DAY)
     assert with_cookie(client, legacy).get("/me").json()["user"]["id"] == "u-alice"
+    old_legacy = tokens.encrypt({"sub": "u-alice"}, [SECRET], "nexpress.session-token", 30 * DAY, now=time.time() - 2 * DAY)
+    legacy_renewed = session_cookie(with_cookie(client, old_legacy).get("/me"))
+    assert legacy_renewed and legacy_renewed != old_legacy
     sign_out(client)
     assert with_cookie(client, legacy).get("/me").json()["user"] is None
+    sign_out(with_cookie(client, old_legacy))
+    assert with_cookie(client, legacy_renewed).get("/me").json()["user"] is None
 
 
 def test_jwt_sign_out_reaches_every_instance_sharing_the_store(tmp_path):

@@ -516,7 +516,9 @@ class Auth(Plugin):
             claims = {"jti": claims.get("jti"), **updated, "iat": claims["iat"], "exp": claims["exp"]}
         renewed = None
         if renew and claims["iat"] + self.update_age <= now:
-            renewed = tokens.encrypt(_jwt_body(claims), self.secrets, salt, self.max_age)
+            body = _jwt_body(claims)
+            body.setdefault("jti", _jwt_id(claims, value))  # a legacy session keeps its name
+            renewed = tokens.encrypt(body, self.secrets, salt, self.max_age)
             claims = tokens.decrypt(renewed, self.secrets, salt) or claims
         user = User(claims["sub"], claims.get("name"), claims.get("email"), claims.get("picture"))
         session = Session(user, datetime.fromtimestamp(claims["exp"], UTC))
@@ -691,7 +693,8 @@ class Auth(Plugin):
 
 def _jwt_id(claims: Mapping[str, Any], value: str) -> str:
     """What identifies a JWT session for revocation: its ``jti`` (kept by renewals);
-    a token from before ``jti`` existed is named by a hash of the cookie itself."""
+    a token from before ``jti`` existed is named by a hash of the cookie itself (and
+    its renewal carries that name as its ``jti``)."""
     jti = claims.get("jti")
     return jti if isinstance(jti, str) and jti else "cookie:" + hashlib.sha256(value.encode()).hexdigest()
 
