@@ -234,9 +234,9 @@ def test_a_signed_out_jwt_session_is_refused_afterwards(tmp_path):
     old_legacy = tokens.encrypt({"sub": "u-alice"}, [SECRET], "nexpress.session-token", 30 * DAY, now=time.time() - 2 * DAY)
     legacy_renewed = session_cookie(with_cookie(client, old_legacy).get("/me"))
     assert legacy_renewed and legacy_renewed != old_legacy
-    sign_out(client)
+    sign_out(with_cookie(client, legacy))
     assert with_cookie(client, legacy).get("/me").json()["user"] is None
-    sign_out(with_cookie(client, old_legacy))
+    sign_out(with_cookie(client, old_legacy))  # its renewal carries its name: both are dead
     assert with_cookie(client, legacy_renewed).get("/me").json()["user"] is None
 
 
