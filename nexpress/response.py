@@ -39,7 +39,7 @@ from .errors import HTTPError
 if TYPE_CHECKING:
     from .request import Request
 
-__all__ = ["HTML", "JSON", "OCTET", "TEXT", "Response", "content_type_for", "encode_body", "redirect"]
+__all__ = ["HTML", "JSON", "OCTET", "TEXT", "Response", "content_type_for", "encode_body", "framework_headers", "redirect"]
 
 _encode_json = msgspec.json.Encoder().encode
 
@@ -55,6 +55,18 @@ _CT_TEXT = TEXT.encode()
 _BODY_HEADERS = frozenset(
     (b"content-length", b"content-disposition", b"etag", b"last-modified", b"content-range", b"accept-ranges", b"location", b"content-encoding")
 )
+
+
+def framework_headers(csp: str) -> dict[str, str]:
+    """What every page nexpress serves itself carries (``/api/auth/*``, ``/_nexpress``,
+    ``/docs``), whether or not the app uses ``security_headers()``: it cannot be framed
+    (a framed sign-out button is a clickjacking target), no MIME sniffing, and ``csp``
+    (the page's own policy) with ``frame-ancestors 'none'`` added."""
+    return {
+        "content-security-policy": f"{csp}; frame-ancestors 'none'",
+        "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+    }
 
 
 @lru_cache(maxsize=1024)

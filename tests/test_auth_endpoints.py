@@ -3,6 +3,8 @@ callback URLs, hosts and proxies, configuration errors."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -72,6 +74,28 @@ def test_json_endpoints(tmp_path):
     assert "Check your email" in client.get("/api/auth/verify-request").text
     signout = client.get("/api/auth/signout")
     assert 'action="/api/auth/signout"' in signout.text and 'name="csrfToken"' in signout.text
+
+
+def assert_not_frameable(response):
+    """X-Frame-Options DENY, CSP frame-ancestors 'none', nosniff (issue 22 item 9)."""
+    assert response.headers["x-frame-options"] == "DENY", response.headers
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_auth_pages_cannot_be_framed_or_sniffed(tmp_path):
+    # issue 22 item 9: the sign-in and sign-out pages could be framed (clickjacking a sign-out)
+    app, _ = credentials_app(tmp_path)
+    client = client_for(app)
+    for path in ("/api/auth/signin", "/api/auth/signout", "/api/auth/error?error=Verification", "/api/auth/verify-request", "/api/auth/session"):
+        assert_not_frameable(client.get(path, headers=HTML))
+    assert_not_frameable(client.post("/api/auth/signout", data={"csrfToken": "forged"}))  # errors too
+    page = client.get("/api/auth/signin")
+    [style] = re.findall(r"<style>(.*?)</style>", page.text, re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in page.headers["content-security-policy"]  # its own style, nothing else
+    assert "script-src" not in page.headers["content-security-policy"]
 
 
 def test_custom_pages_and_base_path(tmp_path):
