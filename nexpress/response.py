@@ -39,12 +39,19 @@ from .errors import HTTPError
 if TYPE_CHECKING:
     from .request import Request
 
-__all__ = ["HTML", "JSON", "OCTET", "TEXT", "Response", "content_type_for", "encode_body", "framework_headers", "redirect"]
+__all__ = [
+    "HTML", "JSON", "OCTET", "PER_VISITOR_CACHE_CONTROL", "TEXT", "Response", "content_type_for", "encode_body",
+    "framework_headers", "redirect",
+]  # fmt: skip
 
 _encode_json = msgspec.json.Encoder().encode
 
 _CT = b"content-type"
 _SET_COOKIE = b"set-cookie"
+_CACHE_CONTROL = b"cache-control"
+#: What a response that read per-visitor data gets unless it set its own (Next.js sends
+#: the same for dynamically rendered pages): no shared cache or CDN may keep it.
+PER_VISITOR_CACHE_CONTROL = (_CACHE_CONTROL, b"private, no-store")
 _CT_HTML = HTML.encode()
 _CT_JSON = JSON.encode()
 _CT_OCTET = OCTET.encode()
@@ -532,6 +539,9 @@ class Response:
             headers.append((_CT, self._ctype))
         if extra:
             headers.extend(extra)
+        request = self._request
+        if request is not None and request.per_visitor and not any(k == _CACHE_CONTROL for k, _ in headers):
+            headers.append(PER_VISITOR_CACHE_CONTROL)
         head = scope["method"] == "HEAD"
         if self._file is not None:
             await self._write_file(send, scope, headers, head)

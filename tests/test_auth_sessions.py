@@ -135,6 +135,22 @@ def test_the_session_cache_forgets_revocations_after_its_ttl_and_sign_out_at_onc
     assert with_cookie(client, value).get("/me").json()["user"] is None  # this process forgets at once
 
 
+def test_what_read_req_auth_is_private_and_what_did_not_is_not(tmp_path):
+    # issue 22 item 10: personalised answers went out with no Cache-Control at all
+    app, _ = credentials_app(tmp_path)
+
+    @app.get("/about")
+    async def about(req):
+        return {"public": True}
+
+    client = client_for(app)
+    sign_in(client)
+    assert client.get("/me").headers["cache-control"] == "private, no-store"
+    anonymous = client_for(app).get("/me")  # req.auth None: the answer still depends on the visitor
+    assert anonymous.headers["cache-control"] == "private, no-store"
+    assert "cache-control" not in client.get("/about").headers  # the session cookie was loaded
+
+
 def count_queries(engine) -> list[str]:
     """Every statement the engine sends to the database, appended as it goes."""
     seen: list[str] = []

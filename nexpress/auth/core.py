@@ -373,7 +373,8 @@ class Auth(Plugin):
         res.cookie(self.cookie_name(name, secure), "", max_age=0, expires=0, http_only=True, secure=secure, same_site="lax", path="/")
 
     def read_cookie(self, req: Request, name: str) -> str | None:
-        return req.cookies.get(self.cookie_name(name, self.secure_for(req)))
+        # not a per-visitor read by itself: the handler reading req.auth is
+        return req.peek_cookie(self.cookie_name(name, self.secure_for(req)))
 
     def page_url(self, page: str, **query: str | None) -> str:
         """A built-in page's URL (``signin``, ``signout``, ``error``, ``verify_request``),
