@@ -11,7 +11,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
-from nexpress.auth import hash_password, needs_rehash, verify_password
+from nexpress.auth import hash_password, needs_rehash, tokens, verify_password
 from nexpress.auth.ratelimit import FailureLimiter
 from nexpress.auth.tokens import IdTokenError, decrypt, encrypt, hash_token, validate_id_token
 
@@ -146,3 +146,14 @@ def test_failure_limiter_blocks_after_the_limit_and_forgets_after_the_window():
     limiter.failed(keys, now=200)
     limiter.succeeded(["account:alice"])
     assert limiter.retry_after(["account:alice"], now=200) == 0
+
+
+def test_signed_session_ids_refuse_anything_not_made_with_the_key():
+    key, other = tokens.mac_key("k" * 32, "nexpress.session-id"), tokens.mac_key("o" * 32, "nexpress.session-id")
+    value = tokens.sign_id("A" * 43, key)
+    assert tokens.signed_id(value, key) and not tokens.signed_id(value, other)
+    ident, _, mac = value.rpartition(".")
+    assert not tokens.signed_id(ident + "." + mac[:-1] + ("A" if mac[-1] != "A" else "B"), key)
+    assert not tokens.signed_id("B" * 43 + "." + mac, key)
+    for bad in ("", "A" * 43, "." * 70, "A" * 43 + ".é" * 11, "A" * 5000 + "." + mac, ident + "." + mac + "x"):
+        assert not tokens.signed_id(bad, key), bad
