@@ -38,7 +38,7 @@ from .cache.explain import entry_row, human_age, human_size
 from .errors import HTTPError
 from .middleware import Middleware, middleware_name
 from .request import Request
-from .response import Response
+from .response import Response, framework_headers
 from .routing import RouteDef
 
 __all__ = ["BASE", "TOKEN_ENV", "TOKEN_HEADER", "DevTools", "RequestLog", "loopback_host", "loopback_peer", "matches"]
@@ -266,8 +266,7 @@ the last {{ requests|length }} requests. Only in <code>nexpress dev</code>; relo
 
 _PAGE_HEADERS = {
     "cache-control": "no-store",
-    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-    "x-content-type-options": "nosniff",
+    **framework_headers("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'"),
 }
 
 

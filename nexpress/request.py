@@ -59,6 +59,7 @@ class Request:
     """The incoming request (``req``). See SPEC section 2 for the public names."""
 
     __slots__ = (
+        "_auth",
         "_body",
         "_consumed",
         "_cookies",
@@ -66,16 +67,16 @@ class Request:
         "_headers",
         "_query",
         "_receive",
+        "_session",
         "_signed",
         "_state",
         "app",
-        "auth",
         "mount_depth",
         "params",
+        "per_visitor",
         "raw_path",
         "route",
         "scope",
-        "session",
     )
 
     def __init__(
@@ -93,7 +94,11 @@ class Request:
         self.params = params
         self.route = route
         self.app = app
-        self.auth = None
+        self._auth = None
+        # True once something read what differs per visitor (req.auth, req.cookies,
+        # req.signed_cookies, req.session): the response then gets
+        # Cache-Control: private, no-store unless it has its own
+        self.per_visitor = False
         # how many path segments belong to the mount prefix of the code now running
         # (set by the chain runner); base_url and path derive from it
         self.mount_depth = route.base_depth if route is not None else 0
@@ -171,6 +176,44 @@ class Request:
 
     @property
     def cookies(self) -> dict[str, str]:
+        """The request's cookies (reading them marks the response per-visitor)."""
+        self.per_visitor = True
+        return self._cookie_jar()
+
+    def peek_cookie(self, name: str) -> str | None:
+        """A cookie's value *without* marking the response per-visitor: for middleware
+        that turns a cookie into ``req.auth`` or ``req.session`` (reading those marks
+        it), so a handler that reads neither keeps a cacheable response."""
+        return self._cookie_jar().get(name)
+
+    # --- per-visitor state set by middleware -----------------------------
+
+    @property
+    def auth(self) -> Any:
+        """The session ``nexpress.auth`` found (None: signed out). Reading it marks the
+        response per-visitor (``Cache-Control: private, no-store``)."""
+        self.per_visitor = True
+        return self._auth
+
+    @auth.setter
+    def auth(self, value: Any) -> None:
+        self._auth = value
+
+    @property
+    def session(self) -> Any:
+        """``req.session`` of the ``sessions()`` battery (reading it marks the response
+        per-visitor)."""
+        self.per_visitor = True
+        try:
+            return self._session
+        except AttributeError:
+            raise AttributeError("req.session is set by the sessions() middleware: app.use(sessions(...))") from None
+
+    @session.setter
+    def session(self, value: Any) -> None:
+        self._session = value
+
+    def _cookie_jar(self) -> dict[str, str]:
         try:
             return self._cookies
         except AttributeError:

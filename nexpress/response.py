@@ -39,7 +39,10 @@ from .errors import HTTPError
 if TYPE_CHECKING:
     from .request import Request
 
-__all__ = ["COOKIE_MARK", "HTML", "JSON", "OCTET", "TEXT", "Response", "content_type_for", "encode_body", "redirect"]
+__all__ = [
+    "COOKIE_MARK", "HTML", "JSON", "OCTET", "PER_VISITOR_CACHE_CONTROL", "TEXT", "Response", "content_type_for", "encode_body",
+    "framework_headers", "redirect",
+]  # fmt: skip
 
 _encode_json = msgspec.json.Encoder().encode
 
@@ -51,6 +54,10 @@ read ``Set-Cookie``; client.js reads this to know that an answer changed the
 browser's cookies, so a prefetched page rendered for older cookies (a form whose
 CSRF token another answer's cookie replaced) is fetched again, not shown."""
 _COOKIE_MARK = (COOKIE_MARK.encode("ascii"), b"1")
+_CACHE_CONTROL = b"cache-control"
+#: What a response that read per-visitor data gets unless it set its own (Next.js sends
+#: the same for dynamically rendered pages): no shared cache or CDN may keep it.
+PER_VISITOR_CACHE_CONTROL = (_CACHE_CONTROL, b"private, no-store")
 _CT_HTML = HTML.encode()
 _CT_JSON = JSON.encode()
 _CT_OCTET = OCTET.encode()
@@ -61,6 +68,18 @@ _CT_TEXT = TEXT.encode()
 _BODY_HEADERS = frozenset(
     (b"content-length", b"content-disposition", b"etag", b"last-modified", b"content-range", b"accept-ranges", b"location", b"content-encoding")
 )
+
+
+def framework_headers(csp: str) -> dict[str, str]:
+    """What every page nexpress serves itself carries (``/api/auth/*``, ``/_nexpress``,
+    ``/docs``), whether or not the app uses ``security_headers()``: it cannot be framed
+    (a framed sign-out button is a clickjacking target), no MIME sniffing, and ``csp``
+    (the page's own policy) with ``frame-ancestors 'none'`` added."""
+    return {
+        "content-security-policy": f"{csp}; frame-ancestors 'none'",
+        "x-frame-options": "DENY",
+        "x-content-type-options": "nosniff",
+    }
 
 
 @lru_cache(maxsize=1024)
@@ -540,6 +559,9 @@ class Response:
             headers.append((_CT, self._ctype))
         if extra:
             headers.extend(extra)
+        request = self._request
+        if request is not None and request.per_visitor and not any(k == _CACHE_CONTROL for k, _ in headers):
+            headers.append(PER_VISITOR_CACHE_CONTROL)
         head = scope["method"] == "HEAD"
         if self._file is not None:
             await self._write_file(send, scope, headers, head)

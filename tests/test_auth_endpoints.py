@@ -4,6 +4,8 @@ callback URLs, hosts and proxies, configuration errors."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -41,7 +43,7 @@ def test_signin_page_lists_every_provider_as_a_plain_form(tmp_path):
         sent.append((email, url))
 
     providers = [GitHub(client_id="id", client_secret="secret"), Credentials(authorize), Email(send)]
-    app, _ = credentials_app(tmp_path, providers=providers)
+    app, _ = credentials_app(tmp_path, providers=providers, url="http://testserver")
     page = client_for(app).get("/api/auth/signin?callbackUrl=/me&error=CredentialsSignin")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert page.headers["cache-control"] == "private, no-store"
@@ -76,6 +78,28 @@ def test_json_endpoints(tmp_path):
     assert "Check your email" in client.get("/api/auth/verify-request").text
     signout = client.get("/api/auth/signout")
     assert 'action="/api/auth/signout"' in signout.text and 'name="csrfToken"' in signout.text
+
+
+def assert_not_frameable(response):
+    """X-Frame-Options DENY, CSP frame-ancestors 'none', nosniff (issue 22 item 9)."""
+    assert response.headers["x-frame-options"] == "DENY", response.headers
+    csp = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_auth_pages_cannot_be_framed_or_sniffed(tmp_path):
+    # issue 22 item 9: the sign-in and sign-out pages could be framed (clickjacking a sign-out)
+    app, _ = credentials_app(tmp_path)
+    client = client_for(app)
+    for path in ("/api/auth/signin", "/api/auth/signout", "/api/auth/error?error=Verification", "/api/auth/verify-request", "/api/auth/session"):
+        assert_not_frameable(client.get(path, headers=HTML))
+    assert_not_frameable(client.post("/api/auth/signout", data={"csrfToken": "forged"}))  # errors too
+    page = client.get("/api/auth/signin")
+    [style] = re.findall(r"<style>(.*?)</style>", page.text, re.S)
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    assert f"style-src 'sha256-{digest}'" in page.headers["content-security-policy"]  # its own style, nothing else
+    assert "script-src" not in page.headers["content-security-policy"]
 
 
 def test_custom_pages_and_base_path(tmp_path):
@@ -313,11 +337,12 @@ def test_hostile_form_input_is_a_clear_4xx(tmp_path):
 # --- magic links ---------------------------------------------------------------------------
 
 
-def email_app(tmp_path, sent):
+def email_app(tmp_path, sent, **options):
     async def send(email, url):
         sent.append((email, url))
 
-    return credentials_app(tmp_path, providers=[Email(send)])
+    options.setdefault("url", "http://testserver")
+    return credentials_app(tmp_path, providers=[Email(send)], **options)
 
 
 def request_link(client, email="Dana@Example.test"):
@@ -370,6 +395,32 @@ def test_expired_or_forged_magic_links_are_refused(tmp_path):
     assert client.get("/me").json()["user"] is None
     bad_email = request_link(client, email="not an email")
     assert bad_email.headers["location"].startswith("/api/auth/signin?error=EmailSignin")
+
+
+def test_magic_links_come_from_url_whatever_the_host_header(tmp_path):
+    # issue 22 item 8: with trust_host=True, Host: evil.example mailed the victim a link
+    # to the attacker's host carrying a live token
+    sent = []
+    app, _ = email_app(tmp_path, sent, url="https://site.example", trust_host=True)
+    client = client_for(app)
+    token = csrf_token(client)
+    asked = client.post(
+        "/api/auth/signin/email",
+        data={"csrfToken": token, "email": "dana@example.test", "callbackUrl": "/me"},
+        headers={"host": "evil.example"},
+    )
+    assert asked.status_code == 303, asked.text
+    [(_, url)] = sent
+    assert url.startswith("https://site.example/api/auth/callback/email?token="), url
+    assert "evil.example" not in url
+
+
+def test_an_email_provider_without_url_is_refused_at_start_up(tmp_path, monkeypatch):
+    monkeypatch.delenv("AUTH_URL", raising=False)
+    app, _ = email_app(tmp_path, [], url=None, trust_host=True)
+    with pytest.raises(RuntimeError, match="AUTH_URL") as info, TestClient(app):
+        pass
+    assert "Email provider 'email'" in str(info.value) and "url=" in str(info.value)
 
 
 # --- configuration: secrets, hosts and proxies ----------------------------------------------

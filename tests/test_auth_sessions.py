@@ -4,6 +4,7 @@ and expired cookies; rolling expiry; callbacks and events."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -17,10 +18,10 @@ from auth_support import (
     sign_in,
     unique_prefix,
 )
-from helpers import client_for
-from sqlalchemy import select, update
+from helpers import client_for, redis_or_skip
+from sqlalchemy import event, select, update
 
-from nexpress.auth import Session, tokens
+from nexpress.auth import AuthConfigError, Session, tokens
 
 DAY = 24 * 3600
 
@@ -134,6 +135,56 @@ def test_the_session_cache_forgets_revocations_after_its_ttl_and_sign_out_at_onc
     assert with_cookie(client, value).get("/me").json()["user"] is None  # this process forgets at once
 
 
+def test_what_read_req_auth_is_private_and_what_did_not_is_not(tmp_path):
+    # issue 22 item 10: personalised answers went out with no Cache-Control at all
+    app, _ = credentials_app(tmp_path)
+
+    @app.get("/about")
+    async def about(req):
+        return {"public": True}
+
+    client = client_for(app)
+    sign_in(client)
+    assert client.get("/me").headers["cache-control"] == "private, no-store"
+    anonymous = client_for(app).get("/me")  # req.auth None: the answer still depends on the visitor
+    assert anonymous.headers["cache-control"] == "private, no-store"
+    assert "cache-control" not in client.get("/about").headers  # the session cookie was loaded
+
+
+def count_queries(engine) -> list[str]:
+    """Every statement the engine sends to the database, appended as it goes."""
+    seen: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda conn, cursor, statement, *rest: seen.append(statement))
+    return seen
+
+
+def test_forged_session_ids_never_reach_the_database(tmp_path, database):
+    # issue 22 item 4: each made-up, well-formed session id cost a query (4,359 lookups
+    # for 4,340 requests); with a networked database that drains the pool
+    url, prefix = database
+    app, auth = credentials_app(tmp_path, db=url, table_prefix=prefix, session_cache_ttl=60)
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    ident, dot, mac = value.rpartition(".")
+    assert dot and len(ident) == 43 and len(mac) == 22
+    queries = count_queries(auth.database.engine)
+    forged = [
+        secrets.token_urlsafe(32),  # the old format, random
+        secrets.token_urlsafe(32) + "." + secrets.token_urlsafe(16)[:22],  # the new format, made up
+        secrets.token_urlsafe(32) + "." + mac,  # someone else's MAC
+        ident + "." + secrets.token_urlsafe(16)[:22],  # a real id, a made-up MAC
+    ]
+    for _ in range(20):
+        for cookie in forged:
+            with_cookie(client, cookie)
+            assert client.get("/me").json()["user"] is None
+    assert queries == []  # zero: refused before any query
+    with_cookie(client, value)
+    for _ in range(10):
+        assert client.get("/me").json()["user"]["id"] == "u-alice"
+    assert len(queries) == 1  # a real session: one query per cache period
+
+
 # --- JWT ----------------------------------------------------------------------------------
 
 
@@ -167,6 +218,73 @@ def test_jwt_sessions_expire_and_roll(tmp_path):
     fresh = session_cookie(renewed)
     assert fresh and fresh != old
     assert tokens.decrypt(fresh, [SECRET], "nexpress.session-token")["exp"] > time.time() + 29 * DAY
+
+
+REVOCATION_REDIS = "redis://127.0.0.1:6379/11"  # no other test file uses DB 11
+
+
+def sign_out(client):
+    token = client.get("/api/auth/csrf").json()["csrfToken"]
+    return client.post("/api/auth/signout", data={"csrfToken": token})
+
+
+def test_a_signed_out_jwt_session_is_refused_afterwards(tmp_path):
+    # issue 22 item 5: a JWT stayed valid after sign-out until it expired (30 days, rolling)
+    app, _ = credentials_app(tmp_path, session="jwt")
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    assert isinstance(tokens.decrypt(value, [SECRET], "nexpress.session-token")["jti"], str)
+    assert client.get("/me").json()["user"]["id"] == "u-alice"
+    assert sign_out(client).status_code == 303
+    replayed = with_cookie(client, value).get("/me")  # a copy of the cookie, kept by a thief
+    assert replayed.json()["user"] is None
+    assert "Max-Age=0" in replayed.headers["set-cookie"]
+    # a renewal made from the same session before the sign-out is revoked with it
+    claims = tokens.decrypt(value, [SECRET], "nexpress.session-token")
+    body = {k: v for k, v in claims.items() if k not in ("iat", "exp")}
+    renewed = tokens.encrypt(body, [SECRET], "nexpress.session-token", 30 * DAY)
+    assert with_cookie(client, renewed).get("/me").json()["user"] is None
+    # a session from before jti existed is revoked by its cookie
+    legacy = tokens.encrypt({"sub": "u-alice"}, [SECRET], "nexpress.session-token", 30 * DAY)
+    assert with_cookie(client, legacy).get("/me").json()["user"]["id"] == "u-alice"
+    old_legacy = tokens.encrypt({"sub": "u-alice"}, [SECRET], "nexpress.session-token", 30 * DAY, now=time.time() - 2 * DAY)
+    legacy_renewed = session_cookie(with_cookie(client, old_legacy).get("/me"))
+    assert legacy_renewed and legacy_renewed != old_legacy
+    sign_out(with_cookie(client, legacy))
+    assert with_cookie(client, legacy).get("/me").json()["user"] is None
+    sign_out(with_cookie(client, old_legacy))  # its renewal carries its name: both are dead
+    assert with_cookie(client, legacy_renewed).get("/me").json()["user"] is None
+
+
+def test_jwt_sign_out_reaches_every_instance_sharing_the_store(tmp_path):
+    store = redis_or_skip(REVOCATION_REDIS)
+    store.flushdb()
+    try:
+        apps = [
+            credentials_app(tmp_path / name, session="jwt", revocation_store=REVOCATION_REDIS, session_cache_ttl=0)[0]
+            for name in ("a", "b")
+        ]
+        one, two = client_for(apps[0]), client_for(apps[1])
+        value = session_cookie(sign_in(one))
+        assert with_cookie(two, value).get("/me").json()["user"]["id"] == "u-alice"
+        assert sign_out(with_cookie(one, value)).status_code == 303
+        assert with_cookie(two, value).get("/me").json()["user"] is None
+        assert store.keys("nx:auth:revoked:*")
+    finally:
+        store.flushdb()
+        store.close()
+
+
+def test_jwt_revocation_follows_the_apps_redis_cache_and_survives_an_outage(tmp_path, caplog):
+    app, _ = credentials_app(tmp_path, session="jwt")
+    app.cache_url = "redis://127.0.0.1:1/0"  # the app's shared store, unreachable
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    assert client.get("/me").json()["user"]["id"] == "u-alice"  # an outage signs nobody out
+    assert "revocation store is unavailable" in caplog.text
+    assert with_cookie(client, value).get("/me").json()["user"] is not None
+    with pytest.raises(AuthConfigError, match="revocation_store"):
+        credentials_app(tmp_path, session="jwt", revocation_store="postgres://x")
 
 
 # --- callbacks and events ----------------------------------------------------------------------

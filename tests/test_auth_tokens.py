@@ -16,7 +16,12 @@ from conftest import free_port
 from joserfc import jwt
 from joserfc.jwk import OctKey, RSAKey
 
-from nexpress.auth import hash_password, needs_rehash, verify_password, verify_password_async
+from nexpress.auth import (
+    hash_password,
+    needs_rehash,
+    verify_password,
+    verify_password_async,
+)
 from nexpress.auth.ratelimit import FailureLimiter, address_key
 from nexpress.auth.tokens import IdTokenError, decrypt, encrypt, hash_token, validate_id_token
 

@@ -97,6 +97,14 @@ def test_the_page_lists_routes_entries_and_requests(dev_app):
     assert "/_nexpress" not in "".join(rows)  # the page does not log itself
 
 
+def test_the_page_cannot_be_framed(dev_app):
+    # issue 22 item 9: framework pages send X-Frame-Options as well as frame-ancestors
+    page = local(dev_app).get("/_nexpress")
+    assert page.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
 def test_everything_shown_is_escaped(dev_app):
     c = local(dev_app)
     c.get("/posts")  # an entry carrying the hostile tag

@@ -100,6 +100,7 @@ def test_writing_posts_and_the_dashboard_need_a_session(blog):
     sign_in_as_demo(blog)
     page = blog.get("/dashboard", headers=HTML)
     assert page.status_code == 200 and "Signed in as <strong>Demo Author</strong>" in page.text
+    assert page.headers["cache-control"] == "private, no-store"  # issue 22 item 10: no CDN keeps it
     assert "demo@example.com" in blog.get("/", headers=HTML).text
 
 

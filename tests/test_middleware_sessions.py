@@ -93,6 +93,21 @@ def test_cookie_attributes():
     assert "Secure" in set_cookie(client_for(session_app(), base_url="https://s.example").get("/count"))
 
 
+def test_a_handler_that_read_the_session_is_private_and_one_that_did_not_is_not():
+    # issue 22 item 10: the battery loads the session for every request; only a handler
+    # reading req.session makes the answer per-visitor
+    app = session_app()
+
+    @app.get("/public")
+    async def public(req):
+        return {"ok": True}
+
+    client = client_for(app)
+    assert client.get("/count").headers["cache-control"] == "private, no-store"
+    assert client.get("/read").headers["cache-control"] == "private, no-store"
+    assert "cache-control" not in client.get("/public").headers  # the session cookie was sent
+
+
 def test_unchanged_sessions_send_no_cookie():
     client = client_for(session_app())
     assert set_cookie(client.get("/read")) is None  # nothing stored for a new, empty session

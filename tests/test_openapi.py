@@ -247,6 +247,13 @@ def test_docs_page_is_offline_and_its_assets_are_served(server_app: App) -> None
         assert asset.status_code == 200, url
         assert url.endswith("init.js") or len(asset.content) > 10_000
     assert '"openapi.json"' in script.text
+    # issue 22 item 9: the explorer cannot be framed; its policy allows only its own files
+    for response in (page, script):
+        assert response.headers["x-frame-options"] == "DENY"
+        csp = response.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
+        assert response.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/docs/swagger-ui-bundle.js").headers["x-content-type-options"] == "nosniff"
     assert client.get("/docs/swagger-ui.css", headers={"if-none-match": client.get("/docs/swagger-ui.css").headers["etag"]}).status_code == 304
 
 

@@ -619,3 +619,29 @@ def test_error_pages_get_an_error_object(tmp_path):
     assert broken.status_code == 500
     assert "E 500|Internal Server Error||Internal Server Error|Internal Server Error|500" in broken.text
     assert "secret" not in broken.text
+def test_a_dynamic_page_reading_auth_or_cookies_is_private_and_one_reading_nothing_is_not(tmp_path):
+    # issue 22 item 10: a dynamic page personalised from auth or cookies went out with no
+    # Cache-Control, so a CDN caching HTML could hand it to the next visitor
+    c = client(
+        tmp_path,
+        {
+            "app/layout.html": ROOT_LAYOUT,
+            "app/me/page.py": "dynamic = True\n",
+            "app/me/page.html": "<p>{{ auth.user.name if auth else 'guest' }}</p>",
+            "app/theme/page.py": "async def data(req):\n    return {'theme': req.cookies.get('theme', 'light')}\n",
+            "app/theme/page.html": "<p>{{ theme }}</p>",
+            "app/req/page.py": "dynamic = True\n",
+            "app/req/page.html": "<p>{{ req.cookies.get('theme') }}</p>",
+            "app/clock/page.py": "import time\n\nasync def data(req):\n    return {'now': time.time()}\n",
+            "app/clock/page.html": "<p>{{ now }}</p>",
+        },
+        pages="app",
+        public=None,
+    )
+    c.cookies.set("theme", "dark")
+    for path in ("/me", "/theme", "/req"):
+        page = c.get(path, headers=HTML)
+        assert page.status_code == 200, path
+        assert page.headers.get("cache-control") == "private, no-store", path
+    assert "guest" in c.get("/me", headers=HTML).text
+    assert "cache-control" not in c.get("/clock", headers=HTML).headers  # dynamic, but the same for all

@@ -10,7 +10,7 @@ import msgspec
 import pytest
 from helpers import asgi_call, client_for
 
-from nexpress import App, FormData, HTTPError, Router, UploadFile
+from nexpress import App, FormData, HTTPError, Response, Router, UploadFile
 
 JSON_HEADERS = {"content-type": "application/json"}
 MiB = 1024 * 1024
@@ -1251,3 +1251,62 @@ def test_the_guide_lists_every_public_request_name() -> None:
     public = {name for name in dir(Request) if not name.startswith("_")} - low_level
     assert "app" in public
     assert sorted(public - documented) == []
+# --- per-visitor reads: Cache-Control (issue 22 item 10) -----------------------------------------
+
+
+def test_a_response_that_read_cookies_is_private_unless_it_says_otherwise():
+    # a CDN that caches could serve a personalised answer to others: what read the
+    # visitor's cookies goes out "private, no-store" (as Next.js's dynamic pages)
+    app = App(secret="per-visitor-secret-0123456789", pages=None, public=None)
+
+    async def passthrough(req, res, next):
+        await next()
+
+    @app.get("/returned-dict")
+    async def returned_dict(req):
+        return {"theme": req.cookies.get("theme")}
+
+    @app.get("/express")
+    async def express(req, res):
+        res.send(req.cookies.get("theme") or "none")
+
+    @app.get("/chain", passthrough)
+    async def chain(req, res):
+        res.json({"signed": req.signed_cookies})
+
+    @app.get("/returned-response")
+    async def returned_response(req):
+        return Response(req.cookies.get("theme") or "none", media_type="text/plain")
+
+    @app.get("/own")
+    async def own(req, res):
+        res.set("cache-control", "public, max-age=60").send(req.cookies.get("theme") or "none")
+
+    @app.get("/plain")
+    async def plain(req):
+        return {"ok": True}
+
+    @app.get("/plain-express", passthrough)
+    async def plain_express(req, res):
+        res.send(req.params.get("x", "ok") + req.query.get("q", ""))
+
+    client = client_for(app)
+    client.cookies.set("theme", "dark")
+    for path in ("/returned-dict", "/express", "/chain", "/returned-response"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert response.headers.get("cache-control") == "private, no-store", path
+    assert client.get("/own").headers["cache-control"] == "public, max-age=60"  # its own wins
+    for path in ("/plain", "/plain-express?q=1"):  # nothing per visitor read, a cookie sent
+        assert "cache-control" not in client.get(path).headers, path
+
+
+def test_peek_cookie_reads_without_marking():
+    app = App(pages=None, public=None)
+
+    @app.get("/peek")
+    async def peek(req):
+        return {"v": req.peek_cookie("a"), "marked": req.per_visitor}
+
+    response = client_for(app).get("/peek", headers={"cookie": "a=1"})
+    assert response.json() == {"v": "1", "marked": False} and "cache-control" not in response.headers

@@ -18,7 +18,7 @@ import msgspec
 from .. import _wire
 from ..middleware.chain import run_chain
 from ..request import Request
-from ..response import HTML, JSON, Response
+from ..response import HTML, JSON, PER_VISITOR_CACHE_CONTROL, Response
 from ..routing.endpoint import Endpoint, Invoker
 from .errors import ErrorLayer, NoResponseError
 from .websocket import build_ws_invoker
@@ -218,7 +218,7 @@ def return_value_invoker(route: Route, app: Any, on_error: Callable, handler: Ca
                 body = result.encode()
                 content_type = _CT_HTML
             elif cls is Response:
-                result.prepare(req)
+                result.bind(req).prepare(req)  # bound: a handler that read req.auth marks it
                 await result.write(send, scope)
                 return
             else:
@@ -234,7 +234,10 @@ def return_value_invoker(route: Route, app: Any, on_error: Callable, handler: Ca
             return
         # the hottest path writes its two messages itself (a call to _wire costs ~5% of
         # this route's time); only the rules of a 2xx with a body apply here
-        await send({"type": _wire.START, "status": status, "headers": [(_CT, content_type), (_wire.CONTENT_LENGTH, str(len(body)).encode())]})
+        headers = [(_CT, content_type), (_wire.CONTENT_LENGTH, str(len(body)).encode())]
+        if req.per_visitor:  # it read req.auth, cookies or the session: no shared cache
+            headers.append(PER_VISITOR_CACHE_CONTROL)
+        await send({"type": _wire.START, "status": status, "headers": headers})
         await send({"type": _wire.BODY, "body": b"" if scope["method"] == "HEAD" else body})
 
     return invoke

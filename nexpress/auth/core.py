@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import inspect
 import logging
 import os
@@ -25,7 +26,9 @@ import httpx
 from .. import csrf
 from ..app import App
 from ..errors import HTTPError
+from ..middleware._common import STORE_ERRORS, store_kind
 from ..middleware.chain import Middleware
+from ..middleware.sessions import MemorySessionStore, RedisSessionStore
 from ..openapi import SESSION_SECURITY
 from ..request import Request
 from ..routing import Plugin, Router
@@ -50,7 +53,7 @@ logger = logging.getLogger("nexpress.auth")
 DAY = 24 * 3600
 CALLBACK_NAMES = ("sign_in", "redirect", "session", "jwt")
 PAGE_NAMES = ("signin", "signout", "error", "verify_request")
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,128}$")
+SESSION_ID_SALT = "nexpress.session-id"
 
 
 def _cached_session(expires: datetime, user: dict[str, Any], renew_after: int) -> tuple[datetime, float, float, dict[str, Any]]:
@@ -167,9 +170,11 @@ class Auth(Plugin):
     ``pages`` (``{"signin": "/login", ...}``); ``callbacks`` (``sign_in``,
     ``redirect``, ``session``, ``jwt``); events ``on_sign_in``/``on_sign_out``;
     ``allow_email_linking``; ``session_cache_ttl`` (5 s: how long this process
-    trusts a database session it looked up; 0 queries on every request);
-    ``max_failed_sign_ins``, ``failed_sign_in_window`` and ``failed_sign_in_store``
-    (default: the app's cache store when it is Redis, else this process's memory).
+    trusts a database session it looked up, or that a JWT session was not revoked; 0
+    asks on every request); ``max_failed_sign_ins``, ``failed_sign_in_window`` and
+    ``failed_sign_in_store`` (default: the app's cache store when it is Redis, else this
+    process's memory); ``revocation_store`` (JWT sign-outs: ``"memory://"`` or
+    ``"redis://..."``; default the app's cache URL when it is Redis, else memory).
     """
 
     def __init__(
@@ -194,6 +199,7 @@ class Auth(Plugin):
         failed_sign_in_store: str | None = None,
         table_prefix: str = "",
         session_cache_ttl: float = 5.0,
+        revocation_store: str | None = None,
     ) -> None:
         if session not in ("database", "jwt"):
             raise AuthConfigError(f"session={session!r}: use 'database' or 'jwt'")
@@ -215,6 +221,7 @@ class Auth(Plugin):
             raise AuthConfigError(f"table_prefix {table_prefix!r} must be letters, digits and '_'")
         self._secret_option = [secret] if isinstance(secret, str) else list(secret or [])
         self.secrets: list[str] = []
+        self.session_key = b""  # HMAC key of database session ids (start-up: from the secret)
         self.base_path = "/" + base_path.strip("/")
         self.base = self.base_path
         url = url or os.environ.get("AUTH_URL") or None
@@ -251,6 +258,16 @@ class Auth(Plugin):
         # JWT sessions decrypted once per distinct cookie
         self.session_cache = SessionCache(session_cache_ttl)
         self.token_cache = SessionCache(float("inf"))
+        # JWT sessions signed out (their "jti"): a denylist in a store every instance
+        # shares, asked at most once per session_cache_ttl per session on each process
+        if revocation_store is not None:
+            try:
+                store_kind(revocation_store, "Auth(revocation_store=...)")
+            except ValueError as exc:
+                raise AuthConfigError(str(exc)) from None
+        self.revocation_url = revocation_store
+        self.revocations: MemorySessionStore | RedisSessionStore | None = None
+        self.revoked_cache = SessionCache(session_cache_ttl)
         self.app: App | None = None
         self.http: httpx.AsyncClient | None = None
         self.started = False
@@ -313,12 +330,27 @@ class Auth(Plugin):
                 raise AuthConfigError("the auth secret must be a str of at least 16 characters (32 random bytes is right)")
         return found
 
+    def _check_magic_link_origin(self) -> None:
+        """Magic links are built from ``url=`` only (SPEC 6): a link built from the
+        ``Host`` header would let ``Host: evil.example`` mail a victim a live token
+        pointing at the attacker's site, whatever ``trust_host`` says."""
+        if self.origin is None:
+            emails = [p.id for p in self.providers.values() if isinstance(p, Email)]
+            if emails:
+                raise AuthConfigError(
+                    f"the Email provider {emails[0]!r} builds magic links from Auth(url=...) only, and none is"
+                    " set: pass Auth(url='https://your.site') or set AUTH_URL (trust_host does not apply:"
+                    " a forged Host header would choose where the link points)"
+                )
+
     async def start(self) -> None:
         """Start-up: check the configuration, create the tables, open the HTTP client."""
         if self.started:
             return
+        self._check_magic_link_origin()
         self.secrets = self._resolve_secrets()
         self._check_site_url()
+        self.session_key = tokens.mac_key(self.secrets[0], SESSION_ID_SALT)
         if self.app is not None and not self.app.secret:
             self.app.secret = self.secrets[0]  # one secret for CSRF tokens, signed cookies and actions
         if self.db_url is not None and self.database is None:
@@ -328,9 +360,23 @@ class Auth(Plugin):
                 await self.database.create_tables()
             except Exception as exc:
                 raise AuthConfigError(f"cannot create the auth tables in db={self.db_url!r}: {type(exc).__name__}: {exc}") from exc
+        if self.strategy == "jwt" and self.revocations is None:
+            self.revocations = self._revocation_store()
         if self.http is None:
             self.http = httpx.AsyncClient(timeout=10.0, follow_redirects=False)
         self.started = True
+
+    def _revocation_store(self) -> MemorySessionStore | RedisSessionStore:
+        """``revocation_store=``, else the app's cache store when it is Redis (what
+        several instances share), else this process's memory."""
+        url = self.revocation_url
+        if url is None:
+            cache_url = self.app.cache_url if self.app is not None else None
+            shared = isinstance(cache_url, str) and cache_url.startswith(("redis://", "rediss://", "unix://"))
+            url = cache_url if shared else "memory://"
+        if store_kind(url, "Auth(revocation_store=...)") == "redis":
+            return RedisSessionStore(url, prefix="nx:auth:revoked:")
+        return MemorySessionStore()
 
     async def stop(self) -> None:
         self.started = False
@@ -341,6 +387,9 @@ class Auth(Plugin):
         if self.database is not None:
             await self.database.close()
             self.database = None
+        if self.revocations is not None:
+            await self.revocations.close()
+            self.revocations = None
 
     # --- URLs and cookies -------------------------------------------------------------
 
@@ -370,7 +419,8 @@ class Auth(Plugin):
         res.cookie(self.cookie_name(name, secure), "", max_age=0, expires=0, http_only=True, secure=secure, same_site="lax", path="/")
 
     def read_cookie(self, req: Request, name: str) -> str | None:
-        return req.cookies.get(self.cookie_name(name, self.secure_for(req)))
+        # not a per-visitor read by itself: the handler reading req.auth is
+        return req.peek_cookie(self.cookie_name(name, self.secure_for(req)))
 
     def page_url(self, page: str, **query: str | None) -> str:
         """A built-in page's URL (``signin``, ``signout``, ``error``, ``verify_request``),
@@ -462,12 +512,14 @@ class Auth(Plugin):
 
     async def _database_session(self, value: str, renew: bool) -> tuple[Session | None, str | None]:
         # The cache is keyed by the cookie itself: a hit costs no HMAC, no query and no
-        # datetime arithmetic (expiry and renewal times are kept as POSIX seconds).
+        # datetime arithmetic (expiry and renewal times are kept as POSIX seconds). A
+        # miss checks the id's MAC first: a flood of made-up ids never reaches the
+        # database.
         clock = time.monotonic()
         found = self.session_cache.get(value, clock)
         if found is None:
-            if not _TOKEN.match(value):
-                return None, None
+            if not tokens.signed_id(value, self.session_key):
+                return None, None  # forged or from before session ids were signed: no query
             assert self.database is not None
             row = await self.database.session_and_user(self.stored_token(value))
             if row is None:
@@ -501,15 +553,19 @@ class Auth(Plugin):
         if claims["exp"] <= now:
             self.token_cache.drop(value)
             return None, None
+        if await self._revoked(_jwt_id(claims, value)):
+            return None, None
         hook = self.callbacks.get("jwt")
         if hook is not None:
             updated = await hook(token=dict(claims), user=None, account=None, profile=None, trigger=None, is_new_user=False)
             if not updated:
                 return None, None
-            claims = {**updated, "iat": claims["iat"], "exp": claims["exp"]}
+            claims = {"jti": claims.get("jti"), **updated, "iat": claims["iat"], "exp": claims["exp"]}
         renewed = None
         if renew and claims["iat"] + self.update_age <= now:
-            renewed = tokens.encrypt(_jwt_body(claims), self.secrets, salt, self.max_age)
+            body = _jwt_body(claims)
+            body.setdefault("jti", _jwt_id(claims, value))  # a legacy session keeps its name
+            renewed = tokens.encrypt(body, self.secrets, salt, self.max_age)
             claims = tokens.decrypt(renewed, self.secrets, salt) or claims
         user = User(claims["sub"], claims.get("name"), claims.get("email"), claims.get("picture"))
         session = Session(user, datetime.fromtimestamp(claims["exp"], UTC))
@@ -517,6 +573,35 @@ class Auth(Plugin):
 
     def cookie_salt(self) -> str:
         return "nexpress.session-token"
+
+    async def _revoked(self, jti: str) -> bool:
+        """Whether this JWT session was signed out (on any instance sharing the store).
+        Asked once per ``session_cache_ttl`` per session; a store outage is logged and
+        counts as not revoked (JWT sessions keep working without the store)."""
+        clock = time.monotonic()
+        known = self.revoked_cache.get(jti, clock)
+        if known is not None:
+            return known
+        assert self.revocations is not None
+        try:
+            revoked = await self.revocations.get(jti) is not None
+        except STORE_ERRORS as exc:
+            logger.warning("nexpress.auth: the revocation store is unavailable (%s); JWT sign-outs are not checked", exc)
+            revoked = False
+        self.revoked_cache.put(jti, revoked, clock)
+        return revoked
+
+    async def _revoke(self, claims: Mapping[str, Any], value: str) -> None:
+        """Deny this JWT session (and every renewal of it: they share its ``jti``)
+        until it could no longer be valid anyway."""
+        jti = _jwt_id(claims, value)
+        self.revoked_cache.put(jti, True, time.monotonic())
+        await self.ensure_started()
+        assert self.revocations is not None
+        try:
+            await self.revocations.set(jti, b"1", self.max_age)
+        except STORE_ERRORS as exc:
+            logger.error("nexpress.auth: cannot record a JWT sign-out in the revocation store: %s", exc)
 
     async def _session_callback(self, session: Session, *, user: dict | None, token: dict | None) -> Session | None:
         hook = self.callbacks.get("session")
@@ -609,7 +694,7 @@ class Auth(Plugin):
         await self.end_session(req)
         if self.strategy == "database":
             assert self.database is not None
-            value = _random.token_urlsafe(32)
+            value = tokens.sign_id(_random.token_urlsafe(32), self.session_key)
             await self.database.create_session(self.stored_token(value), user["id"], _expires_in(self.max_age))
         else:
             claims: dict[str, Any] | None = {"sub": str(user["id"]), "name": user.get("name"), "email": user.get("email"), "picture": user.get("image")}
@@ -621,6 +706,7 @@ class Auth(Plugin):
                 )  # fmt: skip
                 if not claims or not isinstance(claims.get("sub"), str):
                     raise SignInError("AccessDenied", "the jwt callback returned no token (or one without 'sub')")
+            claims = {**claims, "jti": _random.token_urlsafe(16)}  # what sign-out revokes
             value = tokens.encrypt(_jwt_body(claims), self.secrets, self.cookie_salt(), self.max_age)
         self.set_cookie(req, res, "session-token", value, self.max_age)
         event = self.events.get("on_sign_in")
@@ -629,17 +715,22 @@ class Auth(Plugin):
         return callback_url
 
     async def end_session(self, req: Request) -> dict[str, Any] | None:
-        """Revoke the request's current session (database: delete the row). Returns the
-        JWT claims when the strategy is ``jwt`` (for ``on_sign_out``)."""
+        """Revoke the request's current session (database: delete the row; JWT: its
+        ``jti`` into the revocation store). Returns the JWT claims when the strategy is
+        ``jwt`` (for ``on_sign_out``)."""
         value = self.read_cookie(req, "session-token")
         if not value:
             return None
         if self.strategy == "database":
             self.session_cache.drop(value)
-            if _TOKEN.match(value) and self.database is not None:
+            if self.database is not None and tokens.signed_id(value, self.session_key):
                 await self.database.delete_session(self.stored_token(value))
             return None
-        return tokens.decrypt(value, self.secrets, self.cookie_salt())
+        claims = tokens.decrypt(value, self.secrets, self.cookie_salt())
+        if claims is not None:
+            self.token_cache.drop(value)
+            await self._revoke(claims, value)
+        return claims
 
     async def sign_out(self, req: Request, res: Response) -> None:
         token = await self.end_session(req)
@@ -657,6 +748,14 @@ class Auth(Plugin):
         """The account name failed attempts are counted for: the first field, normalised."""
         first = next(iter(provider.credentials))
         return str(fields.get(first, "")).strip().lower()[:320]
+
+
+def _jwt_id(claims: Mapping[str, Any], value: str) -> str:
+    """What identifies a JWT session for revocation: its ``jti`` (kept by renewals);
+    a token from before ``jti`` existed is named by a hash of the cookie itself (and
+    its renewal carries that name as its ``jti``)."""
+    jti = claims.get("jti")
+    return jti if isinstance(jti, str) and jti else "cookie:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def _jwt_body(claims: Mapping[str, Any]) -> dict[str, Any]:

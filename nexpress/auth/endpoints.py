@@ -29,7 +29,7 @@ from urllib.parse import urlencode
 
 from .. import csrf
 from ..errors import HTTPError
-from ..response import Response
+from ..response import Response, framework_headers
 from ..routing import Router
 from . import oauth, tokens, views
 from .errors import ERROR_STATUS, AuthConfigError, SignInError
@@ -48,9 +48,13 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}$")
 _CHECK_MAX_AGE = 15 * 60  # seconds a browser has to finish an OAuth sign-in
 
 
+_HEADERS = {"cache-control": "private, no-store", **framework_headers(views.CSP)}
+
+
 async def no_store(req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
-    """Nothing the auth endpoints answer may be cached by a browser or a proxy."""
-    res.set("cache-control", "private, no-store")
+    """Nothing the auth endpoints answer may be cached by a browser or a proxy, and no
+    page of theirs may be framed (clickjacking a sign-out) or sniffed."""
+    res.set(_HEADERS)
     await next()
 
 
@@ -187,7 +191,9 @@ class Endpoints:
         expires = datetime.now(UTC) + timedelta(seconds=provider.max_age)
         await auth.database.create_verification_token(email, auth.stored_token(token), expires)
         query = urlencode({"token": token, "email": email, "callbackUrl": callback})
-        url = f"{auth.origin_for(req)}{auth.base}/callback/{provider.id}?{query}"
+        if auth.origin is None:  # start() refuses this; kept for an Auth never started
+            raise AuthConfigError("magic links are built from Auth(url=...)/AUTH_URL only, and none is set")
+        url = f"{auth.origin}{auth.base}/callback/{provider.id}?{query}"
         try:
             await provider.send(email, url)
         except Exception as exc:

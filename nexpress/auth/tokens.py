@@ -8,7 +8,9 @@ another. With several secrets (rotation), the first encrypts and any decrypts.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import time
 from collections.abc import Sequence
 from functools import lru_cache
@@ -22,7 +24,10 @@ from joserfc.jwe import JWERegistry
 from joserfc.jwk import KeySet, OctKey
 from joserfc.jws import JWSRegistry
 
-__all__ = ["IdTokenError", "decrypt", "derive_key", "encrypt", "hash_token", "validate_id_token"]
+__all__ = [
+    "IdTokenError", "decrypt", "derive_key", "encrypt", "hash_token", "mac_key", "sign_id", "signed_id",
+    "validate_id_token",
+]  # fmt: skip
 
 _JWE = JWERegistry(algorithms=["dir", "A256GCM"])
 _JWE_ALGORITHMS = ["dir", "A256GCM"]
@@ -69,6 +74,46 @@ def hash_token(token: str, secret: str) -> str:
     """What a database stores for a token it must recognise but never reveal
     (magic links, session ids): SHA-256 of token and secret, hex."""
     return hashlib.sha256(f"{token}{secret}".encode()).hexdigest()
+
+
+def mac_key(secret: str, salt: str) -> bytes:
+    """A 256-bit HMAC key for ``salt``'s purpose (HKDF-SHA256, as :func:`derive_key`)."""
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=salt.encode("utf-8"),
+        info=f"nexpress auth mac key ({salt})".encode(),
+    ).derive(secret.encode("utf-8"))
+
+
+_MAC_CHARS = 22  # 16 bytes of HMAC-SHA256, base64url without padding
+_MAX_ID = 128
+
+
+def _mac(ident: bytes, key: bytes) -> bytes:
+    return base64.urlsafe_b64encode(hmac.digest(key, ident, "sha256")[:16])[:_MAC_CHARS]  # one-shot C HMAC
+
+
+def sign_id(ident: str, key: bytes) -> str:
+    """``<ident>.<mac>``: a random id a forger cannot make up (session cookies), so a
+    made-up one is refused before any database query."""
+    return f"{ident}.{_mac(ident.encode('ascii'), key).decode('ascii')}"
+
+
+def signed_id(value: str, key: bytes) -> bool:
+    """True when ``value`` is ``<ident>.<mac>`` made by :func:`sign_id` with ``key``
+    (a few microseconds; constant-time compare)."""
+    if len(value) > _MAX_ID + 1 + _MAC_CHARS or len(value) < 20 + 1 + _MAC_CHARS:
+        return False
+    ident, dot, mac = value.rpartition(".")
+    if not dot or len(mac) != _MAC_CHARS:
+        return False
+    try:
+        raw = ident.encode("ascii")
+        given = mac.encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(_mac(raw, key), given)
 
 
 class IdTokenError(ValueError):

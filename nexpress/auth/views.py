@@ -3,6 +3,8 @@ that work without JavaScript; everything interpolated is escaped. Pure functions
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Sequence
 from html import escape
 
@@ -10,7 +12,7 @@ from ..csrf import hidden_input
 from .errors import ERROR_MESSAGES
 from .providers import Credentials, Email, Provider
 
-__all__ = ["error_page", "signin_page", "signout_page", "verify_request_page"]
+__all__ = ["CSP", "error_page", "signin_page", "signout_page", "verify_request_page"]
 
 _STYLE = (
     "body{font:16px/1.5 system-ui,sans-serif;background:#f6f7f9;color:#222;margin:0}"
@@ -22,6 +24,12 @@ _STYLE = (
     ".error{background:#fdecea;color:#8a1c12;padding:.6rem .8rem;border-radius:4px}"
     "hr{border:0;border-top:1px solid #ddd;margin:1.5rem 0}"
 )
+
+_STYLE_HASH = base64.b64encode(hashlib.sha256(_STYLE.encode()).digest()).decode()
+
+CSP = f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'self' data:; base-uri 'none'"
+"""The pages' policy: nothing but their own inline style (by hash); no script at all.
+No ``form-action``: a sign-in form's POST redirects to the OAuth provider."""
 
 
 def _document(title: str, body: str) -> str:

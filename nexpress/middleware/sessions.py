@@ -250,7 +250,7 @@ class Sessions(Middleware):
     # --- loading -------------------------------------------------------------------
 
     async def load(self, req: Request) -> Session:
-        raw = req.cookies.get(self.cookie_name)
+        raw = req.peek_cookie(self.cookie_name)  # the handler reading req.session marks it
         if self.store is None:
             return self._from_cookie(raw) if raw and len(raw) <= 2 * COOKIE_LIMIT else Session()
         stored_id = self._signed_id(raw)

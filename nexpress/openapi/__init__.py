@@ -20,9 +20,11 @@ from typing import Any
 
 import msgspec
 
-from ..response import Response
+from ..response import Response, framework_headers
 from .document import SESSION_SECURITY, build_document, route_types, type_name
-from .explorer import ASSETS, asset_sender, explorer_page, explorer_script
+from .explorer import ASSETS, CSP, asset_sender, explorer_page, explorer_script
+
+_EXPLORER_HEADERS = framework_headers(CSP)
 
 __all__ = ["SESSION_SECURITY", "OpenAPI", "build_document", "route_types", "serve_openapi", "type_name"]
 
@@ -74,11 +76,11 @@ class OpenAPI:
 
     async def serve_explorer(self, req: Any) -> Response:
         title = f"{self.config.get('title', 'nexpress API')} - API explorer"
-        return Response(explorer_page(title, self.docs_path or "/docs"))
+        return Response(explorer_page(title, self.docs_path or "/docs"), headers=_EXPLORER_HEADERS)
 
     async def serve_explorer_script(self, req: Any) -> Response:
         script = explorer_script(self.path, self.docs_path or "/docs")
-        return Response(script, media_type="text/javascript")
+        return Response(script, media_type="text/javascript", headers=_EXPLORER_HEADERS)
 
 
 def serve_openapi(app: Any, config: dict[str, Any]) -> OpenAPI:

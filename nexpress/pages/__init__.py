@@ -52,7 +52,7 @@ from .actions import ActionEndpoint, actions_of
 from .assets import Assets
 from .navigation import CACHED_FINISH, FINISH, close_marker, layout_id, open_marker, shell_hash
 from .reads import request_reads
-from .reasons import cache_info
+from .reasons import cache_info, template_reads
 from .render import (
     LayoutPlan,
     PageEndpoint,
@@ -332,6 +332,10 @@ class FileRoutes:
             raise FileRouteError(str(exc)) from None
         route_assets = self.assets.route_assets([f.directory for f in chain], folder.directory)
         self._note_secret_use(source, [template] if template else [], layouts, actions)
+        templates = ([(template, f"{folder.rel}/page.html")] if template else []) + [(lay.template, lay.source) for lay in layouts]
+        # a dynamic page whose templates read ``auth`` is per visitor (reads of req.cookies,
+        # req.auth... in code and templates mark the request as they happen)
+        reads_auth = mode == "dynamic" and any(v == "auth" for name, _ in templates for v, _ in template_reads(self.env, name))
         page = PageEndpoint(
             source=source,
             module=module,
@@ -340,6 +344,7 @@ class FileRoutes:
             actions=actions,
             assets=self.assets.tags(route_assets),
             finish=FINISH if mode == "dynamic" else None,
+            per_visitor=reads_auth,
         )
         guarded = _requires_auth(module, layouts)
         endpoint: Any = page
@@ -357,7 +362,6 @@ class FileRoutes:
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
         if guarded:
             middleware.insert(0, AuthGuard(api=False))
-        templates = ([(template, f"{folder.rel}/page.html")] if template else []) + [(lay.template, lay.source) for lay in layouts]
         info = {
             "layouts": [layout.source for layout in layouts],
             "assets": [self.rel(path) for path in route_assets],

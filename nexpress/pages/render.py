@@ -62,8 +62,13 @@ class LazyQuery:
 
 
 def base_context(req: Request) -> dict[str, Any]:
-    """What every page and layout template sees."""
-    return {"req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth, **ACTION_DEFAULTS}
+    """What every page and layout template sees. Handing ``auth`` to the templates is
+    not a per-visitor read by itself (a template that reads it marks the page: see
+    ``PageEndpoint.per_visitor``), so the request's mark is left as it was."""
+    marked = req.per_visitor
+    context = {"req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth, **ACTION_DEFAULTS}
+    req.per_visitor = marked
+    return context
 
 
 ACTION_DEFAULTS: dict[str, Any] = {
@@ -177,8 +182,11 @@ class PageEndpoint(Endpoint):
         actions: ActionSet | None = None,
         assets: str = "",
         finish: PageFinish | None = None,
+        per_visitor: bool = False,
     ) -> None:
         self.source = source
+        # a template of this page or its layouts reads ``auth``: every render is per visitor
+        self.per_visitor = per_visitor
         self.module = module
         self.template = template
         self.page_fn = getattr(module, "page", None) if module is not None else None
@@ -219,6 +227,8 @@ class PageEndpoint(Endpoint):
         await self.check_params(req)
         helpers = Helpers(req, res, self.actions)
         context = base_context(req)
+        if self.per_visitor:
+            req.per_visitor = True
         context["csrf"] = helpers.csrf
         context["action"] = helpers.action
         if extra:
