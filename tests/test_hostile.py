@@ -997,3 +997,17 @@ def test_http11_without_exactly_one_host_is_400(server: Server, raw: bytes) -> N
 def test_http10_needs_no_host(server: Server) -> None:
     reply = send_raw(server.port, b"GET /echo/x HTTP/1.0\r\n\r\n")
     assert reply.status == 200, reply
+
+
+# --- the standing hostile suite (make test-hostile), its quick selection ----------------------------
+
+
+@pytest.mark.hostile
+def test_hostile_suite_quick_selection() -> None:
+    """tests/hostile/run.py --quick: one or two attacks of each kind (traversal,
+    smuggling, cache poisoning, slow bodies, floods, parsers, forwarded headers,
+    WebSocket caps) against its own ``nexpress start``; every row as expected."""
+    runner = Path(__file__).resolve().parent / "hostile" / "run.py"
+    done = subprocess.run([sys.executable, str(runner), "--quick"], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MISMATCH" not in done.stdout
