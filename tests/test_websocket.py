@@ -574,6 +574,43 @@ class TestLimits:
             App(**options)
 
 
+def upgrade_raw(app: App, headers: list[tuple[bytes, bytes]]) -> list[dict]:
+    """One upgrade straight through the ASGI interface (headers TestClient cannot send)."""
+    sent: list[dict] = []
+
+    async def main() -> None:
+        messages = [{"type": "websocket.connect"}]
+
+        async def receive() -> dict:
+            if messages:
+                return messages.pop(0)
+            return {"type": "websocket.disconnect", "code": 1000}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "websocket", "path": "/hold", "raw_path": b"/hold", "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"testserver"), *headers], "client": ("198.51.100.7", 1), "scheme": "ws",
+            "subprotocols": [], "extensions": {"websocket.http.response": {}},
+        }  # fmt: skip
+        await app(scope, receive, send)
+
+    asyncio.run(main())
+    return sent
+
+
+@pytest.mark.parametrize("header", [(b"origin", b"http://\xff"), (b"x-forwarded-for", b"\xfe")])
+def test_an_upgrade_header_that_is_not_utf8_is_refused_with_400(header):
+    # the Origin check and the per-client cap read these before any middleware: a
+    # header that is not UTF-8 escaped the app as an exception (no response at all)
+    app, _ = held_app(trust_proxy=True)
+    sent = upgrade_raw(app, [header])
+    assert sent[0]["type"] == "websocket.http.response.start"
+    assert sent[0]["status"] == 400
+    assert app.ws_limits.open == 0
+
+
 # --- over real granian servers -----------------------------------------------------------
 
 TESTS = Path(__file__).resolve().parent
