@@ -8,14 +8,15 @@ load, while Redis and then PostgreSQL are restarted.
   tests/test_deployment.py runs them);
 - ``--connections`` clients spread over both, each reading pages and the API and
   creating a post every ``--write-every`` requests, for ``--seconds``;
-- at 25 % of the run Redis is stopped, left down ``--down`` seconds and started
-  again; at 55 % the same for PostgreSQL (``pg_ctlcluster``). Both are brought back
+- at 20 % of the run Redis is stopped, left down ``--down`` seconds and started
+  again; at 60 % the same for PostgreSQL (``pg_ctlcluster``). Both are brought back
   whatever happens (a ``finally``), and checked to answer;
 - afterwards: every write the server acknowledged (201) must be a row in the
   database; both instances must answer again (a post written through A readable
   on B); no request may fail once the services have been back 10 s.
 
-Prints a table (requests, statuses and client errors by phase, writes acknowledged
+Prints a table (requests, statuses and client errors by phase: steady, a service
+down, the first 10 s after it is back; writes acknowledged
 vs rows present, memory of each instance at start and end) and exits 1 if a write
 was lost, an instance died, or the site did not recover. It restarts this
 machine's Redis and PostgreSQL: not part of ``make test``; run it when nothing else
@@ -168,7 +169,8 @@ class Fault:
     service: RedisService | PostgresService
     at: float  # seconds into the run
     down: float
-    stopped: float | None = None  # seconds into the run
+    stopping: float | None = None  # seconds into the run: the stop began
+    stopped: float | None = None  # the service no longer answered
     back: float | None = None
     error: str | None = None
 
@@ -179,6 +181,7 @@ def inject(faults: list[Fault], started: float, stop: threading.Event) -> None:
         if stop.wait(max(0.0, started + fault.at - time.monotonic())):
             return
         try:
+            fault.stopping = time.monotonic() - started
             fault.service.stop()
             fault.stopped = time.monotonic() - started
             stop.wait(fault.down)
@@ -321,10 +324,15 @@ async def pg_execute(sql: str) -> None:
 
 
 def phase_of(at: float, faults: list[Fault], seconds: float) -> str:
-    """Which part of the run a request started in."""
+    """Which part of the run a request started in: a service going down or down (from
+    1 s before its stop began until it answered again), the first SETTLE seconds
+    after it came back, or steady."""
     for fault in faults:
-        if fault.stopped is not None and fault.stopped - 1 <= at < (fault.back or seconds) + SETTLE:
-            return f"{fault.name} down (+{SETTLE:g} s)"
+        if fault.stopping is not None and fault.stopping - 1 <= at < (fault.back or seconds):
+            return f"{fault.name} down"
+    for fault in faults:
+        if fault.back is not None and fault.back <= at < fault.back + SETTLE:
+            return f"{fault.name} back < {SETTLE:g} s"
     return "steady"
 
 
@@ -372,8 +380,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     services = {"redis": RedisService(), "postgresql": PostgresService()}
     faults = [
-        Fault("Redis", services["redis"], at=args.seconds * 0.25, down=args.down),
-        Fault("PostgreSQL", services["postgresql"], at=args.seconds * 0.55, down=args.down),
+        Fault("Redis", services["redis"], at=args.seconds * 0.2, down=args.down),
+        Fault("PostgreSQL", services["postgresql"], at=args.seconds * 0.6, down=args.down),
     ]
     schema = f"soak_blog_{secrets.token_hex(4)}"
     asyncio.run(pg_execute(f'CREATE SCHEMA "{schema}"'))
@@ -430,8 +438,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(("failures outside the outages", str(settled_errors), settled_errors == 0))
             for fault in faults:
                 when = (
-                    f"down at {fault.stopped:.1f} s, back at {fault.back:.1f} s ({fault.service})"
-                    if fault.stopped is not None and fault.back is not None
+                    f"stop at {fault.stopping:.1f} s, down at {fault.stopped:.1f} s, back at {fault.back:.1f} s ({fault.service})"
+                    if fault.stopping is not None and fault.stopped is not None and fault.back is not None
                     else "not restarted"
                 )
                 rows.append((f"{fault.name} restart", when + (f" ERROR {fault.error}" if fault.error else ""), fault.error is None and fault.stopped is not None))
