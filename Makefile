@@ -12,7 +12,7 @@ CHROMIUM := /usr/bin/chromium
 CONDUIT_TESTS := examples/conduit/api-tests
 NEWMAN := $(CONDUIT_TESTS)/node_modules/.bin/newman
 
-.PHONY: install run dev test test-load lint bench bench-quick clean conduit conduit-api-test conduit-fuzz
+.PHONY: install run dev test test-load test-hostile soak lint bench bench-quick clean conduit conduit-api-test conduit-fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,20 @@ test: install lint $(IDP) $(P2R) $(NEWMAN) $(CHROMIUM)
 # 64 connections each); `make test` runs a few-second version of each
 test-load: install
 	$(PY) -m pytest tests/test_deployment.py -m load -s
+
+# attacks (traversal, smuggling, cache poisoning, slow bodies, floods of unique URLs,
+# hostile parser input, forwarded headers, WebSocket caps) against `nexpress start` on
+# loopback, a table of case/expected/seen; a minute or two. `make test` runs a quick
+# selection (tests/test_hostile.py)
+test-hostile: install
+	$(PY) tests/hostile/run.py
+
+# two blog instances over Redis + PostgreSQL under mixed load while Redis, then
+# PostgreSQL, are restarted; SOAK_SECONDS (default 180). Restarts this machine's
+# services: not part of `make test`
+SOAK_SECONDS ?= 180
+soak: install
+	$(PY) tests/soak.py --seconds $(SOAK_SECONDS)
 
 bench: install
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[bench]"

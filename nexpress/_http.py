@@ -167,11 +167,30 @@ class MultiDict:
 # --- headers ----------------------------------------------------------------
 
 
+# Header fields that may appear once only: Node's http module keeps the first line
+# of these and drops the rest (everything else repeated is one list, RFC 9110 5.3)
+_FIRST_LINE_ONLY = frozenset(
+    {
+        b"age", b"authorization", b"content-length", b"content-type", b"etag", b"expires",
+        b"from", b"host", b"if-modified-since", b"if-unmodified-since", b"last-modified",
+        b"location", b"max-forwards", b"proxy-authorization", b"referer", b"retry-after",
+        b"server", b"user-agent",
+    }
+)  # fmt: skip
+
+
 class Headers:
     """Case-insensitive, read-only view of ASGI request headers.
 
     Values are decoded as UTF-8 on access; a header that is not valid UTF-8 is a
     400 naming the header, raised only when that header is read.
+
+    A header sent on several lines reads as one value, the lines joined in order
+    with ``", "`` (``"; "`` for Cookie), as Node's ``req.headers`` does (RFC 9110
+    5.3): a proxy that appends its own ``X-Forwarded-For`` line after the
+    client's is read in full, so the client cannot choose ``req.ip`` by sending the
+    first line. The fields of ``_FIRST_LINE_ONLY`` (Host, Content-Type...) keep
+    their first line, as in Node.
     """
 
     __slots__ = ("_raw",)
@@ -190,10 +209,16 @@ class Headers:
 
     def get(self, name: str, default: str | None = None) -> str | None:
         key = name.lower().encode("latin-1")
+        found: bytes | None = None
         for k, v in self._raw:
             if k == key:
-                return self._decode(k, v)
-        return default
+                if found is None:
+                    if key in _FIRST_LINE_ONLY:
+                        return self._decode(k, v)
+                    found = v
+                else:
+                    found += (b"; " if key == b"cookie" else b", ") + v
+        return default if found is None else self._decode(key, found)
 
     def getall(self, name: str) -> list[str]:
         key = name.lower().encode("latin-1")

@@ -29,6 +29,12 @@ from .health import Health
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
+from .realtime.websocket import (
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PER_CLIENT,
+    WebSocketLimits,
+)
 from .routing import RouteDef, Router
 from .routing.table import RouteTable, compile_routes
 from .serving import SERVING_VARIABLE, ServeOptions, check_address, run_server, split_state_warning
@@ -55,7 +61,10 @@ class App(Router):
     ("views", for ``res.render``), ``pubsub`` (the broker of ``publish``/``subscribe``:
     "memory://" or "redis://..."; NEXPRESS_PUBSUB_URL wins), ``ws_origins`` (origins
     allowed to open WebSockets besides the same origin; ["*"] for any), ``ws_max_size``
-    (1 MiB per WebSocket message; 0 for no limit), ``openapi`` (a dict: serve
+    (1 MiB per WebSocket message; 0 for no limit), ``ws_max_connections`` (4096
+    WebSockets open per process), ``ws_max_per_client`` (64 per client address),
+    ``ws_idle_timeout`` (300 s without a message either way closes with 1001; 0 or
+    None for no limit on any of the three), ``openapi`` (a dict: serve
     ``/openapi.json`` and ``/docs``, see nexpress.openapi), ``health`` (True: serve
     ``/healthz`` and ``/readyz``, see nexpress.health).
     """
@@ -80,6 +89,9 @@ class App(Router):
         pubsub: str | None = None,
         ws_origins: list[str] | None = None,
         ws_max_size: int = MiB,
+        ws_max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
+        ws_max_per_client: int | None = DEFAULT_MAX_PER_CLIENT,
+        ws_idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         openapi: dict[str, Any] | None = None,
         health: bool = False,
     ) -> None:
@@ -111,6 +123,8 @@ class App(Router):
         self.broker: Broker = broker_from_url(self.pubsub_url)
         self.ws_origins = ws_origins
         self.ws_max_size = ws_max_size
+        self.ws_limits = WebSocketLimits(ws_max_connections, ws_max_per_client, ws_idle_timeout)
+        """The WebSocket connection caps and idle timeout, with this process's counts."""
         self.locals: dict[str, Any] = {}
         self.cache = Cache(store_from_url(self.cache_url, self.root))
         """The app's cache (:class:`nexpress.cache.Cache`), from ``cache=`` or NEXPRESS_CACHE_URL."""

@@ -1027,3 +1027,15 @@ def test_auth_answers_headers_it_cannot_trust_with_400_and_no_error_log(tmp_path
             assert "Traceback" not in reply.text
         assert client.get("/api/auth/providers").status_code == 200  # the honest request still works
     assert not [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")]
+# --- the standing hostile suite (make test-hostile), its quick selection ----------------------------
+
+
+@pytest.mark.hostile
+def test_hostile_suite_quick_selection() -> None:
+    """tests/hostile/run.py --quick: one or two attacks of each kind (traversal,
+    smuggling, cache poisoning, slow bodies, floods, parsers, forwarded headers,
+    WebSocket caps) against its own ``nexpress start``; every row as expected."""
+    runner = Path(__file__).resolve().parent / "hostile" / "run.py"
+    done = subprocess.run([sys.executable, str(runner), "--quick"], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "MISMATCH" not in done.stdout

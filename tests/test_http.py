@@ -234,10 +234,27 @@ class TestHeaders:
         assert 42 not in self.h
         assert b"content-type" not in self.h
 
-    def test_get_returns_first_and_getall_returns_all(self):
-        assert self.h.get("X-Multi") == "one"
+    def test_get_joins_repeated_lines_and_getall_returns_each(self):
+        # as Node's req.headers (RFC 9110 5.3): several lines are one comma-separated list
+        assert self.h.get("X-Multi") == "one, two"
         assert self.h.getall("X-MULTI") == ["one", "two"]
         assert self.h.getall("x-nope") == []
+
+    def test_single_valued_fields_keep_their_first_line_and_cookies_join_with_semicolons(self):
+        h = Headers(
+            [
+                (b"host", b"a.example"), (b"host", b"b.example"),
+                (b"content-type", b"text/plain"), (b"content-type", b"application/json"),
+                (b"cookie", b"a=1"), (b"cookie", b"b=2"),
+                (b"x-forwarded-for", b"6.6.6.6"), (b"x-forwarded-for", b"1.2.3.4"),
+                (b"forwarded", b"for=6.6.6.6"), (b"forwarded", b"for=1.2.3.4"),
+            ]
+        )  # fmt: skip
+        assert h.get("host") == "a.example"
+        assert h.get("content-type") == "text/plain"
+        assert h.get("cookie") == "a=1; b=2"
+        assert h.get("x-forwarded-for") == "6.6.6.6, 1.2.3.4"
+        assert h.get("forwarded") == "for=6.6.6.6, for=1.2.3.4"
 
     def test_utf8_values_are_decoded(self):
         assert self.h["x-utf8"] == "café"

@@ -3,6 +3,8 @@ credentials, null origins, and origins that try to inject headers."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 
 import pytest
@@ -114,6 +116,52 @@ def test_credentials_are_sent_for_allowed_origins_only():
 def test_any_origin_with_credentials_is_refused_at_start_up():
     with pytest.raises(ValueError, match="list the allowed origins"):
         cors(origins="*", credentials=True)
+
+
+async def _async_yes(origin, req):
+    return True
+
+
+async def _async_lookup(origin, req):
+    await asyncio.sleep(0)  # a real check awaits a database: cannot be judged at start-up
+    return True
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [
+        [re.compile(".*")],
+        re.compile(r"https?://.*"),
+        [APP_ORIGIN, re.compile(r"https://[^/]+")],
+        lambda origin, req: True,
+        _async_yes,
+    ],
+    ids=["dot-star", "any-scheme", "any-https-host", "always-true", "async-always-true"],
+)
+def test_a_pattern_or_callable_allowing_any_origin_with_credentials_warns_at_start_up(origins, caplog):
+    with caplog.at_level(logging.WARNING, logger="nexpress.cors"):
+        cors(origins=origins, credentials=True)
+    warned = [r for r in caplog.records if r.name == "nexpress.cors"]
+    assert len(warned) == 1
+    message = warned[0].getMessage()
+    assert "allows any origin" in message
+    assert "list the origins" in message and "anchor the pattern" in message
+
+
+@pytest.mark.parametrize(
+    ("origins", "credentials"),
+    [
+        ([re.compile(r"https://([a-z0-9-]+\.)?app\.example")], True),
+        (lambda origin, req: origin.endswith(".app.example"), True),
+        (lambda origin, req: req.get("x-tenant") == "a", True),  # needs the request: cannot tell
+        (_async_lookup, True),
+        ([re.compile(".*")], False),  # without credentials a reflected origin reads public data only
+    ],
+)
+def test_narrow_patterns_and_checks_do_not_warn(origins, credentials, caplog):
+    with caplog.at_level(logging.WARNING, logger="nexpress.cors"):
+        cors(origins=origins, credentials=credentials)
+    assert not [r for r in caplog.records if r.name == "nexpress.cors"]
 
 
 @pytest.mark.parametrize("entry", ["https://app.example/", "app.example", "https://app.example/path", "*.example.com"])

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from batteries_redis import redis_client, redis_url, unique
 from conftest import Server, free_port, start_server
-from helpers import client_for
+from helpers import asgi_call, client_for
 
 from nexpress import App
 from nexpress.middleware import rate_limit
@@ -200,6 +200,21 @@ def test_behind_a_trusted_proxy_each_client_has_its_own_limit():
     assert proxy.get("/api/items", headers={"x-forwarded-for": "198.51.100.1"}).status_code == 200
     assert proxy.get("/api/items", headers={"x-forwarded-for": "198.51.100.2"}).status_code == 200
     assert proxy.get("/api/items", headers={"x-forwarded-for": "198.51.100.1"}).status_code == 429
+
+
+def test_a_client_x_forwarded_for_line_before_the_proxys_does_not_escape_the_limit():
+    # one trusted proxy that appends its own X-Forwarded-For line (HAProxy): the client
+    # sends a fresh line of its own first on every request
+    app = limited_app(limit=5, window=3600, trust_proxy=1)
+    statuses = [
+        asgi_call(
+            app, "GET", b"/api/items",
+            headers=[(b"x-forwarded-for", f"198.51.100.{i}".encode()), (b"x-forwarded-for", b"203.0.113.7")],
+            client=("10.0.0.1", 1),
+        )[0]
+        for i in range(8)
+    ]  # fmt: skip
+    assert statuses == [200] * 5 + [429] * 3
 
 
 def test_custom_key_and_skip():

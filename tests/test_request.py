@@ -507,6 +507,22 @@ class TestClientAndProxies:
         assert client.get("/who", headers={"X-Forwarded-Proto": "HTTPS, http"}).json()["protocol"] == "https"
         assert client.get("/who", headers={"X-Forwarded-Proto": "javascript"}).json()["protocol"] == "http"
 
+    def test_repeated_x_forwarded_for_lines_are_read_in_order(self):
+        # HAProxy's "option forwardfor" adds a line of its own after the client's: the
+        # client's line must not decide req.ip (it did when only the first line was read)
+        app = proxy_app(trust_proxy=1)
+        lines = [
+            (b"x-forwarded-for", b"6.6.6.6"),
+            (b"x-forwarded-for", b"1.2.3.4"),
+            (b"x-forwarded-proto", b"https"),
+            (b"x-forwarded-proto", b"http"),
+        ]
+        status, _, body = asgi_call(app, "GET", b"/who", headers=lines, client=("10.0.0.1", 1))
+        assert status == 200
+        assert json.loads(body)["ip"] == "1.2.3.4"
+        assert json.loads(body)["ips"] == ["1.2.3.4"]
+        assert json.loads(body)["protocol"] == "https"  # the first value, as Express
+
     def test_forwarded_host_takes_the_first_value_without_port(self):
         app = proxy_app(trust_proxy=True)
         r = client_for(app).get("/who", headers={"X-Forwarded-Host": "a.example:8443, b.example"})

@@ -442,6 +442,175 @@ class TestUnits:
         assert "Unhandled" not in caplog.text
 
 
+# --- connection caps and the idle timeout ------------------------------------------------
+
+
+def held_app(**options) -> tuple[App, list[str]]:
+    """An app whose sockets stay open until the client leaves; ``ended`` records each
+    handler's end (so a test knows the connection was released)."""
+    app = App(**options)
+    ended: list[str] = []
+
+    @app.ws("/hold")
+    async def hold(ws):
+        await ws.accept()
+        try:
+            async for message in ws:
+                await ws.send(message)
+        finally:
+            ended.append("hold")
+
+    return app, ended
+
+
+class TestLimits:
+    def test_one_client_over_its_share_is_refused_with_429_before_accept(self, caplog):
+        app, _ = held_app(ws_max_per_client=2)
+        client = client_for(app, client=("198.51.100.7", 1))
+        with client.websocket_connect("/hold") as a, client.websocket_connect("/hold") as b:
+            with pytest.raises(WebSocketRejected) as refused:
+                client.websocket_connect("/hold").__enter__()
+            assert refused.value.status_code == 429
+            assert refused.value.headers["retry-after"] == "5"
+            assert "Too many WebSockets" in refused.value.json()["detail"]
+            assert "ws_max_per_client" in caplog.text and "trust_proxy" in caplog.text
+            # another client is counted apart
+            with client_for(app, client=("198.51.100.8", 1)).websocket_connect("/hold") as other:
+                other.send_text("hi")
+                assert other.receive_text() == "hi"
+            a.send_text("still open")
+            assert a.receive_text() == "still open"
+            b.close()
+        # a closed socket frees its place
+        with client.websocket_connect("/hold") as again:
+            again.send_text("back")
+            assert again.receive_text() == "back"
+        assert app.ws_limits.open == 0 and app.ws_limits.per_client == {}
+
+    def test_behind_a_trusted_proxy_the_cap_counts_each_forwarded_client(self):
+        app, _ = held_app(ws_max_per_client=1, trust_proxy=["10.0.0.0/8"])
+        proxy = client_for(app, client=("10.0.0.1", 1))
+        first = proxy.websocket_connect("/hold", headers={"x-forwarded-for": "198.51.100.1"})
+        second = proxy.websocket_connect("/hold", headers={"x-forwarded-for": "198.51.100.2"})
+        with first, second:
+            with pytest.raises(WebSocketRejected) as refused:
+                proxy.websocket_connect("/hold", headers={"x-forwarded-for": "198.51.100.1"}).__enter__()
+            assert refused.value.status_code == 429
+
+    def test_a_full_process_refuses_with_503(self):
+        app, _ = held_app(ws_max_connections=2)
+        first = client_for(app, client=("198.51.100.1", 1)).websocket_connect("/hold")
+        second = client_for(app, client=("198.51.100.2", 1)).websocket_connect("/hold")
+        with first, second:
+            with pytest.raises(WebSocketRejected) as refused:
+                client_for(app, client=("198.51.100.3", 1)).websocket_connect("/hold").__enter__()
+            assert refused.value.status_code == 503
+            assert refused.value.headers["retry-after"] == "5"
+            assert "ws_max_connections" in refused.value.json()["detail"]
+
+    def test_an_idle_socket_is_closed_with_1001_and_its_handler_ends(self):
+        app, ended = held_app(ws_idle_timeout=0.2)
+        with client_for(app).websocket_connect("/hold") as ws:
+            with pytest.raises(WebSocketClosed) as closed:
+                ws.receive()  # nothing sent either way: the server gives up on the socket
+            assert closed.value.code == 1001
+            assert closed.value.reason == "Idle for 0.2 s"
+        assert ended == ["hold"]  # cancelled, its finally ran
+        assert app.ws_limits.open == 0
+
+    def test_messages_either_way_keep_a_socket_open(self):
+        app = App(ws_idle_timeout=1.0)
+
+        @app.ws("/ticks")
+        async def ticks(ws):  # sends only: the server's own messages count as activity
+            await ws.accept()
+            for i in range(6):
+                await asyncio.sleep(0.3)
+                await ws.send(str(i))
+
+        with client_for(app).websocket_connect("/ticks") as ws:
+            assert [ws.receive_text() for _ in range(6)] == [str(i) for i in range(6)]
+
+    def test_an_idle_upgrade_never_accepted_is_refused_with_408(self):
+        app = App(ws_idle_timeout=0.2)
+
+        @app.ws("/stuck")
+        async def stuck(ws):
+            await asyncio.sleep(3600)  # a lookup that never answers
+
+        with pytest.raises(WebSocketRejected) as refused:
+            client_for(app).websocket_connect("/stuck").__enter__()
+        assert refused.value.status_code == 408
+
+    def test_the_handlers_own_timeouts_are_not_taken_for_idleness(self):
+        app = App(ws_idle_timeout=60)
+
+        @app.ws("/own")
+        async def own(ws):
+            await ws.accept()
+            try:
+                async with asyncio.timeout(0.01):
+                    await asyncio.sleep(1)
+            except TimeoutError:
+                await ws.send("my timeout")
+
+        with client_for(app).websocket_connect("/own") as ws:
+            assert ws.receive_text() == "my timeout"
+
+    def test_defaults_and_no_limit(self):
+        limits = App().ws_limits
+        assert (limits.max_connections, limits.max_per_client, limits.idle_timeout) == (4096, 64, 300.0)
+        none = App(ws_max_connections=None, ws_max_per_client=0, ws_idle_timeout=None).ws_limits
+        assert (none.max_connections, none.max_per_client, none.idle_timeout) == (0, 0, 0.0)
+        for _ in range(200):
+            assert none.admit("198.51.100.1") is None
+
+    @pytest.mark.parametrize(
+        "options",
+        [{"ws_max_connections": -1}, {"ws_max_per_client": "64"}, {"ws_idle_timeout": -5}, {"ws_max_per_client": True}],
+    )
+    def test_bad_values_are_refused_at_start_up(self, options):
+        with pytest.raises(ValueError, match=next(iter(options))):
+            App(**options)
+
+
+def upgrade_raw(app: App, headers: list[tuple[bytes, bytes]]) -> list[dict]:
+    """One upgrade straight through the ASGI interface (headers TestClient cannot send)."""
+    sent: list[dict] = []
+
+    async def main() -> None:
+        messages = [{"type": "websocket.connect"}]
+
+        async def receive() -> dict:
+            if messages:
+                return messages.pop(0)
+            return {"type": "websocket.disconnect", "code": 1000}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": "websocket", "path": "/hold", "raw_path": b"/hold", "query_string": b"", "root_path": "",
+            "headers": [(b"host", b"testserver"), *headers], "client": ("198.51.100.7", 1), "scheme": "ws",
+            "subprotocols": [], "extensions": {"websocket.http.response": {}},
+        }  # fmt: skip
+        await app(scope, receive, send)
+
+    asyncio.run(main())
+    return sent
+
+
+@pytest.mark.parametrize("header", [(b"origin", b"http://\xff"), (b"x-forwarded-for", b"\xfe")])
+def test_an_upgrade_header_that_is_not_utf8_is_refused_with_400(header):
+    # the Origin check and the per-client cap read these before any middleware: a
+    # header that is not UTF-8 escaped the app as an exception (no response at all)
+    app, _ = held_app(trust_proxy=True)
+    sent = upgrade_raw(app, [header])
+    assert sent[0]["type"] == "websocket.http.response.start"
+    assert sent[0]["status"] == 400
+    assert app.ws_limits.open == 0
+
+
 # --- over real granian servers -----------------------------------------------------------
 
 TESTS = Path(__file__).resolve().parent
@@ -452,7 +621,7 @@ sys.path.insert(0, {str(TESTS)!r})
 
 from realtime_apps import feature_app
 
-app = feature_app(ws_max_size=1024)
+app = feature_app(ws_max_size=1024, ws_max_per_client=None)  # 1,000 sockets from one loopback client
 """
 
 

@@ -10,14 +10,19 @@ One upgrade, in order:
 3. run the middleware that applies to the path with a ``Request`` built from the
    upgrade (``req.method`` is ``"GET"``) and a ``Response``: one that raises
    ``HTTPError`` or sends a response refuses the upgrade with that status;
-4. call the handler with the ``ws`` object; what ends it decides the close:
+4. count the connection against the app's caps (``App.ws_limits``: all sockets of
+   the process, and those of one ``req.ip``); over a cap, refused with 503 or 429;
+5. call the handler with the ``ws`` object; what ends it decides the close:
 
    - returns: close 1000 (or, never accepted, refused with 403);
    - the client left (``WebSocketDisconnect``): nothing more to do;
    - ``HTTPError`` before ``accept()``: refused with its status; after: close
      with 4000 + status and its detail as the reason (4403, 4404...);
    - any other exception: logged with its traceback; refused with 500 before
-     ``accept()``, close 1011 ("Internal error", nothing more) after.
+     ``accept()``, close 1011 ("Internal error", nothing more) after;
+   - no message either way for ``ws_idle_timeout`` seconds: the handler is
+     cancelled (as by ``asyncio.timeout``), then close 1001 (refused with 408
+     before ``accept()``).
 
 A refusal is an HTTP response (problem+json) when the server offers the ASGI
 ``websocket.http.response`` extension (granian and uvicorn do), else a close before
@@ -26,7 +31,9 @@ accepting, which the server answers with 403.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -37,6 +44,7 @@ from ..middleware.chain import run_chain
 from ..realtime.websocket import (
     WebSocket,
     WebSocketDisconnect,
+    WebSocketLimits,
     WebSocketState,
     allowed_origins,
     origin_allowed,
@@ -162,17 +170,56 @@ class WebSocketEndpoint:
             raise ValueError(f"max_size of WebSocket route {route.path} must be a number of bytes (0: no limit)")
         self.max_size = max_size
         self.origins = allowed_origins(app.ws_origins)
+        self.limits: WebSocketLimits = app.ws_limits
         self.route_header = route.route_header
         self.accept_headers = [(b"x-nexpress-route", route.route_header)] if route.route_header else []
 
     async def run(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-        route = self.route
-        req = Request(upgrade_scope(scope), empty_body(), raw_path, params, route, self.app)
+        req = Request(upgrade_scope(scope), empty_body(), raw_path, params, self.route, self.app)
         ws = WebSocket(req, receive, send, self.max_size, self.accept_headers)
-        origin = req.get("origin")
-        if not origin_allowed(origin, request_hosts(req), req.protocol, self.origins):
+        try:
+            origin = req.get("origin")
+            allowed = origin_allowed(origin, request_hosts(req), req.protocol, self.origins)
+            client = req.ip
+        except HTTPError as exc:  # an Origin or forwarded header that is not UTF-8
+            await self.refuse(ws, exc.status, exc.detail)
+            return
+        if not allowed:
             await self.refuse(ws, 403, f"Cross-origin WebSocket from {origin} refused; allow it with App(ws_origins=[...])")
             return
+        limits = self.limits
+        refusal = limits.admit(client)
+        if refusal is not None:
+            await self.refuse(ws, *refusal)
+            return
+        try:
+            if limits.idle_timeout:
+                await self.serve_until_idle(ws, req, raw_path, limits.idle_timeout)
+            else:
+                await self.serve(ws, req, raw_path)
+        finally:
+            limits.release(client)
+
+    async def serve_until_idle(self, ws: WebSocket, req: Request, raw_path: str, idle: float) -> None:
+        """:meth:`serve`, cancelled once no message went either way for ``idle`` seconds."""
+        try:
+            async with asyncio.timeout(None) as deadline:
+                watch = IdleWatch(ws, deadline, idle)
+                try:
+                    await self.serve(ws, req, raw_path)
+                finally:
+                    watch.stop()
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            if ws.client_state is WebSocketState.CONNECTING:
+                await self.refuse(ws, 408, f"The WebSocket was not accepted within {idle:g} s")
+            else:
+                await ws.close(1001, f"Idle for {idle:g} s")
+
+    async def serve(self, ws: WebSocket, req: Request, raw_path: str) -> None:
+        """Run the route's middleware and handler on an admitted connection."""
+        route = self.route
         res = Response().bind(req)
         reached = False
 
@@ -232,6 +279,31 @@ class WebSocketEndpoint:
     async def refuse(self, ws: WebSocket, status: int, detail: str | None, headers: dict[str, str] | None = None) -> None:
         body, pairs = problem_response(status, detail, headers, self.route_header)
         await ws.reject(status, body, pairs)
+
+
+class IdleWatch:
+    """Expires ``deadline`` (an ``asyncio.timeout``) once ``ws`` has been idle for
+    ``idle`` seconds. One timer per connection, moved only when it fires: a message
+    costs a clock read, not a timer."""
+
+    __slots__ = ("deadline", "handle", "idle", "loop", "ws")
+
+    def __init__(self, ws: WebSocket, deadline: asyncio.Timeout, idle: float) -> None:
+        self.ws = ws
+        self.deadline = deadline
+        self.idle = idle
+        self.loop = asyncio.get_running_loop()
+        self.handle = self.loop.call_later(idle, self.check)
+
+    def check(self) -> None:
+        left = self.ws.last_activity + self.idle - time.monotonic()
+        if left <= 0:
+            self.deadline.reschedule(self.loop.time())  # cancels the handler now
+        else:
+            self.handle = self.loop.call_later(left, self.check)
+
+    def stop(self) -> None:
+        self.handle.cancel()
 
 
 async def _propagate(exc: BaseException, req: Request, res: Response) -> None:

@@ -12,6 +12,8 @@ allowed when listed as the string ``"null"``.
 
 from __future__ import annotations
 
+import inspect
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -24,7 +26,9 @@ if TYPE_CHECKING:
     from ..request import Request
     from ..response import Response
 
-__all__ = ["Cors", "OriginPolicy", "cors", "origin_is_well_formed", "origin_policy"]
+__all__ = ["Cors", "OriginPolicy", "cors", "matches_any_origin", "origin_is_well_formed", "origin_policy"]
+
+log = logging.getLogger("nexpress.cors")
 
 OriginCheck = Callable[[str, "Request"], bool | Awaitable[bool]]
 Origins = str | re.Pattern[str] | Iterable[str | re.Pattern[str]] | OriginCheck
@@ -36,6 +40,9 @@ DEFAULT_METHODS = ("GET", "HEAD", "PUT", "PATCH", "POST", "DELETE")
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.\-]*://(\[[0-9a-f:.]+\]|[a-z0-9\-._~%]+)(:[0-9]{1,5})?\Z", re.IGNORECASE)
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _MAX_ORIGIN = 2048
+# origins no real allow-list names: a pattern or callable that accepts one of these
+# accepts any site
+_IMPROBABLE_ORIGINS = ("https://evil.invalid", "http://nexpress-cors-probe.invalid:31337")
 
 
 def origin_is_well_formed(origin: str) -> bool:
@@ -115,6 +122,38 @@ def origin_policy(origins: Origins, credentials: bool) -> OriginPolicy:
         exact=frozenset(_check_origin_entry(e) for e in entries if isinstance(e, str)),
         patterns=tuple(e for e in entries if isinstance(e, re.Pattern)),
     )
+
+
+def _verdict_now(check: OriginCheck, origin: str) -> bool | None:
+    """What ``check`` says of ``origin`` without a request or an event loop: None
+    when it cannot tell (it raised, needs the request, or awaits something)."""
+    try:
+        verdict = check(origin, None)  # type: ignore[arg-type]
+    except Exception:
+        return None
+    if inspect.iscoroutine(verdict):
+        try:
+            verdict.send(None)  # an async check that awaits nothing finishes at once
+        except StopIteration as done:
+            return done.value is True
+        except Exception:
+            return None
+        verdict.close()  # it awaited something: cannot tell without a loop
+        return None
+    return verdict is True
+
+
+def matches_any_origin(policy: OriginPolicy) -> str | None:
+    """The first regex (its pattern) or callable (its name) that allows an origin no
+    allow-list names (``https://evil.invalid``...), or None: such an entry, with
+    credentials, lets every site read signed-in users' responses."""
+    for probe in _IMPROBABLE_ORIGINS:
+        for pattern in policy.patterns:
+            if pattern.fullmatch(probe):
+                return f"re.compile({pattern.pattern!r})"
+        if policy.check is not None and _verdict_now(policy.check, probe):
+            return getattr(policy.check, "__qualname__", repr(policy.check))
+    return None
 
 
 class Cors(Middleware):
@@ -206,8 +245,20 @@ def cors(
     """
     if max_age is not None and (not isinstance(max_age, int) or max_age < 0):
         raise ValueError(f"cors(max_age=...) must be seconds (an int >= 0), not {max_age!r}")
+    policy = origin_policy(origins, credentials)
+    if credentials:
+        culprit = matches_any_origin(policy)
+        if culprit is not None:
+            log.warning(
+                "cors(credentials=True): %s allows any origin (it accepts %s), so every site"
+                " can read your signed-in users' responses; list the origins"
+                " (origins=['https://app.example']) or anchor the pattern"
+                " (re.compile(r'https://([a-z0-9-]+\\.)?example\\.com'))",
+                culprit,
+                _IMPROBABLE_ORIGINS[0],
+            )
     return Cors(
-        origin_policy(origins, credentials),
+        policy,
         credentials,
         ",".join(_check_tokens(methods, "methods")),
         None if headers is None else ",".join(_check_tokens(headers, "headers")),

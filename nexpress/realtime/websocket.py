@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import logging
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -32,6 +34,8 @@ if TYPE_CHECKING:
     from ..request import Request
 
 T = TypeVar("T")
+
+logger = logging.getLogger("nexpress")
 
 _encode_json = msgspec.json.Encoder().encode
 _decode_json = msgspec.json.Decoder().decode
@@ -135,6 +139,89 @@ def allowed_origins(origins: list[str] | tuple[str, ...] | None) -> frozenset[st
     return frozenset(normalize_origin(origin) for origin in origins)
 
 
+# --- connection caps --------------------------------------------------------------------
+
+DEFAULT_MAX_CONNECTIONS = 4096  # per process: about 0.6 GB of idle sockets at ~140 KB each
+DEFAULT_MAX_PER_CLIENT = 64  # per client address (req.ip), per process
+DEFAULT_IDLE_TIMEOUT = 300.0  # seconds without a message either way
+_WARN_EVERY = 60.0  # seconds between two "per-client cap reached" warnings
+
+
+def _cap(value: Any, name: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"App({name}=...) must be a number of connections (0 or None: no limit), not {value!r}")
+    return value
+
+
+class WebSocketLimits:
+    """The app's WebSocket caps, counted per process: ``max_connections`` open in
+    all, ``max_per_client`` open from one client address (``req.ip``), and
+    ``idle_timeout`` seconds without a message either way. 0 or None: no limit.
+    One client holding hundreds of idle sockets would otherwise hold their memory
+    for ever."""
+
+    __slots__ = ("_warned", "idle_timeout", "max_connections", "max_per_client", "open", "per_client")
+
+    def __init__(
+        self,
+        max_connections: int | None = DEFAULT_MAX_CONNECTIONS,
+        max_per_client: int | None = DEFAULT_MAX_PER_CLIENT,
+        idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
+    ) -> None:
+        self.max_connections = _cap(max_connections, "ws_max_connections")
+        self.max_per_client = _cap(max_per_client, "ws_max_per_client")
+        if idle_timeout is not None and (
+            isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)) or idle_timeout < 0
+        ):
+            raise ValueError(f"App(ws_idle_timeout=...) must be seconds (0 or None: none), not {idle_timeout!r}")
+        self.idle_timeout = float(idle_timeout or 0)
+        self.open = 0
+        self.per_client: dict[str, int] = {}
+        self._warned = 0.0
+
+    def admit(self, client: str) -> tuple[int, str, dict[str, str]] | None:
+        """Count a new connection from ``client``, or say why not: (status, detail,
+        headers) for the refusal (503 when the process is full, 429 for one client
+        over its share). Every admitted connection must be released (:meth:`release`)."""
+        if self.max_connections and self.open >= self.max_connections:
+            return (
+                503,
+                f"This server has {self.open} WebSockets open, its limit (App(ws_max_connections=...)); try again later",
+                {"retry-after": "5"},
+            )
+        held = self.per_client.get(client, 0)
+        if self.max_per_client and held >= self.max_per_client:
+            now = time.monotonic()
+            if now - self._warned >= _WARN_EVERY:
+                self._warned = now
+                logger.warning(
+                    "WebSocket: %s has %d sockets open, the per-client limit (App(ws_max_per_client=...));"
+                    " further upgrades from it get 429. Behind a proxy, set App(trust_proxy=...) or every"
+                    " client shares the proxy's address",
+                    client,
+                    held,
+                )
+            return (
+                429,
+                f"Too many WebSockets open from your address ({held}, the limit); close some first",
+                {"retry-after": "5"},
+            )
+        self.open += 1
+        self.per_client[client] = held + 1
+        return None
+
+    def release(self, client: str) -> None:
+        """A connection :meth:`admit` counted has ended."""
+        self.open -= 1
+        held = self.per_client.get(client, 0) - 1
+        if held > 0:
+            self.per_client[client] = held
+        else:
+            self.per_client.pop(client, None)
+
+
 async def refuse_upgrade(scope: dict, send: Callable, status: int, body: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> None:
     """Refuse an upgrade with an HTTP response when the server supports it (the ASGI
     ``websocket.http.response`` extension), else by closing before accepting (code
@@ -156,6 +243,7 @@ class WebSocket:
         "_send",
         "client_state",
         "close_code",
+        "last_activity",
         "max_size",
         "request",
         "subprotocol",
@@ -178,6 +266,7 @@ class WebSocket:
         self.client_state = WebSocketState.CONNECTING
         self.subprotocol: str | None = None
         self.close_code: int | None = None
+        self.last_activity = time.monotonic()  # the last message either way (the idle timeout)
 
     # --- the upgrade request ------------------------------------------------------
 
@@ -292,6 +381,7 @@ class WebSocket:
         except (OSError, RuntimeError):  # the server's way of saying the peer is gone
             self._closed(1006)
             raise WebSocketDisconnect(1006) from None
+        self.last_activity = time.monotonic()
 
     async def stream(self, source: AsyncIterable[Any]) -> None:
         """Send every item of ``source`` (e.g. a pub/sub inbox) until it ends or the
@@ -336,6 +426,7 @@ class WebSocket:
             raise WebSocketDisconnect(self.close_code or 1006)
         message = await self._read()
         if message["type"] == "websocket.receive":
+            self.last_activity = time.monotonic()
             data = message.get("text")
             if data is None:
                 data = message.get("bytes") or b""
@@ -416,6 +507,7 @@ class WebSocket:
 __all__ = [
     "WebSocket",
     "WebSocketDisconnect",
+    "WebSocketLimits",
     "WebSocketState",
     "allowed_origins",
     "origin_allowed",
