@@ -267,6 +267,8 @@ def test_the_nav_shows_the_signed_in_user_on_cached_pages_through_the_session_ba
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert 'fetch("/api/auth/session"' in script.text and "[data-session]" in script.text
     assert "textContent" in script.text and "innerHTML" not in script.text  # a name cannot inject markup
+    snippet = script.text[script.text.index("(function () {") :]
+    assert snippet in (BLOG.parent.parent / "docs" / "pages.md").read_text()  # the documented badge is this file
     session = blog.get("/api/auth/session")
     assert session.json()["user"]["name"] == "Demo Author"
     assert "no-store" in session.headers["cache-control"]

@@ -9,7 +9,7 @@ route table, one precedence and one conflict check.
 |---|---|
 | ``page.html`` / ``page.py`` | a page at the folder's URL |
 | ``route.py`` | API handlers ``GET POST PUT PATCH DELETE`` |
-| ``layout.html`` (+ ``layout.py``) | wraps every page below; outputs ``{{ children }}`` |
+| ``layout.html`` (+ ``layout.py``) | wraps every page below; outputs ``{{ children }}``; ``dynamic = True`` in ``layout.py``: every page below is dynamic |
 | ``error.html`` / ``not-found.html`` | nearest one renders errors / 404s below it |
 | ``middleware.py`` | ``async def middleware(req, res, next)`` for its folder and below |
 | ``sitemap.py`` / ``robots.py`` | ``/sitemap.xml`` / ``/robots.txt`` |
