@@ -198,3 +198,30 @@ def test_explain_route_for_routes_that_are_not_pages(tmp_path):
     assert handler["mode"] == "dynamic" and handler["reasons"][0]["file"].endswith("test_cache_explain.py")
     assert "never a handler's response" in handler["reasons"][0]["reason"]
     assert explain_route(route("/logo.txt"), app.root)["mode"] == "file"
+
+
+def test_a_dynamic_layout_is_the_reason_for_the_pages_below_it(tmp_path):
+    app = _site(
+        tmp_path,
+        {
+            "app/layout.html": "<main>\n{{ children }}\n</main>",
+            "app/page.html": "<p>home</p>",
+            "app/account/layout.html": "<nav>\n{{ auth }}\n</nav>\n{{ children }}",
+            "app/account/layout.py": '"""Shows who is signed in."""\n\ndynamic = True\n',
+            "app/account/page.html": "<p>account</p>",
+            "app/account/posts/page.py": "async def data(req):\n    return {}\n",
+            "app/account/posts/page.html": "<p>posts</p>",
+        },
+    )
+    account = _why(app, "/account")
+    assert account["mode"] == "dynamic" and account["revalidate"] is None
+    assert [(r["reason"], r["file"], r["line"]) for r in account["reasons"]] == [
+        ("app/account/layout.py sets dynamic = True (every page below it)", "app/account/layout.py", 3),
+        ("the template reads 'auth'", "app/account/layout.html", 2),
+    ]
+    posts = [(r["reason"], r["file"], r["line"]) for r in _why(app, "/account/posts")["reasons"]]
+    assert posts[:2] == [
+        ("app/account/layout.py sets dynamic = True (every page below it)", "app/account/layout.py", 3),
+        ("data() without revalidate", "app/account/posts/page.py", 1),
+    ]
+    assert _why(app, "/")["mode"] == "static"

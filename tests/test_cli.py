@@ -105,12 +105,15 @@ def line_of(source: str, needle: str) -> int:
 
 @pytest.fixture
 def app_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A temp folder as the current directory, with imports of ``server`` isolated."""
+    """A temp folder as the current directory, with imports of ``server`` (and of the
+    folder app, built from the current directory when imported) isolated."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "path", list(sys.path))
-    sys.modules.pop("server", None)
+    for name in ("server", "nexpress.cli._folder"):
+        sys.modules.pop(name, None)
     yield tmp_path
-    sys.modules.pop("server", None)
+    for name in ("server", "nexpress.cli._folder"):
+        sys.modules.pop(name, None)
 
 
 def run_cli(*args: str):
@@ -360,6 +363,26 @@ def test_routes_default_app_without_server_py_is_the_folder(app_dir: Path) -> No
     assert [row["path"] for row in rows] == ["/robots.txt"]
     assert rows[0]["kind"] == "static-file"
     assert rows[0]["source"] == "public/robots.txt"
+
+
+def test_routes_and_explain_show_pages_below_a_dynamic_layout_as_dynamic(app_dir: Path) -> None:
+    files = {
+        "app/layout.html": "<body>{% if auth %}{{ auth.user.name }}{% endif %}{{ children }}</body>",
+        "app/layout.py": '"""Shows the signed-in user."""\n\ndynamic = True\n',
+        "app/page.html": "<p>home</p>",
+        "app/about/page.html": "<p>about</p>",
+    }
+    for name, text in files.items():
+        (app_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (app_dir / name).write_text(text)
+    result = run_cli("routes", "--json")
+    assert result.exit_code == 0, result.output
+    kinds = {row["path"]: row["kind"] for row in json.loads(result.output)}
+    assert kinds["/"] == kinds["/about"] == "dynamic"
+    explained = run_cli("cache", "explain", "/about")
+    assert explained.exit_code == 0, explained.output
+    assert "dynamic: rendered for every request, never cached" in explained.output
+    assert "app/layout.py sets dynamic = True (every page below it)  (app/layout.py:3)" in explained.output
 
 
 def test_routes_bad_app_arguments(app_dir: Path) -> None:

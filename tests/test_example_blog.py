@@ -273,3 +273,31 @@ def test_pages_link_only_their_own_styles(blog):
     assert styles("/") == {"/_nexpress/static/app/layout.css", "/_nexpress/static/app/page.css"}
     assert styles("/blog") == {"/_nexpress/static/app/layout.css", "/_nexpress/static/app/blog/page.css"}
     assert styles("/blog/hello") == {"/_nexpress/static/app/layout.css", "/_nexpress/static/app/blog/%5Bslug%5D/page.css"}
+
+
+def test_the_nav_shows_the_signed_in_user_on_cached_pages_through_the_session_badge(blog):
+    """The blog's layout wraps ISR pages, cached once for every visitor, so it cannot
+    say who is signed in: the nav holds a badge that public/session.js fills from
+    /api/auth/session. The pages stay cached (a dynamic layout would render them all per
+    request) and never hold one visitor's name."""
+    import re
+
+    blog.get("/", headers=HTML)  # cached now
+    sign_in_as_demo(blog)
+    home = blog.get("/", headers=HTML)
+    assert home.headers["x-nexpress-cache"] == "HIT"  # the same page as for anyone
+    nav = re.search(r"<nav>.*?</nav>", home.text, re.S).group(0)
+    assert '<span class="session" data-session><a href="/api/auth/signin">Sign in</a></span>' in nav
+    assert "Demo Author" not in home.text
+    assert '<script src="/session.js" defer></script>' in home.text
+    script = blog.get("/session.js")
+    assert script.status_code == 200 and "javascript" in script.headers["content-type"]
+    assert 'fetch("/api/auth/session"' in script.text and "[data-session]" in script.text
+    assert "textContent" in script.text and "innerHTML" not in script.text  # a name cannot inject markup
+    snippet = script.text[script.text.index("(function () {") :]
+    assert snippet in (BLOG.parent.parent / "docs" / "pages.md").read_text()  # the documented badge is this file
+    session = blog.get("/api/auth/session")
+    assert session.json()["user"]["name"] == "Demo Author"
+    assert "no-store" in session.headers["cache-control"]
+    blog.cookies.delete("nexpress.session-token")
+    assert blog.get("/api/auth/session").json() is None  # signed out: the badge keeps "Sign in"

@@ -358,8 +358,56 @@ def test_isr_page_whose_layout_reads_req_is_an_error(tmp_path):
             "app/p/page.py": "revalidate = 30\n",
         },
     )
-    with pytest.raises(FileRouteError, match=r"app/layout.html uses 'req'"):
+    with pytest.raises(FileRouteError, match=r"app/layout.html uses 'req'") as info:
         App(root=tmp_path).compile()
+    assert "dynamic = True in app/layout.py" in str(info.value)  # the layout-wide way out
+
+
+def test_dynamic_layout_makes_every_page_below_it_dynamic(tmp_path):
+    """dynamic = True in a layout.py: the pages below render per request, so the layout
+    may read req/query/auth (the start-up check accepts it); pages elsewhere stay cached."""
+    account_layout = '<nav>{% if auth %}{{ auth.user.name }}{% else %}Sign in{% endif %} as {{ query.get("who") }}</nav>{{ children }}'
+    c = client(
+        tmp_path,
+        {
+            "app/layout.html": ROOT_LAYOUT,
+            "app/page.html": "<p>home</p>",
+            "app/account/layout.html": account_layout,
+            "app/account/layout.py": "dynamic = True\n",
+            "app/account/page.html": "<p>account</p>",
+            "app/account/settings/page.html": "<p>settings {{ req.path }}</p>",
+            "app/account/data/page.html": "<p>{{ n }}</p>",
+            "app/account/data/page.py": "async def data(req):\n    return {'n': req.query.get('n')}\n",
+        },
+    )
+    rows = {row["path"]: row["kind"] for row in c.app.compile().describe()}
+    assert rows["/"] == "static"
+    assert rows["/account"] == rows["/account/settings"] == rows["/account/data"] == "dynamic"
+    for who in ("ann", "bob"):  # rendered for each request, never from a cache
+        page = c.get(f"/account?who={who}", headers=HTML)
+        assert page.status_code == 200 and f"Sign in as {who}</nav>" in page.text
+        assert "x-nexpress-cache" not in page.headers
+    assert "settings /account/settings" in c.get("/account/settings", headers=HTML).text
+    assert "<p>7</p>" in c.get("/account/data?n=7", headers=HTML).text
+    assert c.get("/", headers=HTML).headers["x-nexpress-cache"] in ("MISS", "HIT")
+
+
+@pytest.mark.parametrize(("declared", "name"), [("static = True", "static"), ("revalidate = 30", "revalidate")])
+def test_a_cached_page_below_a_dynamic_layout_is_an_error_naming_both_files(tmp_path, declared, name):
+    make(
+        tmp_path,
+        {
+            "app/layout.html": ROOT_LAYOUT,
+            "app/layout.py": '"""The root layout."""\n\ndynamic = True\n',
+            "app/p/page.html": "x",
+            "app/p/page.py": f"import os\n\n{declared}\n",
+        },
+    )
+    with pytest.raises(FileRouteError) as info:
+        App(root=tmp_path).compile()
+    message = str(info.value)
+    assert f"app/p/page.py:3 sets {declared}" in message and "app/layout.py:3 sets dynamic = True" in message
+    assert f"Remove {name} from app/p/page.py" in message and "remove dynamic = True from app/layout.py" in message
 
 
 def test_template_syntax_error_names_file_and_line(tmp_path):

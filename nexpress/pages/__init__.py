@@ -9,7 +9,7 @@ route table, one precedence and one conflict check.
 |---|---|
 | ``page.html`` / ``page.py`` | a page at the folder's URL |
 | ``route.py`` | API handlers ``GET POST PUT PATCH DELETE`` |
-| ``layout.html`` (+ ``layout.py``) | wraps every page below; outputs ``{{ children }}`` |
+| ``layout.html`` (+ ``layout.py``) | wraps every page below; outputs ``{{ children }}``; ``dynamic = True`` in ``layout.py``: every page below is dynamic |
 | ``error.html`` / ``not-found.html`` | nearest one renders errors / 404s below it |
 | ``middleware.py`` | ``async def middleware(req, res, next)`` for its folder and below |
 | ``sitemap.py`` / ``robots.py`` | ``/sitemap.xml`` / ``/robots.txt`` |
@@ -52,7 +52,7 @@ from .actions import ActionEndpoint, actions_of
 from .assets import Assets
 from .navigation import CACHED_FINISH, FINISH, close_marker, layout_id, open_marker, shell_hash
 from .reads import request_reads
-from .reasons import cache_info, template_reads
+from .reasons import cache_info, module_facts, template_reads
 from .render import (
     LayoutPlan,
     PageEndpoint,
@@ -88,6 +88,16 @@ class Layout:
     template: str  # template name relative to app/ ("blog/layout.html")
     module: ModuleType | None
     source: str  # "app/blog/layout.html"
+
+    @property
+    def code(self) -> str:
+        """Its ``layout.py`` as ``nexpress routes`` names files ("app/blog/layout.py")."""
+        return self.source[: -len(".html")] + ".py"
+
+    @property
+    def dynamic(self) -> bool:
+        """``dynamic = True`` in its ``layout.py``: every page below renders per request."""
+        return self.module is not None and bool(getattr(self.module, "dynamic", False))
 
 
 @dataclass
@@ -322,10 +332,14 @@ class FileRoutes:
             self._compile(template)
         mode, revalidate = page_mode(module)
         chain = folder.chain()
+        layouts = [f.layout for f in chain if f.layout is not None]
+        dynamic_layouts = [layout for layout in layouts if layout.dynamic]
+        if dynamic_layouts:
+            _check_layout_mode(module, source, dynamic_layouts[-1])
+            mode, revalidate = "dynamic", None
         if mode != "dynamic":
             self._check_cacheable(template, chain, source, mode)
             self._check_cached_code(module, chain, source, _MODE_NAMES[mode] + " page", "dynamic = True in page.py")
-        layouts = [f.layout for f in chain if f.layout is not None]
         try:
             actions = actions_of(module, source)
         except TypeError as exc:
@@ -365,7 +379,9 @@ class FileRoutes:
         info = {
             "layouts": [layout.source for layout in layouts],
             "assets": [self.rel(path) for path in route_assets],
-            "cache": cache_info(module, source, mode, revalidate, self.env, templates),  # why: explain
+            "cache": cache_info(  # why: explain
+                module, source, mode, revalidate, self.env, templates, [(lay.module, lay.code) for lay in dynamic_layouts]
+            ),
         }
         definition = RouteDef(
             "GET",
@@ -420,16 +436,18 @@ class FileRoutes:
 
     def _check_cacheable(self, template: str | None, chain: list[Folder], source: str, mode: str) -> None:
         """A static or ISR page must not read per-visitor data: it would be cached."""
-        names = [template] if template else []
-        names += [f.layout.template for f in chain if f.layout is not None]
-        for name in names:
+        names = [(template, None)] if template else []
+        names += [(f.layout.template, f.layout) for f in chain if f.layout is not None]
+        for name, layout in names:
             used = self._variables(name) & set(_REQUEST_VARIABLES)
             if used:
                 variable = sorted(used)[0]
+                also = "" if layout is None else f", or every page below the layout (dynamic = True in {layout.code})"
+                badge = " (a client-side session badge shows the user on cached pages: docs/pages.md)" if variable == "auth" else ""
                 raise FileRouteError(
                     f"app/{name} uses {variable!r}, but {source} is {_MODE_NAMES[mode]} page, rendered once"
                     f" and cached for every visitor. Mark the page dynamic (dynamic = True in"
-                    f" page.py) or stop using {variable!r}."
+                    f" page.py){also}, or stop using {variable!r}{badge}."
                 )
 
     def _check_cached_code(self, module: Any, chain: list[Folder], source: str, what: str, fix: str) -> None:
@@ -585,6 +603,29 @@ def page_mode(module: ModuleType | None) -> tuple[str, int | None]:
     if hasattr(module, "data") or hasattr(module, "page"):
         return "dynamic", None
     return "static", None
+
+
+def _check_layout_mode(module: ModuleType | None, source: str, layout: Layout) -> None:
+    """A page that asks to be cached (``static = True``, ``revalidate``) below a layout
+    with ``dynamic = True`` contradicts it: neither silently wins, the start-up error
+    names both lines and the ways out."""
+    if module is None:
+        return
+    declared = [name for name in ("static", "revalidate") if getattr(module, name, None)]
+    if not declared:
+        return
+    name = declared[0]
+    page_line = module_facts(module).assignments.get(name)
+    layout_line = module_facts(layout.module).assignments.get("dynamic")
+    page_at = f"{source}:{page_line}" if page_line else source
+    layout_at = f"{layout.code}:{layout_line}" if layout_line else layout.code
+    raise FileRouteError(
+        f"{page_at} sets {name} = {getattr(module, name)!r}, but {layout_at} sets dynamic = True, which"
+        f" renders every page below it per request: the page cannot be cached. Remove {name} from"
+        f" {source} (the page becomes dynamic), or remove dynamic = True from {layout.code}, or move the"
+        " pages that need the dynamic layout into a route group folder with that layout of its own"
+        " (app/(account)/layout.py)."
+    )
 
 
 def _requires_auth(module: ModuleType | None, layouts: list[Layout]) -> bool:

@@ -1,7 +1,8 @@
 """Why a page is static, ISR or dynamic, each reason with its file and line.
 
 Decided once, at discovery, from what the page declares (``page_mode``) and read
-again here only to point at the lines: ``dynamic = True``, ``auth = True``, a
+again here only to point at the lines: ``dynamic = True`` (in ``page.py`` or in a
+``layout.py`` above it), ``auth = True``, a
 ``data()``/``page()`` without ``revalidate``, a ``data()`` reading per-visitor
 parts of the request (``req.query``, ``req.cookies``...), a template reading
 ``req``/``query``/``auth``. Stored on the route (``RouteDef.info["cache"]``) for
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
@@ -102,10 +104,12 @@ def cache_info(
     revalidate: int | None,
     env: jinja2.Environment,
     templates: list[tuple[str, str]],
+    dynamic_layouts: Sequence[tuple[ModuleType | None, str]] = (),
 ) -> dict[str, Any]:
     """``{"mode", "revalidate", "reasons"}`` for a page: ``source`` is its file
     (``app/blog/page.py``), ``templates`` its (template name, file) pairs, page first,
-    then its layouts."""
+    then its layouts; ``dynamic_layouts`` the (module, file) of each layout above it
+    with ``dynamic = True``."""
     facts = module_facts(module)
     module_file = source if source.endswith(".py") else None
     reasons: list[dict[str, Any]] = []
@@ -119,12 +123,14 @@ def cache_info(
         else:
             reasons.append(reason("page.py defines neither data() nor page()", source, None))
     else:
-        assert module_file is not None  # a dynamic page always has page.py
         for flag in ("dynamic", "auth"):
-            if getattr(module, flag, False):
+            if module_file is not None and getattr(module, flag, False):
                 reasons.append(reason(f"{flag} = True", module_file, facts.assignments.get(flag)))
+        for layout_module, layout_file in dynamic_layouts:
+            line = module_facts(layout_module).assignments.get("dynamic")
+            reasons.append(reason(f"{layout_file} sets dynamic = True (every page below it)", layout_file, line))
         for function in ("data", "page"):
-            if hasattr(module, function):
+            if module_file is not None and hasattr(module, function):
                 reasons.append(
                     reason(f"{function}() without revalidate", module_file, facts.functions.get(function))
                 )
