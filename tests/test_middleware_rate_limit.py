@@ -358,3 +358,13 @@ def test_other_clients_are_unaffected_across_instances(two_servers):
             http.get(a.url + "/hit", headers={"x-client": first})
         assert http.get(b.url + "/hit", headers={"x-client": first}).status_code == 429
         assert http.get(b.url + "/hit", headers={"x-client": unique("c2")}).status_code == 200
+
+
+def test_features_count_in_their_own_store_else_the_apps_redis_else_memory():
+    from nexpress.middleware._common import store_or_shared_cache
+
+    assert store_or_shared_cache("redis://own:6379/1", "redis://app:6379/0") == "redis://own:6379/1"
+    assert store_or_shared_cache(None, "redis://app:6379/0") == "redis://app:6379/0"
+    assert store_or_shared_cache(None, "unix:///run/redis.sock") == "unix:///run/redis.sock"
+    for not_shared in ("memory://", "sqlite:///.nexpress/cache.db", None, object()):
+        assert store_or_shared_cache(None, not_shared) == "memory://"

@@ -26,7 +26,7 @@ import httpx
 from .. import csrf
 from ..app import App
 from ..errors import HTTPError
-from ..middleware._common import STORE_ERRORS, store_kind
+from ..middleware._common import STORE_ERRORS, store_kind, store_or_shared_cache
 from ..middleware.chain import Middleware
 from ..middleware.sessions import MemorySessionStore, RedisSessionStore
 from ..openapi import SESSION_SECURITY
@@ -37,7 +37,7 @@ from .db import Database
 from .endpoints import build_router
 from .errors import SIGNIN_PAGE_ERRORS, AuthConfigError, MissingSecret, SignInError, UntrustedHost
 from .providers import Credentials, Email, Provider
-from .ratelimit import FailureLimiter, shared_store
+from .ratelimit import FailureLimiter
 from .session import Session, SessionCache, User
 from .urls import normalise_origin, origin_of_request, same_origin
 
@@ -287,8 +287,8 @@ class Auth(Plugin):
         self.app = router
         router.auth = self
         self.base = _join(prefix, self.base_path)
-        if self.failed_sign_in_store is None and shared_store(router.cache_url):
-            self.limiter.use_store(router.cache_url)  # the app's Redis: one count for every instance
+        if self.failed_sign_in_store is None:  # the app's Redis, if any: one count for every instance
+            self.limiter.use_store(store_or_shared_cache(None, router.cache_url))
         router.use(self.middleware)
         router.use(self.base, build_router(self))
         router.on_startup(self.start)
@@ -369,11 +369,7 @@ class Auth(Plugin):
     def _revocation_store(self) -> MemorySessionStore | RedisSessionStore:
         """``revocation_store=``, else the app's cache store when it is Redis (what
         several instances share), else this process's memory."""
-        url = self.revocation_url
-        if url is None:
-            cache_url = self.app.cache_url if self.app is not None else None
-            shared = isinstance(cache_url, str) and cache_url.startswith(("redis://", "rediss://", "unix://"))
-            url = cache_url if shared else "memory://"
+        url = store_or_shared_cache(self.revocation_url, self.app.cache_url if self.app is not None else None)
         if store_kind(url, "Auth(revocation_store=...)") == "redis":
             return RedisSessionStore(url, prefix="nx:auth:revoked:")
         return MemorySessionStore()

@@ -40,7 +40,7 @@ from ..middleware.rate_limit import (
     store_kind,
 )
 
-__all__ = ["Attempt", "FailureLimiter", "address_key", "shared_store"]
+__all__ = ["Attempt", "FailureLimiter", "address_key"]
 
 log = logging.getLogger("nexpress.auth")
 
@@ -174,12 +174,3 @@ class FailureLimiter:
         """Close the shared store's connections (Auth's shutdown)."""
         if self.store is not self.local:
             await self.store.close()
-
-
-def shared_store(url: str | None) -> bool:
-    """True for a store URL every instance shares (Redis): the app's cache store
-    is used for the limiter when it is one."""
-    try:
-        return url is not None and store_kind(url, "store") == "redis"
-    except ValueError:  # a cache-only store (sqlite://...)
-        return False

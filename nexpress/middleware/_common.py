@@ -37,17 +37,36 @@ def is_async_callable(fn: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
 
 
-def store_kind(url: str | None, what: str) -> str:
-    """``"memory"`` or ``"redis"`` for a store URL; anything else is an error naming
-    the option and the accepted forms."""
+def store_kind_of(url: str | None) -> str | None:
+    """``"memory"``, ``"redis"``, or None for a URL that is neither."""
     if url is None or url == "memory://":
         return "memory"
     if url.startswith(("redis://", "rediss://", "unix://")):
         return "redis"
+    return None
+
+
+def store_kind(url: str | None, what: str) -> str:
+    """``"memory"`` or ``"redis"`` for a store URL; anything else is an error naming
+    the option and the accepted forms."""
+    kind = store_kind_of(url)
+    if kind is not None:
+        return kind
     raise ValueError(
         f"{what}: unsupported store {url!r}; use 'memory://' (this process only) or"
         " 'redis://host:6379/0' (shared by every instance)"
     )
+
+
+def store_or_shared_cache(own: str | None, app_cache_url: object) -> str:
+    """The store a feature counts or remembers in: its own option when given, else
+    the app's cache store when every instance shares it (Redis), else this process's
+    memory (a sqlite:// cache is not a key-value store for these features)."""
+    if own is not None:
+        return own
+    if isinstance(app_cache_url, str) and store_kind_of(app_cache_url) == "redis":
+        return app_cache_url
+    return "memory://"
 
 
 class LoopRedis:
