@@ -28,7 +28,7 @@ import math
 import os
 import queue
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, TypeVarTuple, Unpack
+from typing import Any, TypeVar, TypeVarTuple
 
 import anyio
 import anyio.from_thread
@@ -305,7 +305,7 @@ class TestClient(httpx.Client):
         if message["type"] == "lifespan.shutdown.failed":
             raise RuntimeError(f"application shutdown failed: {message.get('message')}")
 
-    def run_async(self, fn: Callable[[Unpack[Ts]], Awaitable[T]], *args: Unpack[Ts]) -> T:
+    def run_async(self, fn: Callable[[*Ts], Awaitable[T]], *args: *Ts) -> T:
         """Run ``await fn(*args)`` on the app's event loop, e.g.
         ``client.run_async(revalidate_tag, "posts")`` or ``client.run_async(app.cache.drain)``."""
         return self._portal().call(fn, *args)

@@ -33,6 +33,7 @@ class User:
     if TYPE_CHECKING:  # what the ``session`` callback added (``user.role``): any attribute
 
         def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, email={self.email!r})"
@@ -56,6 +57,7 @@ class Session:
     if TYPE_CHECKING:  # what the ``session`` callback added: any attribute
 
         def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -59,7 +59,7 @@ from .forms import EMPTY_FORM, NO_ERRORS, FieldErrors, FormValues
 from .navigation import FINISH
 
 if TYPE_CHECKING:
-    from ..request import FormData, Request
+    from ..request import Request
 
 __all__ = ["QUERY", "Action", "ActionEndpoint", "ActionSet", "action", "action_id", "check_redirect"]
 

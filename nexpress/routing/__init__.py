@@ -137,32 +137,32 @@ class RouteBuilder:
         self._router = router
         self._pattern = pattern
 
-    def _add(self, method: str, handlers: tuple[Callable, ...], options: dict[str, Any]) -> RouteBuilder:
+    def _add(self, method: str, handlers: tuple[Callable[..., Any], ...], options: dict[str, Any]) -> RouteBuilder:
         self._router._add(method, self._pattern, handlers, options, declaration_site())
         return self
 
-    def get(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def get(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("GET", handlers, options)
 
-    def post(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def post(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("POST", handlers, options)
 
-    def put(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def put(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("PUT", handlers, options)
 
-    def patch(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def patch(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("PATCH", handlers, options)
 
-    def delete(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def delete(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("DELETE", handlers, options)
 
-    def head(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def head(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("HEAD", handlers, options)
 
-    def options(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def options(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("OPTIONS", handlers, options)
 
-    def all(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def all(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("*", handlers, options)
 
 
