@@ -8,11 +8,12 @@ STAMP  := $(VENV)/.installed-dev
 
 IDP    := tests/idp/node_modules/.package-lock.json
 P2R    := tests/pathtoregexp/node_modules/.package-lock.json
+PYRIGHT := tools/pyright/node_modules/.bin/pyright
 CHROMIUM := /usr/bin/chromium
 CONDUIT_TESTS := examples/conduit/api-tests
 NEWMAN := $(CONDUIT_TESTS)/node_modules/.bin/newman
 
-.PHONY: install run dev test test-load test-hostile soak lint bench bench-quick clean conduit conduit-api-test conduit-fuzz
+.PHONY: install run dev test test-load test-hostile soak lint typecheck bench bench-quick clean conduit conduit-api-test conduit-fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,14 +45,25 @@ $(P2R): tests/pathtoregexp/package.json tests/pathtoregexp/package-lock.json
 	cd tests/pathtoregexp && npm ci --no-audit --no-fund --loglevel=error
 	touch $(P2R)
 
+# pyright (pinned in tools/pyright/package-lock.json): `make typecheck` checks what
+# users write, examples/ and a typed snippet of each docs page (tests/typing/), with
+# pyright --strict (pyrightconfig.json); the expected result is 0 errors.
+$(PYRIGHT): tools/pyright/package.json tools/pyright/package-lock.json
+	command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm)
+	cd tools/pyright && npm ci --no-audit --no-fund --loglevel=error
+	touch $(PYRIGHT)
+
 run: install
 	cd examples/blog && ../../$(VENV)/bin/nexpress start --host 127.0.0.1 --port 3000
 
 dev: install
 	cd examples/blog && ../../$(VENV)/bin/nexpress dev --host 127.0.0.1 --port 3000
 
-lint: install
+lint: install typecheck
 	$(VENV)/bin/ruff check nexpress tests bench examples
+
+typecheck: install $(PYRIGHT)
+	$(PYRIGHT) --project pyrightconfig.json
 
 # two workers, each test file on one of them (files share servers and own their Redis
 # database numbers)

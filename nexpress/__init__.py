@@ -2,7 +2,7 @@
 
 from .app import App
 from .errors import HTTPError, not_found
-from .middleware.chain import Middleware
+from .middleware.chain import Middleware, Next
 from .pages.actions import action
 from .request import FormData, Request, UploadFile
 from .response import Response, redirect
@@ -18,6 +18,7 @@ __all__ = [
     "FormData",
     "HTTPError",
     "Middleware",
+    "Next",
     "PatternError",
     "Plugin",
     "Request",

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import mimetypes
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, ValuesView
 from email.utils import formatdate
 from functools import lru_cache
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 from urllib.parse import quote, unquote_to_bytes
 
 from .errors import HTTPError
@@ -111,43 +111,54 @@ def parse_qs(qs: bytes | str, what: str = "query string", max_fields: int | None
     return pairs
 
 
-class MultiDict:
-    """An immutable multi-dict: ``d["a"]`` is the first value, ``d.getall("a")`` all of them."""
+V = TypeVar("V")
+D = TypeVar("D")
+
+
+class MultiDict(Generic[V]):
+    """An immutable multi-dict: ``d["a"]`` is the first value, ``d.getall("a")`` all of them.
+    ``req.query`` is a ``MultiDict[str]``; a form's values are ``str | UploadFile``."""
 
     __slots__ = ("_dict", "_pairs")
 
-    def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, pairs: Iterable[tuple[str, V]] = ()) -> None:
         self._pairs = list(pairs)
-        first: dict[str, str] = {}
+        first: dict[str, V] = {}
         for k, v in self._pairs:
             first.setdefault(k, v)
         self._dict = first
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> V:
         return self._dict[key]
 
-    def get(self, key: str, default=None):
+    @overload
+    def get(self, key: str) -> V | None: ...
+    @overload
+    def get(self, key: str, default: V) -> V: ...
+    @overload
+    def get(self, key: str, default: D) -> V | D: ...
+    def get(self, key: str, default: Any = None) -> Any:
         return self._dict.get(key, default)
 
-    def getall(self, key: str) -> list[str]:
+    def getall(self, key: str) -> list[V]:
         return [v for k, v in self._pairs if k == key]
 
-    def items(self):
+    def items(self) -> ItemsView[str, V]:
         return self._dict.items()
 
-    def multi_items(self) -> list[tuple[str, str]]:
+    def multi_items(self) -> list[tuple[str, V]]:
         return list(self._pairs)
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         return self._dict.keys()
 
-    def values(self):
+    def values(self) -> ValuesView[V]:
         return self._dict.values()
 
     def __contains__(self, key: object) -> bool:
         return key in self._dict
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._dict)
 
     def __len__(self) -> int:

@@ -35,7 +35,7 @@ from .realtime.websocket import (
     DEFAULT_MAX_PER_CLIENT,
     WebSocketLimits,
 )
-from .routing import RouteDef, Router
+from .routing import H, RouteDef, Router
 from .routing.table import RouteTable, compile_routes
 from .serving import SERVING_VARIABLE, ServeOptions, check_address, run_server, split_state_warning
 from .templating import Templates
@@ -148,7 +148,7 @@ class App(Router):
         self._table = None
         super()._changed()
 
-    def not_found(self, handler: Callable) -> Callable:
+    def not_found(self, handler: H) -> H:
         """Answer requests no route matched with ``handler(req, res)`` (sync or async),
         instead of the default 404. Express apps end with ``app.use(not_found)``;
         middleware here applies whatever its order, so this hook takes that role."""

@@ -12,7 +12,7 @@ import ipaddress
 import time
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
 from python_multipart.multipart import parse_options_header
@@ -30,6 +30,9 @@ from ._multipart import MultipartReader, PayloadTooLarge, UploadFile
 from .errors import HTTPError
 
 if TYPE_CHECKING:
+    from .app import App
+    from .auth.session import Session as AuthSession
+    from .middleware.sessions import Session
     from .routing.table import Route
 
 T = TypeVar("T")
@@ -44,7 +47,7 @@ class ClientDisconnect(Exception):
     """The client went away before the request body was read."""
 
 
-class FormData(MultiDict):
+class FormData(MultiDict[str | UploadFile]):
     """Form fields (str) and files (:class:`UploadFile`), as a multi-dict."""
 
     __slots__ = ()
@@ -86,15 +89,16 @@ class Request:
         raw_path: str,
         params: dict[str, Any],
         route: Route | None,
-        app: Any,
+        app: App,
     ) -> None:
         self.scope = scope
         self._receive = receive
         self.raw_path = raw_path
         self.params = params
+        """Path parameters: a ``str`` for ``:name``, a ``list[str]`` of segments for ``*name``."""
         self.route = route
         self.app = app
-        self._auth = None
+        self._auth: AuthSession | None = None
         # True once something read what differs per visitor (req.auth, req.cookies,
         # req.signed_cookies, req.session): the response then gets
         # Cache-Control: private, no-store unless it has its own
@@ -151,7 +155,7 @@ class Request:
         return path + ("?" + qs if qs else "")
 
     @property
-    def query(self) -> MultiDict:
+    def query(self) -> MultiDict[str]:
         try:
             return self._query
         except AttributeError:
@@ -189,18 +193,18 @@ class Request:
     # --- per-visitor state set by middleware -----------------------------
 
     @property
-    def auth(self) -> Any:
+    def auth(self) -> AuthSession | None:
         """The session ``nexpress.auth`` found (None: signed out). Reading it marks the
         response per-visitor (``Cache-Control: private, no-store``)."""
         self.per_visitor = True
         return self._auth
 
     @auth.setter
-    def auth(self, value: Any) -> None:
+    def auth(self, value: AuthSession | None) -> None:
         self._auth = value
 
     @property
-    def session(self) -> Any:
+    def session(self) -> Session:
         """``req.session`` of the ``sessions()`` battery (reading it marks the response
         per-visitor)."""
         self.per_visitor = True
@@ -210,7 +214,7 @@ class Request:
             raise AttributeError("req.session is set by the sessions() middleware: app.use(sessions(...))") from None
 
     @session.setter
-    def session(self, value: Any) -> None:
+    def session(self, value: Session) -> None:
         self._session = value
 
     def _cookie_jar(self) -> dict[str, str]:
@@ -429,6 +433,10 @@ class Request:
             self._body = b"".join([chunk async for chunk in self.stream()])
         return self._body
 
+    @overload
+    async def json(self) -> Any: ...
+    @overload
+    async def json(self, type: type[T]) -> T: ...
     async def json(self, type: type[T] | None = None) -> T | Any:
         """Decode the body as JSON; with ``type`` (a msgspec Struct, dataclass, ...)
         validate into it. Malformed or invalid input is a 400 naming the field."""

@@ -27,7 +27,8 @@ import json
 import math
 import os
 import queue
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar, TypeVarTuple
 
 import anyio
 import anyio.from_thread
@@ -37,6 +38,9 @@ from ._http import http_scope
 from ._lifecycle import BUILD_OUTPUT_KEY
 
 __all__ = ["TestClient", "WebSocketClosed", "WebSocketRejected", "WebSocketSession"]
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 async def _stream_pair() -> tuple[Any, Any]:
@@ -301,7 +305,7 @@ class TestClient(httpx.Client):
         if message["type"] == "lifespan.shutdown.failed":
             raise RuntimeError(f"application shutdown failed: {message.get('message')}")
 
-    def run_async(self, fn: Any, *args: Any) -> Any:
+    def run_async(self, fn: Callable[[*Ts], Awaitable[T]], *args: *Ts) -> T:
         """Run ``await fn(*args)`` on the app's event loop, e.g.
         ``client.run_async(revalidate_tag, "posts")`` or ``client.run_async(app.cache.drain)``."""
         return self._portal().call(fn, *args)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from typing import Any
 
-from nexpress import HTTPError
-from nexpress.auth import Credentials, GitHub, hash_password, verify_password_async
+from nexpress import HTTPError, Request
+from nexpress.auth import Credentials, GitHub, Provider, hash_password, verify_password_async
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_EMAIL = "demo@example.com"
@@ -19,7 +20,7 @@ DEMO_USER = {"id": "demo", "name": "Demo Author", "email": DEMO_EMAIL, "image": 
 _DEMO_HASH = hash_password(DEMO_PASSWORD)  # a real app keeps Argon2id hashes in its user table
 
 
-async def authorize(credentials: dict[str, str]) -> dict | None:
+async def authorize(credentials: dict[str, str]) -> dict[str, Any] | None:
     """The credentials form's check: the demo user only. An unknown email is checked
     against a dummy hash (``None``), so it takes as long as a wrong password and the
     response time does not tell who has an account; Argon2 runs in a thread."""
@@ -30,8 +31,8 @@ async def authorize(credentials: dict[str, str]) -> dict | None:
     return None
 
 
-def providers() -> list:
-    found: list = [Credentials(authorize, name="demo account")]
+def providers() -> list[Provider]:
+    found: list[Provider] = [Credentials(authorize, name="demo account")]
     if os.environ.get("GITHUB_ID") and os.environ.get("GITHUB_SECRET"):
         found.append(GitHub(client_id=os.environ["GITHUB_ID"], client_secret=os.environ["GITHUB_SECRET"]))
     return found
@@ -57,7 +58,7 @@ def auth_secret() -> str:
         return fh.read().strip()
 
 
-def require_author(req) -> None:
+def require_author(req: Request) -> None:
     """Writing posts needs a signed-in user (401 problem+json otherwise)."""
     if req.auth is None:
         raise HTTPError(401, "Sign in to write posts: /api/auth/signin", headers={"www-authenticate": "Session"})

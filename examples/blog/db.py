@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, String, Text, TypeDecorator, event, exc, select
+from sqlalchemy import DateTime, Dialect, String, Text, TypeDecorator, event, exc, select
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -32,7 +35,7 @@ DEFAULT_URL = f"sqlite+aiosqlite:///{os.path.join(HERE, 'blog.db')}"
 SQLITE_BUSY_MS = 5000  # a writer waits this long for the lock before "database is locked"
 
 
-def database_url(environ=os.environ) -> str:
+def database_url(environ: Mapping[str, str] = os.environ) -> str:
     """DATABASE_URL, then BLOG_DATABASE_URL, then the SQLite file beside this module,
     with the async driver filled in (postgresql -> asyncpg, sqlite -> aiosqlite)."""
     url = environ.get("DATABASE_URL") or environ.get("BLOG_DATABASE_URL") or DEFAULT_URL
@@ -42,7 +45,7 @@ def database_url(environ=os.environ) -> str:
     return url
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer, nor it them
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
@@ -64,17 +67,17 @@ engine = make_engine(DATABASE_URL, os.environ.get("DATABASE_SCHEMA") or None)
 Session = async_sessionmaker(engine, expire_on_commit=False, class_=AsyncSession)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timestamps stored in UTC and read back with their timezone: SQLite keeps no
     timezone, so without this a post written as 12:00+00:00 came back as naive 12:00."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return None if value is None else value.astimezone(UTC)
 
-    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -116,7 +119,7 @@ class Post(Base):
     body: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {"slug": self.slug, "title": self.title, "body": self.body, "created": self.created.isoformat()}
 
 
@@ -148,7 +151,7 @@ async def init_db() -> None:
                 await session.rollback()  # another instance seeded first
 
 
-async def create_post(slug: str, title: str, body: str) -> dict:
+async def create_post(slug: str, title: str, body: str) -> dict[str, Any]:
     """Insert a post; :class:`Conflict` when the slug is taken, however concurrent
     requests interleave (the primary key decides, not a check made before)."""
     post = Post(slug=slug, title=title, body=body)
@@ -162,7 +165,7 @@ async def create_post(slug: str, title: str, body: str) -> dict:
 
 
 @cached(ttl=300, tags=["posts"])
-async def list_posts(limit: int | None = None) -> list[dict]:
+async def list_posts(limit: int | None = None) -> list[dict[str, Any]]:
     """Posts, newest first, as plain dicts (cacheable, shared across instances)."""
     async with Session() as session:
         query = select(Post).order_by(Post.created.desc(), Post.slug)
@@ -172,7 +175,7 @@ async def list_posts(limit: int | None = None) -> list[dict]:
 
 
 @cached(ttl=300, tags=["posts"])
-async def get_post(slug: str) -> dict | None:
+async def get_post(slug: str) -> dict[str, Any] | None:
     async with Session() as session:
         post = await session.get(Post, slug)
         return None if post is None else post.as_dict()

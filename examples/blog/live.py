@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from typing import Any
 
+from nexpress import App
 from nexpress.realtime import BrokerUnavailable
 
 # Redis channels are shared by every database number of a server: two blogs on one
@@ -18,7 +21,7 @@ CHANNEL = os.environ.get("BLOG_LIVE_CHANNEL", "blog:posts")
 logger = logging.getLogger("blog")
 
 
-async def announce(app, post: dict) -> None:
+async def announce(app: App, post: dict[str, Any]) -> None:
     """Tell open pages about ``post``; the post exists either way, so a broker outage
     is logged rather than failing the request."""
     try:
@@ -27,10 +30,10 @@ async def announce(app, post: dict) -> None:
         logger.warning("post %s created but not announced live: %s", post["slug"], exc)
 
 
-def events(app):
+def events(app: App) -> AsyncIterator[dict[str, Any]]:
     """The SSE events for ``res.sse()``: one ``post`` event per new post."""
 
-    async def stream():
+    async def stream() -> AsyncIterator[dict[str, Any]]:
         async with app.subscribe(CHANNEL) as inbox:
             async for post in inbox:
                 yield {"event": "post", "id": post["slug"], "data": post}

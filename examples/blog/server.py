@@ -14,13 +14,14 @@ without a reload (Server-Sent Events from /live/posts; the pages work without it
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import live
 from accounts import auth_secret, providers
 from db import engine, init_db, is_unavailable, list_posts
 from links import site_url
 
-from nexpress import App, HTTPError
+from nexpress import App, HTTPError, Request, Response
 from nexpress.auth import Auth
 
 # health=True: /healthz (liveness) and /readyz (readiness, off while starting and draining)
@@ -29,7 +30,7 @@ app.on_startup(init_db)
 
 
 @app.error
-async def database_unavailable(err, req, res):
+async def database_unavailable(err: Exception, req: Request, res: Response) -> None:
     """A database that is down, locked or out of connections is a 503 the client may
     retry (with Retry-After), not a 500 with a traceback in the log."""
     if is_unavailable(err):
@@ -55,7 +56,7 @@ app.use(auth)
 
 
 @app.get("/feed.json")
-async def feed(req):
+async def feed(req: Request) -> dict[str, Any]:
     """A JSON Feed of the posts: an Express-style route beside the file routes."""
     base = site_url(req)
     return {
@@ -70,6 +71,6 @@ async def feed(req):
 
 
 @app.get("/live/posts")
-async def live_posts(req, res):
+async def live_posts(req: Request, res: Response) -> Response:
     """New posts as Server-Sent Events, for the home and /blog pages (public/live.js)."""
     return res.sse(live.events(app))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 __all__ = ["Session", "SessionCache", "User", "utc"]
 
@@ -30,6 +30,11 @@ class User:
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
 
+    if TYPE_CHECKING:  # what the ``session`` callback added (``user.role``): any attribute
+
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
+
     def __repr__(self) -> str:
         return f"User(id={self.id!r}, email={self.email!r})"
 
@@ -48,6 +53,11 @@ class Session:
         self.user = user
         self.expires = utc(expires)
         self.__dict__.update(extra)
+
+    if TYPE_CHECKING:  # what the ``session`` callback added: any attribute
+
+        def __getattr__(self, name: str) -> Any: ...
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -12,6 +12,8 @@ from .chain import (
     FunctionMiddleware,
     Middleware,
     MiddlewareError,
+    MiddlewareFunction,
+    Next,
     middleware_name,
     run_chain,
 )
@@ -28,6 +30,8 @@ __all__ = [
     "FunctionMiddleware",
     "Middleware",
     "MiddlewareError",
+    "MiddlewareFunction",
+    "Next",
     "compress",
     "cors",
     "csrf",

@@ -18,16 +18,35 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..request import Request
     from ..response import Response
     from ..routing.table import Step
 
-__all__ = ["ErrorResponder", "FunctionMiddleware", "Middleware", "MiddlewareError", "middleware_name", "run_chain"]
+__all__ = [
+    "ErrorResponder",
+    "FunctionMiddleware",
+    "Middleware",
+    "MiddlewareError",
+    "MiddlewareFunction",
+    "Next",
+    "middleware_name",
+    "run_chain",
+]
 
-Next = Callable[..., Awaitable[None]]
+
+class Next(Protocol):
+    """The ``next`` a middleware gets: ``await next()`` runs the rest of the chain;
+    ``await next(err)`` hands ``err`` to the error handlers (Express's ``next(err)``)."""
+
+    def __call__(self, err: BaseException | None = None) -> Awaitable[None]: ...
+
+
+MiddlewareFunction = Callable[["Request", "Response", Next], Awaitable[None]]
+"""``async def mw(req: Request, res: Response, next: Next) -> None``; a
+:class:`Middleware` object has this shape too."""
 ErrorResponder = Callable[[BaseException, "Request", "Response"], Awaitable[None]]
 """Turns an exception into the error response on ``res`` (the app's error layer)."""
 ShortCircuit = Callable[["Step", "Request", "Response"], None]

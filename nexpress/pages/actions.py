@@ -47,7 +47,7 @@ import hashlib
 import hmac
 import inspect
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import urlsplit
 
 from .. import csrf
@@ -59,7 +59,7 @@ from .forms import EMPTY_FORM, NO_ERRORS, FieldErrors, FormValues
 from .navigation import FINISH
 
 if TYPE_CHECKING:
-    from ..request import FormData, Request
+    from ..request import Request
 
 __all__ = ["QUERY", "Action", "ActionEndpoint", "ActionSet", "action", "action_id", "check_redirect"]
 
@@ -67,12 +67,15 @@ QUERY = "_action"
 _ID_LENGTH = 22
 _MAX_ID = 64
 
+P = ParamSpec("P")
+R = TypeVar("R")
 
-class Action:
+
+class Action(Generic[P, R]):
     """A server action: what ``@action`` turns an ``async def name(req, form)`` into.
-    Calling it calls the function."""
+    Calling it calls the function (with the function's own signature)."""
 
-    def __init__(self, fn: Callable[..., Awaitable[Any]], *, name: str | None = None, redirect_origins: Iterable[str] = ()) -> None:
+    def __init__(self, fn: Callable[P, Awaitable[R]], *, name: str | None = None, redirect_origins: Iterable[str] = ()) -> None:
         where = f"{fn.__module__}.{getattr(fn, '__qualname__', fn)}"
         if not inspect.iscoroutinefunction(fn):
             raise TypeError(f"@action {where} must be 'async def {fn.__name__}(req, form)'")
@@ -86,20 +89,26 @@ class Action:
         self.__qualname__ = getattr(fn, "__qualname__", fn.__name__)
         self.__doc__ = fn.__doc__
 
-    def __call__(self, req: Request, form: FormData) -> Awaitable[Any]:
-        return self.fn(req, form)
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R]:
+        return self.fn(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<action {self.name}>"
 
 
-def action(fn: Callable[..., Awaitable[Any]] | None = None, *, name: str | None = None, redirect_origins: Iterable[str] = ()) -> Any:
+@overload
+def action(fn: Callable[P, Awaitable[R]], /) -> Action[P, R]: ...
+@overload
+def action(
+    *, name: str | None = None, redirect_origins: Iterable[str] = ()
+) -> Callable[[Callable[P, Awaitable[R]]], Action[P, R]]: ...
+def action(fn: Callable[P, Awaitable[R]] | None = None, *, name: str | None = None, redirect_origins: Iterable[str] = ()) -> Any:
     """Make ``async def fn(req, form)`` in a ``page.py`` a server action:
     ``@action`` or ``@action(name="...", redirect_origins=["https://pay.example"])``."""
     if fn is not None:
         return Action(fn, name=name, redirect_origins=redirect_origins)
 
-    def decorate(inner: Callable[..., Awaitable[Any]]) -> Action:
+    def decorate(inner: Callable[P, Awaitable[R]]) -> Action[P, R]:
         return Action(inner, name=name, redirect_origins=redirect_origins)
 
     return decorate

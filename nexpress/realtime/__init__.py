@@ -14,6 +14,7 @@ from .pubsub import (
     Subscription,
     broker_from_url,
 )
+from .websocket import WebSocket, WebSocketDisconnect
 
 __all__ = [
     "Broker",
@@ -22,5 +23,7 @@ __all__ = [
     "MemoryBroker",
     "RedisBroker",
     "Subscription",
+    "WebSocket",
+    "WebSocketDisconnect",
     "broker_from_url",
 ]

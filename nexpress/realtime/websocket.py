@@ -24,13 +24,16 @@ import enum
 import logging
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
 
 from .._http import Headers, MultiDict, check_header
 
 if TYPE_CHECKING:
+    from ..app import App
+    from ..auth.session import Session
     from ..request import Request
 
 T = TypeVar("T")
@@ -275,7 +278,7 @@ class WebSocket:
         return self.request.scope
 
     @property
-    def app(self) -> Any:
+    def app(self) -> App:
         return self.request.app
 
     @property
@@ -283,7 +286,7 @@ class WebSocket:
         return self.request.params
 
     @property
-    def query(self) -> MultiDict:
+    def query(self) -> MultiDict[str]:
         return self.request.query
 
     @property
@@ -295,12 +298,12 @@ class WebSocket:
         return self.request.cookies
 
     @property
-    def auth(self) -> Any:
+    def auth(self) -> Session | None:
         """What authentication middleware set as ``req.auth`` for the upgrade request."""
         return self.request.auth
 
     @property
-    def state(self) -> Any:
+    def state(self) -> SimpleNamespace:
         return self.request.state
 
     @property
@@ -459,6 +462,10 @@ class WebSocket:
             await self._refuse_input(1003, "expected a binary message")
         return data  # type: ignore[return-value]
 
+    @overload
+    async def receive_json(self) -> Any: ...
+    @overload
+    async def receive_json(self, type: type[T]) -> T: ...
     async def receive_json(self, type: type[T] | None = None) -> T | Any:
         """The next message decoded as JSON (text or binary); with ``type`` (a msgspec
         Struct, dataclass...) validated into it. Bad JSON closes with 1007."""

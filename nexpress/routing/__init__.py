@@ -14,15 +14,20 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self, TypeVar, overload
 
 from .._typed import TypedPlan, handler_arity, plan_for
-from ..middleware.chain import Middleware
+from ..middleware.chain import Middleware, MiddlewareFunction
 from ..static import StaticFiles
 from .endpoint import Endpoint
 from .pattern import PatternError, parse_pattern
 
 __all__ = ["Endpoint", "PatternError", "Plugin", "RouteBuilder", "Router"]
+
+H = TypeVar("H", bound=Callable[..., Any])
+"""A handler (``(req)``, ``(req, res)``, typed ``body``/``query``...): decorators
+return it unchanged, so it keeps its own signature."""
+S = TypeVar("S", bound=Callable[[], Any])
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 WS = "WS"  # the route table's "method" for WebSocket routes (kind "ws")
@@ -132,32 +137,32 @@ class RouteBuilder:
         self._router = router
         self._pattern = pattern
 
-    def _add(self, method: str, handlers: tuple[Callable, ...], options: dict[str, Any]) -> RouteBuilder:
+    def _add(self, method: str, handlers: tuple[Callable[..., Any], ...], options: dict[str, Any]) -> RouteBuilder:
         self._router._add(method, self._pattern, handlers, options, declaration_site())
         return self
 
-    def get(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def get(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("GET", handlers, options)
 
-    def post(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def post(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("POST", handlers, options)
 
-    def put(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def put(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("PUT", handlers, options)
 
-    def patch(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def patch(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("PATCH", handlers, options)
 
-    def delete(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def delete(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("DELETE", handlers, options)
 
-    def head(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def head(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("HEAD", handlers, options)
 
-    def options(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def options(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("OPTIONS", handlers, options)
 
-    def all(self, *handlers: Callable, **options: Any) -> RouteBuilder:
+    def all(self, *handlers: Callable[..., Any], **options: Any) -> RouteBuilder:
         return self._add("*", handlers, options)
 
 
@@ -204,14 +209,14 @@ class Router:
 
     # --- lifespan -------------------------------------------------------------------
 
-    def on_startup(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+    def on_startup(self, fn: S) -> S:
         """Run ``fn`` (sync or async) when the server starts (routers' handlers run
         after the app's own, in mount order)."""
         self._startup.append(fn)
         self._changed()
         return fn
 
-    def on_shutdown(self, fn: Callable[[], Any]) -> Callable[[], Any]:
+    def on_shutdown(self, fn: S) -> S:
         """Run ``fn`` (sync or async) when the server stops."""
         self._shutdown.append(fn)
         self._changed()
@@ -273,7 +278,7 @@ class Router:
         self._entries.append(definition)
         self._changed()
 
-    def _verb(self, method: str, pattern: str, handlers: tuple[Callable, ...], options: dict[str, Any]):
+    def _verb(self, method: str, pattern: str, handlers: tuple[Callable[..., Any], ...], options: dict[str, Any]) -> Any:
         site = declaration_site()
         # ``app.get(path, handler)`` registers now; ``@app.get(path)`` and
         # ``@app.get(path, middleware)`` decorate the handler below.
@@ -281,39 +286,75 @@ class Router:
             self._add(method, pattern, handlers, options, site)
             return self
 
-        def decorator(fn: Callable) -> Callable:
+        def decorator(fn: H) -> H:
             self._add(method, pattern, (*handlers, fn), options, declaration_site())
             return fn
 
         return decorator
 
-    def get(self, path: str, *handlers: Callable, **options: Any):
+    @overload
+    def get(self, path: str, *middleware: MiddlewareFunction, **options: Any) -> Callable[[H], H]: ...
+    @overload
+    def get(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Self: ...
+    def get(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Any:
         """``@app.get(path)`` or ``app.get(path, *middleware, handler)``."""
         return self._verb("GET", path, handlers, options)
 
-    def post(self, path: str, *handlers: Callable, **options: Any):
+    @overload
+    def post(self, path: str, *middleware: MiddlewareFunction, **options: Any) -> Callable[[H], H]: ...
+    @overload
+    def post(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Self: ...
+    def post(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Any:
         return self._verb("POST", path, handlers, options)
 
-    def put(self, path: str, *handlers: Callable, **options: Any):
+    @overload
+    def put(self, path: str, *middleware: MiddlewareFunction, **options: Any) -> Callable[[H], H]: ...
+    @overload
+    def put(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Self: ...
+    def put(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Any:
         return self._verb("PUT", path, handlers, options)
 
-    def patch(self, path: str, *handlers: Callable, **options: Any):
+    @overload
+    def patch(self, path: str, *middleware: MiddlewareFunction, **options: Any) -> Callable[[H], H]: ...
+    @overload
+    def patch(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Self: ...
+    def patch(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Any:
         return self._verb("PATCH", path, handlers, options)
 
-    def delete(self, path: str, *handlers: Callable, **options: Any):
+    @overload
+    def delete(self, path: str, *middleware: MiddlewareFunction, **options: Any) -> Callable[[H], H]: ...
+    @overload
+    def delete(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Self: ...
+    def delete(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Any:
         return self._verb("DELETE", path, handlers, options)
 
-    def head(self, path: str, *handlers: Callable, **options: Any):
+    @overload
+    def head(self, path: str, *middleware: MiddlewareFunction, **options: Any) -> Callable[[H], H]: ...
+    @overload
+    def head(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Self: ...
+    def head(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Any:
         return self._verb("HEAD", path, handlers, options)
 
-    def options(self, path: str, *handlers: Callable, **options: Any):
+    @overload
+    def options(self, path: str, *middleware: MiddlewareFunction, **options: Any) -> Callable[[H], H]: ...
+    @overload
+    def options(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Self: ...
+    def options(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Any:
         return self._verb("OPTIONS", path, handlers, options)
 
-    def all(self, path: str, *handlers: Callable, **options: Any):
+    @overload
+    def all(self, path: str, *middleware: MiddlewareFunction, **options: Any) -> Callable[[H], H]: ...
+    @overload
+    def all(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Self: ...
+    def all(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Any:
         """A route answering every method."""
         return self._verb("*", path, handlers, options)
 
-    def ws(self, path: str, *handlers: Callable, **options: Any):
+    @overload
+    def ws(self, path: str, *middleware: MiddlewareFunction, **options: Any) -> Callable[[H], H]: ...
+    @overload
+    def ws(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Self: ...
+    def ws(self, path: str, *handlers: Callable[..., Any], **options: Any) -> Any:
         """A WebSocket route: ``@app.ws(path)`` or ``app.ws(path, *middleware, handler)``;
         the handler takes ``(ws)``. Option: ``max_size`` (bytes per message)."""
         return self._verb(WS, path, handlers, options)
@@ -323,7 +364,7 @@ class Router:
 
     # --- middleware, sub-routers, sub-apps -------------------------------------
 
-    def use(self, *args: Any) -> Router:
+    def use(self, *args: Any) -> Self:
         """``use(mw)``, ``use("/prefix", mw_or_router_or_asgi_app, ...)``."""
         site = declaration_site()
         prefix = "/"
@@ -353,7 +394,7 @@ class Router:
         self._changed()
         return self
 
-    def mount(self, prefix: str, asgi_app: Callable) -> Router:
+    def mount(self, prefix: str, asgi_app: Callable[..., Any]) -> Self:
         """Mount any ASGI app under ``prefix`` (it sees the prefix as ``root_path``)."""
         site = declaration_site()
         _check_prefix(prefix, site)
@@ -361,7 +402,7 @@ class Router:
         self._changed()
         return self
 
-    def error(self, handler: Callable) -> Callable:
+    def error(self, handler: H) -> H:
         """Register ``(err, req, res)`` error handler; innermost routers' run first."""
         if positional_arity(handler) != 3:
             raise TypeError(

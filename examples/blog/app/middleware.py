@@ -2,8 +2,10 @@
 
 import time
 
+from nexpress import Next, Request, Response
 
-async def middleware(req, res, next):
+
+async def middleware(req: Request, res: Response, next: Next) -> None:
     start = time.perf_counter()
     await next()
     res.set("server-timing", f"app;dur={(time.perf_counter() - start) * 1000:.2f}")

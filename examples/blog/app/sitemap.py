@@ -1,8 +1,12 @@
+from typing import Any
+
 from db import list_posts
 from links import site_url
 
+from nexpress import Request
 
-async def sitemap(req):
+
+async def sitemap(req: Request) -> list[dict[str, Any]]:
     base = site_url(req)
     posts = await list_posts()
     return [{"url": base + "/", "priority": 1.0}, {"url": base + "/blog"}] + [

@@ -13,9 +13,9 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nexpress import HTTPError, Router
+from nexpress import HTTPError, Request, Response, Router
 
-from .db import article_tags, articles, comments, db, favorites, follows, now, users
+from .db import article_tags, articles, comments, db, favorites, follows, inserted_id, now, users
 from .profiles import BAD_TOKEN, following_ids, profile_of
 from .schemas import (
     Article,
@@ -61,7 +61,7 @@ async def article_by_slug(conn: AsyncConnection, slug: str) -> Any:
     raise HTTPError(404, "No such article", field="article")
 
 
-async def render_articles(conn: AsyncConnection, rows: list[Any], viewer: int | None, with_body: bool) -> list:
+async def render_articles(conn: AsyncConnection, rows: list[Any], viewer: int | None, with_body: bool) -> list[ArticleSummary]:
     """Articles with their tags, favorite counts, the viewer's favorites and authors,
     in five queries whatever the page size."""
     ids = [row.id for row in rows]
@@ -80,9 +80,9 @@ async def render_articles(conn: AsyncConnection, rows: list[Any], viewer: int | 
     author_ids = {row.author_id for row in rows}
     authors = {a.id: a for a in await conn.execute(select(users).where(users.c.id.in_(author_ids)))}
     followed = await following_ids(conn, viewer, author_ids)
-    out = []
+    out: list[ArticleSummary] = []
     for row in rows:
-        fields = {
+        fields: dict[str, Any] = {
             "slug": row.slug,
             "title": row.title,
             "description": row.description,
@@ -98,7 +98,9 @@ async def render_articles(conn: AsyncConnection, rows: list[Any], viewer: int | 
 
 
 async def single_article(conn: AsyncConnection, row: Any, viewer: int | None) -> SingleArticleResponse:
-    return SingleArticleResponse((await render_articles(conn, [row], viewer, True))[0])
+    article = (await render_articles(conn, [row], viewer, True))[0]
+    assert isinstance(article, Article)  # with_body=True
+    return SingleArticleResponse(article)
 
 
 async def article_page(conn: AsyncConnection, query: Any, limit: int, offset: int, viewer: int | None) -> MultipleArticlesResponse:
@@ -110,7 +112,7 @@ async def article_page(conn: AsyncConnection, query: Any, limit: int, offset: in
 
 
 @router.get("/articles", optional_user, tags=["Articles"], responses=BAD_TOKEN)
-async def list_articles(req, query: ArticleQuery) -> MultipleArticlesResponse:
+async def list_articles(req: Request, query: ArticleQuery) -> MultipleArticlesResponse:
     """Get recent articles globally.
 
     Filter by tag, author or the user who favorited them; newest first."""
@@ -127,7 +129,7 @@ async def list_articles(req, query: ArticleQuery) -> MultipleArticlesResponse:
 
 
 @router.get("/articles/feed", require_user, tags=["Articles"])
-async def feed(req, query: FeedQuery) -> MultipleArticlesResponse:
+async def feed(req: Request, query: FeedQuery) -> MultipleArticlesResponse:
     """Get recent articles from users you follow."""
     me = req.state.user_id
     followed = select(follows.c.followee_id).where(follows.c.follower_id == me)
@@ -136,7 +138,7 @@ async def feed(req, query: FeedQuery) -> MultipleArticlesResponse:
 
 
 @router.get("/articles/:slug", optional_user, tags=["Articles"], responses=BAD_TOKEN)
-async def get_article(req) -> SingleArticleResponse:
+async def get_article(req: Request) -> SingleArticleResponse:
     """Get an article."""
     async with db.engine.connect() as conn:
         return await single_article(conn, await article_by_slug(conn, req.params["slug"]), req.state.user_id)
@@ -146,7 +148,7 @@ async def get_article(req) -> SingleArticleResponse:
 
 
 @router.post("/articles", require_user, status=201, tags=["Articles"], responses={409: "Lost a race for the slug"})
-async def create_article(req, body: NewArticleRequest) -> SingleArticleResponse:
+async def create_article(req: Request, body: NewArticleRequest) -> SingleArticleResponse:
     """Create an article."""
     new = body.article
     moment = now()
@@ -157,7 +159,7 @@ async def create_article(req, body: NewArticleRequest) -> SingleArticleResponse:
                 author_id=req.state.user_id, created_at=moment, updated_at=moment,
             )
         )  # fmt: skip
-        article_id = result.inserted_primary_key[0]
+        article_id = inserted_id(result)
         unique_tags = sorted(set(new.tag_list))
         if unique_tags:
             await conn.execute(insert(article_tags), [{"article_id": article_id, "tag": tag} for tag in unique_tags])
@@ -165,7 +167,7 @@ async def create_article(req, body: NewArticleRequest) -> SingleArticleResponse:
         return await single_article(conn, row, req.state.user_id)
 
 
-async def own_article(conn: AsyncConnection, req) -> Any:
+async def own_article(conn: AsyncConnection, req: Request) -> Any:
     row = await article_by_slug(conn, req.params["slug"])
     if row.author_id != req.state.user_id:
         raise HTTPError(403, "Only the author may change or delete this article", field="article")
@@ -173,7 +175,7 @@ async def own_article(conn: AsyncConnection, req) -> Any:
 
 
 @router.put("/articles/:slug", require_user, tags=["Articles"], responses=NOT_AUTHOR)
-async def update_article(req, body: UpdateArticleRequest) -> SingleArticleResponse:
+async def update_article(req: Request, body: UpdateArticleRequest) -> SingleArticleResponse:
     """Update an article.
 
     Only the author may; a new title gives the article a new slug."""
@@ -189,7 +191,7 @@ async def update_article(req, body: UpdateArticleRequest) -> SingleArticleRespon
 
 
 @router.delete("/articles/:slug", require_user, status=204, tags=["Articles"], responses=NOT_AUTHOR)
-async def delete_article(req, res) -> None:
+async def delete_article(req: Request, res: Response) -> None:
     """Delete an article, with its comments, tags and favorites."""
     async with db.engine.begin() as conn:
         row = await own_article(conn, req)
@@ -200,7 +202,7 @@ async def delete_article(req, res) -> None:
 
 
 @router.post("/articles/:slug/favorite", require_user, tags=["Favorites"])
-async def favorite(req) -> SingleArticleResponse:
+async def favorite(req: Request) -> SingleArticleResponse:
     """Favorite an article (favoriting twice changes nothing)."""
     me = req.state.user_id
     async with db.engine.begin() as conn:
@@ -214,7 +216,7 @@ async def favorite(req) -> SingleArticleResponse:
 
 
 @router.delete("/articles/:slug/favorite", require_user, tags=["Favorites"])
-async def unfavorite(req) -> SingleArticleResponse:
+async def unfavorite(req: Request) -> SingleArticleResponse:
     """Unfavorite an article."""
     me = req.state.user_id
     async with db.engine.begin() as conn:
@@ -237,7 +239,7 @@ async def render_comments(conn: AsyncConnection, rows: list[Any], viewer: int | 
 
 
 @router.get("/articles/:slug/comments", optional_user, tags=["Comments"], responses=BAD_TOKEN)
-async def list_comments(req) -> MultipleCommentsResponse:
+async def list_comments(req: Request) -> MultipleCommentsResponse:
     """Get comments for an article (oldest first)."""
     async with db.engine.connect() as conn:
         article = await article_by_slug(conn, req.params["slug"])
@@ -246,7 +248,7 @@ async def list_comments(req) -> MultipleCommentsResponse:
 
 
 @router.post("/articles/:slug/comments", require_user, tags=["Comments"])
-async def add_comment(req, body: NewCommentRequest) -> SingleCommentResponse:
+async def add_comment(req: Request, body: NewCommentRequest) -> SingleCommentResponse:
     """Create a comment for an article."""
     moment = now()
     async with db.engine.begin() as conn:
@@ -254,12 +256,12 @@ async def add_comment(req, body: NewCommentRequest) -> SingleCommentResponse:
         result = await conn.execute(
             insert(comments).values(article_id=article.id, author_id=req.state.user_id, body=body.comment.body, created_at=moment, updated_at=moment)
         )
-        row = (await conn.execute(select(comments).where(comments.c.id == result.inserted_primary_key[0]))).one()
+        row = (await conn.execute(select(comments).where(comments.c.id == inserted_id(result)))).one()
         return SingleCommentResponse((await render_comments(conn, [row], req.state.user_id))[0])
 
 
 @router.delete("/articles/:slug/comments/:id", require_user, status=204, tags=["Comments"], responses=NOT_AUTHOR)
-async def delete_comment(req, res) -> None:
+async def delete_comment(req: Request, res: Response) -> None:
     """Delete a comment (its author only)."""
     raw_id = req.params["id"]
     comment_id = int(raw_id) if raw_id.isascii() and raw_id.isdigit() and len(raw_id) < 10 else None
@@ -278,7 +280,7 @@ async def delete_comment(req, res) -> None:
 
 
 @router.get("/tags", tags=["Tags"])
-async def list_tags(req) -> TagsResponse:
+async def list_tags(req: Request) -> TagsResponse:
     """Get tags (the most used first)."""
     query = select(article_tags.c.tag).group_by(article_tags.c.tag).order_by(func.count().desc(), article_tags.c.tag).limit(1000)
     async with db.engine.connect() as conn:

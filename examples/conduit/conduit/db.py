@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Column,
@@ -26,6 +27,8 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -47,8 +50,8 @@ users = Table(
 follows = Table(
     "follows",
     metadata,
-    Column("follower_id", ForeignKey("users.id"), primary_key=True),
-    Column("followee_id", ForeignKey("users.id"), primary_key=True),
+    Column("follower_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("followee_id", Integer, ForeignKey("users.id"), primary_key=True),
 )
 
 articles = Table(
@@ -59,7 +62,7 @@ articles = Table(
     Column("title", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("body", Text, nullable=False),
-    Column("author_id", ForeignKey("users.id"), nullable=False, index=True),
+    Column("author_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Index("articles_created", "created_at", "id"),
@@ -68,7 +71,7 @@ articles = Table(
 article_tags = Table(
     "article_tags",
     metadata,
-    Column("article_id", ForeignKey("articles.id"), primary_key=True),
+    Column("article_id", Integer, ForeignKey("articles.id"), primary_key=True),
     Column("tag", String(64), primary_key=True),
     Index("article_tags_tag", "tag"),
 )
@@ -76,20 +79,27 @@ article_tags = Table(
 favorites = Table(
     "favorites",
     metadata,
-    Column("user_id", ForeignKey("users.id"), primary_key=True),
-    Column("article_id", ForeignKey("articles.id"), primary_key=True, index=True),
+    Column("user_id", Integer, ForeignKey("users.id"), primary_key=True),
+    Column("article_id", Integer, ForeignKey("articles.id"), primary_key=True, index=True),
 )
 
 comments = Table(
     "comments",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("article_id", ForeignKey("articles.id"), nullable=False, index=True),
-    Column("author_id", ForeignKey("users.id"), nullable=False),
+    Column("article_id", Integer, ForeignKey("articles.id"), nullable=False, index=True),
+    Column("author_id", Integer, ForeignKey("users.id"), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
 )
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row a single-row INSERT added."""
+    key = result.inserted_primary_key
+    assert key is not None  # a single-row INSERT always has one
+    return key[0]
 
 
 def now() -> datetime:
@@ -112,7 +122,7 @@ class Database:
     async def connect(self) -> None:
         url = os.environ.get("DATABASE_URL") or DEFAULT_URL
         schema = os.environ.get("DATABASE_SCHEMA") or None
-        options: dict = {}
+        options: dict[str, Any] = {}
         if url.startswith("sqlite"):
             options["connect_args"] = {"timeout": 30}  # wait for a writer, never "database is locked" at once
         elif schema:
@@ -141,7 +151,7 @@ class Database:
             self._engine = None
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
     cursor.execute("PRAGMA foreign_keys=ON")

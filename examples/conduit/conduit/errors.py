@@ -13,7 +13,7 @@ import logging
 
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from nexpress import HTTPError
+from nexpress import HTTPError, Request, Response
 
 logger = logging.getLogger("conduit")
 
@@ -21,7 +21,8 @@ logger = logging.getLogger("conduit")
 def error_body(err: HTTPError) -> dict[str, dict[str, list[str]]]:
     """The RealWorld body for an HTTPError."""
     errors: dict[str, list[str]] = {}
-    listed = err.fields.get("errors")
+    # a typed body's or query's 422 lists {"path", "message", "in"} per bad field
+    listed: list[dict[str, str]] | dict[str, str] | None = err.fields.get("errors")
     if err.status == 422 and isinstance(listed, list):  # nexpress's typed validation
         for item in listed:
             key = item["path"].removeprefix("$").lstrip(".") or "body"
@@ -45,7 +46,7 @@ def as_http_error(err: Exception) -> HTTPError | None:
     return None
 
 
-async def realworld_errors(err: Exception, req, res) -> None:
+async def realworld_errors(err: Exception, req: Request, res: Response) -> None:
     """``@app.error``: answer every client error in RealWorld's shape; anything else
     passes on to nexpress's default (a 500 without details in production)."""
     http = as_http_error(err)

@@ -8,7 +8,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nexpress import HTTPError, Router
+from nexpress import HTTPError, Request, Router
 
 from .db import db, follows, users
 from .schemas import Profile, ProfileResponse
@@ -45,7 +45,7 @@ async def profile_response(conn: AsyncConnection, row: Any, viewer: int | None) 
 
 
 @router.get("/profiles/:username", optional_user, tags=TAGS, responses=BAD_TOKEN)
-async def get_profile(req) -> ProfileResponse:
+async def get_profile(req: Request) -> ProfileResponse:
     """Get a profile.
 
     Auth is optional: with it, "following" says whether you follow them."""
@@ -55,7 +55,7 @@ async def get_profile(req) -> ProfileResponse:
 
 
 @router.post("/profiles/:username/follow", require_user, tags=TAGS)
-async def follow(req) -> ProfileResponse:
+async def follow(req: Request) -> ProfileResponse:
     """Follow a user."""
     me = req.state.user_id
     async with db.engine.begin() as conn:
@@ -70,7 +70,7 @@ async def follow(req) -> ProfileResponse:
 
 
 @router.delete("/profiles/:username/follow", require_user, tags=TAGS)
-async def unfollow(req) -> ProfileResponse:
+async def unfollow(req: Request) -> ProfileResponse:
     """Unfollow a user."""
     me = req.state.user_id
     async with db.engine.begin() as conn:

@@ -14,7 +14,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from nexpress import HTTPError
+from nexpress import HTTPError, Next, Request, Response
 from nexpress.middleware import Middleware
 
 TOKEN_LIFETIME = 30 * 24 * 3600
@@ -87,7 +87,7 @@ class CurrentUser(Middleware):
         self.required = required
         self.openapi_security = TOKEN_SCHEME if required else None
 
-    async def __call__(self, req, res, next) -> None:
+    async def __call__(self, req: Request, res: Response, next: Next) -> None:
         header = req.get("authorization")
         user_id = None
         if header:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from nexpress import HTTPError, Router
+from nexpress import HTTPError, Request, Router
 
-from .db import db, users
+from .db import db, inserted_id, users
 from .schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, User, UserResponse
 from .security import hash_password, issue_token, require_user, unauthorized, verify_password
 
@@ -22,7 +22,7 @@ def user_response(row: Any) -> UserResponse:
     return UserResponse(User(row.email, issue_token(row.id), row.username, row.bio, row.image))
 
 
-async def current_user_row(conn: AsyncConnection, req) -> Any:
+async def current_user_row(conn: AsyncConnection, req: Request) -> Any:
     """The signed-in user's row (a token for a user that no longer exists is a 401)."""
     row = (await conn.execute(select(users).where(users.c.id == req.state.user_id))).first()
     if row is None:
@@ -32,7 +32,7 @@ async def current_user_row(conn: AsyncConnection, req) -> Any:
 
 async def check_taken(conn: AsyncConnection, username: str | None, email: str | None, but: int | None = None) -> None:
     """422 naming each field already taken (RealWorld's "has already been taken")."""
-    clauses = []
+    clauses: list[ColumnElement[bool]] = []
     if username is not None:
         clauses.append(users.c.username == username)
     if email is not None:
@@ -48,7 +48,7 @@ async def check_taken(conn: AsyncConnection, username: str | None, email: str | 
 
 
 @router.post("/users", status=201, tags=TAGS, responses={409: "Taken by a concurrent registration"})
-async def register(req, body: NewUserRequest) -> UserResponse:
+async def register(req: Request, body: NewUserRequest) -> UserResponse:
     """Register a new user."""
     new = body.user
     hashed = await hash_password(new.password)
@@ -57,12 +57,12 @@ async def register(req, body: NewUserRequest) -> UserResponse:
         result = await conn.execute(
             insert(users).values(username=new.username, email=new.email, password_hash=hashed, bio=None, image=None)
         )
-        row = (await conn.execute(select(users).where(users.c.id == result.inserted_primary_key[0]))).one()
+        row = (await conn.execute(select(users).where(users.c.id == inserted_id(result)))).one()
     return user_response(row)
 
 
 @router.post("/users/login", tags=TAGS, responses={401: "Wrong email or password"})
-async def login(req, body: LoginUserRequest) -> UserResponse:
+async def login(req: Request, body: LoginUserRequest) -> UserResponse:
     """Existing user login."""
     async with db.engine.connect() as conn:
         row = (await conn.execute(select(users).where(users.c.email == body.user.email))).first()
@@ -72,14 +72,14 @@ async def login(req, body: LoginUserRequest) -> UserResponse:
 
 
 @router.get("/user", require_user, tags=TAGS)
-async def current_user(req) -> UserResponse:
+async def current_user(req: Request) -> UserResponse:
     """Get current user."""
     async with db.engine.connect() as conn:
         return user_response(await current_user_row(conn, req))
 
 
 @router.put("/user", require_user, tags=TAGS, responses={409: "Taken by a concurrent update"})
-async def update_user(req, body: UpdateUserRequest) -> UserResponse:
+async def update_user(req: Request, body: UpdateUserRequest) -> UserResponse:
     """Update current user.
 
     Only the fields sent change; "bio": null or "image": null clears them."""

@@ -8,12 +8,13 @@ once, and this page's answer already lists it: fresh data in the same round trip
 """
 
 import re
+from typing import Any
 
 from accounts import require_author
 from db import Post, Session, get_post, list_posts
 from live import announce
 
-from nexpress import HTTPError, action
+from nexpress import FormData, HTTPError, Request, action
 from nexpress.cache import revalidate_tag
 
 auth = True
@@ -22,35 +23,41 @@ metadata = {"title": "Dashboard"}
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
-async def data(req):
+async def data(req: Request) -> dict[str, Any]:
     return {"posts": await list_posts()}
 
 
-def check(form) -> dict[str, str]:
+def text(form: FormData, name: str) -> str:
+    """A text field's value ("" when missing; a file sent under that name counts as missing)."""
+    value = form.get(name, "")
+    return value if isinstance(value, str) else ""
+
+
+def check(form: FormData) -> dict[str, str]:
     """A message per bad field (empty: the form is fine)."""
-    errors = {}
-    title = form.get("title", "").strip()
-    slug = form.get("slug", "").strip()
+    errors: dict[str, str] = {}
+    title = text(form, "title").strip()
+    slug = text(form, "slug").strip()
     if not title:
         errors["title"] = "Give the post a title."
     elif len(title) > 200:
         errors["title"] = "Keep the title under 200 characters."
     if not SLUG.match(slug) or len(slug) > 80:
         errors["slug"] = "Use lower-case letters, digits and dashes, e.g. my-first-post."
-    if len(form.get("body", "")) > 100_000:
+    if len(text(form, "body")) > 100_000:
         errors["body"] = "Keep the post under 100,000 characters."
     return errors
 
 
 @action
-async def create_post(req, form):
+async def create_post(req: Request, form: FormData) -> dict[str, Any]:
     require_author(req)  # the page is auth = True already; an action checks for itself too
     errors = check(form)
-    if not errors and await get_post(form["slug"].strip()) is not None:
+    if not errors and await get_post(text(form, "slug").strip()) is not None:
         errors["slug"] = "A post with this slug already exists."
     if errors:
         raise HTTPError(422, "The post was not published: please fix the fields marked below.", errors=errors)
-    post = Post(slug=form["slug"].strip(), title=form["title"].strip(), body=form.get("body", ""))
+    post = Post(slug=text(form, "slug").strip(), title=text(form, "title").strip(), body=text(form, "body"))
     async with Session() as session:
         session.add(post)
         await session.commit()
@@ -60,13 +67,13 @@ async def create_post(req, form):
 
 
 @action
-async def delete_post(req, form):
+async def delete_post(req: Request, form: FormData) -> dict[str, Any]:
     require_author(req)
     async with Session() as session:
-        post = await session.get(Post, form.get("slug", ""))
+        post = await session.get(Post, text(form, "slug"))
         if post is None:
             raise HTTPError(404, "No such post")
         await session.delete(post)
         await session.commit()
     await revalidate_tag("posts")
-    return {"deleted": form["slug"]}
+    return {"deleted": text(form, "slug")}

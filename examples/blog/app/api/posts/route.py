@@ -1,19 +1,21 @@
 """GET /api/posts lists posts; POST /api/posts creates one (signed-in users only)."""
 
+from typing import Any
+
 from accounts import require_author
 from db import Conflict, create_post, list_posts
 from live import announce
 from schemas import PostIn
 
-from nexpress import HTTPError
+from nexpress import HTTPError, Request, Response
 from nexpress.cache import revalidate_tag
 
 
-async def GET(req):
+async def GET(req: Request) -> list[dict[str, Any]]:
     return await list_posts()
 
 
-async def POST(req, res):
+async def POST(req: Request, res: Response) -> dict[str, Any]:
     require_author(req)
     data = await req.json(PostIn)
     try:

@@ -1,22 +1,24 @@
+from typing import Any
+
 from db import get_post, list_posts
 
-from nexpress import HTTPError
+from nexpress import HTTPError, Request
 
 revalidate = 60  # ISR; new posts render on first request (dynamic_params = True)
 
 
-async def static_params():
+async def static_params() -> list[dict[str, str]]:
     return [{"slug": post["slug"]} for post in await list_posts()]
 
 
-async def data(req):
+async def data(req: Request) -> dict[str, Any]:
     post = await get_post(req.params["slug"])
     if post is None:
         raise HTTPError(404, "No such post")
     return {"post": post}
 
 
-async def metadata(req, data):
+async def metadata(req: Request, data: dict[str, Any]) -> dict[str, Any]:
     post = data["post"]
     return {
         "title": post["title"],

@@ -1,0 +1,29 @@
+"""docs/cache.md: ``@cached`` data and revalidation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nexpress import App, Request
+from nexpress.cache import cached, revalidate_path, revalidate_tag
+
+app = App(pages=None, public=None, cache="memory://")
+
+
+@cached(ttl=300, tags=["posts"])
+async def list_posts(limit: int = 10) -> list[dict[str, Any]]:
+    return [{"slug": "hello"}][:limit]
+
+
+@app.get("/posts")
+async def posts(req: Request) -> list[dict[str, Any]]:
+    return await list_posts(limit=5)  # the decorated function keeps its signature
+
+
+@app.post("/posts")
+async def write(req: Request) -> dict[str, bool]:
+    await revalidate_tag("posts")
+    await revalidate_path("/blog/hello")
+    await revalidate_path("/blog", tree=True)
+    await app.cache.revalidate_tag("posts")
+    return {"ok": True}
