@@ -26,7 +26,6 @@ import hashlib
 import ipaddress
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +35,7 @@ from ..middleware.rate_limit import (
     STORE_ERRORS,
     MemoryRateStore,
     RedisRateStore,
+    StoreOutage,
     open_store,
     store_kind,
 )
@@ -45,8 +45,6 @@ __all__ = ["Attempt", "FailureLimiter", "address_key"]
 log = logging.getLogger("nexpress.auth")
 
 ADDRESS_FACTOR = 5  # failures one address may make across accounts, in units of ``limit``
-_WARN_EVERY = 10.0  # seconds between two "store unavailable" warnings
-_PAUSE_AFTER_FAILURE = 1.0  # seconds during which a failed store is not retried
 
 
 def address_key(ip: str) -> str:
@@ -110,8 +108,7 @@ class FailureLimiter:
         self.local = MemoryRateStore(max_keys=max_keys)
         self.store: MemoryRateStore | RedisRateStore = self.local
         self.sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep  # replaceable in tests
-        self._warned_at = -math.inf
-        self._paused_until = -math.inf
+        self.outage = StoreOutage("failed sign-in limiter: store unavailable, counting in this process meanwhile", log)
         self.use_store(store)
 
     def use_store(self, url: str) -> None:
@@ -126,15 +123,11 @@ class FailureLimiter:
 
     async def _on_store(self, operation: Callable[[MemoryRateStore | RedisRateStore], Awaitable[Any]]) -> Any:
         """Run ``operation`` on the shared store, or on this process's while it is down."""
-        if self.store is not self.local and time.monotonic() >= self._paused_until:
+        if self.store is not self.local and not self.outage.paused:
             try:
                 return await operation(self.store)
             except STORE_ERRORS as exc:
-                now = time.monotonic()
-                self._paused_until = now + _PAUSE_AFTER_FAILURE
-                if now - self._warned_at >= _WARN_EVERY:
-                    self._warned_at = now
-                    log.warning("failed sign-in limiter: store unavailable, counting in this process meanwhile: %s", exc)
+                self.outage.failed(exc)
         return await operation(self.local)
 
     async def _hit(self, key: str, limit: int) -> Any:

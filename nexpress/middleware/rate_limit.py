@@ -61,6 +61,29 @@ log = logging.getLogger("nexpress.rate_limit")
 
 _WARN_EVERY = 10.0  # seconds between two "store unavailable" warnings
 _PAUSE_AFTER_FAILURE = 1.0  # seconds during which a failed store is not retried
+
+
+class StoreOutage:
+    """When a shared store failed: it is not asked again for a second, and the
+    warning saying what happens meanwhile is logged at most every ten seconds
+    (a Redis outage under load must not flood the log)."""
+
+    def __init__(self, what: str, logger: logging.Logger = log) -> None:
+        self.what = what  # "rate_limit: store unavailable, letting requests through"
+        self.logger = logger
+        self._paused_until = -math.inf
+        self._warned_at = -math.inf
+
+    @property
+    def paused(self) -> bool:
+        return time.monotonic() < self._paused_until
+
+    def failed(self, exc: BaseException) -> None:
+        now = time.monotonic()
+        self._paused_until = now + _PAUSE_AFTER_FAILURE
+        if now - self._warned_at >= _WARN_EVERY:
+            self._warned_at = now
+            self.logger.warning("%s: %s", self.what, exc)
 _MAX_KEY = 200  # longer client keys are hashed (a key may come from a header)
 MAX_KEYS = 100_000  # clients the memory store keeps; beyond, the least recently seen is forgotten
 
@@ -303,8 +326,7 @@ class RateLimit(Middleware):
         self.skip_is_async = skip is not None and is_async_callable(skip)
         self.message = message
         self.policy = f"{limit};w={window:g}"
-        self._warned_at = -math.inf
-        self._paused_until = -math.inf
+        self.outage = StoreOutage("rate_limit: store unavailable, letting requests through")
 
     async def client_key(self, req: Request) -> str:
         value = self.key(req)
@@ -317,17 +339,13 @@ class RateLimit(Middleware):
 
     async def check(self, req: Request) -> Decision | None:
         """Count this request; None when the store is unavailable (fail open)."""
-        if time.monotonic() < self._paused_until:
+        if self.outage.paused:
             return None
         key = await self.client_key(req)
         try:
             return await self.store.hit(key, self.limit, self.window_ms, self.sliding)
         except STORE_ERRORS as exc:
-            now = time.monotonic()
-            self._paused_until = now + _PAUSE_AFTER_FAILURE
-            if now - self._warned_at >= _WARN_EVERY:
-                self._warned_at = now
-                log.warning("rate_limit: store unavailable, letting requests through: %s", exc)
+            self.outage.failed(exc)
             return None
 
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
