@@ -26,7 +26,6 @@ from ..serving import ServeError, ServeOptions, check_address, run_server
 from ._common import app_argument, check_app, host_option, port_option, resolve_target
 from ._devguard import load_for_dev
 from ._devserver import client_url, remove_dev_file, write_dev_file
-from ._reload import SourceFilter
 
 RELOAD_IGNORE_DIRS = [".venv", "node_modules", ".nexpress", ".git", "__pycache__", "out"]
 
@@ -69,6 +68,9 @@ def serve(target: str | None, options: ServeOptions) -> None:
         check_app(spec)  # fail here, clearly, not in every worker
     extra: dict[str, Any] = {}
     if options.reload:
+        # watchfiles (what granian reloads with) loads for `nexpress dev` only
+        from ._reload import SourceFilter
+
         extra = {
             "reload": True,
             "reload_paths": [os.getcwd()],

@@ -11,6 +11,8 @@ Configuration keys (all optional): ``title``, ``version``, ``description``,
 (components), ``error_model`` and ``error_media_type`` (for apps whose error
 handler replaces problem+json with their own error body), ``path``
 (``/openapi.json``) and ``docs_path`` (``/docs``; ``None`` turns the explorer off).
+The explorer needs the ``openapi`` extra (``pip install 'nexpress[openapi]'``); the
+document does not.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import msgspec
 
 from ..response import Response
 from .document import build_document, route_types, type_name
-from .explorer import ASSETS, asset_sender, explorer_page, explorer_script
+from .explorer import ASSETS, asset_dir, asset_sender, explorer_page, explorer_script
 
 __all__ = ["OpenAPI", "build_document", "route_types", "serve_openapi", "type_name"]
 
@@ -63,10 +65,11 @@ class OpenAPI:
         self.app.get(self.path, self.serve_document, **hidden)
         if self.docs_path is None:
             return
+        directory = asset_dir()  # a missing 'openapi' extra fails here, naming it
         self.app.get(self.docs_path, self.serve_explorer, **hidden)
         self.app.get(f"{self.docs_path}/init.js", self.serve_explorer_script, **hidden)
         for name in ASSETS:
-            self.app.get(f"{self.docs_path}/{name}", asset_sender(name), **hidden)
+            self.app.get(f"{self.docs_path}/{name}", asset_sender(directory, name), **hidden)
 
     async def serve_document(self, req: Any) -> Response:
         return Response(self.document_bytes(), media_type="application/json")

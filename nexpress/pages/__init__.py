@@ -32,8 +32,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-import jinja2
-from jinja2 import meta as jinja_meta
 from markupsafe import Markup
 
 from .. import client
@@ -63,6 +61,8 @@ from .render import (
 )
 
 if TYPE_CHECKING:
+    import jinja2
+
     from ..request import Request
 
 __all__ = ["AuthGuard", "FileRouteError", "FileRoutes", "FolderMiddleware", "discover", "public_routes"]
@@ -156,8 +156,12 @@ class FileRoutes:
         self.root = app.root
         self.cache = app.cache
         self.debug = app.debug
-        # In dev an undefined variable is an error naming the template and the variable,
-        # not empty text (production renders it empty, as Jinja2 does by default).
+        # Jinja2 loads here, with the first app that has an app/ folder: a JSON API
+        # never pays its import. In dev an undefined variable is an error naming the
+        # template and the variable, not empty text (production renders it empty, as
+        # Jinja2 does by default).
+        import jinja2
+
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(directory),
             autoescape=True,
@@ -245,6 +249,9 @@ class FileRoutes:
     def _compile(self, name: str) -> jinja2.Template:
         """Compile a template now so a syntax error stops start-up, naming file and line;
         check that what it includes exists."""
+        import jinja2
+        from jinja2 import meta as jinja_meta
+
         try:
             template = self.env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:
@@ -273,6 +280,8 @@ class FileRoutes:
         seen.add(name)
         if self._variables(name) - allowed:
             return False
+        from jinja2 import meta as jinja_meta
+
         source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
         for included in jinja_meta.find_referenced_templates(self.env.parse(source)):
             if included is None or not self.is_constant(included, set(), seen):
@@ -280,6 +289,8 @@ class FileRoutes:
         return True
 
     def _variables(self, name: str) -> set[str]:
+        from jinja2 import meta as jinja_meta
+
         source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
         return jinja_meta.find_undeclared_variables(self.env.parse(source))
 
