@@ -5,6 +5,8 @@ user; writing posts and /dashboard need a session)."""
 from __future__ import annotations
 
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -246,3 +248,19 @@ def test_pages_link_only_their_own_styles(blog):
     assert styles("/") == {"/_nexpress/static/app/layout.css", "/_nexpress/static/app/page.css"}
     assert styles("/blog") == {"/_nexpress/static/app/layout.css", "/_nexpress/static/app/blog/page.css"}
     assert styles("/blog/hello") == {"/_nexpress/static/app/layout.css", "/_nexpress/static/app/blog/%5Bslug%5D/page.css"}
+
+
+def test_importing_the_blog_hashes_no_password() -> None:
+    # every start (each worker, each `nexpress routes`) imports the app: an Argon2id
+    # hash there cost ~0.1 s of CPU (seconds on a busy machine) before the first request
+    code = (
+        "import sys, argon2\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise AssertionError('a password was hashed at import')\n"
+        "argon2.PasswordHasher.hash = refuse\n"
+        f"sys.path.insert(0, {str(BLOG)!r})\n"
+        "import server\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(BLOG.parent.parent)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=BLOG, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

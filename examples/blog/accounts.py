@@ -6,6 +6,7 @@ Demo user: demo@example.com / nexpress-demo
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 
@@ -16,12 +17,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "nexpress-demo"
 DEMO_USER = {"id": "demo", "name": "Demo Author", "email": DEMO_EMAIL, "image": None}
-_DEMO_HASH = hash_password(DEMO_PASSWORD)  # a real app keeps Argon2id hashes in its user table
+
+
+@functools.cache
+def demo_hash() -> str:
+    """The demo password's Argon2id hash, made at the first sign-in: made at import, every
+    start (each worker, each ``nexpress routes``) paid for it. A real app keeps the
+    hashes in its user table."""
+    return hash_password(DEMO_PASSWORD)
 
 
 async def authorize(credentials: dict[str, str]) -> dict | None:
     """The credentials form's check: the demo user only."""
-    if credentials.get("email", "").strip().lower() == DEMO_EMAIL and verify_password(_DEMO_HASH, credentials.get("password", "")):
+    if credentials.get("email", "").strip().lower() == DEMO_EMAIL and verify_password(demo_hash(), credentials.get("password", "")):
         return DEMO_USER
     return None
 
