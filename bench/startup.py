@@ -50,7 +50,6 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
-BLOG = ROOT / "examples" / "blog"
 COLDSTART = BENCH_DIR / "coldstart.py"
 
 
@@ -101,7 +100,8 @@ def commands(before: Path | None) -> list[Command]:
     if has_module("fastapi_cli"):
         out.append(Command("--help", "fastapi: fastapi --help", script(console("fastapi.cli"), "--help")))
     for label, root in roots:
-        out.append(Command("routes", f"{label}: nexpress routes (examples/blog)", script(console("nexpress.cli"), "routes"), root, BLOG))
+        # each checkout's own blog: "before" is the command as it was
+        out.append(Command("routes", f"{label}: nexpress routes (examples/blog)", script(console("nexpress.cli"), "routes"), root, root / "examples" / "blog"))
     frameworks = [("nexpress", ROOT)] + ([("nexpress (before)", before)] if before else [])
     for label, root in frameworks:
         out.append(Command("cold start", label, [sys.executable, str(COLDSTART), "nexpress"], root, wait_line=True))
