@@ -64,7 +64,7 @@ class Command:
     label: str  # the row
     argv: list[str]
     root: Path | None = None  # the nexpress checkout on PYTHONPATH
-    cwd: Path = ROOT
+    cwd: Path | None = None  # None: an empty folder (``-c`` puts the cwd first on sys.path)
     wait_line: bool = False  # time to the first stdout line (cold start), not to exit
     wall: list[float] = field(default_factory=list)
     cpu: list[float] = field(default_factory=list)
@@ -121,11 +121,11 @@ def child_env(cmd: Command, pycache: Path) -> dict[str, str]:
     return env
 
 
-def timed(cmd: Command, env: dict[str, str]) -> tuple[float, float]:
+def timed(cmd: Command, env: dict[str, str], neutral: Path) -> tuple[float, float]:
     """(wall seconds, CPU seconds) of one run of ``cmd``; raises on failure."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd.argv, cwd=cmd.cwd, env=env, stdout=subprocess.PIPE if cmd.wait_line else out, stderr=err)
+        proc = subprocess.Popen(cmd.argv, cwd=cmd.cwd or neutral, env=env, stdout=subprocess.PIPE if cmd.wait_line else out, stderr=err)
         line = b""
         if cmd.wait_line and proc.stdout is not None:
             line = proc.stdout.readline()
@@ -142,11 +142,16 @@ def timed(cmd: Command, env: dict[str, str]) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def measure(cmds: list[Command], runs: int, pycache: Path) -> None:
+def measure(cmds: list[Command], runs: int, work: Path) -> None:
+    """Run every command ``runs`` times, in turns; ``work`` holds the bytecode cache and
+    the empty folder the ``-c`` commands run in (the checkout on PYTHONPATH must be the
+    only nexpress they can import)."""
+    pycache, neutral = work / "pycache", work / "cwd"
+    neutral.mkdir()
     envs = {id(c): child_env(c, pycache) for c in cmds}
     for cmd in cmds:  # compile bytecode, check it works
         try:
-            timed(cmd, envs[id(cmd)])
+            timed(cmd, envs[id(cmd)], neutral)
         except RuntimeError as exc:
             cmd.error = str(exc)
             print(f"startup: {cmd.label}: {exc}", file=sys.stderr)
@@ -154,7 +159,7 @@ def measure(cmds: list[Command], runs: int, pycache: Path) -> None:
     for rnd in range(runs):
         shift = rnd % len(live)
         for cmd in live[shift:] + live[:shift]:
-            wall, cpu = timed(cmd, envs[id(cmd)])
+            wall, cpu = timed(cmd, envs[id(cmd)], neutral)
             cmd.wall.append(wall)
             cmd.cpu.append(cpu)
         print(f"\rstartup: round {rnd + 1}/{runs}", end="", file=sys.stderr, flush=True)
@@ -269,8 +274,8 @@ def main() -> int:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     cmds = commands(before)
     print(f"startup: {len(cmds)} commands x {runs} runs, interleaved", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="nexpress-pyc-") as pycache:
-        measure(cmds, runs, Path(pycache))
+    with tempfile.TemporaryDirectory(prefix="nexpress-startup-") as work:
+        measure(cmds, runs, Path(work))
     sizes = install_sizes() if _flag("BENCH_SIZES", not quick) else None
     lines = table(cmds) + (size_lines(sizes) if sizes else [])
     print("\n".join(lines))
@@ -285,7 +290,7 @@ def main() -> int:
     data = {
         "meta": meta,
         "commands": [
-            {"group": c.group, "label": c.label, "argv": c.argv[1:], "cwd": str(c.cwd), "pythonpath": str(c.root) if c.root else None,
+            {"group": c.group, "label": c.label, "argv": c.argv[1:], "cwd": str(c.cwd or ""), "pythonpath": str(c.root) if c.root else None,
              "wall": c.wall, "cpu": c.cpu, "error": c.error}
             for c in cmds
         ],
