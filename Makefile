@@ -89,13 +89,18 @@ SOAK_SECONDS ?= 180
 soak: install
 	$(PY) tests/soak.py --seconds $(SOAK_SECONDS)
 
+# bench/run.py: requests per second; bench/startup.py: import, `nexpress --help`,
+# `nexpress routes` and cold-start times beside Starlette and FastAPI, and the install
+# sizes of `pip install nexpress` and `nexpress[all]` (builds the wheel, fresh venvs)
 bench: install
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[bench]"
 	$(PY) bench/run.py
+	$(PY) bench/startup.py
 
 bench-quick: install
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[bench]"
 	BENCH_QUICK=1 $(PY) bench/run.py
+	BENCH_QUICK=1 $(PY) bench/startup.py
 
 # examples/conduit (the RealWorld API) on http://127.0.0.1:3000/api, SQLite by default
 conduit: install

@@ -146,11 +146,25 @@ def _strip_required(tp: Any) -> Any:
 # --- signatures ----------------------------------------------------------------------
 
 
-def _signature(fn: Callable) -> inspect.Signature | None:
+@functools.lru_cache(maxsize=4096)
+def _known_signature(fn: Callable) -> inspect.Signature | None:
     try:
         return inspect.signature(fn)
     except (TypeError, ValueError):
         return None
+
+
+def _signature(fn: Callable) -> inspect.Signature | None:
+    """``inspect.signature`` once per handler: registering and compiling a route read it
+    several times (typed plan, arity), and one function often serves many routes; a
+    signature is immutable. An unhashable callable is read each time."""
+    try:
+        return _known_signature(fn)
+    except TypeError:  # unhashable
+        try:
+            return inspect.signature(fn)
+        except (TypeError, ValueError):
+            return None
 
 
 def _hints(fn: Callable) -> dict[str, Any]:

@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
-
 __all__ = [
     "SETTINGS",
     "ConfigError",
@@ -305,6 +303,8 @@ def read_dotenv(root: str) -> tuple[dict[str, str | None], str]:
     path = os.path.join(root, ".env")
     if not os.path.isfile(path):
         return {}, path
+    from dotenv import dotenv_values  # loaded only for an app that has a .env file
+
     return dict(dotenv_values(path)), path
 
 

@@ -19,6 +19,7 @@ wrapper added around the dispatcher only in debug, so production pays nothing.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import ipaddress
 import os
@@ -29,8 +30,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
-
-import jinja2
 
 from . import csrf
 from .cache import Cache
@@ -206,12 +205,7 @@ async def purge(cache: Cache, *, tag: str | None = None, path: str | None = None
 
 # --- the page and the endpoints ------------------------------------------------------------
 
-_ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-_ENV.filters["age"] = human_age
-_ENV.filters["size"] = human_size
-
-PAGE = _ENV.from_string(
-    """<!doctype html>
+PAGE_SOURCE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>nexpress dev</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
@@ -262,7 +256,19 @@ the last {{ requests|length }} requests. Only in <code>nexpress dev</code>; relo
 </table>
 </body></html>
 """
-)
+
+
+@functools.cache
+def page_template() -> Any:
+    """The page, compiled on its first request: Jinja2 loads then, not with the app
+    (devtools exists in every debug app; most never open the page)."""
+    import jinja2
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["age"] = human_age
+    env.filters["size"] = human_size
+    return env.from_string(PAGE_SOURCE)
+
 
 _PAGE_HEADERS = {
     "cache-control": "no-store",
@@ -338,7 +344,7 @@ class DevTools:
             for tag in row["tags"]:
                 tags[tag] = tags.get(tag, 0) + 1
         notice = _notice(req.query.get("purged"))
-        html = PAGE.render(
+        html = page_template().render(
             base=BASE,
             routes=route_rows(self.app.table),
             entries=rows[:MAX_SHOWN],

@@ -8,6 +8,7 @@ accepting and lets requests in flight finish within ``grace`` seconds.
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import shutil
 import socket
@@ -18,9 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from granian import Granian
-from granian.constants import Interfaces
 
 from ._lifecycle import DRAIN_FILE_VARIABLE
 from .config import Settings
@@ -137,27 +135,36 @@ def check_address(options: ServeOptions) -> None:
         raise ServeError(problem)
 
 
-class DrainingGranian(Granian):
-    """granian's supervisor, with a first step on SIGTERM/SIGINT: create the drain
-    file (every worker's ``/readyz`` turns 503), keep serving for ``drain_delay``
-    seconds, then granian's own graceful stop. A second signal stops at once."""
+@functools.cache
+def draining_granian() -> type:
+    """granian's server class with the drain step. granian (and its multiprocessing
+    supervisor) is imported here, when a server starts: an app imported by a serverless
+    adapter, a test client or ``nexpress routes`` never loads it."""
+    from granian import Granian
 
-    def __init__(self, *args: Any, drain_file: str, drain_delay: float, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.drain_file = drain_file
-        self.drain_delay = drain_delay
-        self.drain_started = False
+    class DrainingGranian(Granian):
+        """granian's supervisor, with a first step on SIGTERM/SIGINT: create the drain
+        file (every worker's ``/readyz`` turns 503), keep serving for ``drain_delay``
+        seconds, then granian's own graceful stop. A second signal stops at once."""
 
-    def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
-        if self.drain_started or not self.drain_delay:
+        def __init__(self, *args: Any, drain_file: str, drain_delay: float, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.drain_file = drain_file
+            self.drain_delay = drain_delay
+            self.drain_started = False
+
+        def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
+            if self.drain_started or not self.drain_delay:
+                mark_draining(self.drain_file)
+                super().signal_handler_interrupt(*args, **kwargs)
+                return
+            self.drain_started = True
             mark_draining(self.drain_file)
-            super().signal_handler_interrupt(*args, **kwargs)
-            return
-        self.drain_started = True
-        mark_draining(self.drain_file)
-        timer = threading.Timer(self.drain_delay, super().signal_handler_interrupt)
-        timer.daemon = True
-        timer.start()
+            timer = threading.Timer(self.drain_delay, super().signal_handler_interrupt)
+            timer.daemon = True
+            timer.start()
+
+    return DrainingGranian
 
 
 def mark_draining(path: str) -> None:
@@ -169,11 +176,13 @@ def mark_draining(path: str) -> None:
 
 
 def serve_granian(spec: str, options: ServeOptions, drain_file: str, extra: dict[str, Any], target_loader: Callable | None) -> None:
+    from granian.constants import Interfaces
+
     interface = Interfaces.RSGI if os.environ.get("NEXPRESS_INTERFACE", "").lower() == "rsgi" else Interfaces.ASGI
     extra = dict(extra)
     if options.uds:
         extra["uds"] = Path(options.uds)
-    server = DrainingGranian(
+    server = draining_granian()(
         spec,
         address=options.host,
         port=options.port,

@@ -1,11 +1,15 @@
-"""Jinja2 templates for ``res.render``: autoescaped, compiled once, cached."""
+"""Jinja2 templates for ``res.render``: autoescaped, compiled once, cached.
+
+Jinja2 is imported by the first :class:`Templates` (the first ``res.render``), so an
+app that renders no template never loads it."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
+if TYPE_CHECKING:
+    import jinja2
 
 
 class TemplateNotFound(LookupError):
@@ -16,6 +20,8 @@ class Templates:
     """The ``views/`` folder of an app as a Jinja2 environment (autoescape on)."""
 
     def __init__(self, directory: str, *, auto_reload: bool = False) -> None:
+        import jinja2
+
         self.directory = os.path.abspath(directory)
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.directory),
@@ -26,6 +32,8 @@ class Templates:
         )
 
     def get(self, name: str) -> jinja2.Template:
+        import jinja2  # loaded by __init__
+
         try:
             return self.env.get_template(name)
         except jinja2.TemplateNotFound:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -301,3 +303,19 @@ def test_the_nav_shows_the_signed_in_user_on_cached_pages_through_the_session_ba
     assert "no-store" in session.headers["cache-control"]
     blog.cookies.delete("nexpress.session-token")
     assert blog.get("/api/auth/session").json() is None  # signed out: the badge keeps "Sign in"
+
+
+def test_importing_the_blog_hashes_no_password() -> None:
+    # every start (each worker, each `nexpress routes`) imports the app: an Argon2id
+    # hash there cost ~0.1 s of CPU (seconds on a busy machine) before the first request
+    code = (
+        "import sys, argon2\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise AssertionError('a password was hashed at import')\n"
+        "argon2.PasswordHasher.hash = refuse\n"
+        f"sys.path.insert(0, {str(BLOG)!r})\n"
+        "import server\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(BLOG.parent.parent)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=BLOG, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]

@@ -6,6 +6,7 @@ Demo user: demo@example.com / nexpress-demo
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from typing import Any
@@ -17,7 +18,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "nexpress-demo"
 DEMO_USER = {"id": "demo", "name": "Demo Author", "email": DEMO_EMAIL, "image": None}
-_DEMO_HASH = hash_password(DEMO_PASSWORD)  # a real app keeps Argon2id hashes in its user table
+
+
+@functools.cache
+def demo_hash() -> str:
+    """The demo password's Argon2id hash, made at the first sign-in: made at import, every
+    start (each worker, each ``nexpress routes``) paid for it. A real app keeps the
+    hashes in its user table."""
+    return hash_password(DEMO_PASSWORD)
 
 
 async def authorize(credentials: dict[str, str]) -> dict[str, Any] | None:
@@ -25,7 +33,7 @@ async def authorize(credentials: dict[str, str]) -> dict[str, Any] | None:
     against a dummy hash (``None``), so it takes as long as a wrong password and the
     response time does not tell who has an account; Argon2 runs in a thread."""
     user = DEMO_USER if credentials.get("email", "").strip().lower() == DEMO_EMAIL else None
-    stored = _DEMO_HASH if user is not None else None  # a real app: its users table's hash
+    stored = demo_hash() if user is not None else None  # a real app: its users table's hash
     if await verify_password_async(stored, credentials.get("password", "")):
         return user
     return None

@@ -11,6 +11,7 @@ or ``route.py`` guards a file route. ``await auth.session_for(req_or_scope)`` re
 a session anywhere (WebSockets, actions). See ``docs/auth.md``.
 """
 
+from . import _extra  # noqa: F401  (first: checks that the 'auth' extra is installed)
 from .core import Auth
 from .errors import AuthConfigError, MissingSecret, SignInError, UntrustedHost
 from .passwords import hash_password, needs_rehash, verify_password, verify_password_async

@@ -26,7 +26,7 @@ import httpx
 from .. import csrf
 from ..app import App
 from ..errors import HTTPError
-from ..middleware._common import STORE_ERRORS, store_kind, store_or_shared_cache
+from ..middleware._common import store_errors, store_kind, store_or_shared_cache
 from ..middleware.chain import Middleware
 from ..middleware.sessions import MemorySessionStore, RedisSessionStore
 from ..openapi import SESSION_SECURITY
@@ -581,7 +581,7 @@ class Auth(Plugin):
         assert self.revocations is not None
         try:
             revoked = await self.revocations.get(jti) is not None
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             logger.warning("nexpress.auth: the revocation store is unavailable (%s); JWT sign-outs are not checked", exc)
             revoked = False
         self.revoked_cache.put(jti, revoked, clock)
@@ -596,7 +596,7 @@ class Auth(Plugin):
         assert self.revocations is not None
         try:
             await self.revocations.set(jti, b"1", self.max_age)
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             logger.error("nexpress.auth: cannot record a JWT sign-out in the revocation store: %s", exc)
 
     async def _session_callback(self, session: Session, *, user: dict | None, token: dict | None) -> Session | None:

@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from .._optional import install_hint
 from .errors import AuthConfigError
 from .session import utc
 
@@ -76,7 +77,8 @@ class Database:
             try:
                 self.engine = create_async_engine(url, **options)
             except Exception as exc:  # a missing driver, an unknown dialect
-                raise AuthConfigError(f"cannot use db={url_or_engine!r}: {exc}") from None
+                hint = f" ({install_hint('postgres')})" if getattr(exc, "name", None) == "asyncpg" else ""
+                raise AuthConfigError(f"cannot use db={url_or_engine!r}: {exc}{hint}") from None
             self.owns_engine = True
         p = table_prefix
         self.metadata = MetaData()

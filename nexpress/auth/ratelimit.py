@@ -30,9 +30,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..middleware._common import store_errors
 from ..middleware.rate_limit import (
     MAX_KEYS,
-    STORE_ERRORS,
     MemoryRateStore,
     RedisRateStore,
     StoreOutage,
@@ -126,7 +126,7 @@ class FailureLimiter:
         if self.store is not self.local and not self.outage.paused:
             try:
                 return await operation(self.store)
-            except STORE_ERRORS as exc:
+            except store_errors() as exc:
                 self.outage.failed(exc)
         return await operation(self.local)
 

@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 
+from .._optional import require
 from ..config import parse_size
 
 logger = logging.getLogger("nexpress.cache")
@@ -455,8 +456,8 @@ class RedisStore(Store):
     """A cache in Redis (redis-py asyncio), shared by every instance."""
 
     def __init__(self, url: str, prefix: str = "nx:") -> None:
-        import redis.asyncio as aioredis
-
+        # redis is an extra: loaded when an app chooses this store
+        aioredis = require("redis.asyncio", "redis", "the Redis cache store")
         self.url = url
         self.prefix = prefix
         self.client = aioredis.Redis.from_url(

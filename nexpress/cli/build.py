@@ -1,5 +1,6 @@
 """``nexpress build`` (prerender into .nexpress/) and ``nexpress export`` (a static site),
-with a progress bar and the table of what was written."""
+with a progress bar and the table of what was written (rich, imported when they
+print, so ``nexpress --help`` does not load it)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ import os
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from ..errors import StartupError
 from ._common import app_argument, load_compiled
@@ -20,6 +18,7 @@ def _progress_run(app: Any, label: str, work) -> list:
     """Run an async build step with a rich progress bar over its pages."""
     import asyncio
 
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..build import targets
@@ -48,6 +47,10 @@ def _progress_run(app: Any, label: str, work) -> list:
 
 
 def _results_table(results: list) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     out = Table(box=None, header_style="bold", pad_edge=False)
     for column, justify in (("PATH", "left"), ("KIND", "left"), ("REVALIDATE", "right"), ("SIZE", "right"), ("TIME", "right"), ("SOURCE", "left")):
         out.add_column(column, justify=justify, no_wrap=True)

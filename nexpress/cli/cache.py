@@ -16,14 +16,10 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 import click
-import httpx
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from .._http import URL_PATH_SAFE, split_path
 from ..cache import Cache, StoreUnavailable
@@ -34,6 +30,9 @@ from ..errors import HTTPError
 from ..pages.reasons import ModuleFacts, reason
 from ._common import app_argument, load_compiled
 from ._devserver import DevServer, find_dev_server
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["cache", "explain_route"]
 
@@ -95,6 +94,8 @@ class DevServerView(CacheView):
     """The memory cache of a running ``nexpress dev``, through ``/_nexpress/api``."""
 
     def __init__(self, server: DevServer) -> None:
+        import httpx  # loaded by the commands that talk to a dev server, not by --help
+
         self.server = server
         self.where = f"memory:// inside nexpress dev at {server.url}"
         self.client = httpx.AsyncClient(
@@ -102,6 +103,8 @@ class DevServerView(CacheView):
         )
 
     async def _call(self, request: Callable[[], Awaitable[httpx.Response]]) -> dict[str, Any]:
+        import httpx
+
         try:
             reply = await request()
         except httpx.HTTPError as exc:
@@ -292,6 +295,9 @@ def _data_note(data: dict[str, Any] | None, now: float) -> str:
 
 
 def print_explanation(info: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
     console = Console(highlight=False, width=max(100, Console().width))
 
     def line(label: str, text: str) -> None:
@@ -343,6 +349,10 @@ def print_explanation(info: dict[str, Any]) -> None:
 
 
 def print_rows(rows: list[dict[str, Any]], where: str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
     if not rows:
         click.echo(f"no entries in {where}")
         return

@@ -7,9 +7,6 @@ import json
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from ..middleware import middleware_name
 from ._common import app_argument, load_app, load_compiled
@@ -44,6 +41,10 @@ def routes(args: tuple[str, ...], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
+    from rich.console import Console  # rich loads when a table is printed, not for --help
+    from rich.markup import escape
+    from rich.table import Table
+
     out = Table(box=None, header_style="bold", pad_edge=False)
     for column in ("METHODS", "PATH", "KIND", "BODY", "RESPONSE", "SOURCE"):
         out.add_column(column, no_wrap=True)
@@ -132,6 +133,9 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
 
 
 def _print_explanation(url: str, info: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
     console = Console(highlight=False)
 
     def line(text: str) -> None:

@@ -28,7 +28,6 @@ from ..serving import ServeError, ServeOptions, check_address, run_server, split
 from ._common import app_argument, check_app, host_option, port_option, resolve_target
 from ._devguard import load_for_dev
 from ._devserver import client_url, remove_dev_file, write_dev_file
-from ._reload import SourceFilter
 
 RELOAD_IGNORE_DIRS = [".venv", "node_modules", ".nexpress", ".git", "__pycache__", "out"]
 
@@ -100,6 +99,9 @@ def serve(target: str | None, options: ServeOptions, strict: bool = False) -> No
                 click.echo(f"nexpress start: warning: {text}", err=True)
     extra: dict[str, Any] = {}
     if options.reload:
+        # watchfiles (what granian reloads with) loads for `nexpress dev` only
+        from ._reload import SourceFilter
+
         extra = {
             "reload": True,
             "reload_paths": [os.getcwd()],

@@ -5,17 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import redis.asyncio as aioredis
-import redis.exceptions
+from .._optional import require
 
 if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
     from ..response import Response
 
-#: What a Redis store raises when the server is down, slow or unreachable.
-STORE_ERRORS: tuple[type[BaseException], ...] = (redis.exceptions.RedisError, OSError)
+
+def store_errors() -> tuple[type[BaseException], ...]:
+    """What a store raises when its server is down, slow or unreachable: ``OSError``,
+    and redis-py's errors once a Redis store has loaded it (redis is an extra, imported
+    by the first :class:`LoopRedis`; before that nothing can raise its errors). Called
+    in an ``except`` clause, so only when something was raised."""
+    loaded = sys.modules.get("redis.exceptions")
+    return (OSError,) if loaded is None else (loaded.RedisError, OSError)
 
 
 def add_vary(res: Response, field: str) -> None:
@@ -79,6 +87,7 @@ class LoopRedis:
     """
 
     def __init__(self, url: str) -> None:
+        self._redis = require("redis.asyncio", "redis", "a Redis store (store='redis://...')")
         self.url = url
         self._client: aioredis.Redis | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -86,7 +95,7 @@ class LoopRedis:
     def client(self) -> aioredis.Redis:
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            self._client = aioredis.Redis.from_url(
+            self._client = self._redis.Redis.from_url(
                 self.url,
                 socket_timeout=1.0,
                 socket_connect_timeout=0.5,

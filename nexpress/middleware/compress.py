@@ -17,9 +17,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from functools import lru_cache
+from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
-
-import brotli
 
 from ._common import add_vary
 from .chain import Middleware
@@ -166,7 +165,7 @@ class _Gzip:
 
 
 class _Brotli:
-    def __init__(self, quality: int) -> None:
+    def __init__(self, brotli: ModuleType, quality: int) -> None:
         self._b = brotli.Compressor(quality=quality, lgwin=22)
 
     def compress(self, data: bytes) -> bytes:
@@ -221,13 +220,20 @@ class Compress(Middleware):
         self.brotli = brotli_enabled
         self.brotli_quality = brotli_quality
         self.compressible = compressible
+        # the brotli extension loads with the first compress() that offers br, not
+        # with ``import nexpress``
+        self._br: ModuleType | None = None
+        if brotli_enabled:
+            import brotli
+
+            self._br = brotli
 
     def encoder(self, coding: str) -> Encoder:
-        return _Brotli(self.brotli_quality) if coding == "br" else _Gzip(self.level)
+        return _Brotli(self._br, self.brotli_quality) if coding == "br" else _Gzip(self.level)
 
     def compress_body(self, coding: str, body: bytes) -> bytes:
         if coding == "br":
-            return brotli.compress(body, quality=self.brotli_quality, lgwin=22)
+            return self._br.compress(body, quality=self.brotli_quality, lgwin=22)
         z = zlib.compressobj(self.level, zlib.DEFLATED, 31)
         return z.compress(body) + z.flush()
 

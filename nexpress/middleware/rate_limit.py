@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import HTTPError
-from ._common import STORE_ERRORS, LoopRedis, is_async_callable, store_kind
+from ._common import LoopRedis, is_async_callable, store_errors, store_kind
 from .chain import Middleware
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_KEYS",
-    "STORE_ERRORS",
     "Decision",
     "MemoryRateStore",
     "RateLimit",
@@ -344,7 +343,7 @@ class RateLimit(Middleware):
         key = await self.client_key(req)
         try:
             return await self.store.hit(key, self.limit, self.window_ms, self.sliding)
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             self.outage.failed(exc)
             return None
 

@@ -34,7 +34,7 @@ import msgspec
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
 from ..errors import HTTPError
-from ._common import STORE_ERRORS, LoopRedis, store_kind
+from ._common import LoopRedis, store_errors, store_kind
 from .chain import Middleware
 
 if TYPE_CHECKING:
@@ -257,7 +257,7 @@ class Sessions(Middleware):
         if stored_id is not None:
             try:
                 stored = await self.store.get(stored_id)
-            except STORE_ERRORS as exc:
+            except store_errors() as exc:
                 raise _store_unavailable(exc) from None
             data = None if stored is None else _decode_data(stored)
             if data is not None:
@@ -317,7 +317,7 @@ class Sessions(Middleware):
                 await self.store.set(session.id, session.encoded(), self.max_age)
             else:
                 await self.store.touch(session.id, self.max_age)
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             raise _store_unavailable(exc) from None
 
     async def _forget(self, session: Session) -> None:
@@ -326,7 +326,7 @@ class Sessions(Middleware):
         try:
             for stored_id in session.stored_ids():
                 await self.store.delete(stored_id)
-        except STORE_ERRORS as exc:
+        except store_errors() as exc:
             raise _store_unavailable(exc) from None
         session.retired_id = None
 

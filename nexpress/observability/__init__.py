@@ -1,6 +1,6 @@
 """Production observability, as optional extras: OpenTelemetry tracing
 (``pip install 'nexpress[otel]'``) and Prometheus metrics
-(``pip install 'nexpress[prometheus]'``).
+(``pip install 'nexpress[metrics]'``).
 
     from nexpress.observability import metrics, tracing
     app.use(tracing())      # a server span per request, named by the route pattern

@@ -1,4 +1,4 @@
-"""Prometheus metrics at ``/metrics`` (``pip install 'nexpress[prometheus]'``).
+"""Prometheus metrics at ``/metrics`` (``pip install 'nexpress[metrics]'``).
 
     from nexpress.observability import metrics
     app.use(metrics())                     # records every request, serves /metrics
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Metrics", "MetricsMiddleware", "method_label", "metrics", "route_label"]
 
-INSTALL_HINT = "metrics() needs prometheus-client: pip install 'nexpress[prometheus]'"
+INSTALL_HINT = "metrics() needs prometheus-client: pip install 'nexpress[metrics]'"
 UNMATCHED = "(unmatched)"
 METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
 DEFAULT_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

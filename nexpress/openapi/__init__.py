@@ -12,6 +12,8 @@ Configuration keys (all optional): ``title``, ``version``, ``description``,
 handler replaces problem+json with their own error body), ``path``
 (``/openapi.json``), ``docs_path`` (``/docs``; ``None`` turns the explorer off) and
 ``include_groups`` (``["auth"]`` documents the ``nexpress.auth`` endpoints).
+The explorer needs the ``openapi`` extra (``pip install 'nexpress[openapi]'``); the
+document does not.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import msgspec
 
 from ..response import Response, framework_headers
 from .document import SESSION_SECURITY, build_document, route_types, type_name
-from .explorer import ASSETS, CSP, asset_sender, explorer_page, explorer_script
+from .explorer import ASSETS, CSP, asset_dir, asset_sender, explorer_page, explorer_script
 
 _EXPLORER_HEADERS = framework_headers(CSP)
 
@@ -66,10 +68,11 @@ class OpenAPI:
         self.app.get(self.path, self.serve_document, **hidden)
         if self.docs_path is None:
             return
+        directory = asset_dir()  # a missing 'openapi' extra fails here, naming it
         self.app.get(self.docs_path, self.serve_explorer, **hidden)
         self.app.get(f"{self.docs_path}/init.js", self.serve_explorer_script, **hidden)
         for name in ASSETS:
-            self.app.get(f"{self.docs_path}/{name}", asset_sender(name), **hidden)
+            self.app.get(f"{self.docs_path}/{name}", asset_sender(directory, name), **hidden)
 
     async def serve_document(self, req: Any) -> Response:
         return Response(self.document_bytes(), media_type="application/json")

@@ -6,6 +6,8 @@ maintainers), served by nexpress itself: the page, its start-up script and the
 assets are ordinary routes, every URL in them is relative (so the explorer also
 works under a mount prefix), and nothing is loaded from a CDN. The start-up script
 is a file, not an inline ``<script>``, so a ``script-src 'self'`` CSP allows it.
+The bundle is the ``openapi`` extra (``pip install 'nexpress[openapi]'``); without it
+``/openapi.json`` is served and the explorer is refused when the app is created.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import posixpath
 from collections.abc import Callable
 from typing import Any
 
-import swagger_ui_bundle
+from .._optional import require
 
 ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js")
 
@@ -27,7 +29,6 @@ CSP = (
 )
 """The explorer's policy: Swagger UI's files from here, its inline styles, requests to
 this site only (the document and "Try it out")."""
-ASSET_DIR = os.fspath(swagger_ui_bundle.swagger_ui_path)
 
 _PAGE = """<!doctype html>
 <html lang="en">
@@ -79,9 +80,17 @@ def explorer_script(spec_path: str, docs_path: str) -> str:
     return _INIT.format(spec=json.dumps(relative_url(spec_path, docs_path)))
 
 
-def asset_sender(name: str) -> Callable:
-    """A handler sending one Swagger UI file from the package (ETag, 304, an hour's cache)."""
-    path = os.path.join(ASSET_DIR, name)
+def asset_dir() -> str:
+    """The folder of the Swagger UI files (imports the ``openapi`` extra's package)."""
+    bundle = require(
+        "swagger_ui_bundle", "openapi", "the /docs API explorer (openapi={'docs_path': None} turns it off)"
+    )
+    return os.fspath(bundle.swagger_ui_path)
+
+
+def asset_sender(directory: str, name: str) -> Callable:
+    """A handler sending one Swagger UI file from ``directory`` (ETag, 304, an hour's cache)."""
+    path = os.path.join(directory, name)
 
     async def send_explorer_asset(req: Any, res: Any) -> None:
         res.set("x-content-type-options", "nosniff").send_file(path, max_age=3600)

@@ -32,8 +32,6 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-import jinja2
-from jinja2 import meta as jinja_meta
 from markupsafe import Markup
 
 from .. import client
@@ -64,6 +62,8 @@ from .render import (
 )
 
 if TYPE_CHECKING:
+    import jinja2
+
     from ..request import Request
 
 __all__ = ["AuthGuard", "FileRouteError", "FileRoutes", "FolderMiddleware", "PageError", "discover", "public_routes"]
@@ -168,8 +168,12 @@ class FileRoutes:
         self.root = app.root
         self.cache = app.cache
         self.debug = app.debug
-        # In dev an undefined variable is an error naming the template and the variable,
-        # not empty text (production renders it empty, as Jinja2 does by default).
+        # Jinja2 loads here, with the first app that has an app/ folder: a JSON API
+        # never pays its import. In dev an undefined variable is an error naming the
+        # template and the variable, not empty text (production renders it empty, as
+        # Jinja2 does by default).
+        import jinja2
+
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(directory),
             autoescape=True,
@@ -259,14 +263,16 @@ class FileRoutes:
     def _compile(self, name: str) -> jinja2.Template:
         """Compile a template now so a syntax error stops start-up, naming file and line;
         check that what it includes exists."""
+        import jinja2
+
         try:
             template = self.env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:
             raise FileRouteError(
                 f"app/{name}:{exc.lineno}: template syntax error: {exc.message}"
             ) from None
-        source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
-        for included in jinja_meta.find_referenced_templates(self.env.parse(source)):
+        source = self._source(name)
+        for included in self._includes(name):
             if included is None:
                 continue
             if not os.path.isfile(os.path.join(self.directory, included)):
@@ -287,8 +293,7 @@ class FileRoutes:
         seen.add(name)
         if self._variables(name) - allowed:
             return False
-        source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
-        for included in jinja_meta.find_referenced_templates(self.env.parse(source)):
+        for included in self._includes(name):
             if included is None or not self.is_constant(included, set(), seen):
                 return False
         return True
@@ -300,15 +305,25 @@ class FileRoutes:
             return set()
         seen.add(name)
         used = self._variables(name) & helpers
-        source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
-        for included in jinja_meta.find_referenced_templates(self.env.parse(source)):
+        for included in self._includes(name):
             if included is not None:
                 used |= self._helpers_used(included, helpers, seen)
         return used
 
+    def _source(self, name: str) -> str:
+        return self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
+
     def _variables(self, name: str) -> set[str]:
-        source = self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
-        return jinja_meta.find_undeclared_variables(self.env.parse(source))
+        """The variables the template ``name`` reads (its own text, not its includes)."""
+        from jinja2 import meta as jinja_meta
+
+        return jinja_meta.find_undeclared_variables(self.env.parse(self._source(name)))
+
+    def _includes(self, name: str) -> list[str | None]:
+        """The templates ``name`` includes, extends or imports (None: a computed name)."""
+        from jinja2 import meta as jinja_meta
+
+        return list(jinja_meta.find_referenced_templates(self.env.parse(self._source(name))))
 
     def _folder_middleware(self, directory: str) -> Any:
         module = self._module(directory, "middleware.py")

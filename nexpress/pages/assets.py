@@ -31,8 +31,6 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
-
 from .._files import safe_join
 from ..errors import HTTPError
 from ..response import Response
@@ -215,6 +213,7 @@ class Assets:
 
     def helper(self) -> Any:
         """The ``asset`` global of the pages' Jinja environment."""
+        import jinja2  # loaded with that environment
 
         @jinja2.pass_context
         def asset(context: Any, path: str) -> str:

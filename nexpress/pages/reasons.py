@@ -15,13 +15,12 @@ import ast
 import os
 from collections.abc import Sequence
 from types import ModuleType
-from typing import Any
-
-import jinja2
-from jinja2 import meta as jinja_meta
-from jinja2 import nodes
+from typing import TYPE_CHECKING, Any
 
 from .reads import PER_VISITOR, reads_in
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["REQUEST_ATTRIBUTES", "TEMPLATE_VARIABLES", "ModuleFacts", "cache_info", "module_facts", "reason"]
 
@@ -87,6 +86,9 @@ def _request_reads(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str
 def template_reads(env: jinja2.Environment, name: str) -> list[tuple[str, int]]:
     """Per-visitor variables a template reads (``req``, ``query``, ``auth``), each
     with the line of its first use."""
+    from jinja2 import meta as jinja_meta
+    from jinja2 import nodes
+
     source = env.loader.get_source(env, name)[0]  # type: ignore[union-attr]
     tree = env.parse(source)
     wanted = jinja_meta.find_undeclared_variables(tree) & set(TEMPLATE_VARIABLES)

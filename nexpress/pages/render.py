@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from html import escape as html_escape
 from typing import TYPE_CHECKING, Any
-from xml.sax.saxutils import escape as xml_escape
 
-import jinja2
 from markupsafe import Markup
 
 from .. import client, csrf
@@ -26,6 +25,8 @@ from .forms import EMPTY_FORM, NO_ERRORS, csrf_field
 from .navigation import PageFinish, close_marker, open_marker, shell_hash
 
 if TYPE_CHECKING:
+    import jinja2
+
     from ..request import Request
     from .actions import ActionSet
 
@@ -137,7 +138,11 @@ def render_template(template: jinja2.Template, context: dict[str, Any]) -> str:
     """Render, naming the template when it uses an undefined variable (dev)."""
     try:
         return template.render(context)
-    except jinja2.UndefinedError as exc:
+    except Exception as exc:
+        import jinja2  # loaded: the template is Jinja's (nexpress.pages imports it on use)
+
+        if not isinstance(exc, jinja2.UndefinedError):
+            raise
         known = ", ".join(sorted(k for k in context if not k.startswith("_")))
         raise TemplateVariableError(
             f"app/{template.name}: {exc.message}; the template can use: {known}"
@@ -390,10 +395,10 @@ def sitemap_xml(entries: list[dict[str, Any]] | list[str]) -> str:
     for entry in entries:
         item = {"url": entry} if isinstance(entry, str) else entry
         lines.append("  <url>")
-        lines.append(f"    <loc>{xml_escape(str(item['url']))}</loc>")
+        lines.append(f"    <loc>{html_escape(str(item['url']), quote=False)}</loc>")
         for key in ("lastmod", "changefreq", "priority"):
             if item.get(key) is not None:
-                lines.append(f"    <{key}>{xml_escape(str(item[key]))}</{key}>")
+                lines.append(f"    <{key}>{html_escape(str(item[key]), quote=False)}</{key}>")
         lines.append("  </url>")
     lines.append("</urlset>")
     return "\n".join(lines) + "\n"

@@ -30,6 +30,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from .._optional import require
+
 logger = logging.getLogger("nexpress")
 
 DEFAULT_BUFFER = 100
@@ -237,6 +239,8 @@ class RedisBroker(Broker):
 
     def __init__(self, url: str, timeout: float = 2.0) -> None:
         super().__init__()
+        # redis is an extra: loaded here, when an app chooses this broker
+        self._redis = require("redis.asyncio", "redis", "pub/sub over Redis")
         self.url = url
         self.timeout = timeout
         self._client: Any = None  # redis.asyncio.Redis, for PUBLISH
@@ -254,9 +258,7 @@ class RedisBroker(Broker):
         self._bind()
         if self._client is not None:
             return
-        # imported on first use, as the cache's Redis store does: an app on memory://
-        # does not pay redis.asyncio's import time at start-up
-        import redis.asyncio as redis
+        redis = self._redis
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 

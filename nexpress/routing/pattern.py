@@ -22,6 +22,7 @@ dropped (no request path could match them).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -428,11 +429,19 @@ def _segment_continues(tokens: list[tuple[int, str, int]], index: int) -> bool:
 
 
 def parse_pattern(pattern: str) -> list[tuple[Segment, ...]]:
-    """Parse an Express 5 pattern into its variants; raise PatternError when invalid."""
+    """Parse an Express 5 pattern into its variants; raise PatternError when invalid.
+
+    Each pattern is parsed once (a route's is read when it is declared and again when
+    the table compiles; segments are immutable): start-up work, paid per route."""
     if not isinstance(pattern, str):
         raise TypeError(f"route pattern must be a str, not {type(pattern).__name__}")
+    return list(_parse_pattern(pattern))
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_pattern(pattern: str) -> tuple[tuple[Segment, ...], ...]:
     if pattern in ("", "/"):
-        return [()]
+        return ((),)
     tokens = _tokenize(pattern)
     splats = [t for t in tokens if t[0] == _SPLAT]
     if len(splats) > 1:
@@ -459,7 +468,7 @@ def parse_pattern(pattern: str) -> list[tuple[Segment, ...]]:
         if key not in seen:
             seen.add(key)
             variants.append(segments)
-    return variants
+    return tuple(variants)
 
 
 def escape_pattern(text: str) -> str:
