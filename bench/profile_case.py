@@ -12,8 +12,8 @@ are noisy; instruction counts (valgrind) are not.
     .venv/bin/python bench/profile_case.py fortunes --mode cprofile      # where the time goes (cProfile, top 30)
     .venv/bin/python bench/profile_case.py fortunes --mode callgrind     # callgrind.out.* for callgrind_annotate
 
-Cases: ``fortunes`` (apps/nexpress_ssr_app.py; bare: apps/bare.py, ``bare-jinja``: the
-same with ``BENCH_BARE_JINJA=1``), ``auth-anon`` / ``auth-jwt`` (apps/nexpress_auth_app.py
+Cases: ``fortunes`` (apps/nexpress_ssr_app.py; ``bare``: apps/bare.py, ``bare-jinja``:
+apps/bare_jinja.py, the same with Jinja2 rendering the page), ``auth-anon`` / ``auth-jwt`` (apps/nexpress_auth_app.py
 ``GET /me``, signed in in-process through the real endpoints for ``auth-jwt``),
 ``plaintext``, ``json`` (apps/nexpress_app.py). ``--before DIR`` adds ``nexpress-before``:
 the same case with DIR's ``nexpress`` package (a git worktree of an older commit).
@@ -145,7 +145,7 @@ def load(case: str, app_name: str) -> Any:
         raise SystemExit(f"{app_name} has no {case} case")
     os.environ.setdefault("BENCH_AUTH", "jwt")
     if app_name == "bare-jinja":
-        os.environ["BENCH_BARE_JINJA"] = "1"
+        module = "bare_jinja"
     sys.path.insert(0, str(APPS))
     return __import__(module).app
 

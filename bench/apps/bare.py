@@ -3,10 +3,7 @@
 A dict lookup on ``scope["path"]``, a manual split for ``/users/<id>``, msgspec for
 JSON bodies, and ``content-type`` + ``content-length`` headers. No framework at all.
 ``/fortunes`` (the SSR case, see _fortunes.py): the shared SQLite query, then
-``html.escape`` and a string join, no template engine. With ``BENCH_BARE_JINJA=1``
-(the ``bare-jinja`` row, "bare ASGI + Jinja2"), ``/fortunes`` renders
-``templates/fortunes.html`` with one Jinja2 ``Environment`` (autoescape on, the
-template compiled at import): the ceiling for a framework that renders Jinja2 pages.
+``html.escape`` and a string join, no template engine.
 """
 
 import os
@@ -29,7 +26,6 @@ TEXT = b"text/plain; charset=utf-8"
 JSON = b"application/json"
 HTML = b"text/html; charset=utf-8"
 DB = _fortunes.connect()  # one connection per process, opened at start-up
-JINJA = os.environ.get("BENCH_BARE_JINJA") == "1"
 
 
 def _plaintext() -> tuple[bytes, bytes]:
@@ -55,28 +51,11 @@ def _fortunes_page() -> tuple[bytes, bytes]:
     return HTML, page.encode()
 
 
-def _jinja_template():
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")),
-        autoescape=True,
-    )
-    return env.get_template("fortunes.html")
-
-
-_TEMPLATE = _jinja_template() if JINJA else None
-
-
-def _fortunes_jinja() -> tuple[bytes, bytes]:
-    return HTML, _TEMPLATE.render(fortunes=_fortunes.query(DB)).encode()
-
-
 ROUTES = {path: _extra for path in extra_static_paths()}
 ROUTES["/plaintext"] = _plaintext
 ROUTES["/express"] = _plaintext  # the Express-idiom case: the same answer
 ROUTES["/json"] = _json
-ROUTES["/fortunes"] = _fortunes_jinja if JINJA else _fortunes_page
+ROUTES["/fortunes"] = _fortunes_page
 
 # The ISR case: the very bytes nexpress serves for its cached /post page (bench/run.py
 # writes them to $BENCH_ISR_PAGE before starting any app), sent as they are.

@@ -144,12 +144,10 @@ def render_template(template: jinja2.Template, context: dict[str, Any]) -> str:
     try:
         return template.render(context)
     except jinja2.UndefinedError as exc:
-        raise _variable_error(template.name, exc, context) from exc
-
-
-def _variable_error(name: str | None, exc: jinja2.UndefinedError, known: Any) -> TemplateVariableError:
-    listed = ", ".join(sorted(k for k in known if not k.startswith("_")))
-    return TemplateVariableError(f"app/{name}: {exc.message}; the template can use: {listed}")
+        known = ", ".join(sorted(k for k in context if not k.startswith("_")))
+        raise TemplateVariableError(
+            f"app/{template.name}: {exc.message}; the template can use: {known}"
+        ) from exc
 
 
 class CompiledTemplate:
@@ -188,12 +186,10 @@ class CompiledTemplate:
                 environment.handle_exception()  # raises it again, with the template's lines
                 raise
         except jinja2.UndefinedError as exc:
-            raise _variable_error(self.name, exc, self._passed(parent)) from exc
-
-    def _passed(self, parent: dict[str, Any]) -> list[str]:
-        """The variables the caller passed (what ``render_template`` lists), not the globals."""
-        globals_ = self.globals
-        return [k for k, v in parent.items() if k not in globals_ or globals_[k] is not v]
+            # what render_template lists: the variables passed, not the globals
+            passed = (k for k, v in parent.items() if k not in self.globals or self.globals[k] is not v)
+            known = ", ".join(sorted(k for k in passed if not k.startswith("_")))
+            raise TemplateVariableError(f"app/{self.name}: {exc.message}; the template can use: {known}") from exc
 
 
 @dataclass(slots=True)
