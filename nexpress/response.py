@@ -566,8 +566,12 @@ class Response:
         if extra:
             headers.extend(extra)
         request = self._request
-        if request is not None and request.per_visitor and not any(k == _CACHE_CONTROL for k, _ in headers):
-            headers.append(PER_VISITOR_CACHE_CONTROL)
+        if request is not None and request.per_visitor:
+            for name, _ in headers:  # a loop, not any(): no generator on every per-visitor answer
+                if name == _CACHE_CONTROL:
+                    break
+            else:
+                headers.append(PER_VISITOR_CACHE_CONTROL)
         head = scope["method"] == "HEAD"
         if self._file is not None:
             await self._write_file(send, scope, headers, head)

@@ -11,6 +11,7 @@ template into it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -124,12 +125,28 @@ def _data_result(result: Any, where: str) -> dict[str, Any] | Response:
     raise TypeError(f"{where}: data(req) must return a dict (or a Response such as redirect(...)), not {type(result).__name__}")
 
 
-async def call_metadata(module: Any, req: Request, data: dict[str, Any]) -> dict[str, Any] | Response:
+def caller(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
+    """``await caller(fn)(*args)`` does what ``await call(fn, *args)`` does, with the
+    sync-or-async question answered now, at start-up: a coroutine function is
+    returned as it is (called directly), anything else goes through :func:`call`."""
+    if fn is None or is_async_callable(fn):
+        return fn
+    return functools.partial(call, fn)
+
+
+def _metadata_of(module: Any) -> tuple[Any, Callable[..., Any] | None]:
+    """A module's ``metadata``: (the value, its caller when it is a function)."""
     value = getattr(module, "metadata", None) if module is not None else None
+    return value, caller(value) if callable(value) else None
+
+
+async def _metadata(value: Any, call_it: Callable[..., Any] | None, req: Request, data: dict[str, Any]) -> dict[str, Any] | Response:
+    """A module's metadata for this request: {} without one, the dict (a copy), or the
+    Response its function returned (``return redirect(...)``)."""
     if value is None:
         return {}
-    if callable(value):
-        value = await call(value, req, data)
+    if call_it is not None:
+        value = await call_it(req, data)
     if isinstance(value, Response):
         return value
     return dict(value or {})
@@ -249,9 +266,16 @@ class PageEndpoint(Endpoint):
         self.tail, self.tail_in_suffix = _static_tail(layouts, client.script_tag())
         self.__qualname__ = f"page ({source})"
         # --- decided once: what every request would otherwise work out again ---
-        self.data_fn = getattr(module, "data", None) if module is not None else None
-        self.data_async = self.data_fn is not None and is_async_callable(self.data_fn)
-        self.page_async = self.page_fn is not None and is_async_callable(self.page_fn)
+        self.data_call = caller(getattr(module, "data", None) if module is not None else None)
+        self.page_call = caller(self.page_fn)
+        # the layouts rendered per request, with their data() (None: no data())
+        self.layout_calls = [
+            (index, layout, caller(getattr(layout.module, "data", None) if layout.module is not None else None))
+            for index, layout in enumerate(layouts)
+            if layout.constant is None
+        ]
+        self.metadata = [_metadata_of(layout.module) for layout in layouts] + [_metadata_of(module)]
+        """Each layout's ``metadata`` and the page's, for a page whose metadata is computed per request."""
         self.compiled = CompiledTemplate(template) if template is not None else None
         self.compiled_layouts = [CompiledTemplate(layout.template) for layout in layouts]
         self.checks_params = not self.dynamic_params and self.static_params is not None
@@ -305,16 +329,6 @@ class PageEndpoint(Endpoint):
             context.update(extra)
         return context
 
-    async def data(self, req: Request) -> dict[str, Any] | Response:
-        """``data(req)`` of page.py (called directly when it is a coroutine function,
-        as decided at start-up)."""
-        if not self.data_async:
-            return await call_data(self.module, req, self.source)
-        result = await self.data_fn(req)  # type: ignore[misc]
-        if result.__class__ is dict:
-            return result
-        return _data_result(result, self.source)
-
     async def render(self, req: Request, res: Response, extra: dict[str, Any] | None = None) -> Any:
         """The page as an HTML document (str), a Response it chose to send instead,
         or None when the document was streamed into ``res``. ``extra``: what a
@@ -322,11 +336,14 @@ class PageEndpoint(Endpoint):
         if self.checks_params:
             await self.check_params(req)
         context = self.context(req, res, extra)
-        data = await self.data(req) if self.data_fn is not None else {}
-        if data.__class__ is not dict and isinstance(data, Response):  # return redirect(...)
-            return data
-        if self.page_fn is not None:
-            body = await self.page_fn(req) if self.page_async else await call(self.page_fn, req)
+        data_call = self.data_call  # page.py's data(req): what call_data() returns
+        data = {} if data_call is None else await data_call(req)
+        if data.__class__ is not dict:
+            data = _data_result(data, self.source)
+            if isinstance(data, Response):  # return redirect(...)
+                return data
+        if self.page_call is not None:
+            body = await self.page_call(req)
             if isinstance(body, Response):
                 return body
             if not isinstance(body, str):
@@ -358,12 +375,11 @@ class PageEndpoint(Endpoint):
     async def layout_data(self, req: Request) -> dict[int, dict[str, Any]] | Response:
         """``data()`` of every layout that is not pre-rendered, by position."""
         found: dict[int, dict[str, Any]] = {}
-        for index, layout in enumerate(self.layouts):
-            if layout.constant is None:
-                data = await call_data(layout.module, req, layout.source)
-                if isinstance(data, Response):
-                    return data
-                found[index] = data
+        for index, layout, data_call in self.layout_calls:
+            data = _data_result(await data_call(req), layout.source) if data_call is not None else {}
+            if isinstance(data, Response):
+                return data
+            found[index] = data
         return found
 
     def wrap(self, body: str, context: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str:
@@ -391,15 +407,12 @@ class PageEndpoint(Endpoint):
         if self.head is not None:
             return meta.inject_head(body, self.head)
         chain: list[dict[str, Any]] = []
-        for index, layout in enumerate(self.layouts):
-            found = await call_metadata(layout.module, req, layout_data.get(index, {}))
+        last = len(self.layouts)
+        for index, (value, call_it) in enumerate(self.metadata):
+            found = await _metadata(value, call_it, req, data if index == last else layout_data.get(index, {}))
             if isinstance(found, Response):
                 return found
             chain.append(found)
-        found = await call_metadata(self.module, req, data)
-        if isinstance(found, Response):
-            return found
-        chain.append(found)
         return meta.inject_head(body, _join(meta.head_tags(meta.merge(chain)), self.assets))
 
 
