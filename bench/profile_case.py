@@ -10,7 +10,7 @@ are noisy; instruction counts (valgrind) are not.
     .venv/bin/python bench/profile_case.py fortunes --apps nexpress --before /tmp/before-ssr
     .venv/bin/python bench/profile_case.py fortunes --mode time          # µs/request (wall clock, best of 5)
     .venv/bin/python bench/profile_case.py fortunes --mode cprofile      # where the time goes (cProfile, top 30)
-    .venv/bin/python bench/profile_case.py fortunes --mode callgrind     # callgrind.out.* for callgrind_annotate
+    .venv/bin/python bench/profile_case.py fortunes --mode body -n 1     # the page it measures
 
 Cases: ``fortunes`` (apps/nexpress_ssr_app.py; ``bare``: apps/bare.py, ``bare-jinja``:
 apps/bare_jinja.py, the same with Jinja2 rendering the page), ``auth-anon`` / ``auth-jwt`` (apps/nexpress_auth_app.py
@@ -226,37 +226,30 @@ def main() -> None:
     parser.add_argument("cases", nargs="+", choices=sorted(CASES))
     parser.add_argument("--apps", default="", help=f"comma-separated: {', '.join(APP_NAMES)} (default: those with the case)")
     parser.add_argument("--before", help="an older nexpress checkout: adds nexpress-before")
-    parser.add_argument("--mode", default="instructions", choices=("instructions", "time", "cprofile", "callgrind", "body", "count"))
-    parser.add_argument("-n", type=int, default=0, help="measured requests (default: 2000; 20000 for time/cprofile)")
+    parser.add_argument("--mode", default="instructions", choices=("instructions", "time", "cprofile", "body", "count"))
+    parser.add_argument("-n", type=int, default=0, help="measured requests (default: 2000 for instructions, 20000 for time/cprofile)")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    n = args.n or (2000 if args.mode in ("instructions", "callgrind") else 20000)
-    if args.child or args.mode in ("count",):
+    if args.child or args.mode == "count":  # one app, one case, in this process (-n as given)
         name = args.apps.split(",")[0] if args.apps else "nexpress"
-        asyncio.run(run(args.cases[0], name, n if args.n or args.mode != "count" else 0, args.warmup, args.mode))
+        asyncio.run(run(args.cases[0], name, args.n, args.warmup, args.mode))
         return
+    n = args.n or (2000 if args.mode == "instructions" else 20000)
     for case in args.cases:
-        wanted = [a for a in args.apps.split(",") if a] or [a for a in APP_NAMES if a.startswith("nexpress") or CASES[case][2]]
+        has_bare = CASES[case][2] is not None
+        default = ["nexpress", *(["bare"] if has_bare else []), *(["bare-jinja"] if case == "fortunes" else [])]
+        wanted = [a for a in args.apps.split(",") if a] or default
         if args.before and "nexpress-before" not in wanted:
             wanted.append("nexpress-before")
         results: dict[str, float] = {}
         for name in wanted:
-            if name != "nexpress" and name != "nexpress-before" and CASES[case][2] is None:
+            if not name.startswith("nexpress") and not has_bare:
                 continue
             before = args.before if name == "nexpress-before" else None
             if args.mode == "instructions":
                 results[name] = value = instructions(case, name, n, args.warmup, before)
                 print(f"{name:16} {case:10} {value:12,.0f} instructions/request", flush=True)
-            elif args.mode == "callgrind":
-                out = f"callgrind.out.{case}.{name}"
-                cmd = [
-                    "valgrind", "--tool=callgrind", "--collect-atstart=yes", f"--callgrind-out-file={BENCH / 'results' / out}",
-                    sys.executable, __file__, case, "--apps", name, "--child", "--mode", "count", "-n", str(n),
-                ]  # fmt: skip
-                (BENCH / "results").mkdir(exist_ok=True)
-                subprocess.run(cmd, check=True, env=child_env(before), cwd=APPS, capture_output=True)
-                print(f"bench/results/{out}: callgrind_annotate it (start-up included; compare with -n 0)")
             else:
                 cmd = [sys.executable, __file__, case, "--apps", name, "--child", "--mode", args.mode, "-n", str(n), "--warmup", str(args.warmup)]
                 subprocess.run(cmd, check=True, env=child_env(before), cwd=APPS)
