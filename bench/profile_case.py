@@ -14,7 +14,8 @@ are noisy; instruction counts (valgrind) are not.
 
 Cases: ``fortunes`` (apps/nexpress_ssr_app.py; ``bare``: apps/bare.py, ``bare-jinja``:
 apps/bare_jinja.py, the same with Jinja2 rendering the page), ``auth-anon`` / ``auth-jwt`` (apps/nexpress_auth_app.py
-``GET /me``, signed in in-process through the real endpoints for ``auth-jwt``),
+``GET /me``, signed in in-process through the real endpoints for ``auth-jwt``; ``auth-cookie``:
+anonymous with a 299-byte cookie that is not a session),
 ``plaintext``, ``json`` (apps/nexpress_app.py). ``--before DIR`` adds ``nexpress-before``:
 the same case with DIR's ``nexpress`` package (a git worktree of an older commit).
 
@@ -47,6 +48,7 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "fortunes": ("/fortunes", "nexpress_ssr_app", "bare"),
     "auth-anon": ("/me", "nexpress_auth_app", None),
     "auth-jwt": ("/me", "nexpress_auth_app", None),
+    "auth-cookie": ("/me", "nexpress_auth_app", None),
     "plaintext": ("/plaintext", "nexpress_app", "bare"),
     "json": ("/json", "nexpress_app", "bare"),
 }
@@ -157,6 +159,8 @@ async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
     headers: list[tuple[bytes, bytes]] = [(b"user-agent", b"wrk"), (b"accept", b"*/*")]
     if case == "auth-jwt":
         headers.append((b"cookie", await sign_in(app)))
+    elif case == "auth-cookie":  # anonymous with a cookie as long as the session's (bench/run.py)
+        headers.append((b"cookie", b"nexpress.other=" + b"a" * 284))
     template = scope_for("GET", path, headers)
     exchange = Exchange()
     receive, send = exchange.receive, exchange.send

@@ -96,6 +96,7 @@ class Case:
         return VARIANTS[self.variant].routes
 
 
+OTHER_COOKIE = "nexpress.other=" + "a" * 284  # 299 bytes, as long as the bench's JWT session cookie
 CASES = [
     Case("plaintext", "/plaintext", "/plaintext", "base"),
     # nexpress's Express idiom, res.type("text/plain").send(...), against each app's own
@@ -116,6 +117,9 @@ CASES = [
     # req.auth read by an API route: anonymous (the middleware finds no cookie), then
     # signed in with a JWT session and with a database session on PostgreSQL
     Case("auth-anon", "/me (req.auth, anonymous)", "/me", "auth-jwt"),
+    # anonymous, carrying a cookie as long as the session's (that is not one): what the
+    # bytes themselves cost, apart from the session lookup
+    Case("auth-cookie", "/me (anonymous, 300-byte cookie)", "/me", "auth-jwt", (f"Cookie: {OTHER_COOKIE}",)),
     Case("auth-jwt", "/me (req.auth, JWT)", "/me", "auth-jwt", signed_in=True),
     Case("auth-db", "/me (req.auth, PostgreSQL)", "/me", "auth-db", signed_in=True),
     Case("ws-echo", "WS echo (16 sockets)", "/ws/echo", "ws", units=("rt/s", "µs/rt")),
