@@ -96,6 +96,7 @@ class Case:
         return VARIANTS[self.variant].routes
 
 
+OTHER_COOKIE = "nexpress.other=" + "a" * 284  # 299 bytes, as long as the bench's JWT session cookie
 CASES = [
     Case("plaintext", "/plaintext", "/plaintext", "base"),
     # nexpress's Express idiom, res.type("text/plain").send(...), against each app's own
@@ -116,6 +117,9 @@ CASES = [
     # req.auth read by an API route: anonymous (the middleware finds no cookie), then
     # signed in with a JWT session and with a database session on PostgreSQL
     Case("auth-anon", "/me (req.auth, anonymous)", "/me", "auth-jwt"),
+    # anonymous, carrying a cookie as long as the session's (that is not one): what the
+    # bytes themselves cost, apart from the session lookup
+    Case("auth-cookie", "/me (anonymous, 300-byte cookie)", "/me", "auth-jwt", (f"Cookie: {OTHER_COOKIE}",)),
     Case("auth-jwt", "/me (req.auth, JWT)", "/me", "auth-jwt", signed_in=True),
     Case("auth-db", "/me (req.auth, PostgreSQL)", "/me", "auth-db", signed_in=True),
     Case("ws-echo", "WS echo (16 sockets)", "/ws/echo", "ws", units=("rt/s", "µs/rt")),
@@ -208,7 +212,7 @@ def parse_config(argv: list[str] | None = None) -> Config:
     )
     p.add_argument(
         "--apps",
-        help="comma-separated subset: bare,nexpress,nexpress-rsgi,starlette,fastapi,litestar,express,next (BENCH_APPS)",
+        help="comma-separated subset: bare,bare-jinja,nexpress,nexpress-rsgi,starlette,fastapi,litestar,express,next (BENCH_APPS)",
     )
     p.add_argument(
         "--cases",
@@ -464,6 +468,14 @@ def all_apps() -> list[AppSpec]:
     no_isr = {"isr": None, **nexpress_only}
     return [
         AppSpec("bare", "bare ASGI", "granian", "bare:app", targets={**nexpress_only, **no_ws}),
+        # the SSR ceiling for a Jinja2 framework: bare.py with /fortunes rendered by Jinja2
+        AppSpec(
+            "bare-jinja",
+            "bare ASGI + Jinja2",
+            "granian",
+            "bare_jinja:app",
+            targets={key: None for key in VARIANTS if key != "fortunes"},
+        ),
         AppSpec("nexpress", "nexpress", "granian", "nexpress_app:app", targets=ssr),
         AppSpec(
             "nexpress-rsgi",
@@ -483,17 +495,19 @@ def all_apps() -> list[AppSpec]:
 
 
 def _before_apps() -> list[AppSpec]:
-    """``BENCH_BEFORE=/path/to/an/older/checkout``: the same base cases (apps/nexpress_core_app.py)
-    and ISR page served by that checkout's nexpress, measured in the same rounds: a
-    before/after table for a change. Every other case is n/a for it."""
+    """``BENCH_BEFORE=/path/to/an/older/checkout``: the same base cases (apps/nexpress_core_app.py),
+    ISR page, SSR page and auth cases served by that checkout's nexpress, measured in the
+    same rounds: a before/after table for a change. Every other case is n/a for it."""
     before = os.environ.get("BENCH_BEFORE", "").strip()
     if not before:
         return []
     root = Path(before).resolve()
     if not (root / "nexpress" / "__init__.py").is_file():
         sys.exit(f"bench: BENCH_BEFORE={before!r} is not a nexpress checkout (no nexpress/__init__.py)")
-    targets: dict[str, str | None] = {key: None for key in VARIANTS if key not in ("base", "isr")}
-    targets["isr"] = "nexpress_isr_app:app"
+    targets: dict[str, str | None] = {key: None for key in VARIANTS if key != "base"}
+    # apps written with the public API every version has (file routes, nexpress.auth)
+    targets.update(isr="nexpress_isr_app:app", fortunes="nexpress_ssr_app:app")
+    targets.update({"auth-jwt": "nexpress_auth_app:app", "auth-db": "nexpress_auth_app:app"})
     return [AppSpec("nexpress-before", "nexpress (before)", "granian", "nexpress_core_app:app", targets=targets, root=root)]
 
 
@@ -1570,7 +1584,8 @@ def main(argv: list[str] | None = None) -> int:
         notes.append(
             "/fortunes (SSR): 12 rows read from SQLite + 1 added per request, sorted, escaped, "
             "rendered to HTML (Jinja2 for nexpress file routes, Starlette, FastAPI and Litestar; "
-            "a server-rendered App Router page for Next.js; html.escape + join for bare). "
+            "a server-rendered App Router page for Next.js; html.escape + join for bare, the same "
+            "query and templates/fortunes.html rendered by one Jinja2 Environment for bare + Jinja2). "
             f"Python apps: one sqlite3 connection per process, queried synchronously; SQLite "
             f"{sqlite3.sqlite_version}, better-sqlite3 {meta['versions']['better-sqlite3']} for Next.js."
         )

@@ -310,6 +310,23 @@ def parse_cookie_header(raw: bytes) -> dict[str, str]:
     return cookies
 
 
+_COOKIE_CACHE_LIMIT = 4096  # longer Cookie headers are parsed every time, never kept
+
+
+def cookie_pairs(raw: bytes) -> tuple[tuple[str, str], ...]:
+    """:func:`parse_cookie_header` as (name, value) pairs, kept for the last few
+    hundred distinct headers: a visitor sends the same Cookie header with every
+    request (a session token of a few hundred bytes), so parsing it once is enough."""
+    if len(raw) > _COOKIE_CACHE_LIMIT:
+        return tuple(parse_cookie_header(raw).items())
+    return _cached_cookie_pairs(raw)
+
+
+@lru_cache(maxsize=512)
+def _cached_cookie_pairs(raw: bytes) -> tuple[tuple[str, str], ...]:
+    return tuple(parse_cookie_header(raw).items())
+
+
 _COOKIE_VALUE_SAFE = "!#$&'()*+-./:<>?@[]^_`{|}~"
 
 

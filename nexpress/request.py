@@ -22,7 +22,7 @@ from ._http import (
     Headers,
     MultiDict,
     accepts,
-    parse_cookie_header,
+    cookie_pairs,
     parse_qs,
     require_json,
 )
@@ -99,6 +99,8 @@ class Request:
         self.route = route
         self.app = app
         self._auth: AuthSession | None = None
+        self._headers: Headers | None = None  # built on first use (None: a check, no exception)
+        self._cookies: dict[str, str] | None = None
         # True once something read what differs per visitor (req.auth, req.cookies,
         # req.signed_cookies, req.session): the response then gets
         # Cache-Control: private, no-store unless it has its own
@@ -166,11 +168,10 @@ class Request:
 
     @property
     def headers(self) -> Headers:
-        try:
-            return self._headers
-        except AttributeError:
-            self._headers = Headers(self.scope["headers"])
-            return self._headers
+        headers = self._headers
+        if headers is None:
+            self._headers = headers = Headers(self.scope["headers"])
+        return headers
 
     def get(self, name: str, default: str | None = None) -> str | None:
         """A request header, case-insensitively (Express's ``req.get``)."""
@@ -218,16 +219,15 @@ class Request:
         self._session = value
 
     def _cookie_jar(self) -> dict[str, str]:
-        try:
-            return self._cookies
-        except AttributeError:
-            cookies: dict[str, str] = {}
+        cookies = self._cookies
+        if cookies is None:
+            cookies = {}
             for name, value in self.scope["headers"]:
                 if name == b"cookie":
-                    for k, v in parse_cookie_header(value).items():
+                    for k, v in cookie_pairs(value):
                         cookies.setdefault(k, v)
             self._cookies = cookies
-            return cookies
+        return cookies
 
     @property
     def signed_cookies(self) -> dict[str, str]:

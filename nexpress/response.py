@@ -55,6 +55,7 @@ browser's cookies, so a prefetched page rendered for older cookies (a form whose
 CSRF token another answer's cookie replaced) is fetched again, not shown."""
 _COOKIE_MARK = (COOKIE_MARK.encode("ascii"), b"1")
 _CACHE_CONTROL = b"cache-control"
+_VARY = b"vary"
 #: What a response that read per-visitor data gets unless it set its own (Next.js sends
 #: the same for dynamically rendered pages): no shared cache or CDN may keep it.
 PER_VISITOR_CACHE_CONTROL = (_CACHE_CONTROL, b"private, no-store")
@@ -265,7 +266,12 @@ class Response:
 
     def vary(self, field: str) -> Response:
         """Add ``field`` to the Vary header once (``*`` absorbs everything)."""
-        current = self.get("vary")
+        for name, value in self._headers:
+            if name == _VARY:
+                current = value.decode("latin-1")
+                break
+        else:  # the common case (every page response): the first field
+            return self.set("vary", field)
         fields = [f.strip() for f in current.split(",")] if current else []
         if "*" in fields or any(f.lower() == field.lower() for f in fields):
             return self
@@ -560,8 +566,12 @@ class Response:
         if extra:
             headers.extend(extra)
         request = self._request
-        if request is not None and request.per_visitor and not any(k == _CACHE_CONTROL for k, _ in headers):
-            headers.append(PER_VISITOR_CACHE_CONTROL)
+        if request is not None and request.per_visitor:
+            for name, _ in headers:  # a loop, not any(): no generator on every per-visitor answer
+                if name == _CACHE_CONTROL:
+                    break
+            else:
+                headers.append(PER_VISITOR_CACHE_CONTROL)
         head = scope["method"] == "HEAD"
         if self._file is not None:
             await self._write_file(send, scope, headers, head)

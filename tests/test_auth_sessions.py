@@ -220,6 +220,40 @@ def test_jwt_sessions_expire_and_roll(tmp_path):
     assert tokens.decrypt(fresh, [SECRET], "nexpress.session-token")["exp"] > time.time() + 29 * DAY
 
 
+def test_a_known_jwt_session_is_a_dict_lookup_per_request(tmp_path, monkeypatch):
+    # issue 21 item 6: once a process has seen a JWT session cookie, a request neither
+    # decrypts it nor names it again (a hash of the cookie for sessions without jti), and
+    # within session_cache_ttl its revocation is a dict lookup, not a call to the store
+    from nexpress.auth import core
+
+    app, auth = credentials_app(tmp_path, session="jwt")
+    client = client_for(app)
+    value = session_cookie(sign_in(client))
+    legacy = tokens.encrypt({"sub": "u-alice"}, [SECRET], "nexpress.session-token", 30 * DAY)  # no jti
+    calls: list[str] = []
+
+    def counting(name, fn):
+        def wrapper(*args, **kwargs):
+            calls.append(name)
+            return fn(*args, **kwargs)
+
+        return wrapper
+
+    for cookie in (value, legacy):
+        assert with_cookie(client, cookie).get("/me").json()["user"]["id"] == "u-alice"  # learnt here
+        monkeypatch.setattr(tokens, "decrypt", counting("decrypt", tokens.decrypt))
+        monkeypatch.setattr(core, "_jwt_id", counting("_jwt_id", core._jwt_id))
+        monkeypatch.setattr(auth, "_revoked", counting("_revoked", auth._revoked))
+        monkeypatch.setattr(auth.revocations, "get", counting("store get", auth.revocations.get))
+        for _ in range(3):
+            assert with_cookie(client, cookie).get("/me").json()["user"]["id"] == "u-alice"
+        assert calls == []
+        monkeypatch.undo()
+    # a sign-out still reaches the cached session at once (this process wrote the denylist)
+    assert sign_out(with_cookie(client, value)).status_code == 303
+    assert with_cookie(client, value).get("/me").json()["user"] is None
+
+
 REVOCATION_REDIS = "redis://127.0.0.1:6379/11"  # no other test file uses DB 11
 
 

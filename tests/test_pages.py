@@ -693,3 +693,63 @@ def test_a_dynamic_page_reading_auth_or_cookies_is_private_and_one_reading_nothi
         assert page.headers.get("cache-control") == "private, no-store", path
     assert "guest" in c.get("/me", headers=HTML).text
     assert "cache-control" not in c.get("/clock", headers=HTML).headers  # dynamic, but the same for all
+
+
+# --- per request, a page does none of the work start-up did ----------------------------------
+
+
+def test_a_page_request_redoes_no_start_up_work(tmp_path, monkeypatch):
+    # issue 21 item 3: Jinja2's render merged the template's globals (a ChainMap walked
+    # in Python) into a copy of the context on every render, and call() asked whether
+    # data(), page(), a layout's data() and metadata() were coroutine functions on every
+    # request; both are decided once now, and the pages render exactly as before
+    import collections
+
+    import nexpress._call as call_module
+
+    c = client(
+        tmp_path,
+        {
+            "app/layout.html": ROOT_LAYOUT,
+            "app/rows/page.html": "{% for r in rows %}<p>{{ r }}</p>{% endfor %}{{ range(2)|list }}{{ action_result }}",
+            "app/rows/page.py": "dynamic = True\nmetadata = {'title': 'Rows'}\n\nasync def data(req):\n    return {'rows': ['a', '<b>']}\n",
+            "app/shop/layout.html": "<nav>{{ user }} {{ range(1)|list }}</nav>{{ children }}",
+            "app/shop/layout.py": "async def data(req):\n    return {'user': 'ada'}\n",
+            "app/shop/page.py": (
+                "dynamic = True\n\nasync def page(req):\n    return '<p>shop</p>'\n\n"
+                "async def metadata(req, data):\n    return {'title': 'Shop'}\n"
+            ),
+        },
+    )
+    first = {url: c.get(url, headers=HTML).text for url in ("/rows", "/shop")}
+    rows, shop = first["/rows"], first["/shop"]
+    assert "<p>a</p><p>&lt;b&gt;</p>[0, 1]None" in rows and "<title>Rows</title>" in rows
+    assert "<nav>ada [0]</nav>" in shop and "<p>shop</p>" in shop and "<title>Shop</title>" in shop
+    counts: collections.Counter[str] = collections.Counter()
+    chain_iter = collections.ChainMap.__iter__
+    is_async = call_module.is_async_callable
+
+    def counting_iter(self):
+        counts["template globals merged"] += 1
+        return chain_iter(self)
+
+    def counting_is_async(fn):
+        counts["coroutine function? asked"] += 1
+        return is_async(fn)
+
+    monkeypatch.setattr(collections.ChainMap, "__iter__", counting_iter)
+    monkeypatch.setattr(call_module, "is_async_callable", counting_is_async)
+    for url, text in first.items():
+        assert c.get(url, headers=HTML).text == text
+    assert counts == {}
+
+
+def test_an_undefined_variable_names_what_the_template_was_given_not_its_globals(tmp_path):
+    files = {"app/page.html": "<p>{{ titel }}</p>", "app/page.py": "dynamic = True\nasync def data(req):\n    return {'title': 'x'}\n"}
+    r = client(tmp_path, files, debug=True).get("/", headers=HTML)
+    assert r.status_code == 500
+    listed = re.search(r"the template can use: ([\w, ]+)", r.text)
+    assert listed is not None
+    names = listed.group(1).split(", ")
+    assert "title" in names and "req" in names and "csrf" in names and "form" in names
+    assert "range" not in names and "asset" not in names  # Jinja2's and nexpress's globals

@@ -340,6 +340,46 @@ class TestCookies:
         body = self.make(secret="k" * 32).get("/c", headers={"Cookie": "sid=s:admin"}).json()
         assert body["signed"] == {}
 
+    def test_a_cookie_header_is_parsed_once_per_distinct_value(self, monkeypatch):
+        # issue 21 item 6: a visitor sends the same few hundred bytes of Cookie with every
+        # request; parsing them again each time was most of what carrying them cost
+        import secrets
+
+        import nexpress._http as http_module
+        import nexpress.request as request_module
+
+        parsed = []
+        real = http_module.parse_cookie_header
+
+        def counting(raw):
+            parsed.append(raw)
+            return real(raw)
+
+        monkeypatch.setattr(http_module, "parse_cookie_header", counting)
+        monkeypatch.setattr(request_module, "parse_cookie_header", counting, raising=False)
+        client = self.make()
+        header = f"nexpress.session-token={secrets.token_urlsafe(176)}; theme=dark%20blue"
+        for _ in range(3):
+            assert client.get("/c", headers={"Cookie": header}).json()["cookies"]["theme"] == "dark blue"
+        assert len(parsed) == 1
+        long = f"big={'x' * 5000}; theme=light"  # long headers are parsed every time, never kept
+        for _ in range(2):
+            assert client.get("/c", headers={"Cookie": long}).json()["cookies"]["theme"] == "light"
+        assert len(parsed) == 3
+
+    def test_each_request_gets_its_own_cookie_dict(self):
+        app = App()
+
+        @app.get("/m")
+        async def m(req):
+            before = dict(req.cookies)
+            req.cookies["added"] = "by the handler"
+            return before
+
+        client = client_for(app)
+        for _ in range(2):  # the second request parses nothing: its dict is still its own
+            assert client.get("/m", headers={"Cookie": "a=1"}).json() == {"a": "1"}
+
 
 # --- client, proxies -------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import secrets as _random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlencode
 
 import httpx
@@ -487,8 +487,12 @@ class Auth(Plugin):
         value = self.read_cookie(req, "session-token")
         if not value:
             return
-        await self.ensure_started()
-        session, renewed = await self._session_from_cookie(value, renew=True)
+        if not self.started:
+            await self.ensure_started()
+        if self.strategy == "jwt":
+            session, renewed = await self._jwt_session(value, True)
+        else:
+            session, renewed = await self._database_session(value, True)
         req.auth = session
         if session is None:
             self.clear_cookie(req, res, "session-token")
@@ -539,18 +543,25 @@ class Auth(Plugin):
 
     async def _jwt_session(self, value: str, renew: bool) -> tuple[Session | None, str | None]:
         salt = self.cookie_salt()
-        claims = self.token_cache.get(value, 0.0)
-        if claims is None:  # decrypted once per distinct cookie (a JWE cannot change)
+        known = self.token_cache.get(value, 0.0)
+        if known is None:  # decrypted once per distinct cookie (a JWE cannot change)
             claims = tokens.decrypt(value, self.secrets, salt)
             if claims is None or not isinstance(claims.get("sub"), str):
                 return None, None
-            self.token_cache.put(value, claims, 0.0)
+            # with what every request would otherwise work out again from the claims
+            known = _KnownToken(claims, _jwt_id(claims, value), datetime.fromtimestamp(claims["exp"], UTC))
+            self.token_cache.put(value, known, 0.0)
+        claims = known.claims
         now = time.time()
         if claims["exp"] <= now:
             self.token_cache.drop(value)
             return None, None
-        if await self._revoked(_jwt_id(claims, value)):
+        revoked = self.revoked_cache.get(known.jti, time.monotonic())  # a dict lookup once asked
+        if revoked is None:
+            revoked = await self._revoked(known.jti)
+        if revoked:
             return None, None
+        expires = known.expires
         hook = self.callbacks.get("jwt")
         if hook is not None:
             updated = await hook(token=dict(claims), user=None, account=None, profile=None, trigger=None, is_new_user=False)
@@ -563,8 +574,11 @@ class Auth(Plugin):
             body.setdefault("jti", _jwt_id(claims, value))  # a legacy session keeps its name
             renewed = tokens.encrypt(body, self.secrets, salt, self.max_age)
             claims = tokens.decrypt(renewed, self.secrets, salt) or claims
+            expires = datetime.fromtimestamp(claims["exp"], UTC)
         user = User(claims["sub"], claims.get("name"), claims.get("email"), claims.get("picture"))
-        session = Session(user, datetime.fromtimestamp(claims["exp"], UTC))
+        session = Session(user, expires)
+        if "session" not in self.callbacks:
+            return session, renewed
         return await self._session_callback(session, user=None, token=claims), renewed
 
     def cookie_salt(self) -> str:
@@ -744,6 +758,15 @@ class Auth(Plugin):
         """The account name failed attempts are counted for: the first field, normalised."""
         first = next(iter(provider.credentials))
         return str(fields.get(first, "")).strip().lower()[:320]
+
+
+class _KnownToken(NamedTuple):
+    """A JWT session cookie this process decrypted: its claims, the name it is
+    revoked under, and its expiry as the datetime ``Session.expires`` holds."""
+
+    claims: dict[str, Any]
+    jti: str
+    expires: datetime
 
 
 def _jwt_id(claims: Mapping[str, Any], value: str) -> str:

@@ -199,6 +199,8 @@ class PageFinish:
 
     async def finish(self, req: Request, res: Response) -> None:
         res.vary(NAV_HEADER)
+        if not self.cached and not wants_partial(req.scope):
+            return  # a page rendered for this request, no navigation fetch: nothing to adapt
         if res.status_code not in (200, 422) or res.body_stream is not None or res.file_path is not None:
             return
         content_type = res.get("content-type")

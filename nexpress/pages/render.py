@@ -2,12 +2,16 @@
 
 Every rendering mode renders the same way here; the cache decides how often.
 What does not depend on the request is decided when the page is discovered:
-templates compiled, layouts that read nothing but ``children`` pre-rendered into
-two strings, static metadata turned into ``<head>`` tags once.
+templates compiled (with their globals flattened into one dict), layouts that read
+nothing but ``children`` pre-rendered into two strings (all of them joined into one
+frame), static metadata turned into ``<head>`` tags once, whether ``data()`` is a
+coroutine function. Per request a page builds one context dict and renders its
+template into it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape as html_escape
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from .. import client, csrf
-from .._call import call
+from .._call import call, is_async_callable
 from ..errors import HTTPError
 from ..response import Response
 from ..routing.endpoint import Endpoint
@@ -111,7 +115,10 @@ async def call_data(module: Any, req: Request, where: str) -> dict[str, Any] | R
     fn = getattr(module, "data", None) if module is not None else None
     if fn is None:
         return {}
-    result = await call(fn, req)
+    return _data_result(await call(fn, req), where)
+
+
+def _data_result(result: Any, where: str) -> dict[str, Any] | Response:
     if result is None:
         return {}
     if isinstance(result, (dict, Response)):
@@ -119,12 +126,28 @@ async def call_data(module: Any, req: Request, where: str) -> dict[str, Any] | R
     raise TypeError(f"{where}: data(req) must return a dict (or a Response such as redirect(...)), not {type(result).__name__}")
 
 
-async def call_metadata(module: Any, req: Request, data: dict[str, Any]) -> dict[str, Any] | Response:
+def caller(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
+    """``await caller(fn)(*args)`` does what ``await call(fn, *args)`` does, with the
+    sync-or-async question answered now, at start-up: a coroutine function is
+    returned as it is (called directly), anything else goes through :func:`call`."""
+    if fn is None or is_async_callable(fn):
+        return fn
+    return functools.partial(call, fn)
+
+
+def _metadata_of(module: Any) -> tuple[Any, Callable[..., Any] | None]:
+    """A module's ``metadata``: (the value, its caller when it is a function)."""
     value = getattr(module, "metadata", None) if module is not None else None
+    return value, caller(value) if callable(value) else None
+
+
+async def _metadata(value: Any, call_it: Callable[..., Any] | None, req: Request, data: dict[str, Any]) -> dict[str, Any] | Response:
+    """A module's metadata for this request: {} without one, the dict (a copy), or the
+    Response its function returned (``return redirect(...)``)."""
     if value is None:
         return {}
-    if callable(value):
-        value = await call(value, req, data)
+    if call_it is not None:
+        value = await call_it(req, data)
     if isinstance(value, Response):
         return value
     return dict(value or {})
@@ -134,19 +157,68 @@ class TemplateVariableError(NameError):
     """A template used a variable nobody passed (an error in dev; empty in production)."""
 
 
+def _is_undefined(exc: Exception) -> bool:
+    """An undefined template variable (StrictUndefined in dev)."""
+    import jinja2  # loaded: the template is Jinja's (nexpress.pages imports it on use)
+
+    return isinstance(exc, jinja2.UndefinedError)
+
+
 def render_template(template: jinja2.Template, context: dict[str, Any]) -> str:
     """Render, naming the template when it uses an undefined variable (dev)."""
     try:
         return template.render(context)
     except Exception as exc:
-        import jinja2  # loaded: the template is Jinja's (nexpress.pages imports it on use)
-
-        if not isinstance(exc, jinja2.UndefinedError):
+        if not _is_undefined(exc):
             raise
         known = ", ".join(sorted(k for k in context if not k.startswith("_")))
         raise TemplateVariableError(
             f"app/{template.name}: {exc.message}; the template can use: {known}"
         ) from exc
+
+
+class CompiledTemplate:
+    """A page's or layout's template, rendered into one context dict built per request.
+
+    ``jinja2.Template.render(context)`` copies the context, merges the copy into a
+    new dict with the template's globals (a ``ChainMap``, iterated in Python) and
+    lists that ChainMap's keys again for the ``Context``: for a page of a dozen rows
+    that was a fifth of the whole request. Here the globals are flattened once, at
+    start-up (``globals``), the caller builds the context on top of them in one dict
+    (:meth:`context`), and :meth:`render` hands that dict to the template as it is.
+    The output, the undefined-variable behaviour and the tracebacks (rewritten to
+    template lines by ``Environment.handle_exception``) are those of ``render``."""
+
+    __slots__ = ("blocks", "context_class", "environment", "globals", "name", "root", "template")
+
+    def __init__(self, template: jinja2.Template) -> None:
+        self.template = template
+        self.environment = template.environment
+        self.globals: dict[str, Any] = dict(template.globals)
+        self.name = template.name
+        self.blocks = template.blocks
+        self.root = template.root_render_func
+        self.context_class = self.environment.context_class
+
+    def render(self, parent: dict[str, Any]) -> str:
+        """Render with ``parent`` as the template's variables: a dict built for this
+        render that already holds ``globals`` under the caller's values (Jinja2 only
+        reads it). An undefined variable in dev names the template and what it can use."""
+        environment = self.environment
+        try:
+            try:
+                context = self.context_class(environment, parent, self.name, self.blocks, globals=self.globals)
+                return environment.concat(self.root(context))  # type: ignore[attr-defined]
+            except Exception:
+                environment.handle_exception()  # raises it again, with the template's lines
+                raise
+        except Exception as exc:
+            if not _is_undefined(exc):
+                raise
+            # what render_template lists: the variables passed, not the globals
+            passed = (k for k, v in parent.items() if k not in self.globals or self.globals[k] is not v)
+            known = ", ".join(sorted(k for k in passed if not k.startswith("_")))
+            raise TemplateVariableError(f"app/{self.name}: {exc.message}; the template can use: {known}") from exc
 
 
 @dataclass(slots=True)
@@ -205,6 +277,30 @@ class PageEndpoint(Endpoint):
         self.head, self.head_in_prefix = _static_head(layouts, module, assets)
         self.tail, self.tail_in_suffix = _static_tail(layouts, client.script_tag())
         self.__qualname__ = f"page ({source})"
+        # --- decided once: what every request would otherwise work out again ---
+        self.data_call = caller(getattr(module, "data", None) if module is not None else None)
+        self.page_call = caller(self.page_fn)
+        # the layouts rendered per request, with their data() (None: no data())
+        self.layout_calls = [
+            (index, layout, caller(getattr(layout.module, "data", None) if layout.module is not None else None))
+            for index, layout in enumerate(layouts)
+            if layout.constant is None
+        ]
+        self.metadata = [_metadata_of(layout.module) for layout in layouts] + [_metadata_of(module)]
+        """Each layout's ``metadata`` and the page's, for a page whose metadata is computed per request."""
+        self.compiled = CompiledTemplate(template) if template is not None else None
+        self.compiled_layouts = [CompiledTemplate(layout.template) for layout in layouts]
+        self.checks_params = not self.dynamic_params and self.static_params is not None
+        # every layout pre-rendered (markers, head and client.js included): the page's
+        # whole frame as two strings, joined around the body in one copy
+        self.frame: tuple[str, str] | None = None
+        if all(layout.constant is not None for layout in layouts):
+            prefix = "".join(layout.constant[0] for layout in layouts)  # type: ignore[index]
+            suffix = "".join(layout.constant[1] for layout in reversed(layouts))  # type: ignore[index]
+            self.frame = (prefix, suffix)
+        self.fixed = {**(self.compiled.globals if self.compiled is not None else {}), **ACTION_DEFAULTS}
+        """The page template's globals and the server-action defaults: what every
+        render's context starts from."""
 
     async def check_params(self, req: Request) -> None:
         """``dynamic_params = False``: only the params ``static_params()`` lists exist."""
@@ -225,38 +321,62 @@ class PageEndpoint(Endpoint):
         await self.finish.finish(req, res)  # a streamed page (None) gets its Vary header
         return None
 
+    def context(self, req: Request, res: Response, extra: dict[str, Any] | None) -> dict[str, Any]:
+        """What the page's and its layouts' templates see (:func:`base_context` and the
+        ``csrf``/``action`` helpers, ``extra`` over them), on top of ``fixed``, in one
+        dict. Handing ``auth`` over does not mark the request (see :func:`base_context`)."""
+        helpers = Helpers(req, res, self.actions)
+        marked = req.per_visitor
+        context = {
+            **self.fixed,
+            "req": req,
+            "params": req.params,
+            "query": LazyQuery(req),
+            "auth": req.auth,
+            "csrf": helpers.csrf,
+            "action": helpers.action,
+        }
+        req.per_visitor = marked or self.per_visitor
+        if extra:
+            context.update(extra)
+        return context
+
     async def render(self, req: Request, res: Response, extra: dict[str, Any] | None = None) -> Any:
         """The page as an HTML document (str), a Response it chose to send instead,
         or None when the document was streamed into ``res``. ``extra``: what a
         server action adds to the context (``action_result``, ``form``...)."""
-        await self.check_params(req)
-        helpers = Helpers(req, res, self.actions)
-        context = base_context(req)
-        if self.per_visitor:
-            req.per_visitor = True
-        context["csrf"] = helpers.csrf
-        context["action"] = helpers.action
-        if extra:
-            context.update(extra)
-        data = await call_data(self.module, req, self.source)
-        if isinstance(data, Response):
-            return data
-        if self.page_fn is not None:
-            body = await call(self.page_fn, req)
+        if self.checks_params:
+            await self.check_params(req)
+        context = self.context(req, res, extra)
+        data_call = self.data_call  # page.py's data(req): what call_data() returns
+        data = {} if data_call is None else await data_call(req)
+        if data.__class__ is not dict:
+            data = _data_result(data, self.source)
+            if isinstance(data, Response):  # return redirect(...)
+                return data
+        if self.page_call is not None:
+            body = await self.page_call(req)
             if isinstance(body, Response):
                 return body
             if not isinstance(body, str):
                 raise TypeError(f"{self.source}: page(req) must return str (HTML) or a Response")
         else:
-            assert self.template is not None
-            body = render_template(self.template, {**context, **data})
-        layout_data = await self.layout_data(req)
-        if isinstance(layout_data, Response):
-            return layout_data
-        body = self.wrap(body, context, layout_data)
-        document = await self.with_head(req, body, data, layout_data)
-        if isinstance(document, Response):
-            return document
+            assert self.compiled is not None
+            body = self.compiled.render({**context, **data} if data else context)
+        frame = self.frame
+        if frame is not None:  # every layout pre-rendered: no layout data to read
+            document: str | Response = frame[0] + body + frame[1]
+            layout_data: dict[int, dict[str, Any]] = {}
+        else:
+            found = await self.layout_data(req)
+            if isinstance(found, Response):
+                return found
+            layout_data = found
+            document = self.wrap(body, context, layout_data)
+        if not self.head_in_prefix:
+            document = await self.with_head(req, document, data, layout_data)
+            if isinstance(document, Response):
+                return document
         if not self.tail_in_suffix:
             document = inject_tail(document, self.tail)
         if len(document) > STREAM_THRESHOLD:
@@ -267,25 +387,26 @@ class PageEndpoint(Endpoint):
     async def layout_data(self, req: Request) -> dict[int, dict[str, Any]] | Response:
         """``data()`` of every layout that is not pre-rendered, by position."""
         found: dict[int, dict[str, Any]] = {}
-        for index, layout in enumerate(self.layouts):
-            if layout.constant is None:
-                data = await call_data(layout.module, req, layout.source)
-                if isinstance(data, Response):
-                    return data
-                found[index] = data
+        for index, layout, data_call in self.layout_calls:
+            data = _data_result(await data_call(req), layout.source) if data_call is not None else {}
+            if isinstance(data, Response):
+                return data
+            found[index] = data
         return found
 
     def wrap(self, body: str, context: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str:
         """Put the page inside its layouts, innermost first, marking where the page
-        goes in each (nexpress.pages.navigation) so client navigation can swap it."""
+        goes in each (nexpress.pages.navigation) so client navigation can swap it.
+        ``context``: the page's (see :meth:`context`), without its ``data()``."""
         for index in range(len(self.layouts) - 1, -1, -1):
             layout = self.layouts[index]
             if layout.constant is not None:  # markers included (FileRoutes._layout_plan)
                 body = layout.constant[0] + body + layout.constant[1]
                 continue
-            html = render_template(layout.template, {**context, **layout_data[index], "children": Markup(SLOT)})
+            template = self.compiled_layouts[index]
+            html = template.render({**template.globals, **context, **layout_data[index], "children": Markup(SLOT)})
             if html.count(SLOT) != 1:  # children output twice (or in a loop): no markers
-                body = render_template(layout.template, {**context, **layout_data[index], "children": Markup(body)})
+                body = template.render({**template.globals, **context, **layout_data[index], "children": Markup(body)})
                 continue
             prefix, _, suffix = html.partition(SLOT)
             body = prefix + open_marker(layout.id, shell_hash(prefix, suffix)) + body + close_marker(layout.id) + suffix
@@ -298,15 +419,12 @@ class PageEndpoint(Endpoint):
         if self.head is not None:
             return meta.inject_head(body, self.head)
         chain: list[dict[str, Any]] = []
-        for index, layout in enumerate(self.layouts):
-            found = await call_metadata(layout.module, req, layout_data.get(index, {}))
+        last = len(self.layouts)
+        for index, (value, call_it) in enumerate(self.metadata):
+            found = await _metadata(value, call_it, req, data if index == last else layout_data.get(index, {}))
             if isinstance(found, Response):
                 return found
             chain.append(found)
-        found = await call_metadata(self.module, req, data)
-        if isinstance(found, Response):
-            return found
-        chain.append(found)
         return meta.inject_head(body, _join(meta.head_tags(meta.merge(chain)), self.assets))
 
 

@@ -1,0 +1,267 @@
+"""Per-request cost of one benchmark case, in-process: instructions, time, or a profile.
+
+Drives an app's ASGI callable directly (``await app(scope, receive, send)`` with a
+prepared scope, a fresh copy per request, no server and no sockets), so what it
+counts is the app's own work per request. On a shared machine wall-clock numbers
+are noisy; instruction counts (valgrind) are not.
+
+    .venv/bin/python bench/profile_case.py fortunes                      # instructions/request: nexpress, bare, bare+Jinja2
+    .venv/bin/python bench/profile_case.py auth-jwt auth-anon            # several cases
+    .venv/bin/python bench/profile_case.py fortunes --apps nexpress --before /tmp/before-ssr
+    .venv/bin/python bench/profile_case.py fortunes --mode time          # µs/request (wall clock, best of 5)
+    .venv/bin/python bench/profile_case.py fortunes --mode cprofile      # where the time goes (cProfile, top 30)
+    .venv/bin/python bench/profile_case.py fortunes --mode body -n 1     # the page it measures
+
+Cases: ``fortunes`` (apps/nexpress_ssr_app.py; ``bare``: apps/bare.py, ``bare-jinja``:
+apps/bare_jinja.py, the same with Jinja2 rendering the page), ``auth-anon`` / ``auth-jwt`` (apps/nexpress_auth_app.py
+``GET /me``, signed in in-process through the real endpoints for ``auth-jwt``; ``auth-cookie``:
+anonymous with a 299-byte cookie that is not a session),
+``plaintext``, ``json`` (apps/nexpress_app.py). ``--before DIR`` adds ``nexpress-before``:
+the same case with DIR's ``nexpress`` package (a git worktree of an older commit).
+
+Instructions: the case runs twice under ``valgrind --tool=cachegrind --cache-sim=no``,
+with ``-n 0`` and ``-n N`` requests after the same warm-up (``PYTHONHASHSEED=0``, so
+both runs do the same start-up work); the difference / N is the cost of one request,
+deterministic to a few instructions. The driver itself (a scope copy, the receive
+and send coroutines) is in every app's count, a few thousand instructions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+APPS = BENCH / "apps"
+ROOT = BENCH.parent
+
+# case -> (path, module for nexpress, module for bare; None: no such case for bare)
+CASES: dict[str, tuple[str, str, str | None]] = {
+    "fortunes": ("/fortunes", "nexpress_ssr_app", "bare"),
+    "auth-anon": ("/me", "nexpress_auth_app", None),
+    "auth-jwt": ("/me", "nexpress_auth_app", None),
+    "auth-cookie": ("/me", "nexpress_auth_app", None),
+    "plaintext": ("/plaintext", "nexpress_app", "bare"),
+    "json": ("/json", "nexpress_app", "bare"),
+}
+APP_NAMES = ("nexpress", "bare", "bare-jinja")
+
+
+def scope_for(method: str, path: str, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> dict[str, Any]:
+    """An HTTP scope as granian builds it for a request from wrk."""
+    raw, _, query = path.partition("?")
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "server": ("127.0.0.1", 8000),
+        "client": ("127.0.0.1", 50000),
+        "scheme": "http",
+        "method": method,
+        "root_path": "",
+        "path": raw,
+        "raw_path": raw.encode(),
+        "query_string": query.encode(),
+        "headers": [(b"host", b"127.0.0.1:8000"), *headers],
+        "extensions": {},
+        "state": {},
+    }
+
+
+class Exchange:
+    """receive/send for one request; keeps the status, headers and body."""
+
+    __slots__ = ("body", "headers", "request", "status")
+
+    def __init__(self, body: bytes = b"") -> None:
+        self.request = {"type": "http.request", "body": body, "more_body": False}
+        self.status = 0
+        self.headers: list = []
+        self.body = b""
+
+    async def receive(self) -> dict:
+        return self.request
+
+    async def send(self, message: dict) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            self.headers = message.get("headers", [])
+        else:
+            self.body += message.get("body", b"")
+
+
+async def lifespan(app: Any) -> None:
+    messages = iter([{"type": "lifespan.startup"}])
+    done = asyncio.get_running_loop().create_future()
+
+    async def receive() -> dict:
+        try:
+            return next(messages)
+        except StopIteration:
+            await asyncio.Future()  # shutdown never comes: the app keeps running
+            raise
+
+    async def send(message: dict) -> None:
+        if not done.done():
+            done.set_result(message)
+
+    task = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}, receive, send))
+    message = await done
+    if message["type"] != "lifespan.startup.complete":
+        raise SystemExit(f"start-up failed: {message}")
+    lifespan.task = task  # type: ignore[attr-defined]
+
+
+async def request(app: Any, method: str, path: str, headers: list[tuple[bytes, bytes]] = (), body: bytes = b"") -> Exchange:
+    exchange = Exchange(body)
+    await app(scope_for(method, path, list(headers)), exchange.receive, exchange.send)
+    return exchange
+
+
+async def sign_in(app: Any) -> bytes:
+    """The session cookie, through nexpress.auth's endpoints (as bench/run.py does)."""
+    answer = await request(app, "GET", "/api/auth/csrf")
+    cookie = next(v for k, v in answer.headers if k == b"set-cookie").split(b";")[0]
+    token = json.loads(answer.body)["csrfToken"]
+    form = f"csrfToken={token}&email=bench%40example.test&password=bench".encode()
+    headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"cookie", cookie), (b"content-length", str(len(form)).encode())]
+    answer = await request(app, "POST", "/api/auth/callback/credentials", headers, form)
+    session = [v.split(b";")[0] for k, v in answer.headers if k == b"set-cookie" and b"session-token=" in v]
+    if answer.status != 303 or not session:
+        raise SystemExit(f"signing in failed: {answer.status} {answer.body[:200]!r}")
+    return session[0]
+
+
+def load(case: str, app_name: str) -> Any:
+    _, nexpress_module, bare_module = CASES[case]
+    module = nexpress_module if app_name.startswith("nexpress") else bare_module
+    if module is None:
+        raise SystemExit(f"{app_name} has no {case} case")
+    os.environ.setdefault("BENCH_AUTH", "jwt")
+    if app_name == "bare-jinja":
+        module = "bare_jinja"
+    sys.path.insert(0, str(APPS))
+    return __import__(module).app
+
+
+async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
+    app = load(case, app_name)
+    await lifespan(app)
+    path = CASES[case][0]
+    headers: list[tuple[bytes, bytes]] = [(b"user-agent", b"wrk"), (b"accept", b"*/*")]
+    if case == "auth-jwt":
+        headers.append((b"cookie", await sign_in(app)))
+    elif case == "auth-cookie":  # anonymous with a cookie as long as the session's (bench/run.py)
+        headers.append((b"cookie", b"nexpress.other=" + b"a" * 284))
+    template = scope_for("GET", path, headers)
+    exchange = Exchange()
+    receive, send = exchange.receive, exchange.send
+
+    async def loop(count: int) -> None:
+        for _ in range(count):
+            exchange.body = b""
+            await app({**template, "headers": list(template["headers"])}, receive, send)
+
+    await loop(warmup)
+    if exchange.status != 200:
+        raise SystemExit(f"{app_name} {case}: status {exchange.status}: {exchange.body[:300]!r}")
+    if case == "auth-jwt" and b"bench-user" not in exchange.body:
+        raise SystemExit(f"{app_name} {case}: not signed in: {exchange.body[:300]!r}")
+    if mode == "count":
+        await loop(n)
+    elif mode == "time":
+        best = min([await _timed(loop, n) for _ in range(5)])
+        print(f"{app_name:16} {case:10} {best / n * 1e6:8.1f} µs/request (best of 5 x {n})")
+    elif mode == "cprofile":
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await loop(n)
+        profiler.disable()
+        stats = pstats.Stats(profiler).sort_stats("tottime")
+        print(f"{app_name} {case}: {n} requests")
+        stats.print_stats(30)
+    elif mode == "body":
+        sys.stdout.write(exchange.body.decode())
+
+
+async def _timed(loop: Any, n: int) -> float:
+    start = time.perf_counter()
+    await loop(n)
+    return time.perf_counter() - start
+
+
+def child_env(before: str | None) -> dict[str, str]:
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    nexpress_root = before or str(ROOT)
+    env["PYTHONPATH"] = os.pathsep.join([str(APPS), nexpress_root])
+    return env
+
+
+def instructions(case: str, app_name: str, n: int, warmup: int, before: str | None) -> float:
+    """(instructions with n requests - with 0) / n, each run under cachegrind."""
+    counts = []
+    for count in (0, n):
+        cmd = [
+            "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+            sys.executable, __file__, case, "--apps", app_name, "--child", "--mode", "count",
+            "-n", str(count), "--warmup", str(warmup),
+        ]  # fmt: skip
+        done = subprocess.run(cmd, capture_output=True, text=True, env=child_env(before), cwd=APPS)
+        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+        if done.returncode != 0 or not found:
+            raise SystemExit(f"{app_name} {case}: valgrind run failed:\n{done.stdout}\n{done.stderr[-3000:]}")
+        counts.append(int(found.group(1).replace(",", "")))
+    return (counts[1] - counts[0]) / n
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("cases", nargs="+", choices=sorted(CASES))
+    parser.add_argument("--apps", default="", help=f"comma-separated: {', '.join(APP_NAMES)} (default: those with the case)")
+    parser.add_argument("--before", help="an older nexpress checkout: adds nexpress-before")
+    parser.add_argument("--mode", default="instructions", choices=("instructions", "time", "cprofile", "body", "count"))
+    parser.add_argument("-n", type=int, default=0, help="measured requests (default: 2000 for instructions, 20000 for time/cprofile)")
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child or args.mode == "count":  # one app, one case, in this process (-n as given)
+        name = args.apps.split(",")[0] if args.apps else "nexpress"
+        asyncio.run(run(args.cases[0], name, args.n, args.warmup, args.mode))
+        return
+    n = args.n or (2000 if args.mode == "instructions" else 20000)
+    for case in args.cases:
+        has_bare = CASES[case][2] is not None
+        default = ["nexpress", *(["bare"] if has_bare else []), *(["bare-jinja"] if case == "fortunes" else [])]
+        wanted = [a for a in args.apps.split(",") if a] or default
+        if args.before and "nexpress-before" not in wanted:
+            wanted.append("nexpress-before")
+        results: dict[str, float] = {}
+        for name in wanted:
+            if not name.startswith("nexpress") and not has_bare:
+                continue
+            before = args.before if name == "nexpress-before" else None
+            if args.mode == "instructions":
+                results[name] = value = instructions(case, name, n, args.warmup, before)
+                print(f"{name:16} {case:10} {value:12,.0f} instructions/request", flush=True)
+            else:
+                cmd = [sys.executable, __file__, case, "--apps", name, "--child", "--mode", args.mode, "-n", str(n), "--warmup", str(args.warmup)]
+                subprocess.run(cmd, check=True, env=child_env(before), cwd=APPS)
+        for name, value in results.items():
+            for base in ("bare-jinja", "bare"):
+                if base in results and name.startswith("nexpress"):
+                    print(f"  {name} / {base}: {results[base] / value:.3f} (instruction ratio, higher is better)")
+
+
+if __name__ == "__main__":
+    main()
