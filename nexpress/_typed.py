@@ -32,8 +32,8 @@ from typing import Any, NotRequired, Required, Union, get_args, get_origin
 
 import msgspec
 
-from ._http import BadRequest, MultiDict, require_json
-from .errors import HTTPError
+from .http.errors import HTTPError
+from .http.headers import BadRequest, MultiDict, require_json
 
 __all__ = [
     "MISSING",

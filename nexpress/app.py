@@ -17,15 +17,15 @@ from typing import Any
 
 from ._asgi import Dispatcher, ErrorLayer, build_invoker
 from ._asgi.websocket import serve_websocket
-from ._call import call_all
 from ._lifecycle import BUILD_OUTPUT_KEY, Lifecycle
 from .cache import Cache, MemoryStore, store_from_url
 from .cache.manifest import OUTPUT, load_prerendered, stale_sources
 from .config import load_settings
 from .csrf import MissingSecret, has_secret
 from .devtools import TOKEN_ENV, DevTools
-from .errors import StartupError
 from .health import Health
+from .http.calls import call_all
+from .http.errors import StartupError
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url

@@ -39,11 +39,11 @@ import os
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from .errors import HTTPError, StartupError
+from .http.errors import HTTPError, StartupError
 
 if TYPE_CHECKING:
-    from .request import Request
-    from .response import Response
+    from .http.request import Request
+    from .http.response import Response
 
 __all__ = [
     "FIELD",

@@ -34,10 +34,10 @@ from urllib.parse import quote
 from . import csrf
 from .cache import Cache
 from .cache.explain import entry_row, human_age, human_size
-from .errors import HTTPError
+from .http.errors import HTTPError
+from .http.request import Request
+from .http.response import Response, framework_headers
 from .middleware import Middleware, middleware_name
-from .request import Request
-from .response import Response, framework_headers
 from .routing import RouteDef
 
 __all__ = ["BASE", "TOKEN_ENV", "TOKEN_HEADER", "DevTools", "RequestLog", "loopback_host", "loopback_peer", "matches"]

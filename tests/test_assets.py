@@ -15,8 +15,8 @@ from helpers import write_files
 
 from nexpress import App, client
 from nexpress.cli import main
+from nexpress.http.response import COOKIE_MARK
 from nexpress.pages.assets import fingerprinted_name, split_fingerprint
-from nexpress.response import COOKIE_MARK
 from nexpress.testing import TestClient
 
 HTML = {"accept": "text/html"}

@@ -1,4 +1,4 @@
-"""The pure HTTP helpers (nexpress._http) and cookie signing (nexpress._signing)."""
+"""The pure HTTP helpers (nexpress.http.headers) and cookie signing (nexpress.http.cookies)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import email.utils
 
 import pytest
 
-from nexpress._http import (
+from nexpress.http.cookies import sign, unsign
+from nexpress.http.errors import HTTPError
+from nexpress.http.headers import (
     BadRequest,
     Headers,
     MultiDict,
@@ -24,8 +26,6 @@ from nexpress._http import (
     split_path,
     wants_html,
 )
-from nexpress._signing import sign, unsign
-from nexpress.errors import HTTPError
 
 # --- percent_decode ------------------------------------------------------------
 

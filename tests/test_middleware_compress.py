@@ -18,10 +18,10 @@ from conftest import Server, start_server
 from helpers import asgi_call, client_for
 
 from nexpress import App, HTTPError
+from nexpress.http.response import Response
 from nexpress.middleware import compress
 from nexpress.middleware._common import add_vary
 from nexpress.middleware.compress import is_compressible, negotiate_encoding, parse_accept_encoding
-from nexpress.response import Response
 
 BIG = "nexpress " * 400  # 3600 bytes of text
 

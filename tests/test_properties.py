@@ -24,7 +24,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nexpress import App, Router
-from nexpress._http import (
+from nexpress.http.errors import HTTPError
+from nexpress.http.headers import (
     Headers,
     accepts,
     decode_raw_path,
@@ -38,9 +39,8 @@ from nexpress._http import (
     split_path,
     wants_html,
 )
-from nexpress._multipart import MultipartReader, UploadFile
-from nexpress.errors import HTTPError
-from nexpress.request import Request
+from nexpress.http.multipart import MultipartReader, UploadFile
+from nexpress.http.request import Request
 from nexpress.routing.pattern import PatternError, escape_pattern, parse_pattern
 from nexpress.routing.table import compile_routes
 

@@ -1254,7 +1254,7 @@ def test_the_guide_lists_every_public_request_name() -> None:
     import re
     from pathlib import Path
 
-    from nexpress.request import Request
+    from nexpress.http.request import Request
 
     guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text()
     section = guide.split("## Requests (`req`)")[1].split("\n## ")[0]

@@ -959,7 +959,7 @@ class TestCookies:
         assert "set-cookie" not in r.headers
 
     def test_signed(self):
-        from nexpress._signing import unsign
+        from nexpress.http.cookies import unsign
 
         [header] = set_cookies(cookie_app(lambda res: res.cookie("sid", "42", signed=True), secret="k" * 32))
         value = header.split(";")[0].split("=", 1)[1]

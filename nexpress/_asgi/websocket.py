@@ -38,8 +38,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .._http import decode_raw_path, split_path
-from ..errors import HTTPError, problem
+from ..http.errors import HTTPError, problem
+from ..http.headers import decode_raw_path, split_path
+from ..http.request import Request
+from ..http.response import Response
 from ..middleware.chain import run_chain
 from ..realtime.websocket import (
     WebSocket,
@@ -50,8 +52,6 @@ from ..realtime.websocket import (
     origin_allowed,
     refuse_upgrade,
 )
-from ..request import Request
-from ..response import Response
 from ..routing import WS
 
 if TYPE_CHECKING:

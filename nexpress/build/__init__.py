@@ -22,11 +22,11 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .. import client
-from .._http import http_scope
 from ..cache import Entry
 from ..cache.isr import CachedEndpoint, bare_request
 from ..cache.manifest import MANIFEST, output_dir, source_digests
-from ..errors import html_page
+from ..http.errors import html_page
+from ..http.headers import http_scope
 from ..pages.assets import PREFIX
 from ..pages.forms import SLOT_PREFIX
 from ..routing.pattern import fill

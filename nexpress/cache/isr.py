@@ -25,13 +25,13 @@ from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
-from .. import _wire
 from .._asgi import send_result
-from .._call import call
-from .._files import etag_matches
-from .._http import URL_PATH_SAFE, http_scope
-from ..request import Request
-from ..response import Response
+from ..http import writer as _wire
+from ..http.calls import call
+from ..http.files import etag_matches
+from ..http.headers import URL_PATH_SAFE, http_scope
+from ..http.request import Request
+from ..http.response import Response
 from ..routing import positional_arity
 from ..routing.endpoint import Endpoint, Invoker
 from . import (

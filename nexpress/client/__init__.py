@@ -18,7 +18,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
-from ..response import Response
+from ..http.response import Response
 from ..routing import RouteDef
 from ..routing.endpoint import Endpoint
 

@@ -14,7 +14,7 @@ from .._optional import require
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from ..response import Response
+    from ..http.response import Response
 
 
 def store_errors() -> tuple[type[BaseException], ...]:

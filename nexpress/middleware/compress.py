@@ -24,8 +24,8 @@ from ._common import add_vary
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["Compress", "compress", "is_compressible", "negotiate_encoding", "parse_accept_encoding"]
 

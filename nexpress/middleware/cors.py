@@ -23,8 +23,8 @@ from ._common import add_vary, is_async_callable
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["Cors", "OriginPolicy", "cors", "matches_any_origin", "origin_is_well_formed", "origin_policy"]
 

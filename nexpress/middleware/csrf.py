@@ -23,12 +23,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
 from .. import csrf as tokens
-from ..errors import HTTPError
+from ..http.errors import HTTPError
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["CsrfProtection", "csrf"]
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from ..response import Response, framework_headers
+from ..http.response import Response, framework_headers
 from .document import SESSION_SECURITY, build_document, route_types, type_name
 from .explorer import ASSETS, CSP, asset_dir, asset_sender, explorer_page, explorer_script
 

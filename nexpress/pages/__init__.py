@@ -35,13 +35,13 @@ from urllib.parse import quote, unquote
 from markupsafe import Markup
 
 from .. import client
-from .._files import safe_join
 from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
-from ..errors import HTTPError
+from ..http.errors import HTTPError
+from ..http.files import safe_join
+from ..http.response import Response
 from ..middleware.chain import Middleware
 from ..openapi import SESSION_SECURITY
-from ..response import Response
 from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint
 from ..routing.pattern import escape_pattern, pattern_regex
@@ -64,7 +64,7 @@ from .render import (
 if TYPE_CHECKING:
     import jinja2
 
-    from ..request import Request
+    from ..http.request import Request
 
 __all__ = ["AuthGuard", "FileRouteError", "FileRoutes", "FolderMiddleware", "PageError", "discover", "public_routes"]
 

@@ -31,9 +31,9 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from .._files import safe_join
-from ..errors import HTTPError
-from ..response import Response
+from ..http.errors import HTTPError
+from ..http.files import safe_join
+from ..http.response import Response
 from ..routing import RouteDef
 from ..routing.endpoint import Endpoint
 

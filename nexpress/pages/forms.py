@@ -22,8 +22,8 @@ from markupsafe import Markup
 from .. import csrf
 
 if TYPE_CHECKING:
-    from ..request import FormData, Request
-    from ..response import Response
+    from ..http.request import FormData, Request
+    from ..http.response import Response
 
 __all__ = ["FormValues", "csrf_field", "fill_csrf_slot", "slot_marker"]
 

@@ -1,4 +1,4 @@
-"""Realtime: WebSocket routes, the pub/sub brokers, and (in ``nexpress._sse``) the
+"""Realtime: WebSocket routes, the pub/sub brokers, and (in ``nexpress.http.sse``) the
 Server-Sent Events format behind ``res.sse()``.
 
 This package sits beside ``request``/``response`` in the dependency order: it

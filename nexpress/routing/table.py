@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .._call import is_async_callable
-from .._http import BadRequest, percent_decode
 from .._typed import handler_arity
+from ..http.calls import is_async_callable
+from ..http.headers import BadRequest, percent_decode
 from ..middleware.chain import Middleware
 from . import (
     WS,

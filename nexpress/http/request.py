@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import msgspec
 from python_multipart.multipart import parse_options_header
 
-from ._http import (
+from .errors import HTTPError
+from .headers import (
     BadRequest,
     Headers,
     MultiDict,
@@ -26,14 +27,13 @@ from ._http import (
     parse_qs,
     require_json,
 )
-from ._multipart import MultipartReader, PayloadTooLarge, UploadFile
-from .errors import HTTPError
+from .multipart import MultipartReader, PayloadTooLarge, UploadFile
 
 if TYPE_CHECKING:
-    from .app import App
-    from .auth.session import Session as AuthSession
-    from .middleware.sessions import Session
-    from .routing.table import Route
+    from ..app import App
+    from ..auth.session import Session as AuthSession
+    from ..middleware.sessions import Session
+    from ..routing.table import Route
 
 T = TypeVar("T")
 
@@ -238,7 +238,7 @@ class Request:
         try:
             return self._signed
         except AttributeError:
-            from ._signing import unsign
+            from .cookies import unsign
 
             secret = self.app.secret
             signed = {}

@@ -10,8 +10,8 @@ from email.utils import parsedate_to_datetime
 from typing import Protocol
 from urllib.parse import quote
 
-from ._http import content_type_for, http_date, parse_range
 from .errors import HTTPError
+from .headers import content_type_for, http_date, parse_range
 
 _FORBIDDEN_IN_SEGMENT = ("\\", "\x00", "/")
 

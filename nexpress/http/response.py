@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from . import _wire
-from ._files import FileBody, FilePlan, content_disposition, plan_file, safe_join
-from ._http import (
+from . import writer as _wire
+from .cookies import sign
+from .errors import HTTPError
+from .files import FileBody, FilePlan, content_disposition, plan_file, safe_join
+from .headers import (
     HTML,
     JSON,
     OCTET,
@@ -32,9 +34,7 @@ from ._http import (
     encode_url,
     format_set_cookie,
 )
-from ._signing import sign
-from ._sse import event_stream
-from .errors import HTTPError
+from .sse import event_stream
 
 if TYPE_CHECKING:
     from .request import Request
