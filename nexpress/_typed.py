@@ -32,8 +32,9 @@ from typing import Any, NotRequired, Required, Union, get_args, get_origin
 
 import msgspec
 
-from .http.errors import HTTPError
-from .http.headers import BadRequest, MultiDict, require_json
+from .http.errors import BadRequest, HTTPError
+from .http.negotiation import require_json
+from .http.query import MultiDict
 
 __all__ = [
     "MISSING",

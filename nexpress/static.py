@@ -10,8 +10,8 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from .http.files import safe_join, safe_segments_join
-from .http.headers import BadRequest, split_path
+from .http.errors import BadRequest
+from .http.paths import safe_join, safe_segments_join, split_path
 from .middleware.chain import Middleware
 
 if TYPE_CHECKING:

@@ -35,7 +35,7 @@ import anyio.from_thread
 import httpx
 
 from ._lifecycle import BUILD_OUTPUT_KEY
-from .http.headers import http_scope
+from .http.scope import http_scope
 
 __all__ = ["TestClient", "WebSocketClosed", "WebSocketRejected", "WebSocketSession"]
 

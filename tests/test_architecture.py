@@ -20,8 +20,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nexpress"
 # Lower layers never import higher ones; modules of one layer may import each other
 # (without cycles). The first matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("nexpress.http.errors", "nexpress.http.headers", "nexpress.http.calls", "nexpress.http.cookies", "nexpress.http.sse", "nexpress.http.writer", "nexpress.config", "nexpress._lifecycle", "nexpress._optional"),
-    ("nexpress.http.files", "nexpress.http.multipart", "nexpress.http.request", "nexpress.http.response", "nexpress.templating", "nexpress.csrf", "nexpress._typed"),
+    ("nexpress.http", "nexpress.config", "nexpress._lifecycle", "nexpress._optional"),
+    ("nexpress.templating", "nexpress.csrf", "nexpress._typed"),
     ("nexpress.middleware", "nexpress.routing", "nexpress.static"),
     ("nexpress.health",),
     ("nexpress.realtime", "nexpress._asgi"),

@@ -10,8 +10,8 @@ import pytest
 
 from nexpress import App, HTTPError, Response, Router
 from nexpress._asgi import ErrorLayer, NoResponseError, send_result
-from nexpress.http.headers import http_scope
 from nexpress.http.request import Request
+from nexpress.http.scope import http_scope
 from nexpress.routing.endpoint import Endpoint
 
 

@@ -21,7 +21,7 @@ from helpers import service_missing
 
 from nexpress import App, Router
 from nexpress.http.errors import HTTPError
-from nexpress.http.headers import split_path
+from nexpress.http.paths import split_path
 from nexpress.routing import pattern as pattern_module
 from nexpress.routing.pattern import (
     COMPLEX,

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 from ..http.calls import call
-from ..http.errors import HTTPError
-from ..http.headers import BadRequest, decode_raw_path, split_path
+from ..http.errors import BadRequest, HTTPError
+from ..http.paths import decode_raw_path, split_path
 from ..http.request import Request
 from ..http.response import Response
 from ..middleware.chain import run_chain

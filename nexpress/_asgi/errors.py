@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..http.calls import call
 from ..http.errors import HTTPError, failing_frame, html_page, problem
-from ..http.headers import prefers_html
+from ..http.negotiation import prefers_html
 from ..http.request import ClientDisconnect
 from ..http.response import HTML, Response
 from ..middleware.chain import MiddlewareError, middleware_name

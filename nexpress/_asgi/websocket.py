@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..http.errors import HTTPError, problem
-from ..http.headers import decode_raw_path, split_path
+from ..http.paths import decode_raw_path, split_path
 from ..http.request import Request
 from ..http.response import Response
 from ..middleware.chain import run_chain

@@ -26,7 +26,7 @@ from ..cache import Entry
 from ..cache.isr import CachedEndpoint, bare_request
 from ..cache.manifest import MANIFEST, output_dir, source_digests
 from ..http.errors import html_page
-from ..http.headers import http_scope
+from ..http.scope import http_scope
 from ..pages.assets import PREFIX
 from ..pages.forms import SLOT_PREFIX
 from ..routing.pattern import fill

@@ -29,9 +29,9 @@ from .._asgi import send_result
 from ..http import writer as _wire
 from ..http.calls import call
 from ..http.files import etag_matches
-from ..http.headers import URL_PATH_SAFE, http_scope
 from ..http.request import Request
 from ..http.response import Response
+from ..http.scope import URL_PATH_SAFE, http_scope
 from ..routing import positional_arity
 from ..routing.endpoint import Endpoint, Invoker
 from . import (

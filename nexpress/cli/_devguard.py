@@ -21,7 +21,7 @@ from typing import Any
 
 from ..app import App
 from ..http.errors import failing_frame, html_page, problem
-from ..http.headers import prefers_html
+from ..http.negotiation import prefers_html
 
 __all__ = ["BrokenApp", "DevApp", "load_for_dev"]
 

@@ -17,17 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import msgspec
 from python_multipart.multipart import parse_options_header
 
-from .errors import HTTPError
-from .headers import (
-    BadRequest,
-    Headers,
-    MultiDict,
-    accepts,
-    parse_cookie_header,
-    parse_qs,
-    require_json,
-)
+from .cookies import parse_cookie_header
+from .errors import BadRequest, HTTPError
+from .headers import Headers
 from .multipart import MultipartReader, PayloadTooLarge, UploadFile
+from .negotiation import accepts, require_json
+from .query import MultiDict, parse_qs
 
 if TYPE_CHECKING:
     from ..app import App

@@ -38,7 +38,7 @@ from .. import client
 from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
 from ..http.errors import HTTPError
-from ..http.files import safe_join
+from ..http.paths import safe_join
 from ..http.response import Response
 from ..middleware.chain import Middleware
 from ..openapi import SESSION_SECURITY

@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..http.errors import HTTPError
-from ..http.files import safe_join
+from ..http.paths import safe_join
 from ..http.response import Response
 from ..routing import RouteDef
 from ..routing.endpoint import Endpoint

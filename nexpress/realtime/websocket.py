@@ -29,7 +29,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
 
-from ..http.headers import Headers, MultiDict, check_header
+from ..http.headers import Headers, check_header
+from ..http.query import MultiDict
 
 if TYPE_CHECKING:
     from ..app import App

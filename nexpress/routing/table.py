@@ -17,7 +17,8 @@ from urllib.parse import quote
 
 from .._typed import handler_arity
 from ..http.calls import is_async_callable
-from ..http.headers import BadRequest, percent_decode
+from ..http.errors import BadRequest
+from ..http.paths import percent_decode
 from ..middleware.chain import Middleware
 from . import (
     WS,
