@@ -5,11 +5,11 @@ from .http.errors import HTTPError, not_found
 from .http.request import FormData, Request, UploadFile
 from .http.response import Response, redirect
 from .middleware.chain import Middleware, Next
+from .middleware.static import static
 from .pages.actions import action
 from .routing import Plugin, Router
 from .routing.pattern import PatternError
 from .routing.table import RouteConflictError
-from .static import static
 
 __version__ = "0.1.0"
 

@@ -20,14 +20,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nexpress"
 # Lower layers never import higher ones; modules of one layer may import each other
 # (without cycles). The first matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
-    ("nexpress.http", "nexpress.config", "nexpress._lifecycle", "nexpress._optional"),
-    ("nexpress.templating", "nexpress.csrf", "nexpress._typed"),
-    ("nexpress.middleware", "nexpress.routing", "nexpress.static"),
-    ("nexpress.health",),
-    ("nexpress.realtime", "nexpress._asgi"),
+    ("nexpress.http", "nexpress.config", "nexpress._optional"),
+    ("nexpress.typed",),
+    ("nexpress.middleware", "nexpress.routing"),
+    ("nexpress.realtime", "nexpress.server"),
     ("nexpress.cache",),
-    ("nexpress.pages", "nexpress.openapi", "nexpress.client", "nexpress.devtools", "nexpress.observability"),
-    ("nexpress.serving",),
+    ("nexpress.pages", "nexpress.openapi", "nexpress.devtools", "nexpress.observability"),
     ("nexpress.app",),
     ("nexpress.auth", "nexpress.testing", "nexpress.build"),
     ("nexpress.cli",),

@@ -517,7 +517,7 @@ class TestRender:
         assert os.path.join(str(tmp_path), "views", "nope", "missing.html") in detail
 
     def test_missing_template_error_names_the_path(self, views_app, tmp_path):
-        from nexpress.templating import TemplateNotFound
+        from nexpress.http.templating import TemplateNotFound
 
         with pytest.raises(TemplateNotFound) as info:
             views_app.templates.get("nope/missing.html")

@@ -23,8 +23,8 @@ from urllib.parse import urlencode
 
 import httpx
 
-from .. import csrf
 from ..app import App
+from ..http import csrf
 from ..http.errors import HTTPError
 from ..http.request import Request
 from ..middleware._common import store_errors, store_kind, store_or_shared_cache

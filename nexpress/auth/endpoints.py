@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .. import csrf
+from ..http import csrf
 from ..http.errors import HTTPError
 from ..http.response import Response, framework_headers
 from ..routing import Router

@@ -3,7 +3,7 @@ that the endpoints put in ``?error=CODE`` (Auth.js's names)."""
 
 from __future__ import annotations
 
-from ..csrf import MissingSecret
+from ..http.csrf import MissingSecret
 from ..http.errors import StartupError
 
 __all__ = [

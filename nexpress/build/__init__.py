@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .. import client
 from ..cache import Entry
 from ..cache.isr import CachedEndpoint, bare_request
 from ..cache.manifest import MANIFEST, output_dir, source_digests
 from ..http.errors import html_page
 from ..http.scope import http_scope
+from ..pages import client
 from ..pages.assets import PREFIX
 from ..pages.forms import SLOT_PREFIX
 from ..routing.pattern import fill

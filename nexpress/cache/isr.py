@@ -25,7 +25,6 @@ from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
-from .._asgi import send_result
 from ..http import writer as _wire
 from ..http.calls import call
 from ..http.files import etag_matches
@@ -34,6 +33,7 @@ from ..http.response import Response
 from ..http.scope import URL_PATH_SAFE, http_scope
 from ..routing import positional_arity
 from ..routing.endpoint import Endpoint, Invoker
+from ..server import send_result
 from . import (
     Cache,
     Entry,

@@ -34,8 +34,6 @@ from urllib.parse import quote, unquote
 
 from markupsafe import Markup
 
-from .. import client
-from .._typed import plan_for
 from ..cache.isr import CachedEndpoint
 from ..http.errors import HTTPError
 from ..http.paths import safe_join
@@ -45,6 +43,8 @@ from ..openapi import SESSION_SECURITY
 from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint
 from ..routing.pattern import escape_pattern, pattern_regex
+from ..typed.plan import plan_for
+from . import client
 from . import metadata as meta
 from .actions import ActionEndpoint, actions_of
 from .assets import Assets

@@ -50,7 +50,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import urlsplit
 
-from .. import csrf
+from ..http import csrf
 from ..http.errors import HTTPError
 from ..http.response import Response
 from ..routing import positional_arity

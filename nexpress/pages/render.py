@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from .. import client, csrf
+from ..http import csrf
 from ..http.calls import call
 from ..http.errors import HTTPError
 from ..http.response import Response
 from ..routing.endpoint import Endpoint
+from . import client
 from . import metadata as meta
 from .forms import EMPTY_FORM, NO_ERRORS, csrf_field
 from .navigation import PageFinish, close_marker, open_marker, shell_hash

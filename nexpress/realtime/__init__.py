@@ -2,7 +2,7 @@
 Server-Sent Events format behind ``res.sse()``.
 
 This package sits beside ``request``/``response`` in the dependency order: it
-imports nothing above them, so ``app`` and ``_asgi`` can use it.
+imports nothing above them, so ``app`` and ``server`` can use it.
 """
 
 from .pubsub import (

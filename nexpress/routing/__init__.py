@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar, overload
 
-from .._typed import TypedPlan, handler_arity, plan_for
 from ..middleware.chain import Middleware, MiddlewareFunction
-from ..static import StaticFiles
+from ..middleware.static import StaticFiles
+from ..typed.plan import TypedPlan, handler_arity, plan_for
 from .endpoint import Endpoint
 from .pattern import PatternError, parse_pattern
 
@@ -34,7 +34,7 @@ WS = "WS"  # the route table's "method" for WebSocket routes (kind "ws")
 _OPTION_NAMES = {
     "body_limit",
     "file_limit",
-    # typed handlers and the OpenAPI document (nexpress._typed, nexpress.openapi)
+    # typed handlers and the OpenAPI document (nexpress.typed.plan, nexpress.openapi)
     "status",
     "tags",
     "summary",
@@ -60,7 +60,7 @@ class RouteDef:
     kind: str = "handler"
     source: str | None = None  # set for file routes ("app/blog/[slug]/page.py")
     info: dict[str, Any] = field(default_factory=dict)  # shown by `nexpress routes URL` (layouts...)
-    plan: TypedPlan | None = None  # typed body/query/status (nexpress._typed), else None
+    plan: TypedPlan | None = None  # typed body/query/status (nexpress.typed.plan), else None
 
 
 @dataclass(slots=True)

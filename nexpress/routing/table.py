@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .._typed import handler_arity
 from ..http.calls import is_async_callable
 from ..http.errors import BadRequest
 from ..http.paths import percent_decode
 from ..middleware.chain import Middleware
+from ..typed.plan import handler_arity
 from . import (
     WS,
     ErrorDef,
@@ -90,7 +90,7 @@ class Route:
     route_header: bytes | None = None
     pattern: str = ""
     has_splat: bool = False
-    plan: Any = None  # nexpress._typed.TypedPlan for typed handlers, else None
+    plan: Any = None  # nexpress.typed.plan.TypedPlan for typed handlers, else None
 
     def __post_init__(self) -> None:
         self.has_splat = True in self.splats

@@ -20,8 +20,8 @@ from ..http.paths import decode_raw_path, split_path
 from ..http.request import Request
 from ..http.response import Response
 from ..middleware.chain import run_chain
+from ..middleware.static import StaticFiles
 from ..routing.table import Route, RouteTable, Step
-from ..static import StaticFiles
 from .errors import ErrorLayer
 from .invoke import send_result
 

@@ -16,7 +16,7 @@ again untyped and each field is checked against its declared type on its own
 Malformed JSON stays a ``400``; a non-JSON Content-Type is a ``415``, as for
 ``req.json()``.
 
-This module is low in the stack: it imports msgspec, ``errors`` and ``_http`` only.
+This module is low in the stack: it imports msgspec and ``nexpress.http`` only.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ from typing import Any, NotRequired, Required, Union, get_args, get_origin
 
 import msgspec
 
-from .http.errors import BadRequest, HTTPError
-from .http.negotiation import require_json
-from .http.query import MultiDict
+from ..http.errors import BadRequest, HTTPError
+from ..http.negotiation import require_json
+from ..http.query import MultiDict
 
 __all__ = [
     "MISSING",
