@@ -15,8 +15,9 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from .cache import Cache, MemoryStore, store_from_url
+from .cache import Cache, store_from_url
 from .cache.manifest import OUTPUT, load_prerendered, stale_sources
+from .cache.stores import MemoryStore
 from .config import load_settings
 from .devtools import TOKEN_ENV, DevTools
 from .http.calls import call_all
@@ -32,7 +33,8 @@ from .realtime.websocket import (
     DEFAULT_MAX_PER_CLIENT,
     WebSocketLimits,
 )
-from .routing import H, RouteDef, Router
+from .routing import Router
+from .routing.router import H, RouteDef
 from .routing.table import RouteTable, compile_routes
 from .server import Dispatcher, ErrorLayer, build_invoker
 from .server.health import Health

@@ -38,7 +38,7 @@ from .http.errors import HTTPError
 from .http.request import Request
 from .http.response import Response, framework_headers
 from .middleware import Middleware, middleware_name
-from .routing import RouteDef
+from .routing.router import RouteDef
 
 __all__ = ["BASE", "TOKEN_ENV", "TOKEN_HEADER", "DevTools", "RequestLog", "loopback_host", "loopback_peer", "matches"]
 

@@ -31,20 +31,13 @@ from ..http.files import etag_matches
 from ..http.request import Request
 from ..http.response import Response
 from ..http.scope import URL_PATH_SAFE, http_scope
-from ..routing import positional_arity
 from ..routing.endpoint import Endpoint, Invoker
+from ..routing.router import positional_arity
 from ..server import send_result
-from . import (
-    Cache,
-    Entry,
-    api_key,
-    is_stale,
-    page_key,
-    regeneration_due,
-    start_recording,
-    stop_recording,
-)
-from .stores import MemoryStore, body_etag, entry_etag
+from .core import Cache, start_recording, stop_recording
+from .freshness import is_stale, regeneration_due
+from .keys import api_key, page_key
+from .stores import Entry, MemoryStore, body_etag, entry_etag
 
 __all__ = [
     "STALE_WHILE_REVALIDATE",

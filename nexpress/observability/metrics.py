@@ -32,7 +32,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..cache import current_cache
+from ..cache.core import current_cache
 from ..middleware import Middleware
 from ..routing import Plugin, Router
 

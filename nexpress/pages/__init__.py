@@ -40,9 +40,9 @@ from ..http.paths import safe_join
 from ..http.response import Response
 from ..middleware.chain import Middleware
 from ..openapi import SESSION_SECURITY
-from ..routing import RouteDef, positional_arity
 from ..routing.endpoint import Endpoint
 from ..routing.pattern import escape_pattern, pattern_regex
+from ..routing.router import RouteDef, positional_arity
 from ..typed.plan import plan_for
 from . import client
 from . import metadata as meta

@@ -53,8 +53,8 @@ from urllib.parse import urlsplit
 from ..http import csrf
 from ..http.errors import HTTPError
 from ..http.response import Response
-from ..routing import positional_arity
 from ..routing.endpoint import Endpoint
+from ..routing.router import positional_arity
 from .forms import EMPTY_FORM, NO_ERRORS, FieldErrors, FormValues
 from .navigation import FINISH
 

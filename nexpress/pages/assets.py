@@ -34,8 +34,8 @@ from urllib.parse import quote
 from ..http.errors import HTTPError
 from ..http.paths import safe_join
 from ..http.response import Response
-from ..routing import RouteDef
 from ..routing.endpoint import Endpoint
+from ..routing.router import RouteDef
 
 __all__ = [
     "IMMUTABLE",

@@ -19,8 +19,8 @@ from functools import lru_cache
 from typing import Any
 
 from ..http.response import Response
-from ..routing import RouteDef
 from ..routing.endpoint import Endpoint
+from ..routing.router import RouteDef
 
 __all__ = ["PATH", "ClientScript", "fingerprint", "routes", "script_tag", "url"]
 

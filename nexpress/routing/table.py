@@ -20,16 +20,6 @@ from ..http.errors import BadRequest
 from ..http.paths import percent_decode
 from ..middleware.chain import Middleware
 from ..typed.plan import handler_arity
-from . import (
-    WS,
-    ErrorDef,
-    RouteDef,
-    Router,
-    UseDef,
-    handler_source,
-    make_site_relative,
-    relative_to,
-)
 from .endpoint import Endpoint
 from .pattern import (
     COMPLEX,
@@ -43,6 +33,8 @@ from .pattern import (
     static_key,
     variant_path,
 )
+from .router import WS, ErrorDef, RouteDef, Router, UseDef
+from .sites import handler_source, make_site_relative, relative_to
 
 ALWAYS, MAYBE, NEVER = 0, 1, 2
 

@@ -52,7 +52,7 @@ from ..realtime.websocket import (
     origin_allowed,
     refuse_upgrade,
 )
-from ..routing import WS
+from ..routing.router import WS
 
 if TYPE_CHECKING:
     from ..routing.table import Route, RouteTable
