@@ -17,7 +17,6 @@ from .stores import Entry
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
-
 _args_encoder = msgspec.json.Encoder(order="sorted")
 
 
