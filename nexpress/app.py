@@ -24,15 +24,15 @@ from .http.calls import call_all
 from .http.csrf import MissingSecret, has_secret
 from .http.errors import StartupError
 from .http.templating import Templates
-from .openapi import serve_openapi
-from .pages import FileRoutes, discover, public_routes
-from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
-from .realtime.websocket import (
+from .http.websocket import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_PER_CLIENT,
     WebSocketLimits,
 )
+from .openapi import serve_openapi
+from .pages import FileRoutes, discover, public_routes
+from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
 from .routing import Router
 from .routing.router import H, RouteDef
 from .routing.table import RouteTable, compile_routes

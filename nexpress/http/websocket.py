@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
 
-from ..http.headers import Headers, check_header
-from ..http.query import MultiDict
+from .headers import Headers, check_header
+from .query import MultiDict
 
 if TYPE_CHECKING:
     from ..app import App
     from ..auth.session import Session
-    from ..http.request import Request
+    from .request import Request
 
 T = TypeVar("T")
 
