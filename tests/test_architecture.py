@@ -377,3 +377,29 @@ def test_each_entry_point_imports_alone(module):
     """A fresh interpreter imports it: no cycle hidden by import order."""
     done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, timeout=60, env={**os.environ})
     assert done.returncode == 0, done.stderr
+
+
+def test_one_definition_of_async_detection_vary_and_the_method_list():
+    """Issue 20's duplicates stay gone: async detection lives in ``http/calls.py``, the Vary
+    rule in ``Response.vary``, the method list in ``routing/router.py``."""
+    methods = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+    found: dict[str, list[str]] = {"async detection": [], "method list": [], "vary": []}
+    for path in source_files():
+        where = str(path.relative_to(PACKAGE.parent))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name != "is_async_callable":
+                inner = ast.unparse(node)
+                if "iscoroutinefunction" in inner and "__call__" in inner:
+                    found["async detection"].append(f"{where}:{node.name}")
+            if isinstance(node, ast.FunctionDef) and node.name == "is_async_callable":
+                found["async detection"].append(f"{where}:{node.name}")
+            elif isinstance(node, ast.Tuple) and all(isinstance(e, ast.Constant) for e in node.elts):
+                if tuple(e.value for e in node.elts) == methods:  # type: ignore[attr-defined]
+                    found["method list"].append(where)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and "vary" in node.name.lower():
+                found["vary"].append(f"{where}:{node.name}")
+    assert found == {
+        "async detection": ["nexpress/http/calls.py:is_async_callable"],
+        "method list": ["nexpress/routing/router.py"],
+        "vary": ["nexpress/http/response.py:vary"],
+    }

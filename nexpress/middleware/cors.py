@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..http.calls import is_async_callable
 from ..http.headers import TOKEN
-from ._common import add_vary, is_async_callable
 from .chain import Middleware
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class Cors(Middleware):
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         allow = await self.policy.allowed(req.headers.get("origin"), req)
         if not self.policy.any_origin:
-            add_vary(res, "Origin")  # the answer depends on Origin, even without one
+            res.vary("Origin")  # the answer depends on Origin, even without one
         if allow is not None:
             res.set("access-control-allow-origin", allow)
             if self.credentials:
@@ -205,7 +205,7 @@ class Cors(Middleware):
             asked = req.headers.get("access-control-request-headers") or ""
             names = [n.strip() for n in asked.split(",") if n.strip()]
             allowed = ",".join(n for n in names if TOKEN.match(n))
-            add_vary(res, "Access-Control-Request-Headers")
+            res.vary("Access-Control-Request-Headers")
         if allowed:
             res.set("access-control-allow-headers", allowed)
         if self.max_age is not None:

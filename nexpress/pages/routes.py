@@ -30,7 +30,7 @@ from urllib.parse import unquote
 from markupsafe import Markup
 
 from ..cache.isr import CachedEndpoint
-from ..routing.router import RouteDef, positional_arity
+from ..routing.router import METHODS, RouteDef, positional_arity
 from ..typed.plan import plan_for
 from . import client
 from . import metadata as meta
@@ -58,7 +58,6 @@ if TYPE_CHECKING:
     from ..http.request import Request
 
 
-API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 _REQUEST_VARIABLES = ("req", "query", "auth")
 _SECRET_HELPERS = frozenset(("csrf", "action"))
 class FileRoutes:
@@ -397,7 +396,7 @@ class FileRoutes:
             middleware.insert(0, AuthGuard(api=True))
         revalidate = getattr(module, "revalidate", None)
         found = False
-        for method in API_METHODS:
+        for method in METHODS:
             handler = getattr(module, method, None)
             if handler is None:
                 continue
@@ -417,7 +416,7 @@ class FileRoutes:
                 RouteDef(method, folder.pattern, (*middleware, handler), {}, f"{os.path.join(self.root, source)}:{line}", "api", source, plan=plan)
             )
         if not found:
-            raise FileRouteError(f"{source} defines none of {', '.join(API_METHODS[:5])}")
+            raise FileRouteError(f"{source} defines none of {', '.join(METHODS[:5])}")
 
     def _add_special(self, folder: Folder, filename: str, url: str) -> None:
         module = self._module(folder.directory, filename)

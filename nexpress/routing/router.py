@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Self, TypeVar, overload
 
+from ..http.calls import is_async_callable
 from ..middleware.chain import Middleware, MiddlewareFunction
 from ..middleware.static import StaticFiles
 from ..typed.plan import TypedPlan, handler_arity, plan_for
@@ -404,8 +405,7 @@ def _check_middleware(fn: Any, site: str) -> None:
             f"middleware {getattr(fn, '__qualname__', fn)!r} at {site} must take (req, res, next),"
             f" not {arity} arguments"
         )
-    call = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)  # noqa: B004
-    if not inspect.iscoroutinefunction(call):
+    if not is_async_callable(fn):
         raise TypeError(
             f"middleware {getattr(fn, '__qualname__', fn)!r} at {site} must be 'async def'"
             " so that it can 'await next()'"
@@ -416,8 +416,7 @@ def _check_ws_handler(fn: Callable, arity: int, site: str) -> None:
     name = getattr(fn, "__qualname__", fn)
     if arity != 1:
         raise TypeError(f"WebSocket handler {name!r} at {site} must take (ws), not {arity} arguments")
-    call = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", fn)  # noqa: B004
-    if not inspect.iscoroutinefunction(call):
+    if not is_async_callable(fn):
         raise TypeError(f"WebSocket handler {name!r} at {site} must be 'async def'")
 
 
