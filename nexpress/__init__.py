@@ -1,15 +1,15 @@
 """nexpress: Express's explicit API and Next.js's full-stack features, in Python."""
 
 from .app import App
-from .errors import HTTPError, not_found
+from .http.errors import HTTPError, not_found
+from .http.request import FormData, Request, UploadFile
+from .http.response import Response, redirect
 from .middleware.chain import Middleware, Next
+from .middleware.static import static
 from .pages.actions import action
-from .request import FormData, Request, UploadFile
-from .response import Response, redirect
 from .routing import Plugin, Router
 from .routing.pattern import PatternError
 from .routing.table import RouteConflictError
-from .static import static
 
 __version__ = "0.1.0"
 

@@ -1,7 +1,7 @@
 """``App``: configuration, the router tree's root, lifespan, and the ASGI entry.
 
 The ASGI entry is deliberately thin: it hands HTTP requests to the compiled
-:class:`~nexpress._asgi.Dispatcher` (one dict lookup answers static paths; the
+:class:`~nexpress.server.Dispatcher` (one dict lookup answers static paths; the
 segment tree answers the rest); everything else was decided at start-up, by
 :meth:`App.compile`, which also rebuilds when a router of the tree changes.
 """
@@ -15,30 +15,38 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ._asgi import Dispatcher, ErrorLayer, build_invoker
-from ._asgi.websocket import serve_websocket
-from ._call import call_all
-from ._lifecycle import BUILD_OUTPUT_KEY, Lifecycle
-from .cache import Cache, MemoryStore, store_from_url
+from .cache import Cache, store_from_url
 from .cache.manifest import OUTPUT, load_prerendered, stale_sources
+from .cache.stores import MemoryStore
 from .config import load_settings
-from .csrf import MissingSecret, has_secret
 from .devtools import TOKEN_ENV, DevTools
-from .errors import StartupError
-from .health import Health
-from .openapi import serve_openapi
-from .pages import FileRoutes, discover, public_routes
-from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
-from .realtime.websocket import (
+from .http.calls import call_all
+from .http.csrf import MissingSecret, has_secret
+from .http.errors import StartupError
+from .http.templating import Templates
+from .http.websocket import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_PER_CLIENT,
     WebSocketLimits,
 )
-from .routing import H, RouteDef, Router
+from .openapi import serve_openapi
+from .pages import FileRoutes, discover, public_routes
+from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
+from .routing import Router
+from .routing.router import H, RouteDef
 from .routing.table import RouteTable, compile_routes
-from .serving import SERVING_VARIABLE, ServeOptions, check_address, run_server, split_state_warning
-from .templating import Templates
+from .server import Dispatcher, ErrorLayer, build_invoker
+from .server.health import Health
+from .server.lifespan import BUILD_OUTPUT_KEY, Lifecycle
+from .server.serving import (
+    SERVING_VARIABLE,
+    ServeOptions,
+    check_address,
+    run_server,
+    split_state_warning,
+)
+from .server.websocket import serve_websocket
 
 logger = logging.getLogger("nexpress")
 
@@ -66,7 +74,7 @@ class App(Router):
     ``ws_idle_timeout`` (300 s without a message either way closes with 1001; 0 or
     None for no limit on any of the three), ``openapi`` (a dict: serve
     ``/openapi.json`` and ``/docs``, see nexpress.openapi), ``health`` (True: serve
-    ``/healthz`` and ``/readyz``, see nexpress.health).
+    ``/healthz`` and ``/readyz``, see nexpress.server.health).
     """
 
     def __init__(
@@ -137,7 +145,7 @@ class App(Router):
         """In debug (after :meth:`compile`): ``/_nexpress`` and the request log."""
         self.openapi = serve_openapi(self, openapi) if openapi is not None else None
         self.lifecycle = Lifecycle()
-        """Starting, ready, draining or stopped: what ``/readyz`` reports (nexpress.health)."""
+        """Starting, ready, draining or stopped: what ``/readyz`` reports (nexpress.server.health)."""
         if health:
             self.use(Health())
 

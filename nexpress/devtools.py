@@ -4,7 +4,7 @@
   asset) listing every route (kind, methods, pattern, file, middleware, layouts),
   the cache entries with their tags and state, and the last requests (method,
   path, status, duration, cache state, source file), with a purge button per tag
-  (a POST carrying the CSRF token of :mod:`nexpress.csrf`).
+  (a POST carrying the CSRF token of :mod:`nexpress.http.csrf`).
 - ``GET /_nexpress/api/cache`` and ``POST /_nexpress/api/purge``: what
   ``nexpress cache ls / explain / purge`` use to reach an in-process
   ``memory://`` cache. They need the token ``nexpress dev`` writes to
@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from . import csrf
 from .cache import Cache
 from .cache.explain import entry_row, human_age, human_size
-from .errors import HTTPError
+from .http import csrf
+from .http.errors import HTTPError
+from .http.request import Request
+from .http.response import Response, framework_headers
 from .middleware import Middleware, middleware_name
-from .request import Request
-from .response import Response, framework_headers
-from .routing import RouteDef
+from .routing.router import RouteDef
 
 __all__ = ["BASE", "TOKEN_ENV", "TOKEN_HEADER", "DevTools", "RequestLog", "loopback_host", "loopback_peer", "matches"]
 

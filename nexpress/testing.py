@@ -34,8 +34,8 @@ import anyio
 import anyio.from_thread
 import httpx
 
-from ._http import http_scope
-from ._lifecycle import BUILD_OUTPUT_KEY
+from .http.scope import http_scope
+from .server.lifespan import BUILD_OUTPUT_KEY
 
 __all__ = ["TestClient", "WebSocketClosed", "WebSocketRejected", "WebSocketSession"]
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from nexpress import App, HTTPError, Response, Router
-from nexpress._asgi import ErrorLayer, NoResponseError, send_result
-from nexpress._http import http_scope
-from nexpress.request import Request
+from nexpress.http.request import Request
+from nexpress.http.scope import http_scope
 from nexpress.routing.endpoint import Endpoint
+from nexpress.server import ErrorLayer, NoResponseError, send_result
 
 
 def call(app: App, method: str, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, dict[bytes, bytes], bytes]:

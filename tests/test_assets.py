@@ -1,4 +1,4 @@
-"""Route assets and asset() (nexpress.pages.assets), client.js (nexpress.client), and
+"""Route assets and asset() (nexpress.pages.assets), client.js (nexpress.pages.client), and
 what build and export do with them."""
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ import pytest
 from click.testing import CliRunner
 from helpers import write_files
 
-from nexpress import App, client
+from nexpress import App
 from nexpress.cli import main
+from nexpress.http.response import COOKIE_MARK
+from nexpress.pages import client
 from nexpress.pages.assets import fingerprinted_name, split_fingerprint
-from nexpress.response import COOKIE_MARK
 from nexpress.testing import TestClient
 
 HTML = {"accept": "text/html"}

@@ -483,8 +483,8 @@ def test_a_trusted_proxy_gives_https_cookies(tmp_path):
     client = client_for(app)
     headers = {"x-forwarded-proto": "https", "x-forwarded-host": "public.example"}
     token = client.get("/api/auth/csrf", headers=headers)
-    assert token.headers["set-cookie"].startswith("__Host-nexpress.csrf-token=")
-    client.cookies.set("__Host-nexpress.csrf-token", token.cookies["__Host-nexpress.csrf-token"], domain="testserver.local")
+    assert token.headers["set-cookie"].startswith("__Host-nexpress.http.csrf-token=")
+    client.cookies.set("__Host-nexpress.http.csrf-token", token.cookies["__Host-nexpress.http.csrf-token"], domain="testserver.local")
     done = client.post(
         "/api/auth/callback/credentials",
         data={"csrfToken": token.json()["csrfToken"], "email": "alice@example.test", "password": PASSWORD, "callbackUrl": "https://public.example/me"},

@@ -278,7 +278,7 @@ def test_routes_response_column_says_what_pages_and_files_answer(app_dir: Path) 
     assert rows["/sitemap.xml"]["response"] == "xml"
     assert rows["/logo.txt"]["response"] == "file"
     assert rows["/_nexpress/client.js"]["response"] == "file"
-    assert rows["/_nexpress/client.js"]["source"] == "nexpress/client/client.js"
+    assert rows["/_nexpress/client.js"]["source"] == "nexpress/pages/client.js"
 
 
 STATIC_AND_SLASH = """\

@@ -22,7 +22,7 @@ import pytest
 from conftest import Server, free_port, start_server, wait_for_port
 
 from nexpress.config import load_settings
-from nexpress.serving import split_state_warning, tcp_address_error, uds_error
+from nexpress.server.serving import split_state_warning, tcp_address_error, uds_error
 
 SLOW_APP = """\
 import asyncio
@@ -465,7 +465,7 @@ def test_app_listen_serves_the_script_that_calls_it(tmp_path: Path) -> None:
 
 def test_app_listen_refuses_a_busy_port() -> None:
     from nexpress import App
-    from nexpress.serving import ServeError
+    from nexpress.server.serving import ServeError
 
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -1,4 +1,4 @@
-"""nexpress.csrf (the double-submit token scheme, pure) and the ``csrf()`` battery."""
+"""nexpress.http.csrf (the double-submit token scheme, pure) and the ``csrf()`` battery."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from helpers import client_for, write_files
 
 from nexpress import App
-from nexpress import csrf as tokens
+from nexpress.http import csrf as tokens
 from nexpress.middleware.csrf import csrf
 from nexpress.testing import TestClient
 
@@ -54,8 +54,8 @@ def test_tokens_are_random_and_url_safe():
 
 
 def test_cookie_name_and_hidden_input():
-    assert tokens.cookie_name(False) == "nexpress.csrf-token"
-    assert tokens.cookie_name(True) == "__Host-nexpress.csrf-token"
+    assert tokens.cookie_name(False) == "nexpress.http.csrf-token"
+    assert tokens.cookie_name(True) == "__Host-nexpress.http.csrf-token"
     assert tokens.hidden_input('a"<b') == '<input type="hidden" name="csrfToken" value="a&quot;&lt;b">'
 
 
@@ -98,7 +98,7 @@ def test_unsafe_methods_need_the_token():
     token = page.json()["token"]
     assert page.json()["local"] == token
     cookie = page.headers["set-cookie"]
-    assert cookie.startswith("nexpress.csrf-token=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert cookie.startswith("nexpress.http.csrf-token=") and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert client.post("/items", data={"name": "a", "csrfToken": token}).json() == {"created": "a"}
     assert client.post("/api/items", json={"name": "b"}, headers={"x-csrf-token": token}).json() == {"created": "b"}
     multipart = client.post("/items", data={"name": "c", "csrfToken": token}, files={"f": ("f.txt", b"x")})
@@ -159,7 +159,7 @@ def test_browsers_get_an_html_page_and_methods_can_be_ignored():
 def test_https_uses_a_host_prefixed_secure_cookie():
     client = client_for(make_app(), base_url="https://testserver")
     cookie = client.get("/form").headers["set-cookie"]
-    assert cookie.startswith("__Host-nexpress.csrf-token=") and "Secure" in cookie and "Path=/" in cookie
+    assert cookie.startswith("__Host-nexpress.http.csrf-token=") and "Secure" in cookie and "Path=/" in cookie
 
 
 def test_without_a_secret_start_up_fails_naming_the_settings_and_what_needs_it(tmp_path, monkeypatch, caplog):

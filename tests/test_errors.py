@@ -8,7 +8,7 @@ import pytest
 from helpers import client_for
 
 from nexpress import App, HTTPError, Response, Router
-from nexpress.errors import html_page, problem
+from nexpress.http.errors import html_page, problem
 
 PROBLEM = "application/problem+json"
 HTML = "text/html; charset=utf-8"

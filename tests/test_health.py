@@ -1,4 +1,4 @@
-"""nexpress.health: opt-in liveness and readiness endpoints, and the app lifecycle
+"""nexpress.server.health: opt-in liveness and readiness endpoints, and the app lifecycle
 readiness follows (starting -> ready -> draining -> stopped)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import pytest
 from helpers import client_for
 
 from nexpress import App
-from nexpress._lifecycle import Lifecycle
-from nexpress.health import health, run_checks
+from nexpress.server.health import health, run_checks
+from nexpress.server.lifespan import Lifecycle
 
 
 def test_endpoints_are_opt_in() -> None:

@@ -1,4 +1,4 @@
-"""The pure HTTP helpers (nexpress._http) and cookie signing (nexpress._signing)."""
+"""The pure HTTP helpers (nexpress.http.headers) and cookie signing (nexpress.http.cookies)."""
 
 from __future__ import annotations
 
@@ -6,26 +6,13 @@ import email.utils
 
 import pytest
 
-from nexpress._http import (
-    BadRequest,
-    Headers,
-    MultiDict,
-    accepts,
-    check_header,
-    decode_raw_path,
-    encode_url,
-    format_set_cookie,
-    http_date,
-    parse_accept,
-    parse_cookie_header,
-    parse_qs,
-    parse_range,
-    percent_decode,
-    split_path,
-    wants_html,
-)
-from nexpress._signing import sign, unsign
-from nexpress.errors import HTTPError
+from nexpress.http.cookies import format_set_cookie, parse_cookie_header, sign, unsign
+from nexpress.http.errors import BadRequest, HTTPError
+from nexpress.http.headers import Headers, check_header, http_date
+from nexpress.http.negotiation import accepts, parse_accept, wants_html
+from nexpress.http.paths import decode_raw_path, encode_url, percent_decode, split_path
+from nexpress.http.query import MultiDict, parse_qs
+from nexpress.http.ranges import parse_range
 
 # --- percent_decode ------------------------------------------------------------
 

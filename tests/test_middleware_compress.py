@@ -18,10 +18,9 @@ from conftest import Server, start_server
 from helpers import asgi_call, client_for
 
 from nexpress import App, HTTPError
+from nexpress.http.response import Response
 from nexpress.middleware import compress
-from nexpress.middleware._common import add_vary
 from nexpress.middleware.compress import is_compressible, negotiate_encoding, parse_accept_encoding
-from nexpress.response import Response
 
 BIG = "nexpress " * 400  # 3600 bytes of text
 
@@ -97,15 +96,16 @@ def test_is_compressible(content_type, expected):
     assert is_compressible(content_type) is expected
 
 
-def test_add_vary():
+def test_vary_adds_each_field_once():
+    """The batteries add to Vary through res.vary, the one rule (``*`` absorbs everything)."""
     res = Response()
-    add_vary(res, "Origin")
-    add_vary(res, "Accept-Encoding")
-    add_vary(res, "accept-encoding")
+    res.vary("Origin")
+    res.vary("Accept-Encoding")
+    res.vary("accept-encoding")
     assert res.get("vary") == "Origin, Accept-Encoding"
     star = Response()
     star.set("vary", "*")
-    add_vary(star, "Origin")
+    star.vary("Origin")
     assert star.get("vary") == "*"
 
 

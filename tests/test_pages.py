@@ -705,7 +705,7 @@ def test_a_page_request_redoes_no_start_up_work(tmp_path, monkeypatch):
     # request; both are decided once now, and the pages render exactly as before
     import collections
 
-    import nexpress._call as call_module
+    import nexpress.http.calls as call_module
 
     c = client(
         tmp_path,

@@ -20,8 +20,8 @@ import pytest
 from helpers import service_missing
 
 from nexpress import App, Router
-from nexpress._http import split_path
-from nexpress.errors import HTTPError
+from nexpress.http.errors import HTTPError
+from nexpress.http.paths import split_path
 from nexpress.routing import pattern as pattern_module
 from nexpress.routing.pattern import (
     COMPLEX,

@@ -24,23 +24,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from nexpress import App, Router
-from nexpress._http import (
-    Headers,
-    accepts,
-    decode_raw_path,
-    format_set_cookie,
-    parse_accept,
-    parse_cookie_header,
-    parse_qs,
-    parse_range,
-    percent_decode,
-    prefers_html,
-    split_path,
-    wants_html,
-)
-from nexpress._multipart import MultipartReader, UploadFile
-from nexpress.errors import HTTPError
-from nexpress.request import Request
+from nexpress.http.cookies import format_set_cookie, parse_cookie_header
+from nexpress.http.errors import HTTPError
+from nexpress.http.headers import Headers
+from nexpress.http.multipart import MultipartReader, UploadFile
+from nexpress.http.negotiation import accepts, parse_accept, prefers_html, wants_html
+from nexpress.http.paths import decode_raw_path, percent_decode, split_path
+from nexpress.http.query import parse_qs
+from nexpress.http.ranges import parse_range
+from nexpress.http.request import Request
 from nexpress.routing.pattern import PatternError, escape_pattern, parse_pattern
 from nexpress.routing.table import compile_routes
 

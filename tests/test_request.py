@@ -345,8 +345,8 @@ class TestCookies:
         # request; parsing them again each time was most of what carrying them cost
         import secrets
 
-        import nexpress._http as http_module
-        import nexpress.request as request_module
+        import nexpress.http.cookies as http_module
+        import nexpress.http.request as request_module
 
         parsed = []
         real = http_module.parse_cookie_header
@@ -1294,7 +1294,7 @@ def test_the_guide_lists_every_public_request_name() -> None:
     import re
     from pathlib import Path
 
-    from nexpress.request import Request
+    from nexpress.http.request import Request
 
     guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text()
     section = guide.split("## Requests (`req`)")[1].split("\n## ")[0]

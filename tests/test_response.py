@@ -517,7 +517,7 @@ class TestRender:
         assert os.path.join(str(tmp_path), "views", "nope", "missing.html") in detail
 
     def test_missing_template_error_names_the_path(self, views_app, tmp_path):
-        from nexpress.templating import TemplateNotFound
+        from nexpress.http.templating import TemplateNotFound
 
         with pytest.raises(TemplateNotFound) as info:
             views_app.templates.get("nope/missing.html")
@@ -959,7 +959,7 @@ class TestCookies:
         assert "set-cookie" not in r.headers
 
     def test_signed(self):
-        from nexpress._signing import unsign
+        from nexpress.http.cookies import unsign
 
         [header] = set_cookies(cookie_app(lambda res: res.cookie("sid", "42", signed=True), secret="k" * 32))
         value = header.split(";")[0].split("=", 1)[1]

@@ -12,7 +12,7 @@ import pytest
 from helpers import client_for
 
 from nexpress import App
-from nexpress._sse import PING, EventError, encode_comment, encode_event, event_stream
+from nexpress.http.sse import PING, EventError, encode_comment, encode_event, event_stream
 
 
 def parse_events(text: str) -> list[dict[str, str]]:

@@ -1,4 +1,4 @@
-"""Typed handlers (nexpress._typed): body and query parameters decoded and validated
+"""Typed handlers (nexpress.typed.plan): body and query parameters decoded and validated
 by msgspec from a plan built at registration; 422s that list every bad field."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 from helpers import client_for
 
 from nexpress import App, Response, Router
-from nexpress._typed import handler_arity, plan_for
+from nexpress.typed.plan import handler_arity, plan_for
 
 
 class Address(msgspec.Struct, forbid_unknown_fields=True):

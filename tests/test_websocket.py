@@ -21,7 +21,7 @@ from test_cache_redis import start_logged
 from websockets.asyncio.client import connect
 
 from nexpress import App, RouteConflictError, Router
-from nexpress.realtime.websocket import (
+from nexpress.http.websocket import (
     WebSocketDisconnect,
     allowed_origins,
     close_reason,

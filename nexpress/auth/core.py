@@ -23,14 +23,14 @@ from urllib.parse import urlencode
 
 import httpx
 
-from .. import csrf
 from ..app import App
-from ..errors import HTTPError
+from ..http import csrf
+from ..http.errors import HTTPError
+from ..http.request import Request
 from ..middleware._common import store_errors, store_kind, store_or_shared_cache
 from ..middleware.chain import Middleware
 from ..middleware.sessions import MemorySessionStore, RedisSessionStore
 from ..openapi import SESSION_SECURITY
-from ..request import Request
 from ..routing import Plugin, Router
 from . import tokens
 from .db import Database
@@ -44,7 +44,7 @@ from .urls import normalise_origin, origin_of_request, same_origin
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from ..response import Response
+    from ..http.response import Response
 
 __all__ = ["Auth"]
 

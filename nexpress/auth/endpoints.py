@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .. import csrf
-from ..errors import HTTPError
-from ..response import Response, framework_headers
+from ..http import csrf
+from ..http.errors import HTTPError
+from ..http.response import Response, framework_headers
 from ..routing import Router
 from . import oauth, tokens, views
 from .errors import ERROR_STATUS, AuthConfigError, SignInError
@@ -37,7 +37,7 @@ from .openapi import route_options
 from .providers import Credentials, Email, OAuth, Provider
 
 if TYPE_CHECKING:
-    from ..request import Request
+    from ..http.request import Request
     from .core import Auth
 
 __all__ = ["build_router"]

@@ -3,8 +3,8 @@ that the endpoints put in ``?error=CODE`` (Auth.js's names)."""
 
 from __future__ import annotations
 
-from ..csrf import MissingSecret
-from ..errors import StartupError
+from ..http.csrf import MissingSecret
+from ..http.errors import StartupError
 
 __all__ = [
     "ERROR_MESSAGES",

@@ -14,11 +14,11 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ..errors import HTTPError
+from ..http.errors import HTTPError
 from .errors import UntrustedHost
 
 if TYPE_CHECKING:
-    from ..request import Request
+    from ..http.request import Request
 
 __all__ = ["is_loopback", "normalise_origin", "origin_of_request", "same_origin"]
 

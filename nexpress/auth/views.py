@@ -8,7 +8,7 @@ import hashlib
 from collections.abc import Sequence
 from html import escape
 
-from ..csrf import hidden_input
+from ..http.csrf import hidden_input
 from .errors import ERROR_MESSAGES
 from .providers import Credentials, Email, Provider
 

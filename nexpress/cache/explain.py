@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from . import is_stale, regeneration_due
+from .freshness import is_stale, regeneration_due
 from .stores import Entry
 
 __all__ = ["entry_kind", "entry_path", "entry_row", "entry_state", "human_age", "human_size", "invalidators"]

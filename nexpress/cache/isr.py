@@ -25,26 +25,19 @@ from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
-from .. import _wire
-from .._asgi import send_result
-from .._call import call
-from .._files import etag_matches
-from .._http import URL_PATH_SAFE, http_scope
-from ..request import Request
-from ..response import Response
-from ..routing import positional_arity
+from ..http import writer as _wire
+from ..http.calls import call
+from ..http.files import etag_matches
+from ..http.request import Request
+from ..http.response import Response
+from ..http.scope import URL_PATH_SAFE, http_scope
 from ..routing.endpoint import Endpoint, Invoker
-from . import (
-    Cache,
-    Entry,
-    api_key,
-    is_stale,
-    page_key,
-    regeneration_due,
-    start_recording,
-    stop_recording,
-)
-from .stores import MemoryStore, body_etag, entry_etag
+from ..routing.router import positional_arity
+from ..server import send_result
+from .core import Cache, start_recording, stop_recording
+from .freshness import is_stale, regeneration_due
+from .keys import api_key, page_key
+from .stores import Entry, MemoryStore, body_etag, entry_etag
 
 __all__ = [
     "STALE_WHILE_REVALIDATE",

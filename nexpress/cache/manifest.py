@@ -16,7 +16,9 @@ import os
 import sys
 from collections.abc import Iterable
 
-from . import Cache, Call, Entry, page_key
+from .core import Cache
+from .keys import page_key
+from .stores import Call, Entry
 
 OUTPUT = ".nexpress"
 MANIFEST = "manifest.json"

@@ -4,40 +4,7 @@
 
 from __future__ import annotations
 
-import os
-
-import click
-
 from ._common import load_app, resolve_target
-from .build import build, export
-from .cache import cache
-from .routes import openapi, routes
-from .serve import dev, start
+from .commands import main
 
 __all__ = ["load_app", "main", "resolve_target"]
-
-
-@click.group()
-@click.version_option(package_name="nexpress")
-def main() -> None:
-    """nexpress: Express's API and Next.js's features, in Python."""
-
-
-@click.command()
-@click.argument("directory", type=click.Path(file_okay=False))
-def new(directory: str) -> None:
-    """Create a working app in DIRECTORY (which must be new or empty)."""
-    from ._scaffold import FILES
-
-    if os.path.exists(directory) and os.listdir(directory):
-        raise click.ClickException(f"{directory} exists and is not empty: choose a new folder")
-    for name, content in FILES.items():
-        path = os.path.join(directory, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(content)
-    click.echo(f"Created {directory} with {len(FILES)} files. Next:\n\n  cd {directory}\n  nexpress dev\n")
-
-
-for _command in (dev, start, routes, openapi, build, export, new, cache):
-    main.add_command(_command)

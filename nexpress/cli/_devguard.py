@@ -19,9 +19,9 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from .._http import prefers_html
 from ..app import App
-from ..errors import failing_frame, html_page, problem
+from ..http.errors import failing_frame, html_page, problem
+from ..http.negotiation import prefers_html
 
 __all__ = ["BrokenApp", "DevApp", "load_for_dev"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from ..errors import StartupError
+from ..http.errors import StartupError
 from ._common import app_argument, load_compiled
 
 

@@ -21,12 +21,13 @@ from urllib.parse import quote, urlsplit
 
 import click
 
-from .._http import URL_PATH_SAFE, split_path
 from ..cache import Cache, StoreUnavailable
 from ..cache.explain import human_age, human_size, invalidators
 from ..cache.isr import CachedEndpoint
 from ..devtools import BASE, TOKEN_ENV, TOKEN_HEADER, cache_rows, purge
-from ..errors import HTTPError
+from ..http.errors import HTTPError
+from ..http.paths import split_path
+from ..http.scope import URL_PATH_SAFE
 from ..pages.reasons import ModuleFacts, reason
 from ._common import app_argument, load_compiled
 from ._devserver import DevServer, find_dev_server

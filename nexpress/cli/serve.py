@@ -24,7 +24,13 @@ from ..app import App
 from ..cache.manifest import OUTPUT, stale_sources
 from ..config import export_dotenv, parse_duration
 from ..devtools import BASE, TOKEN_ENV
-from ..serving import ServeError, ServeOptions, check_address, run_server, split_state_warning
+from ..server.serving import (
+    ServeError,
+    ServeOptions,
+    check_address,
+    run_server,
+    split_state_warning,
+)
 from ._common import app_argument, check_app, host_option, port_option, resolve_target
 from ._devguard import load_for_dev
 from ._devserver import client_url, remove_dev_file, write_dev_file

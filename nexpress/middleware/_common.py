@@ -4,17 +4,14 @@ Redis clients bound to the running event loop (for ``rate_limit`` and ``sessions
 from __future__ import annotations
 
 import asyncio
-import inspect
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._optional import require
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-    from ..response import Response
 
 
 def store_errors() -> tuple[type[BaseException], ...]:
@@ -24,25 +21,6 @@ def store_errors() -> tuple[type[BaseException], ...]:
     in an ``except`` clause, so only when something was raised."""
     loaded = sys.modules.get("redis.exceptions")
     return (OSError,) if loaded is None else (loaded.RedisError, OSError)
-
-
-def add_vary(res: Response, field: str) -> None:
-    """Add ``field`` to the response's ``Vary`` header unless it is already listed
-    (``Vary: *`` already covers everything)."""
-    current = res.get("vary")
-    if not current:
-        res.set("vary", field)
-        return
-    listed = {item.strip().lower() for item in current.split(",")}
-    if "*" in listed or field.lower() in listed:
-        return
-    res.set("vary", f"{current}, {field}")
-
-
-def is_async_callable(fn: Callable[..., Any]) -> bool:
-    """True when calling ``fn`` returns an awaitable we must await (async def, or an
-    object whose ``__call__`` is async)."""
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
 
 
 def store_kind_of(url: str | None) -> str | None:

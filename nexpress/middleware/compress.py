@@ -20,12 +20,11 @@ from functools import lru_cache
 from types import ModuleType
 from typing import TYPE_CHECKING, Protocol
 
-from ._common import add_vary
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["Compress", "compress", "is_compressible", "negotiate_encoding", "parse_accept_encoding"]
 
@@ -244,7 +243,7 @@ class Compress(Middleware):
             return
         if not self.compressible(res.get("content-type")) or _no_transform(res.get("cache-control")):
             return
-        add_vary(res, "Accept-Encoding")
+        res.vary("Accept-Encoding")
         encoding = res.get("content-encoding")
         if (encoding and encoding.strip().lower() != "identity") or req.method == "HEAD":
             return

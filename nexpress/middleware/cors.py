@@ -19,12 +19,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._common import add_vary, is_async_callable
+from ..http.calls import is_async_callable
+from ..http.headers import TOKEN
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["Cors", "OriginPolicy", "cors", "matches_any_origin", "origin_is_well_formed", "origin_policy"]
 
@@ -38,7 +39,6 @@ DEFAULT_METHODS = ("GET", "HEAD", "PUT", "PATCH", "POST", "DELETE")
 # scheme "://" host [":" port], as browsers serialise an origin (RFC 6454): no path,
 # no userinfo, no whitespace, nothing that could end a header
 _ORIGIN = re.compile(r"[a-z][a-z0-9+.\-]*://(\[[0-9a-f:.]+\]|[a-z0-9\-._~%]+)(:[0-9]{1,5})?\Z", re.IGNORECASE)
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _MAX_ORIGIN = 2048
 # origins no real allow-list names: a pattern or callable that accepts one of these
 # accepts any site
@@ -53,7 +53,7 @@ def origin_is_well_formed(origin: str) -> bool:
 def _check_tokens(values: Iterable[str], what: str) -> tuple[str, ...]:
     checked = []
     for value in values:
-        if not isinstance(value, str) or not _TOKEN.match(value):
+        if not isinstance(value, str) or not TOKEN.match(value):
             raise ValueError(f"cors({what}=...): {value!r} is not a valid header token")
         checked.append(value)
     return tuple(checked)
@@ -180,7 +180,7 @@ class Cors(Middleware):
     async def __call__(self, req: Request, res: Response, next: Callable[..., Awaitable[None]]) -> None:
         allow = await self.policy.allowed(req.headers.get("origin"), req)
         if not self.policy.any_origin:
-            add_vary(res, "Origin")  # the answer depends on Origin, even without one
+            res.vary("Origin")  # the answer depends on Origin, even without one
         if allow is not None:
             res.set("access-control-allow-origin", allow)
             if self.credentials:
@@ -204,8 +204,8 @@ class Cors(Middleware):
         else:  # as the cors package: allow what the browser asks for (a list of tokens)
             asked = req.headers.get("access-control-request-headers") or ""
             names = [n.strip() for n in asked.split(",") if n.strip()]
-            allowed = ",".join(n for n in names if _TOKEN.match(n))
-            add_vary(res, "Access-Control-Request-Headers")
+            allowed = ",".join(n for n in names if TOKEN.match(n))
+            res.vary("Access-Control-Request-Headers")
         if allowed:
             res.set("access-control-allow-headers", allowed)
         if self.max_age is not None:

@@ -8,7 +8,7 @@ Every request gets a token: ``req.state.csrf_token`` and ``res.locals["csrf_toke
 the browser has none. A POST, PUT, PATCH or DELETE without the token (form field
 ``csrfToken`` or header ``x-csrf-token``) is refused with 403 problem+json (or an
 HTML page for browsers). It is the same token the auth endpoints and server actions
-take (:mod:`nexpress.csrf`).
+take (:mod:`nexpress.http.csrf`).
 
 Without a secret (``csrf(secret=...)``, ``App(secret=...)``, ``NEXPRESS_SECRET`` or
 ``AUTH_SECRET``) the app refuses to start, naming the setting (``nexpress dev`` makes
@@ -22,17 +22,17 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING
 
-from .. import csrf as tokens
-from ..errors import HTTPError
+from ..http import csrf as tokens
+from ..http.errors import HTTPError
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["CsrfProtection", "csrf"]
 
-logger = logging.getLogger("nexpress.csrf")
+logger = logging.getLogger("nexpress.http.csrf")
 
 
 class CsrfProtection(Middleware):

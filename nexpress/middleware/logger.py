@@ -32,13 +32,13 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 
 import msgspec
 
-from ..errors import HTTPError
-from ..request import ClientDisconnect
+from ..http.errors import HTTPError
+from ..http.request import ClientDisconnect
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["LogEntry", "Logger", "apache_escape", "format_combined", "format_dev", "format_json", "logger"]
 

@@ -34,13 +34,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ..errors import HTTPError
-from ._common import LoopRedis, is_async_callable, store_errors, store_kind
+from ..http.calls import is_async_callable
+from ..http.errors import HTTPError
+from ._common import LoopRedis, store_errors, store_kind
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = [
     "MAX_KEYS",

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["DEFAULT_CSP", "SecurityHeaders", "build_csp", "security_headers"]
 

@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 
-from ..errors import HTTPError
+from ..http.errors import HTTPError
 from ._common import LoopRedis, store_errors, store_kind
 from .chain import Middleware
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["MemorySessionStore", "RedisSessionStore", "Session", "SessionTooLarge", "Sessions", "sessions"]
 

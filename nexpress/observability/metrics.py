@@ -32,7 +32,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..cache import current_cache
+from ..cache.core import current_cache
 from ..middleware import Middleware
 from ..routing import Plugin, Router
 
@@ -50,9 +50,9 @@ except ImportError:  # the optional extra is not installed: metrics() says how t
     CollectorRegistry = None  # type: ignore[assignment,misc]
 
 if TYPE_CHECKING:
+    from ..http.request import Request
+    from ..http.response import Response
     from ..middleware import Next
-    from ..request import Request
-    from ..response import Response
 
 __all__ = ["Metrics", "MetricsMiddleware", "method_label", "metrics", "route_label"]
 

@@ -40,9 +40,9 @@ except ImportError:  # the optional extra is not installed: tracing() says how t
     Getter = object  # type: ignore[assignment,misc]
 
 if TYPE_CHECKING:
+    from ..http.request import Request
+    from ..http.response import Response
     from ..middleware import Next
-    from ..request import Request
-    from ..response import Response
 
 __all__ = ["Tracing", "span_name", "tracing"]
 

@@ -4,7 +4,7 @@ Every API route of the one route table is an operation: Express routes (routers
 under their prefixes included) and ``route.py`` functions. Pages, public files,
 mounted ASGI apps and ``app.all()`` routes are not API operations and are left out.
 What each operation says comes from the route and its typed plan
-(:mod:`nexpress._typed`): path parameters from the pattern, query parameters and
+(:mod:`nexpress.typed.plan`): path parameters from the pattern, query parameters and
 the request body from the typed ``query``/``body`` parameters, the success response
 from the return annotation and ``status=``, the 4xx responses nexpress itself sends
 (400, 404, 413, 415, 422 as problem+json), and ``tags``, ``summary``,
@@ -23,10 +23,10 @@ from typing import Any, get_args, get_origin
 
 import msgspec
 
-from .._typed import MISSING, is_model, return_annotation
 from ..middleware.chain import Middleware
 from ..routing.endpoint import Endpoint
 from ..routing.pattern import COMPLEX, PARAM, SPLAT, STATIC
+from ..typed.plan import MISSING, is_model, return_annotation
 
 OPENAPI_VERSION = "3.1.0"
 API_KINDS = ("handler", "api")

@@ -50,16 +50,16 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, TypeVar, overload
 from urllib.parse import urlsplit
 
-from .. import csrf
-from ..errors import HTTPError
-from ..response import Response
-from ..routing import positional_arity
+from ..http import csrf
+from ..http.errors import HTTPError
+from ..http.response import Response
 from ..routing.endpoint import Endpoint
+from ..routing.router import positional_arity
 from .forms import EMPTY_FORM, NO_ERRORS, FieldErrors, FormValues
 from .navigation import FINISH
 
 if TYPE_CHECKING:
-    from ..request import Request
+    from ..http.request import Request
 
 __all__ = ["QUERY", "Action", "ActionEndpoint", "ActionSet", "action", "action_id", "check_redirect"]
 

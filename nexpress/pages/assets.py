@@ -31,11 +31,11 @@ from html import escape
 from typing import Any
 from urllib.parse import quote
 
-from .._files import safe_join
-from ..errors import HTTPError
-from ..response import Response
-from ..routing import RouteDef
+from ..http.errors import HTTPError
+from ..http.paths import safe_join
+from ..http.response import Response
 from ..routing.endpoint import Endpoint
+from ..routing.router import RouteDef
 
 __all__ = [
     "IMMUTABLE",

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from .. import csrf
+from ..http import csrf
 
 if TYPE_CHECKING:
-    from ..request import FormData, Request
-    from ..response import Response
+    from ..http.request import FormData, Request
+    from ..http.response import Response
 
 __all__ = ["FormValues", "csrf_field", "fill_csrf_slot", "slot_marker"]
 
@@ -35,7 +35,7 @@ SLOT_PREFIX = b"nexpress-csrf-slot-"
 def slot_marker(secret: str) -> str:
     """The placeholder ``csrf()`` writes into cached pages (unguessable without the
     secret, the same on every instance sharing it)."""
-    digest = hmac.new(secret.encode("utf-8"), b"nexpress.csrf-slot", hashlib.sha256).hexdigest()
+    digest = hmac.new(secret.encode("utf-8"), b"nexpress.http.csrf-slot", hashlib.sha256).hexdigest()
     return SLOT_PREFIX.decode("ascii") + digest[:24]
 
 

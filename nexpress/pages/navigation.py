@@ -42,8 +42,8 @@ from typing import TYPE_CHECKING
 from .forms import SLOT_PREFIX, fill_csrf_slot
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = [
     "NAV_HEADER",

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup
 
-from .. import client, csrf
-from .._call import call, is_async_callable
-from ..errors import HTTPError
-from ..response import Response
+from ..http import csrf
+from ..http.calls import call, is_async_callable
+from ..http.errors import HTTPError
+from ..http.response import Response
 from ..routing.endpoint import Endpoint
+from . import client
 from . import metadata as meta
 from .forms import EMPTY_FORM, NO_ERRORS, csrf_field
 from .navigation import PageFinish, close_marker, open_marker, shell_hash
@@ -31,7 +32,7 @@ from .navigation import PageFinish, close_marker, open_marker, shell_hash
 if TYPE_CHECKING:
     import jinja2
 
-    from ..request import Request
+    from ..http.request import Request
     from .actions import ActionSet
 
 STREAM_THRESHOLD = 256 * 1024

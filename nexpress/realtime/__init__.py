@@ -1,10 +1,10 @@
-"""Realtime: WebSocket routes, the pub/sub brokers, and (in ``nexpress._sse``) the
-Server-Sent Events format behind ``res.sse()``.
-
-This package sits beside ``request``/``response`` in the dependency order: it
-imports nothing above them, so ``app`` and ``_asgi`` can use it.
+"""Realtime: the pub/sub brokers, and the public names of the protocol objects it builds on:
+the ``WebSocket`` (``nexpress.http.websocket``; the server drives it in
+``nexpress.server.websocket``) and, in ``nexpress.http.sse``, the Server-Sent Events format
+behind ``res.sse()``.
 """
 
+from ..http.websocket import WebSocket, WebSocketDisconnect
 from .pubsub import (
     Broker,
     BrokerUnavailable,
@@ -14,7 +14,6 @@ from .pubsub import (
     Subscription,
     broker_from_url,
 )
-from .websocket import WebSocket, WebSocketDisconnect
 
 __all__ = [
     "Broker",

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..request import Request
-    from ..response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 Invoker = Callable[[dict, Callable, Callable, str, dict], Awaitable[None]]
 """``invoke(scope, receive, send, raw_path, params)``: how the dispatcher runs a route."""

@@ -15,20 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .._call import is_async_callable
-from .._http import BadRequest, percent_decode
-from .._typed import handler_arity
+from ..http.calls import is_async_callable
+from ..http.errors import BadRequest
+from ..http.paths import percent_decode
 from ..middleware.chain import Middleware
-from . import (
-    WS,
-    ErrorDef,
-    RouteDef,
-    Router,
-    UseDef,
-    handler_source,
-    make_site_relative,
-    relative_to,
-)
+from ..typed.plan import handler_arity
 from .endpoint import Endpoint
 from .pattern import (
     COMPLEX,
@@ -42,6 +33,8 @@ from .pattern import (
     static_key,
     variant_path,
 )
+from .router import WS, ErrorDef, RouteDef, Router, UseDef
+from .sites import handler_source, make_site_relative, relative_to
 
 ALWAYS, MAYBE, NEVER = 0, 1, 2
 
@@ -89,7 +82,7 @@ class Route:
     route_header: bytes | None = None
     pattern: str = ""
     has_splat: bool = False
-    plan: Any = None  # nexpress._typed.TypedPlan for typed handlers, else None
+    plan: Any = None  # nexpress.typed.plan.TypedPlan for typed handlers, else None
 
     def __post_init__(self) -> None:
         self.has_splat = True in self.splats

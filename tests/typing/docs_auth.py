@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nexpress import App, Request, Response, csrf
+from nexpress import App, Request, Response
 from nexpress.auth import (
     OIDC,
     Auth,
@@ -17,6 +17,7 @@ from nexpress.auth import (
     verify_password_async,
 )
 from nexpress.auth.urls import same_origin
+from nexpress.http import csrf
 from nexpress.middleware import csrf as csrf_middleware
 
 HASHES = {"demo@example.com": hash_password("demo")}

@@ -4,8 +4,7 @@ down, and observability."""
 from __future__ import annotations
 
 from nexpress import App, HTTPError, Request, Response
-from nexpress.health import health
-from nexpress.observability import metrics, tracing
+from nexpress.observability import health, metrics, tracing
 
 
 async def ping_database() -> None: ...

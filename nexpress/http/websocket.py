@@ -8,7 +8,7 @@
 
 It wraps the ASGI ``websocket`` connection. The request side (``params``, ``query``,
 ``cookies``, ``headers``, ``auth``, ``state``) is the upgrade request, the same
-:class:`~nexpress.request.Request` the route's middleware saw.
+:class:`~nexpress.http.request.Request` the route's middleware saw.
 
 Close codes it uses: 1009 for a message over the size limit, 1003 for a text/binary
 mismatch in ``receive_text``/``receive_bytes``, 1007 for malformed JSON in
@@ -29,12 +29,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
 
-from .._http import Headers, MultiDict, check_header
+from .headers import Headers, check_header
+from .query import MultiDict
 
 if TYPE_CHECKING:
     from ..app import App
     from ..auth.session import Session
-    from ..request import Request
+    from .request import Request
 
 T = TypeVar("T")
 

@@ -19,22 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from . import _wire
-from ._files import FileBody, FilePlan, content_disposition, plan_file, safe_join
-from ._http import (
-    HTML,
-    JSON,
-    OCTET,
-    TEXT,
-    accepts,
-    check_header,
-    content_type_for,
-    encode_url,
-    format_set_cookie,
-)
-from ._signing import sign
-from ._sse import event_stream
+from . import writer as _wire
+from .cookies import format_set_cookie, sign
 from .errors import HTTPError
+from .files import FileBody, FilePlan, content_disposition, plan_file
+from .headers import HTML, JSON, OCTET, TEXT, check_header, content_type_for
+from .negotiation import accepts
+from .paths import encode_url, safe_join
+from .sse import event_stream
 
 if TYPE_CHECKING:
     from .request import Request

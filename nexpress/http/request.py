@@ -17,23 +17,18 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import msgspec
 from python_multipart.multipart import parse_options_header
 
-from ._http import (
-    BadRequest,
-    Headers,
-    MultiDict,
-    accepts,
-    cookie_pairs,
-    parse_qs,
-    require_json,
-)
-from ._multipart import MultipartReader, PayloadTooLarge, UploadFile
-from .errors import HTTPError
+from .cookies import cookie_pairs
+from .errors import BadRequest, HTTPError
+from .headers import Headers
+from .multipart import MultipartReader, PayloadTooLarge, UploadFile
+from .negotiation import accepts, require_json
+from .query import MultiDict, parse_qs
 
 if TYPE_CHECKING:
-    from .app import App
-    from .auth.session import Session as AuthSession
-    from .middleware.sessions import Session
-    from .routing.table import Route
+    from ..app import App
+    from ..auth.session import Session as AuthSession
+    from ..middleware.sessions import Session
+    from ..routing.table import Route
 
 T = TypeVar("T")
 
@@ -238,7 +233,7 @@ class Request:
         try:
             return self._signed
         except AttributeError:
-            from ._signing import unsign
+            from .cookies import unsign
 
             secret = self.app.secret
             signed = {}

@@ -10,13 +10,13 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from ._files import safe_join, safe_segments_join
-from ._http import BadRequest, split_path
-from .middleware.chain import Middleware
+from ..http.errors import BadRequest
+from ..http.paths import safe_join, safe_segments_join, split_path
+from .chain import Middleware
 
 if TYPE_CHECKING:
-    from .request import Request
-    from .response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["StaticFiles", "safe_join", "static"]
 

@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .._call import call
-from .._http import BadRequest, decode_raw_path, split_path
-from ..errors import HTTPError
+from ..http.calls import call
+from ..http.errors import BadRequest, HTTPError
+from ..http.paths import decode_raw_path, split_path
+from ..http.request import Request
+from ..http.response import Response
 from ..middleware.chain import run_chain
-from ..request import Request
-from ..response import Response
+from ..middleware.static import StaticFiles
 from ..routing.table import Route, RouteTable, Step
-from ..static import StaticFiles
 from .errors import ErrorLayer
 from .invoke import send_result
 

@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .._call import call
-from .._http import prefers_html
-from ..errors import HTTPError, failing_frame, html_page, problem
+from ..http.calls import call
+from ..http.errors import HTTPError, failing_frame, html_page, problem
+from ..http.negotiation import prefers_html
+from ..http.request import ClientDisconnect
+from ..http.response import HTML, Response
 from ..middleware.chain import MiddlewareError, middleware_name
-from ..request import ClientDisconnect
-from ..response import HTML, Response
 
 if TYPE_CHECKING:
-    from ..request import Request
+    from ..http.request import Request
 
 logger = logging.getLogger("nexpress")
 

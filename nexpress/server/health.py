@@ -23,12 +23,12 @@ import asyncio
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._call import call
-from .routing import Plugin, Router
+from ..http.calls import call
+from ..routing import Plugin, Router
 
 if TYPE_CHECKING:
-    from .request import Request
-    from .response import Response
+    from ..http.request import Request
+    from ..http.response import Response
 
 __all__ = ["Health", "health", "run_checks"]
 

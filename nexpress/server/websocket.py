@@ -6,7 +6,7 @@ One upgrade, in order:
 
 1. match the path against the table's ``WS`` routes (none: refused with 404);
 2. check the Origin header (cross-origin: refused with 403, see
-   :func:`~nexpress.realtime.websocket.origin_allowed`);
+   :func:`~nexpress.http.websocket.origin_allowed`);
 3. run the middleware that applies to the path with a ``Request`` built from the
    upgrade (``req.method`` is ``"GET"``) and a ``Response``: one that raises
    ``HTTPError`` or sends a response refuses the upgrade with that status;
@@ -38,10 +38,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .._http import decode_raw_path, split_path
-from ..errors import HTTPError, problem
-from ..middleware.chain import run_chain
-from ..realtime.websocket import (
+from ..http.errors import HTTPError, problem
+from ..http.paths import decode_raw_path, split_path
+from ..http.request import Request
+from ..http.response import Response
+from ..http.websocket import (
     WebSocket,
     WebSocketDisconnect,
     WebSocketLimits,
@@ -50,9 +51,8 @@ from ..realtime.websocket import (
     origin_allowed,
     refuse_upgrade,
 )
-from ..request import Request
-from ..response import Response
-from ..routing import WS
+from ..middleware.chain import run_chain
+from ..routing.router import WS
 
 if TYPE_CHECKING:
     from ..routing.table import Route, RouteTable

@@ -136,3 +136,8 @@ def failing_frame(err: BaseException, skip_prefix: str) -> tuple[str, int, str] 
             marker = ">" if number == frame.lineno else " "
             lines.append(f"{marker} {number:4} | {text.rstrip()}")
     return frame.filename, frame.lineno, "\n".join(lines)
+
+
+class BadRequest(HTTPError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, detail)

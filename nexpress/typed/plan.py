@@ -16,7 +16,7 @@ again untyped and each field is checked against its declared type on its own
 Malformed JSON stays a ``400``; a non-JSON Content-Type is a ``415``, as for
 ``req.json()``.
 
-This module is low in the stack: it imports msgspec, ``errors`` and ``_http`` only.
+This module is low in the stack: it imports msgspec and ``nexpress.http`` only.
 """
 
 from __future__ import annotations
@@ -32,8 +32,10 @@ from typing import Any, NotRequired, Required, Union, get_args, get_origin
 
 import msgspec
 
-from ._http import BadRequest, MultiDict, require_json
-from .errors import HTTPError
+from ..http.calls import is_async_callable
+from ..http.errors import BadRequest, HTTPError
+from ..http.negotiation import require_json
+from ..http.query import MultiDict
 
 __all__ = [
     "MISSING",
@@ -245,12 +247,6 @@ def return_annotation(fn: Callable) -> Any:
         return _hints(fn).get("return", MISSING)
     except TypeError:
         return MISSING
-
-
-def _is_async(fn: Callable) -> bool:
-    if inspect.iscoroutinefunction(fn):
-        return True
-    return inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
 
 
 # --- the body ------------------------------------------------------------------------
@@ -552,7 +548,7 @@ def plan_for(fn: Callable, status: int | None = None) -> TypedPlan | None:
         returns=return_annotation(fn),
         status=_check_status(status, fn),
         wants_res=handler_arity(fn) == 2,
-        is_async=_is_async(fn),
+        is_async=is_async_callable(fn),
         body=BodyReader(body_type) if body_type is not None else None,
         query=QueryReader(_strip(query_type)) if query_type is not None else None,
     )

@@ -11,8 +11,7 @@ from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from ._http import BadRequest
-from .errors import HTTPError
+from .errors import BadRequest, HTTPError
 
 MiB = 1024 * 1024
 MAX_PARTS = 1000

@@ -13,7 +13,7 @@ Public API (pure functions first, then the request-level helpers):
 
 - :func:`new_token`, :func:`cookie_value`, :func:`token_from_cookie`,
   :func:`verify` -- the scheme, no I/O, tested without a server.
-- :func:`cookie_name` -- ``nexpress.csrf-token``, ``__Host-`` prefixed on HTTPS.
+- :func:`cookie_name` -- ``nexpress.http.csrf-token``, ``__Host-`` prefixed on HTTPS.
 - :func:`secret_for` -- the key every user of this module takes: ``App(secret=...)``
   / ``NEXPRESS_SECRET``, else ``AUTH_SECRET``.
 - :func:`token_for` ``(req, res)`` -- the request's token, issuing the cookie on
@@ -64,7 +64,7 @@ __all__ = [
 
 FIELD = "csrfToken"  # the form field (Auth.js's name)
 HEADER = "x-csrf-token"
-COOKIE = "nexpress.csrf-token"
+COOKIE = "nexpress.http.csrf-token"
 SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 _SCOPE_KEY = "nexpress.csrf_token"  # the token already chosen for this request
 _TOKEN_BYTES = 32
@@ -84,7 +84,7 @@ def new_token() -> str:
 def _key(secret: str | bytes) -> bytes:
     raw = secret.encode("utf-8") if isinstance(secret, str) else secret
     # a key of its own, so a CSRF HMAC can never double as a cookie signature
-    return hmac.new(raw, b"nexpress.csrf", hashlib.sha256).digest()
+    return hmac.new(raw, b"nexpress.http.csrf", hashlib.sha256).digest()
 
 
 def _mac(secret: str | bytes, token: str) -> str:
@@ -118,8 +118,8 @@ def verify(secret: str | bytes, cookie: str | None, submitted: str | None) -> bo
 
 
 def cookie_name(secure: bool) -> str:
-    """``__Host-nexpress.csrf-token`` on HTTPS (bound to the exact host, path /), else
-    ``nexpress.csrf-token``."""
+    """``__Host-nexpress.http.csrf-token`` on HTTPS (bound to the exact host, path /), else
+    ``nexpress.http.csrf-token``."""
     return "__Host-" + COOKIE if secure else COOKIE
 
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._lifecycle import DRAIN_FILE_VARIABLE
-from .config import Settings
+from ..config import Settings
+from .lifespan import DRAIN_FILE_VARIABLE
 
 SERVING_VARIABLE = "NEXPRESS_SERVING"
 """Set in the server's workers: ``app.listen()`` met again while they import the app does nothing."""

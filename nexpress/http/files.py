@@ -10,37 +10,13 @@ from email.utils import parsedate_to_datetime
 from typing import Protocol
 from urllib.parse import quote
 
-from ._http import content_type_for, http_date, parse_range
 from .errors import HTTPError
-
-_FORBIDDEN_IN_SEGMENT = ("\\", "\x00", "/")
+from .headers import content_type_for, http_date
+from .ranges import parse_range
 
 
 class HeaderSource(Protocol):
     def get(self, name: str, default: str | None = None) -> str | None: ...
-
-
-def safe_join(root: str, relative: str) -> str | None:
-    """Join a decoded, '/'-separated ``relative`` path onto ``root``; None when the
-    result would escape ``root`` ('..', backslashes, NUL, absolute paths, symlinks out)."""
-    parts = [p for p in relative.split("/") if p not in ("", ".")]
-    for part in parts:
-        if part == ".." or any(c in part for c in _FORBIDDEN_IN_SEGMENT) or ":" in part[:2]:
-            return None
-    base = os.path.realpath(root)
-    full = os.path.realpath(os.path.join(base, *parts)) if parts else base
-    if full != base and not full.startswith(base + os.sep):
-        return None
-    return full
-
-
-def safe_segments_join(root: str, segments: list[str]) -> str | None:
-    """Like :func:`safe_join` for already-decoded segments, where a decoded '/'
-    inside one segment (from %2F) is itself a traversal attempt."""
-    for seg in segments:
-        if any(c in seg for c in _FORBIDDEN_IN_SEGMENT) or seg == "..":
-            return None
-    return safe_join(root, "/".join(segments))
 
 
 @dataclass(slots=True)

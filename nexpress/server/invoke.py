@@ -15,10 +15,10 @@ from urllib.parse import unquote
 
 import msgspec
 
-from .. import _wire
+from ..http import writer as _wire
+from ..http.request import Request
+from ..http.response import HTML, JSON, PER_VISITOR_CACHE_CONTROL, Response
 from ..middleware.chain import run_chain
-from ..request import Request
-from ..response import HTML, JSON, PER_VISITOR_CACHE_CONTROL, Response
 from ..routing.endpoint import Endpoint, Invoker
 from .errors import ErrorLayer, NoResponseError
 from .websocket import build_ws_invoker

@@ -18,9 +18,9 @@ import os
 from functools import lru_cache
 from typing import Any
 
-from ..response import Response
-from ..routing import RouteDef
+from ..http.response import Response
 from ..routing.endpoint import Endpoint
+from ..routing.router import RouteDef
 
 __all__ = ["PATH", "ClientScript", "fingerprint", "routes", "script_tag", "url"]
 
@@ -66,7 +66,7 @@ class ClientScript(Endpoint):
 def routes() -> list[RouteDef]:
     """``GET /_nexpress/client.<hash>.js`` and ``GET /_nexpress/client.js``."""
     site = f"{PATH}:1"
-    source = "nexpress/client/client.js"
+    source = "nexpress/pages/client.js"
     return [
         RouteDef("GET", url(), (ClientScript(immutable=True),), {}, site, "static-file", source),
         RouteDef("GET", PLAIN_URL, (ClientScript(immutable=False),), {}, site, "static-file", source),
