@@ -475,11 +475,13 @@ class _BodyReceiver:
     async def _message(self) -> dict:
         task = self.task
         if task is None:
-            task = self.task = asyncio.current_task()
+            # the running loop looked up once: current_task(loop) then skips a second
+            # look-up (each one a getpid() system call on Python 3.11)
+            loop = self.loop = asyncio.get_running_loop()
+            task = self.task = asyncio.current_task(loop)
             if task is None:
                 raise RuntimeError("a request body is read inside an asyncio task")
-            self.loop = task.get_loop()
-            self.deadline = self.loop.time() + self.total
+            self.deadline = loop.time() + self.total
         loop = self.loop
         now = loop.time()
         left = self.deadline - now
