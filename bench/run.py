@@ -126,6 +126,7 @@ CASES = [
     Case("ws-fanout", "WS broadcast to 1,000", "/ws/news", "ws", units=("ms p50", "ms p99"), lower_is_better=True),
     Case("typed", "POST /typed (typed body)", "/typed", "post", method="POST"),
     Case("untyped", "POST /untyped (req.json())", "/untyped", "post", method="POST"),
+    Case("body", "POST /body (req.body())", "/body", "post", method="POST"),
 ]
 WS_SUBSCRIBERS = 1000  # the fan-out case's sockets
 WS_CONNECTIONS = 16  # the echo case's sockets, each with one message in flight
@@ -495,16 +496,17 @@ def all_apps() -> list[AppSpec]:
 
 
 def _before_apps() -> list[AppSpec]:
-    """``BENCH_BEFORE=/path/to/an/older/checkout``: the same base cases (apps/nexpress_core_app.py),
-    ISR page, SSR page and auth cases served by that checkout's nexpress, measured in the
-    same rounds: a before/after table for a change. Every other case is n/a for it."""
+    """``BENCH_BEFORE=/path/to/an/older/checkout``: the same base and POST cases
+    (apps/nexpress_core_app.py), ISR page, SSR page and auth cases served by that
+    checkout's nexpress, measured in the same rounds: a before/after table for a
+    change. Every other case is n/a for it."""
     before = os.environ.get("BENCH_BEFORE", "").strip()
     if not before:
         return []
     root = Path(before).resolve()
     if not (root / "nexpress" / "__init__.py").is_file():
         sys.exit(f"bench: BENCH_BEFORE={before!r} is not a nexpress checkout (no nexpress/__init__.py)")
-    targets: dict[str, str | None] = {key: None for key in VARIANTS if key != "base"}
+    targets: dict[str, str | None] = {key: None for key in VARIANTS if key not in ("base", "post")}
     # apps written with the public API every version has (file routes, nexpress.auth)
     targets.update(isr="nexpress_isr_app:app", fortunes="nexpress_ssr_app:app")
     targets.update({"auth-jwt": "nexpress_auth_app:app", "auth-db": "nexpress_auth_app:app"})
@@ -737,35 +739,66 @@ def running_server(app: AppSpec, variant: str, cpu: str | None, timeout: float):
 
 
 ISR_PAGE = RESULTS_DIR / "isr_page.html"  # what nexpress serves for /post; bare serves it too
+ISR_HEADERS = RESULTS_DIR / "isr_headers.json"  # and the headers of its cache hit (bare sends them too)
+# What a cached page's hit must carry (bench/README.md, "The ISR case"): its validators
+# and caching headers; Age once the entry is a second old.
+ISR_REQUIRED_HEADERS = ("etag", "cache-control", "cdn-cache-control", "vary", "age")
 
 
 def write_isr_page() -> None:
-    """Render nexpress's ISR page once, in-process, so the bare app can serve the same bytes."""
+    """Render nexpress's ISR page once, in-process, so the bare app can serve the same
+    response: its bytes, and the headers of a cache hit (but Age and Content-Length,
+    which bare computes as nexpress does)."""
     code = (
-        "import sys; from nexpress.testing import TestClient; import nexpress_isr_app\n"
+        "import json, sys; from nexpress.testing import TestClient; import nexpress_isr_app\n"
         "with TestClient(nexpress_isr_app.app) as c:\n"
-        "    sys.stdout.buffer.write(c.get('/post').content)\n"
+        "    c.get('/post'); r = c.get('/post')\n"
+        "    skip = ('age', 'content-length', 'date', 'server')\n"
+        "    print(json.dumps({'body': r.content.decode('latin-1'), 'headers': [[k, v] for k, v in r.headers.items() if k not in skip]}))\n"
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(APPS_DIR), str(ROOT)]))
     done = subprocess.run([sys.executable, "-c", code], cwd=APPS_DIR, env=env, capture_output=True, timeout=60)
-    if done.returncode != 0 or not done.stdout:
+    try:
+        hit = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        hit = None
+    if done.returncode != 0 or not hit or not hit["body"]:
         warn(f"ISR case: could not render nexpress's /post: {done.stderr.decode(errors='replace')[-300:]}")
         return
-    ISR_PAGE.write_bytes(done.stdout)
+    ISR_PAGE.write_bytes(hit["body"].encode("latin-1"))
+    ISR_HEADERS.write_text(json.dumps(hit["headers"]) + "\n")
     os.environ["BENCH_ISR_PAGE"] = str(ISR_PAGE)
+    os.environ["BENCH_ISR_HEADERS"] = str(ISR_HEADERS)
 
 
 def check_isr(port: int) -> list[str]:
-    """/post must be the same bytes from every app (and a cache HIT from nexpress)."""
-    try:
-        status, _ctype, body = _http_get(port, "/post")
-    except (OSError, http.client.HTTPException) as exc:
-        return [f"GET /post: {exc}"]
-    if status != 200:
-        return [f"GET /post: status {status}"]
-    if ISR_PAGE.exists() and body != ISR_PAGE.read_bytes():
-        return ["GET /post: not the same bytes as nexpress's cached page"]
-    return []
+    """/post must be the same bytes from every app, with every header of a cache hit
+    (:data:`ISR_REQUIRED_HEADERS`; a cache HIT from nexpress): the first answer may be
+    nexpress's MISS, the one 1.1 s later must be a hit with ``Age``."""
+    problems: list[str] = []
+    for attempt in range(2):
+        if attempt:
+            time.sleep(1.1)
+        conn = http.client.HTTPConnection(HOST, port, timeout=5)
+        try:
+            conn.request("GET", "/post")
+            resp = conn.getresponse()
+            body = resp.read()
+        except (OSError, http.client.HTTPException) as exc:
+            return [f"GET /post: {exc}"]
+        finally:
+            conn.close()
+        if resp.status != 200:
+            return [f"GET /post: status {resp.status}"]
+        if ISR_PAGE.exists() and body != ISR_PAGE.read_bytes():
+            return ["GET /post: not the same bytes as nexpress's cached page"]
+    missing = [name for name in ISR_REQUIRED_HEADERS if resp.getheader(name) is None]
+    if missing:
+        problems.append(f"GET /post: no {', '.join(missing)} header (a cached page's hit carries them all)")
+    cache = resp.getheader("x-nexpress-cache")
+    if cache is not None and cache not in ("HIT", "PRERENDER"):
+        problems.append(f"GET /post: x-nexpress-cache {cache}, want HIT")
+    return problems
 
 
 def check_stack(port: int) -> list[str]:
@@ -881,10 +914,11 @@ def check_responses(port: int, variant: str, cookie: str | None = None) -> list[
 
 
 def check_post(port: int) -> list[str]:
-    """Both POST endpoints answer the order; /typed refuses an invalid one (4xx)."""
+    """The POST endpoints answer the order (/body: its size); /typed refuses an
+    invalid one (4xx)."""
     routes = routes_module()
     problems = []
-    for path in ("/typed", "/untyped"):
+    for path, want in (("/typed", routes.ORDER_ANSWER), ("/untyped", routes.ORDER_ANSWER), ("/body", routes.BODY_ANSWER)):
         try:
             status, ctype, body = _http_get(port, path, body=routes.ORDER_BODY)
         except (OSError, http.client.HTTPException) as exc:
@@ -892,7 +926,7 @@ def check_post(port: int) -> list[str]:
             continue
         if status != 200 or not ctype.startswith("application/json"):
             problems.append(f"POST {path}: status {status}, content-type {ctype!r}")
-        elif json.loads(body) != routes.ORDER_ANSWER:
+        elif json.loads(body) != want:
             problems.append(f"POST {path}: body {body[:80]!r}")
     try:
         status = _http_get(port, "/typed", body=b'{"id": "not a number", "customer": {}, "items": []}')[0]

@@ -938,6 +938,41 @@ def test_cached_pages_send_etag_and_cdn_cache_control_and_304(tmp_path):
         assert "etag" not in c.get("/d").headers
 
 
+def test_a_memory_hit_prepares_its_key_and_headers_once_per_entry(tmp_path, monkeypatch):
+    """A hit on the in-memory store is a lookup: the cache key and the ETag,
+    Cache-Control, CDN-Cache-Control and Vary headers are made once per entry, Age
+    again at most once a second, never per request (issue 21.2)."""
+    from nexpress.cache import isr
+
+    calls: dict[str, int] = {"key": 0, "validators": 0}
+    page_key, validators = isr.page_key, isr.validators
+
+    def counted_key(path: str) -> str:
+        calls["key"] += 1
+        return page_key(path)
+
+    def counted_validators(*args, **kwargs):
+        calls["validators"] += 1
+        return validators(*args, **kwargs)
+
+    monkeypatch.setattr(isr, "page_key", counted_key)  # before the app builds its endpoints
+    monkeypatch.setattr(isr, "validators", counted_validators)
+    make(tmp_path, {"app/p/page.html": "<p>post</p>", "app/p/page.py": "revalidate = 60\n"})
+    app = App(root=tmp_path)
+    with TestClient(app) as c:
+        assert c.get("/p").headers["x-nexpress-cache"] == "MISS"
+        c.get("/p")  # the first hit prepares the entry's headers
+        app.cache.store.get_now("page:/p").created -= 5
+        calls.update(key=0, validators=0)
+        hits = [c.get("/p") for _ in range(20)]
+    assert calls == {"key": 0, "validators": 0}
+    for hit in hits:
+        assert hit.headers["x-nexpress-cache"] == "HIT" and "<p>post</p>" in hit.text
+        assert hit.headers["age"] in ("5", "6")
+        for name in ("etag", "cache-control", "cdn-cache-control", "vary"):
+            assert hit.headers.get(name), name
+
+
 def test_etag_and_304_through_a_shared_store(tmp_path):
     """The general path (SQLite: no memory fast path) answers 304 the same way."""
     counted_app(tmp_path)

@@ -580,6 +580,19 @@ def test_uploaded_file_over_limit_is_413(server: Server) -> None:
     assert_client_error(reply, 413, detail="big.bin")
 
 
+def test_a_body_that_stops_arriving_over_granian_is_a_408(hostile_dir: Path, servers: list[Server]) -> None:
+    """Slowloris against the real server: the body timer must cancel the wait on
+    granian's receive() (a future its Rust side completes); a whole body of the same
+    declared length is answered at once."""
+    srv = start_server(hostile_dir, "server:app", env={"NEXPRESS_BODY_TIMEOUT": "500ms"})
+    servers.append(srv)
+    head = b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n"
+    reply = send_raw(srv.port, head + b"a" * 10)
+    assert_client_error(reply, 408, detail="No request body data arrived for 0.5 s")
+    reply = send_raw(srv.port, head + b"a" * 100)
+    assert reply.status == 200 and json.loads(reply.body) == {"n": 100}, reply
+
+
 @pytest.mark.parametrize("length", [b"abc", b"-5", b"1.5", b"+5", b"5 5", b"0x10", b"99999999999999999999999999"])
 def test_bad_content_length_is_4xx(server: Server, length: bytes) -> None:
     """granian refuses these itself (400, empty body) before the app runs."""

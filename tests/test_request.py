@@ -1195,14 +1195,15 @@ def test_json_content_types_accepted(content_type):
     assert r.json() == {"got": {"a": 1}}
 
 
-def post_with_a_body_that(receive, **settings) -> list[dict]:
-    """POST /raw to an app reading the whole body, with ``receive`` feeding it; the
-    ASGI messages sent back."""
-    app = App(**settings)
+def post_with_a_body_that(receive, length: int = 1000, app: App | None = None, **settings) -> list[dict]:
+    """POST /raw (``Content-Length: length``) to ``app`` or an app reading the whole
+    body, with ``receive`` feeding it; the ASGI messages sent back."""
+    if app is None:
+        app = App(**settings)
 
-    @app.post("/raw")
-    async def raw(req):
-        return {"len": len(await req.body())}
+        @app.post("/raw")
+        async def raw(req):
+            return {"len": len(await req.body())}
 
     messages: list[dict] = []
 
@@ -1211,7 +1212,7 @@ def post_with_a_body_that(receive, **settings) -> list[dict]:
 
     scope = {
         "type": "http", "method": "POST", "path": "/raw", "raw_path": b"/raw", "query_string": b"",
-        "headers": [(b"content-length", b"1000")], "client": ("127.0.0.1", 1), "scheme": "http", "root_path": "",
+        "headers": [(b"content-length", str(length).encode())], "client": ("127.0.0.1", 1), "scheme": "http", "root_path": "",
     }  # fmt: skip
     asyncio.run(asyncio.wait_for(app(scope, receive, send), 5))
     return messages
@@ -1238,6 +1239,98 @@ def test_a_body_dripping_in_slowly_hits_the_overall_deadline():
     messages = post_with_a_body_that(dripping, body_timeout=0.5, body_deadline=0.3)
     assert messages[0]["status"] == 408
     assert b"did not arrive within 0.3 s" in messages[1]["body"]
+
+
+def messages_then_stall(*messages: dict):
+    """An ASGI receive giving ``messages``, then waiting forever; counts its calls."""
+    pending = list(messages)
+
+    async def receive():
+        receive.calls += 1
+        if pending:
+            return pending.pop(0)
+        await asyncio.sleep(3600)
+
+    receive.calls = 0
+    return receive
+
+
+def test_a_body_is_complete_once_its_content_length_has_arrived():
+    """granian hands a body's last bytes over with more_body=True and the end in one more
+    message: the declared length is enough, that extra round trip is not waited for."""
+    receive = messages_then_stall({"type": "http.request", "body": b"x" * 1000, "more_body": True})
+    messages = post_with_a_body_that(receive, body_timeout=0.2)
+    assert messages[0]["status"] == 200 and json.loads(messages[1]["body"]) == {"len": 1000}
+    assert receive.calls == 1
+
+
+def test_an_empty_declared_body_is_not_waited_for():
+    receive = messages_then_stall()
+    messages = post_with_a_body_that(receive, length=0, body_timeout=0.2)
+    assert messages[0]["status"] == 200 and json.loads(messages[1]["body"]) == {"len": 0}
+    assert receive.calls == 0
+
+
+def test_a_body_short_of_its_content_length_still_times_out():
+    receive = messages_then_stall({"type": "http.request", "body": b"x" * 999, "more_body": True})
+    messages = post_with_a_body_that(receive, body_timeout=0.2)
+    assert messages[0]["status"] == 408
+    assert b"No request body data arrived for 0.2 s" in messages[1]["body"]
+
+
+def test_each_chunk_gets_its_own_body_timeout():
+    """Chunks 0.1 s apart, each within a 0.3 s body_timeout: a 1 s body is read whole."""
+
+    async def steady():
+        await asyncio.sleep(0.1)
+        return {"type": "http.request", "body": b"x" * 100, "more_body": True}
+
+    messages = post_with_a_body_that(steady, body_timeout=0.3, body_deadline=5)
+    assert messages[0]["status"] == 200 and json.loads(messages[1]["body"]) == {"len": 1000}
+
+
+def test_stream_ends_at_the_content_length():
+    app = App(body_timeout=0.2)
+
+    @app.post("/raw")
+    async def chunks(req):
+        return {"sizes": [len(chunk) async for chunk in req.stream()]}
+
+    receive = messages_then_stall(
+        {"type": "http.request", "body": b"x" * 600, "more_body": True},
+        {"type": "http.request", "body": b"y" * 400, "more_body": True},
+    )
+    messages = post_with_a_body_that(receive, app=app)
+    assert messages[0]["status"] == 200 and json.loads(messages[1]["body"]) == {"sizes": [600, 400]}
+
+
+def test_a_request_cancelled_while_its_body_is_read_is_cancelled_not_a_408():
+    """The body timer cancels the task it runs in; a cancellation from elsewhere (a
+    server shutting down, a client gone) still propagates as CancelledError."""
+    app = App(body_timeout=30)
+    sent: list[dict] = []
+
+    @app.post("/raw")
+    async def raw(req):
+        return {"len": len(await req.body())}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {
+        "type": "http", "method": "POST", "path": "/raw", "raw_path": b"/raw", "query_string": b"",
+        "headers": [(b"content-length", b"10")], "client": ("127.0.0.1", 1), "scheme": "http", "root_path": "",
+    }  # fmt: skip
+
+    async def main():
+        task = asyncio.create_task(app(scope, messages_then_stall(), send))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert sent == []
 
 
 def test_a_multipart_boundary_too_long_or_malformed_is_a_400():

@@ -38,7 +38,7 @@ def extra_static_paths() -> list[str]:
 
 # The POST cases: every app decodes the same order, into a model (``/typed``: msgspec
 # Structs, pydantic models for FastAPI) or into plain dicts (``/untyped``), and
-# answers {"id": 12345, "items": 3}.
+# answers {"id": 12345, "items": 3}; ``/body`` only reads the raw bytes.
 ORDER = {
     "id": 12345,
     "customer": {"name": "Ada Lovelace", "email": "ada@example.com"},
@@ -52,6 +52,8 @@ ORDER = {
 }
 ORDER_BODY = json.dumps(ORDER).encode()
 ORDER_ANSWER = {"id": 12345, "items": 3}
+# /body reads the raw bytes (nexpress: req.body()) and answers how many arrived
+BODY_ANSWER = {"bytes": len(ORDER_BODY)}
 
 
 class Customer(msgspec.Struct):

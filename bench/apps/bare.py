@@ -3,10 +3,13 @@
 A dict lookup on ``scope["path"]``, a manual split for ``/users/<id>``, msgspec for
 JSON bodies, and ``content-type`` + ``content-length`` headers. No framework at all.
 ``/fortunes`` (the SSR case, see _fortunes.py): the shared SQLite query, then
-``html.escape`` and a string join, no template engine.
+``html.escape`` and a string join, no template engine. ``/post`` (the ISR case): the
+response of nexpress's cache hit, its headers included.
 """
 
+import json
 import os
+import time
 from html import escape
 
 import _fortunes
@@ -57,13 +60,34 @@ ROUTES["/express"] = _plaintext  # the Express-idiom case: the same answer
 ROUTES["/json"] = _json
 ROUTES["/fortunes"] = _fortunes_page
 
-# The ISR case: the very bytes nexpress serves for its cached /post page (bench/run.py
-# writes them to $BENCH_ISR_PAGE before starting any app), sent as they are.
+# The ISR case: the very response nexpress serves for a hit on its cached /post page
+# (bench/run.py writes its bytes to $BENCH_ISR_PAGE and its headers, ETag,
+# Cache-Control, CDN-Cache-Control, Vary..., to $BENCH_ISR_HEADERS before starting any
+# app), sent as it is, with Content-Length and an Age counted from the start (the
+# header list rebuilt once a second, as a cache would).
 _ISR_FILE = os.environ.get("BENCH_ISR_PAGE")
+_ISR_BODY = None
 if _ISR_FILE and os.path.exists(_ISR_FILE):
     with open(_ISR_FILE, "rb") as _fh:
         _ISR_BODY = _fh.read()
     ROUTES["/post"] = lambda: (b"text/html; charset=utf-8", _ISR_BODY)
+_ISR_HEADERS_FILE = os.environ.get("BENCH_ISR_HEADERS")
+if _ISR_BODY is not None and _ISR_HEADERS_FILE and os.path.exists(_ISR_HEADERS_FILE):
+    with open(_ISR_HEADERS_FILE) as _fh:
+        _ISR_FIXED = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in json.load(_fh)]
+    _ISR_FIXED.append((b"content-length", str(len(_ISR_BODY)).encode()))
+    _ISR_CREATED = time.time()
+    _isr_aged = [0, _ISR_FIXED]  # the Age the list carries, the list
+
+    def _isr_headers() -> list[tuple[bytes, bytes]]:
+        age = int(time.time() - _ISR_CREATED)
+        if age != _isr_aged[0]:
+            _isr_aged[:] = [age, [*_ISR_FIXED, (b"age", str(age).encode())]]
+        return _isr_aged[1]
+
+    ROUTES.pop("/post")
+else:
+    _isr_headers = None
 PARAM_PREFIXES = frozenset(extra_param_prefixes())
 
 
@@ -77,6 +101,7 @@ async def _lifespan(receive, send) -> None:
             return
 
 
+POST_PATHS = ("/typed", "/untyped", "/body")
 _decode_order = msgspec.json.Decoder(Order).decode
 _decode_any = msgspec.json.Decoder().decode
 
@@ -92,8 +117,11 @@ async def _read_body(receive) -> bytes:
 
 
 async def _post(path: str, receive) -> tuple[int, bytes, bytes]:
-    """The POST cases: decode the order (into Structs for /typed, dicts for /untyped)."""
+    """The POST cases: decode the order (into Structs for /typed, dicts for /untyped),
+    or only count its bytes (/body)."""
     body = await _read_body(receive)
+    if path == "/body":
+        return 200, JSON, _encode({"bytes": len(body)})
     try:
         if path == "/typed":
             order = _decode_order(body)
@@ -112,9 +140,13 @@ async def app(scope, receive, send) -> None:
             await _lifespan(receive, send)
         return
     path = scope["path"]
+    if path == "/post" and _isr_headers is not None:
+        await send({"type": "http.response.start", "status": 200, "headers": _isr_headers()})
+        await send({"type": "http.response.body", "body": _ISR_BODY})
+        return
     status = 200
     handler = ROUTES.get(path)
-    if scope["method"] == "POST" and path in ("/typed", "/untyped"):
+    if scope["method"] == "POST" and path in POST_PATHS:
         status, content_type, body = await _post(path, receive)
     elif handler is not None:
         content_type, body = handler()

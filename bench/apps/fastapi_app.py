@@ -86,3 +86,8 @@ async def typed(body: OrderModel):
 async def untyped(request: Request):
     data = await request.json()
     return {"id": data["id"], "items": len(data["items"])}
+
+
+@app.post("/body")
+async def raw_body(request: Request):
+    return {"bytes": len(await request.body())}

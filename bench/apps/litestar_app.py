@@ -59,6 +59,11 @@ async def untyped(request: Request) -> dict[str, int]:
     return {"id": data["id"], "items": len(data["items"])}
 
 
+@post("/body", status_code=200)
+async def raw_body(request: Request) -> dict[str, int]:
+    return {"bytes": len(await request.body())}
+
+
 def _extra_param(path: str):
     async def extra_param(id: str) -> str:
         return EXTRA_BODY
@@ -76,7 +81,7 @@ def _extra_static(path: str):
 # Registered first, like in every app of the benchmark (see _routes.py).
 handlers = [_extra_param(f"/{p}/{{id:str}}/x") for p in extra_param_prefixes()]
 handlers += [_extra_static(path) for path in extra_static_paths()]
-handlers += [plaintext, express_, json_, user, fortunes, typed, untyped]
+handlers += [plaintext, express_, json_, user, fortunes, typed, untyped, raw_body]
 
 app = Litestar(
     route_handlers=handlers,

@@ -81,3 +81,8 @@ async def typed(req, body: Order):
 async def untyped(req):
     data = await req.json()
     return {"id": data["id"], "items": len(data["items"])}
+
+
+@app.post("/body")
+async def raw_body(req):
+    return {"bytes": len(await req.body())}

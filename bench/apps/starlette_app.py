@@ -95,6 +95,10 @@ async def untyped(request):
     return JSONResponse({"id": data["id"], "items": len(data["items"])})
 
 
+async def raw_body(request):
+    return JSONResponse({"bytes": len(await request.body())})
+
+
 routes = [Route(f"/{p}/{{id}}/x", extra) for p in extra_param_prefixes()]
 routes += [Route(path, extra) for path in extra_static_paths()]
 routes += [
@@ -108,6 +112,7 @@ routes += [
     Route("/broadcast", broadcast, methods=["POST"]),
     Route("/typed", typed, methods=["POST"]),
     Route("/untyped", untyped, methods=["POST"]),
+    Route("/body", raw_body, methods=["POST"]),
 ]
 
 app = Starlette(routes=routes)

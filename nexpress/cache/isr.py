@@ -345,12 +345,13 @@ class CachedEndpoint(Endpoint):
 
 
 class _Prepared:
-    """The pre-encoded headers of one entry: for its 200 and for a 304 (None: its body
-    is adapted per visitor, so it takes the general path)."""
+    """The pre-encoded headers of one entry under its cache ``key``: for its 200 and
+    for a 304 (None: its body is adapted per visitor, so it takes the general path)."""
 
-    __slots__ = ("age", "entry", "full", "not_modified", "with_age")
+    __slots__ = ("age", "entry", "full", "key", "not_modified", "with_age")
 
-    def __init__(self, entry: Entry, full: list[tuple[bytes, bytes]] | None, not_modified: list[tuple[bytes, bytes]] | None) -> None:
+    def __init__(self, key: str, entry: Entry, full: list[tuple[bytes, bytes]] | None, not_modified: list[tuple[bytes, bytes]] | None) -> None:
+        self.key = key
         self.entry = entry
         self.full = full
         self.not_modified = not_modified
@@ -372,49 +373,51 @@ class MemoryHitInvoker:
     ``If-None-Match`` matches): no Request or Response object. Everything else
     (misses, stale entries, other stores, encoded paths) takes the general path."""
 
-    __slots__ = ("endpoint", "extra", "general", "general_header", "wire")
+    __slots__ = ("cache", "endpoint", "extra", "general", "general_header", "key_for", "wire")
 
     def __init__(self, endpoint: CachedEndpoint, route_header: bytes | None, general: Invoker) -> None:
         self.endpoint = endpoint
+        self.cache = endpoint.cache
+        self.key_for = endpoint.key_for
         self.general = general
         self.extra = [(b"x-nexpress-route", route_header)] if route_header is not None else []
         finish = endpoint.finish
         self.general_header = finish.general_path_header if finish is not None else None
         if finish is not None:
             self.extra += [_encoded(k, v) for k, v in finish.headers]
+        # by request path (one without %-escapes: the key is a function of it), so a hit
+        # finds its key and its headers in one lookup
         self.wire: dict[str, _Prepared] = {}
 
-    def prepared(self, key: str, entry: Entry) -> _Prepared:
-        found = self.wire.get(key)
-        if found is None or found.entry is not entry:
-            finish = self.endpoint.finish
-            if finish is not None and finish.personal(entry.body):
-                found = _Prepared(entry, None, None)  # adapted per visitor: the general path
-            else:
-                state = b"PRERENDER" if entry.prerendered else b"HIT"
-                common = [_encoded(k, v) for k, v in validators(entry, False, self.endpoint.shared)]
-                common += [(HEADER, state), *self.extra]
-                full = [_encoded(k, v) for k, v in entry.headers]
-                full += [*common, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
-                found = _Prepared(entry, full, common)
-            if len(self.wire) > 4096:
-                self.wire.clear()
-            self.wire[key] = found
+    def prepared(self, raw_path: str, key: str, entry: Entry) -> _Prepared:
+        finish = self.endpoint.finish
+        if finish is not None and finish.personal(entry.body):
+            found = _Prepared(key, entry, None, None)  # adapted per visitor: the general path
+        else:
+            state = b"PRERENDER" if entry.prerendered else b"HIT"
+            common = [_encoded(k, v) for k, v in validators(entry, False, self.endpoint.shared)]
+            common += [(HEADER, state), *self.extra]
+            full = [_encoded(k, v) for k, v in entry.headers]
+            full += [*common, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
+            found = _Prepared(key, entry, full, common)
+        if len(self.wire) > 4096:
+            self.wire.clear()
+        self.wire[raw_path] = found
         return found
 
     async def invoke(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-        store = self.endpoint.cache.store
+        store = self.cache.store
         if "%" not in raw_path and isinstance(store, MemoryStore):
-            key = self.endpoint.key_for(raw_path)
+            prepared = self.wire.get(raw_path)
+            key = prepared.key if prepared is not None else self.key_for(raw_path)
             entry = store.get_now(key)
             if entry is not None:
                 revalidate = entry.revalidate
                 now = time.time()
                 if revalidate is None or now - entry.created < revalidate:
                     # inline on purpose: this is the cached page's whole request path
-                    prepared = self.wire.get(key)
                     if prepared is None or prepared.entry is not entry:
-                        prepared = self.prepared(key, entry)
+                        prepared = self.prepared(raw_path, key, entry)
                     if prepared.full is not None:
                         status, headers = entry.status, prepared.full
                         general = self.general_header
@@ -428,7 +431,8 @@ class MemoryHitInvoker:
                         if status == 0:
                             return await self.general(scope, receive, send, raw_path, params)
                         if revalidate is not None and status == 200:
-                            headers = prepared.aged(int(now - entry.created))
+                            age = int(now - entry.created)
+                            headers = prepared.with_age if age == prepared.age else prepared.aged(age)
                         # the two messages written here, not through _wire (a call costs ~2k
                         # instructions, a tenth of this path): a 200 with its body, or a 304
                         await send({"type": _wire.START, "status": status, "headers": headers})

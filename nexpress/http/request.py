@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import time
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -356,10 +355,11 @@ class Request:
             return route.body_limit, route.file_limit
         return self.app.body_limit, self.app.file_limit
 
-    def _declared_length(self, limit: int) -> None:
+    def _declared_length(self, limit: int) -> int | None:
+        """The Content-Length (None without one): 400 if malformed, 413 past ``limit``."""
         length = self.headers.raw_get(b"content-length")
         if length is None:
-            return
+            return None
         try:
             declared = int(length)
         except ValueError:
@@ -368,12 +368,9 @@ class Request:
             raise BadRequest("Content-Length is negative")
         if declared > limit:
             raise PayloadTooLarge("The request body", limit)
+        return declared
 
-    async def stream(self, limit: int | None = None) -> AsyncIterator[bytes]:
-        """The raw body, chunk by chunk, enforcing ``limit`` (default: the route's body limit)."""
-        if hasattr(self, "_body"):
-            yield self._body
-            return
+    def _body_receiver(self, limit: int | None) -> _BodyReceiver:
         if self._consumed:
             # the ASGI receive channel has nothing more to give: waiting on it would hang
             raise RuntimeError(
@@ -381,36 +378,19 @@ class Request:
                 " req.form()) and cannot be read again"
             )
         limit = self._limits()[0] if limit is None else limit
-        self._declared_length(limit)
+        declared = self._declared_length(limit)
         self._consumed = True
-        received = 0
-        timeout = self.app.body_timeout
-        deadline = time.monotonic() + self.app.body_deadline
-        while True:
-            # A client that stops sending (slowloris), or sends a byte now and then
-            # (slow drip), does not hold the request open: each chunk must come within
-            # body_timeout, the whole body within body_deadline.
-            left = deadline - time.monotonic()
-            try:
-                # asyncio.timeout, not wait_for: no task per chunk (a third of a small
-                # POST's cost)
-                async with asyncio.timeout(min(timeout, max(left, 0))):
-                    message = await self._receive()
-            except TimeoutError:
-                if left <= timeout:
-                    raise HTTPError(408, f"The request body did not arrive within {self.app.body_deadline:g} s") from None
-                raise HTTPError(408, f"No request body data arrived for {timeout:g} s") from None
-            kind = message["type"]
-            if kind == "http.disconnect":
-                raise ClientDisconnect()
-            chunk = message.get("body", b"")
-            if chunk:
-                received += len(chunk)
-                if received > limit:
-                    raise PayloadTooLarge("The request body", limit)
-                yield chunk
-            if not message.get("more_body", False):
-                return
+        app = self.app
+        return _BodyReceiver(self._receive, limit, declared, app.body_timeout, app.body_deadline)
+
+    async def stream(self, limit: int | None = None) -> AsyncIterator[bytes]:
+        """The raw body, chunk by chunk, enforcing ``limit`` (default: the route's body limit)."""
+        if hasattr(self, "_body"):
+            yield self._body
+            return
+        body = self._body_receiver(limit)
+        while (chunk := await body.next()) is not None:
+            yield chunk
 
     async def wait_for_disconnect(self) -> None:
         """Return once the client has gone away (or the response is complete): a
@@ -424,8 +404,17 @@ class Request:
 
     async def body(self) -> bytes:
         """The whole request body (413 past the body limit)."""
-        if not hasattr(self, "_body"):
-            self._body = b"".join([chunk async for chunk in self.stream()])
+        try:
+            return self._body
+        except AttributeError:
+            pass
+        # read here, not through stream(): an async generator costs a frame per chunk,
+        # its first-iteration hook and its finalizer on every request
+        body = self._body_receiver(None)
+        chunks = []
+        while (chunk := await body.next()) is not None:
+            chunks.append(chunk)
+        self._body = b"".join(chunks)  # one chunk: that very object, no copy
         return self._body
 
     @overload
@@ -479,6 +468,91 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.raw_path}>"
+
+
+class _BodyReceiver:
+    """One request body, message by message from the ASGI ``receive``, for
+    :meth:`Request.stream` and :meth:`Request.body`.
+
+    A client that stops sending (slowloris) or sends a byte now and then (slow drip)
+    does not hold the request open: each chunk must come within ``timeout`` and the
+    whole body within ``total`` seconds (408); past ``limit`` bytes it is a 413.
+
+    Per request this is the hot path of every POST, so it does the least the server
+    needs: the body ends at ``more_body: False`` *or* once the Content-Length has
+    arrived (granian hands the last bytes over with ``more_body: True`` and the end
+    in one more message: a second round trip through its Rust thread and the event
+    loop that nothing needs), and the per-chunk timer is a bare ``loop.call_at``
+    that cancels the task (``asyncio.timeout`` costs twice that: a Timeout object,
+    two running-loop look-ups, a ``getpid()`` system call each on Python 3.11).
+    """
+
+    __slots__ = ("deadline", "done", "expected", "expired", "limit", "loop", "receive", "received", "task", "timeout", "total")
+
+    def __init__(self, receive: Callable, limit: int, expected: int | None, timeout: float, total: float) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.expected = expected
+        self.timeout = timeout
+        self.total = total
+        self.received = 0
+        self.done = expected == 0  # Content-Length: 0: nothing to wait for
+        self.expired = False
+        self.task: asyncio.Task | None = None
+
+    async def next(self) -> bytes | None:
+        """The next non-empty chunk, or None once the body is complete."""
+        while not self.done:
+            message = await self._message()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect()
+            if not message.get("more_body", False):
+                self.done = True
+            chunk = message.get("body", b"")
+            if chunk:
+                self.received += len(chunk)
+                if self.received > self.limit:
+                    raise PayloadTooLarge("The request body", self.limit)
+                if self.received == self.expected:
+                    self.done = True
+                return chunk
+        return None
+
+    async def _message(self) -> dict:
+        task = self.task
+        if task is None:
+            # the running loop looked up once: current_task(loop) then skips a second
+            # look-up (each one a getpid() system call on Python 3.11)
+            loop = self.loop = asyncio.get_running_loop()
+            task = self.task = asyncio.current_task(loop)
+            if task is None:
+                raise RuntimeError("a request body is read inside an asyncio task")
+            self.deadline = loop.time() + self.total
+        loop = self.loop
+        now = loop.time()
+        left = self.deadline - now
+        if left <= 0:
+            raise HTTPError(408, f"The request body did not arrive within {self.total:g} s")
+        handle = loop.call_at(now + (self.timeout if self.timeout < left else left), self._expire)
+        try:
+            message = await self.receive()
+        except asyncio.CancelledError:
+            # ours (the timer fired) unless the task was also cancelled from elsewhere
+            if self.expired and task.uncancel() == 0:
+                if left <= self.timeout:
+                    raise HTTPError(408, f"The request body did not arrive within {self.total:g} s") from None
+                raise HTTPError(408, f"No request body data arrived for {self.timeout:g} s") from None
+            raise
+        finally:
+            handle.cancel()
+        if self.expired:  # the timer fired, yet a receive() that swallowed it answered
+            self.expired = False
+            task.uncancel()
+        return message
+
+    def _expire(self) -> None:
+        self.expired = True
+        self.task.cancel()  # type: ignore[union-attr]
 
 
 _TYPE_SHORTHANDS = {
