@@ -37,6 +37,7 @@ from .http import csrf
 from .http.errors import HTTPError
 from .http.request import Request
 from .http.response import Response, framework_headers
+from .http.writer import ROUTE_HEADER
 from .middleware import Middleware, middleware_name
 from .routing.router import RouteDef
 
@@ -138,7 +139,7 @@ class RequestLog:
                     for name, value in message.get("headers", ()):
                         if name == b"x-nexpress-cache":
                             seen["cache"] = value.decode("latin-1")
-                        elif name == b"x-nexpress-route":
+                        elif name == ROUTE_HEADER:
                             seen["source"] = value.decode("utf-8", "replace")
                 await send(message)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import msgspec
 import pytest
 
 from nexpress import App, HTTPError, Response, Router
@@ -13,6 +14,7 @@ from nexpress.http.request import Request
 from nexpress.http.scope import http_scope
 from nexpress.routing.endpoint import Endpoint
 from nexpress.server import ErrorLayer, NoResponseError, send_result
+from nexpress.server import invoke as invoke_module
 
 
 def call(app: App, method: str, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, dict[bytes, bytes], bytes]:
@@ -39,21 +41,92 @@ def invoker_kind(app: App, method: str, path: str) -> str:
     return getattr(invoke, "__qualname__", type(invoke).__qualname__).split(".")[0]
 
 
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+async def _async_req(req):
+    return {"ok": True}
+
+
+async def _async_req_res(req, res):
+    res.type("text/plain").send(b"express")
+
+
+async def _passthrough(req, res, next):
+    await next()
+
+
+async def _asgi_app(scope, receive, send):
+    body = f"root_path={scope['root_path']} path={scope['path']}".encode()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _ws_echo(ws):
+    await ws.accept()
+
+
 # --- choosing an invoker -----------------------------------------------------------------
 
 
-def test_each_route_shape_gets_its_invoker():
+class _Query(msgspec.Struct):
+    q: str = ""
+
+
+async def _typed_req(req, query: _Query):
+    return {"q": query.q}
+
+
+async def _typed_req_res(req, res, query: _Query):
+    res.send(query.q or "typed")
+
+
+class _Plain(Endpoint):
+    async def __call__(self, req, res):
+        res.send("endpoint")
+
+
+# each shape, the invoker docs/architecture.md names for it, and its answer
+SHAPES = [
+    ("async (req)", _async_req, "return_value_invoker", False),
+    ("async (req, res)", _async_req_res, "express_invoker", False),
+    ("async (req, res) with the route header", _async_req_res, "express_invoker", True),
+    ("async (req) with the route header", _async_req, "endpoint_invoker", True),
+    ("sync (req)", lambda req: "x", "endpoint_invoker", False),
+    ("sync (req, res)", lambda req, res: res.send("x"), "endpoint_invoker", False),
+    ("typed async (req, query)", _typed_req, "return_value_invoker", False),
+    ("typed async (req, res, query)", _typed_req_res, "endpoint_invoker", False),
+    ("an Endpoint", _Plain(), "endpoint_invoker", False),
+]
+
+
+@pytest.mark.parametrize(("shape", "handler", "kind", "route_header"), SHAPES, ids=[s[0] for s in SHAPES])
+def test_each_route_shape_gets_its_invoker(shape, handler, kind, route_header):
+    app = App(route_header=route_header)
+    app.get("/h", handler)
+    assert invoker_kind(app, "GET", "/h") == kind
+    status, headers, body = call(app, "GET", "/h")
+    assert status == 200 and body and int(headers[b"content-length"]) == len(body), shape
+    assert (b"x-nexpress-route" in headers) == route_header
+
+
+def test_middleware_mounts_and_websockets_get_their_invokers():
     app = App()
-    app.get("/ret", _async_req)
-    app.get("/express", _async_req_res)
-    app.get("/sync", lambda req: "x")
     app.get("/mw", _passthrough, _async_req)
+    app.get("/mw-express", _passthrough, _async_req_res)
     app.mount("/sub", _asgi_app)
-    assert invoker_kind(app, "GET", "/ret") == "return_value_invoker"
-    assert invoker_kind(app, "GET", "/express") == "endpoint_invoker"
-    assert invoker_kind(app, "GET", "/sync") == "endpoint_invoker"
+    app.ws("/live", _ws_echo)
     assert invoker_kind(app, "GET", "/mw") == "chain_invoker"
+    assert invoker_kind(app, "GET", "/mw-express") == "chain_invoker"
     assert invoker_kind(app, "GET", "/sub") == "MountInvoker"
+    assert invoker_kind(app, "WS", "/live") == "build_ws_invoker"
+
+
+def test_every_invoker_in_the_module_is_reachable():
+    """No invoker builder that build_invoker never returns (issue 20: dead code)."""
+    built = {name for name in vars(invoke_module) if name.endswith("_invoker") and name != "build_invoker"}
+    reached = {kind for _, _, kind, _ in SHAPES} | {"chain_invoker", "build_ws_invoker"}  # the test above
+    assert built == reached
 
 
 def test_the_route_header_moves_return_value_routes_to_the_general_invoker():
@@ -209,24 +282,3 @@ def test_changes_to_a_mounted_router_reach_the_dispatcher():
     assert call(app, "GET", "/api/late")[0] == 404
     api.get("/late", _async_req)
     assert call(app, "GET", "/api/late")[0] == 200
-
-
-# --- helpers ----------------------------------------------------------------------------------------
-
-
-async def _async_req(req):
-    return {"ok": True}
-
-
-async def _async_req_res(req, res):
-    res.type("text/plain").send(b"express")
-
-
-async def _passthrough(req, res, next):
-    await next()
-
-
-async def _asgi_app(scope, receive, send):
-    body = f"root_path={scope['root_path']} path={scope['path']}".encode()
-    await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": body})

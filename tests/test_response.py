@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import email.utils
 import os
@@ -12,6 +13,7 @@ import pytest
 from helpers import client_for
 
 from nexpress import App, Response, redirect
+from nexpress.http.scope import http_scope
 
 HTML = "text/html; charset=utf-8"
 TEXT = "text/plain; charset=utf-8"
@@ -1292,3 +1294,71 @@ class TestExpressNames:
     def test_set_with_non_latin1_value_names_the_header(self):
         with pytest.raises(ValueError, match=r"header 'x-name' has characters outside Latin-1.*percent-encode"):
             Response().set("x-name", "Zoë 🙂")
+
+
+# --- writing never changes a Response (issue 20) ---------------------------------------
+
+GONE = Response("gone", 410)
+
+
+async def _gone_returned(req):
+    return GONE
+
+
+async def _gone_express(req, res):
+    return GONE
+
+
+async def _header_middleware(req, res, next):
+    res.set("x-mw", "1")
+    await next()
+
+
+def _raw_start(app: App, path: str, headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """One request as ASGI, the start message's header list as sent (duplicates kept)."""
+    messages: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        messages.append(message)
+
+    path, _, query = path.partition("?")
+    scope = http_scope("GET", path.encode(), query_string=query.encode(), headers=[(b"host", b"test"), *(headers or [])])
+    asyncio.run(app(scope, receive, send))
+    return messages[0]["status"], list(messages[0]["headers"]), b"".join(m.get("body", b"") for m in messages[1:])
+
+
+@pytest.mark.parametrize("route_header", [False, True])
+def test_a_module_level_response_returned_many_times_is_written_the_same_each_time(route_header):
+    app = App(route_header=route_header)
+    app.get("/ret", _gone_returned)
+    app.get("/express", _gone_express)
+    app.get("/mw", _header_middleware, _gone_returned)
+    own = list(GONE._headers)
+    for path in ("/ret", "/express", "/mw") * 4:
+        status, headers, body = _raw_start(app, path)
+        names = [name for name, _ in headers]
+        assert (status, body) == (410, b"gone")
+        assert names.count(b"content-length") == 1, (path, headers)
+        assert names.count(b"content-type") == 1, (path, headers)
+        assert names.count(b"x-nexpress-route") == (1 if route_header else 0)
+        assert names.count(b"x-mw") == (1 if path == "/mw" else 0)
+    assert GONE._headers == own  # the response itself is as it was built
+
+
+def test_a_module_level_response_does_not_carry_one_visitors_cache_control_to_the_next():
+    shared = Response("hi")
+    app = App(secret="s" * 32)
+
+    @app.get("/who")
+    async def who(req):
+        if req.query.get("me"):
+            req.cookies.get("sid")  # reading cookies makes the answer per visitor
+        return shared
+
+    _, first, _ = _raw_start(app, "/who?me=1", [(b"cookie", b"sid=1")])
+    _, second, _ = _raw_start(app, "/who")
+    assert (b"cache-control", b"private, no-store") in first
+    assert all(name != b"cache-control" for name, _ in second)

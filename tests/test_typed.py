@@ -410,3 +410,20 @@ def test_a_handler_signature_is_read_once_however_many_routes_it_serves(monkeypa
         app.get(f"/r{i}/:id", handler)
     app.compile()
     assert sum(fn is handler for fn in reads) == 1
+
+
+def test_one_arity_rule_for_handlers_and_middleware():
+    """Arity is read by one function (issue 20): the router's ``positional_arity`` is
+    typed.plan's, and it agrees with ``handler_arity`` when nothing is typed."""
+    from nexpress.routing import router
+    from nexpress.typed import plan
+
+    assert router.positional_arity is plan.positional_arity
+
+    async def one(req): ...
+    async def two(req, res): ...
+    async def many(*args): ...
+
+    for fn in (one, two, many, print):
+        assert plan.positional_arity(fn) == handler_arity(fn)
+    assert [plan.positional_arity(f) for f in (one, two, many)] == [1, 2, 3]

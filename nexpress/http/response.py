@@ -546,18 +546,38 @@ class Response:
         if file is not None and self._plan is None:
             self._plan = plan_file(file, request.headers, self.get("content-type"))
 
-    async def write(self, send: Callable, scope: Mapping[str, Any], extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    def write_returned(self, request: Request, send: Callable, scope: Mapping[str, Any]) -> Awaitable[None]:
+        """Write a Response a handler returned, for ``request``, leaving it as it was:
+        a module-level ``GONE = Response("gone", 410)`` answers every request alike.
+        A file response is planned per request (its Range), on a copy."""
+        if self._file is None:
+            return self.write(send, scope, None, request)
+        own = Response()
+        own.adopt(self)
+        own.bind(request).prepare(request)
+        return own.write(send, scope)
+
+    def write(
+        self,
+        send: Callable,
+        scope: Mapping[str, Any],
+        extra: list[tuple[bytes, bytes]] | None = None,
+        request: Request | None = None,
+    ) -> Awaitable[None]:
         """Write this (finished, prepared) response to the ASGI ``send`` callable, for
-        the request ``scope`` (HEAD, server extensions); ``extra`` headers are added.
-        In-memory bodies are written here (no further call: this is every response's
-        path); streams and files by ``_wire``. The rules: no body for HEAD, 1xx, 204 and
-        304; Content-Length otherwise."""
-        headers = self._headers
-        if self._ctype is not None:
-            headers.append((_CT, self._ctype))
+        the request ``scope`` (HEAD, server extensions); ``extra`` headers are added;
+        ``request`` (default: the bound one) says whether the answer is per visitor.
+        The outgoing list is a new one (own headers + Content-Type + ``extra`` + what
+        the writer adds): writing never changes the response, so one ``Response``
+        object can answer many requests. The rules are :mod:`.writer`'s."""
+        ctype = self._ctype
+        headers = self._headers[:]
+        if ctype is not None:
+            headers.append((_CT, ctype))
         if extra:
-            headers.extend(extra)
-        request = self._request
+            headers += extra
+        if request is None:
+            request = self._request
         if request is not None and request.per_visitor:
             for name, _ in headers:  # a loop, not any(): no generator on every per-visitor answer
                 if name == _CACHE_CONTROL:
@@ -566,19 +586,10 @@ class Response:
                 headers.append(PER_VISITOR_CACHE_CONTROL)
         head = scope["method"] == "HEAD"
         if self._file is not None:
-            await self._write_file(send, scope, headers, head)
-            return
+            return self._write_file(send, scope, headers, head)
         if self._stream is not None:
-            await _wire.write_stream(send, self.status_code, headers, self._stream, head)
-            return
-        status = self.status_code
-        body = self._body
-        if status in _wire.NO_BODY_STATUS:
-            body = b""
-        else:
-            headers.append((_wire.CONTENT_LENGTH, str(len(body)).encode()))
-        await send({"type": _wire.START, "status": status, "headers": headers})
-        await send({"type": _wire.BODY, "body": b"" if head else body})
+            return _wire.write_stream(send, self.status_code, headers, self._stream, head)
+        return _wire.write_bytes(send, self.status_code, headers, self._body, head)
 
     def _write_file(self, send: Callable, scope: Mapping[str, Any], headers: list[tuple[bytes, bytes]], head: bool) -> Awaitable[None]:
         plan = self._plan

@@ -1,9 +1,12 @@
-"""Writing streamed and file responses to ASGI, and the wire rules every writer
+"""The one ASGI writer: the start/body messages and the wire rules every response
 follows (no body for HEAD, 1xx, 204 and 304; Content-Length for byte bodies and
 files; chunked streams; ``http.response.pathsend`` when the server offers it).
-In-memory bodies are written by ``Response.write`` itself (a call here costs a tenth
-of a simple route), the cached-page and return-value fast paths by their own two
-``send`` calls, for the one case each serves."""
+
+The outgoing header list is always a new list (a response's own headers plus what
+the writer adds), never the response's own: a module-level ``Response`` returned
+many times is written the same way each time. The fast paths (return values,
+cached pages) build their lists from the precomputed pairs here rather than
+restating the rules."""
 
 from __future__ import annotations
 
@@ -11,11 +14,34 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from .headers import HTML, JSON
+
 START = "http.response.start"
 BODY = "http.response.body"
 CONTENT_LENGTH = b"content-length"
 NO_BODY_STATUS = frozenset((204, 304)) | frozenset(range(100, 200))
 FILE_CHUNK = 256 * 1024
+CONTENT_TYPE = b"content-type"
+ROUTE_HEADER = b"x-nexpress-route"
+CT_JSON = (CONTENT_TYPE, JSON.encode())
+CT_HTML = (CONTENT_TYPE, HTML.encode())
+
+
+def route_headers(route_header: bytes | None) -> list[tuple[bytes, bytes]]:
+    """The ``x-nexpress-route`` pair for a route, computed once at start-up
+    (empty when the header is off)."""
+    return [(ROUTE_HEADER, route_header)] if route_header is not None else []
+
+
+async def write_bytes(send: Callable, status: int, headers: list[tuple[bytes, bytes]], body: bytes, head: bool) -> None:
+    """An in-memory body: Content-Length unless the status has no body, then the
+    two messages. ``headers`` is the outgoing list (it is appended to)."""
+    if status in NO_BODY_STATUS:
+        body = b""
+    else:
+        headers.append((CONTENT_LENGTH, str(len(body)).encode()))
+    await send({"type": START, "status": status, "headers": headers})
+    await send({"type": BODY, "body": b"" if head else body})
 
 
 def _chunk_bytes(chunk: Any) -> bytes:

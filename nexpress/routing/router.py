@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar, overload
 from ..http.calls import is_async_callable
 from ..middleware.chain import Middleware, MiddlewareFunction
 from ..middleware.static import StaticFiles
-from ..typed.plan import TypedPlan, handler_arity, plan_for
+from ..typed.plan import TypedPlan, handler_arity, plan_for, positional_arity
 from .endpoint import Endpoint
 from .pattern import parse_pattern
 from .plugin import Plugin
@@ -75,21 +75,6 @@ class UseDef:
 class ErrorDef:
     handler: Callable
     site: str
-
-
-def positional_arity(fn: Callable) -> int:
-    """How many positional arguments ``fn`` takes (read once, at registration)."""
-    try:
-        sig = inspect.signature(fn)
-    except (TypeError, ValueError):
-        return 2
-    count = 0
-    for param in sig.parameters.values():
-        if param.kind == param.VAR_POSITIONAL:
-            return 3
-        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
-            count += 1
-    return count
 
 
 def is_asgi_app(target: Any) -> bool:

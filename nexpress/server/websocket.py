@@ -51,6 +51,7 @@ from ..http.websocket import (
     origin_allowed,
     refuse_upgrade,
 )
+from ..http.writer import write_bytes
 from ..middleware.chain import run_chain
 from ..routing.router import WS
 
@@ -154,8 +155,7 @@ def build_ws_invoker(route: Route, errors: ErrorLayer, app: Any) -> Callable:
 
 async def _not_http(send: Callable, route_header: bytes | None) -> None:
     body, headers = problem_response(400, "WS is not an HTTP method: open a WebSocket to this path", None, route_header)
-    await send({"type": "http.response.start", "status": 400, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    await write_bytes(send, 400, headers, body, False)
 
 
 class WebSocketEndpoint:

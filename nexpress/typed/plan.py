@@ -45,6 +45,7 @@ __all__ = [
     "handler_arity",
     "is_model",
     "plan_for",
+    "positional_arity",
     "return_annotation",
 ]
 
@@ -222,18 +223,27 @@ def typed_parameters(fn: Callable) -> dict[str, Any]:
     return found
 
 
+def positional_arity(fn: Callable) -> int:
+    """How many positional arguments ``fn`` takes (3 for ``*args``; 2 when unknowable,
+    as for builtins), read once at registration: middleware, actions, loaders."""
+    sig = _signature(fn)
+    return 2 if sig is None else _count_positional(sig, ())
+
+
 def handler_arity(fn: Callable) -> int:
     """Positional parameters of a handler, not counting typed ``body``/``query``:
     1 for ``(req, ...)``, 2 for ``(req, res, ...)`` (and when unknowable, as for builtins)."""
     sig = _signature(fn)
-    if sig is None:
-        return 2
-    typed = typed_parameters(fn)
+    return 2 if sig is None else _count_positional(sig, typed_parameters(fn))
+
+
+def _count_positional(sig: inspect.Signature, skip: Any) -> int:
+    """The one arity rule: positional parameters not in ``skip``; ``*args`` counts as 3."""
     count = 0
     for param in sig.parameters.values():
         if param.kind == param.VAR_POSITIONAL:
             return 3
-        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD) and param.name not in typed:
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD) and param.name not in skip:
             count += 1
     return count
 
