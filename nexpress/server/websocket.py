@@ -1,5 +1,6 @@
-"""WebSocket dispatch: ``App.__call__`` hands every ``websocket`` scope to
-:func:`serve_websocket`; WebSocket routes (method ``WS``, kind ``ws``) live in the
+"""WebSocket routes: ``App.__call__`` hands every ``websocket`` scope to
+:meth:`~nexpress.server.dispatch.Dispatcher.websocket` (the Host check and
+``root_path`` handling of HTTP requests, then the route table); WebSocket routes (method ``WS``, kind ``ws``) live in the
 one route table, each with an invoker built here at start-up.
 
 One upgrade, in order:
@@ -36,12 +37,11 @@ import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from ..http.errors import HTTPError, problem
-from ..http.paths import decode_raw_path, split_path
 from ..http.request import Request
 from ..http.response import Response
+from ..http.scope import no_body
 from ..http.websocket import (
     WebSocket,
     WebSocketDisconnect,
@@ -52,10 +52,9 @@ from ..http.websocket import (
     refuse_upgrade,
 )
 from ..middleware.chain import run_chain
-from ..routing.router import WS
 
 if TYPE_CHECKING:
-    from ..routing.table import Route, RouteTable
+    from ..routing.table import Route
     from .errors import ErrorLayer
 
 logger = logging.getLogger("nexpress")
@@ -78,53 +77,9 @@ async def refuse(scope: dict, send: Callable, status: int, detail: str | None, h
     await refuse_upgrade(scope, send, status, body, pairs)
 
 
-def upgrade_path(scope: dict) -> str:
-    """The upgrade request's path, still percent-encoded, below the app's root_path."""
-    raw = scope.get("raw_path")
-    path = decode_raw_path(raw) if raw else quote(scope["path"])
-    root = quote(scope.get("root_path", "").rstrip("/"))
-    if root and (path == root or path.startswith(root + "/")):
-        path = path[len(root) :] or "/"
-    return path
-
-
-async def serve_websocket(table: RouteTable, app: Any, scope: dict, receive: Callable, send: Callable) -> None:
-    """Answer one ``websocket`` scope: the matching ``WS`` route's invoker, or a refusal."""
-    try:
-        path = upgrade_path(scope)
-        if not path.startswith("/"):
-            raise HTTPError(400, "The request path must start with '/'")
-        segs = split_path(path)
-    except HTTPError as exc:
-        await refuse(scope, send, exc.status, exc.detail)
-        return
-    found = table.match(WS, segs)
-    if found is None:
-        await refuse(scope, send, 404, f"No WebSocket route for {path}")
-        return
-    route, params = found
-    await route.invoke(scope, receive, send, path, params)
-
-
 def upgrade_scope(scope: dict) -> dict:
     """The scope the upgrade's ``Request`` reads: a GET over http(s), as it arrived."""
     return {**scope, "method": "GET", "scheme": "https" if scope.get("scheme") == "wss" else "http"}
-
-
-def empty_body() -> Callable:
-    """The upgrade ``Request``'s receive: an empty body, then a disconnect. The
-    WebSocket's own messages stay for the ``ws`` object (a middleware that reads the
-    body of every request must not swallow ``websocket.connect``)."""
-    sent = False
-
-    async def receive() -> dict:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    return receive
 
 
 def request_hosts(req: Request) -> list[str]:
@@ -175,7 +130,7 @@ class WebSocketEndpoint:
         self.accept_headers = [(b"x-nexpress-route", route.route_header)] if route.route_header else []
 
     async def run(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-        req = Request(upgrade_scope(scope), empty_body(), raw_path, params, self.route, self.app)
+        req = Request(upgrade_scope(scope), no_body(), raw_path, params, self.route, self.app)
         ws = WebSocket(req, receive, send, self.max_size, self.accept_headers)
         try:
             origin = req.get("origin")
@@ -312,4 +267,4 @@ async def _propagate(exc: BaseException, req: Request, res: Response) -> None:
     raise exc
 
 
-__all__ = ["build_ws_invoker", "serve_websocket"]
+__all__ = ["build_ws_invoker", "refuse"]
