@@ -261,6 +261,5 @@ def strip_root_path(scope: dict, path: str) -> str:
     rest; a server's --root-path behind a prefix-stripping proxy leaves path alone."""
     root = quote(scope["root_path"].rstrip("/"))
     if root and (path == root or path.startswith(root + "/")):
-        scope["nexpress.root_stripped"] = True
         return path[len(root) :] or "/"
     return path
