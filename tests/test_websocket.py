@@ -686,6 +686,20 @@ def test_http_and_websocket_both_refuse_a_bad_host(headers):
     assert b"Host" in ws[1]["body"]
 
 
+def test_one_module_owns_the_websocket_state_transitions():
+    # the server decided between refusing and closing by reading ws.client_state in
+    # four places; now WebSocket.end() decides, and only http/websocket.py reads or
+    # changes the state
+    package = Path(__file__).resolve().parent.parent / "nexpress"
+    owner = package / "http" / "websocket.py"
+    readers = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path != owner and ("client_state" in (text := path.read_text()) or "WebSocketState." in text)
+    ]
+    assert readers == []
+
+
 def test_an_all_route_does_not_answer_a_websocket():
     # the WS table lookup falls back to app.all() routes in the tree; an HTTP handler
     # must not be run on a websocket scope

@@ -43,10 +43,10 @@ from ..http.request import Request
 from ..http.response import Response
 from ..http.scope import no_body
 from ..http.websocket import (
+    Refusal,
     WebSocket,
     WebSocketDisconnect,
     WebSocketLimits,
-    WebSocketState,
     allowed_origins,
     origin_allowed,
     refuse_upgrade,
@@ -167,10 +167,7 @@ class WebSocketEndpoint:
         except TimeoutError:
             if not deadline.expired():
                 raise
-            if ws.client_state is WebSocketState.CONNECTING:
-                await self.refuse(ws, 408, f"The WebSocket was not accepted within {idle:g} s")
-            else:
-                await ws.close(1001, f"Idle for {idle:g} s")
+            await ws.end(1001, f"Idle for {idle:g} s", self.problem(408, f"The WebSocket was not accepted within {idle:g} s"))
 
     async def serve(self, ws: WebSocket, req: Request, raw_path: str) -> None:
         """Run the route's middleware and handler on an admitted connection."""
@@ -195,45 +192,54 @@ class WebSocketEndpoint:
             return
         except Exception as exc:
             logger.error("Unhandled error in WebSocket %s", raw_path, exc_info=exc)
-            if ws.client_state is WebSocketState.CONNECTING:
-                await self.refuse(ws, 500, None)
-            else:
-                await ws.close(1011, "Internal error")
+            await ws.end(1011, "Internal error", self.problem(500, None))
             return
         await self.finish(ws, res, reached)
 
     async def finish(self, ws: WebSocket, res: Response, reached: bool) -> None:
         """The chain returned: close an open socket, or answer an upgrade nobody accepted."""
-        if ws.client_state is WebSocketState.CONNECTED:
-            await ws.close(1000)
-        elif ws.client_state is WebSocketState.CONNECTING:
-            if reached:
-                await self.refuse(ws, 403, "The WebSocket handler returned without accepting")
-            else:  # a middleware answered instead of calling next()
-                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
-                if self.route_header is not None:
-                    headers.append((b"x-nexpress-route", self.route_header))
-                await ws.reject(res.status_code, res.body, headers)
+        if reached:
+            await ws.end(1000, "", self.problem(403, "The WebSocket handler returned without accepting"))
+            return
+
+        async def answered() -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+            # a middleware answered instead of calling next()
+            return res.status_code, res.body, self.response_headers(res)
+
+        await ws.end(1000, "", answered)
 
     async def http_error(self, ws: WebSocket, exc: HTTPError, req: Request) -> None:
-        if ws.client_state is WebSocketState.CONNECTING:
+        async def error_response() -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
             # the upgrade is refused with the response the app's error layer makes of
             # the error (the route's @app.error handlers, else problem+json)
             res = Response().bind(req)
             await self.errors.respond(exc, req, res, self.route.errors)
-            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
-            if self.route_header is not None:
-                headers.append((b"x-nexpress-route", self.route_header))
             body = res.body if res.body_stream is None and res.file_path is None else b""
-            await ws.reject(res.status_code, body, headers)
-        else:
-            if exc.status >= 500:
-                logger.error("WebSocket %s -> %s %s", ws.path, exc.status, exc.detail or exc.title)
-            await ws.close(4000 + exc.status, exc.detail or exc.title)
+            return res.status_code, body, self.response_headers(res)
+
+        refused = await ws.end(4000 + exc.status, exc.detail or exc.title, error_response)
+        if not refused and exc.status >= 500:
+            logger.error("WebSocket %s -> %s %s", ws.path, exc.status, exc.detail or exc.title)
+
+    def response_headers(self, res: Response) -> list[tuple[bytes, bytes]]:
+        """A refusing ``Response``'s headers as ASGI pairs, with the route header."""
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
+        if self.route_header is not None:
+            headers.append((b"x-nexpress-route", self.route_header))
+        return headers
+
+    def problem(self, status: int, detail: str | None, headers: dict[str, str] | None = None) -> Refusal:
+        """A refusal with a problem+json body (RFC 9457)."""
+
+        async def refusal() -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+            body, pairs = problem_response(status, detail, headers, self.route_header)
+            return status, body, pairs
+
+        return refusal
 
     async def refuse(self, ws: WebSocket, status: int, detail: str | None, headers: dict[str, str] | None = None) -> None:
-        body, pairs = problem_response(status, detail, headers, self.route_header)
-        await ws.reject(status, body, pairs)
+        """Refuse a connection not yet handed to middleware (Origin, caps, bad headers)."""
+        await ws.end(1008, "", self.problem(status, detail, headers))
 
 
 class IdleWatch:
