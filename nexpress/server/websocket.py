@@ -1,7 +1,9 @@
 """WebSocket routes: ``App.__call__`` hands every ``websocket`` scope to
 :meth:`~nexpress.server.dispatch.Dispatcher.websocket` (the Host check and
-``root_path`` handling of HTTP requests, then the route table); WebSocket routes (method ``WS``, kind ``ws``) live in the
-one route table, each with an invoker built here at start-up.
+``root_path`` handling as HTTP requests, then the route table). WebSocket routes
+(method ``WS``, kind ``ws``) live in the one route table, each with an invoker built
+here at start-up. This module runs a route's session and says why a connection ends;
+the connection's state machine is :class:`~nexpress.http.websocket.WebSocket`'s.
 
 One upgrade, in order:
 
