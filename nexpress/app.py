@@ -46,7 +46,6 @@ from .server.serving import (
     run_server,
     split_state_warning,
 )
-from .server.websocket import serve_websocket
 
 logger = logging.getLogger("nexpress")
 
@@ -368,7 +367,7 @@ class App(Router):
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send, build_output=scope.get(BUILD_OUTPUT_KEY, True))
         elif scope["type"] == "websocket":
-            await serve_websocket(self.table, self, scope, receive, send)
+            await self.dispatcher.websocket(scope, receive, send)
 
     async def _lifespan(self, receive: Callable, send: Callable, *, build_output: bool = True) -> None:
         while True:

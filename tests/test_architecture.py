@@ -51,7 +51,7 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
 ALLOWED_APP_ANY: dict[str, int] = {
     "nexpress.http.csrf": 2,
     "nexpress.server.invoke": 5,
-    "nexpress.server.websocket": 3,
+    "nexpress.server.websocket": 2,
     "nexpress.server.dispatch": 1,
     "nexpress.cache.isr": 3,
     "nexpress.openapi.serve": 2,

@@ -17,6 +17,7 @@ from helpers import redis_or_skip, write_files
 
 from nexpress import App
 from nexpress.cache import Cache, Entry, cached, revalidate_path, revalidate_tag
+from nexpress.cache.isr import bare_request
 from nexpress.cache.stores import MemoryStore, RedisStore, SQLiteStore, entry_size, store_from_url
 from nexpress.testing import TestClient
 
@@ -1159,3 +1160,16 @@ def test_stale_sources_names_what_changed_since_the_build(tmp_path, monkeypatch)
 
     status, headers = run(start())
     assert status == 200 and headers[b"x-nexpress-cache"] == b"MISS"  # rendered from the new template
+
+
+def test_a_cached_render_sees_an_empty_body_then_a_disconnect():
+    # the bare request of a cached render (and of the build, a sign-in, a WebSocket
+    # upgrade) shares one empty-body receive; it used to answer the empty body
+    # forever, so a handler waiting for the client to leave spun without yielding
+    async def main() -> bytes:
+        req = bare_request(App(), "/x", {})
+        body = await req.body()
+        await req.wait_for_disconnect()
+        return body
+
+    assert asyncio.run(main()) == b""

@@ -611,6 +611,104 @@ def test_an_upgrade_header_that_is_not_utf8_is_refused_with_400(header):
     assert app.ws_limits.open == 0
 
 
+# --- one scope normalisation with HTTP (Host check, root_path) ------------------------
+
+
+def asgi_both(app: App, path: bytes, root_path: str, headers: list[tuple[bytes, bytes]]) -> tuple[list[dict], list[dict]]:
+    """The messages an HTTP GET and a WebSocket upgrade of the same URL get."""
+
+    async def run(kind: str) -> list[dict]:
+        sent: list[dict] = []
+        messages = [{"type": "websocket.connect"} if kind == "websocket" else {"type": "http.request", "body": b""}]
+
+        async def receive() -> dict:
+            if messages:
+                return messages.pop(0)
+            return {"type": "websocket.disconnect", "code": 1000} if kind == "websocket" else {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        scope = {
+            "type": kind, "http_version": "1.1", "method": "GET", "scheme": "ws" if kind == "websocket" else "http",
+            "path": path.decode(), "raw_path": path, "query_string": b"q=1", "root_path": root_path,
+            "headers": headers, "client": ("198.51.100.7", 1), "server": ("testserver", 80),
+            "subprotocols": [], "extensions": {"websocket.http.response": {}},
+        }  # fmt: skip
+        await app(scope, receive, send)
+        return sent
+
+    return asyncio.run(run("http")), asyncio.run(run("websocket"))
+
+
+def teller(route: str):
+    async def tell(ws):
+        await ws.accept()
+        await ws.send_json({"original_url": ws.request.original_url, "route": route})
+
+    return tell
+
+
+def url_app() -> App:
+    app = App()
+    for route in ("/x", "/app/x"):
+        app.get(route, lambda req: {"original_url": req.original_url, "path": req.path})
+        app.ws(route, teller(route))
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "route", "original_url"),
+    [
+        (b"/app/x", "/x", "/app/x?q=1"),  # ASGI: path includes root_path
+        (b"/app/app/x", "/app/x", "/app/app/x?q=1"),  # a route that itself starts with the prefix
+        (b"/x", "/x", "/app/x?q=1"),  # a server's --root-path behind a prefix-stripping proxy
+    ],
+)
+def test_http_and_websocket_agree_on_root_path(path, route, original_url):
+    # WebSockets stripped root_path with their own copy of the rule and lost that it
+    # was stripped: /app/app/x under root_path /app became /app/x on the upgrade only
+    http, ws = asgi_both(url_app(), path, "/app", [(b"host", b"testserver")])
+    assert http[0]["status"] == 200
+    assert json.loads(http[1]["body"]) == {"original_url": original_url, "path": route}
+    assert ws[0]["type"] == "websocket.accept"
+    told = json.loads(ws[1]["text"])
+    assert told["route"] == route and told["original_url"] == original_url
+
+
+@pytest.mark.parametrize("headers", [[], [(b"host", b"")], [(b"host", b"a"), (b"host", b"b")]])
+def test_http_and_websocket_both_refuse_a_bad_host(headers):
+    # RFC 9112 section 3.2: the upgrade is an HTTP/1.1 GET, refused as HTTP refuses it
+    http, ws = asgi_both(url_app(), b"/x", "", headers)
+    assert http[0]["status"] == 400
+    assert ws[0]["type"] == "websocket.http.response.start"  # refused before any accept
+    assert ws[0]["status"] == 400
+    assert b"Host" in ws[1]["body"]
+
+
+def test_one_module_owns_the_websocket_state_transitions():
+    # the server decided between refusing and closing by reading ws.client_state in
+    # four places; now WebSocket.end() decides, and only http/websocket.py reads or
+    # changes the state
+    package = Path(__file__).resolve().parent.parent / "nexpress"
+    owner = package / "http" / "websocket.py"
+    readers = [
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if path != owner and ("client_state" in (text := path.read_text()) or "WebSocketState." in text)
+    ]
+    assert readers == []
+
+
+def test_an_all_route_does_not_answer_a_websocket():
+    # the WS table lookup falls back to app.all() routes in the tree; an HTTP handler
+    # must not be run on a websocket scope
+    app = App()
+    app.all("/any/:id", lambda req: "http")
+    _, ws = asgi_both(app, b"/any/1", "", [(b"host", b"testserver")])
+    assert ws[0]["type"] == "websocket.http.response.start" and ws[0]["status"] == 404
+
+
 # --- over real granian servers -----------------------------------------------------------
 
 TESTS = Path(__file__).resolve().parent

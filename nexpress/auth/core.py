@@ -27,6 +27,7 @@ from ..app import App
 from ..http import csrf
 from ..http.errors import HTTPError
 from ..http.request import Request
+from ..http.scope import no_body
 from ..middleware._common import store_errors, store_kind, store_or_shared_cache
 from ..middleware.chain import Middleware
 from ..middleware.sessions import MemorySessionStore, RedisSessionStore
@@ -107,10 +108,6 @@ def _expires_in(seconds: int) -> datetime:
 
 def _normal_email(email: Any) -> str | None:
     return email.strip().lower() if isinstance(email, str) and email.strip() else None
-
-
-async def _no_body() -> dict:
-    return {"type": "http.request", "body": b"", "more_body": False}
 
 
 class AuthMiddleware(Middleware):
@@ -471,7 +468,7 @@ class Auth(Plugin):
         if isinstance(source, Request):
             req = source
         else:
-            req = Request(dict(source), _no_body, source.get("path", "/"), {}, None, self.app)
+            req = Request(dict(source), no_body(), source.get("path", "/"), {}, None, self.app)
         if req.headers.raw_get(b"cookie") is None:
             return None
         await self.ensure_started()

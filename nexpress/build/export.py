@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 
 from ..cache.isr import CachedEndpoint, bare_request
 from ..http.errors import html_page
-from ..http.scope import http_scope
+from ..http.scope import http_scope, no_body
 from ..pages import client
 from ..pages.assets import PREFIX
 from ..pages.forms import SLOT_PREFIX
@@ -114,9 +114,6 @@ async def _fetch(app: Any, path: str) -> bytes | None:
     status: list[int] = []
     chunks: list[bytes] = []
 
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
     async def send(message: dict) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
@@ -124,5 +121,5 @@ async def _fetch(app: Any, path: str) -> bytes | None:
             chunks.append(message.get("body", b""))
 
     host = urlsplit(app.base_url).netloc if app.base_url else "localhost"
-    await app(http_scope("GET", path.encode("ascii"), headers=[(b"host", host.encode("idna"))]), receive, send)
+    await app(http_scope("GET", path.encode("ascii"), headers=[(b"host", host.encode("idna"))]), no_body(), send)
     return b"".join(chunks) if status == [200] else None

@@ -30,7 +30,7 @@ from ..http.calls import call
 from ..http.files import etag_matches
 from ..http.request import Request
 from ..http.response import Response
-from ..http.scope import URL_PATH_SAFE, http_scope
+from ..http.scope import URL_PATH_SAFE, http_scope, no_body
 from ..routing.endpoint import Endpoint, Invoker
 from ..routing.router import positional_arity
 from ..server import send_result
@@ -66,16 +66,12 @@ new one in the background (at least the page's ``revalidate``)."""
 RenderFn = Callable[[Request, Response], Awaitable[Any]]
 
 
-async def _empty_body() -> dict:
-    return {"type": "http.request", "body": b"", "more_body": False}
-
-
 def bare_request(app: Any, path: str, params: dict[str, Any]) -> Request:
     """A request carrying nothing but the path: what cached renders see."""
     raw = quote(path, safe=URL_PATH_SAFE)
     scope = http_scope("GET", raw.encode("ascii"))
     scope["nexpress.bare"] = True
-    return Request(scope, _empty_body, raw, dict(params), None, app)
+    return Request(scope, no_body(), raw, dict(params), None, app)
 
 
 async def _joined(content: Any) -> bytes:

@@ -137,16 +137,10 @@ class Request:
 
     @property
     def original_url(self) -> str:
-        """The full request target, whatever the mount prefix."""
-        root = self.scope.get("root_path", "")
-        path = self.raw_path
-        # ASGI: ``path`` already includes ``root_path`` when a parent app mounted us;
-        # only a server's --root-path behind a prefix-stripping proxy leaves it out
-        if root and (
-            self.scope.get("nexpress.root_stripped")
-            or not (path == root or path.startswith(root.rstrip("/") + "/"))
-        ):
-            path = root.rstrip("/") + path
+        """The full request target, whatever the mount prefix: the dispatcher routes on
+        the path below ``root_path`` (``request_target``), so the prefix goes back in front."""
+        root = self.scope.get("root_path")
+        path = root.rstrip("/") + self.raw_path if root else self.raw_path
         qs = self.query_string
         return path + ("?" + qs if qs else "")
 

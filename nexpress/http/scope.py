@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
@@ -37,3 +38,19 @@ def http_scope(
         "server": server,
         "extensions": dict(extensions or {}),
     }
+
+
+def no_body() -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The ``receive`` of an in-process request without a body (cached renders, the
+    build, a WebSocket upgrade's ``Request``): the empty body, then ``http.disconnect``,
+    so ``req.wait_for_disconnect()`` returns instead of spinning."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    return receive

@@ -10,6 +10,12 @@ It wraps the ASGI ``websocket`` connection. The request side (``params``, ``quer
 ``cookies``, ``headers``, ``auth``, ``state``) is the upgrade request, the same
 :class:`~nexpress.http.request.Request` the route's middleware saw.
 
+This module owns the connection's state machine (``client_state``: CONNECTING ->
+CONNECTED -> DISCONNECTED, changed only by ``accept``, ``reject``, ``close`` and a
+client's disconnect); :meth:`WebSocket.end` is the one place deciding between refusing
+the upgrade and closing the socket. The server side (``nexpress.server.websocket``)
+says *why* a connection ends, never checks the state itself.
+
 Close codes it uses: 1009 for a message over the size limit, 1003 for a text/binary
 mismatch in ``receive_text``/``receive_bytes``, 1007 for malformed JSON in
 ``receive_json``; the dispatcher adds 1011 (handler error) and 4000 + status (an
@@ -23,7 +29,7 @@ import contextlib
 import enum
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
@@ -38,6 +44,9 @@ if TYPE_CHECKING:
     from .request import Request
 
 T = TypeVar("T")
+
+Refusal = Callable[[], Awaitable[tuple[int, bytes, list[tuple[bytes, bytes]]]]]
+"""Makes the HTTP response refusing an upgrade: status, body, headers."""
 
 logger = logging.getLogger("nexpress")
 
@@ -502,6 +511,20 @@ class WebSocket:
         self._closed(code)
         with contextlib.suppress(OSError, RuntimeError):  # the client may be gone already
             await self._send({"type": "websocket.close", "code": code, "reason": close_reason(reason)})
+
+    async def end(self, code: int, reason: str = "", refusal: Refusal | None = None) -> bool:
+        """End the connection in whatever state it is in: before ``accept()`` the
+        upgrade is refused (with ``refusal()``'s response, else 403), after it the
+        socket closes with ``code``/``reason``; once closed, nothing. True when it
+        refused. The one place that decides between refusing and closing."""
+        if self.client_state is WebSocketState.CONNECTING:
+            if refusal is None:
+                await self.reject(403)
+            else:
+                await self.reject(*await refusal())
+            return True
+        await self.close(code, reason)
+        return False
 
     def _closed(self, code: int) -> None:
         self.client_state = WebSocketState.DISCONNECTED

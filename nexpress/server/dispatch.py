@@ -21,11 +21,13 @@ from ..http.request import Request
 from ..http.response import Response
 from ..middleware.chain import run_chain
 from ..middleware.static import StaticFiles
+from ..routing.router import WS
 from ..routing.table import Route, RouteTable, Step
 from .errors import ErrorLayer
 from .invoke import send_result
+from .websocket import refuse
 
-__all__ = ["Dispatcher", "Resolution", "strip_root_path"]
+__all__ = ["Dispatcher", "Resolution", "request_target", "strip_root_path"]
 
 
 @dataclass(slots=True)
@@ -70,52 +72,48 @@ class Dispatcher:
     def dispatch(self, scope: dict, receive: Callable, send: Callable) -> Awaitable[None]:
         """The coroutine answering this request (a plain function that returns the
         route's invoker coroutine: the common case costs no extra frame)."""
-        # RFC 9112 section 3.2: an HTTP/1.1 request has exactly one non-empty Host
-        # (granian adds an empty one when the client sent none); inline, as the
-        # cheapest check on the hot path
-        host = None
-        for name, value in scope["headers"]:
-            if name == b"host":
-                host = b"" if host is not None else value
-        if not host and scope.get("http_version") == "1.1":
-            return self.answer_error(
-                BadRequest("An HTTP/1.1 request needs exactly one non-empty Host header"),
-                scope, receive, send, scope.get("path") or "/",
-            )  # fmt: skip
-        raw = scope.get("raw_path")
-        if raw is not None:
-            try:
-                path: str | None = raw.decode("ascii")
-            except UnicodeDecodeError:
-                path = None
-        else:
-            path = quote(scope["path"])
-        if path is not None:
-            if scope.get("root_path"):
-                path = strip_root_path(scope, path)
-            methods = self.static.get(path)
-            if methods is not None:
-                route = methods.get(scope["method"])
-                if route is not None:
-                    return route.invoke(scope, receive, send, path, {})
-            if "%" not in path and path[:1] == "/" and len(path) > 1:
-                found = self.table.match(scope["method"], path[1:].split("/"))
-                if found is not None:
-                    return found[0].invoke(scope, receive, send, path, found[1])
-        return self.slow_path(scope, receive, send, path, raw)
-
-    async def slow_path(self, scope: dict, receive: Callable, send: Callable, path: str | None, raw: bytes | None) -> None:
-        """Everything but a plain hit: decoding, the tree, redirects, 404/405/OPTIONS."""
-        method = scope["method"]
         try:
-            if path is None:
-                path = decode_raw_path(raw or b"/")
+            path = request_target(scope)
+        except HTTPError as exc:
+            return self.answer_error(exc, scope, receive, send, scope.get("path") or "/")
+        methods = self.static.get(path)
+        if methods is not None:
+            route = methods.get(scope["method"])
+            if route is not None:
+                return route.invoke(scope, receive, send, path, {})
+        if "%" not in path and path[:1] == "/" and len(path) > 1:
+            found = self.table.match(scope["method"], path[1:].split("/"))
+            if found is not None:
+                return found[0].invoke(scope, receive, send, path, found[1])
+        return self.slow_path(scope, receive, send, path)
+
+    async def websocket(self, scope: dict, receive: Callable, send: Callable) -> None:
+        """Answer one ``websocket`` scope: the same Host check and root_path handling
+        as HTTP (:func:`request_target`), then the matching ``WS`` route's invoker, or
+        a refusal (an HTTP status before accepting)."""
+        try:
+            path = request_target(scope)
             if not path.startswith("/"):
                 raise BadRequest("The request path must start with '/'")
             segs = split_path(path)
         except HTTPError as exc:
-            shown = path if path is not None else (raw or b"/").decode("latin-1")
-            await self.answer_error(exc, scope, receive, send, shown)
+            await refuse(scope, send, exc.status, exc.detail)
+            return
+        found = self.table.match(WS, segs, path[1:].split("/") if path != "/" else [])
+        if found is None or found[0].method != WS:  # never an app.all() route
+            await refuse(scope, send, 404, f"No WebSocket route for {path}")
+            return
+        await found[0].invoke(scope, receive, send, path, found[1])
+
+    async def slow_path(self, scope: dict, receive: Callable, send: Callable, path: str) -> None:
+        """Everything but a plain hit: the tree, redirects, 404/405/OPTIONS."""
+        method = scope["method"]
+        try:
+            if not path.startswith("/"):
+                raise BadRequest("The request path must start with '/'")
+            segs = split_path(path)
+        except HTTPError as exc:
+            await self.answer_error(exc, scope, receive, send, path)
             return
         raw_segs = path[1:].split("/") if path != "/" else []
         found = self.table.match(method, segs, raw_segs)
@@ -240,11 +238,28 @@ def answer_method_not_allowed(method: str, allowed: set[str], res: Response) -> 
     raise HTTPError(405, f"{method} is not allowed here; allowed: {allow}", headers={"allow": allow})
 
 
+def request_target(scope: dict) -> str:
+    """The one scope normalisation of HTTP and WebSocket: the path to route on, still
+    percent-encoded, below ``root_path``. Raises ``BadRequest`` for an HTTP/1.1
+    request without exactly one non-empty Host (RFC 9112 section 3.2; granian adds an
+    empty one when the client sent none) or a path that is not UTF-8."""
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = b"" if host is not None else value
+    if not host and scope.get("http_version") == "1.1":
+        raise BadRequest("An HTTP/1.1 request needs exactly one non-empty Host header")
+    raw = scope.get("raw_path")
+    path = decode_raw_path(raw) if raw is not None else quote(scope["path"])
+    if scope.get("root_path"):
+        return strip_root_path(scope, path)
+    return path
+
+
 def strip_root_path(scope: dict, path: str) -> str:
     """Mounted under a prefix (ASGI: ``path`` includes ``root_path``), route on the
     rest; a server's --root-path behind a prefix-stripping proxy leaves path alone."""
     root = quote(scope["root_path"].rstrip("/"))
     if root and (path == root or path.startswith(root + "/")):
-        scope["nexpress.root_stripped"] = True
         return path[len(root) :] or "/"
     return path

@@ -1,6 +1,9 @@
-"""WebSocket dispatch: ``App.__call__`` hands every ``websocket`` scope to
-:func:`serve_websocket`; WebSocket routes (method ``WS``, kind ``ws``) live in the
-one route table, each with an invoker built here at start-up.
+"""WebSocket routes: ``App.__call__`` hands every ``websocket`` scope to
+:meth:`~nexpress.server.dispatch.Dispatcher.websocket` (the Host check and
+``root_path`` handling as HTTP requests, then the route table). WebSocket routes
+(method ``WS``, kind ``ws``) live in the one route table, each with an invoker built
+here at start-up. This module runs a route's session and says why a connection ends;
+the connection's state machine is :class:`~nexpress.http.websocket.WebSocket`'s.
 
 One upgrade, in order:
 
@@ -36,27 +39,25 @@ import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from ..http.errors import HTTPError, problem
-from ..http.paths import decode_raw_path, split_path
 from ..http.request import Request
 from ..http.response import Response
+from ..http.scope import no_body
 from ..http.websocket import (
+    Refusal,
     WebSocket,
     WebSocketDisconnect,
     WebSocketLimits,
-    WebSocketState,
     allowed_origins,
     origin_allowed,
     refuse_upgrade,
 )
 from ..http.writer import write_bytes
 from ..middleware.chain import run_chain
-from ..routing.router import WS
 
 if TYPE_CHECKING:
-    from ..routing.table import Route, RouteTable
+    from ..routing.table import Route
     from .errors import ErrorLayer
 
 logger = logging.getLogger("nexpress")
@@ -79,53 +80,9 @@ async def refuse(scope: dict, send: Callable, status: int, detail: str | None, h
     await refuse_upgrade(scope, send, status, body, pairs)
 
 
-def upgrade_path(scope: dict) -> str:
-    """The upgrade request's path, still percent-encoded, below the app's root_path."""
-    raw = scope.get("raw_path")
-    path = decode_raw_path(raw) if raw else quote(scope["path"])
-    root = quote(scope.get("root_path", "").rstrip("/"))
-    if root and (path == root or path.startswith(root + "/")):
-        path = path[len(root) :] or "/"
-    return path
-
-
-async def serve_websocket(table: RouteTable, app: Any, scope: dict, receive: Callable, send: Callable) -> None:
-    """Answer one ``websocket`` scope: the matching ``WS`` route's invoker, or a refusal."""
-    try:
-        path = upgrade_path(scope)
-        if not path.startswith("/"):
-            raise HTTPError(400, "The request path must start with '/'")
-        segs = split_path(path)
-    except HTTPError as exc:
-        await refuse(scope, send, exc.status, exc.detail)
-        return
-    found = table.match(WS, segs)
-    if found is None:
-        await refuse(scope, send, 404, f"No WebSocket route for {path}")
-        return
-    route, params = found
-    await route.invoke(scope, receive, send, path, params)
-
-
 def upgrade_scope(scope: dict) -> dict:
     """The scope the upgrade's ``Request`` reads: a GET over http(s), as it arrived."""
     return {**scope, "method": "GET", "scheme": "https" if scope.get("scheme") == "wss" else "http"}
-
-
-def empty_body() -> Callable:
-    """The upgrade ``Request``'s receive: an empty body, then a disconnect. The
-    WebSocket's own messages stay for the ``ws`` object (a middleware that reads the
-    body of every request must not swallow ``websocket.connect``)."""
-    sent = False
-
-    async def receive() -> dict:
-        nonlocal sent
-        if sent:
-            return {"type": "http.disconnect"}
-        sent = True
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    return receive
 
 
 def request_hosts(req: Request) -> list[str]:
@@ -175,7 +132,7 @@ class WebSocketEndpoint:
         self.accept_headers = [(b"x-nexpress-route", route.route_header)] if route.route_header else []
 
     async def run(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-        req = Request(upgrade_scope(scope), empty_body(), raw_path, params, self.route, self.app)
+        req = Request(upgrade_scope(scope), no_body(), raw_path, params, self.route, self.app)
         ws = WebSocket(req, receive, send, self.max_size, self.accept_headers)
         try:
             origin = req.get("origin")
@@ -212,10 +169,7 @@ class WebSocketEndpoint:
         except TimeoutError:
             if not deadline.expired():
                 raise
-            if ws.client_state is WebSocketState.CONNECTING:
-                await self.refuse(ws, 408, f"The WebSocket was not accepted within {idle:g} s")
-            else:
-                await ws.close(1001, f"Idle for {idle:g} s")
+            await ws.end(1001, f"Idle for {idle:g} s", self.problem(408, f"The WebSocket was not accepted within {idle:g} s"))
 
     async def serve(self, ws: WebSocket, req: Request, raw_path: str) -> None:
         """Run the route's middleware and handler on an admitted connection."""
@@ -240,45 +194,54 @@ class WebSocketEndpoint:
             return
         except Exception as exc:
             logger.error("Unhandled error in WebSocket %s", raw_path, exc_info=exc)
-            if ws.client_state is WebSocketState.CONNECTING:
-                await self.refuse(ws, 500, None)
-            else:
-                await ws.close(1011, "Internal error")
+            await ws.end(1011, "Internal error", self.problem(500, None))
             return
         await self.finish(ws, res, reached)
 
     async def finish(self, ws: WebSocket, res: Response, reached: bool) -> None:
         """The chain returned: close an open socket, or answer an upgrade nobody accepted."""
-        if ws.client_state is WebSocketState.CONNECTED:
-            await ws.close(1000)
-        elif ws.client_state is WebSocketState.CONNECTING:
-            if reached:
-                await self.refuse(ws, 403, "The WebSocket handler returned without accepting")
-            else:  # a middleware answered instead of calling next()
-                headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
-                if self.route_header is not None:
-                    headers.append((b"x-nexpress-route", self.route_header))
-                await ws.reject(res.status_code, res.body, headers)
+        if reached:
+            await ws.end(1000, "", self.problem(403, "The WebSocket handler returned without accepting"))
+            return
+
+        async def answered() -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+            # a middleware answered instead of calling next()
+            return res.status_code, res.body, self.response_headers(res)
+
+        await ws.end(1000, "", answered)
 
     async def http_error(self, ws: WebSocket, exc: HTTPError, req: Request) -> None:
-        if ws.client_state is WebSocketState.CONNECTING:
+        async def error_response() -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
             # the upgrade is refused with the response the app's error layer makes of
             # the error (the route's @app.error handlers, else problem+json)
             res = Response().bind(req)
             await self.errors.respond(exc, req, res, self.route.errors)
-            headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
-            if self.route_header is not None:
-                headers.append((b"x-nexpress-route", self.route_header))
             body = res.body if res.body_stream is None and res.file_path is None else b""
-            await ws.reject(res.status_code, body, headers)
-        else:
-            if exc.status >= 500:
-                logger.error("WebSocket %s -> %s %s", ws.path, exc.status, exc.detail or exc.title)
-            await ws.close(4000 + exc.status, exc.detail or exc.title)
+            return res.status_code, body, self.response_headers(res)
+
+        refused = await ws.end(4000 + exc.status, exc.detail or exc.title, error_response)
+        if not refused and exc.status >= 500:
+            logger.error("WebSocket %s -> %s %s", ws.path, exc.status, exc.detail or exc.title)
+
+    def response_headers(self, res: Response) -> list[tuple[bytes, bytes]]:
+        """A refusing ``Response``'s headers as ASGI pairs, with the route header."""
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
+        if self.route_header is not None:
+            headers.append((b"x-nexpress-route", self.route_header))
+        return headers
+
+    def problem(self, status: int, detail: str | None, headers: dict[str, str] | None = None) -> Refusal:
+        """A refusal with a problem+json body (RFC 9457)."""
+
+        async def refusal() -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+            body, pairs = problem_response(status, detail, headers, self.route_header)
+            return status, body, pairs
+
+        return refusal
 
     async def refuse(self, ws: WebSocket, status: int, detail: str | None, headers: dict[str, str] | None = None) -> None:
-        body, pairs = problem_response(status, detail, headers, self.route_header)
-        await ws.reject(status, body, pairs)
+        """Refuse a connection not yet handed to middleware (Origin, caps, bad headers)."""
+        await ws.end(1008, "", self.problem(status, detail, headers))
 
 
 class IdleWatch:
@@ -312,4 +275,4 @@ async def _propagate(exc: BaseException, req: Request, res: Response) -> None:
     raise exc
 
 
-__all__ = ["build_ws_invoker", "serve_websocket"]
+__all__ = ["build_ws_invoker", "refuse"]
