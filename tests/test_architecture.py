@@ -407,12 +407,10 @@ def test_one_definition_of_async_detection_vary_and_the_method_list():
 
 def test_the_route_header_name_is_written_once():
     """``x-nexpress-route`` as bytes lives in http/writer.py (``ROUTE_HEADER``) only
-    (issue 20, duplicates). server/websocket.py is being reworked on another branch
-    (WebSocket through the dispatcher) and is switched over there."""
-    pending = {"server/websocket.py"}
+    (issue 20, duplicates)."""
     found = sorted(
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")
         if b'b"x-nexpress-route"' in path.read_bytes()
     )
-    assert [name for name in found if name not in pending] == ["http/writer.py"]
+    assert found == ["http/writer.py"]

@@ -53,7 +53,7 @@ from ..http.websocket import (
     origin_allowed,
     refuse_upgrade,
 )
-from ..http.writer import write_bytes
+from ..http.writer import ROUTE_HEADER, write_bytes
 from ..middleware.chain import run_chain
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def problem_response(status: int, detail: str | None, headers: dict[str, str] | 
     pairs = [_PROBLEM]
     pairs += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in error.headers.items()]
     if route_header is not None:
-        pairs.append((b"x-nexpress-route", route_header))
+        pairs.append((ROUTE_HEADER, route_header))
     return problem(status, error.title, detail, None, error.type), pairs
 
 
@@ -129,7 +129,7 @@ class WebSocketEndpoint:
         self.origins = allowed_origins(app.ws_origins)
         self.limits: WebSocketLimits = app.ws_limits
         self.route_header = route.route_header
-        self.accept_headers = [(b"x-nexpress-route", route.route_header)] if route.route_header else []
+        self.accept_headers = [(ROUTE_HEADER, route.route_header)] if route.route_header else []
 
     async def run(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
         req = Request(upgrade_scope(scope), no_body(), raw_path, params, self.route, self.app)
@@ -227,7 +227,7 @@ class WebSocketEndpoint:
         """A refusing ``Response``'s headers as ASGI pairs, with the route header."""
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in res.headers]
         if self.route_header is not None:
-            headers.append((b"x-nexpress-route", self.route_header))
+            headers.append((ROUTE_HEADER, self.route_header))
         return headers
 
     def problem(self, status: int, detail: str | None, headers: dict[str, str] | None = None) -> Refusal:
