@@ -15,7 +15,9 @@ from nexpress import App, Response
 
 PLAINTEXT_BYTES = PLAINTEXT.encode()
 
-app = App(root=os.path.dirname(os.path.abspath(__file__)))  # no app/ or public/ folder here
+# no app/ or public/ folder here; the WebSocket broadcast case opens 1,000 sockets from
+# one loopback client, past the default per-client cap (64)
+app = App(root=os.path.dirname(os.path.abspath(__file__)), ws_max_per_client=None)
 
 
 async def extra(req):
