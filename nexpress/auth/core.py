@@ -468,7 +468,9 @@ class Auth(Plugin):
         if isinstance(source, Request):
             req = source
         else:
-            req = Request(dict(source), no_body(), source.get("path", "/"), {}, None, self.app)
+            if self.app is None:
+                raise AuthConfigError("install Auth before reading sessions: app.use(auth)")
+            req = Request(dict(source), no_body(), source.get("path", "/"), {}, None, self.app.context)
         if req.headers.raw_get(b"cookie") is None:
             return None
         await self.ensure_started()
