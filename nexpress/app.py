@@ -240,7 +240,12 @@ class App(Router):
         """Build the route table now (done automatically at start-up); raises on
         conflicts and bad declarations, naming the files and lines involved."""
         table = compile_routes(
-            self, root=self.root, body_limit=self.body_limit, file_limit=self.file_limit, extra=self.extra_routes()
+            self,
+            root=self.root,
+            body_limit=self.body_limit,
+            file_limit=self.file_limit,
+            extra=self.extra_routes(),
+            route_header=bool(self.route_header),
         )
         self._bind(table)
         return table
@@ -280,7 +285,6 @@ class App(Router):
         context = self._context = self._build_context()
         errors = ErrorLayer(self.debug, self.root, self.file_routes)
         for route in table.routes:
-            route.route_header = route.source.encode("utf-8") if self.route_header else None
             route.invoke = build_invoker(route, errors, context)
         dispatcher = Dispatcher(
             table,
