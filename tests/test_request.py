@@ -1469,7 +1469,7 @@ def test_requests_carry_the_apps_frozen_context():
     app compiles; ``req.app`` stays the app."""
     from nexpress.http.context import RequestContext
 
-    app = App(pages=None, public=None, secret="s3", trust_proxy=1, body_limit="2 KiB", body_timeout=7)
+    app = App(pages=None, public=None, secret="s3", trust_proxy=1, body_limit=2048, body_timeout=7)
     seen = {}
 
     @app.get("/ctx")
