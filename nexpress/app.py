@@ -13,7 +13,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, Self, TypeVar, overload
 
 from .cache import Cache, store_from_url
 from .cache.manifest import OUTPUT, load_prerendered, stale_sources
@@ -21,6 +21,7 @@ from .cache.stores import MemoryStore
 from .config import load_settings
 from .devtools import TOKEN_ENV, DevTools
 from .http.calls import call_all
+from .http.context import RequestContext, TrustProxy
 from .http.csrf import MissingSecret, has_secret
 from .http.errors import StartupError
 from .http.templating import Templates
@@ -54,6 +55,32 @@ DEV_SECRET = "dev-secret"
 """The file under ``.nexpress/`` keeping ``nexpress dev``'s generated secret across reloads."""
 
 __all__ = ["App"]
+
+T = TypeVar("T")
+
+
+class _ContextSetting(Generic[T]):
+    """An ``App`` setting that the request context carries: assigning it (the dev
+    secret, ``Auth``'s start-up setting the app's secret, a test turning on
+    ``trust_proxy``) rebuilds the context and rebinds the compiled routes to it."""
+
+    __slots__ = ("attr",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.attr = "_" + name
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> Self: ...
+    @overload
+    def __get__(self, obj: App, owner: type | None = None) -> T: ...
+    def __get__(self, obj: App | None, owner: type | None = None) -> T | Self:
+        if obj is None:
+            return self
+        return obj.__dict__[self.attr]
+
+    def __set__(self, obj: App, value: T) -> None:
+        obj.__dict__[self.attr] = value
+        obj._context_changed()
 
 
 class App(Router):
@@ -105,6 +132,7 @@ class App(Router):
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._dispatcher: Dispatcher | None = None
         self._table: RouteTable | None = None
+        self._context: RequestContext | None = None  # built by compile (or on first use)
         settings = load_settings(
             root, pages=pages, public=public, views=views, cache=cache, debug=debug, secret=secret,
             trust_proxy=trust_proxy, route_header=route_header, body_limit=body_limit,
@@ -147,6 +175,14 @@ class App(Router):
         """Starting, ready, draining or stopped: what ``/readyz`` reports (nexpress.server.health)."""
         if health:
             self.use(Health())
+
+    secret = _ContextSetting[str | None]()
+    trust_proxy = _ContextSetting[TrustProxy]()
+    body_timeout = _ContextSetting[float]()
+    body_deadline = _ContextSetting[float]()
+    ws_origins = _ContextSetting[list[str] | None]()
+    ws_max_size = _ContextSetting[int]()
+    ws_limits = _ContextSetting[WebSocketLimits]()
 
     def _changed(self) -> None:
         # any declaration made after compiling, on this app or a router mounted on it
@@ -204,16 +240,56 @@ class App(Router):
         """Build the route table now (done automatically at start-up); raises on
         conflicts and bad declarations, naming the files and lines involved."""
         table = compile_routes(
-            self, root=self.root, body_limit=self.body_limit, file_limit=self.file_limit, extra=self.extra_routes()
+            self,
+            root=self.root,
+            body_limit=self.body_limit,
+            file_limit=self.file_limit,
+            extra=self.extra_routes(),
+            route_header=bool(self.route_header),
         )
+        self._bind(table)
+        return table
+
+    @property
+    def context(self) -> RequestContext:
+        """The request context every ``Request`` of this app carries (``req.ctx``):
+        the settings the layers below the app read, built when the app compiles."""
+        context = self._context
+        if context is None:
+            context = self._context = self._build_context()
+        return context
+
+    def _build_context(self) -> RequestContext:
+        return RequestContext(
+            app=self,
+            secret=self.secret,
+            trust_proxy=self.trust_proxy,
+            body_limit=self.body_limit,
+            file_limit=self.file_limit,
+            body_timeout=self.body_timeout,
+            body_deadline=self.body_deadline,
+            ws_max_size=self.ws_max_size,
+            ws_origins=self.ws_origins,
+            ws_limits=self.ws_limits,
+        )
+
+    def _context_changed(self) -> None:
+        """A setting the context carries changed: a new context, and the compiled
+        routes rebound to it (no new discovery: the table stays)."""
+        self._context = None
+        if self._table is not None:
+            self._bind(self._table)
+
+    def _bind(self, table: RouteTable) -> None:
+        """The per-request objects of ``table``: the context, invokers, dispatcher."""
+        context = self._context = self._build_context()
         errors = ErrorLayer(self.debug, self.root, self.file_routes)
         for route in table.routes:
-            route.route_header = route.source.encode("utf-8") if self.route_header else None
-            route.invoke = build_invoker(route, errors, self)
+            route.invoke = build_invoker(route, errors, context)
         dispatcher = Dispatcher(
             table,
             errors,
-            self,
+            context,
             app_error_handlers=tuple(e.handler for e in self.error_handlers),
             not_found=self._not_found,
         )
@@ -222,7 +298,6 @@ class App(Router):
         if self.devtools is not None and self.debug:  # the dev page's request log
             self._dispatch = self.devtools.log.wrap(dispatcher.dispatch)
         self._table = table
-        return table
 
     @property
     def dispatcher(self) -> Dispatcher:

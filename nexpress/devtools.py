@@ -284,11 +284,11 @@ def route_rows(table: Any) -> list[dict[str, Any]]:
         if route.kind == "dev":
             continue
         row = grouped.setdefault(
-            (route.path, route.kind, route.source),
+            (route.path, route.display, route.source),
             {
                 "methods": [],
                 "path": route.path,
-                "kind": route.kind,
+                "kind": route.display,
                 "source": route.source,
                 "middleware": [
                     {"name": middleware_name(step.fn), "site": step.site}

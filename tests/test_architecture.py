@@ -49,11 +49,6 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
 # check: the typed request context replaces them. Each module's current count; a new one
 # (or one more in a module) fails.
 ALLOWED_APP_ANY: dict[str, int] = {
-    "nexpress.http.csrf": 2,
-    "nexpress.server.invoke": 5,
-    "nexpress.server.websocket": 2,
-    "nexpress.server.dispatch": 1,
-    "nexpress.cache.isr": 3,
     "nexpress.openapi.serve": 2,
     "nexpress.pages.routes": 2,
     "nexpress.devtools": 1,

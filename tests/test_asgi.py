@@ -192,7 +192,7 @@ def test_head_gets_the_headers_and_no_body_from_every_invoker():
 
 def run_error_layer(layer: ErrorLayer, exc: BaseException, handlers=(), accept: bytes | None = None, route=None) -> Response:
     scope = http_scope("GET", b"/x", headers=[(b"accept", accept)] if accept else [])
-    req = Request(scope, None, "/x", {}, route, App())
+    req = Request(scope, None, "/x", {}, route, App().context)
     res = Response().bind(req)
     asyncio.run(layer.respond(exc, req, res, handlers))
     return res
@@ -232,7 +232,7 @@ def test_error_handlers_run_innermost_first_and_may_pass_on():
 
 def test_error_layer_keeps_cors_and_cookies_drops_body_headers():
     scope = http_scope("GET", b"/x")
-    req = Request(scope, None, "/x", {}, None, App())
+    req = Request(scope, None, "/x", {}, None, App().context)
     res = Response().bind(req).set("access-control-allow-origin", "https://a.example").set("etag", '"1"')
     res.cookie("sid", "1").send(b"half-built")
     asyncio.run(ErrorLayer(debug=False, root=".").respond(HTTPError(400, "bad"), req, res, ()))

@@ -178,7 +178,7 @@ TRUST = st.sampled_from([False, True, 1, 2, ["10.0.0.0/8", "127.0.0.1"], "loopba
 
 def make_request(app: App, headers: list[tuple[bytes, bytes]], peer: str = "10.0.0.1") -> Request:
     scope = {"type": "http", "method": "GET", "scheme": "http", "path": "/", "query_string": b"", "headers": headers, "client": (peer, 1)}
-    return Request(scope, None, "/", {}, None, app)
+    return Request(scope, None, "/", {}, None, app.context)
 
 
 PROXY_APPS = {}

@@ -1459,3 +1459,52 @@ def test_peek_cookie_reads_without_marking():
 
     response = client_for(app).get("/peek", headers={"cookie": "a=1"})
     assert response.json() == {"v": "1", "marked": False} and "cache-control" not in response.headers
+
+
+# --- the request context -------------------------------------------------------------------
+
+
+def test_requests_carry_the_apps_frozen_context():
+    """``req.ctx``: the settings the lower layers read, typed and frozen, built when the
+    app compiles; ``req.app`` stays the app."""
+    from nexpress.http.context import RequestContext
+
+    app = App(pages=None, public=None, secret="s3", trust_proxy=1, body_limit=2048, body_timeout=7)
+    seen = {}
+
+    @app.get("/ctx")
+    async def ctx(req):
+        seen["req"] = req
+        return {"ok": True}
+
+    client_for(app).get("/ctx")
+    req = seen["req"]
+    assert isinstance(req.ctx, RequestContext) and req.ctx is app.context and req.app is app
+    assert (req.ctx.secret, req.ctx.trust_proxy, req.ctx.body_limit, req.ctx.body_timeout) == ("s3", 1, 2048, 7)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        req.ctx.secret = "other"  # type: ignore[misc]
+
+
+def test_a_setting_changed_after_compiling_reaches_requests():
+    """The secret Auth's start-up sets (or any late ``app.secret``/``trust_proxy``) makes
+    a new context and rebinds the compiled routes: no request sees the old one."""
+    app = App(pages=None, public=None)
+
+    @app.get("/who")
+    async def who(req):
+        return {"ip": req.ip, "signed": req.signed_cookies, "secret": req.ctx.secret}
+
+    @app.get("/set")
+    async def set_(req, res):
+        res.cookie("sid", "v", signed=True)
+        return {}
+
+    client = client_for(app, client=("10.0.0.1", 1))
+    assert client.get("/who", headers={"x-forwarded-for": "6.6.6.6"}).json() == {"ip": "10.0.0.1", "signed": {}, "secret": None}
+    compiled = app.context
+    app.secret = "late"
+    app.trust_proxy = True
+    assert app.context is not compiled and app.context.secret == "late"
+    cookie = client.get("/set").headers["set-cookie"].split(";")[0]
+    body = client.get("/who", headers={"x-forwarded-for": "6.6.6.6", "cookie": cookie}).json()
+    assert body == {"ip": "6.6.6.6", "signed": {"sid": "v"}, "secret": "late"}

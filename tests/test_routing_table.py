@@ -147,3 +147,43 @@ def test_lifespan_handlers_of_every_router_are_collected_in_mount_order():
     app_router.use("/c", child)
     table = compile_routes(app_router, root=".", body_limit=1, file_limit=1)
     assert table.startup == (first, second)
+
+
+# --- route kinds ---------------------------------------------------------------------------
+
+
+def test_route_kind_is_an_enum_and_isr_shows_its_revalidate():
+    """``Route.kind`` is a ``RouteKind``; ``nexpress routes`` shows ``Route.display``,
+    ``isr 60s`` for an ISR page (no string to split)."""
+    from nexpress.routing.endpoint import Endpoint
+    from nexpress.routing.router import RouteDef
+    from nexpress.routing.table import RouteKind
+    from nexpress.server import is_page_kind
+
+    class Every60(Endpoint):
+        revalidate = 60
+
+        async def __call__(self, req, res):
+            return {}
+
+    router = Router()
+    router.add_route(RouteDef("GET", "/page", (Every60(),), {}, "app/page.py:1", "isr", "app/page.py"))
+
+    @router.get("/h")
+    async def h(req):
+        return {}
+
+    routes = {route.path: route for route in compile_routes(router, root=".", body_limit=1, file_limit=1).routes}
+    assert routes["/page"].kind is RouteKind.ISR and routes["/page"].display == "isr 60s"
+    assert routes["/h"].kind is RouteKind.HANDLER and routes["/h"].display == "handler"
+    assert is_page_kind(routes["/page"].kind) and not is_page_kind(routes["/h"].kind)
+    assert {row["path"]: row["kind"] for row in compile_routes(router, root=".", body_limit=1, file_limit=1).describe()} == {"/page": "isr 60s", "/h": "handler"}
+
+
+def test_an_unknown_route_kind_is_refused_naming_the_declaration():
+    from nexpress.routing.router import RouteDef
+
+    router = Router()
+    router.add_route(RouteDef("GET", "/x", (lambda req: {},), {}, "plugin.py:7", "isr 60s", "plugin.py"))
+    with pytest.raises(TypeError, match=r"'isr 60s' at plugin.py:7"):
+        compile_routes(router, root=".", body_limit=1, file_limit=1)

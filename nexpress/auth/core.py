@@ -455,12 +455,15 @@ class Auth(Plugin):
 
     # --- sessions -------------------------------------------------------------------
 
-    async def ensure_started(self) -> None:
-        """Start on first use when no lifespan ran (some servers, tests)."""
+    async def ensure_started(self, req: Request | None = None) -> None:
+        """Start on first use when no lifespan ran (some servers, tests). Starting may
+        set the app's secret (a new request context): ``req``, made before, gets it."""
         if not self.started:
             async with self._start_lock:
                 if not self.started:
                     await self.start()
+        if req is not None and self.app is not None:
+            req.ctx = self.app.context
 
     async def session_for(self, source: Request | Mapping[str, Any]) -> Session | None:
         """The session of a request, or of an ASGI scope (``http`` or ``websocket``:
@@ -468,10 +471,12 @@ class Auth(Plugin):
         if isinstance(source, Request):
             req = source
         else:
-            req = Request(dict(source), no_body(), source.get("path", "/"), {}, None, self.app)
+            if self.app is None:
+                raise AuthConfigError("install Auth before reading sessions: app.use(auth)")
+            req = Request(dict(source), no_body(), source.get("path", "/"), {}, None, self.app.context)
         if req.headers.raw_get(b"cookie") is None:
             return None
-        await self.ensure_started()
+        await self.ensure_started(req)
         value = self.read_cookie(req, "session-token")
         if not value:
             return None
@@ -485,7 +490,7 @@ class Auth(Plugin):
         if not value:
             return
         if not self.started:
-            await self.ensure_started()
+            await self.ensure_started(req)
         if self.strategy == "jwt":
             session, renewed = await self._jwt_session(value, True)
         else:

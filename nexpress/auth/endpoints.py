@@ -85,7 +85,7 @@ class Endpoints:
 
     async def post_checks(self, req: Request) -> dict[str, str]:
         """The form of a POST whose CSRF token checks out (else 403)."""
-        await self.auth.ensure_started()
+        await self.auth.ensure_started(req)
         await csrf.check_request(req)
         return await self.form(req)
 
@@ -101,7 +101,7 @@ class Endpoints:
         error = req.query.get("error")
         if "signin" in self.auth.pages:
             return res.redirect(self.auth.page_url("signin", callbackUrl=callback, error=error))
-        await self.auth.ensure_started()
+        await self.auth.ensure_started(req)
         token = csrf.token_for(req, res)
         page = views.signin_page(list(self.auth.providers.values()), self.auth.base, token, callback, error)
         return self.html(res, page, 200)
@@ -112,7 +112,7 @@ class Endpoints:
             callback = await self.auth.checked_callback_url(req, callback)
         if "signout" in self.auth.pages:
             return res.redirect(self.auth.page_url("signout", callbackUrl=callback))
-        await self.auth.ensure_started()
+        await self.auth.ensure_started(req)
         return self.html(res, views.signout_page(self.auth.base, csrf.token_for(req, res), callback))
 
     async def error_page(self, req: Request, res: Response) -> Response:
@@ -132,7 +132,7 @@ class Endpoints:
         return res.json(req.auth.to_dict() if req.auth is not None else None)
 
     async def csrf_token(self, req: Request, res: Response) -> Response:
-        await self.auth.ensure_started()
+        await self.auth.ensure_started(req)
         return res.json({"csrfToken": csrf.token_for(req, res)})
 
     async def providers(self, req: Request, res: Response) -> Response:
@@ -209,7 +209,7 @@ class Endpoints:
             if req.method != "POST":
                 raise HTTPError(405, "Credentials sign-in is a POST", headers={"allow": "POST"})
             return await self.credentials(req, res, provider)
-        await self.auth.ensure_started()
+        await self.auth.ensure_started(req)
         if isinstance(provider, Email):
             return await self.magic_link(req, res, provider)
         assert isinstance(provider, OAuth)

@@ -108,7 +108,7 @@ def origin_of_request(req: Request, *, trust_host: bool) -> str:
             " (or the AUTH_URL environment variable), or Auth(trust_host=True) (AUTH_TRUST_HOST=1)"
             " when your server or proxy guarantees the Host header."
         )
-    if not req.app.trust_proxy:
+    if not req.ctx.trust_proxy:
         raw = req.headers
         for name in _FORWARDED:
             if raw.raw_get(name) is not None:
@@ -119,7 +119,7 @@ def origin_of_request(req: Request, *, trust_host: bool) -> str:
                     " (App(trust_proxy=...)), so it cannot build sign-in URLs from it.",
                     title="Untrusted proxy header",
                 )
-    host = req.get("x-forwarded-host") if req.app.trust_proxy else None
+    host = req.get("x-forwarded-host") if req.ctx.trust_proxy else None
     host = (host or "").split(",")[0].strip() or req.get("host")
     if not host or _has_unsafe_characters(host) or "/" in host or "@" in host:
         raise HTTPError(400, "The request has no usable Host header", title="Bad Host header")

@@ -103,7 +103,7 @@ async def not_found_page(app: Any) -> bytes:
     """``404.html`` for static hosts: the root ``not-found.html`` in its layouts, else
     the default page."""
     if app.file_routes is not None:
-        page = await app.file_routes.error_page(404, "Not Found", None, bare_request(app, "/404", {}))
+        page = await app.file_routes.error_page(404, "Not Found", None, bare_request(app.context, "/404", {}))
         if page is not None:
             return page.encode("utf-8")
     return html_page(404, "Not Found", None)

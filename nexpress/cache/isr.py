@@ -27,6 +27,7 @@ from urllib.parse import quote, unquote
 
 from ..http import writer as _wire
 from ..http.calls import call
+from ..http.context import HasContext, RequestContext
 from ..http.files import etag_matches
 from ..http.request import Request
 from ..http.response import Response
@@ -66,12 +67,12 @@ new one in the background (at least the page's ``revalidate``)."""
 RenderFn = Callable[[Request, Response], Awaitable[Any]]
 
 
-def bare_request(app: Any, path: str, params: dict[str, Any]) -> Request:
+def bare_request(ctx: RequestContext, path: str, params: dict[str, Any]) -> Request:
     """A request carrying nothing but the path: what cached renders see."""
     raw = quote(path, safe=URL_PATH_SAFE)
     scope = http_scope("GET", raw.encode("ascii"))
     scope["nexpress.bare"] = True
-    return Request(scope, no_body(), raw, dict(params), None, app)
+    return Request(scope, no_body(), raw, dict(params), None, ctx)
 
 
 async def _joined(content: Any) -> bytes:
@@ -84,9 +85,9 @@ async def _joined(content: Any) -> bytes:
     return b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
 
 
-async def render_entry(app: Any, render: RenderFn, path: str, params: dict[str, Any], revalidate: int | None, source: str = "page") -> Entry | None:
+async def render_entry(ctx: RequestContext, render: RenderFn, path: str, params: dict[str, Any], revalidate: int | None, source: str = "page") -> Entry | None:
     """Render for ``path`` with a bare request; an Entry for a 200, else None."""
-    req = bare_request(app, path, params)
+    req = bare_request(ctx, path, params)
     res = Response().bind(req)
     token, record = start_recording()
     try:
@@ -255,7 +256,7 @@ class CachedEndpoint(Endpoint):
         render: Callable,
         *,
         cache: Cache,
-        app: Any,
+        app: HasContext,
         revalidate: int | None,
         api: bool = False,
         static_params: Callable[[], Any] | None = None,
@@ -285,7 +286,7 @@ class CachedEndpoint(Endpoint):
         return raw_path, self.key_for(raw_path)
 
     async def render_entry(self, path: str, params: dict[str, Any]) -> Entry | None:
-        return await render_entry(self.app, self.render, path, params, self.revalidate, self.source)
+        return await render_entry(self.app.context, self.render, path, params, self.revalidate, self.source)
 
     async def __call__(self, req: Request, res: Response) -> Any:
         finish = self.finish

@@ -59,7 +59,7 @@ def _results_table(results: list) -> None:
         revalidate = result.target.revalidate
         out.add_row(
             escape(result.target.path),
-            escape(result.target.route.kind),
+            escape(result.target.route.display),
             f"{revalidate}s" if revalidate else "-",
             _size(len(entry.body)) if entry else "FAILED",
             f"{result.seconds * 1000:.1f} ms",

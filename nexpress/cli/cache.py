@@ -237,7 +237,7 @@ async def explanation(app: Any, view: CacheView, url: str) -> dict[str, Any]:
     info: dict[str, Any] = {
         "url": url,
         "path": raw,
-        "route": {"pattern": route.path, "kind": route.kind, "file": file, "line": line, "params": params},
+        "route": {"pattern": route.path, "kind": route.display, "file": file, "line": line, "params": params},
         **explain_route(route, app.root),
         "key": None,
         "entry": None,

@@ -108,7 +108,7 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
                 [route.method],
             ),
             path=route.path,
-            kind=route.kind,
+            kind=route.display,
             source=route.source,
             params=result.params,
             middleware=[

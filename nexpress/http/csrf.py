@@ -37,11 +37,12 @@ import hmac
 import html
 import os
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .errors import HTTPError, StartupError
 
 if TYPE_CHECKING:
+    from .context import HasSecret
     from .request import Request
     from .response import Response
 
@@ -123,10 +124,10 @@ def cookie_name(secure: bool) -> str:
     return "__Host-" + COOKIE if secure else COOKIE
 
 
-def secret_for(app: Any) -> str:
+def secret_for(holder: HasSecret) -> str:
     """The secret CSRF tokens are keyed with: ``App(secret=...)`` (or
     ``NEXPRESS_SECRET``), else ``AUTH_SECRET``. Raises :class:`MissingSecret`."""
-    secret = getattr(app, "secret", None) or os.environ.get("AUTH_SECRET")
+    secret = holder.secret or os.environ.get("AUTH_SECRET")
     if not secret:
         raise MissingSecret(
             "CSRF tokens need a secret: set App(secret=...) or the NEXPRESS_SECRET (or"
@@ -136,9 +137,9 @@ def secret_for(app: Any) -> str:
     return secret
 
 
-def has_secret(app: Any) -> bool:
+def has_secret(holder: HasSecret) -> bool:
     """Whether :func:`secret_for` has a secret to give."""
-    return bool(getattr(app, "secret", None) or os.environ.get("AUTH_SECRET"))
+    return bool(holder.secret or os.environ.get("AUTH_SECRET"))
 
 
 def _cookie_of(req: Request) -> str | None:
@@ -152,7 +153,7 @@ def token_for(req: Request, res: Response, secret: str | None = None) -> str:
     chosen = req.scope.get(_SCOPE_KEY)
     if chosen is not None:
         return chosen
-    key = secret or secret_for(req.app)
+    key = secret or secret_for(req.ctx)
     token = token_from_cookie(key, _cookie_of(req))
     if token is None:
         token = new_token()
@@ -181,7 +182,7 @@ async def submitted_token(req: Request, field: str = FIELD, header: str = HEADER
 
 async def check_request(req: Request, secret: str | None = None, field: str = FIELD, header: str = HEADER) -> None:
     """Raise ``HTTPError(403)`` unless the request repeats the token of its CSRF cookie."""
-    key = secret or secret_for(req.app)
+    key = secret or secret_for(req.ctx)
     cookie = _cookie_of(req)
     if token_from_cookie(key, cookie) is None:
         raise HTTPError(

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import msgspec
 from python_multipart.multipart import parse_options_header
 
+from .context import RequestContext
 from .cookies import cookie_pairs
 from .errors import BadRequest, HTTPError
 from .headers import Headers
@@ -67,7 +68,7 @@ class Request:
         "_session",
         "_signed",
         "_state",
-        "app",
+        "ctx",
         "mount_depth",
         "params",
         "per_visitor",
@@ -83,7 +84,7 @@ class Request:
         raw_path: str,
         params: dict[str, Any],
         route: Route | None,
-        app: App,
+        ctx: RequestContext,
     ) -> None:
         self.scope = scope
         self._receive = receive
@@ -91,7 +92,8 @@ class Request:
         self.params = params
         """Path parameters: a ``str`` for ``:name``, a ``list[str]`` of segments for ``*name``."""
         self.route = route
-        self.app = app
+        self.ctx = ctx
+        """The compiled app's settings (secret, proxy trust, limits, timeouts)."""
         self._auth: AuthSession | None = None
         self._headers: Headers | None = None  # built on first use (None: a check, no exception)
         self._cookies: dict[str, str] | None = None
@@ -103,6 +105,11 @@ class Request:
         # (set by the chain runner); base_url and path derive from it
         self.mount_depth = route.base_depth if route is not None else 0
         self._consumed = False
+
+    @property
+    def app(self) -> App:
+        """The app serving this request."""
+        return self.ctx.app
 
     # --- URL --------------------------------------------------------------
 
@@ -228,7 +235,7 @@ class Request:
         except AttributeError:
             from .cookies import unsign
 
-            secret = self.app.secret
+            secret = self.ctx.secret
             signed = {}
             if secret:
                 for name, value in self.cookies.items():
@@ -275,7 +282,7 @@ class Request:
         """Client addresses from X-Forwarded-For that the proxy setting trusts, nearest last."""
         client = self.scope.get("client")
         peer = str(client[0]) if client else ""
-        trust = self.app.trust_proxy
+        trust = self.ctx.trust_proxy
         if not trust:
             return [peer]
         forwarded = [h.strip() for h in (self.get("x-forwarded-for") or "").split(",") if h.strip()]
@@ -293,7 +300,7 @@ class Request:
         return list(reversed(kept))
 
     def _proxy_trusted(self) -> bool:
-        trust = self.app.trust_proxy
+        trust = self.ctx.trust_proxy
         if not trust:
             return False
         if trust is True or isinstance(trust, int):
@@ -310,7 +317,7 @@ class Request:
     def ips(self) -> list[str]:
         """With ``trust_proxy``, the addresses from X-Forwarded-For (client first); else []."""
         hops = self._trusted_hops()
-        return hops[:-1] if self.app.trust_proxy else []
+        return hops[:-1] if self.ctx.trust_proxy else []
 
     @property
     def protocol(self) -> str:
@@ -347,7 +354,8 @@ class Request:
         route = self.route
         if route is not None:
             return route.body_limit, route.file_limit
-        return self.app.body_limit, self.app.file_limit
+        ctx = self.ctx
+        return ctx.body_limit, ctx.file_limit
 
     def _declared_length(self, limit: int) -> int | None:
         """The Content-Length (None without one): 400 if malformed, 413 past ``limit``."""
@@ -374,8 +382,8 @@ class Request:
         limit = self._limits()[0] if limit is None else limit
         declared = self._declared_length(limit)
         self._consumed = True
-        app = self.app
-        return _BodyReceiver(self._receive, limit, declared, app.body_timeout, app.body_deadline)
+        ctx = self.ctx
+        return _BodyReceiver(self._receive, limit, declared, ctx.body_timeout, ctx.body_deadline)
 
     async def stream(self, limit: int | None = None) -> AsyncIterator[bytes]:
         """The raw body, chunk by chunk, enforcing ``limit`` (default: the route's body limit)."""

@@ -478,7 +478,7 @@ class Response:
         request = self._request
         value = str(value)
         if signed:
-            secret = request.app.secret if request is not None else None
+            secret = request.ctx.secret if request is not None else None
             if not secret:
                 raise RuntimeError(
                     "signed cookies need a secret: App(secret=...) or the NEXPRESS_SECRET variable"

@@ -53,7 +53,7 @@ class CsrfProtection(Middleware):
         if self.secret:
             return self.secret
         try:
-            return tokens.secret_for(req.app)
+            return tokens.secret_for(req.ctx)
         except tokens.MissingSecret as exc:
             logger.error("%s", exc)
             raise HTTPError(500, "CSRF protection is not configured (no secret); see the server log") from None

@@ -93,7 +93,7 @@ def request_attributes(req: Request) -> dict[str, Any]:
     if route is not None:
         attributes["http.route"] = route.path
         attributes["nexpress.route.source"] = route.source
-        attributes["nexpress.route.kind"] = route.kind
+        attributes["nexpress.route.kind"] = route.display
         attributes["code.file.path"] = source_file(route.source)
     return attributes
 

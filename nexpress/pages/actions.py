@@ -213,7 +213,7 @@ class ActionEndpoint(Endpoint):
         self.__qualname__ = f"actions ({actions.page}: {actions.describe()})"
 
     async def __call__(self, req: Request, res: Response) -> None:
-        secret = csrf.secret_for(req.app)
+        secret = csrf.secret_for(req.ctx)
         found = self.actions.find(req.query.get(QUERY), secret)
         if found is None:
             raise HTTPError(404, "No such action on this page: reload the page and submit its form again")

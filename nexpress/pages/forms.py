@@ -41,7 +41,7 @@ def slot_marker(secret: str) -> str:
 
 def csrf_field(req: Request, res: Response) -> Markup:
     """``{{ csrf() }}``: the hidden ``csrfToken`` input (a slot in cached renders)."""
-    secret = csrf.secret_for(req.app)
+    secret = csrf.secret_for(req.ctx)
     if req.scope.get("nexpress.bare"):
         return Markup(csrf.hidden_input(slot_marker(secret)))
     return Markup(csrf.hidden_input(csrf.token_for(req, res, secret)))
@@ -52,7 +52,7 @@ def fill_csrf_slot(req: Request, res: Response, body: bytes) -> bytes:
     if SLOT_PREFIX not in body:
         return body
     try:
-        secret = csrf.secret_for(req.app)
+        secret = csrf.secret_for(req.ctx)
     except csrf.MissingSecret:
         return body
     marker = slot_marker(secret).encode("ascii")

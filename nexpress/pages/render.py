@@ -107,7 +107,7 @@ class Helpers:
 
 
 def csrf_secret(req: Request) -> str:
-    return csrf.secret_for(req.app)
+    return csrf.secret_for(req.ctx)
 
 
 async def call_data(module: Any, req: Request, where: str) -> dict[str, Any] | Response:

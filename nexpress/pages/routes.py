@@ -308,7 +308,7 @@ class FileRoutes:
             (*middleware, endpoint),
             {},
             f"{os.path.join(self.root, source)}:1",
-            f"isr {revalidate}s" if mode == "isr" else mode,
+            mode,  # static, isr (nexpress routes shows "isr 60s": Route.display) or dynamic
             source,
             info=info,
         )

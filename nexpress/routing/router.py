@@ -55,7 +55,7 @@ class RouteDef:
     handlers: tuple[Callable, ...]
     options: dict[str, Any]
     site: str  # where it was declared: "server.py:12"
-    kind: str = "handler"
+    kind: str = "handler"  # a routing.table.RouteKind value
     source: str | None = None  # set for file routes ("app/blog/[slug]/page.py")
     info: dict[str, Any] = field(default_factory=dict)  # shown by `nexpress routes URL` (layouts...)
     plan: TypedPlan | None = None  # typed body/query/status (nexpress.typed.plan), else None

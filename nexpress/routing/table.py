@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
@@ -39,6 +40,34 @@ from .sites import handler_source, make_site_relative, relative_to
 ALWAYS, MAYBE, NEVER = 0, 1, 2
 
 
+class RouteKind(StrEnum):
+    """What answers a route (``nexpress routes`` shows :attr:`Route.display`)."""
+
+    HANDLER = "handler"  # app.get(...) and plugins' endpoints
+    API = "api"  # an app/ route.py
+    STATIC = "static"  # an app/ page rendered once
+    ISR = "isr"  # an app/ page re-rendered every ``revalidate`` seconds
+    DYNAMIC = "dynamic"  # an app/ page rendered per request
+    ACTION = "action"  # the POST of a page's server actions
+    STATIC_FILE = "static-file"  # public/ files, fingerprinted assets, the client script
+    WS = "ws"  # a WebSocket route
+    ASGI = "asgi"  # a mounted ASGI app
+    DEV = "dev"  # /_nexpress (debug only)
+
+
+PAGE_KINDS = frozenset((RouteKind.STATIC, RouteKind.ISR, RouteKind.DYNAMIC, RouteKind.ACTION))
+"""The kinds that answer errors with HTML pages by default."""
+
+
+def route_kind(kind: str, site: str) -> RouteKind:
+    """The kind a declaration names, or a TypeError naming where it was declared."""
+    try:
+        return RouteKind(kind)
+    except ValueError:
+        known = ", ".join(k.value for k in RouteKind)
+        raise TypeError(f"route kind {kind!r} at {site} is not one of: {known}") from None
+
+
 class RouteConflictError(ValueError):
     """Two routes with the same method and shape; the message names both sources."""
 
@@ -62,7 +91,7 @@ class Route:
     method: str
     path: str
     segments: tuple[Segment, ...]
-    kind: str
+    kind: RouteKind
     source: str
     site: str
     handler: Callable
@@ -78,8 +107,8 @@ class Route:
     arity: int = 2
     is_async: bool = True
     mount: Any = None
-    invoke: Callable | None = None
-    route_header: bytes | None = None
+    invoke: Callable | None = None  # the one field set later: by the app, when it binds the route
+    route_header: bytes | None = None  # the x-nexpress-route value (compile_routes(route_header=True))
     pattern: str = ""
     has_splat: bool = False
     plan: Any = None  # nexpress.typed.plan.TypedPlan for typed handlers, else None
@@ -96,6 +125,12 @@ class Route:
         """Seconds before the cached response goes stale, for cached endpoints."""
         handler = self.handler
         return handler.revalidate if isinstance(handler, Endpoint) else None
+
+    @property
+    def display(self) -> str:
+        """The kind as ``nexpress routes`` shows it: ``isr 60s`` for ISR pages."""
+        kind = self.kind
+        return f"isr {self.revalidate}s" if kind is RouteKind.ISR else kind.value
 
 
 class Node:
@@ -383,13 +418,13 @@ class RouteTable:
         """Rows for ``nexpress routes``: methods, path, kind, source, revalidate."""
         grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
         for route in self.routes:
-            key = (route.path, route.kind, route.source)
+            key = (route.path, route.display, route.source)
             row = grouped.setdefault(
                 key,
                 {
                     "methods": [],
                     "path": route.path,
-                    "kind": route.kind,
+                    "kind": route.display,
                     "source": route.source,
                     "revalidate": route.revalidate,
                 },
@@ -498,9 +533,11 @@ def compile_routes(
     body_limit: int,
     file_limit: int,
     extra: list[RouteDef] | tuple[RouteDef, ...] = (),
+    route_header: bool = False,
 ) -> RouteTable:
     """Flatten a router tree (the app), plus routes generated outside it (``extra``:
-    public files, file routes), into one :class:`RouteTable`."""
+    public files, file routes), into one :class:`RouteTable`. ``route_header``: each
+    route carries its ``x-nexpress-route`` value (its source)."""
     found = _Collected()
     _walk_router(router, "", 0, (), (body_limit, file_limit), root, found)
     app_errors = tuple(e.handler for e in router.error_handlers)
@@ -508,10 +545,10 @@ def compile_routes(
         found.routes.append(_Pending(definition, definition.pattern, 0, app_errors, body_limit, file_limit))
     table = RouteTable()
     for pending in found.routes:
-        for route in _routes_for(pending, found.middleware, root):
+        for route in _routes_for(pending, found.middleware, root, route_header):
             table.add(route)
     for entry, full, segments, site in found.mounts:
-        _add_mount(table, entry, full, segments, site, body_limit, file_limit)
+        _add_mount(table, entry, full, segments, site, body_limit, file_limit, route_header)
     table.fallback = tuple(
         Step(mw.fn, len(mw.segments), mw.regex if mw.segments else None, mw.site) for mw in found.middleware
     )
@@ -581,7 +618,7 @@ def _chain(segments: tuple[Segment, ...], middleware: list[_Middleware], own: tu
     return tuple(steps)
 
 
-def _routes_for(pending: _Pending, middleware: list[_Middleware], root: str) -> list[Route]:
+def _routes_for(pending: _Pending, middleware: list[_Middleware], root: str, route_header: bool = False) -> list[Route]:
     """One Route per variant of the pattern (optional groups expand)."""
     definition = pending.definition
     endpoint = definition.handlers[-1]
@@ -597,7 +634,7 @@ def _routes_for(pending: _Pending, middleware: list[_Middleware], root: str) -> 
                 method=definition.method,
                 path=variant_path(segments),
                 segments=segments,
-                kind=definition.kind,
+                kind=route_kind(definition.kind, site),
                 source=source,
                 site=site,
                 handler=endpoint,
@@ -614,22 +651,26 @@ def _routes_for(pending: _Pending, middleware: list[_Middleware], root: str) -> 
                 is_async=is_async_callable(endpoint),
                 pattern=pending.pattern,
                 plan=definition.plan,
+                route_header=source.encode("utf-8") if route_header else None,
             )
         )
     return routes
 
 
-def _add_mount(table: RouteTable, entry: UseDef, full: str, segments: tuple[Segment, ...], site: str, body_limit: int, file_limit: int) -> None:
+def _add_mount(
+    table: RouteTable, entry: UseDef, full: str, segments: tuple[Segment, ...], site: str, body_limit: int, file_limit: int, route_header: bool = False
+) -> None:
     """A mounted ASGI app answers its prefix and everything below it, any method."""
     name = getattr(entry.target, "__qualname__", None) or type(entry.target).__qualname__
+    source = f"{site} {name}"
     for variant in (segments, (*segments, Segment(SPLAT, names=("__rest",)))):
         table.add(
             Route(
                 method="*",
                 path=variant_path(variant).replace("*__rest", "*rest"),
                 segments=variant,
-                kind="asgi",
-                source=f"{site} {name}",
+                kind=RouteKind.ASGI,
+                source=source,
                 site=site,
                 handler=entry.target,
                 middleware=(),
@@ -641,6 +682,7 @@ def _add_mount(table: RouteTable, entry: UseDef, full: str, segments: tuple[Segm
                 file_limit=file_limit,
                 mount=entry.target,
                 pattern=full,
+                route_header=source.encode("utf-8") if route_header else None,
             )
         )
 

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..http.calls import call
+from ..http.context import RequestContext
 from ..http.errors import BadRequest, HTTPError
 from ..http.paths import decode_raw_path, split_path
 from ..http.request import Request
@@ -51,13 +52,13 @@ class Dispatcher:
     what the fallback needs. ``await dispatcher.dispatch(scope, receive, send)``
     answers one HTTP request."""
 
-    __slots__ = ("app", "errors", "fallback_errors", "not_found", "static", "table")
+    __slots__ = ("ctx", "errors", "fallback_errors", "not_found", "static", "table")
 
     def __init__(
         self,
         table: RouteTable,
         errors: ErrorLayer,
-        app: Any,
+        ctx: RequestContext,
         *,
         app_error_handlers: tuple[Callable, ...] = (),
         not_found: Callable | None = None,
@@ -65,7 +66,7 @@ class Dispatcher:
         self.table = table
         self.static = table.static
         self.errors = errors
-        self.app = app
+        self.ctx = ctx
         self.fallback_errors = errors.responder(app_error_handlers)
         self.not_found = not_found
 
@@ -122,7 +123,7 @@ class Dispatcher:
             return
         location = self.slash_redirect(method, path, scope)
         if location is not None:
-            req = Request(scope, receive, path, {}, None, self.app)
+            req = Request(scope, receive, path, {}, None, self.ctx)
             res = Response().bind(req).redirect(location, 308)
             await res.write(send, scope)
             return
@@ -177,7 +178,7 @@ class Dispatcher:
         return stripped + ("?" + qs if qs else "")
 
     async def answer_error(self, exc: HTTPError, scope: dict, receive: Callable, send: Callable, path: str) -> None:
-        req = Request(scope, receive, path, {}, None, self.app)
+        req = Request(scope, receive, path, {}, None, self.ctx)
         res = Response().bind(req)
         await self.fallback_errors(exc, req, res)
         await res.write(send, scope)
@@ -185,7 +186,7 @@ class Dispatcher:
     async def fallback(self, scope: dict, receive: Callable, send: Callable, path: str, allowed: set[str]) -> None:
         """No route matched: global middleware still runs (CORS, logging...) around the
         404 / 405 / OPTIONS answer."""
-        req = Request(scope, receive, path, {}, None, self.app)
+        req = Request(scope, receive, path, {}, None, self.ctx)
         res = Response().bind(req)
         terminal = self._terminal(scope["method"], path, allowed)
         try:

@@ -24,6 +24,7 @@ from ..http.negotiation import prefers_html
 from ..http.request import ClientDisconnect
 from ..http.response import HTML, Response
 from ..middleware.chain import MiddlewareError, middleware_name
+from ..routing.table import PAGE_KINDS, RouteKind
 
 if TYPE_CHECKING:
     from ..http.request import Request
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("nexpress")
 
 PROBLEM = "application/problem+json"
-PAGE_KINDS = frozenset(("static", "dynamic", "isr", "action"))
 _FRAMEWORK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # nexpress/
 
 
@@ -46,9 +46,9 @@ class ErrorPages(Protocol):
     async def error_page(self, status: int, title: str, detail: str | None, req: Request) -> str | None: ...
 
 
-def is_page_kind(kind: str) -> bool:
-    """Pages answer errors in HTML by default ('isr 60s' is a page kind too)."""
-    return kind.split(" ", 1)[0] in PAGE_KINDS
+def is_page_kind(kind: RouteKind) -> bool:
+    """Pages answer errors in HTML by default."""
+    return kind in PAGE_KINDS
 
 
 @dataclass(slots=True)

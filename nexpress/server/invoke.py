@@ -16,6 +16,7 @@ from urllib.parse import unquote
 import msgspec
 
 from ..http import writer as _wire
+from ..http.context import RequestContext
 from ..http.request import Request
 from ..http.response import PER_VISITOR_CACHE_CONTROL, Response
 from ..middleware.chain import run_chain
@@ -118,38 +119,38 @@ def handler_endpoint(route: Route) -> Endpoint_:
 # --- invokers --------------------------------------------------------------------------
 
 
-def build_invoker(route: Route, errors: ErrorLayer, app: Any) -> Invoker:
+def build_invoker(route: Route, errors: ErrorLayer, ctx: RequestContext) -> Invoker:
     """Choose the cheapest correct way to run ``route`` per request."""
     if route.mount is not None:
         return MountInvoker(route)
     if route.kind == "ws":
-        return build_ws_invoker(route, errors, app)
+        return build_ws_invoker(route, errors, ctx)
     extra = [(_wire.ROUTE_HEADER, route.route_header)] if route.route_header is not None else None
     on_error = errors.responder(route.errors)
     handler = route.handler
     if route.middleware:
-        return chain_invoker(route, app, handler_endpoint(route), on_error, extra, errors.short_circuit_warner())
+        return chain_invoker(route, ctx, handler_endpoint(route), on_error, extra, errors.short_circuit_warner())
     if isinstance(handler, Endpoint):
-        general = endpoint_invoker(route, app, handler_endpoint(route), on_error, extra)
+        general = endpoint_invoker(route, ctx, handler_endpoint(route), on_error, extra)
         return handler.fast_invoker(route.route_header, general) or general
     if extra is None:
         plan = route.plan
         if plan is not None and plan.request_endpoint is not None and 200 <= plan.status < 300 and plan.status != 204:
-            return return_value_invoker(route, app, on_error, plan.request_endpoint, plan.status)
+            return return_value_invoker(route, ctx, on_error, plan.request_endpoint, plan.status)
         if route.plan is None and route.is_async and route.arity == 1:
-            return return_value_invoker(route, app, on_error, handler, 200)
+            return return_value_invoker(route, ctx, on_error, handler, 200)
     if route.plan is None and route.is_async and route.arity != 1:
-        return express_invoker(route, app, on_error, extra)
-    return endpoint_invoker(route, app, handler_endpoint(route), on_error, extra)
+        return express_invoker(route, ctx, on_error, extra)
+    return endpoint_invoker(route, ctx, handler_endpoint(route), on_error, extra)
 
 
-def chain_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Callable, extra: list | None, warn: Callable | None = None) -> Invoker:
+def chain_invoker(route: Route, ctx: RequestContext, endpoint: Endpoint_, on_error: Callable, extra: list | None, warn: Callable | None = None) -> Invoker:
     """Middleware, then the handler; errors become responses inside the chain."""
     steps = route.middleware
     depth = route.base_depth
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-        req = Request(scope, receive, raw_path, params, route, app)
+        req = Request(scope, receive, raw_path, params, route, ctx)
         res = Response().bind(req)
         try:
             await run_chain(steps, endpoint, depth, req, res, on_error, warn)
@@ -161,11 +162,11 @@ def chain_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Callabl
     return invoke
 
 
-def endpoint_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Callable, extra: list | None) -> Invoker:
+def endpoint_invoker(route: Route, ctx: RequestContext, endpoint: Endpoint_, on_error: Callable, extra: list | None) -> Invoker:
     """No middleware: the handler with a Request and a Response."""
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-        req = Request(scope, receive, raw_path, params, route, app)
+        req = Request(scope, receive, raw_path, params, route, ctx)
         res = Response().bind(req)
         try:
             await endpoint(req, res)
@@ -177,7 +178,7 @@ def endpoint_invoker(route: Route, app: Any, endpoint: Endpoint_, on_error: Call
     return invoke
 
 
-def express_invoker(route: Route, app: Any, on_error: Callable, extra: list | None) -> Invoker:
+def express_invoker(route: Route, ctx: RequestContext, on_error: Callable, extra: list | None) -> Invoker:
     """``async def h(req, res)`` with no middleware and no typed plan, Express's idiom
     (``res.type(...).send(...)``): the handler called right here, no endpoint wrapper
     (bench/profile_case.py ``express``: 33,684 -> 32,594 instructions per request)."""
@@ -185,7 +186,7 @@ def express_invoker(route: Route, app: Any, on_error: Callable, extra: list | No
     source = route.source
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-        req = Request(scope, receive, raw_path, params, route, app)
+        req = Request(scope, receive, raw_path, params, route, ctx)
         res = Response().bind(req)
         try:
             result = await handler(req, res)
@@ -199,14 +200,14 @@ def express_invoker(route: Route, app: Any, on_error: Callable, extra: list | No
     return invoke
 
 
-def return_value_invoker(route: Route, app: Any, on_error: Callable, handler: Callable, status: int) -> Invoker:
+def return_value_invoker(route: Route, ctx: RequestContext, on_error: Callable, handler: Callable, status: int) -> Invoker:
     """``async def h(req)`` with no middleware (``handler``: it, or its typed plan's
     ``async (req)`` form): a dict or str result is written straight to ASGI with
     ``status``, with no Response object."""
     source = route.source
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-        req = Request(scope, receive, raw_path, params, route, app)
+        req = Request(scope, receive, raw_path, params, route, ctx)
         try:
             result = await handler(req)
             cls = result.__class__

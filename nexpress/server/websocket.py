@@ -38,8 +38,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..http.context import RequestContext
 from ..http.errors import HTTPError, problem
 from ..http.request import Request
 from ..http.response import Response
@@ -90,16 +91,16 @@ def request_hosts(req: Request) -> list[str]:
     proxy (a browser's WebSocket API cannot set that header, so it cannot be forged
     by the page attempting a cross-site connection)."""
     hosts = [req.get("host") or ""]
-    if req.app.trust_proxy:
+    if req.ctx.trust_proxy:
         forwarded = req.get("x-forwarded-host")
         if forwarded:
             hosts.append(forwarded.split(",")[0].strip())
     return hosts
 
 
-def build_ws_invoker(route: Route, errors: ErrorLayer, app: Any) -> Callable:
+def build_ws_invoker(route: Route, errors: ErrorLayer, ctx: RequestContext) -> Callable:
     """The per-route coroutine ``invoke(scope, receive, send, path, params)``."""
-    session = WebSocketEndpoint(route, errors, app)
+    session = WebSocketEndpoint(route, errors, ctx)
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
         if scope["type"] != "websocket":  # a plain HTTP request whose method was "WS"
@@ -118,21 +119,21 @@ async def _not_http(send: Callable, route_header: bytes | None) -> None:
 class WebSocketEndpoint:
     """What one WebSocket route needs per connection, decided at start-up."""
 
-    def __init__(self, route: Route, errors: ErrorLayer, app: Any) -> None:
+    def __init__(self, route: Route, errors: ErrorLayer, ctx: RequestContext) -> None:
         self.route = route
         self.errors = errors
-        self.app = app
-        max_size = route.options.get("max_size", app.ws_max_size)
+        self.ctx = ctx
+        max_size = route.options.get("max_size", ctx.ws_max_size)
         if not isinstance(max_size, int) or max_size < 0:
             raise ValueError(f"max_size of WebSocket route {route.path} must be a number of bytes (0: no limit)")
         self.max_size = max_size
-        self.origins = allowed_origins(app.ws_origins)
-        self.limits: WebSocketLimits = app.ws_limits
+        self.origins = allowed_origins(ctx.ws_origins)
+        self.limits: WebSocketLimits = ctx.ws_limits
         self.route_header = route.route_header
         self.accept_headers = [(ROUTE_HEADER, route.route_header)] if route.route_header else []
 
     async def run(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-        req = Request(upgrade_scope(scope), no_body(), raw_path, params, self.route, self.app)
+        req = Request(upgrade_scope(scope), no_body(), raw_path, params, self.route, self.ctx)
         ws = WebSocket(req, receive, send, self.max_size, self.accept_headers)
         try:
             origin = req.get("origin")
