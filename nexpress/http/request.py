@@ -472,6 +472,13 @@ class Request:
         return f"<Request {self.method} {self.raw_path}>"
 
 
+def _too_slow(detail: str) -> HTTPError:
+    """408 with ``Connection: close`` (RFC 9110 15.5.9): the rest of the body may never
+    come, so the connection is not kept for another request. Without it the server
+    held the socket, half-read, until the client gave up."""
+    return HTTPError(408, detail, headers={"connection": "close"})
+
+
 class _BodyReceiver:
     """One request body, message by message from the ASGI ``receive``, for
     :meth:`Request.stream` and :meth:`Request.body`.
@@ -534,7 +541,7 @@ class _BodyReceiver:
         now = loop.time()
         left = self.deadline - now
         if left <= 0:
-            raise HTTPError(408, f"The request body did not arrive within {self.total:g} s")
+            raise _too_slow(f"The request body did not arrive within {self.total:g} s")
         handle = loop.call_at(now + (self.timeout if self.timeout < left else left), self._expire)
         try:
             message = await self.receive()
@@ -542,8 +549,8 @@ class _BodyReceiver:
             # ours (the timer fired) unless the task was also cancelled from elsewhere
             if self.expired and task.uncancel() == 0:
                 if left <= self.timeout:
-                    raise HTTPError(408, f"The request body did not arrive within {self.total:g} s") from None
-                raise HTTPError(408, f"No request body data arrived for {self.timeout:g} s") from None
+                    raise _too_slow(f"The request body did not arrive within {self.total:g} s") from None
+                raise _too_slow(f"No request body data arrived for {self.timeout:g} s") from None
             raise
         finally:
             handle.cancel()

@@ -155,6 +155,7 @@ class Reply:
     raw: bytes
     elapsed: float
     timed_out: bool = False
+    first: float = 0.0  # seconds until the first byte of the answer (0: none came)
 
     def seen(self) -> str:
         if not self.statuses:
@@ -165,7 +166,7 @@ class Reply:
 _STATUS_LINE = re.compile(rb"(?:^|\r\n)HTTP/1\.[01] (\d{3})")
 
 
-def parse(raw: bytes, elapsed: float, timed_out: bool) -> Reply:
+def parse(raw: bytes, elapsed: float, timed_out: bool, first: float = 0.0) -> Reply:
     statuses = [int(m.group(1)) for m in _STATUS_LINE.finditer(raw)]
     head, _, body = raw.partition(b"\r\n\r\n")
     headers: dict[str, str] = {}
@@ -174,7 +175,7 @@ def parse(raw: bytes, elapsed: float, timed_out: bool) -> Reply:
         headers.setdefault(name.strip().lower().decode("latin-1"), value.strip().decode("latin-1"))
     if headers.get("content-length", "").isdigit():
         body = body[: int(headers["content-length"])]
-    return Reply(statuses[0] if statuses else 0, statuses, headers, body, raw, elapsed, timed_out)
+    return Reply(statuses[0] if statuses else 0, statuses, headers, body, raw, elapsed, timed_out, first)
 
 
 def send(port: int, raw: bytes | list[bytes], timeout: float = TIMEOUT, pause: float = 0.0) -> Reply:
@@ -184,6 +185,7 @@ def send(port: int, raw: bytes | list[bytes], timeout: float = TIMEOUT, pause: f
     start = time.monotonic()
     chunks: list[bytes] = []
     timed_out = False
+    first = 0.0
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         done = threading.Event()
 
@@ -208,6 +210,8 @@ def send(port: int, raw: bytes | list[bytes], timeout: float = TIMEOUT, pause: f
                 data = sock.recv(65536)
                 if not data:
                     break
+                if not chunks:
+                    first = time.monotonic() - start
                 chunks.append(data)
         except TimeoutError:
             timed_out = True
@@ -215,7 +219,7 @@ def send(port: int, raw: bytes | list[bytes], timeout: float = TIMEOUT, pause: f
             pass  # a reset after the answer still counts as the answer
         done.set()
         thread.join(1)
-    return parse(b"".join(chunks), time.monotonic() - start, timed_out)
+    return parse(b"".join(chunks), time.monotonic() - start, timed_out, first)
 
 
 def request(method: str, target: bytes | str, *headers: bytes | str, body: bytes = b"", host: bytes = b"127.0.0.1") -> bytes:
@@ -366,25 +370,33 @@ def encoded_slash(t: Target) -> tuple[bool, str]:
 # slow bodies: a body that stops, or drips, is cut off (body_timeout 1 s, body_deadline 2.5 s)
 
 
+def slow_body_answer(reply: Reply, limit: float) -> tuple[bool, str]:
+    """The 408 must arrive within ``limit`` (+ 1 s of slack). Whether the server then
+    closes the half-read connection is granian's part: it sometimes holds the socket
+    until the client leaves (reported in the row, not judged; see docs/errors.md)."""
+    held = ", connection held until the client left" if reply.timed_out else ""
+    return reply.status == 408 and 0 < reply.first <= limit + 1.0, f"{reply.seen()} after {reply.first:.1f} s{held}"
+
+
 @case("slow bodies", "slowloris body (10 of 100 bytes, then silence)", "408 within ~1 s", quick=True)
 def slowloris(t: Target) -> tuple[bool, str]:
     head = b"POST /body HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\nConnection: close\r\n\r\n"
     reply = send(t.port, [head, b"x" * 10], timeout=TIMEOUT)
-    return reply.status == 408 and not reply.timed_out, f"{reply.seen()} after {reply.elapsed:.1f} s"
+    return slow_body_answer(reply, 1.0)
 
 
 @case("slow bodies", "drip (a byte every 0.4 s)", "408 within ~2.5 s")
 def drip(t: Target) -> tuple[bool, str]:
     head = b"POST /body HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\nConnection: close\r\n\r\n"
     reply = send(t.port, [head] + [b"x"] * 30, timeout=8.0, pause=0.4)
-    return reply.status == 408 and not reply.timed_out, f"{reply.seen()} after {reply.elapsed:.1f} s"
+    return slow_body_answer(reply, 2.5)
 
 
 @case("slow bodies", "drip, chunked (a chunk every 0.4 s)", "408 within ~2.5 s")
 def drip_chunked(t: Target) -> tuple[bool, str]:
     head = b"POST /body HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     reply = send(t.port, [head] + [b"1\r\nx\r\n"] * 30, timeout=8.0, pause=0.4)
-    return reply.status == 408 and not reply.timed_out, f"{reply.seen()} after {reply.elapsed:.1f} s"
+    return slow_body_answer(reply, 2.5)
 
 
 @case("slow bodies", "body over the limit, announced", "413 before the body is sent", quick=True)
