@@ -38,6 +38,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 APP = HERE / "app"
+sys.path.insert(0, str(HERE.parent))
+
+from loadgen import process_tree, rss_bytes  # noqa: E402
+
 SECRET = b"NEXPRESS-HOSTILE-SECRET-51c0"
 TIMEOUT = 5.0  # seconds: an answer slower than this (where none is meant to be slow) is a hang
 
@@ -56,33 +60,9 @@ class Target:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def pids(self) -> list[int]:
-        """The server and its workers (from /proc)."""
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                children.setdefault(parent, []).append(int(entry.name))
-        found, pending = [], [self.proc.pid]
-        while pending:
-            pid = pending.pop()
-            found.append(pid)
-            pending.extend(children.get(pid, []))
-        return found
-
     def rss(self) -> int:
-        total = 0
-        for pid in self.pids():
-            try:
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-            except OSError:
-                continue
-        return total
+        """Resident memory of the server and its workers (from /proc)."""
+        return rss_bytes(process_tree(self.proc.pid))
 
 
 def plant(root: Path) -> None:
