@@ -29,7 +29,7 @@ $(NEWMAN): $(CONDUIT_TESTS)/package-lock.json
 
 install: $(STAMP)
 
-# The browser tests (tests/test_browser.py) drive Debian's chromium through Python
+# The browser tests (tests/browser/test_browser.py) drive Debian's chromium through Python
 # Playwright; never `playwright install` (no downloaded browser builds).
 $(CHROMIUM):
 	apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core
@@ -39,7 +39,7 @@ $(IDP): tests/idp/package.json tests/idp/package-lock.json
 	cd tests/idp && npm ci --no-audit --no-fund --loglevel=error
 	touch $(IDP)
 
-# path-to-regexp 8.4.2, Express 5's matcher: tests/test_pattern.py compares nexpress's
+# path-to-regexp 8.4.2, Express 5's matcher: tests/routing/test_pattern.py compares nexpress's
 # answers with it on seeded random patterns.
 $(P2R): tests/pathtoregexp/package.json tests/pathtoregexp/package-lock.json
 	cd tests/pathtoregexp && npm ci --no-audit --no-fund --loglevel=error
@@ -73,12 +73,12 @@ test: install lint $(IDP) $(P2R) $(NEWMAN) $(CHROMIUM)
 # the long deployment load runs (two instances 30 s, one instance with 2 workers 60 s,
 # 64 connections each); `make test` runs a few-second version of each
 test-load: install
-	$(PY) -m pytest tests/test_deployment.py -m load -s
+	$(PY) -m pytest tests/server/test_deployment.py -m load -s
 
 # attacks (traversal, smuggling, cache poisoning, slow bodies, floods of unique URLs,
 # hostile parser input, forwarded headers, WebSocket caps) against `nexpress start` on
 # loopback, a table of case/expected/seen; a minute or two. `make test` runs a quick
-# selection (tests/test_hostile.py)
+# selection (tests/hostile/test_hostile.py)
 test-hostile: install
 	$(PY) tests/hostile/run.py
 
@@ -109,10 +109,10 @@ conduit: install
 # the RealWorld collection (newman) and a longer schemathesis fuzz, each against a
 # fresh server on a loopback port (the suite runs short versions of both)
 conduit-api-test: install
-	$(PY) -m pytest tests/test_conduit.py -k postman -q
+	$(PY) -m pytest tests/examples/test_conduit.py -k postman -q
 
 conduit-fuzz: install
-	CONDUIT_FUZZ_EXAMPLES=50 $(PY) -m pytest tests/test_conduit.py -k schemathesis -q -p no:cacheprovider
+	CONDUIT_FUZZ_EXAMPLES=50 $(PY) -m pytest tests/examples/test_conduit.py -k schemathesis -q -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

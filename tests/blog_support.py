@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import asyncpg
 import pytest
@@ -71,11 +72,25 @@ def blog_modules(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Iterat
             sys.modules.pop(name, None)
 
 
-async def sign_in(client) -> None:
+DEMO = {"email": "demo@example.com", "password": "nexpress-demo"}  # the blog's seeded demo user
+
+
+def demo_form(token: str, callback: str | None = None) -> dict[str, str]:
+    """The credentials sign-in form for the demo user."""
+    return {"csrfToken": token, **DEMO, **({"callbackUrl": callback} if callback else {})}
+
+
+def sign_in_as_demo(client: Any, callback: str | None = None) -> None:
+    """Sign the demo user in on ``client`` (a TestClient or an httpx.Client: its cookie
+    jar keeps the session)."""
+    token = client.get("/api/auth/csrf").json()["csrfToken"]
+    done = client.post("/api/auth/callback/credentials", data=demo_form(token, callback))
+    if done.status_code != 303 or (callback and done.headers["location"] != callback):
+        raise AssertionError(f"sign-in failed: {done.status_code} {done.text[:300]}")
+
+
+async def sign_in(client: Any) -> None:
     """The demo user's session cookie on ``client`` (an httpx.AsyncClient)."""
     token = (await client.get("/api/auth/csrf")).json()["csrfToken"]
-    done = await client.post(
-        "/api/auth/callback/credentials",
-        data={"csrfToken": token, "email": "demo@example.com", "password": "nexpress-demo"},
-    )
+    done = await client.post("/api/auth/callback/credentials", data=demo_form(token))
     assert done.status_code == 303, done.text

@@ -57,18 +57,11 @@ class Server:
 
     def request(self, raw: bytes, timeout: float = 10.0) -> bytes:
         """Send raw bytes, return everything the server answers until it closes."""
+        from helpers import receive_until_close
+
         with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as sock:
             sock.sendall(raw)
-            chunks = []
-            try:
-                while True:
-                    data = sock.recv(65536)
-                    if not data:
-                        break
-                    chunks.append(data)
-            except TimeoutError:
-                pass
-            return b"".join(chunks)
+            return receive_until_close(sock, timeout).data
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
+import subprocess
+import sys
 import textwrap
 import time
 from dataclasses import dataclass, field
@@ -19,6 +22,10 @@ from nexpress.testing import TestClient
 
 if TYPE_CHECKING:
     import redis
+    from click.testing import Result
+
+TESTS = Path(__file__).resolve().parent  # tests/: the shared helpers, data/, idp/, pathtoregexp/
+ROOT = TESTS.parent  # the repository
 
 open_clients: list[TestClient] = []
 
@@ -120,6 +127,45 @@ def asgi_call(
 
 
 @dataclass
+class Received:
+    """What a server sent on one connection until it closed it or the time ran out."""
+
+    data: bytes
+    elapsed: float  # seconds from ``start`` to the end of reading
+    first_byte: float | None = None  # seconds from ``start`` to the first byte
+    timed_out: bool = False
+    error: str | None = None  # a reset after the answer: the answer still counts
+
+
+def receive_until_close(sock: socket.socket, timeout: float, start: float | None = None) -> Received:
+    """Read ``sock`` until the peer closes it or ``timeout`` seconds have passed since
+    ``start`` (default: now): the one raw-socket reader of the suite and of tests/hostile."""
+    start = time.monotonic() if start is None else start
+    chunks: list[bytes] = []
+    first: float | None = None
+    timed_out = False
+    error = None
+    try:
+        while True:
+            left = timeout - (time.monotonic() - start)
+            if left <= 0:
+                timed_out = True
+                break
+            sock.settimeout(left)
+            data = sock.recv(65536)
+            if not data:
+                break
+            if first is None:
+                first = time.monotonic() - start
+            chunks.append(data)
+    except TimeoutError:
+        timed_out = True
+    except OSError as exc:
+        error = repr(exc)
+    return Received(b"".join(chunks), time.monotonic() - start, first, timed_out, error)
+
+
+@dataclass
 class RawReply:
     """An HTTP/1.1 reply as it came off the socket, parsed."""
 
@@ -200,3 +246,22 @@ def write_files(root, files: dict[str, str]):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text))
     return root
+
+
+def run_cli(*args: str) -> Result:
+    """``nexpress ARGS`` in-process (click's CliRunner) in the current directory."""
+    from click.testing import CliRunner
+
+    from nexpress.cli import main
+
+    return CliRunner().invoke(main, list(args), catch_exceptions=True)
+
+
+def run_cli_process(
+    cwd: Path, *args: str, timeout: float = 30, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m nexpress.cli ARGS`` as a real process in ``cwd`` (exit codes, stderr)."""
+    return subprocess.run(
+        [sys.executable, "-m", "nexpress.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip

@@ -1,5 +1,5 @@
 """The app the WebSocket tests run, in-process (TestClient) and under granian
-(tests/test_websocket.py writes a server.py that imports it)."""
+(tests/realtime/test_websocket.py writes a server.py that imports it)."""
 
 from __future__ import annotations
 

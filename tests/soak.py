@@ -5,7 +5,7 @@ load, while Redis and then PostgreSQL are restarted.
 
 - two ``nexpress start`` instances of examples/blog: posts and auth sessions in a
   PostgreSQL schema of their own, cache and pub/sub in Redis database 9 (as
-  tests/test_deployment.py runs them);
+  tests/server/test_deployment.py runs them);
 - ``--connections`` clients spread over both, each reading pages and the API and
   creating a post every ``--write-every`` requests, for ``--seconds``;
 - at 20 % of the run Redis is stopped, left down ``--down`` seconds and started
@@ -50,7 +50,7 @@ import redis
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
-from blog_support import ASYNC_POSTGRES, AUTH_SECRET, BLOG  # noqa: E402
+from blog_support import ASYNC_POSTGRES, AUTH_SECRET, BLOG, sign_in_as_demo  # noqa: E402
 from loadgen import READ_PATHS, RssSampler  # noqa: E402
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
@@ -254,13 +254,7 @@ def ready(instance: Instance) -> bool:
 
 def sign_in(base: str) -> dict[str, str]:
     with httpx.Client(base_url=base, timeout=15) as http:
-        token = http.get("/api/auth/csrf").json()["csrfToken"]
-        done = http.post(
-            "/api/auth/callback/credentials",
-            data={"csrfToken": token, "email": "demo@example.com", "password": "nexpress-demo"},
-        )
-        if done.status_code != 303:
-            raise RuntimeError(f"sign-in failed: {done.status_code} {done.text[:300]}")
+        sign_in_as_demo(http)
         return dict(http.cookies.items())
 
 

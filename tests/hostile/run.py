@@ -4,7 +4,7 @@ Starts tests/hostile/app (a copy, with secrets planted beside its static folder)
 under granian on a free loopback port, runs each attack, and prints a table of
 case, expected and seen. Exits 1 on any mismatch (and 2 if the server could not
 be started). Every case is bounded by its own timeouts; the full run takes a
-minute or two, ``--quick`` (what ``make test`` runs through tests/test_hostile.py)
+minute or two, ``--quick`` (what ``make test`` runs through tests/hostile/test_hostile.py)
 a few seconds.
 
     python tests/hostile/run.py            # everything
@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 APP = HERE / "app"
 sys.path.insert(0, str(HERE.parent))
 
+from helpers import receive_until_close  # noqa: E402
 from loadgen import process_tree, rss_bytes  # noqa: E402
 
 SECRET = b"NEXPRESS-HOSTILE-SECRET-51c0"
@@ -163,9 +164,6 @@ def send(port: int, raw: bytes | list[bytes], timeout: float = TIMEOUT, pause: f
     and read until the server closes it or ``timeout`` passes."""
     parts = raw if isinstance(raw, list) else [raw]
     start = time.monotonic()
-    chunks: list[bytes] = []
-    timed_out = False
-    first = 0.0
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         done = threading.Event()
 
@@ -180,26 +178,10 @@ def send(port: int, raw: bytes | list[bytes], timeout: float = TIMEOUT, pause: f
 
         thread = threading.Thread(target=writer, daemon=True)
         thread.start()
-        try:
-            while True:
-                left = timeout - (time.monotonic() - start)
-                if left <= 0:
-                    timed_out = True
-                    break
-                sock.settimeout(left)
-                data = sock.recv(65536)
-                if not data:
-                    break
-                if not chunks:
-                    first = time.monotonic() - start
-                chunks.append(data)
-        except TimeoutError:
-            timed_out = True
-        except OSError:
-            pass  # a reset after the answer still counts as the answer
+        got = receive_until_close(sock, timeout, start)
         done.set()
         thread.join(1)
-    return parse(b"".join(chunks), time.monotonic() - start, timed_out, first)
+    return parse(got.data, got.elapsed, got.timed_out, got.first_byte or 0.0)
 
 
 def request(method: str, target: bytes | str, *headers: bytes | str, body: bytes = b"", host: bytes = b"127.0.0.1") -> bytes:

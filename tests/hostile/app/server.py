@@ -5,6 +5,8 @@ short timeouts and small caps so each attack is answered within seconds."""
 
 import os
 
+from parser_routes import add_parser_routes
+
 from nexpress import App, static
 from nexpress.middleware import rate_limit
 
@@ -19,11 +21,7 @@ app = App(
     ws_max_per_client=8,
     ws_idle_timeout=1,
 )
-
-
-@app.get("/echo/:p")
-async def echo(req):
-    return {"p": req.params["p"]}
+add_parser_routes(app)
 
 
 @app.get("/q")
@@ -31,35 +29,9 @@ async def query(req):
     return {"q": req.query.multi_items(), "accepts": req.accepts("json", "html")}
 
 
-@app.get("/h")
-async def header(req):
-    return {"x": req.get("x-test")}
-
-
-@app.get("/c")
-async def cookies(req):
-    return dict(req.cookies)
-
-
 @app.get("/ip")
 async def ip(req):
     return {"ip": req.ip, "ips": req.ips, "protocol": req.protocol, "hostname": req.hostname}
-
-
-@app.post("/json")
-async def json_body(req):
-    return {"data": await req.json()}
-
-
-@app.post("/form")
-async def form(req):
-    data = await req.form()
-    return {k: (v if isinstance(v, str) else v.filename) for k, v in data.items()}
-
-
-@app.post("/body")
-async def body(req):
-    return {"n": len(await req.body())}
 
 
 @app.get("/smuggled")

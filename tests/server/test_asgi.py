@@ -134,7 +134,7 @@ def test_the_route_header_moves_return_value_routes_to_the_general_invoker():
     app.get("/ret", _async_req)
     assert invoker_kind(app, "GET", "/ret") == "endpoint_invoker"
     status, headers, _ = call(app, "GET", "/ret")
-    assert status == 200 and headers[b"x-nexpress-route"].startswith(b"tests/test_asgi.py:")
+    assert status == 200 and headers[b"x-nexpress-route"].startswith(b"tests/server/test_asgi.py:")
 
 
 def test_an_endpoint_may_bring_its_own_fast_invoker():

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 import pytest
 from conftest import start_server
+from helpers import ROOT, TESTS
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-BLOG = Path(__file__).resolve().parent.parent / "examples" / "blog"
-ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+BLOG = ROOT / "examples" / "blog"
+ARTIFACTS = TESTS / "artifacts"
 TIMEOUT_MS = 15_000
 
 

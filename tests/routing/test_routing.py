@@ -326,7 +326,7 @@ def test_describe_lists_methods_kind_and_source():
     assert row["methods"] == ["GET", "HEAD", "POST"]
     assert row["path"] == "/users/:id"
     assert row["kind"] == "handler"
-    assert row["source"].startswith("tests/test_routing.py:") or "test_routing.py:" in row["source"]
+    assert row["source"].startswith("tests/routing/test_routing.py:") or "test_routing.py:" in row["source"]
     assert row["source"].endswith("show_user")
 
 

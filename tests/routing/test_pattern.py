@@ -14,10 +14,9 @@ import subprocess
 import time
 import unicodedata
 from collections import Counter
-from pathlib import Path
 
 import pytest
-from helpers import service_missing
+from helpers import TESTS, service_missing
 
 from nexpress import App, Router
 from nexpress.http.errors import HTTPError
@@ -43,7 +42,7 @@ from nexpress.routing.pattern import (
 )
 from nexpress.routing.table import compile_routes
 
-VECTORS = json.loads((Path(__file__).parent / "data" / "path_to_regexp_vectors.json").read_text())
+VECTORS = json.loads((TESTS / "data" / "path_to_regexp_vectors.json").read_text())
 
 
 def paths(pattern: str) -> list[str]:
@@ -379,7 +378,7 @@ def test_hostile_paths_match_in_linear_time(pattern, hostile):
 
 # --- differential: path-to-regexp 8.4.2 itself on seeded random patterns ----------------------
 
-P2R_DIR = Path(__file__).parent / "pathtoregexp"
+P2R_DIR = TESTS / "pathtoregexp"
 
 
 def _path_to_regexp(batch: list[dict]) -> list[dict]:

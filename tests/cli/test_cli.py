@@ -15,11 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from conftest import Server, free_port, start_server
+from helpers import run_cli
 from loadgen import children_by_parent
-
-from nexpress.cli import main
 
 SERVER = '''\
 import os
@@ -114,10 +112,6 @@ def app_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield tmp_path
     for name in ("server", "nexpress.cli._folder"):
         sys.modules.pop(name, None)
-
-
-def run_cli(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=True)
 
 
 def test_routes_prints_an_aligned_table(app_dir: Path) -> None:

@@ -10,12 +10,11 @@ import resource
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 import websockets
-from helpers import client_for
+from helpers import ROOT, TESTS, client_for
 from realtime_apps import feature_app
 from test_cache_redis import start_logged
 from websockets.asyncio.client import connect
@@ -690,7 +689,7 @@ def test_one_module_owns_the_websocket_state_transitions():
     # the server decided between refusing and closing by reading ws.client_state in
     # four places; now WebSocket.end() decides, and only http/websocket.py reads or
     # changes the state
-    package = Path(__file__).resolve().parent.parent / "nexpress"
+    package = ROOT / "nexpress"
     owner = package / "http" / "websocket.py"
     readers = [
         str(path.relative_to(package))
@@ -711,7 +710,6 @@ def test_an_all_route_does_not_answer_a_websocket():
 
 # --- over real granian servers -----------------------------------------------------------
 
-TESTS = Path(__file__).resolve().parent
 SERVER = f"""
 import sys
 

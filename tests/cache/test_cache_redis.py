@@ -14,8 +14,6 @@ throwaway ``redis-server`` on a free port.
 
 from __future__ import annotations
 
-import http.client as http_client
-import json
 import os
 import shutil
 import signal
@@ -29,15 +27,17 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
+from blog_support import sign_in_as_demo
 from conftest import Server, free_port, start_server, wait_for_port
-from helpers import RawReply, parse_raw_reply, redis_or_skip
+from helpers import ROOT, RawReply, parse_raw_reply, redis_or_skip
 
-BLOG_DIR = Path(__file__).resolve().parent.parent / "examples" / "blog"
+BLOG_DIR = ROOT / "examples" / "blog"
 REDIS_HOST = "127.0.0.1"
 REDIS_PORT = 6379
-REDIS_DB = 13  # tests/test_cache.py uses 14
+REDIS_DB = 13  # tests/cache/test_cache.py uses 14
 HTML = {"Accept": "text/html"}
 
 
@@ -104,25 +104,10 @@ def http(
 
 def sign_in_to_blog(server: Server) -> str:
     """Sign in as the blog's demo user; the ``Cookie`` header value of the session."""
-    conn = http_client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
-        conn.request("GET", "/api/auth/csrf")
-        reply = conn.getresponse()
-        csrf_cookie = reply.getheader("set-cookie", "").split(";")[0]
-        token = json.loads(reply.read())["csrfToken"]
-        form = f"csrfToken={token}&email=demo%40example.com&password=nexpress-demo"
-        conn.request(
-            "POST",
-            "/api/auth/callback/credentials",
-            body=form,
-            headers={"content-type": "application/x-www-form-urlencoded", "cookie": csrf_cookie},
-        )
-        reply = conn.getresponse()
-        reply.read()
-        cookies = [c.split(";")[0] for c in reply.headers.get_all("set-cookie") or [] if "session-token=" in c]
-    finally:
-        conn.close()
-    assert reply.status == 303 and cookies, reply.status
+    with httpx.Client(base_url=server.url, timeout=10) as http:
+        sign_in_as_demo(http)
+        cookies = [f"{name}={value}" for name, value in http.cookies.items() if "session-token" in name]
+    assert cookies, "no session cookie after signing in"
     return cookies[0]
 
 

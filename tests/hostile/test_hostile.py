@@ -19,6 +19,7 @@ import asyncio
 import json
 import os
 import runpy
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,7 +32,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import Server, start_server
-from helpers import RawReply, parse_raw_reply
+from helpers import TESTS, RawReply, parse_raw_reply, receive_until_close
 
 from nexpress.testing import TestClient
 
@@ -43,45 +44,16 @@ HOSTILE_APP = '''
 import os
 
 from nexpress import App, static
+from parser_routes import add_parser_routes
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 app = App(root=HERE)
-
-
-@app.get("/echo/:p")
-async def echo(req):
-    return {"p": req.params["p"]}
+add_parser_routes(app)
 
 
 @app.get("/q")
 async def query(req):
     return {k: req.query.getall(k) for k in req.query}
-
-
-@app.get("/h")
-async def header(req):
-    return {"x": req.get("x-test")}
-
-
-@app.get("/c")
-async def cookies(req):
-    return dict(req.cookies)
-
-
-@app.post("/json")
-async def json_body(req):
-    return {"data": await req.json()}
-
-
-@app.post("/form")
-async def form(req):
-    data = await req.form()
-    return {k: (v if isinstance(v, str) else v.filename) for k, v in data.items()}
-
-
-@app.post("/body")
-async def body(req):
-    return {"n": len(await req.body())}
 
 
 @app.get("/files/*path")
@@ -144,6 +116,7 @@ async def nested(req):
 
 def _write_hostile_tree(root: Path) -> None:
     (root / "server.py").write_text(textwrap.dedent(HOSTILE_APP))
+    shutil.copy(TESTS / "hostile" / "app" / "parser_routes.py", root)
     assets = root / "assets"
     (assets / "sub").mkdir(parents=True)
     (assets / "hello.txt").write_bytes(b"hello from assets\n")
@@ -188,7 +161,11 @@ def redirect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
 @pytest.fixture(scope="module")
 def hostile_app(hostile_dir: Path):
     """The same app, in-process (for checks granian would not let through)."""
-    return runpy.run_path(str(hostile_dir / "server.py"))["app"]
+    sys.path.insert(0, str(hostile_dir))  # server.py imports parser_routes beside it
+    try:
+        return runpy.run_path(str(hostile_dir / "server.py"))["app"]
+    finally:
+        sys.path.remove(str(hostile_dir))
 
 
 # --- raw HTTP helpers ---------------------------------------------------------------
@@ -201,25 +178,10 @@ parse_reply = parse_raw_reply
 def send_raw(port: int, raw: bytes, timeout: float = TIMEOUT) -> Reply:
     """Send ``raw`` on a fresh connection and read until the server closes it."""
     start = time.monotonic()
-    chunks: list[bytes] = []
-    timed_out = False
-    error = None
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(raw)
-        try:
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-                if time.monotonic() - start > timeout:
-                    timed_out = True
-                    break
-        except TimeoutError:
-            timed_out = True
-        except OSError as exc:  # a reset after the answer still counts as an answer
-            error = repr(exc)
-    return parse_reply(b"".join(chunks), time.monotonic() - start, timed_out, error)
+        got = receive_until_close(sock, timeout, start)
+    return parse_reply(got.data, got.elapsed, got.timed_out, got.error)
 
 
 def send_streaming(port: int, head: bytes, body: Iterable[bytes], timeout: float = TIMEOUT) -> Reply:
@@ -237,28 +199,15 @@ def send_streaming(port: int, head: bytes, body: Iterable[bytes], timeout: float
             pass  # the server stopped reading and closed: expected
 
     start = time.monotonic()
-    chunks: list[bytes] = []
-    timed_out = False
-    error = None
     try:
         sock.sendall(head)
         thread = threading.Thread(target=sender, daemon=True)
         thread.start()
-        try:
-            while True:
-                data = sock.recv(65536)
-                if not data:
-                    break
-                chunks.append(data)
-        except TimeoutError:
-            timed_out = True
-        except OSError as exc:
-            error = repr(exc)
-        elapsed = time.monotonic() - start
+        got = receive_until_close(sock, timeout, start)
         thread.join(timeout)
     finally:
         sock.close()
-    reply = parse_reply(b"".join(chunks), elapsed, timed_out, error)
+    reply = parse_reply(got.data, got.elapsed, got.timed_out, got.error)
     reply.extra["sent"] = sent[0]
     return reply
 
@@ -1048,7 +997,7 @@ def test_hostile_suite_quick_selection() -> None:
     """tests/hostile/run.py --quick: one or two attacks of each kind (traversal,
     smuggling, cache poisoning, slow bodies, floods, parsers, forwarded headers,
     WebSocket caps) against its own ``nexpress start``; every row as expected."""
-    runner = Path(__file__).resolve().parent / "hostile" / "run.py"
+    runner = TESTS / "hostile" / "run.py"
     done = subprocess.run([sys.executable, str(runner), "--quick"], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stdout + done.stderr
     assert "MISMATCH" not in done.stdout

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from blog_support import BLOG, database_env, postgres_schema
+from blog_support import BLOG, database_env, postgres_schema, sign_in_as_demo
 from conftest import Server, start_server
 from helpers import redis_or_skip, wait_for_ok
 from loadgen import RssSampler, mixed_load, run_wrk
@@ -76,12 +76,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
 def signed_in(base: str) -> Iterator[httpx.Client]:
     """A client of ``base`` holding the demo user's session cookie."""
     with httpx.Client(base_url=base, timeout=15) as http:
-        token = http.get("/api/auth/csrf").json()["csrfToken"]
-        done = http.post(
-            "/api/auth/callback/credentials",
-            data={"csrfToken": token, "email": "demo@example.com", "password": "nexpress-demo"},
-        )
-        assert done.status_code == 303, done.text
+        sign_in_as_demo(http)
         yield http
 
 

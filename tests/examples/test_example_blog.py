@@ -9,25 +9,17 @@ import importlib
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
+from blog_support import sign_in_as_demo
+from helpers import ROOT
 
 from nexpress.testing import TestClient
 
-BLOG = Path(__file__).resolve().parent.parent / "examples" / "blog"
+BLOG = ROOT / "examples" / "blog"
 HTML = {"accept": "text/html"}
 MODULES = ("server", "db", "schemas", "accounts", "links", "live")
-
-
-def sign_in_as_demo(client) -> None:
-    token = client.get("/api/auth/csrf").json()["csrfToken"]
-    done = client.post(
-        "/api/auth/callback/credentials",
-        data={"csrfToken": token, "email": "demo@example.com", "password": "nexpress-demo", "callbackUrl": "/dashboard"},
-    )
-    assert done.status_code == 303 and done.headers["location"] == "/dashboard", done.text
 
 
 @pytest.fixture
@@ -59,7 +51,7 @@ def test_home_and_post_pages(blog):
 
 
 def test_posts_api_crud_with_validation(blog):
-    sign_in_as_demo(blog)
+    sign_in_as_demo(blog, "/dashboard")
     created = blog.post("/api/posts", json={"slug": "new-post", "title": "<script>alert(1)</script>", "body": "b"})
     assert created.status_code == 201
     assert created.headers["location"] == "/api/posts/new-post"
@@ -99,7 +91,7 @@ def test_writing_posts_and_the_dashboard_need_a_session(blog):
         "/api/auth/callback/credentials", data={"csrfToken": token, "email": "demo@example.com", "password": "guess"}
     )
     assert "error=CredentialsSignin" in wrong.headers["location"]
-    sign_in_as_demo(blog)
+    sign_in_as_demo(blog, "/dashboard")
     page = blog.get("/dashboard", headers=HTML)
     assert page.status_code == 200 and "Signed in as <strong>Demo Author</strong>" in page.text
     assert page.headers["cache-control"] == "private, no-store"  # issue 22 item 10: no CDN keeps it
@@ -242,7 +234,7 @@ def test_dashboard_publishes_a_post_with_a_server_action(blog):
     import re
 
     assert "Hello, nexpress" in blog.get("/", headers=HTML).text  # the ISR home page, now cached
-    sign_in_as_demo(blog)
+    sign_in_as_demo(blog, "/dashboard")
     page = blog.get("/dashboard", headers=HTML).text
     create = re.search(r'<form class="post-form" method="post" action="([^"]+)"', page).group(1)
     token = re.search(r'name="csrfToken" value="([^"]+)"', page).group(1)
@@ -285,7 +277,7 @@ def test_the_nav_shows_the_signed_in_user_on_cached_pages_through_the_session_ba
     import re
 
     blog.get("/", headers=HTML)  # cached now
-    sign_in_as_demo(blog)
+    sign_in_as_demo(blog, "/dashboard")
     home = blog.get("/", headers=HTML)
     assert home.headers["x-nexpress-cache"] == "HIT"  # the same page as for anyone
     nav = re.search(r"<nav>.*?</nav>", home.text, re.S).group(0)

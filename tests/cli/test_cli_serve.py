@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import Server, free_port, start_server, wait_for_port
+from helpers import run_cli_process
 
 from nexpress.config import load_settings
 from nexpress.server.serving import split_state_warning, tcp_address_error, uds_error
@@ -69,20 +70,13 @@ def refuses_connections(port: int) -> bool:
     return False
 
 
-def run_cli(cwd: Path, *args: str, timeout: float = 30, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nexpress.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
-
-
 # --- a busy address is an error (issue 9, defect 2) ---------------------------------------------
 
 
 def test_start_refuses_a_port_another_nexpress_server_holds(slow_dir: Path, servers: list[Server]) -> None:
     first = start_server(slow_dir, None)
     servers.append(first)
-    second = run_cli(slow_dir, "start", "--port", str(first.port))
+    second = run_cli_process(slow_dir, "start", "--port", str(first.port))
     assert second.returncode == 1
     assert f"address already in use: 127.0.0.1:{first.port}" in second.stderr
     assert "choose another --port" in second.stderr
@@ -96,7 +90,7 @@ def test_start_refuses_a_port_any_listener_holds(slow_dir: Path) -> None:
         other.bind(("127.0.0.1", 0))
         other.listen()
         port = other.getsockname()[1]
-        result = run_cli(slow_dir, "start", "--port", str(port), "--server", "uvicorn")
+        result = run_cli_process(slow_dir, "start", "--port", str(port), "--server", "uvicorn")
         assert result.returncode == 1
         assert f"address already in use: 127.0.0.1:{port}" in result.stderr
 
@@ -168,7 +162,7 @@ def test_start_exports_the_dotenv_file_before_importing_the_app(slow_dir: Path, 
 
 
 def test_start_rejects_a_bad_grace(slow_dir: Path) -> None:
-    result = run_cli(slow_dir, "start", "--grace", "soon", "--port", str(free_port()))
+    result = run_cli_process(slow_dir, "start", "--grace", "soon", "--port", str(free_port()))
     assert result.returncode == 2
     assert "--grace" in result.stderr and "a duration" in result.stderr
 
@@ -188,7 +182,7 @@ def test_start_with_workers_warns_once_that_the_memory_cache_and_pubsub_are_per_
 
 
 def test_start_strict_refuses_what_it_would_warn_about(slow_dir: Path) -> None:
-    result = run_cli(slow_dir, "start", "--workers", "2", "--strict", "--port", str(free_port()))
+    result = run_cli_process(slow_dir, "start", "--workers", "2", "--strict", "--port", str(free_port()))
     assert result.returncode == 1
     assert "--strict" in result.stderr and "NEXPRESS_CACHE_URL" in result.stderr and "NEXPRESS_PUBSUB_URL" in result.stderr
 
@@ -210,10 +204,10 @@ def test_start_does_not_serve_pages_built_from_old_sources(tmp_path: Path, serve
     page = tmp_path / "app" / "page.html"
     page.parent.mkdir()
     page.write_text("<h1>old</h1>")
-    built = run_cli(tmp_path, "build", timeout=60)
+    built = run_cli_process(tmp_path, "build", timeout=60)
     assert built.returncode == 0, built.stderr
     page.write_text("<h1>new</h1>")
-    strict = run_cli(tmp_path, "start", "--strict", "--port", str(free_port()))
+    strict = run_cli_process(tmp_path, "start", "--strict", "--port", str(free_port()))
     assert strict.returncode == 1
     assert "app/page.html changed since `nexpress build`" in strict.stderr and "Run `nexpress build` again" in strict.stderr
     server = start_server(tmp_path, None)
@@ -423,7 +417,7 @@ def test_dev_starts_on_broken_code_and_recovers(tmp_path: Path, servers: list[Se
 
 
 def test_dev_with_an_app_module_that_does_not_exist_fails(tmp_path: Path) -> None:
-    result = run_cli(tmp_path, "dev", "nowhere:app", "--port", str(free_port()))
+    result = run_cli_process(tmp_path, "dev", "nowhere:app", "--port", str(free_port()))
     assert result.returncode == 1
     assert "cannot import 'nowhere'" in result.stderr
 

@@ -1,7 +1,7 @@
 """The pub/sub brokers behind ``app.publish``/``app.subscribe`` (SPEC section 9): the
 envelope, the memory broker, bounded subscriber buffers, and the Redis broker against
 the shared Redis (channels prefixed per run) and a throwaway ``redis-server`` that the
-test kills and restarts. Two real instances sharing Redis: tests/test_realtime_redis.py.
+test kills and restarts. Two real instances sharing Redis: tests/realtime/test_realtime_redis.py.
 """
 
 from __future__ import annotations

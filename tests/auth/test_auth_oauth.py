@@ -25,14 +25,14 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import httpx
 import pytest
-from helpers import client_for, service_missing
+from helpers import TESTS, client_for, service_missing
 
 from nexpress import App
 from nexpress.auth import OIDC, Auth, OAuth
 from nexpress.auth import oauth as oauth_flow
 from nexpress.auth.errors import SignInError
 
-IDP_DIR = Path(__file__).resolve().parent / "idp"
+IDP_DIR = TESTS / "idp"
 APP_URL = "http://testserver"
 SECRET = "test-secret-" + "x" * 32
 CLIENTS = [

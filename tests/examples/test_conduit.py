@@ -20,10 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import Server, start_server
-from helpers import wait_for_ok
+from helpers import ROOT, wait_for_ok
 from openapi_spec_validator import validate
 
-ROOT = Path(__file__).resolve().parent.parent
 CONDUIT = ROOT / "examples" / "conduit"
 API_TESTS = CONDUIT / "api-tests"
 PG_HOST, PG_PORT, PG_DB = "127.0.0.1", 5432, "test"

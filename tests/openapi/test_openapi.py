@@ -11,12 +11,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from click.testing import CliRunner
-from helpers import client_for
+from helpers import client_for, run_cli
 from openapi_spec_validator import validate
 
 from nexpress import App
-from nexpress.cli import main
 from nexpress.middleware import Middleware
 from nexpress.openapi import build_document, serve_openapi
 from nexpress.openapi.explorer import relative_url
@@ -295,10 +293,6 @@ def test_security_from_middleware_attribute() -> None:
     assert doc["paths"]["/private/x"]["get"]["security"] == [{"Token": []}]
     assert "security" not in doc["paths"]["/public"]["get"]
     assert doc["components"]["securitySchemes"] == {"Token": {"type": "http", "scheme": "bearer"}}
-
-
-def run_cli(*args: str):
-    return CliRunner().invoke(main, list(args), catch_exceptions=True)
 
 
 def test_cli_openapi_prints_the_document(app_dir: Path) -> None:

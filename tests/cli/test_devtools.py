@@ -223,5 +223,5 @@ def test_ls_filters():
 
 
 # Under real servers (nexpress dev has it, nexpress start answers 404): see
-# tests/test_cli_cache.py::test_dev_page_exists_under_dev_and_not_under_start, which
+# tests/cli/test_cli_cache.py::test_dev_page_exists_under_dev_and_not_under_start, which
 # reuses the servers running there.

@@ -8,7 +8,7 @@ import json
 
 import msgspec
 import pytest
-from helpers import asgi_call, client_for
+from helpers import ROOT, asgi_call, client_for
 
 from nexpress import App, FormData, HTTPError, Response, Router, UploadFile
 
@@ -1385,11 +1385,10 @@ def test_is_type_is_expresss_req_is():
 def test_the_guide_lists_every_public_request_name() -> None:
     """Issue 19.9: ``req.app`` was missing from the request table of docs/guide.md."""
     import re
-    from pathlib import Path
 
     from nexpress.http.request import Request
 
-    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text()
+    guide = (ROOT / "docs" / "guide.md").read_text()
     section = guide.split("## Requests (`req`)")[1].split("\n## ")[0]
     documented = set()
     for line in section.splitlines():
