@@ -8,6 +8,7 @@ use it stay static (``nexpress build`` / ``nexpress export`` render each once).
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import tomllib
@@ -236,7 +237,7 @@ def build_site(files: dict[str, str], nav: list[tuple[str, list[str]]]) -> Site:
     if rest:
         sections.append((MORE, rest))
     ordered = [doc for _, pages in sections for doc in pages]
-    for before, after in zip(ordered, ordered[1:], strict=False):
+    for before, after in itertools.pairwise(ordered):
         before.next, after.prev = after, before
     for title, pages in sections:
         for doc in pages:
@@ -250,7 +251,7 @@ _cache: dict[tuple[Any, ...], Site] = {}
 def load_site() -> Site:
     """The site, rebuilt when a source file (or nav.toml) changed."""
     files = sources()
-    key = tuple((slug, os.stat(path).st_mtime_ns) for slug, path in files.items()) + (os.stat(NAV_FILE).st_mtime_ns,)
+    key = (*tuple((slug, os.stat(path).st_mtime_ns) for slug, path in files.items()), os.stat(NAV_FILE).st_mtime_ns)
     site = _cache.get(key)
     if site is None:
         _cache.clear()

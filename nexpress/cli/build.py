@@ -102,7 +102,13 @@ def build(app: str | None) -> None:
 )
 def export(app: str | None, out: str, base_path: str | None) -> None:
     """Write a static site (HTML, public/, sitemap.xml) for any file host."""
-    from ..build import BasePathError, BuildError, base_path_of, check_exportable, normalise_base_path
+    from ..build import (
+        BasePathError,
+        BuildError,
+        base_path_of,
+        check_exportable,
+        normalise_base_path,
+    )
     from ..build import export as run_export
 
     application = load_compiled(app)
