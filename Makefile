@@ -72,7 +72,7 @@ docs-export: install
 	cd site && ../$(VENV)/bin/nexpress export --out out --base-path $(DOCS_BASE_PATH)
 
 lint: install typecheck
-	$(VENV)/bin/ruff check nexpress tests bench examples
+	$(VENV)/bin/ruff check nexpress tests bench examples site
 
 typecheck: install $(PYRIGHT)
 	$(PYRIGHT) --project pyrightconfig.json
