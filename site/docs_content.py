@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import posixpath
+import re
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,10 @@ SOURCE_URL = os.environ.get("NEXPRESS_DOCS_SOURCE_URL", "")
 ``https://github.com/you/nexpress/blob/main/``; unset, they are plain text."""
 
 FORMATTER = HtmlFormatter(cssclass="highlight")
+_TEXT = re.compile(r">[^<]+<")
+HIDDEN = ("<!-- setup", "<!-- file ", "<!-- check")
+"""Comments for tests/test_docs.py (setup code, files, checks of runnable blocks): not
+part of the page."""
 RUNNABLE_NOTE = "runs in the test suite (tests/test_docs.py)"
 
 
@@ -101,7 +106,9 @@ def _fence(self: Any, tokens: list[Token], idx: int, options: Any, env: Any) -> 
         lexer = get_lexer_by_name(lang) if lang else TextLexer()
     except ClassNotFound:
         lexer = TextLexer()
-    html = highlight(token.content, lexer, FORMATTER)
+    # Pygments leaves quotes in text as they are: escape them, so that code showing
+    # href="/x" is text, not an attribute (nexpress export --base-path rewrites those)
+    html = _TEXT.sub(lambda m: m.group(0).replace('"', "&quot;"), highlight(token.content, lexer, FORMATTER))
     if "runnable" in info[1:]:
         return f'<div class="runnable" title="{RUNNABLE_NOTE}">{html}<span class="runnable-note">tested</span></div>\n'
     return html
@@ -152,7 +159,7 @@ def _inline_text(token: Token) -> str:
 def render(text: str, source: str, slug: str) -> Doc:
     """One Markdown file as a Doc: HTML, table of contents, search sections."""
     md = markdown()
-    tokens = md.parse(text)
+    tokens = [t for t in md.parse(text) if not (t.type == "html_block" and t.content.startswith(HIDDEN))]
     meta = front_matter(tokens)
     title = meta.get("title", "")
     toc: list[Heading] = []
@@ -217,12 +224,14 @@ def read_nav(path: str = NAV_FILE) -> list[tuple[str, list[str]]]:
     return [(str(s["title"]), [str(p) for p in s.get("pages", [])]) for s in data.get("section", [])]
 
 
-def build_site(files: dict[str, str], nav: list[tuple[str, list[str]]]) -> Site:
+def build_site(files: dict[str, str], nav: list[tuple[str, list[str]]], root: str = REPO) -> Site:
+    """The pages of ``files`` (name -> path under ``root``) in ``nav``'s order, the
+    pages it does not list last, in "More"."""
     docs: dict[str, Doc] = {}
     for slug, path in files.items():
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
-        doc = render(text, os.path.relpath(path, REPO).replace(os.sep, "/"), slug)
+        doc = render(text, os.path.relpath(path, root).replace(os.sep, "/"), slug)
         if slug == INDEX:
             doc.title = "Introduction"
         docs[slug] = doc
