@@ -153,7 +153,16 @@ def rewrite_href(href: str, source: str) -> str | None:
 
 
 def _inline_text(token: Token) -> str:
-    return "".join(child.content for child in token.children or () if child.type in ("text", "code_inline"))
+    """The words of an inline token, without a heading's permalink."""
+    words, in_permalink = [], False
+    for child in token.children or ():
+        if child.type == "link_open" and child.attrGet("class") == "header-anchor":
+            in_permalink = True
+        elif child.type == "link_close" and in_permalink:
+            in_permalink = False
+        elif child.type in ("text", "code_inline") and not in_permalink:
+            words.append(child.content)
+    return "".join(words).strip()
 
 
 def render(text: str, source: str, slug: str) -> Doc:
@@ -218,13 +227,20 @@ def sources() -> dict[str, str]:
     return found
 
 
-def read_nav(path: str = NAV_FILE) -> list[tuple[str, list[str]]]:
+@dataclass(frozen=True)
+class Nav:
+    sections: list[tuple[str, list[str]]]  # (section title, page names)
+    titles: dict[str, str]  # page name -> short title
+
+
+def read_nav(path: str = NAV_FILE) -> Nav:
     with open(path, "rb") as fh:
         data = tomllib.load(fh)
-    return [(str(s["title"]), [str(p) for p in s.get("pages", [])]) for s in data.get("section", [])]
+    sections = [(str(s["title"]), [str(p) for p in s.get("pages", [])]) for s in data.get("section", [])]
+    return Nav(sections, {str(k): str(v) for k, v in data.get("titles", {}).items()})
 
 
-def build_site(files: dict[str, str], nav: list[tuple[str, list[str]]], root: str = REPO) -> Site:
+def build_site(files: dict[str, str], nav: Nav, root: str = REPO) -> Site:
     """The pages of ``files`` (name -> path under ``root``) in ``nav``'s order, the
     pages it does not list last, in "More"."""
     docs: dict[str, Doc] = {}
@@ -232,12 +248,11 @@ def build_site(files: dict[str, str], nav: list[tuple[str, list[str]]], root: st
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
         doc = render(text, os.path.relpath(path, root).replace(os.sep, "/"), slug)
-        if slug == INDEX:
-            doc.title = "Introduction"
+        doc.title = nav.titles.get(slug, doc.title)
         docs[slug] = doc
     sections: list[tuple[str, list[Doc]]] = []
     listed: set[str] = set()
-    for title, names in nav:
+    for title, names in nav.sections:
         pages = [docs[name] for name in names if name in docs and name not in listed]
         listed.update(doc.slug for doc in pages)
         if pages:

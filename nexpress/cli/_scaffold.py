@@ -2,7 +2,7 @@
 
 ``basic`` (the default) is a small app with a layout, a page, a dynamic page, an API
 route and an Express-style route; ``api``, ``fullstack`` and ``auth`` are starters
-with a README, a ``pyproject.toml`` and ``tests/`` that pass as written. Template
+with a README, ``requirements.txt``, pytest settings and ``tests/`` that pass as written. Template
 files ending in ``-tpl`` (Python sources, kept out of the package's own imports,
 lint and layer checks) lose the suffix, ``_gitignore`` becomes ``.gitignore``,
 ``__NAME__`` becomes the project's name, and starters that need a secret (actions,
