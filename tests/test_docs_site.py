@@ -12,7 +12,7 @@ from pathlib import Path
 
 from conftest import DOCS_BASE as BASE
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())  # wherever tests/ puts this file
 SITE = REPO / "site"
 DOCS = sorted(p.stem for p in (REPO / "docs").glob("*.md"))
 
