@@ -60,27 +60,38 @@ def test_new_refuses_a_non_empty_folder(tmp_path):
 REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())  # wherever tests/ puts this file
 
 
-@pytest.mark.parametrize("template", ["api", "fullstack", "auth"])
-def test_each_starter_passes_its_own_tests_as_written(tmp_path, template):
-    """`nexpress new x --template T && cd x && python -m pytest`, as its README says
-    (with the suite's interpreter and this checkout of nexpress: a fresh venv takes
-    about two minutes to install, too long for the suite)."""
-    target = tmp_path / "x"
-    result = CliRunner().invoke(main, ["new", str(target), "--template", template])
+STARTERS = ("api", "fullstack", "auth")
+
+
+@pytest.fixture(scope="module")
+def starters(tmp_path_factory):
+    """Each starter made by `nexpress new x --template T`, and `python -m pytest` run in
+    it as its README says, the three at once (with the suite's interpreter and this
+    checkout of nexpress: a fresh venv takes about two minutes to install, too long for
+    the suite; third-party pytest plugins off, the starters need none)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("PYTEST_ADDOPTS", None)
+    made = {}
+    for template in STARTERS:
+        target = tmp_path_factory.mktemp(template) / "x"
+        result = CliRunner().invoke(main, ["new", str(target), "--template", template])
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        run = subprocess.Popen(command, cwd=target, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        made[template] = (target, result, run)
+    yield {template: (target, result, run.communicate(timeout=180)[0], run.returncode) for template, (target, result, run) in made.items()}
+
+
+@pytest.mark.parametrize("template", STARTERS)
+def test_each_starter_passes_its_own_tests_as_written(starters, template):
+    target, result, output, returncode = starters[template]
     assert result.exit_code == 0, result.output
     readme = (target / "README.md").read_text()
     assert "nexpress dev" in readme and "python -m pytest" in readme and "# x\n" in readme
     assert "python -m pytest" in result.output
     assert (target / ".gitignore").read_text().splitlines()[-1] == ".env"
     assert not list(target.rglob("*-tpl")) and "__NAME__" not in "".join(p.read_text() for p in target.rglob("*") if p.is_file())
-    env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONDONTWRITEBYTECODE": "1"}
-    env.pop("PYTEST_ADDOPTS", None)
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=target, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert " passed" in run.stdout and "failed" not in run.stdout
+    assert returncode == 0, output[-4000:]
+    assert " passed" in output and "failed" not in output
 
 
 def test_starters_that_sign_or_seal_get_their_own_secret(tmp_path):
