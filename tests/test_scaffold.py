@@ -92,6 +92,9 @@ def test_each_starter_passes_its_own_tests_as_written(starters, template):
     assert not list(target.rglob("*-tpl")) and "__NAME__" not in "".join(p.read_text() for p in target.rglob("*") if p.is_file())
     assert returncode == 0, output[-4000:]
     assert " passed" in output and "failed" not in output
+    ruff = Path(sys.executable).with_name("ruff")  # the starter is as clean as this repository
+    lint = subprocess.run([str(ruff), "check", "--no-cache", "--config", str(REPO / "pyproject.toml"), str(target)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
 
 
 def test_starters_that_sign_or_seal_get_their_own_secret(tmp_path):
