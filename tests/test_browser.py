@@ -363,6 +363,9 @@ def test_docs_search_finds_the_caching_page_offline(docs_page, docs_site) -> Non
     assert page.inner_text("main h1").startswith("Caching")
     page.fill("#search", "zzzqqq-nothing")
     page.locator("#search-results .empty").wait_for()
+    page.fill("#search", "<img src=x onerror=window.hacked=1>")  # shown as text, never as markup
+    page.locator("#search-results .empty", has_text="onerror").wait_for()
+    assert page.locator("#search-results img").count() == 0 and page.evaluate("window.hacked") is None
 
 
 def test_docs_previous_and_next_follow_the_sidebar_order(docs_page, docs_site) -> None:

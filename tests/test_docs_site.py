@@ -72,3 +72,22 @@ def test_a_docs_page_not_in_the_nav_still_gets_a_page(tmp_path: Path) -> None:
     assert site.by_slug["index"].title == "Welcome" and site.by_slug["guide"].title == "Guide"
     alpha = site.by_slug["alpha"].html
     assert '<a href="/docs/guide#x">guide</a>' in alpha and "<a>code</a>" in alpha  # no broken link to a source file
+
+
+def test_the_site_answers_unknown_and_hostile_paths_with_4xx() -> None:
+    """Only the listed pages exist (dynamic_params = False): no render, no 500."""
+    import importlib.util
+
+    from nexpress.testing import TestClient
+
+    spec = importlib.util.spec_from_file_location("docs_site_server_hostile", SITE / "server.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with TestClient(module.app) as client:
+        for path in ("/docs/nope", "/docs/..%2f..%2fREADME", "/docs/%2e%2e", "/docs/index", "/docs/cache/x", "/docs/" + "a" * 5000):
+            reply = client.get(path, headers={"accept": "text/html"})
+            assert reply.status_code == 404, (path, reply.status_code)
+            assert "Page not found" in reply.text
+        assert client.get("/docs/%zz").status_code == 400
+        assert client.get("/docs/cache").status_code == 200
