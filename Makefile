@@ -13,7 +13,7 @@ CHROMIUM := /usr/bin/chromium
 CONDUIT_TESTS := examples/conduit/api-tests
 NEWMAN := $(CONDUIT_TESTS)/node_modules/.bin/newman
 
-.PHONY: install run dev test test-load test-hostile soak lint typecheck bench bench-quick clean conduit conduit-api-test conduit-fuzz
+.PHONY: install run dev docs docs-export test test-load test-hostile soak lint typecheck bench bench-quick clean conduit conduit-api-test conduit-fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,8 +59,20 @@ run: install
 dev: install
 	cd examples/blog && ../../$(VENV)/bin/nexpress dev --host 127.0.0.1 --port 3000
 
+# the documentation site (site/: docs/*.md and README.md, built by nexpress itself):
+# `make docs` prerenders it and serves it on http://127.0.0.1:$(DOCS_PORT); `make
+# docs-export` writes the static copy to site/out/ (DOCS_BASE_PATH=/project for a
+# host that serves it below a path)
+DOCS_PORT ?= 3001
+DOCS_BASE_PATH ?= /
+docs: install
+	cd site && ../$(VENV)/bin/nexpress build && ../$(VENV)/bin/nexpress start --host 127.0.0.1 --port $(DOCS_PORT)
+
+docs-export: install
+	cd site && ../$(VENV)/bin/nexpress export --out out --base-path $(DOCS_BASE_PATH)
+
 lint: install typecheck
-	$(VENV)/bin/ruff check nexpress tests bench examples
+	$(VENV)/bin/ruff check nexpress tests bench examples site
 
 typecheck: install $(PYRIGHT)
 	$(PYRIGHT) --project pyrightconfig.json

@@ -119,3 +119,26 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield run
     for server in servers:
         server.stop()
+
+
+DOCS_BASE = "/nexpress-docs"  # the docs site's export is served below a path, as on GitHub Pages
+
+
+@pytest.fixture(scope="session")
+def docs_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The docs site (site/) as `nexpress export --base-path /nexpress-docs` writes it,
+    into <root>/nexpress-docs/ (a static server over <root> serves it below that path);
+    built once per test process (tests/test_docs_site.py, the browser tests)."""
+    import asyncio
+    import importlib.util
+
+    from nexpress.build import export
+
+    site = Path(__file__).resolve().parent.parent / "site"
+    spec = importlib.util.spec_from_file_location("docs_site_server", site / "server.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path_factory.mktemp("docs-host") / DOCS_BASE.strip("/")
+    asyncio.run(export(module.app, str(out), base_path=DOCS_BASE))
+    return out

@@ -14,6 +14,7 @@ from ..http.scope import http_scope, no_body
 from ..pages import client
 from ..pages.assets import PREFIX
 from ..pages.forms import SLOT_PREFIX
+from .basepath import prefix_urls
 from .output import write_assets
 from .prerender import BuildError, Result, failures_message, prerender
 
@@ -67,8 +68,27 @@ def check_exportable(app: Any) -> None:
         raise BuildError(f"cannot export: these routes need a server:\n{lines}")
 
 
-async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = None) -> list[Result]:
-    """Write a static site to ``out``; BuildError names the routes needing a server."""
+def output_file(out: str, path: str, content_type: str) -> str:
+    """Where a rendered URL goes: an HTML page at ``path/index.html`` (what static hosts
+    serve for ``path/``), anything else (``/search.json``, ``/feed.xml``) at ``path``
+    itself, so the host sends it with the type its extension names."""
+    path = unquote(path).strip("/")
+    if not path:
+        return os.path.join(out, "index.html")
+    if content_type and not content_type.startswith("text/html"):
+        return os.path.join(out, *path.split("/"))
+    return os.path.join(out, *path.split("/"), "index.html")
+
+
+def _content_type(result: Result) -> str:
+    headers = result.entry.headers if result.entry is not None else []
+    return next((value.lower() for name, value in headers if name.lower() == "content-type"), "")
+
+
+async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = None, base_path: str = "") -> list[Result]:
+    """Write a static site to ``out``; BuildError names the routes needing a server.
+    ``base_path`` (``/project``, see :mod:`.basepath`) is put in front of the
+    root-relative URLs of the HTML files, for a site served below a path."""
     check_exportable(app)
     results = await prerender(app, on_done)
     failed = [r for r in results if r.entry is None]
@@ -79,11 +99,14 @@ async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = 
         shutil.rmtree(out)
     os.makedirs(out)
     for result in results:
-        path = unquote(result.target.path).strip("/")
-        target = os.path.join(out, path, "index.html") if path else os.path.join(out, "index.html")
+        content_type = _content_type(result)
+        target = output_file(out, result.target.path, content_type)
+        body = result.entry.body  # type: ignore[union-attr]
+        if content_type.startswith("text/html"):
+            body = prefix_urls(body, base_path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as fh:
-            fh.write(result.entry.body)  # type: ignore[union-attr]
+            fh.write(body)
     if app.public:
         public = os.path.join(app.root, app.public)
         if os.path.isdir(public):
@@ -95,7 +118,10 @@ async def export(app: Any, out: str, on_done: Callable[[Result], None] | None = 
             with open(os.path.join(out, url.lstrip("/")), "wb") as fh:
                 fh.write(body)
     with open(os.path.join(out, "404.html"), "wb") as fh:
-        fh.write(await not_found_page(app))
+        fh.write(prefix_urls(await not_found_page(app), base_path))
+    # GitHub Pages runs Jekyll unless told not to, and Jekyll drops folders starting
+    # with "_" (/_nexpress/: the client script and the assets)
+    open(os.path.join(out, ".nojekyll"), "wb").close()
     return results
 
 

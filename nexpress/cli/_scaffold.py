@@ -1,75 +1,56 @@
-"""Files written by ``nexpress new DIR``: a small working app with a layout, a
-page, a dynamic page, an API route and an Express-style route."""
+"""``nexpress new DIR [--template T]``: the starters, as files under ``templates/``.
+
+``basic`` (the default) is a small app with a layout, a page, a dynamic page, an API
+route and an Express-style route; ``api``, ``fullstack`` and ``auth`` are starters
+with a README, ``requirements.txt``, pytest settings and ``tests/`` that pass as written. Template
+files ending in ``-tpl`` (Python sources, kept out of the package's own imports,
+lint and layer checks) lose the suffix, ``_gitignore`` becomes ``.gitignore``,
+``__NAME__`` becomes the project's name, and starters that need a secret (actions,
+sign-in) get a ``.env`` with a new ``NEXPRESS_SECRET``.
+"""
 
 from __future__ import annotations
 
-FILES: dict[str, str] = {
-    "server.py": '''\
-"""Express-style routes live here; pages and API routes live under app/."""
-
 import os
+import re
+import secrets
 
-from nexpress import App
-
-app = App(root=os.path.dirname(os.path.abspath(__file__)))
-
-
-@app.get("/health")
-async def health(req):
-    return {"ok": True}
-''',
-    "app/layout.html": '''\
-<!doctype html>
-<html lang="en">
-<head>
-  <meta charset="utf-8">
-  <meta name="viewport" content="width=device-width, initial-scale=1">
-  <link rel="stylesheet" href="/style.css">
-</head>
-<body>
-  <nav><a href="/">Home</a> · <a href="/hello/world">Hello</a> · <a href="/api/time">API</a></nav>
-  <main>{{ children }}</main>
-</body>
-</html>
-''',
-    "app/layout.py": '''\
-metadata = {"title": "My site", "title_template": "%s | My site"}
-''',
-    "app/page.html": '''\
-<h1>It works</h1>
-<p>Edit <code>app/page.html</code> and reload this page.</p>
-''',
-    "app/page.py": '''\
-metadata = {"title": "Home"}
-''',
-    "app/hello/[name]/page.html": '''\
-<h1>Hello, {{ params.name }}!</h1>
-<p>Rendered at {{ now }}.</p>
-''',
-    "app/hello/[name]/page.py": '''\
-from datetime import datetime
-
-
-async def data(req):
-    return {"now": datetime.now().strftime("%H:%M:%S")}
-
-
-async def metadata(req, data):
-    return {"title": f"Hello, {req.params['name']}"}
-''',
-    "app/api/time/route.py": '''\
-from datetime import UTC, datetime
-
-
-async def GET(req):
-    return {"now": datetime.now(UTC).isoformat()}
-''',
-    "app/not-found.html": '''\
-<h1>Not found</h1>
-<p>Nothing here. Go <a href="/">home</a>.</p>
-''',
-    "public/style.css": '''\
-body { font: 17px/1.6 system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem; }
-''',
-    ".gitignore": ".nexpress/\n__pycache__/\n",
+TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
+TEMPLATES = ("basic", "api", "fullstack", "auth")
+NEEDS_SECRET = frozenset(("fullstack", "auth"))
+NEXT_STEPS = {
+    "basic": ["nexpress dev"],
+    "api": ["nexpress dev", "python -m pytest"],
+    "fullstack": ["nexpress dev", "python -m pytest"],
+    "auth": ["nexpress dev", "python -m pytest"],
 }
+
+
+def project_name(directory: str) -> str:
+    """A package-safe name from the folder's (``My Site`` -> ``my-site``)."""
+    base = os.path.basename(os.path.abspath(directory))
+    return re.sub(r"[^a-z0-9]+", "-", base.lower()).strip("-") or "app"
+
+
+def _target_name(rel: str) -> str:
+    head, name = os.path.split(rel)
+    if name == "_gitignore":
+        name = ".gitignore"
+    elif name.endswith("-tpl"):
+        name = name[: -len("-tpl")]
+    return os.path.join(head, name).replace(os.sep, "/")
+
+
+def files(template: str, name: str) -> dict[str, str]:
+    """The starter's files: relative path -> content."""
+    root = os.path.join(TEMPLATES_DIR, template)
+    found: dict[str, str] = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for filename in sorted(names):
+            path = os.path.join(folder, filename)
+            with open(path, encoding="utf-8") as fh:
+                found[_target_name(os.path.relpath(path, root))] = fh.read().replace("__NAME__", name)
+    if template in NEEDS_SECRET:
+        found[".env"] = f"# local settings, never committed (.gitignore); production sets its own\nNEXPRESS_SECRET={secrets.token_urlsafe(32)}\n"
+    return found

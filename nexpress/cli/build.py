@@ -94,16 +94,33 @@ def build(app: str | None) -> None:
 @click.command()
 @app_argument
 @click.option("--out", default="out", show_default=True, help="Folder to write the static site to.")
-def export(app: str | None, out: str) -> None:
+@click.option(
+    "--base-path",
+    default=None,
+    help="Serve the site below this path (/project): prefixes the pages' root-relative URLs."
+    " Default: the path of NEXPRESS_BASE_URL / App(base_url=...), else none.",
+)
+def export(app: str | None, out: str, base_path: str | None) -> None:
     """Write a static site (HTML, public/, sitemap.xml) for any file host."""
-    from ..build import BuildError, check_exportable
+    from ..build import (
+        BasePathError,
+        BuildError,
+        base_path_of,
+        check_exportable,
+        normalise_base_path,
+    )
     from ..build import export as run_export
 
     application = load_compiled(app)
     try:
+        base = normalise_base_path(base_path) if base_path is not None else base_path_of(application.base_url)
+    except BasePathError as exc:
+        raise click.BadParameter(str(exc), param_hint="--base-path") from None
+    try:
         check_exportable(application)  # before the progress bar starts
-        results = _progress_run(application, "Exporting", lambda done: run_export(application, out, done))
+        results = _progress_run(application, "Exporting", lambda done: run_export(application, out, done, base))
     except BuildError as exc:
         raise click.ClickException(str(exc)) from None
     _results_table(results)
-    click.echo(f"\nStatic site written to {out}/ ({len(results)} page(s))")
+    where = f", for {base}/" if base else ""
+    click.echo(f"\nStatic site written to {out}/ ({len(results)} page(s){where})")

@@ -20,18 +20,30 @@ def main() -> None:
 
 @click.command()
 @click.argument("directory", type=click.Path(file_okay=False))
-def new(directory: str) -> None:
+@click.option(
+    "--template",
+    "-t",
+    type=click.Choice(["basic", "api", "fullstack", "auth"]),
+    default="basic",
+    show_default=True,
+    help="basic: pages and routes; api: typed JSON API with OpenAPI and tests; fullstack: a site with"
+    " a layout, an ISR page, an action and client navigation, with tests; auth: sign-in with a password and a"
+    " protected page, with tests.",
+)
+def new(directory: str, template: str) -> None:
     """Create a working app in DIRECTORY (which must be new or empty)."""
-    from ._scaffold import FILES
+    from ._scaffold import NEXT_STEPS, files, project_name
 
     if os.path.exists(directory) and os.listdir(directory):
         raise click.ClickException(f"{directory} exists and is not empty: choose a new folder")
-    for name, content in FILES.items():
+    written = files(template, project_name(directory))
+    for name, content in written.items():
         path = os.path.join(directory, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(content)
-    click.echo(f"Created {directory} with {len(FILES)} files. Next:\n\n  cd {directory}\n  nexpress dev\n")
+    steps = "\n".join(f"  {step}" for step in NEXT_STEPS[template])
+    click.echo(f"Created {directory} ({template}) with {len(written)} files. Next:\n\n  cd {directory}\n{steps}\n")
 
 
 for _command in (dev, start, routes, openapi, build, export, new, cache):

@@ -294,3 +294,105 @@ def test_the_nav_shows_who_is_signed_in_on_cached_pages(browser, server, context
     page.click("main a[href='/blog']")  # client navigation keeps the badge
     page.wait_for_selector("h1:text('All posts')")
     assert page.inner_text("nav [data-session]") == "Signed in as Demo Author · Sign out"
+
+
+# --- the docs site (site/), exported below a base path and served by a plain static
+# server (python -m http.server): sidebar, search, previous/next, anchors, client
+# navigation, all from files (tests/test_docs_site.py checks the files themselves)
+
+
+@pytest.fixture(scope="module")
+def docs_site(docs_export):
+    """(URL of the site, its base path): python -m http.server over the export's parent."""
+    import subprocess
+    import sys
+
+    from conftest import DOCS_BASE, free_port
+    from helpers import wait_for_ok
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(docs_export.parent)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}{DOCS_BASE}"
+        wait_for_ok(url + "/", timeout=15)
+        yield url, DOCS_BASE
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def docs_page(browser, docs_site):
+    context = browser.new_context(viewport={"width": 1300, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
+
+
+def open_docs(page, site, path: str = "/") -> None:
+    page.goto(site[0] + path)
+    page.wait_for_function("window.__nexpress !== undefined")  # client.js, loaded from below the base path
+
+
+def test_docs_sidebar_navigates_and_marks_the_current_page(docs_page, docs_site) -> None:
+    page, base = docs_page, docs_site[1]
+    open_docs(page, docs_site)
+    page.evaluate("window.survivor = 'still here'")
+    page.click("nav.sidebar a:text-is('Caching and ISR')")
+    page.wait_for_url(re.compile(re.escape(base) + r"/docs/cache/?$"))
+    assert page.inner_text("main h1").startswith("Caching, static generation and ISR")
+    assert page.get_attribute("nav.sidebar a[aria-current=page]", "href") == f"{base}/docs/cache"
+    assert page.evaluate("window.survivor") == "still here"  # client navigation, even on a static host
+    assert page.evaluate("getComputedStyle(document.querySelector('.sidebar')).position") == "sticky"  # the CSS loaded
+    screenshot(page, "docs-cache")
+
+
+def test_docs_search_finds_the_caching_page_offline(docs_page, docs_site) -> None:
+    page, base = docs_page, docs_site[1]
+    open_docs(page, docs_site, "/docs/guide/")
+    page.fill("#search", "revalidate")
+    first = page.locator("#search-results a").first
+    first.wait_for()
+    hrefs = page.eval_on_selector_all("#search-results a", "links => links.map(a => a.getAttribute('href'))")
+    assert any(base + "/docs/cache" in href for href in hrefs), hrefs
+    page.click("#search-results a[href*='/docs/cache']")
+    page.wait_for_url(re.compile(re.escape(base) + r"/docs/cache/?#?"))
+    assert page.inner_text("main h1").startswith("Caching")
+    page.fill("#search", "zzzqqq-nothing")
+    page.locator("#search-results .empty").wait_for()
+    page.fill("#search", "<img src=x onerror=window.hacked=1>")  # shown as text, never as markup
+    page.locator("#search-results .empty", has_text="onerror").wait_for()
+    assert page.locator("#search-results img").count() == 0 and page.evaluate("window.hacked") is None
+
+
+def test_docs_previous_and_next_follow_the_sidebar_order(docs_page, docs_site) -> None:
+    page, base = docs_page, docs_site[1]
+    open_docs(page, docs_site, "/docs/cache/")
+    following = page.get_attribute("a[rel=next]", "href")
+    order = page.eval_on_selector_all("nav.sidebar a", "links => links.map(a => a.getAttribute('href'))")
+    assert following == order[order.index(f"{base}/docs/cache") + 1]
+    page.click("a[rel=next]")
+    page.wait_for_url(re.compile(re.escape(following) + "/?$"))
+    page.click("a[rel=prev]")
+    page.wait_for_url(re.compile(re.escape(base) + r"/docs/cache/?$"))
+    assert page.inner_text("main h1").startswith("Caching")
+
+
+def test_docs_table_of_contents_and_heading_anchors_scroll_to_the_section(docs_page, docs_site) -> None:
+    page, base = docs_page, docs_site[1]
+    open_docs(page, docs_site, "/docs/cache/")
+    page.click("aside.toc a[href='#stores']")
+    page.wait_for_url(re.compile(r"#stores$"))
+    top = page.evaluate("document.getElementById('stores').getBoundingClientRect().top")
+    assert 0 <= top < 200  # scrolled to, below the sticky header
+    page.evaluate("window.scrollTo(0, 0)")
+    page.click("h3#the-memory-stores-bounds a.header-anchor", force=True)
+    page.wait_for_url(re.compile(r"#the-memory-stores-bounds$"))
+    open_docs(page, docs_site, "/docs/errors/")  # errors.md links pages.md#error-pages: another page's section
+    page.click(f"article a[href='{base}/docs/pages#error-pages']")
+    page.wait_for_url(re.compile(r"/docs/pages/?#error-pages$"))
+    assert page.inner_text("main h1").startswith("File-system routing")
+    assert 0 <= page.evaluate("document.getElementById('error-pages').getBoundingClientRect().top") < 200
