@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 from markdown_it import MarkdownIt
 
 from nexpress import App
 from nexpress.testing import TestClient
 
-REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())  # wherever tests/ puts this file
+REPO = ROOT
 SOURCES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 _PATH_COMMENT = re.compile(r"^\s*(?:#|//|<!--)\s*((?:app|public)/\S+?|[\w.-]+\.py)\s*(?:-->)?\s*$")
 _HEREDOC = re.compile(r"cat > (\S+) <<'(\w+)'\n(.*?)\n\2\n", re.DOTALL)

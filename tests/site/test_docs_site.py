@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 from conftest import DOCS_BASE as BASE
+from helpers import ROOT
 
-REPO = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").is_file())  # wherever tests/ puts this file
+REPO = ROOT
 SITE = REPO / "site"
 DOCS = sorted(p.stem for p in (REPO / "docs").glob("*.md"))
 
