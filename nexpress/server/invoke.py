@@ -37,11 +37,16 @@ Endpoint_ = Callable[[Request, Response], Awaitable[None]]
 # --- what a handler returned ----------------------------------------------------------
 
 
-def send_result(res: Response, result: Any, source: str) -> None:
+def send_result(res: Response, result: Any, source: str, none_is_empty: bool = False) -> None:
     """Send what a handler returned, unless it already sent a response:
-    a value, a Response, or ``(body, status)`` / ``(body, status, headers)``."""
+    a value, a Response, or ``(body, status)`` / ``(body, status, headers)``.
+    ``none_is_empty``: the route declared a status without a body (``status=204``),
+    so ``None`` is that empty response rather than a forgotten ``res.send()``."""
     if result is None:
         if not res.sent:
+            if none_is_empty:
+                res.end()
+                return
             raise NoResponseError(
                 f"handler {source} returned None without sending a response;"
                 " return a value (dict, str, Response...) or call res.send()/res.json()"
@@ -84,11 +89,12 @@ def handler_endpoint(route: Route) -> Endpoint_:
     source = route.source
     if route.plan is not None:  # typed body/query: the plan decodes, validates and calls
         typed = route.plan.endpoint
+        empty = route.plan.status in _wire.NO_BODY_STATUS
 
         async def call_typed(req: Request, res: Response) -> None:
             result = await typed(req, res)
             if result is not None or not res.sent:
-                send_result(res, result, source)
+                send_result(res, result, source, empty)
 
         return call_typed
     if route.is_async and route.arity == 1:
@@ -205,6 +211,7 @@ def return_value_invoker(route: Route, ctx: RequestContext, on_error: Callable, 
     ``async (req)`` form): a dict or str result is written straight to ASGI with
     ``status``, with no Response object."""
     source = route.source
+    empty = status in _wire.NO_BODY_STATUS  # status=204: None is the empty answer
 
     async def invoke(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
         req = Request(scope, receive, raw_path, params, route, ctx)
@@ -222,7 +229,7 @@ def return_value_invoker(route: Route, ctx: RequestContext, on_error: Callable, 
                 return
             else:
                 res = Response(status=status).bind(req)
-                send_result(res, result, source)
+                send_result(res, result, source, empty)
                 res.prepare(req)
                 await res.write(send, scope)
                 return

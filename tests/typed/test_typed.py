@@ -427,3 +427,57 @@ def test_one_arity_rule_for_handlers_and_middleware():
     for fn in (one, two, many, print):
         assert plan.positional_arity(fn) == handler_arity(fn)
     assert [plan.positional_arity(f) for f in (one, two, many)] == [1, 2, 3]
+
+
+# --- status=204: returning None is the empty answer ---------------------------------------------
+
+
+class Removal(msgspec.Struct):
+    reason: str
+
+
+def no_content_app() -> App:
+    app = App()
+
+    async def audit(req, res, next):
+        await next()
+
+    @app.delete("/plain/:id", status=204)
+    async def plain(req) -> None:  # no middleware, no res: the return-value invoker
+        return None
+
+    @app.delete("/chained/:id", audit, status=204)
+    async def chained(req) -> None:  # behind a middleware: the chain invoker
+        return None
+
+    @app.post("/with-body", status=204)
+    async def with_body(req, body: Removal) -> None:  # a typed body
+        assert body.reason
+        return None
+
+    @app.delete("/with-res/:id", status=204)
+    def with_res(req, res) -> None:  # sync, takes res, sends nothing
+        return None
+
+    @app.delete("/forgot/:id", status=200)
+    async def forgot(req) -> None:  # a 200 needs a body: None is still a mistake
+        return None
+
+    return app
+
+
+@pytest.mark.parametrize("method,path,payload", [
+    ("DELETE", "/plain/1", None), ("DELETE", "/chained/1", None),
+    ("POST", "/with-body", {"reason": "spam"}), ("DELETE", "/with-res/1", None),
+])  # fmt: skip
+def test_a_204_route_returning_none_answers_204_with_no_body(method, path, payload):
+    client = client_for(no_content_app())
+    reply = client.request(method, path, json=payload)
+    assert reply.status_code == 204 and reply.content == b""
+    assert "content-length" not in reply.headers and "content-type" not in reply.headers
+
+
+def test_a_200_route_returning_none_is_still_the_no_response_error():
+    client = client_for(no_content_app())
+    reply = client.delete("/forgot/1")
+    assert reply.status_code == 500
