@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..http.errors import StartupError
+from ._assets import build_assets
 from ._common import app_argument, load_compiled
 
 
@@ -79,6 +80,7 @@ def build(app: str | None) -> None:
     from ..build import failures_message, prerender, write_output
 
     application = load_compiled(app)
+    build_assets(application)  # declared asset builds (Tailwind...) before pages link their output
     results = _progress_run(application, "Prerendering", lambda done: prerender(application, done))
     _results_table(results)
     failed = [r for r in results if r.entry is None]
@@ -100,6 +102,7 @@ def export(app: str | None, out: str) -> None:
     from ..build import export as run_export
 
     application = load_compiled(app)
+    build_assets(application)
     try:
         check_exportable(application)  # before the progress bar starts
         results = _progress_run(application, "Exporting", lambda done: run_export(application, out, done))

@@ -31,6 +31,7 @@ from ..server.serving import (
     run_server,
     split_state_warning,
 )
+from ._assets import build_assets, start_watchers
 from ._common import app_argument, check_app, host_option, port_option, resolve_target
 from ._devguard import load_for_dev
 from ._devserver import client_url, remove_dev_file, write_dev_file
@@ -48,18 +49,20 @@ def prepare_environment() -> None:
     export_dotenv(cwd)
 
 
-def check_app_for_dev(spec: str) -> None:
+def check_app_for_dev(spec: str) -> Any:
     """``dev`` starts even when the code is broken (it serves the error until the next
-    save fixes it); only an APP that does not exist at all stops it."""
+    save fixes it); only an APP that does not exist at all stops it. Returns the app,
+    or None when it does not load."""
     module_name = spec.partition(":")[0]
     if importlib.util.find_spec(module_name) is None:
         raise click.ClickException(f"cannot import {module_name!r} (looked in {os.getcwd()})")
     try:
-        check_app(spec)
+        return check_app(spec)
     except click.ClickException as exc:
         click.echo(f"nexpress dev: {exc.message}\n(serving the error until the file is fixed)", err=True)
     except Exception as exc:
         click.echo(f"nexpress dev: {type(exc).__name__}: {exc}\n(serving the error until the file is fixed)", err=True)
+    return None
 
 
 def start_warnings(app: Any, options: ServeOptions) -> list[tuple[str, bool]]:
@@ -93,10 +96,13 @@ def serve(target: str | None, options: ServeOptions, strict: bool = False) -> No
         check_address(options)
     except ServeError as exc:
         raise click.ClickException(str(exc)) from None
+    watchers = None
     if options.reload:
-        check_app_for_dev(spec)
+        app = check_app_for_dev(spec)
+        watchers = start_watchers(app)  # asset builds in watch mode, for as long as the server runs
     else:
         app = check_app(spec)  # fail here, clearly, not in every worker
+        build_assets(app, only_pending=True)  # outputs `nexpress build` has not made yet
         warnings = start_warnings(app, options)
         if warnings and strict:
             raise click.ClickException("--strict: " + "\n".join(text for text, _ in warnings))
@@ -119,6 +125,9 @@ def serve(target: str | None, options: ServeOptions, strict: bool = False) -> No
         run_server(spec, options, extra, load_for_dev if options.reload else None)
     except ServeError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        if watchers is not None:
+            watchers.stop()
 
 
 def duration(value: Any, name: str) -> float:
