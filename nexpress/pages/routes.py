@@ -20,8 +20,10 @@ never routed."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,7 @@ from urllib.parse import unquote
 from markupsafe import Markup
 
 from ..cache.isr import CachedEndpoint
+from ..routing.pattern import pattern_regex
 from ..routing.router import METHODS, RouteDef, positional_arity
 from ..typed.plan import plan_for
 from . import client
@@ -438,10 +441,7 @@ class FileRoutes:
             template = getattr(folder, attribute)
             if template is None:
                 continue
-            prefix = _static_prefix(folder.pattern)
-            if prefix is None:
-                continue
-            if raw_path == prefix or raw_path.startswith(prefix.rstrip("/") + "/") or prefix == "/":
+            if _folder_prefix_regex(folder.pattern).match(raw_path):
                 depth = folder.rel.count("/")
                 if best is None or depth > best[0]:
                     best = (depth, folder, template)
@@ -470,11 +470,15 @@ class FileRoutes:
         return inject_tail(document, client.script_tag())
 
 
-def _static_prefix(pattern: str) -> str | None:
-    """The literal URL prefix of a folder pattern ('/blog' for '/blog/:slug' -> None)."""
-    if any(ch in pattern for ch in ":*{\\"):
-        return None
-    return pattern
+@functools.cache
+def _folder_prefix_regex(pattern: str) -> re.Pattern[str]:
+    """Matches the decoded paths at or below a folder's URL pattern: ``/blog`` and
+    ``/blog/x`` for ``/blog``; ``/invoices/7/edit`` for ``/invoices/:id/edit``, so a
+    ``not-found.html`` beside a dynamic segment's page renders its 404s."""
+    if pattern == "/":
+        return re.compile(".*", re.DOTALL)
+    whole = pattern_regex(pattern).pattern  # "^(?:...)$"
+    return re.compile(whole[:-1] + "(?:/.*)?$", re.DOTALL)
 
 
 def discover(app: Any) -> FileRoutes | None:
