@@ -62,7 +62,12 @@ def app_dir(tmp_path: Path) -> Path:
     (tmp_path / "server.py").write_text(SERVER)
     (tmp_path / "public").mkdir()
     (tmp_path / "app").mkdir()
-    (tmp_path / "app" / "page.html").write_text('<link rel="stylesheet" href="{{ asset(\'build/app.css\') }}"><h1>Home</h1>')
+    # the layout links the build's output: compiling an app renders its constant layouts,
+    # so the CLI must build before it compiles
+    (tmp_path / "app" / "layout.html").write_text(
+        '<html><head><link rel="stylesheet" href="{{ asset(\'build/app.css\') }}"></head><body>{{ children }}</body></html>'
+    )
+    (tmp_path / "app" / "page.html").write_text("<h1>Home</h1>")
     return tmp_path
 
 
@@ -103,6 +108,16 @@ def test_start_builds_only_what_is_not_built_yet(app_dir: Path) -> None:
     assert runs(app_dir) == 1
     build_assets(app)  # `nexpress build` always runs it
     assert runs(app_dir) == 2
+
+
+def test_nexpress_start_builds_a_missing_output_before_it_serves(app_dir: Path, servers: list[Server]) -> None:
+    server = start_server(app_dir, None)
+    servers.append(server)
+    import httpx
+
+    page = httpx.get(server.url + "/", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "/_nexpress/static/public/build/app." in page.text
+    assert runs(app_dir) == 1
 
 
 def test_a_failing_build_says_the_command_its_status_and_its_output(app_dir: Path) -> None:

@@ -23,7 +23,7 @@ from nexpress.build.steps import pending, run_builds
 from nexpress.testing import TestClient
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "examples" / "dashboard"
-MODULES = ("server", "db", "seed", "invoices")
+MODULES = ("server", "db", "seed", "validation")
 HTML = {"accept": "text/html"}
 SECRET = "dashboard-test-secret-0123456789abcdef"
 ASYNC_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

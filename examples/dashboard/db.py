@@ -214,7 +214,7 @@ async def fetch_filtered_invoices(query: str, page: int) -> list[dict[str, Any]]
         select(
             invoices.c.id, invoices.c.amount, invoices.c.date, invoices.c.status,
             customers.c.name, customers.c.email, customers.c.image_url,
-        )  # fmt: skip
+        )
         .join(customers, invoices.c.customer_id == customers.c.id)
         .where(_matches(query))
         .order_by(invoices.c.date.desc(), invoices.c.id)
@@ -263,7 +263,7 @@ async def fetch_filtered_customers(query: str) -> list[dict[str, Any]]:
             func.count(invoices.c.id).label("total_invoices"),
             func.sum(case((invoices.c.status == "pending", invoices.c.amount), else_=0)).label("total_pending"),
             func.sum(case((invoices.c.status == "paid", invoices.c.amount), else_=0)).label("total_paid"),
-        )  # fmt: skip
+        )
         .select_from(customers.outerjoin(invoices, customers.c.id == invoices.c.customer_id))
         .where(or_(customers.c.name.ilike(pattern), customers.c.email.ilike(pattern)))
         .group_by(customers.c.id, customers.c.name, customers.c.email, customers.c.image_url)

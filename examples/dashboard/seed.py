@@ -14,10 +14,14 @@ import asyncio
 import os
 import uuid
 from datetime import date
+from typing import TYPE_CHECKING
 
 import bcrypt
 from db import customers, engine, invoices, metadata, revenue, users
 from sqlalchemy import exc, func, select
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PUBLIC = os.path.join(HERE, "public")
@@ -77,10 +81,10 @@ def draw_images(public: str = PUBLIC) -> list[str]:
     sees half a file). Returns the files it wrote."""
     from PIL import Image, ImageDraw, ImageFont
 
-    written = []
+    written: list[str] = []
     os.makedirs(os.path.join(public, "customers"), exist_ok=True)
 
-    def save(image: Image.Image, rel: str) -> None:
+    def save(image: PILImage, rel: str) -> None:
         target = os.path.join(public, rel)
         if os.path.exists(target):
             return
@@ -101,7 +105,7 @@ def draw_images(public: str = PUBLIC) -> list[str]:
     return written
 
 
-def _hero(size: tuple[int, int]):  # -> PIL.Image.Image
+def _hero(size: tuple[int, int]) -> PILImage:
     """A drawn picture of the dashboard: side bar, four cards, a bar chart."""
     from PIL import Image, ImageDraw
 

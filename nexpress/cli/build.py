@@ -79,8 +79,7 @@ def build(app: str | None) -> None:
     """Prerender static and ISR pages into .nexpress/ (served by `nexpress start`)."""
     from ..build import failures_message, prerender, write_output
 
-    application = load_compiled(app)
-    build_assets(application)  # declared asset builds (Tailwind...) before pages link their output
+    application = load_compiled(app, build_assets)  # asset builds (Tailwind...) before pages link their output
     results = _progress_run(application, "Prerendering", lambda done: prerender(application, done))
     _results_table(results)
     failed = [r for r in results if r.entry is None]
@@ -101,8 +100,7 @@ def export(app: str | None, out: str) -> None:
     from ..build import BuildError, check_exportable
     from ..build import export as run_export
 
-    application = load_compiled(app)
-    build_assets(application)
+    application = load_compiled(app, build_assets)
     try:
         check_exportable(application)  # before the progress bar starts
         results = _progress_run(application, "Exporting", lambda done: run_export(application, out, done))

@@ -16,11 +16,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from ..app import App
+from ..build.steps import Watchers
 from ..cache.manifest import OUTPUT, stale_sources
 from ..config import export_dotenv, parse_duration
 from ..devtools import BASE, TOKEN_ENV
@@ -49,20 +51,19 @@ def prepare_environment() -> None:
     export_dotenv(cwd)
 
 
-def check_app_for_dev(spec: str) -> Any:
+def check_app_for_dev(spec: str, prepare: Callable[[Any], object] | None = None) -> None:
     """``dev`` starts even when the code is broken (it serves the error until the next
-    save fixes it); only an APP that does not exist at all stops it. Returns the app,
-    or None when it does not load."""
+    save fixes it); only an APP that does not exist at all stops it. ``prepare(app)``
+    runs once the app is imported (before it compiles)."""
     module_name = spec.partition(":")[0]
     if importlib.util.find_spec(module_name) is None:
         raise click.ClickException(f"cannot import {module_name!r} (looked in {os.getcwd()})")
     try:
-        return check_app(spec)
+        check_app(spec, prepare)
     except click.ClickException as exc:
         click.echo(f"nexpress dev: {exc.message}\n(serving the error until the file is fixed)", err=True)
     except Exception as exc:
         click.echo(f"nexpress dev: {type(exc).__name__}: {exc}\n(serving the error until the file is fixed)", err=True)
-    return None
 
 
 def start_warnings(app: Any, options: ServeOptions) -> list[tuple[str, bool]]:
@@ -96,13 +97,13 @@ def serve(target: str | None, options: ServeOptions, strict: bool = False) -> No
         check_address(options)
     except ServeError as exc:
         raise click.ClickException(str(exc)) from None
-    watchers = None
+    watchers: list[Watchers] = []
     if options.reload:
-        app = check_app_for_dev(spec)
-        watchers = start_watchers(app)  # asset builds in watch mode, for as long as the server runs
+        # asset builds in watch mode, for as long as the server runs
+        check_app_for_dev(spec, lambda app: watchers.extend(filter(None, [start_watchers(app)])))
     else:
-        app = check_app(spec)  # fail here, clearly, not in every worker
-        build_assets(app, only_pending=True)  # outputs `nexpress build` has not made yet
+        # fail here, clearly, not in every worker; first build the assets `nexpress build` has not made yet
+        app = check_app(spec, lambda app: build_assets(app, only_pending=True))
         warnings = start_warnings(app, options)
         if warnings and strict:
             raise click.ClickException("--strict: " + "\n".join(text for text, _ in warnings))
@@ -126,8 +127,8 @@ def serve(target: str | None, options: ServeOptions, strict: bool = False) -> No
     except ServeError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
-        if watchers is not None:
-            watchers.stop()
+        for watcher in watchers:
+            watcher.stop()
 
 
 def duration(value: Any, name: str) -> float:

@@ -5,7 +5,7 @@ from typing import Any
 
 from db import create_invoice as insert_invoice
 from db import fetch_customers
-from invoices import validate
+from validation import validate
 
 from nexpress import FormData, HTTPError, Request, Response, action, redirect
 from nexpress.cache import revalidate_path

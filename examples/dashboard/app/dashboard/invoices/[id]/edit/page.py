@@ -5,7 +5,7 @@ from typing import Any
 
 from db import fetch_customers, fetch_invoice
 from db import update_invoice as update_row
-from invoices import validate
+from validation import validate
 
 from nexpress import FormData, HTTPError, Request, Response, action, not_found, redirect
 from nexpress.cache import revalidate_path
