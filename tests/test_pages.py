@@ -239,6 +239,22 @@ def test_not_found_and_error_pages_beside_a_dynamic_segment_render_for_it(tmp_pa
     assert "root lost" in c.get("/invoices", headers=HTML).text
     assert "root lost" in c.get("/invoicesx/7/edit", headers=HTML).text
 
+def test_an_error_page_renders_inside_a_layout_that_calls_csrf(tmp_path):
+    """A layout with a sign-out form ({{ csrf() }}) wraps its folder's not-found.html
+    too; without csrf() in the error context the layout failed and the page showed bare."""
+    c = client(
+        tmp_path,
+        {
+            "app/layout.html": '<nav><form method="post" action="/out">{{ csrf() }}<button>Sign Out</button></form></nav>{{ children }}',
+            "app/page.html": "home",
+            "app/not-found.html": "<p>nothing here</p>",
+        },
+        secret="pages-test-secret-0123456789",
+    )
+    missing = c.get("/nope", headers=HTML)
+    assert missing.status_code == 404
+    assert "nothing here" in missing.text and "Sign Out" in missing.text and 'name="csrfToken"' in missing.text
+
 def test_nearest_error_and_not_found_pages(tmp_path):
     c = client(
         tmp_path,

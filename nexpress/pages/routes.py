@@ -47,6 +47,7 @@ from .navigation import CACHED_FINISH, FINISH, close_marker, layout_id, open_mar
 from .reads import request_reads
 from .reasons import cache_info, template_reads
 from .render import (
+    Helpers,
     LayoutPlan,
     PageEndpoint,
     SpecialEndpoint,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from ..http.request import Request
+    from ..http.response import Response
 
 
 _REQUEST_VARIABLES = ("req", "query", "auth")
@@ -447,15 +449,18 @@ class FileRoutes:
                     best = (depth, folder, template)
         return None if best is None else (best[1], best[2])
 
-    async def error_page(self, status: int, title: str, detail: str | None, req: Request) -> str | None:
+    async def error_page(self, status: int, title: str, detail: str | None, req: Request, res: Response | None = None) -> str | None:
         """The nearest ``not-found.html`` (404) or ``error.html`` for ``req``, inside its
-        layouts, each with its ``data()``; None when there is none."""
+        layouts, each with its ``data()``; None when there is none. With ``res``,
+        ``csrf()`` works there too (a layout's sign-out form)."""
         found = self.nearest(unquote(req.raw_path), "not_found" if status == 404 else "error")
         if found is None:
             return None
         folder, template = found
         error = PageError(status, title, detail or "")
         context = {**base_context(req), "error": error, "status": status, "title": title, "detail": error.detail, "trace": None}
+        if res is not None:
+            context["csrf"] = Helpers(req, res, None).csrf
         body = self.env.get_template(template).render(context)
         for layout_folder in reversed(folder.chain()):
             layout = layout_folder.layout
