@@ -8,11 +8,11 @@ with the course's table skeleton; live search: ``data-live="300"`` on the search
 from typing import Any
 from urllib.parse import urlencode
 
+from db import TAG, fetch_filtered_invoices, fetch_invoice_pages, pagination
 from db import delete_invoice as delete_row
-from db import fetch_filtered_invoices, fetch_invoice_pages, pagination
 
 from nexpress import FormData, Request, Response, action, redirect
-from nexpress.cache import revalidate_path
+from nexpress.cache import revalidate_path, revalidate_tag
 
 metadata = {"title": "Invoices"}
 MAX_PAGE = 1_000_000
@@ -60,5 +60,6 @@ def text(form: FormData, name: str) -> str:
 async def delete_invoice(req: Request, form: FormData) -> Response:
     """Delete, then back to the same search and page (the course stays on the page)."""
     await delete_row(text(form, "id"))
+    await revalidate_tag(TAG)  # the cached reads (db.py)
     await revalidate_path("/dashboard/invoices")
     return redirect(page_url(text(form, "query")[:MAX_QUERY], current_page(text(form, "page"))))

@@ -3,12 +3,12 @@
 from datetime import date
 from typing import Any
 
+from db import TAG, fetch_customers
 from db import create_invoice as insert_invoice
-from db import fetch_customers
 from validation import validate
 
 from nexpress import FormData, HTTPError, Request, Response, action, redirect
-from nexpress.cache import revalidate_path
+from nexpress.cache import revalidate_path, revalidate_tag
 
 metadata = {"title": "Create Invoice"}
 
@@ -26,5 +26,6 @@ async def create_invoice(req: Request, form: FormData) -> Response:
     if checked is None:
         raise HTTPError(422, "Missing Fields. Failed to Create Invoice.", errors=errors)
     await insert_invoice(checked.customer_id, checked.cents, checked.status, date.today())
+    await revalidate_tag(TAG)  # the cached reads (db.py)
     await revalidate_path("/dashboard/invoices")
     return redirect("/dashboard/invoices")

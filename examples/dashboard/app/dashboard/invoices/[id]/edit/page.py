@@ -3,12 +3,12 @@ names no invoice is this folder's not-found.html."""
 
 from typing import Any
 
-from db import fetch_customers, fetch_invoice
+from db import TAG, fetch_customers, fetch_invoice
 from db import update_invoice as update_row
 from validation import validate
 
 from nexpress import FormData, HTTPError, Request, Response, action, not_found, redirect
-from nexpress.cache import revalidate_path
+from nexpress.cache import revalidate_path, revalidate_tag
 
 metadata = {"title": "Edit Invoice"}
 
@@ -30,5 +30,6 @@ async def update_invoice(req: Request, form: FormData) -> Response:
     if checked is None:
         raise HTTPError(422, "Missing Fields. Failed to Update Invoice.", errors=errors)
     await update_row(invoice_id, checked.customer_id, checked.cents, checked.status)
+    await revalidate_tag(TAG)  # the cached reads (db.py)
     await revalidate_path("/dashboard/invoices")
     return redirect("/dashboard/invoices")
