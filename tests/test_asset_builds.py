@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +27,9 @@ from nexpress.cli._assets import build_assets
 from nexpress.pages.builds import AssetBuildError
 from nexpress.testing import TestClient
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "examples" / "dashboard"
+# the repository root, wherever in tests/ this file lives
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())
+DASHBOARD = ROOT / "examples" / "dashboard"
 
 # What Tailwind's CLI does, in a few lines: write {output}/app.css; with --watch, keep
 # running (writing its pid beside the app) until stdin closes, as Tailwind v4 does.
@@ -90,9 +93,9 @@ def test_a_build_runs_once_and_its_output_is_a_fingerprinted_asset(app_dir: Path
 
 
 def test_nexpress_build_runs_the_declared_build_and_lists_its_output(app_dir: Path) -> None:
-    from test_cli_serve import run_cli
-
-    done = run_cli(app_dir, "build", timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "nexpress.cli", "build"], cwd=app_dir, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr + done.stdout
     assert "asset build fake:" in done.stderr and runs(app_dir) == 1
     manifest = json.loads((app_dir / ".nexpress" / "manifest.json").read_text())

@@ -20,7 +20,9 @@ from test_browser import TIMEOUT_MS, _missing, browser, screenshot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "examples" / "dashboard"
+# the repository root, wherever in tests/ this file lives
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())
+DASHBOARD = ROOT / "examples" / "dashboard"
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,9 @@ from helpers import service_missing
 from nexpress.build.steps import pending, run_builds
 from nexpress.testing import TestClient
 
-DASHBOARD = Path(__file__).resolve().parent.parent / "examples" / "dashboard"
+# the repository root, wherever in tests/ this file lives
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())
+DASHBOARD = ROOT / "examples" / "dashboard"
 MODULES = ("server", "db", "seed", "validation")
 HTML = {"accept": "text/html"}
 SECRET = "dashboard-test-secret-0123456789abcdef"
