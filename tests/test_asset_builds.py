@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Server, start_server
+from conftest import Server, free_port, start_server
 from helpers import service_missing
 
 from nexpress import App, AssetBuild
@@ -122,6 +122,21 @@ def test_nexpress_start_builds_a_missing_output_before_it_serves(app_dir: Path, 
     assert page.status_code == 200 and "/_nexpress/static/public/build/app." in page.text
     assert runs(app_dir) == 1
 
+
+def test_nexpress_start_without_the_npm_packages_says_to_run_npm_ci(app_dir: Path) -> None:
+    (app_dir / "package.json").write_text("{}")
+    (app_dir / "package-lock.json").write_text("{}")
+    (app_dir / "server.py").write_text(
+        "from nexpress import App, AssetBuild\n"
+        "app = App(asset_builds=[AssetBuild('tailwind', ['node_modules/.bin/tailwindcss', '-o', '{output}/app.css'],"
+        " output='public/build')])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "nexpress.cli", "start", "--port", str(free_port())], cwd=app_dir, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert "asset build 'tailwind': node_modules/.bin/tailwindcss does not exist" in done.stderr
+    assert "run `npm ci` in ." in done.stderr
 
 def test_a_failing_build_says_the_command_its_status_and_its_output(app_dir: Path) -> None:
     (app_dir / "build.py").write_text("import sys\nsys.stderr.write('app/global.css:3: unknown at-rule @tailwnd')\nsys.exit(2)\n")
