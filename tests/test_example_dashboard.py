@@ -225,6 +225,30 @@ def test_create_with_empty_fields_shows_the_three_messages_then_succeeds(dashboa
     assert "$4,242.42" in listing.text.split("<tbody", 1)[1].split("</tr>", 1)[0]  # the new one is first
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"amount": "nan"}, "Please enter an amount greater than $0."),
+        ({"amount": "inf"}, "Please enter an amount greater than $0."),
+        ({"amount": "1e400"}, "Please enter an amount greater than $0."),
+        ({"amount": "99999999999"}, "Please enter an amount greater than $0."),  # beyond the 32-bit column
+        ({"amount": "0.001"}, "Please enter an amount greater than $0."),
+        ({"amount": "12,50"}, "Please enter an amount greater than $0."),
+        ({"customerId": "' OR 1=1 --"}, "Please select a customer."),
+        ({"customerId": "x" * 10_000}, "Please select a customer."),
+        ({"status": "PAID"}, "Please select an invoice status."),
+        ({"status": "<script>alert(1)</script>"}, "Please select an invoice status."),
+    ],
+)
+def test_hostile_form_values_get_the_courses_messages_not_errors(dashboard: TestClient, fields: dict[str, str], message: str) -> None:
+    signed_in(dashboard)
+    form_page = dashboard.get("/dashboard/invoices/create", headers=HTML)
+    customer = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)[0]
+    data = {"csrfToken": csrf_of(form_page.text), "customerId": customer, "amount": "10", "status": "paid", **fields}
+    answer = dashboard.post("/dashboard/invoices/create" + action_url(form_page.text), data=data, headers=HTML)
+    assert answer.status_code == 422 and message in answer.text
+    assert "<script>alert(1)</script>" not in answer.text
+
 def test_an_action_without_the_csrf_token_is_refused(dashboard: TestClient) -> None:
     signed_in(dashboard)
     page = dashboard.get("/dashboard/invoices/create", headers=HTML)
