@@ -12,8 +12,10 @@ PYRIGHT := tools/pyright/node_modules/.bin/pyright
 CHROMIUM := /usr/bin/chromium
 CONDUIT_TESTS := examples/conduit/api-tests
 NEWMAN := $(CONDUIT_TESTS)/node_modules/.bin/newman
+DASHBOARD := examples/dashboard
+TAILWIND := $(DASHBOARD)/node_modules/.package-lock.json
 
-.PHONY: install run dev docs docs-export test test-load test-hostile soak lint typecheck bench bench-quick clean conduit conduit-api-test conduit-fuzz
+.PHONY: install run dev docs docs-export test test-load test-hostile soak lint typecheck bench bench-quick clean conduit conduit-api-test conduit-fuzz dashboard
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +31,14 @@ $(NEWMAN): $(CONDUIT_TESTS)/package-lock.json
 
 install: $(STAMP)
 
-# The browser tests (tests/browser/test_browser.py) drive Debian's chromium through Python
+# examples/dashboard's asset build: Tailwind's CLI (@tailwindcss/cli, v4) and the
+# @fontsource fonts, pinned in its package-lock.json (nexpress runs the build itself)
+$(TAILWIND): $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
+	command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm)
+	cd $(DASHBOARD) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(TAILWIND)
+
+# The browser tests (tests/browser/) drive Debian's chromium through Python
 # Playwright; never `playwright install` (no downloaded browser builds).
 $(CHROMIUM):
 	apt-get update -q && apt-get install -y -q chromium fonts-dejavu-core
@@ -79,7 +88,7 @@ typecheck: install $(PYRIGHT)
 
 # two workers, each test file on one of them (files share servers and own their Redis
 # database numbers)
-test: install lint $(IDP) $(P2R) $(NEWMAN) $(CHROMIUM)
+test: install lint $(IDP) $(P2R) $(NEWMAN) $(TAILWIND) $(CHROMIUM)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # the long deployment load runs (two instances 30 s, one instance with 2 workers 60 s,
@@ -125,6 +134,11 @@ conduit-api-test: install
 
 conduit-fuzz: install
 	CONDUIT_FUZZ_EXAMPLES=50 $(PY) -m pytest tests/examples/test_conduit.py -k schemathesis -q -p no:cacheprovider
+
+# examples/dashboard (the Next.js Learn course's app) on http://127.0.0.1:3000, SQLite by
+# default; sign in as user@nextmail.com / 123456
+dashboard: install $(TAILWIND)
+	cd $(DASHBOARD) && AUTH_SECRET=$${AUTH_SECRET:-dashboard-local-secret-change-me} ../../$(VENV)/bin/nexpress start --host 127.0.0.1 --port 3000
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -7,6 +7,7 @@ from .http.response import Response, redirect
 from .middleware.chain import Middleware, Next
 from .middleware.static import static
 from .pages.actions import action
+from .pages.builds import AssetBuild
 from .routing import Plugin, Router
 from .routing.pattern import PatternError
 from .routing.table import RouteConflictError
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "App",
+    "AssetBuild",
     "FormData",
     "HTTPError",
     "Middleware",

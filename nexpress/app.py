@@ -33,6 +33,7 @@ from .http.websocket import (
 )
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
+from .pages.builds import AssetBuild, check_builds
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
 from .routing import Router
 from .routing.router import H, RouteDef
@@ -128,6 +129,7 @@ class App(Router):
         ws_idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         openapi: dict[str, Any] | None = None,
         health: bool = False,
+        asset_builds: list[AssetBuild] | None = None,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._dispatcher: Dispatcher | None = None
@@ -173,6 +175,8 @@ class App(Router):
         self.openapi = serve_openapi(self, openapi) if openapi is not None else None
         self.lifecycle = Lifecycle()
         """Starting, ready, draining or stopped: what ``/readyz`` reports (nexpress.server.health)."""
+        self.asset_builds = check_builds(asset_builds or ())
+        """Declared asset build steps (Tailwind's CLI...), run by the CLI (nexpress.pages.builds)."""
         if health:
             self.use(Health())
 

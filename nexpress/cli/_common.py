@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -51,13 +52,16 @@ def load_app(target: str | None) -> Any:
     return app
 
 
-def check_app(spec: str) -> Any:
+def check_app(spec: str, prepare: Callable[[Any], object] | None = None) -> Any:
     """Import the app and build its route table in this process, then forget the
     imported modules, so that granian's workers (and reloads) import fresh code.
-    Returns the app (for the start-up checks that read its settings)."""
+    ``prepare(app)`` runs between the two (the asset builds, whose output compiling
+    links). Returns the app (for the start-up checks that read its settings)."""
     before = set(sys.modules)
     try:
         app = load_app(spec)
+        if prepare is not None:
+            prepare(app)
         if hasattr(app, "compile"):
             app.compile()
         return app
@@ -82,9 +86,12 @@ port_option = click.option("--port", default=3000, show_default=True, type=int, 
 
 
 
-def load_compiled(target: str | None) -> Any:
-    """The app, its route table built (a bad declaration is a clean CLI error)."""
+def load_compiled(target: str | None, prepare: Callable[[Any], object] | None = None) -> Any:
+    """The app, its route table built (a bad declaration is a clean CLI error);
+    ``prepare(app)`` runs before compiling."""
     application = load_app(target)
+    if prepare is not None:
+        prepare(application)
     try:
         application.compile()
     except (ValueError, TypeError, LookupError) as exc:

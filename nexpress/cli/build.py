@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from ..http.errors import StartupError
+from ._assets import build_assets
 from ._common import app_argument, load_compiled
 
 
@@ -78,7 +79,7 @@ def build(app: str | None) -> None:
     """Prerender static and ISR pages into .nexpress/ (served by `nexpress start`)."""
     from ..build import failures_message, prerender, write_output
 
-    application = load_compiled(app)
+    application = load_compiled(app, build_assets)  # asset builds (Tailwind...) before pages link their output
     results = _progress_run(application, "Prerendering", lambda done: prerender(application, done))
     _results_table(results)
     failed = [r for r in results if r.entry is None]
@@ -111,7 +112,7 @@ def export(app: str | None, out: str, base_path: str | None) -> None:
     )
     from ..build import export as run_export
 
-    application = load_compiled(app)
+    application = load_compiled(app, build_assets)
     try:
         base = normalise_base_path(base_path) if base_path is not None else base_path_of(application.base_url)
     except BasePathError as exc:

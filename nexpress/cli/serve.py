@@ -16,11 +16,13 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
 
 from ..app import App
+from ..build.steps import Watchers
 from ..cache.manifest import OUTPUT, stale_sources
 from ..config import export_dotenv, parse_duration
 from ..devtools import BASE, TOKEN_ENV
@@ -31,6 +33,7 @@ from ..server.serving import (
     run_server,
     split_state_warning,
 )
+from ._assets import build_assets, start_watchers
 from ._common import app_argument, check_app, host_option, port_option, resolve_target
 from ._devguard import load_for_dev
 from ._devserver import client_url, remove_dev_file, write_dev_file
@@ -48,14 +51,15 @@ def prepare_environment() -> None:
     export_dotenv(cwd)
 
 
-def check_app_for_dev(spec: str) -> None:
+def check_app_for_dev(spec: str, prepare: Callable[[Any], object] | None = None) -> None:
     """``dev`` starts even when the code is broken (it serves the error until the next
-    save fixes it); only an APP that does not exist at all stops it."""
+    save fixes it); only an APP that does not exist at all stops it. ``prepare(app)``
+    runs once the app is imported (before it compiles)."""
     module_name = spec.partition(":")[0]
     if importlib.util.find_spec(module_name) is None:
         raise click.ClickException(f"cannot import {module_name!r} (looked in {os.getcwd()})")
     try:
-        check_app(spec)
+        check_app(spec, prepare)
     except click.ClickException as exc:
         click.echo(f"nexpress dev: {exc.message}\n(serving the error until the file is fixed)", err=True)
     except Exception as exc:
@@ -93,10 +97,13 @@ def serve(target: str | None, options: ServeOptions, strict: bool = False) -> No
         check_address(options)
     except ServeError as exc:
         raise click.ClickException(str(exc)) from None
+    watchers: list[Watchers] = []
     if options.reload:
-        check_app_for_dev(spec)
+        # asset builds in watch mode, for as long as the server runs
+        check_app_for_dev(spec, lambda app: watchers.extend(filter(None, [start_watchers(app)])))
     else:
-        app = check_app(spec)  # fail here, clearly, not in every worker
+        # fail here, clearly, not in every worker; first build the assets `nexpress build` has not made yet
+        app = check_app(spec, lambda app: build_assets(app, only_pending=True))
         warnings = start_warnings(app, options)
         if warnings and strict:
             raise click.ClickException("--strict: " + "\n".join(text for text, _ in warnings))
@@ -119,6 +126,9 @@ def serve(target: str | None, options: ServeOptions, strict: bool = False) -> No
         run_server(spec, options, extra, load_for_dev if options.reload else None)
     except ServeError as exc:
         raise click.ClickException(str(exc)) from None
+    finally:
+        for watcher in watchers:
+            watcher.stop()
 
 
 def duration(value: Any, name: str) -> float:

@@ -55,6 +55,7 @@ ASSET_EXTENSIONS = frozenset((
     ".bmp", ".woff", ".woff2", ".ttf", ".otf", ".eot", ".mp4", ".webm", ".mp3", ".ogg", ".wav", ".pdf",
     ".txt", ".webmanifest",
 ))  # fmt: skip
+_MAX_LOOKUPS = 4096  # asset() names remembered (templates name a bounded set of files)
 _DIGEST_LENGTH = 10
 _DIGEST = re.compile(rf"^[0-9a-f]{{{_DIGEST_LENGTH}}}$")
 
@@ -97,6 +98,7 @@ class Assets:
         self.pages_dir = os.path.realpath(pages_dir)
         self.public_dir = os.path.realpath(public_dir) if public_dir else None
         self._hashes: dict[str, tuple[int, int, str]] = {}
+        self._lookups: dict[tuple[str, str], tuple[str, str]] = {}  # asset() name -> (real path, name from the root)
 
     # --- names and hashes ---------------------------------------------------------
 
@@ -191,9 +193,27 @@ class Assets:
 
     def lookup(self, path: str, template: str | None) -> str:
         """``asset(path)``: ``./x`` or ``../x`` is relative to the calling template's
-        folder in ``app/``; anything else is a file of ``public/``."""
+        folder in ``app/``; anything else is a file of ``public/``.
+
+        A name found once is remembered with its real path and relative name, so the
+        next call costs one ``stat`` (the content hash's check), not a ``realpath``
+        walk of every folder: a page with a dozen images called it a dozen times."""
         if not isinstance(path, str) or not path:
             raise AssetError("asset() needs a file name, e.g. asset('logo.png') or asset('./hero.png')")
+        key = (path, posixpath.dirname(template or "") if path.startswith(".") else "")
+        known = self._lookups.get(key)
+        if known is not None:
+            try:
+                return PREFIX + _quote_path(fingerprinted_name(known[1], self.digest(known[0])))
+            except OSError:  # removed since: look again (and say what is missing)
+                del self._lookups[key]
+        real = os.path.realpath(self._find(path, template))
+        if len(self._lookups) < _MAX_LOOKUPS:
+            self._lookups[key] = (real, self.rel(real))
+        return self.url_for_file(real)
+
+    def _find(self, path: str, template: str | None) -> str:
+        """The servable file ``asset(path)`` names, or :class:`AssetError` saying where it looked."""
         if path.startswith(("./", "../")):
             folder = posixpath.dirname(template or "")
             rel = posixpath.normpath(posixpath.join(folder, path))
@@ -209,7 +229,7 @@ class Assets:
                 f"asset({path!r}): no servable file {where} (a file of public/, or beside the"
                 f" template with an asset extension such as .css, .js, .png)"
             )
-        return self.url_for_file(full)
+        return full
 
     def helper(self) -> Any:
         """The ``asset`` global of the pages' Jinja environment."""

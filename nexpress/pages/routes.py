@@ -20,8 +20,10 @@ never routed."""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
+import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,7 @@ from urllib.parse import unquote
 from markupsafe import Markup
 
 from ..cache.isr import CachedEndpoint
+from ..routing.pattern import pattern_regex
 from ..routing.router import METHODS, RouteDef, positional_arity
 from ..typed.plan import plan_for
 from . import client
@@ -44,6 +47,7 @@ from .navigation import CACHED_FINISH, FINISH, close_marker, layout_id, open_mar
 from .reads import request_reads
 from .reasons import cache_info, template_reads
 from .render import (
+    Helpers,
     LayoutPlan,
     PageEndpoint,
     SpecialEndpoint,
@@ -56,6 +60,7 @@ if TYPE_CHECKING:
     import jinja2
 
     from ..http.request import Request
+    from ..http.response import Response
 
 
 _REQUEST_VARIABLES = ("req", "query", "auth")
@@ -438,24 +443,24 @@ class FileRoutes:
             template = getattr(folder, attribute)
             if template is None:
                 continue
-            prefix = _static_prefix(folder.pattern)
-            if prefix is None:
-                continue
-            if raw_path == prefix or raw_path.startswith(prefix.rstrip("/") + "/") or prefix == "/":
+            if _folder_prefix_regex(folder.pattern).match(raw_path):
                 depth = folder.rel.count("/")
                 if best is None or depth > best[0]:
                     best = (depth, folder, template)
         return None if best is None else (best[1], best[2])
 
-    async def error_page(self, status: int, title: str, detail: str | None, req: Request) -> str | None:
+    async def error_page(self, status: int, title: str, detail: str | None, req: Request, res: Response | None = None) -> str | None:
         """The nearest ``not-found.html`` (404) or ``error.html`` for ``req``, inside its
-        layouts, each with its ``data()``; None when there is none."""
+        layouts, each with its ``data()``; None when there is none. With ``res``,
+        ``csrf()`` works there too (a layout's sign-out form)."""
         found = self.nearest(unquote(req.raw_path), "not_found" if status == 404 else "error")
         if found is None:
             return None
         folder, template = found
         error = PageError(status, title, detail or "")
         context = {**base_context(req), "error": error, "status": status, "title": title, "detail": error.detail, "trace": None}
+        if res is not None:
+            context["csrf"] = Helpers(req, res, None).csrf
         body = self.env.get_template(template).render(context)
         for layout_folder in reversed(folder.chain()):
             layout = layout_folder.layout
@@ -470,11 +475,15 @@ class FileRoutes:
         return inject_tail(document, client.script_tag())
 
 
-def _static_prefix(pattern: str) -> str | None:
-    """The literal URL prefix of a folder pattern ('/blog' for '/blog/:slug' -> None)."""
-    if any(ch in pattern for ch in ":*{\\"):
-        return None
-    return pattern
+@functools.cache
+def _folder_prefix_regex(pattern: str) -> re.Pattern[str]:
+    """Matches the decoded paths at or below a folder's URL pattern: ``/blog`` and
+    ``/blog/x`` for ``/blog``; ``/invoices/7/edit`` for ``/invoices/:id/edit``, so a
+    ``not-found.html`` beside a dynamic segment's page renders its 404s."""
+    if pattern == "/":
+        return re.compile(".*", re.DOTALL)
+    whole = pattern_regex(pattern).pattern  # "^(?:...)$"
+    return re.compile(whole[:-1] + "(?:/.*)?$", re.DOTALL)
 
 
 def discover(app: Any) -> FileRoutes | None:

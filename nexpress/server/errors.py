@@ -130,7 +130,7 @@ class ErrorLayer:
                 detail = str(err) if isinstance(err, (NoResponseError, MiddlewareError)) else f"{type(err).__name__}: {err}"
                 trace = "".join(traceback.format_exception(err))
         if self._wants_html(req):
-            page = await self._html(status, title, detail, trace, err, req)
+            page = await self._html(status, title, detail, trace, err, req, res)
             res.type(HTML).end(page)
         else:
             if trace:
@@ -144,14 +144,16 @@ class ErrorLayer:
         page = is_page_kind(route.kind) if route is not None else self.pages is not None
         return prefers_html(req.headers.raw_get(b"accept"), page)
 
-    async def _html(self, status: int, title: str, detail: str | None, trace: str | None, err: BaseException, req: Request) -> bytes:
+    async def _html(
+        self, status: int, title: str, detail: str | None, trace: str | None, err: BaseException, req: Request, res: Response
+    ) -> bytes:
         if trace is not None:  # debug: the traceback and the failing source, not a pretty page
             frame = failing_frame(err, _FRAMEWORK_DIR)
             excerpt = f"{os.path.relpath(frame[0], self.root)}:{frame[1]}\n{frame[2]}" if frame else None
             return html_page(status, title, detail, trace, req.route.source if req.route else None, excerpt)
         if self.pages is not None:
             try:
-                page = await self.pages.error_page(status, title, detail, req)
+                page = await self.pages.error_page(status, title, detail, req, res)
             except Exception:
                 logger.exception("rendering the error page for %s failed", req.raw_path)
                 page = None

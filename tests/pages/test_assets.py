@@ -134,6 +134,28 @@ def test_asset_refuses_code_and_missing_files(tmp_path):
         assert bad.status_code == 500 and "no servable file app/secret.py" in bad.text
 
 
+def test_asset_lookups_are_remembered_but_follow_changes_and_removals(tmp_path):
+    """asset() remembers where a name led (a page of images called realpath on every
+    image, every render) yet a new content is a new URL and a removed file an error."""
+    from nexpress.pages.assets import AssetError, Assets
+
+    (tmp_path / "public").mkdir()
+    (tmp_path / "app").mkdir()
+    logo = tmp_path / "public" / "logo.png"
+    logo.write_bytes(b"one")
+    assets = Assets(str(tmp_path), str(tmp_path / "app"), str(tmp_path / "public"))
+    first = assets.lookup("logo.png", "page.html")
+    assert first == assets.lookup("logo.png", "other/page.html") == assets.lookup("/logo.png", None) != ""
+    logo.write_bytes(b"two, longer")
+    second = assets.lookup("logo.png", "page.html")
+    assert second != first and second.startswith("/_nexpress/static/public/logo.")
+    logo.unlink()
+    with pytest.raises(AssetError, match=r"no servable file public/logo\.png"):
+        assets.lookup("logo.png", "page.html")
+    for bad in ("", None, ["logo.png"]):
+        with pytest.raises(AssetError, match="needs a file name"):
+            assets.lookup(bad, "page.html")  # type: ignore[arg-type]
+
 def test_client_js_is_small_served_everywhere_and_cached_forever(site):
     source = Path(client.PATH).read_bytes()
     size = len(gzip.compress(source, compresslevel=9))

@@ -210,6 +210,51 @@ def test_express_routes_and_file_routes_share_precedence(tmp_path):
     assert "file 5" in c.get("/users/5").text
 
 
+def test_not_found_and_error_pages_beside_a_dynamic_segment_render_for_it(tmp_path):
+    """A not-found.html in a dynamic folder (app/invoices/[id]/edit/) renders the 404s
+    of its page (Next.js's notFound() in a [id] segment); it used to be skipped, since
+    only folders with a literal URL were looked at."""
+    c = client(
+        tmp_path,
+        {
+            "app/not-found.html": "<h1>root lost</h1>",
+            "app/invoices/[id]/edit/not-found.html": "<p>Could not find invoice: {{ detail }}</p>",
+            "app/invoices/[id]/error.html": "<p>invoice {{ status }}</p>",
+            "app/invoices/[id]/edit/page.py": textwrap.dedent(
+                """
+                from nexpress import not_found
+
+                async def data(req):
+                    if req.params["id"] == "boom":
+                        raise RuntimeError("x")
+                    not_found("no " + req.params["id"])
+                """
+            ),
+            "app/invoices/[id]/edit/page.html": "never",
+        },
+    )
+    missing = c.get("/invoices/7/edit", headers=HTML)
+    assert missing.status_code == 404 and "Could not find invoice: no 7" in missing.text
+    assert "invoice 500" in c.get("/invoices/boom/edit", headers=HTML).text
+    assert "root lost" in c.get("/invoices", headers=HTML).text
+    assert "root lost" in c.get("/invoicesx/7/edit", headers=HTML).text
+
+def test_an_error_page_renders_inside_a_layout_that_calls_csrf(tmp_path):
+    """A layout with a sign-out form ({{ csrf() }}) wraps its folder's not-found.html
+    too; without csrf() in the error context the layout failed and the page showed bare."""
+    c = client(
+        tmp_path,
+        {
+            "app/layout.html": '<nav><form method="post" action="/out">{{ csrf() }}<button>Sign Out</button></form></nav>{{ children }}',
+            "app/page.html": "home",
+            "app/not-found.html": "<p>nothing here</p>",
+        },
+        secret="pages-test-secret-0123456789",
+    )
+    missing = c.get("/nope", headers=HTML)
+    assert missing.status_code == 404
+    assert "nothing here" in missing.text and "Sign Out" in missing.text and 'name="csrfToken"' in missing.text
+
 def test_nearest_error_and_not_found_pages(tmp_path):
     c = client(
         tmp_path,

@@ -1,0 +1,154 @@
+"""Declared asset build steps: a command that writes assets (Tailwind's CLI is the example).
+
+An app declares each build once, on the app::
+
+    App(asset_builds=[AssetBuild(
+        "tailwind",
+        ["node_modules/.bin/tailwindcss", "-i", "app/global.css", "-o", "{output}/app.css", "--minify"],
+        output="public/build",
+        watch=["--watch"],
+        copy={"fonts": ["node_modules/@fontsource/inter/files/inter-latin-400-normal.woff2"]},
+    )])
+
+``nexpress build`` (and ``export``) runs it once before prerendering, ``nexpress
+start`` runs it once when its output folder is missing or empty, and ``nexpress dev``
+runs it once and then keeps it running with the ``watch`` arguments beside the
+server (started and stopped with it). The output folder lies inside ``public/`` (or
+``app/``), so what the command writes is served and fingerprinted like any other
+asset: ``asset("build/app.css")`` in a template.
+
+This module holds the declaration and its pure checks (what is missing, and the fix);
+running commands is ``nexpress.build.steps``, a tool around the app."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+
+__all__ = ["AssetBuild", "AssetBuildError", "check_builds", "missing_tools", "npm_fix"]
+
+
+class AssetBuildError(RuntimeError):
+    """An asset build is declared wrongly, cannot run, or failed; the message says the fix."""
+
+
+class AssetBuild:
+    """One asset build step: ``command`` (argv, run in ``cwd`` below the app root;
+    ``{output}`` in an argument stands for the output folder), the ``output`` folder it
+    writes (relative to the app root, inside ``public/`` or ``app/`` to be served),
+    the ``watch`` arguments added under ``nexpress dev``, and files to ``copy`` into
+    the output first (``{subfolder: [glob, ...]}``, globs relative to ``cwd``)."""
+
+    __slots__ = ("command", "copy", "cwd", "name", "output", "timeout", "watch")
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        output: str,
+        watch: Sequence[str] = (),
+        copy: Mapping[str, Sequence[str]] | None = None,
+        cwd: str = ".",
+        timeout: float = 300.0,
+    ) -> None:
+        if not name or not isinstance(name, str):
+            raise AssetBuildError("AssetBuild needs a name, e.g. AssetBuild('tailwind', [...], output='public/build')")
+        if isinstance(command, str) or not command or not all(isinstance(a, str) and a for a in command):
+            raise AssetBuildError(
+                f"AssetBuild {name!r}: command must be a list of arguments, e.g."
+                " ['node_modules/.bin/tailwindcss', '-i', 'app/global.css', '-o', '{output}/app.css']"
+            )
+        for label, path in (("output", output), ("cwd", cwd)):
+            if not isinstance(path, str) or not path or os.path.isabs(path) or ".." in path.replace("\\", "/").split("/"):
+                raise AssetBuildError(
+                    f"AssetBuild {name!r}: {label}={path!r} must be a folder relative to the app root, inside it"
+                    " (e.g. output='public/build')"
+                )
+        self.name = name
+        self.command = tuple(command)
+        self.output = output.strip("/")
+        self.watch = tuple(watch)
+        self.copy = {sub.strip("/"): tuple(patterns) for sub, patterns in (copy or {}).items()}
+        self.cwd = cwd
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"AssetBuild({self.name!r}, output={self.output!r})"
+
+    def argv(self, root: str, watch: bool = False) -> list[str]:
+        """The command line with ``{output}`` filled in (relative to ``cwd``)."""
+        output = os.path.relpath(os.path.join(root, self.output), os.path.join(root, self.cwd))
+        args = [a.replace("{output}", output) for a in self.command]
+        return args + list(self.watch) if watch else args
+
+    def folder(self, root: str) -> str:
+        return os.path.join(root, self.output)
+
+    def built(self, root: str) -> bool:
+        """Has the output folder any file (so ``nexpress start`` need not build)?"""
+        return any(filenames for _dirpath, _dirnames, filenames in os.walk(self.folder(root)))
+
+    def copies(self, root: str) -> list[tuple[str, str]]:
+        """(source, destination) for every file ``copy`` names; a glob matching
+        nothing is an error naming the fix (usually ``npm ci``)."""
+        base = os.path.join(root, self.cwd)
+        found: list[tuple[str, str]] = []
+        for sub, patterns in self.copy.items():
+            for pattern in patterns:
+                matches = sorted(glob.glob(os.path.join(base, pattern)))
+                if not matches:
+                    raise AssetBuildError(
+                        f"asset build {self.name!r}: nothing matches {pattern!r} (to copy into {self.output}/{sub})."
+                        + npm_fix(base, pattern)
+                    )
+                found.extend((m, os.path.join(self.folder(root), sub, os.path.basename(m))) for m in matches)
+        return found
+
+
+def npm_fix(base: str, missing: str) -> str:
+    """The sentence that names the fix for a missing npm-installed file: ``npm ci``
+    in the folder with the package.json (said relative to the current folder)."""
+    if "node_modules" not in missing.replace("\\", "/").split("/"):
+        return ""
+    folder = base
+    while not os.path.exists(os.path.join(folder, "package.json")):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return " It is an npm package's file: add the package to a package.json and run `npm install`."
+        folder = parent
+    where = os.path.relpath(folder)
+    lock = os.path.exists(os.path.join(folder, "package-lock.json"))
+    command = "npm ci" if lock else "npm install"
+    return f" Install the npm packages: run `{command}` in {where} (`cd {where} && {command}`)."
+
+
+def missing_tools(root: str, builds: Iterable[AssetBuild]) -> list[str]:
+    """A message per build whose program cannot be found (none: all can run)."""
+    problems = []
+    for build in builds:
+        program = build.command[0]
+        base = os.path.join(root, build.cwd)
+        if os.sep in program or "/" in program:
+            if not os.path.exists(os.path.join(base, program)):
+                problems.append(
+                    f"asset build {build.name!r}: {program} does not exist (in {os.path.relpath(base)})."
+                    + npm_fix(base, program)
+                )
+        elif shutil.which(program) is None:
+            problems.append(f"asset build {build.name!r}: the program {program!r} is not on PATH; install it.")
+    return problems
+
+
+def check_builds(builds: Iterable[AssetBuild]) -> tuple[AssetBuild, ...]:
+    """The declared builds, each an :class:`AssetBuild` with a unique name."""
+    checked: list[AssetBuild] = []
+    for build in builds:
+        if not isinstance(build, AssetBuild):
+            raise AssetBuildError(f"asset_builds takes AssetBuild(...) objects, not {type(build).__name__}")
+        if any(b.name == build.name for b in checked):
+            raise AssetBuildError(f"two asset builds are named {build.name!r}: give each its own name")
+        checked.append(build)
+    return tuple(checked)

@@ -1,0 +1,140 @@
+"""examples/dashboard in a real browser (Debian's chromium, Playwright), served by
+`nexpress start` on loopback: the Next.js Learn course's flows that exist today
+(issue 24's acceptance walk), with screenshots in tests/artifacts/dashboard-*.png.
+
+Not walked yet, because their features land separately: search *by typing*
+(`data-live`), skeletons while streaming, and the active link following client
+navigation in a layout that was not re-rendered; README.md in examples/dashboard says
+where each plugs in. Here search is the plain GET form (type, press Enter)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import Server, start_server
+from helpers import ROOT
+from test_browser import TIMEOUT_MS, _missing, browser, screenshot  # noqa: F401  (browser: the shared fixture)
+
+pytestmark = pytest.mark.browser
+
+# the repository root, wherever in tests/ this file lives
+DASHBOARD = ROOT / "examples" / "dashboard"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not (DASHBOARD / "node_modules" / ".bin" / "tailwindcss").exists():
+        _missing("examples/dashboard/node_modules is not installed (make test runs `npm ci` there)")
+    folder = tmp_path_factory.mktemp("dashboard")
+    env = {"DATABASE_URL": f"sqlite:///{folder / 'dashboard.db'}", "AUTH_SECRET": "browser-dashboard-secret-0123456789ab"}
+    running = start_server(DASHBOARD, "server:app", env=env)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def context(browser: Any, server: Server) -> Iterator[Any]:  # noqa: F811
+    ctx = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    yield ctx
+    ctx.close()
+
+
+def log_in(page: Any, password: str = "123456") -> None:
+    page.goto("/dashboard")
+    page.wait_for_url(re.compile(r"/login\?callbackUrl=%2Fdashboard$"))
+    page.fill("#email", "user@nextmail.com")
+    page.fill("#password", password)
+    page.click("button:has-text('Log in')")
+
+
+def table_names(page: Any) -> list[str]:
+    return page.eval_on_selector_all("table tbody tr td:first-child p", "ps => ps.map(p => p.textContent.trim())")
+
+
+def test_sign_in_guard_wrong_password_and_the_overview(context: Any) -> None:
+    page = context.new_page()
+    log_in(page, password="wrong-password")
+    page.wait_for_selector("text=Invalid credentials.")
+    assert "/login" in page.url
+    screenshot(page, "dashboard-login-invalid")
+    page.fill("#email", "user@nextmail.com")
+    page.fill("#password", "123456")
+    page.click("button:has-text('Log in')")
+    page.wait_for_url(re.compile(r"/dashboard$"))
+    assert page.title() == "Dashboard | Acme Dashboard"
+    for text in ("Collected", "Pending", "Total Invoices", "Total Customers", "Recent Revenue", "Latest Invoices"):
+        assert page.is_visible(f"h3:has-text('{text}'), h2:has-text('{text}')"), text
+    assert page.locator("div.bg-blue-300").count() == 12  # the revenue chart's bars
+    assert page.locator("img[alt$=\"'s profile picture\"]").count() == 5
+    assert page.evaluate("document.fonts.check('16px Inter') && document.fonts.check('24px Lusitana')")
+    assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith("Inter")
+    assert page.get_attribute("a[href='/dashboard']", "aria-current") == "page"
+    screenshot(page, "dashboard-overview")
+
+
+def test_search_pagination_and_the_nav(context: Any) -> None:
+    page = context.new_page()
+    log_in(page)
+    page.wait_for_url(re.compile(r"/dashboard$"))
+    page.click("a[href='/dashboard/invoices']")
+    page.wait_for_selector("h1:has-text('Invoices')")
+    assert page.get_attribute("a[href='/dashboard/invoices']", "aria-current") == "page"
+    assert page.get_attribute("a[href='/dashboard']", "aria-current") is None
+    assert len(table_names(page)) == 6
+    page.fill("input[placeholder='Search invoices...']", "paid")
+    page.press("input[placeholder='Search invoices...']", "Enter")  # data-live="300" will do without Enter
+    page.wait_for_url(re.compile(r"query=paid"))
+    assert "page=1" in page.url and len(table_names(page)) == 6
+    page.click("a[href='/dashboard/invoices?query=paid&page=2']")
+    page.wait_for_url(re.compile(r"query=paid&page=2"))
+    assert len(table_names(page)) == 2
+    assert page.input_value("input[placeholder='Search invoices...']") == "paid"
+    screenshot(page, "dashboard-invoices-search")
+
+
+def test_create_with_errors_then_edit_and_delete(context: Any) -> None:
+    page = context.new_page()
+    log_in(page)
+    page.wait_for_url(re.compile(r"/dashboard$"))
+    page.goto("/dashboard/invoices/create")
+    page.click("button:has-text('Create Invoice')")
+    page.wait_for_selector("#customer-error >> text=Please select a customer.")
+    assert page.inner_text("#amount-error") == "Please enter an amount greater than $0."
+    assert page.inner_text("#status-error") == "Please select an invoice status."
+    screenshot(page, "dashboard-create-errors")
+    page.select_option("#customer", label="Esme Takahashi")
+    page.fill("#amount", "777.77")
+    page.check("#paid")
+    page.click("button:has-text('Create Invoice')")
+    page.wait_for_url(re.compile(r"/dashboard/invoices$"))
+    first = page.locator("table tbody tr").first
+    assert "Esme Takahashi" in first.inner_text() and "$777.77" in first.inner_text()
+    first.locator("a[href$='/edit']").click()
+    page.wait_for_selector("button:has-text('Edit Invoice')")
+    assert page.input_value("#amount") == "777.77" and page.is_checked("#paid")
+    page.fill("#amount", "888")
+    page.click("button:has-text('Edit Invoice')")
+    page.wait_for_url(re.compile(r"/dashboard/invoices$"))
+    assert "$888.00" in page.locator("table tbody tr").first.inner_text()
+    before = page.locator("table tbody tr").count()
+    page.locator("table tbody tr").first.locator("button:has-text('Delete')").click()
+    page.wait_for_function("document.querySelector('table tbody tr') && !document.querySelector('table tbody').innerText.includes('$888.00')")
+    assert page.locator("table tbody tr").count() == before  # the next invoice moved up onto page 1
+    screenshot(page, "dashboard-after-delete")
+
+
+def test_a_missing_invoice_and_sign_out(context: Any) -> None:
+    page = context.new_page()
+    log_in(page)
+    page.wait_for_url(re.compile(r"/dashboard$"))
+    page.goto("/dashboard/invoices/2e6a1b0c-0000-4000-8000-000000000000/edit")
+    assert page.is_visible("text=Could not find the requested invoice.")
+    screenshot(page, "dashboard-not-found")
+    page.click("button:has-text('Sign Out')")
+    page.wait_for_url(re.compile(r"/$"))
+    page.goto("/dashboard")
+    page.wait_for_url(re.compile(r"/login"))
