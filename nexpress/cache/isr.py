@@ -53,7 +53,9 @@ __all__ = [
 ]
 
 HEADER = b"x-nexpress-cache"
-_KEEP_HEADERS = ("content-type",)
+_KEEP_HEADERS = ("content-type", "x-nexpress-holes")
+"""What an entry keeps of the render's headers: its type, and the nonce of the holes a
+page's shell has (nexpress.pages.streaming; its finish removes it before sending)."""
 _IF_NONE_MATCH = b"if-none-match"
 
 STATIC_S_MAXAGE = 300

@@ -11,6 +11,7 @@ template into it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,19 @@ from . import client
 from . import metadata as meta
 from .forms import EMPTY_FORM, NO_ERRORS, csrf_field
 from .navigation import PageFinish, close_marker, open_marker, shell_hash
+from .streaming import (
+    HOLES_HEADER,
+    HOLES_KEY,
+    LOADING_DELAY,
+    REGIONS_KEY,
+    HoleMarks,
+    Regions,
+    resolve_all,
+    split_tail,
+    start_values,
+    stream_regions,
+    waits_for_all,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -261,6 +275,11 @@ class PageEndpoint(Endpoint):
         assets: str = "",
         finish: PageFinish | None = None,
         per_visitor: bool = False,
+        loading: str | None = None,
+        defers: bool = False,
+        hole_ids: frozenset[str] = frozenset(),
+        hole_template: Callable[[str], jinja2.Template] | None = None,
+        failure: Callable[[Request, BaseException], str] | None = None,
     ) -> None:
         self.source = source
         # a template of this page or its layouts reads ``auth``: every render is per visitor
@@ -278,6 +297,14 @@ class PageEndpoint(Endpoint):
         self.head, self.head_in_prefix = _static_head(layouts, module, assets)
         self.tail, self.tail_in_suffix = _static_tail(layouts, client.script_tag())
         self.__qualname__ = f"page ({source})"
+        # --- streaming (nexpress.pages.streaming), decided here: other pages never look ---
+        self.loading = loading
+        """The nearest loading.html, rendered (dynamic pages: flushed while data() runs)."""
+        self.loading_delay = float(getattr(module, "loading_delay", LOADING_DELAY)) if module is not None else LOADING_DELAY
+        self.hole_ids = hole_ids
+        self.hole_template = hole_template
+        self.failure = failure
+        self.streams = loading is not None or defers or bool(hole_ids)
         # --- decided once: what every request would otherwise work out again ---
         self.data_call = caller(getattr(module, "data", None) if module is not None else None)
         self.page_call = caller(self.page_fn)
@@ -346,24 +373,47 @@ class PageEndpoint(Endpoint):
         """The page as an HTML document (str), a Response it chose to send instead,
         or None when the document was streamed into ``res``. ``extra``: what a
         server action adds to the context (``action_result``, ``form``...)."""
+        if self.streams:  # loading.html, {% defer %} or {% dynamic %}: decided at start-up
+            return await self.render_streamed(req, res, extra)
         if self.checks_params:
             await self.check_params(req)
         context = self.context(req, res, extra)
-        data_call = self.data_call  # page.py's data(req): what call_data() returns
+        data = await self.page_data(req)
+        if isinstance(data, Response):  # return redirect(...)
+            return data
+        document = await self.document(req, context, data)
+        if document.__class__ is str and len(document) > STREAM_THRESHOLD:  # type: ignore[arg-type]
+            res.stream(_chunks(document), media_type="html")  # type: ignore[arg-type]
+            return None
+        return document
+
+    async def page_data(self, req: Request) -> dict[str, Any] | Response:
+        """page.py's ``data(req)`` ({} without one), or the Response it returned."""
+        data_call = self.data_call
         data = {} if data_call is None else await data_call(req)
-        if data.__class__ is not dict:
-            data = _data_result(data, self.source)
-            if isinstance(data, Response):  # return redirect(...)
-                return data
+        return data if data.__class__ is dict else _data_result(data, self.source)
+
+    async def body(self, req: Request, context: dict[str, Any], data: dict[str, Any]) -> str | Response:
+        """The page itself (page.html or page()), without its layouts."""
         if self.page_call is not None:
             body = await self.page_call(req)
             if isinstance(body, Response):
                 return body
             if not isinstance(body, str):
                 raise TypeError(f"{self.source}: page(req) must return str (HTML) or a Response")
-        else:
-            assert self.compiled is not None
-            body = self.compiled.render({**context, **data} if data else context)
+            return body
+        assert self.compiled is not None
+        return self.compiled.render({**context, **data} if data else context)
+
+    async def document(self, req: Request, context: dict[str, Any], data: dict[str, Any], body: str | None = None) -> str | Response:
+        """The whole document: the page's body (``body``, else rendered from ``data``)
+        in its layouts, with its head and client.js."""
+        own_body = body is None  # else the page's data is not there yet: no page metadata()
+        if body is None:
+            found_body = await self.body(req, context, data)
+            if isinstance(found_body, Response):
+                return found_body
+            body = found_body
         frame = self.frame
         if frame is not None:  # every layout pre-rendered: no layout data to read
             document: str | Response = frame[0] + body + frame[1]
@@ -375,15 +425,90 @@ class PageEndpoint(Endpoint):
             layout_data = found
             document = self.wrap(body, context, layout_data)
         if not self.head_in_prefix:
-            document = await self.with_head(req, document, data, layout_data)
+            document = await self.with_head(req, document, data, layout_data, page=own_body)
             if isinstance(document, Response):
                 return document
         if not self.tail_in_suffix:
             document = inject_tail(document, self.tail)
-        if len(document) > STREAM_THRESHOLD:
-            res.stream(_chunks(document), media_type="html")
-            return None
         return document
+
+    async def render_streamed(self, req: Request, res: Response, extra: dict[str, Any] | None) -> Any:
+        """A page that may stream (see nexpress.pages.streaming): in one piece for a
+        render that cannot stream (cached, navigation fetch, crawler, action answer),
+        else the layouts and fallbacks first and each region as it resolves."""
+        if self.checks_params:
+            await self.check_params(req)
+        context = self.context(req, res, extra)
+        if extra is not None or waits_for_all(req):
+            marks = None
+            if self.hole_ids and "nexpress.bare" in req.scope:  # the shell the cache stores
+                marks = context[HOLES_KEY] = HoleMarks()
+            data = await self.page_data(req)
+            if isinstance(data, Response):
+                return data
+            document = await self.document(req, context, await resolve_all(data))
+            if marks is not None and marks.used:
+                res.set(HOLES_HEADER, marks.nonce)
+            return document
+        regions = Regions()
+        context[REGIONS_KEY] = regions
+        if self.loading is not None:
+            task = asyncio.ensure_future(self.page_data(req))
+            done, _ = await asyncio.wait({task}, timeout=self.loading_delay)
+            if not done:
+                return await self.stream_loading(req, res, context, task, regions)
+            data = task.result()
+        else:
+            data = await self.page_data(req)
+        if isinstance(data, Response):
+            return data
+        document = await self.document(req, context, start_values(data))
+        if isinstance(document, Response) or not regions.pending:
+            regions.cancel()
+            return document
+        first, tail = split_tail(document)
+        res.stream(stream_regions(first, tail, regions, self.failure_for(req)), media_type="html")
+        return None
+
+    async def stream_loading(self, req: Request, res: Response, context: dict[str, Any], task: asyncio.Future[Any], regions: Regions) -> Any:
+        """``data()`` is slow: the layouts around ``loading.html`` now, the page (a
+        region of its own) when its data is there."""
+
+        async def page() -> Any:
+            data = await task
+            if isinstance(data, Response):
+                return data
+            body = await self.body(req, context, start_values(data))
+            return body if isinstance(body, Response) else Markup(body)
+
+        placeholder = regions.defer(page(), Markup(self.loading or ""), _same)
+        document = await self.document(req, context, {}, body=placeholder)
+        if isinstance(document, Response):
+            regions.cancel()
+            return document
+        first, tail = split_tail(document)
+        res.stream(stream_regions(first, tail, regions, self.failure_for(req)), media_type="html")
+        return None
+
+    def failure_for(self, req: Request) -> Callable[[BaseException], str]:
+        """What a failed region shows: the nearest error.html / not-found.html."""
+        failure = self.failure
+        if failure is None:
+            return _no_error_page
+        return functools.partial(failure, req)
+
+    def hole_renderer(self, req: Request, res: Response) -> Callable[[str], str]:
+        """Renders this page's holes for one request (nexpress.pages.streaming.HoleFinish)."""
+        context = self.context(req, res, None)
+        holes = self.hole_ids
+        template = self.hole_template
+
+        def render(hid: str) -> str:
+            if hid not in holes or template is None:
+                return ""
+            return template(hid).render(context)
+
+        return render
 
     async def layout_data(self, req: Request) -> dict[int, dict[str, Any]] | Response:
         """``data()`` of every layout that is not pre-rendered, by position."""
@@ -413,8 +538,11 @@ class PageEndpoint(Endpoint):
             body = prefix + open_marker(layout.id, shell_hash(prefix, suffix)) + body + close_marker(layout.id) + suffix
         return body
 
-    async def with_head(self, req: Request, body: str, data: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str | Response:
-        """The document with its metadata (and route assets) in ``<head>``."""
+    async def with_head(
+        self, req: Request, body: str, data: dict[str, Any], layout_data: dict[int, dict[str, Any]], page: bool = True
+    ) -> str | Response:
+        """The document with its metadata (and route assets) in ``<head>``;
+        ``page=False``: without the page's own metadata() (its data is not there yet)."""
         if self.head_in_prefix:
             return body
         if self.head is not None:
@@ -422,11 +550,21 @@ class PageEndpoint(Endpoint):
         chain: list[dict[str, Any]] = []
         last = len(self.layouts)
         for index, (value, call_it) in enumerate(self.metadata):
+            if index == last and not page and call_it is not None:
+                continue
             found = await _metadata(value, call_it, req, data if index == last else layout_data.get(index, {}))
             if isinstance(found, Response):
                 return found
             chain.append(found)
         return meta.inject_head(body, _join(meta.head_tags(meta.merge(chain)), self.assets))
+
+
+def _same(html: Any) -> Any:
+    return html
+
+
+def _no_error_page(exc: BaseException) -> str:
+    return '<p role="alert">This part of the page could not be shown.</p>'
 
 
 def _join(*parts: str) -> str:
