@@ -482,7 +482,7 @@ class PageEndpoint(Endpoint):
             return body if isinstance(body, Response) else Markup(body)
 
         placeholder = regions.defer(page(), Markup(self.loading or ""), _same)
-        document = await self.document(req, context, {}, body=placeholder)
+        document = await self.document(req, context, {}, body=str(placeholder))  # str: Markup would escape the layouts
         if isinstance(document, Response):
             regions.cancel()
             return document

@@ -328,8 +328,8 @@ class FileRoutes:
                 module, source, mode, revalidate, self.env, templates, [(lay.module, lay.code) for lay in dynamic_layouts]
             ),
         }
-        if holes and mode != "dynamic":
-            info["holes"] = hole_info(holes)
+        if holes and mode != "dynamic":  # explain and routes show them
+            info["cache"]["holes"] = hole_info(holes)
         definition = RouteDef(
             "GET",
             folder.pattern,
