@@ -93,7 +93,7 @@ FILES = {
             return {"msg": "fast"}
     """,
     "app/slow/fast/page.html": '<h1 id="fast">{{ msg }}</h1>',
-    "app/links/page.html": '<p><a id="to-slow" href="/slow">slow</a></p>',
+    "app/links/page.html": '<p><a id="to-slow" href="/slow?s=1.5" data-prefetch="false">slow</a></p>',
 }
 
 

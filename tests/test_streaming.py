@@ -125,20 +125,25 @@ def test_region_ids_are_unique_per_response_and_unguessable():
 
 
 def test_regions_stream_in_the_order_they_resolve_and_errors_stay_inside():
-    async def later(value, seconds):
-        await asyncio.sleep(seconds)
-        if value == "boom":
-            raise RuntimeError("boom")
-        return value
-
     async def main():
+        loop = asyncio.get_running_loop()
+        slow, fast, boom = (loop.create_future() for _ in range(3))
         regions = Regions()
-        for value, seconds in (("slow", 0.05), ("fast", 0.0), ("boom", 0.01)):
-            regions.defer(later(value, seconds), "", lambda v: f"<{v}>")
-        chunks = [c.decode() async for c in stream_regions("<body>first", "</body>", regions, lambda exc: f"!{exc}!")]
-        assert chunks[0].startswith("<body>first") and "function $nx" in chunks[0]
-        assert [c[c.index(">") + 1 : c.index("</div>")] for c in chunks[1:-1]] == ["<fast>", "!boom!", "<slow>"]
-        assert chunks[-1] == "</body>"
+        for future in (slow, fast, boom):
+            regions.defer(future, "", lambda v: f"<{v}>")
+        stream = stream_regions("<body>first", "</body>", regions, lambda exc: f"!{exc}!")
+        first = (await anext(stream)).decode()
+        assert first.startswith("<body>first") and "function $nx" in first
+        got = []
+        for future, outcome in ((fast, "fast"), (boom, RuntimeError("boom")), (slow, "slow")):
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
+            chunk = (await anext(stream)).decode()
+            got.append(chunk[chunk.index(">") + 1 : chunk.index("</div>")])
+        assert got == ["<fast>", "!boom!", "<slow>"]  # as they resolve, the error in its own place
+        assert (await anext(stream)) == b"</body>"
 
     asyncio.run(main())
 
