@@ -303,6 +303,7 @@ class PageEndpoint(Endpoint):
         self.loading_delay = float(getattr(module, "loading_delay", LOADING_DELAY)) if module is not None else LOADING_DELAY
         self.hole_ids = hole_ids
         self.hole_template = hole_template
+        self.compiled_holes: dict[str, CompiledTemplate] = {}
         self.failure = failure
         self.streams = loading is not None or defers or bool(hole_ids)
         # --- decided once: what every request would otherwise work out again ---
@@ -501,12 +502,16 @@ class PageEndpoint(Endpoint):
         """Renders this page's holes for one request (nexpress.pages.streaming.HoleFinish)."""
         context = self.context(req, res, None)
         holes = self.hole_ids
-        template = self.hole_template
+        compiled = self.compiled_holes
 
         def render(hid: str) -> str:
-            if hid not in holes or template is None:
+            if hid not in holes or self.hole_template is None:
                 return ""
-            return template(hid).render(context)
+            template = self.hole_template(hid)
+            found = compiled.get(hid)
+            if found is None or found.template is not template:  # dev: the template changed
+                found = compiled[hid] = CompiledTemplate(template)
+            return found.render({**found.globals, **context})
 
         return render
 

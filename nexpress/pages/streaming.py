@@ -34,16 +34,14 @@ import logging
 import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from markupsafe import Markup, escape
 
 from ..http.errors import HTTPError
+from ..http.request import Request
 from ..http.response import Response
-from .navigation import NAV_HEADER, PageFinish, wants_partial
-
-if TYPE_CHECKING:
-    from ..http.request import Request
+from .navigation import PageFinish, wants_partial
 
 __all__ = [
     "HOLES_HEADER",
@@ -254,9 +252,13 @@ def fill_holes(parts: list[str], render: Callable[[str], str]) -> list[str]:
 class HoleFinish:
     """The last step of a cached page with holes: the page's own finish (CSRF slots,
     partial navigation answers), then the holes rendered for this visitor into the
-    shell the cache served. The answer is ``Cache-Control: private, no-store`` and has
-    no ETag (it differs per visitor); ``x-nexpress-cache`` still says how the shell
-    was served (``HIT``)."""
+    shell the cache served, in place. The answer is ``Cache-Control: private,
+    no-store`` and has no ETag (it differs per visitor); ``x-nexpress-cache`` still
+    says how the shell was served (``HIT``).
+
+    Holes render synchronously (a template reading ``req``, ``auth``, cookies: no slow
+    data), so the filled page goes out in one write; a memory-cache hit on a route
+    without middleware is answered by :meth:`personal_writer` without a Response."""
 
     def __init__(self, base: PageFinish, render_hole: Callable[[Request, Response], Callable[[str], str]]) -> None:
         self.base = base
@@ -266,6 +268,32 @@ class HoleFinish:
 
     def personal(self, body: bytes) -> bool:
         return b"<!--nx-hole:" in body or self.base.personal(body)
+
+    def personal_writer(self, entry: Any, headers: list[tuple[bytes, bytes]], ctx: Any) -> Any:
+        """The fast path's writer for an entry whose only per-visitor parts are holes."""
+        nonce = next((value for name, value in entry.headers if name == HOLES_HEADER), None)
+        if nonce is None or self.base.personal(entry.body):
+            return None
+        parts = split_shell(entry.body.decode("utf-8"), nonce)
+        static = [part.encode("utf-8") for part in parts[::2]]
+        holes = parts[1::2]
+        content_type = next((value for name, value in entry.headers if name == "content-type"), "text/html; charset=utf-8")
+        fixed = [(b"content-type", content_type.encode("latin-1")), *headers, _PRIVATE]
+        render_hole = self.render_hole
+
+        async def write(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
+            req = Request(scope, receive, raw_path, params, None, ctx)
+            res = Response().bind(req)
+            render = render_hole(req, res)
+            pieces = [static[0]]
+            for hole, after in zip(holes, static[1:], strict=True):
+                pieces += [render(hole).encode("utf-8"), after]
+            body = b"".join(pieces)
+            out = [*fixed, (b"content-length", str(len(body)).encode())]
+            await send({"type": "http.response.start", "status": 200, "headers": out})
+            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+        return write
 
     async def finish(self, req: Request, res: Response) -> None:
         nonce = res.get(HOLES_HEADER)
@@ -277,15 +305,8 @@ class HoleFinish:
         res.remove("etag").remove("cdn-cache-control").remove("age")
         res.set("cache-control", "private, no-store")
         parts = split_shell(res.body.decode("utf-8"), nonce)
-        if len(parts) == 1:
-            return
-        render = self.render_hole(req, res)
-        if req.headers.get(NAV_HEADER) is not None:
-            res.body = "".join(fill_holes(parts, render)).encode("utf-8")
-            return
-        res.body_stream = _holes_stream(parts, render)
+        if len(parts) > 1:
+            res.body = "".join(fill_holes(parts, self.render_hole(req, res))).encode("utf-8")
 
 
-async def _holes_stream(parts: list[str], render: Callable[[str], str]) -> AsyncIterator[bytes]:
-    yield parts[0].encode("utf-8")
-    yield "".join(fill_holes(parts, render)[1:]).encode("utf-8")
+_PRIVATE = (b"cache-control", b"private, no-store")
