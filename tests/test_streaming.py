@@ -82,7 +82,8 @@ def test_holes_are_numbered_recorded_and_marked_in_cached_renders():
     template = e.get_template("l.html")
     first, second = ext.hole_ids["l.html"]
     assert ext.holes[first].source == "{{ auth }}" and ext.holes[first].line == 1
-    assert template.render(auth="me", req="r") == "amebrc"  # per request: in place
+    in_place = template.render(auth="me", req="r")  # per request: in place, marked
+    assert in_place == f"a<!--nx-hole:{first}-->me<!--/nx-hole:{first}-->b<!--nx-hole:{second}-->r<!--/nx-hole:{second}-->c"
     marks = HoleMarks()
     shell = template.render(__nx_holes=marks)
     assert "me" not in shell and marks.used
@@ -91,6 +92,20 @@ def test_holes_are_numbered_recorded_and_marked_in_cached_renders():
     assert parts == ["a", first, "b", second, "c"]
     assert "".join(fill_holes(parts, lambda hid: hid[:2])) == f"a{first[:2]}b{second[:2]}c"
     assert without_holes("x{% dynamic %}{{ auth }}{% fallback %}F{% enddynamic %}y") == "xFy"
+
+
+def test_a_layout_with_holes_is_one_shell_for_cached_and_per_request_pages(site):
+    import re
+
+    site.cookies.set("who", "ada")
+    marker = re.compile(r"<!--nx:([0-9a-f]{8}:[0-9a-f]{8})-->")
+    cached = marker.search(site.get("/").text).group(1)
+    dynamic = marker.search(site.get("/slow/fast").text).group(1)
+    site.cookies.clear()
+    assert cached == dynamic == marker.search(site.get("/links").text).group(1)
+    # so client navigation between them gets a partial answer, the layout (and its hole) kept
+    partial = site.get("/slow/fast", headers={"x-nexpress-nav": cached})
+    assert partial.headers["x-nexpress-partial"] == cached.split(":")[0] and "<nav>" not in partial.text
 
 
 def test_a_forged_hole_marker_without_the_nonce_is_left_as_text():

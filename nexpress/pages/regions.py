@@ -36,7 +36,7 @@ import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
 
-from .streaming import HOLES_KEY, REGIONS_KEY
+from .streaming import HOLES_KEY, REGIONS_KEY, inline_hole
 
 __all__ = [
     "HOLE_NAMES",
@@ -177,6 +177,8 @@ class RegionsExtension(Extension):
 
     def _dynamic(self, context: Any, hid: str, fallback: str, caller: Callable[[], str]) -> str:
         marks = context.get(HOLES_KEY)
-        if marks is None or not hid:  # rendered for this request: the hole is part of the page
+        if not hid:  # a template without a name: no shell to keep
             return caller()
+        if marks is None:  # rendered for this request: the hole is part of the page
+            return inline_hole(hid, caller())
         return marks.mark(hid, fallback)

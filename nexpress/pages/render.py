@@ -37,6 +37,7 @@ from .streaming import (
     HoleMarks,
     Regions,
     resolve_all,
+    shell_text,
     split_tail,
     start_values,
     stream_regions,
@@ -540,7 +541,8 @@ class PageEndpoint(Endpoint):
                 body = template.render({**template.globals, **context, **layout_data[index], "children": Markup(body)})
                 continue
             prefix, _, suffix = html.partition(SLOT)
-            body = prefix + open_marker(layout.id, shell_hash(prefix, suffix)) + body + close_marker(layout.id) + suffix
+            shell = shell_hash(shell_text(prefix), shell_text(suffix))  # holes: the same for everyone
+            body = prefix + open_marker(layout.id, shell) + body + close_marker(layout.id) + suffix
         return body
 
     async def with_head(

@@ -316,7 +316,7 @@ class FileRoutes:
                 static_params=getattr(module, "static_params", None),
                 source=source,
                 shared=not guarded,  # behind sign-in: no CDN may keep it
-                finish=HoleFinish(CACHED_FINISH, page.hole_renderer) if page.hole_ids else CACHED_FINISH,
+                finish=HoleFinish(CACHED_FINISH, page.hole_renderer, fast=not self._holes_set_cookies(holes)) if page.hole_ids else CACHED_FINISH,
             )
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
         if guarded:
@@ -401,6 +401,12 @@ class FileRoutes:
                     f" {', '.join(sorted(HOLE_NAMES))} and the template globals, not the page's data."
                     " Compute it in the hole from req/auth, or render the page per request (dynamic = True)."
                 )
+
+    def _holes_set_cookies(self, holes: list[Any]) -> bool:
+        """Does a hole call ``csrf()``/``action()`` (which may set the CSRF cookie)?"""
+        from jinja2 import meta as jinja_meta
+
+        return any(jinja_meta.find_undeclared_variables(self.env.parse(h.source)) & _SECRET_HELPERS for h in holes)
 
     def _static_html(self, name: str) -> str | None:
         """A template that reads nothing per request (loading.html), rendered once."""

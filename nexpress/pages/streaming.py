@@ -226,6 +226,23 @@ class HoleMarks:
         return Markup(f"<!--nx-hole:{self.nonce}:{hole}-->") + fallback + Markup(f"<!--/nx-hole:{self.nonce}-->")
 
 
+_MARKED_HOLE = re.compile(r"<!--nx-hole:(?:[0-9a-f]{16}:)?([0-9a-f]{10})-->.*?<!--/nx-hole:[0-9a-f]+-->", re.S)
+
+
+def inline_hole(hole: str, content: str) -> Markup:
+    """A hole rendered in place (a page rendered per request), marked so that the
+    layout around it hashes as the cached pages' shell does (:func:`shell_text`)."""
+    return Markup(f"<!--nx-hole:{hole}-->") + content + Markup(f"<!--/nx-hole:{hole}-->")
+
+
+def shell_text(html: str) -> str:
+    """A layout's output with each hole reduced to its id: what its shell hash is
+    computed from (nexpress.pages.navigation), the same whoever the holes were
+    rendered for and whatever nonce the cached copy has, so client navigation between
+    pages that share the layout keeps it."""
+    return _MARKED_HOLE.sub(r"\1", html) if "<!--nx-hole:" in html else html
+
+
 def split_shell(body: str, nonce: str) -> list[str]:
     """A shell cut at its holes: ``[text, hole id, text, hole id, ..., text]``
     (the fallbacks dropped)."""
@@ -260,9 +277,11 @@ class HoleFinish:
     data), so the filled page goes out in one write; a memory-cache hit on a route
     without middleware is answered by :meth:`personal_writer` without a Response."""
 
-    def __init__(self, base: PageFinish, render_hole: Callable[[Request, Response], Callable[[str], str]]) -> None:
+    def __init__(self, base: PageFinish, render_hole: Callable[[Request, Response], Callable[[str], str]], fast: bool = True) -> None:
         self.base = base
         self.render_hole = render_hole
+        self.fast = fast
+        """False when a hole calls ``csrf()``/``action()``: its cookie needs a Response."""
         self.headers = base.headers
         self.general_path_header = base.general_path_header
 
@@ -272,7 +291,7 @@ class HoleFinish:
     def personal_writer(self, entry: Any, headers: list[tuple[bytes, bytes]], ctx: Any) -> Any:
         """The fast path's writer for an entry whose only per-visitor parts are holes."""
         nonce = next((value for name, value in entry.headers if name == HOLES_HEADER), None)
-        if nonce is None or self.base.personal(entry.body):
+        if nonce is None or not self.fast or self.base.personal(entry.body):
             return None
         parts = split_shell(entry.body.decode("utf-8"), nonce)
         static = [part.encode("utf-8") for part in parts[::2]]
