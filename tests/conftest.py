@@ -126,3 +126,15 @@ def serve(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     yield run
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def stream_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The streaming tests' app (tests/streaming_apps.py) under ``nexpress start``, per module."""
+    from streaming_apps import streaming_app
+
+    running = start_server(streaming_app(tmp_path_factory.mktemp("stream-server")), "server:app")
+    try:
+        yield running
+    finally:
+        running.stop()

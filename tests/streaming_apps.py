@@ -100,3 +100,4 @@ FILES = {
 def streaming_app(root: Path) -> Path:
     """Write the app under ``root``; returns ``root``."""
     return write_files(root, FILES)
+

@@ -4,32 +4,19 @@ JavaScript off."""
 
 from __future__ import annotations
 
-import pytest
-from conftest import start_server
-from streaming_apps import streaming_app
 from test_browser import browser  # noqa: F401  (the shared chromium fixture)
 
 TIMEOUT_MS = 10_000
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = streaming_app(tmp_path_factory.mktemp("stream-browser"))
-    running = start_server(root, "server:app")
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
-def new_context(browser, server, **options):  # noqa: F811
-    ctx = browser.new_context(base_url=server.url, **options)
+def new_context(browser, stream_server, **options):  # noqa: F811
+    ctx = browser.new_context(base_url=stream_server.url, **options)
     ctx.set_default_timeout(TIMEOUT_MS)
     return ctx
 
 
-def test_the_fallback_is_visible_first_then_replaced(browser, server):  # noqa: F811
-    ctx = new_context(browser, server)
+def test_the_fallback_is_visible_first_then_replaced(browser, stream_server):  # noqa: F811
+    ctx = new_context(browser, stream_server)
     try:
         page = ctx.new_page()
         page.goto("/regions?a=1.2&b=0.2", wait_until="commit")
@@ -43,8 +30,8 @@ def test_the_fallback_is_visible_first_then_replaced(browser, server):  # noqa: 
         ctx.close()
 
 
-def test_client_navigation_shows_loading_html_at_once(browser, server):  # noqa: F811
-    ctx = new_context(browser, server)
+def test_client_navigation_shows_loading_html_at_once(browser, stream_server):  # noqa: F811
+    ctx = new_context(browser, stream_server)
     try:
         page = ctx.new_page()
         with page.expect_response("**/_nexpress/loading.json"):
@@ -61,8 +48,8 @@ def test_client_navigation_shows_loading_html_at_once(browser, server):  # noqa:
         ctx.close()
 
 
-def test_with_javascript_off_the_page_ends_complete(browser, server):  # noqa: F811
-    ctx = new_context(browser, server, java_script_enabled=False)
+def test_with_javascript_off_the_page_ends_complete(browser, stream_server):  # noqa: F811
+    ctx = new_context(browser, stream_server, java_script_enabled=False)
     try:
         page = ctx.new_page()
         page.goto("/regions?a=0.3&b=0.1")

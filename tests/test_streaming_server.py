@@ -7,21 +7,8 @@ from __future__ import annotations
 import socket
 import time
 
-import pytest
-from conftest import start_server
 from helpers import parse_raw_reply
-from streaming_apps import streaming_app
 from test_streaming import element_ids
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = streaming_app(tmp_path_factory.mktemp("stream-server"))
-    running = start_server(root, "server:app")
-    try:
-        yield running
-    finally:
-        running.stop()
 
 
 def timed_get(port: int, target: str, user_agent: str = "Mozilla/5.0 test", extra: str = "") -> tuple[list[tuple[float, bytes]], bytes]:
@@ -46,8 +33,8 @@ def arrival(pieces: list[tuple[float, bytes]], marker: bytes) -> float:
     raise AssertionError(f"{marker!r} never arrived")
 
 
-def test_first_bytes_come_long_before_a_slow_region_and_two_regions_take_one_wait(server):
-    pieces, raw = timed_get(server.port, "/regions?a=1&b=1")
+def test_first_bytes_come_long_before_a_slow_region_and_two_regions_take_one_wait(stream_server):
+    pieces, raw = timed_get(stream_server.port, "/regions?a=1&b=1")
     reply = parse_raw_reply(raw)
     assert reply.status == 200 and reply.header("content-length") is None
     first = arrival(pieces, b"loading b")
@@ -58,8 +45,8 @@ def test_first_bytes_come_long_before_a_slow_region_and_two_regions_take_one_wai
     assert reply.body.rstrip().endswith(b"</html>")
 
 
-def test_an_erroring_region_leaves_the_rest_and_the_document_is_complete(server):
-    _, raw = timed_get(server.port, "/regions?a=0.2&b=0.1&fail=error")
+def test_an_erroring_region_leaves_the_rest_and_the_document_is_complete(stream_server):
+    _, raw = timed_get(stream_server.port, "/regions?a=0.2&b=0.1&fail=error")
     body = parse_raw_reply(raw).body.decode()
     assert '<p class="err">Failed: Internal Server Error</p>' in body
     ids = element_ids(body)
@@ -67,26 +54,26 @@ def test_an_erroring_region_leaves_the_rest_and_the_document_is_complete(server)
     assert body.rstrip().endswith("</html>")
 
 
-def test_without_javascript_every_region_is_in_the_final_html(server):
-    _, raw = timed_get(server.port, "/regions?a=0.3&b=0.1")
+def test_without_javascript_every_region_is_in_the_final_html(stream_server):
+    _, raw = timed_get(stream_server.port, "/regions?a=0.3&b=0.1")
     body = parse_raw_reply(raw).body.decode()
     assert element_ids(body).count("a") == 1 and element_ids(body).count("b") == 1
     assert "<noscript><style>nx-f{display:none}</style></noscript>" in body  # the fallbacks hidden
     # a crawler gets every region in place, in document order
-    _, raw = timed_get(server.port, "/regions?a=0.3&b=0.1", user_agent="Mozilla/5.0 (compatible; bingbot/2.0)")
+    _, raw = timed_get(stream_server.port, "/regions?a=0.3&b=0.1", user_agent="Mozilla/5.0 (compatible; bingbot/2.0)")
     assert element_ids(parse_raw_reply(raw).body.decode()) == ["before", "a", "middle", "b", "after"]
 
 
-def test_a_slow_page_flushes_its_loading_html_first(server):
-    pieces, raw = timed_get(server.port, "/slow?s=1")
+def test_a_slow_page_flushes_its_loading_html_first(stream_server):
+    pieces, raw = timed_get(stream_server.port, "/slow?s=1")
     assert arrival(pieces, b'<p class="loading">') < 0.5
     assert arrival(pieces, b"slow page ready") > 0.9
     assert parse_raw_reply(raw).status == 200
 
 
-def test_ppr_over_the_wire(server):
+def test_ppr_over_the_wire(stream_server):
     for who in ("ada", "grace"):
-        _, raw = timed_get(server.port, "/links", extra=f"Cookie: who={who}\r\n")
+        _, raw = timed_get(stream_server.port, "/links", extra=f"Cookie: who={who}\r\n")
         reply = parse_raw_reply(raw)
         assert reply.cache in ("HIT", "MISS") and reply.header("cache-control") == "private, no-store"
         assert f"User {who}".encode() in reply.body
