@@ -380,9 +380,12 @@ class PageEndpoint(Endpoint):
         if self.checks_params:
             await self.check_params(req)
         context = self.context(req, res, extra)
-        data = await self.page_data(req)
-        if isinstance(data, Response):  # return redirect(...)
-            return data
+        data_call = self.data_call  # page.py's data(req), inline: the hot path (see page_data)
+        data = {} if data_call is None else await data_call(req)
+        if data.__class__ is not dict:
+            data = _data_result(data, self.source)
+            if isinstance(data, Response):  # return redirect(...)
+                return data
         document = await self.document(req, context, data)
         if document.__class__ is str and len(document) > STREAM_THRESHOLD:  # type: ignore[arg-type]
             res.stream(_chunks(document), media_type="html")  # type: ignore[arg-type]
