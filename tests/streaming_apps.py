@@ -93,6 +93,21 @@ FILES = {
             return {"msg": "fast"}
     """,
     "app/slow/fast/page.html": '<h1 id="fast">{{ msg }}</h1>',
+    "app/cached-defer/page.py": """
+        import asyncio
+
+        revalidate = 60
+
+
+        async def later():
+            await asyncio.sleep(0.05)
+            return "resolved once"
+
+
+        async def data(req):
+            return {"value": later()}
+    """,
+    "app/cached-defer/page.html": '{% defer value %}<p id="value">{{ value }}</p>{% fallback %}<p>wait</p>{% enddefer %}',
     "app/links/page.html": '<p><a id="to-slow" href="/slow?s=1.5" data-prefetch="false">slow</a></p>',
 }
 

@@ -273,6 +273,22 @@ def test_fast_data_never_shows_loading(site):
     assert '<h1 id="fast">fast</h1>' in r.text and "Loading the slow page" not in r.text and "$nx" not in r.text
 
 
+def test_a_cached_page_waits_for_its_deferred_values_once(site):
+    first = site.get("/cached-defer")
+    again = site.get("/cached-defer")
+    assert first.headers["x-nexpress-cache"] == "MISS" and again.headers["x-nexpress-cache"] == "HIT"
+    assert '<p id="value">resolved once</p>' in again.text and "nx-r:" not in again.text
+
+
+def test_under_dev_the_route_header_goes_with_the_first_flush(tmp_path):
+    client = client_for(App(root=streaming_app(tmp_path), debug=True))
+    with client.stream("GET", "/regions?a=0.2&b=0") as r:
+        assert r.headers["x-nexpress-route"]  # the headers are sent before any region
+        first = next(chunk for chunk in r.iter_bytes() if chunk).decode()
+    assert "loading a" in first and "A=alpha" not in first
+    assert "Guest" in client.get("/").text  # holes under dev (templates reloaded)
+
+
 def test_the_loading_manifest_lists_loading_html_for_client_navigation(site):
     page = site.get("/links")
     assert '<meta name="nexpress-loading" content="/_nexpress/loading.json">' in page.text
