@@ -73,6 +73,21 @@ FILES = {
         {% defer b %}<p id="b">B={{ b }}</p>{% fallback %}<p class="skel">loading b</p>{% enddefer %}
         <p id="after">after</p>
     """,
+    "app/deep/layout.py": """
+        import asyncio
+
+
+        async def note():
+            await asyncio.sleep(0.05)
+            return "from the layout"
+
+
+        async def data(req):
+            return {"note": note()}
+    """,
+    "app/deep/layout.html": '<section>{{ children }}{% defer note %}<p id="note">{{ note }}</p>{% fallback %}<p>…</p>{% enddefer %}</section>',
+    "app/deep/page.py": "dynamic = True\n",
+    "app/deep/page.html": '<p id="deep">deep page</p>',
     "app/slow/loading.html": '<p class="loading">Loading the slow page…</p>',
     "app/slow/page.py": """
         import asyncio

@@ -289,6 +289,13 @@ def test_under_dev_the_route_header_goes_with_the_first_flush(tmp_path):
     assert "Guest" in client.get("/").text  # holes under dev (templates reloaded)
 
 
+def test_a_layouts_data_may_defer_too(site):
+    streamed = site.get("/deep")
+    assert '<p id="note">from the layout</p>' in streamed.text and "$nx(" in streamed.text
+    crawled = site.get("/deep", headers={"user-agent": "Googlebot/2.1"})
+    assert element_ids(crawled.text)[-2:] == ["deep", "note"] and "$nx(" not in crawled.text
+
+
 def test_the_loading_manifest_lists_loading_html_for_client_navigation(site):
     page = site.get("/links")
     assert '<meta name="nexpress-loading" content="/_nexpress/loading.json">' in page.text

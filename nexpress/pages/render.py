@@ -428,6 +428,10 @@ class PageEndpoint(Endpoint):
             if isinstance(found, Response):
                 return found
             layout_data = found
+            if self.streams:  # a layout's data() may return awaitables for its {% defer %}s
+                streaming = REGIONS_KEY in context
+                for index, values in layout_data.items():
+                    layout_data[index] = start_values(values) if streaming else await resolve_all(values)
             document = self.wrap(body, context, layout_data)
         if not self.head_in_prefix:
             document = await self.with_head(req, document, data, layout_data, page=own_body)
