@@ -77,13 +77,8 @@ FILES = {
         import asyncio
 
 
-        async def note():
-            await asyncio.sleep(0.05)
-            return "from the layout"
-
-
         async def data(req):
-            return {"note": note()}
+            return {"note": asyncio.sleep(0.05, result="from the layout")}
     """,
     "app/deep/layout.html": '<section>{{ children }}{% defer note %}<p id="note">{{ note }}</p>{% fallback %}<p>…</p>{% enddefer %}</section>',
     "app/deep/page.py": "dynamic = True\n",
@@ -114,13 +109,8 @@ FILES = {
         revalidate = 60
 
 
-        async def later():
-            await asyncio.sleep(0.05)
-            return "resolved once"
-
-
         async def data(req):
-            return {"value": later()}
+            return {"value": asyncio.sleep(0.05, result="resolved once")}
     """,
     "app/cached-defer/page.html": '{% defer value %}<p id="value">{{ value }}</p>{% fallback %}<p>wait</p>{% enddefer %}',
     "app/links/page.html": '<p><a id="to-slow" href="/slow?s=1.5" data-prefetch="false">slow</a></p>',
