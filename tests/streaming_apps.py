@@ -93,6 +93,10 @@ FILES = {
         async def data(req):
             await asyncio.sleep(float(req.query.get("s", "0.6")))
             return {"msg": "slow page ready"}
+
+
+        async def metadata(req, data):
+            return {"title": "Slow </script> " + data["msg"]}
     """,
     "app/slow/page.html": '<h1 id="slow">{{ msg }}</h1><p><a id="home" href="/">home</a></p>',
     "app/slow/fast/page.py": """

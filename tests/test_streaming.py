@@ -266,6 +266,8 @@ def test_loading_html_is_flushed_while_data_is_slow(site):
         chunks = [c.decode() for c in r.iter_bytes() if c]
     assert '<p class="loading">' in chunks[0] and "slow page ready" not in chunks[0] and "<nav>" in chunks[0]
     assert "slow page ready" in "".join(chunks[1:])
+    # its metadata() title follows with it (escaped for the script it is in)
+    assert '<script>document.title="Slow \\u003c/script\\u003e slow page ready"</script>' in chunks[1]
 
 
 def test_fast_data_never_shows_loading(site):

@@ -41,6 +41,7 @@ from .streaming import (
     split_tail,
     start_values,
     stream_regions,
+    title_script,
     waits_for_all,
 )
 
@@ -488,7 +489,10 @@ class PageEndpoint(Endpoint):
             if isinstance(data, Response):
                 return data
             body = await self.body(req, context, start_values(data))
-            return body if isinstance(body, Response) else Markup(body)
+            if isinstance(body, Response):
+                return body
+            title = await self.page_title(req, data)
+            return Markup(body) + Markup(title_script(title) if title is not None else "")
 
         placeholder = regions.defer(page(), Markup(self.loading or ""), _same)
         document = await self.document(req, context, {}, body=str(placeholder))  # str: Markup would escape the layouts
@@ -498,6 +502,18 @@ class PageEndpoint(Endpoint):
         first, tail = split_tail(document)
         res.stream(stream_regions(first, tail, regions, self.failure_for(req)), media_type="html")
         return None
+
+    async def page_title(self, req: Request, data: dict[str, Any]) -> str | None:
+        """The title a page's ``metadata()`` gives once its data is there (the first
+        flush of a slow page had the layouts' title); None for static metadata."""
+        value, call_it = self.metadata[-1]
+        if call_it is None:
+            return None
+        found = await _metadata(value, call_it, req, data)
+        if isinstance(found, Response):
+            return None
+        chain = [{} if callable(value) else dict(value or {}) for value, _ in self.metadata[:-1]]
+        return meta.merge([*chain, found]).get("title")
 
     def failure_for(self, req: Request) -> Callable[[BaseException], str]:
         """What a failed region shows: the nearest error.html / not-found.html."""

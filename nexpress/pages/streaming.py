@@ -57,6 +57,7 @@ __all__ = [
     "is_bot",
     "region_chunk",
     "stream_regions",
+    "title_script",
     "waits_for_all",
 ]
 
@@ -137,6 +138,11 @@ def client_redirect(location: str) -> str:
         f'<meta http-equiv="refresh" content="0;url={escape(location)}">'
         f"<script>location.replace({_script_string(location)})</script>"
     )
+
+
+def title_script(title: str) -> str:
+    """The page's own title once a slow page arrives (its first flush had the layouts')."""
+    return f"<script>document.title={_script_string(str(title))}</script>"
 
 
 Failure = Callable[[BaseException], str]
