@@ -408,13 +408,12 @@ class MemoryHitInvoker:
 
     def prepared(self, raw_path: str, key: str, entry: Entry) -> _Prepared:
         finish = self.endpoint.finish
+        state = b"PRERENDER" if entry.prerendered else b"HIT"
         if finish is not None and finish.personal(entry.body):
             # adapted per visitor: the general path, or the finish's own writer
-            state = b"PRERENDER" if entry.prerendered else b"HIT"
             headers = [(HEADER, state), *self.extra]
             found = _Prepared(key, entry, None, None, finish.personal_writer(entry, headers, self.endpoint.app.context))
         else:
-            state = b"PRERENDER" if entry.prerendered else b"HIT"
             common = [_encoded(k, v) for k, v in validators(entry, False, self.endpoint.shared)]
             common += [(HEADER, state), *self.extra]
             full = [_encoded(k, v) for k, v in entry.headers]

@@ -7,6 +7,11 @@ nothing but ``children`` pre-rendered into two strings (all of them joined into 
 frame), static metadata turned into ``<head>`` tags once, whether ``data()`` is a
 coroutine function. Per request a page builds one context dict and renders its
 template into it.
+
+A page with a ``loading.html`` above it, a ``{% defer %}`` or a ``{% dynamic %}`` in
+its templates (``PageEndpoint.streams``, decided at discovery) renders through
+:meth:`PageEndpoint.render_streamed` instead (nexpress.pages.streaming); the others
+never look at it.
 """
 
 from __future__ import annotations
