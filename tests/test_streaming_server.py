@@ -78,3 +78,19 @@ def test_ppr_over_the_wire(stream_server):
         assert reply.cache in ("HIT", "MISS") and reply.header("cache-control") == "private, no-store"
         assert f"User {who}".encode() in reply.body
     assert reply.cache == "HIT"
+
+
+def test_under_nexpress_dev_too(tmp_path):
+    from conftest import start_server
+    from streaming_apps import streaming_app
+
+    dev = start_server(streaming_app(tmp_path), "server:app", cli="dev")
+    try:
+        pieces, raw = timed_get(dev.port, "/regions?a=0.5&b=0")
+        assert arrival(pieces, b"loading a") < arrival(pieces, b"A=alpha")
+        reply = parse_raw_reply(raw)
+        assert reply.header("x-nexpress-route") and b"B=beta" in reply.body
+        _, raw = timed_get(dev.port, "/links", extra="Cookie: who=dev\r\n")
+        assert b"User dev" in parse_raw_reply(raw).body
+    finally:
+        dev.stop()
