@@ -527,9 +527,14 @@ class PageEndpoint(Endpoint):
             return _no_error_page
         return functools.partial(failure, req)
 
-    def hole_renderer(self, req: Request, res: Response) -> Callable[[str], str]:
-        """Renders this page's holes for one request (nexpress.pages.streaming.HoleFinish)."""
-        context = self.context(req, res, None)
+    def hole_renderer(self, req: Request, res: Response | None) -> Callable[[str], str]:
+        """Renders this page's holes for one request (nexpress.pages.streaming.HoleFinish).
+        ``res`` None (the memory-cache fast path, for holes that call neither ``csrf()``
+        nor ``action()``): the holes get what they may read without the helpers."""
+        if res is not None:
+            context = self.context(req, res, None)
+        else:
+            context = {"req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth}
         holes = self.hole_ids
         compiled = self.compiled_holes
 
@@ -540,6 +545,7 @@ class PageEndpoint(Endpoint):
             found = compiled.get(hid)
             if found is None or found.template is not template:  # dev: the template changed
                 found = compiled[hid] = CompiledTemplate(template)
+                found.globals.update(ACTION_DEFAULTS)  # what a hole's context starts from
             return found.render({**found.globals, **context})
 
         return render

@@ -283,7 +283,7 @@ class HoleFinish:
     data), so the filled page goes out in one write; a memory-cache hit on a route
     without middleware is answered by :meth:`personal_writer` without a Response."""
 
-    def __init__(self, base: PageFinish, render_hole: Callable[[Request, Response], Callable[[str], str]], fast: bool = True) -> None:
+    def __init__(self, base: PageFinish, render_hole: Callable[[Request, Response | None], Callable[[str], str]], fast: bool = True) -> None:
         self.base = base
         self.render_hole = render_hole
         self.fast = fast
@@ -307,9 +307,7 @@ class HoleFinish:
         render_hole = self.render_hole
 
         async def write(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-            req = Request(scope, receive, raw_path, params, None, ctx)
-            res = Response().bind(req)
-            render = render_hole(req, res)
+            render = render_hole(Request(scope, receive, raw_path, params, None, ctx), None)
             pieces = [static[0]]
             for hole, after in zip(holes, static[1:], strict=True):
                 pieces += [render(hole).encode("utf-8"), after]
