@@ -407,7 +407,7 @@ def test_a_hole_reading_page_data_is_refused_at_start_up(tmp_path):
         App(root=tmp_path).compile()
 
 
-def test_explain_and_routes_show_the_holes(tmp_path, monkeypatch):
+def test_explain_routes_and_build_with_holes(tmp_path, monkeypatch):
     import sys
 
     from click.testing import CliRunner
@@ -424,3 +424,13 @@ def test_explain_and_routes_show_the_holes(tmp_path, monkeypatch):
     assert "Cache-Control: private" in out.output
     routes = runner.invoke(main, ["routes", "server:app", "/"], catch_exceptions=False)
     assert "hole        app/layout.html:3" in routes.output, routes.output
+    # nexpress build keeps the shell's nonce: a prerendered shell gets its holes filled
+    built = runner.invoke(main, ["build", "server:app"], catch_exceptions=False)
+    assert built.exit_code == 0, built.output
+    import server
+
+    monkeypatch.setitem(sys.modules, "server", server)  # dropped again after the test
+    client = client_for(server.app, build=True)
+    client.cookies.set("who", "zed")
+    r = client.get("/")
+    assert r.headers["x-nexpress-cache"] == "PRERENDER" and "User zed" in r.text and "nx-hole" not in r.text
