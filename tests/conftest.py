@@ -128,8 +128,9 @@ DOCS_BASE = "/nexpress-docs"  # the docs site's export is served below a path, a
 def docs_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The docs site (site/) as `nexpress export --base-path /nexpress-docs` writes it,
     into <root>/nexpress-docs/ (a static server over <root> serves it below that path);
-    built once per test process (tests/test_docs_site.py, the browser tests)."""
+    built once per test process (tests/site/test_docs_site.py, the browser tests)."""
     import asyncio
+    import concurrent.futures
     import importlib.util
 
     from nexpress.build import export
@@ -140,5 +141,17 @@ def docs_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path_factory.mktemp("docs-host") / DOCS_BASE.strip("/")
-    asyncio.run(export(module.app, str(out), base_path=DOCS_BASE))
+    # a thread of its own: Playwright's sync API may already run an event loop here
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, export(module.app, str(out), base_path=DOCS_BASE)).result()
     return out
+@pytest.fixture(scope="module")
+def stream_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The streaming tests' app (tests/streaming_apps.py) under ``nexpress start``, per module."""
+    from streaming_apps import streaming_app
+
+    running = start_server(streaming_app(tmp_path_factory.mktemp("stream-server")), "server:app")
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -53,7 +53,9 @@ __all__ = [
 ]
 
 HEADER = b"x-nexpress-cache"
-_KEEP_HEADERS = ("content-type",)
+_KEEP_HEADERS = ("content-type", "x-nexpress-holes")
+"""What an entry keeps of the render's headers: its type, and the nonce of the holes a
+page's shell has (nexpress.pages.streaming; its finish removes it before sending)."""
 _IF_NONE_MATCH = b"if-none-match"
 
 STATIC_S_MAXAGE = 300
@@ -239,7 +241,16 @@ class ResponseFinish(Protocol):
         """True when ``finish`` must adapt this cached body to each visitor."""
         ...
 
+    def personal_writer(self, entry: Entry, headers: list[tuple[bytes, bytes]], ctx: RequestContext) -> PersonalWriter | None:
+        """For a ``personal`` entry the fast path may still answer: a writer that
+        adapts it to the request and writes it with ``headers`` (None: the general path)."""
+        ...
+
     async def finish(self, req: Request, res: Response) -> None: ...
+
+
+PersonalWriter = Callable[[dict, Callable, Callable, str, dict], Awaitable[None]]
+"""``(scope, receive, send, raw_path, params)``: answers one request from a cached entry."""
 
 
 class _NotCacheable(Exception):
@@ -345,13 +356,22 @@ class _Prepared:
     """The pre-encoded headers of one entry under its cache ``key``: for its 200 and
     for a 304 (None: its body is adapted per visitor, so it takes the general path)."""
 
-    __slots__ = ("age", "entry", "full", "key", "not_modified", "with_age")
+    __slots__ = ("age", "entry", "full", "key", "not_modified", "with_age", "writer")
 
-    def __init__(self, key: str, entry: Entry, full: list[tuple[bytes, bytes]] | None, not_modified: list[tuple[bytes, bytes]] | None) -> None:
+    def __init__(
+        self,
+        key: str,
+        entry: Entry,
+        full: list[tuple[bytes, bytes]] | None,
+        not_modified: list[tuple[bytes, bytes]] | None,
+        writer: PersonalWriter | None = None,
+    ) -> None:
         self.key = key
         self.entry = entry
         self.full = full
         self.not_modified = not_modified
+        self.writer = writer
+        """A personal entry the fast path still answers (a page's per-visitor holes)."""
         self.age = 0  # the Age the headers below carry (ISR): rebuilt once a second, not per request
         self.with_age = full
 
@@ -388,10 +408,12 @@ class MemoryHitInvoker:
 
     def prepared(self, raw_path: str, key: str, entry: Entry) -> _Prepared:
         finish = self.endpoint.finish
+        state = b"PRERENDER" if entry.prerendered else b"HIT"
         if finish is not None and finish.personal(entry.body):
-            found = _Prepared(key, entry, None, None)  # adapted per visitor: the general path
+            # adapted per visitor: the general path, or the finish's own writer
+            headers = [(HEADER, state), *self.extra]
+            found = _Prepared(key, entry, None, None, finish.personal_writer(entry, headers, self.endpoint.app.context))
         else:
-            state = b"PRERENDER" if entry.prerendered else b"HIT"
             common = [_encoded(k, v) for k, v in validators(entry, False, self.endpoint.shared)]
             common += [(HEADER, state), *self.extra]
             full = [_encoded(k, v) for k, v in entry.headers]
@@ -415,6 +437,12 @@ class MemoryHitInvoker:
                     # inline on purpose: this is the cached page's whole request path
                     if prepared is None or prepared.entry is not entry:
                         prepared = self.prepared(raw_path, key, entry)
+                    if prepared.writer is not None:
+                        general = self.general_header
+                        for name, _ in scope["headers"]:
+                            if name == general:
+                                return await self.general(scope, receive, send, raw_path, params)
+                        return await prepared.writer(scope, receive, send, raw_path, params)
                     if prepared.full is not None:
                         status, headers = entry.status, prepared.full
                         general = self.general_header

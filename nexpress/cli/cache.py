@@ -325,6 +325,10 @@ def print_explanation(info: dict[str, Any]) -> None:
         line("mode", "dynamic: rendered for every request, never cached")
     for index, item in enumerate(info["reasons"]):
         line("why" if index == 0 else "", f"{item['reason']}  ({_where(item)})")
+    for index, item in enumerate(info.get("holes", [])):
+        line("holes" if index == 0 else "", f"{item['reason']}  ({_where(item)})")
+    if info.get("holes"):
+        line("", "the shell is cached with each hole's fallback; the answer is Cache-Control: private")
     if info["key"] is None:
         return
     now = time.time()

@@ -118,6 +118,7 @@ def _explain(app: Any, table: Any, url: str, as_json: bool) -> None:
             layouts=route.info.get("layouts", []),
             assets=route.info.get("assets", []),
             actions=route.info.get("actions", {}),
+            holes=route.info.get("cache", {}).get("holes", []),
         )
     for key in ("location", "file", "served_by", "detail"):
         if getattr(result, key):
@@ -174,6 +175,8 @@ def _print_explanation(url: str, info: dict[str, Any]) -> None:
         line("  assets      " + ", ".join(info["assets"]))
     for name, where in info["actions"].items():
         line(f"  action      {name}  {where}")
+    for hole in info.get("holes", []):
+        line(f"  hole        {hole['file']}:{hole['line']}  (rendered per request; the shell stays cached)")
 
 
 @click.command()

@@ -98,9 +98,31 @@
     var url = strip(a.href);
     if (url === strip(loc.href) || fresh(url)) return;
     var p = request(url, null, true).then(function (r) { return r.status === 200 && r.html ? r : null; }, function () { return null; });
+    var hit = { at: Date.now(), p: p };
     inflight.add(p);
-    p.then(function () { inflight.delete(p); });
-    prefetched.set(url, { at: Date.now(), p: p });
+    p.then(function () { inflight.delete(p); hit.done = true; });
+    prefetched.set(url, hit);
+  }
+
+  // --- loading.html at once while a page is fetched (nexpress/pages/loading.py) ----------
+  var loadingMeta = d.querySelector('meta[name="nexpress-loading"]'), loadings = null;
+  function manifest() {
+    if (!loadingMeta || loadings) return;
+    loadings = [];
+    fetch(loadingMeta.content, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (list) { loadings = list; }, function () {});
+  }
+  function showLoading(url) {
+    var path = new URL(url, loc.href).pathname, hit = prefetched.get(url);
+    if (!loadings || (hit && hit.done)) return; // an answer already here: no flash
+    for (var i = 0; i < loadings.length; i++) {
+      if (!new RegExp(loadings[i].pattern).test(path)) continue;
+      var range = slot(loadings[i].layout);
+      if (!range) return;
+      while (range.start.nextSibling && range.start.nextSibling !== range.end) range.start.nextSibling.remove();
+      range.end.parentNode.insertBefore(d.createRange().createContextualFragment(loadings[i].html), range.end);
+      return;
+    }
   }
 
   // --- putting a page in place ---------------------------------------------------------
@@ -162,6 +184,7 @@
   }
   function loaded() {
     observe();
+    (w.requestIdleCallback || setTimeout)(manifest);
     d.dispatchEvent(new CustomEvent("nexpress:load", { detail: { url: loc.href } }));
   }
   function focusPage() {
@@ -190,6 +213,7 @@
       return current(r) ? r : settle().then(function () { return request(clean); }); // cookies changed meanwhile
     });
     d.documentElement.setAttribute("aria-busy", "true");
+    showLoading(clean);
     return page.then(function (r) {
       if (token !== busy) return;
       if (r.status !== 200 || !r.html || new URL(r.url).origin !== loc.origin) return full(url);

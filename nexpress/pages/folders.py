@@ -50,6 +50,7 @@ class Folder:
     layout: Layout | None = None
     error: str | None = None
     not_found: str | None = None
+    loading: str | None = None  # loading.html (template name)
     middleware: list[Any] = field(default_factory=list)
 
     def chain(self) -> list[Folder]:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .forms import SLOT_PREFIX, fill_csrf_slot
 
@@ -196,6 +196,10 @@ class PageFinish:
     def personal(self, body: bytes) -> bool:
         """A cached page with a CSRF slot gets each visitor's token."""
         return SLOT_PREFIX in body
+
+    def personal_writer(self, entry: Any, headers: list[tuple[bytes, bytes]], ctx: Any) -> None:
+        """A page with CSRF slots takes the general path (its token sets a cookie)."""
+        return None
 
     async def finish(self, req: Request, res: Response) -> None:
         res.vary(NAV_HEADER)

@@ -22,7 +22,7 @@ from .reads import PER_VISITOR, reads_in
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["REQUEST_ATTRIBUTES", "TEMPLATE_VARIABLES", "ModuleFacts", "cache_info", "module_facts", "reason"]
+__all__ = ["REQUEST_ATTRIBUTES", "TEMPLATE_VARIABLES", "ModuleFacts", "cache_info", "hole_info", "module_facts", "reason"]
 
 TEMPLATE_VARIABLES = ("req", "query", "auth")
 """Template variables that differ per visitor."""
@@ -145,3 +145,9 @@ def cache_info(
             for variable, line in template_reads(env, name):
                 reasons.append(reason(f"the template reads {variable!r}", file, line))
     return {"mode": mode, "revalidate": revalidate, "reasons": reasons}
+
+
+def hole_info(holes: Sequence[Any]) -> list[dict[str, Any]]:
+    """The ``{% dynamic %}`` holes of a cached page, for ``explain`` and ``routes``:
+    each rendered per request into the cached shell (which keeps only its fallback)."""
+    return [reason("{% dynamic %} hole: rendered per request, the shell stays cached", f"app/{hole.template}", hole.line) for hole in holes]

@@ -7,10 +7,16 @@ nothing but ``children`` pre-rendered into two strings (all of them joined into 
 frame), static metadata turned into ``<head>`` tags once, whether ``data()`` is a
 coroutine function. Per request a page builds one context dict and renders its
 template into it.
+
+A page with a ``loading.html`` above it, a ``{% defer %}`` or a ``{% dynamic %}`` in
+its templates (``PageEndpoint.streams``, decided at discovery) renders through
+:meth:`PageEndpoint.render_streamed` instead (nexpress.pages.streaming); the others
+never look at it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +34,21 @@ from . import client
 from . import metadata as meta
 from .forms import EMPTY_FORM, NO_ERRORS, csrf_field
 from .navigation import PageFinish, close_marker, open_marker, shell_hash
+from .streaming import (
+    HOLES_HEADER,
+    HOLES_KEY,
+    LOADING_DELAY,
+    REGIONS_KEY,
+    HoleMarks,
+    Regions,
+    resolve_all,
+    shell_text,
+    split_tail,
+    start_values,
+    stream_regions,
+    title_script,
+    waits_for_all,
+)
 
 if TYPE_CHECKING:
     import jinja2
@@ -261,6 +282,11 @@ class PageEndpoint(Endpoint):
         assets: str = "",
         finish: PageFinish | None = None,
         per_visitor: bool = False,
+        loading: str | None = None,
+        defers: bool = False,
+        hole_ids: frozenset[str] = frozenset(),
+        hole_template: Callable[[str], jinja2.Template] | None = None,
+        failure: Callable[[Request, BaseException], str] | None = None,
     ) -> None:
         self.source = source
         # a template of this page or its layouts reads ``auth``: every render is per visitor
@@ -278,6 +304,15 @@ class PageEndpoint(Endpoint):
         self.head, self.head_in_prefix = _static_head(layouts, module, assets)
         self.tail, self.tail_in_suffix = _static_tail(layouts, client.script_tag())
         self.__qualname__ = f"page ({source})"
+        # --- streaming (nexpress.pages.streaming), decided here: other pages never look ---
+        self.loading = loading
+        """The nearest loading.html, rendered (dynamic pages: flushed while data() runs)."""
+        self.loading_delay = float(getattr(module, "loading_delay", LOADING_DELAY)) if module is not None else LOADING_DELAY
+        self.hole_ids = hole_ids
+        self.hole_template = hole_template
+        self.compiled_holes: dict[str, CompiledTemplate] = {}
+        self.failure = failure
+        self.streams = loading is not None or defers or bool(hole_ids)
         # --- decided once: what every request would otherwise work out again ---
         self.data_call = caller(getattr(module, "data", None) if module is not None else None)
         self.page_call = caller(self.page_fn)
@@ -346,24 +381,50 @@ class PageEndpoint(Endpoint):
         """The page as an HTML document (str), a Response it chose to send instead,
         or None when the document was streamed into ``res``. ``extra``: what a
         server action adds to the context (``action_result``, ``form``...)."""
+        if self.streams:  # loading.html, {% defer %} or {% dynamic %}: decided at start-up
+            return await self.render_streamed(req, res, extra)
         if self.checks_params:
             await self.check_params(req)
         context = self.context(req, res, extra)
-        data_call = self.data_call  # page.py's data(req): what call_data() returns
+        data_call = self.data_call  # page.py's data(req), inline: the hot path (see page_data)
         data = {} if data_call is None else await data_call(req)
         if data.__class__ is not dict:
             data = _data_result(data, self.source)
             if isinstance(data, Response):  # return redirect(...)
                 return data
+        document = await self.document(req, context, data)
+        if document.__class__ is str and len(document) > STREAM_THRESHOLD:  # type: ignore[arg-type]
+            res.stream(_chunks(document), media_type="html")  # type: ignore[arg-type]
+            return None
+        return document
+
+    async def page_data(self, req: Request) -> dict[str, Any] | Response:
+        """page.py's ``data(req)`` ({} without one), or the Response it returned."""
+        data_call = self.data_call
+        data = {} if data_call is None else await data_call(req)
+        return data if data.__class__ is dict else _data_result(data, self.source)
+
+    async def body(self, req: Request, context: dict[str, Any], data: dict[str, Any]) -> str | Response:
+        """The page itself (page.html or page()), without its layouts."""
         if self.page_call is not None:
             body = await self.page_call(req)
             if isinstance(body, Response):
                 return body
             if not isinstance(body, str):
                 raise TypeError(f"{self.source}: page(req) must return str (HTML) or a Response")
-        else:
-            assert self.compiled is not None
-            body = self.compiled.render({**context, **data} if data else context)
+            return body
+        assert self.compiled is not None
+        return self.compiled.render({**context, **data} if data else context)
+
+    async def document(self, req: Request, context: dict[str, Any], data: dict[str, Any], body: str | None = None) -> str | Response:
+        """The whole document: the page's body (``body``, else rendered from ``data``)
+        in its layouts, with its head and client.js."""
+        own_body = body is None  # else the page's data is not there yet: no page metadata()
+        if body is None:
+            found_body = await self.body(req, context, data)
+            if isinstance(found_body, Response):
+                return found_body
+            body = found_body
         frame = self.frame
         if frame is not None:  # every layout pre-rendered: no layout data to read
             document: str | Response = frame[0] + body + frame[1]
@@ -373,17 +434,121 @@ class PageEndpoint(Endpoint):
             if isinstance(found, Response):
                 return found
             layout_data = found
+            if self.streams:  # a layout's data() may return awaitables for its {% defer %}s
+                streaming = REGIONS_KEY in context
+                for index, values in layout_data.items():
+                    layout_data[index] = start_values(values) if streaming else await resolve_all(values)
             document = self.wrap(body, context, layout_data)
         if not self.head_in_prefix:
-            document = await self.with_head(req, document, data, layout_data)
+            document = await self.with_head(req, document, data, layout_data, page=own_body)
             if isinstance(document, Response):
                 return document
         if not self.tail_in_suffix:
             document = inject_tail(document, self.tail)
-        if len(document) > STREAM_THRESHOLD:
-            res.stream(_chunks(document), media_type="html")
-            return None
         return document
+
+    async def render_streamed(self, req: Request, res: Response, extra: dict[str, Any] | None) -> Any:
+        """A page that may stream (see nexpress.pages.streaming): in one piece for a
+        render that cannot stream (cached, navigation fetch, crawler, action answer),
+        else the layouts and fallbacks first and each region as it resolves."""
+        if self.checks_params:
+            await self.check_params(req)
+        context = self.context(req, res, extra)
+        if extra is not None or waits_for_all(req):
+            marks = None
+            if self.hole_ids and "nexpress.bare" in req.scope:  # the shell the cache stores
+                marks = context[HOLES_KEY] = HoleMarks()
+            data = await self.page_data(req)
+            if isinstance(data, Response):
+                return data
+            document = await self.document(req, context, await resolve_all(data))
+            if marks is not None and marks.used:
+                res.set(HOLES_HEADER, marks.nonce)
+            return document
+        regions = Regions()
+        context[REGIONS_KEY] = regions
+        if self.loading is not None:
+            task = asyncio.ensure_future(self.page_data(req))
+            done, _ = await asyncio.wait({task}, timeout=self.loading_delay)
+            if not done:
+                return await self.stream_loading(req, res, context, task, regions)
+            data = task.result()
+        else:
+            data = await self.page_data(req)
+        if isinstance(data, Response):
+            return data
+        document = await self.document(req, context, start_values(data))
+        if isinstance(document, Response) or not regions.pending:
+            regions.cancel()
+            return document
+        first, tail = split_tail(document)
+        res.stream(stream_regions(first, tail, regions, self.failure_for(req)), media_type="html")
+        return None
+
+    async def stream_loading(self, req: Request, res: Response, context: dict[str, Any], task: asyncio.Future[Any], regions: Regions) -> Any:
+        """``data()`` is slow: the layouts around ``loading.html`` now, the page (a
+        region of its own) when its data is there."""
+
+        async def page() -> Any:
+            data = await task
+            if isinstance(data, Response):
+                return data
+            body = await self.body(req, context, start_values(data))
+            if isinstance(body, Response):
+                return body
+            title = await self.page_title(req, data)
+            return Markup(body) + Markup(title_script(title) if title is not None else "")
+
+        placeholder = regions.defer(page(), Markup(self.loading or ""), _same)
+        document = await self.document(req, context, {}, body=str(placeholder))  # str: Markup would escape the layouts
+        if isinstance(document, Response):
+            regions.cancel()
+            return document
+        first, tail = split_tail(document)
+        res.stream(stream_regions(first, tail, regions, self.failure_for(req)), media_type="html")
+        return None
+
+    async def page_title(self, req: Request, data: dict[str, Any]) -> str | None:
+        """The title a page's ``metadata()`` gives once its data is there (the first
+        flush of a slow page had the layouts' title); None for static metadata."""
+        value, call_it = self.metadata[-1]
+        if call_it is None:
+            return None
+        found = await _metadata(value, call_it, req, data)
+        if isinstance(found, Response):
+            return None
+        chain = [{} if callable(value) else dict(value or {}) for value, _ in self.metadata[:-1]]
+        return meta.merge([*chain, found]).get("title")
+
+    def failure_for(self, req: Request) -> Callable[[BaseException], str]:
+        """What a failed region shows: the nearest error.html / not-found.html."""
+        failure = self.failure
+        if failure is None:
+            return _no_error_page
+        return functools.partial(failure, req)
+
+    def hole_renderer(self, req: Request, res: Response | None) -> Callable[[str], str]:
+        """Renders this page's holes for one request (nexpress.pages.streaming.HoleFinish).
+        ``res`` None (the memory-cache fast path, for holes that call neither ``csrf()``
+        nor ``action()``): the holes get what they may read without the helpers."""
+        if res is not None:
+            context = self.context(req, res, None)
+        else:
+            context = {"req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth}
+        holes = self.hole_ids
+        compiled = self.compiled_holes
+
+        def render(hid: str) -> str:
+            if hid not in holes or self.hole_template is None:
+                return ""
+            template = self.hole_template(hid)
+            found = compiled.get(hid)
+            if found is None or found.template is not template:  # dev: the template changed
+                found = compiled[hid] = CompiledTemplate(template)
+                found.globals.update(ACTION_DEFAULTS)  # what a hole's context starts from
+            return found.render({**found.globals, **context})
+
+        return render
 
     async def layout_data(self, req: Request) -> dict[int, dict[str, Any]] | Response:
         """``data()`` of every layout that is not pre-rendered, by position."""
@@ -410,11 +575,15 @@ class PageEndpoint(Endpoint):
                 body = template.render({**template.globals, **context, **layout_data[index], "children": Markup(body)})
                 continue
             prefix, _, suffix = html.partition(SLOT)
-            body = prefix + open_marker(layout.id, shell_hash(prefix, suffix)) + body + close_marker(layout.id) + suffix
+            shell = shell_hash(shell_text(prefix), shell_text(suffix))  # holes: the same for everyone
+            body = prefix + open_marker(layout.id, shell) + body + close_marker(layout.id) + suffix
         return body
 
-    async def with_head(self, req: Request, body: str, data: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> str | Response:
-        """The document with its metadata (and route assets) in ``<head>``."""
+    async def with_head(
+        self, req: Request, body: str, data: dict[str, Any], layout_data: dict[int, dict[str, Any]], page: bool = True
+    ) -> str | Response:
+        """The document with its metadata (and route assets) in ``<head>``;
+        ``page=False``: without the page's own metadata() (its data is not there yet)."""
         if self.head_in_prefix:
             return body
         if self.head is not None:
@@ -422,11 +591,21 @@ class PageEndpoint(Endpoint):
         chain: list[dict[str, Any]] = []
         last = len(self.layouts)
         for index, (value, call_it) in enumerate(self.metadata):
+            if index == last and not page and call_it is not None:
+                continue
             found = await _metadata(value, call_it, req, data if index == last else layout_data.get(index, {}))
             if isinstance(found, Response):
                 return found
             chain.append(found)
         return meta.inject_head(body, _join(meta.head_tags(meta.merge(chain)), self.assets))
+
+
+def _same(html: Any) -> Any:
+    return html
+
+
+def _no_error_page(exc: BaseException) -> str:
+    return '<p role="alert">This part of the page could not be shown.</p>'
 
 
 def _join(*parts: str) -> str:

@@ -10,7 +10,8 @@ route table, one precedence and one conflict check.
 | ``page.html`` / ``page.py`` | a page at the folder's URL |
 | ``route.py`` | API handlers ``GET POST PUT PATCH DELETE`` |
 | ``layout.html`` (+ ``layout.py``) | wraps every page below; outputs ``{{ children }}``; ``dynamic = True`` in ``layout.py``: every page below is dynamic |
-| ``error.html`` / ``not-found.html`` | nearest one renders errors / 404s below it |
+| ``error.html`` / ``not-found.html`` | nearest one renders errors / 404s below it (and inside a failed streamed region) |
+| ``loading.html`` | nearest one is flushed while a page's ``data()`` is slow, and shown by client navigation at once (docs/streaming.md) |
 | ``middleware.py`` | ``async def middleware(req, res, next)`` for its folder and below |
 | ``sitemap.py`` / ``robots.py`` | ``/sitemap.xml`` / ``/robots.txt`` |
 
@@ -42,10 +43,11 @@ from .assets import Assets
 from .errors import PageError, layout_data_for_error
 from .folders import FileRouteError, Folder, Layout, folder_segment, load_module
 from .guards import AuthGuard, FolderMiddleware
+from .loading import LoadingManifest, has_loading, meta_tag
 from .modes import MODE_NAMES, check_layout_mode, page_mode, requires_auth
 from .navigation import CACHED_FINISH, FINISH, close_marker, layout_id, open_marker, shell_hash
 from .reads import request_reads
-from .reasons import cache_info, template_reads
+from .reasons import cache_info, hole_info, template_reads
 from .render import (
     Helpers,
     LayoutPlan,
@@ -55,12 +57,14 @@ from .render import (
     constant_layout,
     inject_tail,
 )
+from .streaming import HoleFinish
 
 if TYPE_CHECKING:
     import jinja2
 
     from ..http.request import Request
     from ..http.response import Response
+    from .regions import RegionsExtension
 
 
 _REQUEST_VARIABLES = ("req", "query", "auth")
@@ -83,9 +87,12 @@ class FileRoutes:
         # Jinja2 does by default).
         import jinja2
 
+        from .regions import RegionsExtension
+
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(directory),
             autoescape=True,
+            extensions=[RegionsExtension],
             auto_reload=app.debug,
             undefined=jinja2.StrictUndefined if app.debug else jinja2.Undefined,
         )
@@ -93,12 +100,17 @@ class FileRoutes:
         self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
         """Fingerprinted route assets and ``asset(path)`` (nexpress.pages.assets)."""
         self.env.globals["asset"] = self.assets.helper()
+        self.regions: RegionsExtension = self.env.extensions[RegionsExtension.identifier]  # type: ignore[assignment]
+        self.loading = LoadingManifest()
+        self.loading_tag = meta_tag() if has_loading(directory) else ""
+        """Every loading.html, for client navigation (nexpress.pages.loading)."""
         self.folders: list[Folder] = []
         self.routes: list[RouteDef] = []
         self.secret_users: list[str] = []
         """Pages that need ``App(secret=...)`` (csrf(), action(), @action), read at start-up."""
         self._scan(directory, None, "")
         self.routes.extend(client.routes())
+        self.routes.extend(self.loading.routes())
         self.routes.append(self.assets.route())
 
     # --- discovery --------------------------------------------------------------
@@ -134,6 +146,10 @@ class FileRoutes:
         if "not-found.html" in names:
             self._compile(tpl("not-found.html"))
             folder.not_found = tpl("not-found.html")
+        if "loading.html" in names:
+            self._compile(tpl("loading.html"))
+            folder.loading = tpl("loading.html")
+            self.loading.add(folder, self._static_html(tpl("loading.html")), [f.layout for f in folder.chain() if f.layout is not None])
         if "middleware.py" in names:
             folder.middleware.append(self._folder_middleware(directory))
 
@@ -271,6 +287,11 @@ class FileRoutes:
         route_assets = self.assets.route_assets([f.directory for f in chain], folder.directory)
         self._note_secret_use(source, [template] if template else [], layouts, actions)
         templates = ([(template, f"{folder.rel}/page.html")] if template else []) + [(lay.template, lay.source) for lay in layouts]
+        tree = self._tree([name for name, _ in templates])
+        holes = [self.regions.holes[hid] for name in tree for hid in self._holes_of(name)]
+        if mode != "dynamic":
+            self._check_holes(holes, source)
+        loading = next((f.loading for f in reversed(chain) if f.loading is not None), None)
         # a dynamic page whose templates read ``auth`` is per visitor (reads of req.cookies,
         # req.auth... in code and templates mark the request as they happen)
         reads_auth = mode == "dynamic" and any(v == "auth" for name, _ in templates for v, _ in template_reads(self.env, name))
@@ -280,9 +301,14 @@ class FileRoutes:
             template=self.env.get_template(template) if template else None,
             layouts=[self._layout_plan(layout) for layout in layouts],
             actions=actions,
-            assets=self.assets.tags(route_assets),
+            assets=_join_tags(self.assets.tags(route_assets), self.loading_tag),
             finish=FINISH if mode == "dynamic" else None,
             per_visitor=reads_auth,
+            loading=self._static_html(loading) if loading is not None and mode == "dynamic" else None,
+            defers=any(self._uses_defer(name) for name in tree),
+            hole_ids=frozenset(h.id for h in holes) if mode != "dynamic" else frozenset(),
+            hole_template=self.regions.hole_template,
+            failure=self._region_failure(chain),
         )
         guarded = requires_auth(module, layouts)
         endpoint: Any = page
@@ -295,7 +321,7 @@ class FileRoutes:
                 static_params=getattr(module, "static_params", None),
                 source=source,
                 shared=not guarded,  # behind sign-in: no CDN may keep it
-                finish=CACHED_FINISH,
+                finish=HoleFinish(CACHED_FINISH, page.hole_renderer, fast=not self._holes_set_cookies(holes)) if page.hole_ids else CACHED_FINISH,
             )
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
         if guarded:
@@ -307,6 +333,8 @@ class FileRoutes:
                 module, source, mode, revalidate, self.env, templates, [(lay.module, lay.code) for lay in dynamic_layouts]
             ),
         }
+        if holes and mode != "dynamic":  # explain and routes show them
+            info["cache"]["holes"] = hole_info(holes)
         definition = RouteDef(
             "GET",
             folder.pattern,
@@ -333,6 +361,92 @@ class FileRoutes:
                 )
             )
 
+    # --- streaming: loading.html, {% defer %}, {% dynamic %} -----------------------------------
+
+    def _tree(self, names: list[str]) -> list[str]:
+        """``names`` and every template they include, each once."""
+        seen: list[str] = []
+        todo = list(names)
+        while todo:
+            name = todo.pop()
+            if name in seen:
+                continue
+            seen.append(name)
+            todo += [included for included in self._includes(name) if included is not None]
+        return seen
+
+    def _uses_defer(self, name: str) -> bool:
+        from .regions import has_tag
+
+        return has_tag(self._source(name), "defer")
+
+    def _holes_of(self, name: str) -> list[str]:
+        """The ids of the ``{% dynamic %}`` holes in one template (its own text)."""
+        self.env.get_template(name)  # parsed by its name: its holes are recorded
+        return self.regions.hole_ids.get(name, [])
+
+    def _check_holes(self, holes: list[Any], source: str) -> None:
+        """A hole of a cached page is rendered alone, per request: it may read only
+        what every request has (not the page's data, rendered once for everyone)."""
+        from jinja2 import meta as jinja_meta
+
+        from .regions import HOLE_NAMES
+
+        allowed = HOLE_NAMES | set(self.env.globals)
+        for hole in holes:
+            try:
+                tree = self.env.parse(hole.source)
+            except Exception as exc:
+                raise FileRouteError(f"app/{hole.template}:{hole.line}: the {{% dynamic %}} block does not parse alone: {exc}") from None
+            extra = sorted(jinja_meta.find_undeclared_variables(tree) - allowed)
+            if extra:
+                raise FileRouteError(
+                    f"app/{hole.template}:{hole.line}: the {{% dynamic %}} block reads {extra[0]!r}, but {source} is"
+                    f" cached and its holes are rendered alone for each request: they can read"
+                    f" {', '.join(sorted(HOLE_NAMES))} and the template globals, not the page's data."
+                    " Compute it in the hole from req/auth, or render the page per request (dynamic = True)."
+                )
+
+    def _holes_set_cookies(self, holes: list[Any]) -> bool:
+        """Does a hole call ``csrf()``/``action()`` (which may set the CSRF cookie)?"""
+        from jinja2 import meta as jinja_meta
+
+        return any(jinja_meta.find_undeclared_variables(self.env.parse(h.source)) & _SECRET_HELPERS for h in holes)
+
+    def _static_html(self, name: str) -> str | None:
+        """A template that reads nothing per request (loading.html), rendered once."""
+        try:
+            return self.env.get_template(name).render({})
+        except Exception as exc:
+            raise FileRouteError(f"app/{name}: renders once at start-up with no variables (asset() only): {exc}") from None
+
+    def _region_failure(self, chain: list[Folder]) -> Any:
+        """What a streamed region that failed shows: the nearest error.html (or
+        not-found.html for a 404) of the page's folders, alone (its layouts are out)."""
+        error = next((f.error for f in reversed(chain) if f.error is not None), None)
+        missing = next((f.not_found for f in reversed(chain) if f.not_found is not None), None)
+        if error is None and missing is None:
+            return None
+        env = self.env
+
+        def failure(req: Request, exc: BaseException) -> str:
+            from ..http.errors import HTTPError
+
+            status = exc.status if isinstance(exc, HTTPError) else 500
+            title = "Not Found" if status == 404 else "Internal Server Error" if status >= 500 else "Error"
+            detail = exc.detail if isinstance(exc, HTTPError) and exc.detail else ""
+            name = missing if status == 404 and missing is not None else error
+            if name is None:
+                return f'<p role="alert">{status} {title}</p>'
+            page_error = PageError(status, title, detail or "")
+            context = {**base_context(req), "error": page_error, "status": status, "title": title, "detail": page_error.detail, "trace": None}
+            try:
+                return env.get_template(name).render(context)
+            except Exception:
+                return f'<p role="alert">{status} {title}</p>'
+
+        return failure
+
     def _note_secret_use(self, source: str, templates: list[str], layouts: list[Layout], actions: Any) -> None:
         """Remember a page whose templates call ``csrf()``/``action()`` or that has
         actions: their tokens and ids are keyed with the app secret."""
@@ -346,7 +460,8 @@ class FileRoutes:
             self.secret_users.append(f"{source} defines @action functions")
 
     def _layout_plan(self, layout: Layout) -> LayoutPlan:
-        constant = constant_layout(
+        has_holes = any(self._holes_of(name) for name in self._tree([layout.template]))
+        constant = None if has_holes else constant_layout(
             self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children", "asset"})
         )
         template = self.env.get_template(layout.template)
@@ -362,12 +477,20 @@ class FileRoutes:
         """A static or ISR page must not read per-visitor data: it would be cached."""
         names = [(template, None)] if template else []
         names += [(f.layout.template, f.layout) for f in chain if f.layout is not None]
+        from jinja2 import meta as jinja_meta
+
+        from .regions import without_holes
+
         for name, layout in names:
-            used = self._variables(name) & set(_REQUEST_VARIABLES)
+            shell = jinja_meta.find_undeclared_variables(self.env.parse(without_holes(self._source(name))))
+            used = shell & set(_REQUEST_VARIABLES)
             if used:
                 variable = sorted(used)[0]
                 also = "" if layout is None else f", or every page below the layout (dynamic = True in {layout.code})"
-                badge = " (a client-side session badge shows the user on cached pages: docs/pages.md)" if variable == "auth" else ""
+                badge = (
+                    f". Or keep the page cached and put what reads {variable!r} in a per-visitor hole:"
+                    " {% dynamic %}...{% fallback %}...{% enddynamic %} (docs/streaming.md)"
+                )
                 raise FileRouteError(
                     f"app/{name} uses {variable!r}, but {source} is {MODE_NAMES[mode]} page, rendered once"
                     f" and cached for every visitor. Mark the page dynamic (dynamic = True in"
@@ -484,6 +607,8 @@ def _folder_prefix_regex(pattern: str) -> re.Pattern[str]:
         return re.compile(".*", re.DOTALL)
     whole = pattern_regex(pattern).pattern  # "^(?:...)$"
     return re.compile(whole[:-1] + "(?:/.*)?$", re.DOTALL)
+def _join_tags(*parts: str) -> str:
+    return "\n".join(p for p in parts if p)
 
 
 def discover(app: Any) -> FileRoutes | None:

@@ -1,0 +1,3 @@
+"""/dynamic: the same page rendered per request, its hole in place."""
+
+dynamic = True
