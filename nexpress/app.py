@@ -31,6 +31,7 @@ from .http.websocket import (
     DEFAULT_MAX_PER_CLIENT,
     WebSocketLimits,
 )
+from .images import Images, images_off
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
@@ -100,7 +101,8 @@ class App(Router):
     ``ws_idle_timeout`` (300 s without a message either way closes with 1001; 0 or
     None for no limit on any of the three), ``openapi`` (a dict: serve
     ``/openapi.json`` and ``/docs``, see nexpress.openapi), ``health`` (True: serve
-    ``/healthz`` and ``/readyz``, see nexpress.server.health).
+    ``/healthz`` and ``/readyz``, see nexpress.server.health), ``images`` (a dict or
+    True: ``/_nexpress/image`` and ``image()`` in templates, see nexpress.images).
     """
 
     def __init__(
@@ -128,6 +130,7 @@ class App(Router):
         ws_idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         openapi: dict[str, Any] | None = None,
         health: bool = False,
+        images: dict[str, Any] | bool | None = None,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._dispatcher: Dispatcher | None = None
@@ -175,6 +178,12 @@ class App(Router):
         """Starting, ready, draining or stopped: what ``/readyz`` reports (nexpress.server.health)."""
         if health:
             self.use(Health())
+        self.images: Images | None = None
+        """With ``App(images={...})``: ``/_nexpress/image`` and ``image()`` in templates (nexpress.images)."""
+        if images is not None and images is not False:
+            public = os.path.join(self.root, self.public) if self.public else None
+            self.images = Images(images, root=self.root, public=public, debug=bool(self.debug))
+            self.use(self.images)
 
     secret = _ContextSetting[str | None]()
     trust_proxy = _ContextSetting[TrustProxy]()
@@ -227,7 +236,8 @@ class App(Router):
         if self.debug:  # /_nexpress: dev only, so production has no such route
             self.devtools = self.devtools or DevTools(self)
             routes.extend(self.devtools.routes())
-        self.file_routes = discover(self)
+        image = self.images.template_global() if self.images is not None else images_off()
+        self.file_routes = discover(self, {"image": image})
         if self.file_routes is not None:
             routes.extend(self.file_routes.routes)
         if self.public:

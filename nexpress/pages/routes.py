@@ -66,7 +66,7 @@ class FileRoutes:
     ``app`` is only carried into the requests that cached pages render with
     (``req.app``); its ``root``, ``debug`` and ``cache`` settings are read here once."""
 
-    def __init__(self, app: Any, directory: str) -> None:
+    def __init__(self, app: Any, directory: str, helpers: dict[str, Any] | None = None) -> None:
         self.app = app
         self.directory = directory
         self.root = app.root
@@ -88,6 +88,10 @@ class FileRoutes:
         self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
         """Fingerprinted route assets and ``asset(path)`` (nexpress.pages.assets)."""
         self.env.globals["asset"] = self.assets.helper()
+        self.helpers = dict(helpers or {})
+        """Template globals the app adds (``image``): they read nothing of the request,
+        so a layout calling them can still be pre-rendered."""
+        self.env.globals.update(self.helpers)
         self.folders: list[Folder] = []
         self.routes: list[RouteDef] = []
         self.secret_users: list[str] = []
@@ -342,7 +346,7 @@ class FileRoutes:
 
     def _layout_plan(self, layout: Layout) -> LayoutPlan:
         constant = constant_layout(
-            self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children", "asset"})
+            self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children", "asset", *self.helpers})
         )
         template = self.env.get_template(layout.template)
         lid = layout_id(layout.source)
@@ -477,11 +481,11 @@ def _static_prefix(pattern: str) -> str | None:
     return pattern
 
 
-def discover(app: Any) -> FileRoutes | None:
-    """Scan ``app.root/app.pages`` if it exists."""
+def discover(app: Any, helpers: dict[str, Any] | None = None) -> FileRoutes | None:
+    """Scan ``app.root/app.pages`` if it exists; ``helpers``: template globals to add."""
     if not app.pages:
         return None
     directory = os.path.join(app.root, app.pages)
     if not os.path.isdir(directory):
         return None
-    return FileRoutes(app, directory)
+    return FileRoutes(app, directory, helpers)

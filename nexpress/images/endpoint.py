@@ -1,0 +1,156 @@
+"""``GET /_nexpress/image?url=&w=&q=``: one resized variant of a source, computed once.
+
+The query is checked first (widths and qualities from the fixed lists, the source
+under ``public/`` or on the remote allow-list: else 400). The variant is then looked
+up on disk; when missing, one request per key computes it (the others wait on the
+key's lock and find it stored), with at most as many decodes at a time as there are
+CPUs, in threads. Answers say ``Vary: Accept`` (the format follows it), carry a
+sandboxing CSP and ``nosniff``, and ``x-nexpress-cache: HIT`` or ``MISS``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from ..http.errors import BadRequest
+from ..routing.endpoint import Endpoint
+from .config import ImageConfig
+from .protocol import (
+    MIME,
+    match_remote,
+    parse_variant,
+    preferred_format,
+    refuse_remote,
+    remote_url,
+    variant_key,
+)
+from .sources import RemoteFetcher, local_source, read_local
+from .store import EXTENSIONS, DiskVariants, KeyedLocks, Stored
+from .transform import ImageError, can_encode, encode_variant
+
+if TYPE_CHECKING:
+    from ..http.request import Request
+    from ..http.response import Response
+
+__all__ = ["CSP", "ImageEndpoint", "ImageService"]
+
+CSP = "default-src 'none'; script-src 'none'; frame-src 'none'; sandbox"
+"""Sent with every image (an SVG opened on its own can run nothing)."""
+YEAR = 31536000
+DAY = 86400
+
+
+class ImageService:
+    """The endpoint's state: settings, the disk store, the per-key locks, the remote
+    fetcher, and ``decodes`` (variants computed by this process)."""
+
+    def __init__(self, config: ImageConfig, public: str | None, store: DiskVariants) -> None:
+        self.config = config
+        self.public = public
+        self.store = store
+        self.locks = KeyedLocks()
+        self.fetcher = RemoteFetcher(config.timeout, config.max_bytes)
+        self.decodes = 0
+        """Variants this process has decoded and encoded (a stored one is not counted)."""
+        self._offered: tuple[str, ...] | None = None
+        self._slots: asyncio.Semaphore | None = None
+
+    def offered(self) -> tuple[str, ...]:
+        """The configured modern formats this Pillow can encode (checked once)."""
+        if self._offered is None:
+            self._offered = tuple(f for f in self.config.formats if can_encode(f))
+        return self._offered
+
+    def slots(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(max(1, os.cpu_count() or 1))
+        return self._slots
+
+    async def serve(self, req: Request, res: Response) -> None:
+        config = self.config
+        variant = parse_variant(req.query.multi_items(), config.widths, config.qualities)
+        preferred = preferred_format(req.get("accept"), self.offered())
+        if variant.remote:
+            url = remote_url(variant.url)
+            if not match_remote(url, config.remote):
+                raise refuse_remote(variant.url)
+            svg = url.path.lower().endswith(".svg")
+            if svg and not config.svg:
+                raise _svg_refused()
+            identity, max_age, immutable = f"remote:{url.url}", config.remote_max_age, False
+            load: Callable[[], Awaitable[bytes]] = lambda: self._fetch(url, svg)  # noqa: E731
+        else:
+            source = local_source(self.public, variant.url)
+            if source.path.lower().endswith(".svg"):
+                if not config.svg:
+                    raise _svg_refused()
+                _send(res, Stored(source.path, "svg"), "HIT", DAY, False)
+                return
+            svg = False
+            identity, max_age, immutable = f"local:{source.path}:{source.version}", None, variant.version == source.version
+            load = lambda: asyncio.to_thread(read_local, source, config.max_bytes)  # noqa: E731
+        wanted = "svg" if svg else preferred
+        key = variant_key(identity, variant.width, variant.quality, wanted or "source")
+        order = ((wanted,) if wanted else ()) + EXTENSIONS
+        stored = self.store.find(key, order, max_age)
+        state = "HIT"
+        if stored is None:
+            async with self.locks.hold(key):
+                stored = self.store.find(key, order, max_age)
+                if stored is None:
+                    stored = await self._compute(key, load, variant.width, variant.quality, wanted)
+                    state = "MISS"
+        _send(res, stored, state, YEAR if immutable else (max_age or DAY), immutable)
+
+    async def _compute(self, key: str, load: Callable[[], Awaitable[bytes]], width: int, quality: int, fmt: str | None) -> Stored:
+        data = await load()
+        if fmt == "svg":
+            return await asyncio.to_thread(self.store.put, key, "svg", data)
+        async with self.slots():
+            encoded = await asyncio.to_thread(encode_variant, data, width, quality, fmt, self.config.max_pixels)
+            self.decodes += 1
+        return await asyncio.to_thread(self.store.put, key, encoded.format, encoded.data)
+
+    async def _fetch(self, url: Any, svg: bool) -> bytes:
+        data, content_type = await self.fetcher.fetch(url)
+        if svg and not _looks_like_svg(data, content_type):
+            raise ImageError("The remote .svg is not an SVG document")
+        return data
+
+    async def close(self) -> None:
+        await self.fetcher.close()
+
+
+def _svg_refused() -> BadRequest:
+    return BadRequest("SVG images are not served unless allowed: App(images={'svg': True}) (they are sent as they are, sandboxed)")
+
+
+def _looks_like_svg(data: bytes, content_type: str) -> bool:
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return content_type.split(";")[0].strip().lower() == "image/svg+xml" and head.startswith((b"<svg", b"<?xml", b"<!--"))
+
+
+def _send(res: Response, stored: Stored, state: str, max_age: int, immutable: bool) -> None:
+    res.set("vary", "Accept")
+    res.set("content-security-policy", CSP)
+    res.set("x-content-type-options", "nosniff")
+    res.set("x-nexpress-cache", state)
+    media = "image/svg+xml" if stored.format == "svg" else MIME[stored.format]
+    res.send_file(stored.path, max_age=max_age, immutable=immutable, media_type=media)
+
+
+class ImageEndpoint(Endpoint):
+    """The route's handler (``nexpress routes`` shows it as an image answer)."""
+
+    response_kind = "image"
+
+    def __init__(self, service: ImageService) -> None:
+        self.service = service
+        self.__qualname__ = "image_variant"
+
+    async def __call__(self, req: Request, res: Response) -> None:
+        await self.service.serve(req, res)
+
