@@ -52,6 +52,7 @@ def can_encode(fmt: str) -> bool:
     return fmt.upper() in image_module.SAVE
 
 
+_LIMIT = "more pixels than the {} allowed (App(images={{'max_pixels': ...}}))"
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError)
 
 
@@ -62,13 +63,13 @@ def _open(source: bytes | str, max_pixels: int) -> Any:
     try:
         image = image_module.open(fp, formats=list(FORMATS))
     except image_module.DecompressionBombError:
-        raise ImageError(f"The image has more pixels than allowed ({max_pixels})") from None
+        raise ImageError(f"The image has {_LIMIT.format(max_pixels)}") from None
     except _DECODE_ERRORS:
         raise ImageError("The source is not an image this server can read (JPEG, PNG, GIF, WebP or AVIF)") from None
     width, height = image.size
     if width < 1 or height < 1 or width * height > max_pixels:
         image.close()
-        raise ImageError(f"The image is {width}x{height} pixels, more than the {max_pixels} allowed (App(images={{'max_pixels': ...}}))")
+        raise ImageError(f"The image is {width}x{height}: {_LIMIT.format(max_pixels)}")
     return image
 
 
