@@ -1,12 +1,18 @@
 // nexpress client: link clicks and action forms without full reloads, prefetch on
-// hover and in view, history with scroll. Plain JavaScript, no build step. Anything
-// unexpected (an error, a non-HTML answer) falls back to what the browser does.
+// hover and in view, history with scroll, data-live forms, data-keep, aria-current.
+// Plain JavaScript, no build step. Anything unexpected (an error, a non-HTML answer)
+// falls back to what the browser does.
 // Wire format: docs/actions.md and nexpress/pages/navigation.py.
 (function () {
   "use strict";
   var w = window, d = document, loc = location, hist = history;
   if (w.__nexpress || !w.fetch || !hist.pushState || !w.DOMParser || !w.Map || !w.Set) return;
-  w.__nexpress = { version: 1 };
+  var api = w.__nexpress = { version: 1, navigate: function (url, o) {
+    var replace = !!(o && o.replace);
+    if (!replace) remember();
+    return visit(url, !replace);
+  } };
+  w.nexpress = w.nexpress || api;
 
   var NAV = "x-nexpress-nav";
   var COOKIE = "x-nexpress-set-cookie"; // the server's word that an answer set cookies
@@ -140,13 +146,38 @@
       if (title) d.title = title.textContent;
     });
   }
-  function render(r) {
+  // --- kept across a swap: [data-keep][id], and a live form's focused field ---
+  function keyOf(el, live) {
+    if (el.id && (live || el.hasAttribute("data-keep"))) return "#" + CSS.escape(el.id);
+    var f = live && el.form;
+    return f && el.name && f.hasAttribute("data-live") ? "form[data-live] [name=\"" + CSS.escape(el.name) + "\"]" : null;
+  }
+  function keepers(live) {
+    var out = [], a = d.activeElement;
+    d.querySelectorAll("[data-keep][id]").forEach(function (el) { out.push([keyOf(el), el]); });
+    if (a && a !== d.body && keyOf(a, live)) out.push([keyOf(a, live), a]);
+    return out;
+  }
+  function caret(el) {
+    try { return [el.selectionStart, el.selectionEnd, el.selectionDirection]; } catch (e) { return null; }
+  }
+  function restore(kept, focused, range) {
+    kept.forEach(function (k) {
+      var fresh = d.querySelector(k[0]);
+      if (fresh && fresh !== k[1]) fresh.replaceWith(k[1]);
+    });
+    if (!focused || !focused.isConnected || d.activeElement === focused) return;
+    focused.focus({ preventScroll: true });
+    try { focused.setSelectionRange(range[0], range[1], range[2]); } catch (e) { /* not a text field */ }
+  }
+  function render(r, live) {
     var next = new DOMParser().parseFromString(r.html, "text/html");
     var part = r.partial ? next.querySelector("template[data-nexpress-partial]") : null;
     var range = part ? slot(part.getAttribute("data-nexpress-partial")) : null;
     if (r.partial && !range) return Promise.reject(new Error("stale partial"));
     return mergeHead(next.head).then(function () {
-      var nodes;
+      var kept = keepers(live), focused = d.activeElement, where = focused && caret(focused), nodes;
+      if (!kept.some(function (k) { return k[1] === focused || k[1].contains(focused); })) focused = null;
       if (range) {
         while (range.start.nextSibling && range.start.nextSibling !== range.end) range.start.nextSibling.remove();
         var content = d.importNode(part.content, true);
@@ -157,10 +188,29 @@
         d.body.replaceWith(body);
         nodes = [body];
       }
+      restore(kept, focused, where);
       runScripts(nodes);
     });
   }
+  // --- aria-current on links to this page (the rule of nexpress/pages/links.py) ---
+  function query(search) {
+    var out = [];
+    new URLSearchParams(search).forEach(function (v, k) { out.push(k + "=" + v); });
+    return out.sort().join("&");
+  }
+  function trim(path) { return path.replace(/\/+$/, "") || "/"; }
+  function mark() {
+    var p = trim(loc.pathname), q = query(loc.search);
+    d.querySelectorAll("a[href]").forEach(function (a) {
+      var was = a.getAttribute("aria-current");
+      if (was && was !== "page") return;
+      var u = new URL(a.href, loc.href), path = trim(u.pathname);
+      var on = u.origin === loc.origin && (path === p || (a.getAttribute("data-current") === "prefix" && p.indexOf(path === "/" ? "/" : path + "/") === 0)) && (!u.search || query(u.search) === q);
+      if (on) a.setAttribute("aria-current", "page"); else if (was) a.removeAttribute("aria-current");
+    });
+  }
   function loaded() {
+    mark();
     observe();
     d.dispatchEvent(new CustomEvent("nexpress:load", { detail: { url: loc.href } }));
   }
@@ -182,7 +232,7 @@
   function full(url) { loc.href = url; }
 
   // --- navigating ----------------------------------------------------------------------
-  function visit(url, push) {
+  function visit(url, push, live) {
     var target = new URL(url, loc.href), token = ++busy, clean = strip(url);
     var page = settle().then(function () { return fresh(clean); }).then(function (r) {
       return r && current(r) && (!r.partial || slot(r.partial)) ? r : request(clean);
@@ -193,13 +243,15 @@
     return page.then(function (r) {
       if (token !== busy) return;
       if (r.status !== 200 || !r.html || new URL(r.url).origin !== loc.origin) return full(url);
-      return render(r).then(function () {
+      return render(r, live).then(function () {
         if (push) key = newKey();
         var final = new URL(r.url);
         final.hash = target.hash;
         setState(push, final.href);
-        scrollTo(target.hash);
-        focusPage();
+        if (!live) {
+          scrollTo(target.hash);
+          focusPage();
+        }
         loaded();
       });
     }).catch(function () { full(url); }).then(function () {
@@ -247,6 +299,27 @@
     }).catch(function () { loc.reload(); });
   });
 
+  // --- <form method="get" data-live="300">: navigates as you type ---
+  function liveForm(el) {
+    var form = el && el.form;
+    return form && form.hasAttribute("data-live") && (form.method || "get").toLowerCase() === "get" ? form : null;
+  }
+  function goLive(form) {
+    clearTimeout(form._nx);
+    var u = new URL(form.getAttribute("action") || loc.href, loc.href);
+    u.search = new URLSearchParams(new FormData(form)).toString();
+    u.hash = "";
+    if (u.origin !== loc.origin) return native(form);
+    if (strip(u.href) !== strip(loc.href)) visit(u.href, false, true);
+  }
+  d.addEventListener("input", function (e) {
+    var form = liveForm(e.target);
+    if (!form) return;
+    var ms = parseInt(form.getAttribute("data-live"), 10);
+    clearTimeout(form._nx);
+    form._nx = setTimeout(function () { goLive(form); }, ms >= 0 ? ms : 300);
+  });
+
   // --- action forms ----------------------------------------------------------------------
   function native(form, sub) {
     form.setAttribute("data-nexpress", "false");
@@ -256,6 +329,10 @@
     var form = e.target, sub = e.submitter;
     var action = new URL((sub && sub.getAttribute("formaction")) || form.getAttribute("action") || "", loc.href);
     var method = ((sub && sub.getAttribute("formmethod")) || form.method || "get").toLowerCase();
+    if (!e.defaultPrevented && method === "get" && form.hasAttribute("data-live") && form.getAttribute("data-nexpress") !== "false") {
+      e.preventDefault();
+      return goLive(form);
+    }
     if (e.defaultPrevented || method !== "post" || form.getAttribute("data-nexpress") === "false") return;
     if (action.origin !== loc.origin || !action.searchParams.has("_action") || (form.target && form.target !== "_self")) return;
     e.preventDefault();
