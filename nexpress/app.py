@@ -13,7 +13,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from .cache import Cache, store_from_url
 from .cache.manifest import OUTPUT, load_prerendered, stale_sources
@@ -31,7 +31,6 @@ from .http.websocket import (
     DEFAULT_MAX_PER_CLIENT,
     WebSocketLimits,
 )
-from .images import Images, images_off
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
@@ -48,6 +47,9 @@ from .server.serving import (
     run_server,
     split_state_warning,
 )
+
+if TYPE_CHECKING:
+    from .images import Images
 
 logger = logging.getLogger("nexpress")
 
@@ -181,6 +183,8 @@ class App(Router):
         self.images: Images | None = None
         """With ``App(images={...})``: ``/_nexpress/image`` and ``image()`` in templates (nexpress.images)."""
         if images is not None and images is not False:
+            from .images import Images  # only apps with images load the feature
+
             public = os.path.join(self.root, self.public) if self.public else None
             self.images = Images(images, root=self.root, public=public, debug=bool(self.debug))
             self.use(self.images)
@@ -236,8 +240,8 @@ class App(Router):
         if self.debug:  # /_nexpress: dev only, so production has no such route
             self.devtools = self.devtools or DevTools(self)
             routes.extend(self.devtools.routes())
-        image = self.images.template_global() if self.images is not None else images_off()
-        self.file_routes = discover(self, {"image": image})
+        helpers = {"image": self.images.template_global()} if self.images is not None else {}
+        self.file_routes = discover(self, helpers)
         if self.file_routes is not None:
             routes.extend(self.file_routes.routes)
         if self.public:

@@ -24,7 +24,7 @@ from .protocol import local_segments, match_remote, remote_url
 from .sources import local_source
 from .transform import probe
 
-__all__ = ["ImageHelper", "images_off", "srcset_widths"]
+__all__ = ["ImageHelper", "srcset_widths"]
 
 
 def srcset_widths(widths: tuple[int, ...], width: int, sizes: str | None) -> list[tuple[int, str]]:
@@ -155,13 +155,3 @@ def _fill(width: int | None, height: int | None, size: tuple[int, int]) -> tuple
     if height is None:
         return width, max(1, round(own_h * width / own_w))
     return width, height
-
-
-def images_off() -> Callable[..., Markup]:
-    """``image`` when the app has no ``App(images=...)``: an error naming the fix."""
-
-    def image(src: str, *args: Any, **options: Any) -> Markup:
-        raise ValueError(f"image({src!r}): images are off; turn them on with App(images={{}}) (docs/images.md)")
-
-    return image
-

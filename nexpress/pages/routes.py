@@ -88,7 +88,7 @@ class FileRoutes:
         self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
         """Fingerprinted route assets and ``asset(path)`` (nexpress.pages.assets)."""
         self.env.globals["asset"] = self.assets.helper()
-        self.helpers = dict(helpers or {})
+        self.helpers = {"image": _images_off, **(helpers or {})}
         """Template globals the app adds (``image``): they read nothing of the request,
         so a layout calling them can still be pre-rendered."""
         self.env.globals.update(self.helpers)
@@ -472,6 +472,11 @@ class FileRoutes:
                 continue
         document = meta.inject_head(body, meta.head_tags({"title": f"{status} {title}"}))
         return inject_tail(document, client.script_tag())
+
+
+def _images_off(src: str, *args: Any, **options: Any) -> Markup:
+    """``image()`` in an app without ``App(images=...)``: an error naming the setting."""
+    raise ValueError(f"image({src!r}): images are off; turn them on with App(images={{}}) (docs/images.md)")
 
 
 def _static_prefix(pattern: str) -> str | None:
