@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..http.errors import BadRequest
@@ -35,12 +36,22 @@ if TYPE_CHECKING:
     from ..http.request import Request
     from ..http.response import Response
 
-__all__ = ["CSP", "ImageEndpoint", "ImageService"]
+__all__ = ["CSP", "Answer", "ImageEndpoint", "ImageService"]
 
 CSP = "default-src 'none'; script-src 'none'; frame-src 'none'; sandbox"
 """Sent with every image (an SVG opened on its own can run nothing)."""
 YEAR = 31536000
 DAY = 86400
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A stored variant and how to send it."""
+
+    stored: Stored
+    state: str  # HIT or MISS (x-nexpress-cache)
+    max_age: int
+    immutable: bool
 
 
 class ImageService:
@@ -70,9 +81,15 @@ class ImageService:
         return self._slots
 
     async def serve(self, req: Request, res: Response) -> None:
+        answer = await self.variant(req.query.multi_items(), req.get("accept"))
+        _send(res, answer)
+
+    async def variant(self, pairs: list[tuple[str, str]], accept: str | None) -> Answer:
+        """The variant a request's query and Accept header ask for, stored (computed
+        first when missing, once per key); raises HTTPError (4xx, 502, 504)."""
         config = self.config
-        variant = parse_variant(req.query.multi_items(), config.widths, config.qualities)
-        preferred = preferred_format(req.get("accept"), self.offered())
+        variant = parse_variant(pairs, config.widths, config.qualities)
+        preferred = preferred_format(accept, self.offered())
         if variant.remote:
             url = remote_url(variant.url)
             if not match_remote(url, config.remote):
@@ -87,8 +104,7 @@ class ImageService:
             if source.path.lower().endswith(".svg"):
                 if not config.svg:
                     raise _svg_refused()
-                _send(res, Stored(source.path, "svg"), "HIT", DAY, False)
-                return
+                return Answer(Stored(source.path, "svg"), "HIT", DAY, False)
             svg = False
             identity, max_age, immutable = f"local:{source.path}:{source.version}", None, variant.version == source.version
             load = lambda: asyncio.to_thread(read_local, source, config.max_bytes)  # noqa: E731
@@ -103,7 +119,7 @@ class ImageService:
                 if stored is None:
                     stored = await self._compute(key, load, variant.width, variant.quality, wanted)
                     state = "MISS"
-        _send(res, stored, state, YEAR if immutable else (max_age or DAY), immutable)
+        return Answer(stored, state, YEAR if immutable else (max_age or DAY), immutable)
 
     async def _compute(self, key: str, load: Callable[[], Awaitable[bytes]], width: int, quality: int, fmt: str | None) -> Stored:
         data = await load()
@@ -133,13 +149,14 @@ def _looks_like_svg(data: bytes, content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() == "image/svg+xml" and head.startswith((b"<svg", b"<?xml", b"<!--"))
 
 
-def _send(res: Response, stored: Stored, state: str, max_age: int, immutable: bool) -> None:
+def _send(res: Response, answer: Answer) -> None:
     res.set("vary", "Accept")
     res.set("content-security-policy", CSP)
     res.set("x-content-type-options", "nosniff")
-    res.set("x-nexpress-cache", state)
+    res.set("x-nexpress-cache", answer.state)
+    stored = answer.stored
     media = "image/svg+xml" if stored.format == "svg" else MIME[stored.format]
-    res.send_file(stored.path, max_age=max_age, immutable=immutable, media_type=media)
+    res.send_file(stored.path, max_age=answer.max_age, immutable=answer.immutable, media_type=media)
 
 
 class ImageEndpoint(Endpoint):

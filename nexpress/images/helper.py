@@ -22,7 +22,7 @@ from ..http.templating import HEAD_TAGS
 from .config import ImageConfig
 from .protocol import local_segments, match_remote, remote_url
 from .sources import local_source
-from .transform import probe
+from .transform import ImageError, probe
 
 __all__ = ["ImageHelper", "srcset_widths"]
 
@@ -54,10 +54,11 @@ class ImageHelper:
         query = f"?url={quote(src, safe='/:')}&w={width}&q={quality}"
         return self.config.path + query + (f"&v={version}" if version else "")
 
-    def _local(self, src: str) -> tuple[str, tuple[int, int] | None]:
-        """(version, intrinsic size or None for SVG) of a file under ``public/``."""
+    def _local(self, src: str, need_size: bool) -> tuple[str, tuple[int, int] | None]:
+        """(version, intrinsic size) of a file under ``public/``; the size is read
+        from the header only when needed (None when not, and for SVG)."""
         known = self._known.get(src)
-        if known is not None and not self.debug:
+        if known is not None and not self.debug and (known[2] is not None or not need_size):
             return known[1], known[2]
         try:
             source = local_source(self.public, src)
@@ -65,11 +66,14 @@ class ImageHelper:
             where = os.path.join(self.public or "public", *local_segments(src)) if src.startswith("/") else src
             raise ValueError(f"image({src!r}): no such file ({where}): {getattr(exc, 'detail', exc)}") from None
         mtime = os.stat(source.path).st_mtime
-        if known is not None and known[0] == mtime:
+        if known is not None and known[0] == mtime and (known[2] is not None or not need_size):
             return known[1], known[2]
         size = None
-        if not source.path.lower().endswith(".svg"):
-            _, w, h = probe(source.path, self.config.max_pixels)
+        if need_size and not source.path.lower().endswith(".svg"):
+            try:
+                _, w, h = probe(source.path, self.config.max_pixels)
+            except ImageError as exc:
+                raise ValueError(f"image({src!r}): its size cannot be read ({exc.detail}); give width= and height=") from None
             size = (w, h)
         self._known[src] = (mtime, source.version, size)
         return source.version, size
@@ -94,8 +98,8 @@ class ImageHelper:
         version: str | None = None
         svg = False
         if src.startswith("/") and not src.startswith("//"):
-            version, size = self._local(src)
-            svg = size is None
+            svg = src.lower().endswith(".svg")
+            version, size = self._local(src, need_size=not svg and (width is None or height is None))
             if size is not None:
                 width, height = _fill(width, height, size)
         else:

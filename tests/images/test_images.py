@@ -483,6 +483,7 @@ def test_srcset_widths_follow_nexts_rule():
         ('image("/hero.jpg", width=10)', "alt= is required"),
         ('image("/hero.jpg", alt="", quality=90)', "quality=90"),
         ('image("/missing.png", alt="")', "no such file"),
+        ('image("/notes.png", alt="")', "its size cannot be read (The source is not an image"),
         ('image("https://elsewhere.example/a.png", width=1, height=1, alt="")', "App(images={'remote': [...]})"),
     ],
 )
@@ -500,3 +501,31 @@ def test_image_without_app_images_names_the_setting(tmp_path):
     answer = client_for(app).get("/", headers={"accept": "text/html"})
     assert answer.status_code == 500 and "App(images={})" in html.unescape(answer.text)
     assert all(route.pattern != URL for route in app.table.routes)  # no endpoint either
+
+
+# --- nexpress build ------------------------------------------------------------------------------
+
+
+def test_build_pregenerates_the_variants_prerendered_pages_link(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from nexpress.cli import main
+
+    root = _site(tmp_path)
+    write_files(root, {"app/page.html": '{{ image("/hero.jpg", width=100, alt="") }}', "app/about/page.html": '{{ image("/gone.png", width=1, height=1, alt="") }}'})
+    (root / "public" / "gone.png").write_bytes(b"not a png")  # linked, but broken: a warning, not a failed build
+    (root / "server.py").write_text(f"from nexpress import App\napp = App(images={{'widths': {WIDTHS}}})\n")
+    monkeypatch.chdir(root)
+    monkeypatch.setattr("sys.path", [str(root), *__import__("sys").path])
+    monkeypatch.delitem(__import__("sys").modules, "server", raising=False)
+    built = CliRunner().invoke(main, ["build"], catch_exceptions=True)
+    assert built.exit_code == 0, built.output
+    # 128 (1x) and 256 (2x) in AVIF, WebP and JPEG
+    assert "6 image variant(s) ready in .nexpress/images/" in built.output
+    assert "/gone.png" in built.output and "422" in built.output
+    served = App(root, images={"widths": WIDTHS})
+    client = client_for(served)
+    for headers in (AVIF, WEBP, PLAIN):
+        answer = client.get(f"{URL}?url=/hero.jpg&w=256&q=75", headers=headers)
+        assert answer.status_code == 200 and answer.headers["x-nexpress-cache"] == "HIT"
+    assert served.images.decodes == 0
