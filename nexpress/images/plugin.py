@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .._optional import check_installed
 from ..routing import Plugin, Router
 from .config import ImageConfig, cache_folder, image_config
 from .endpoint import ImageEndpoint, ImageService
 from .helper import ImageHelper
 from .store import DiskVariants
+from .transform import FEATURE
 
 __all__ = ["Images"]
 
@@ -22,6 +24,7 @@ class Images(Plugin):
 
     def __init__(self, options: dict[str, Any] | bool = True, *, root: str = ".", public: str | None = None, debug: bool = False) -> None:
         self.config: ImageConfig = image_config(options)
+        check_installed("PIL", "images", FEATURE)  # Pillow is imported on the first image
         self.service = ImageService(self.config, public, DiskVariants(cache_folder(root)))
         self.helper = ImageHelper(self.config, public, debug)
 
