@@ -304,8 +304,10 @@
     var form = el && el.form;
     return form && form.hasAttribute("data-live") && (form.method || "get").toLowerCase() === "get" ? form : null;
   }
+  var typing; // the debounce timer; the form is looked up when it fires (a swap may have replaced it)
   function goLive(form) {
-    clearTimeout(form._nx);
+    clearTimeout(typing);
+    if (!form) return;
     var u = new URL(form.getAttribute("action") || loc.href, loc.href);
     u.search = new URLSearchParams(new FormData(form)).toString();
     u.hash = "";
@@ -313,11 +315,11 @@
     if (strip(u.href) !== strip(loc.href)) visit(u.href, false, true);
   }
   d.addEventListener("input", function (e) {
-    var form = liveForm(e.target);
+    var el = e.target, form = liveForm(el);
     if (!form) return;
     var ms = parseInt(form.getAttribute("data-live"), 10);
-    clearTimeout(form._nx);
-    form._nx = setTimeout(function () { goLive(form); }, ms >= 0 ? ms : 300);
+    clearTimeout(typing);
+    typing = setTimeout(function () { goLive(liveForm(el)); }, ms >= 0 ? ms : 300);
   });
 
   // --- action forms ----------------------------------------------------------------------

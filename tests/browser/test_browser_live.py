@@ -45,7 +45,7 @@ APP = {
     """,
     "app/invoices/page.html": """
         <h1>Invoices</h1>
-        <form method="get" data-live="150"><input id="search" name="query" value="{{ term }}" placeholder="Search invoices..."><input type="hidden" name="page" value="1"></form>
+        <form method="get" data-live="250"><input id="search" name="query" value="{{ term }}" placeholder="Search invoices..."><input type="hidden" name="page" value="1"></form>
         <ul id="rows">{% for row in rows %}<li><a href="/invoices/{{ loop.index }}">{{ row }}</a></li>{% endfor %}</ul>
         <a class="next" href="{{ with_query(page=page + 1) }}">Next</a>
         <p id="stamp" data-keep>rendered with {{ term }}</p>
@@ -104,6 +104,21 @@ def test_typing_in_a_live_form_navigates_in_place_keeping_focus_and_caret(page):
     assert page.evaluate("[document.activeElement.id, document.activeElement.value, document.activeElement.selectionStart]") == ["search", "lee", 2]
     assert page.evaluate("history.length") == entries
     screenshot(page, "live-search")
+
+
+def test_keys_typed_while_an_answer_is_swapped_in_are_searched_for(page):
+    _open(page, "/invoices")
+    held = []
+    page.route("**/invoices?query=l&page=1", lambda route: held.append(route))  # the answer to "l" waits for us
+    page.click("#search")
+    page.keyboard.type("l")
+    page.wait_for_function("document.documentElement.hasAttribute('aria-busy')")
+    page.keyboard.type("e")  # its debounce is running when the answer to "l" is swapped in
+    held[0].continue_()
+    page.wait_for_function("location.search === '?query=le&page=1'")
+    page.wait_for_function("document.querySelectorAll('#rows li').length === 3 && !document.documentElement.hasAttribute('aria-busy')")
+    assert _rows(page) == ["Lee Robinson", "Lena Li", "Leo Lee"]
+    assert page.evaluate("[document.activeElement.id, document.activeElement.value, document.activeElement.selectionStart]") == ["search", "le", 2]
 
 
 def test_enter_in_a_live_form_navigates_without_a_reload(page):
