@@ -186,7 +186,7 @@ class App(Router):
             from .images import Images  # only apps with images load the feature
 
             public = os.path.join(self.root, self.public) if self.public else None
-            self.images = Images(images, root=self.root, public=public, debug=bool(self.debug))
+            self.images = Images(images, root=self.root, public=public, debug=bool(self.debug), cache=self.cache)
             self.use(self.images)
 
     secret = _ContextSetting[str | None]()

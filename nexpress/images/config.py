@@ -20,7 +20,7 @@ DEFAULT_WIDTHS = (16, 32, 48, 64, 96, 128, 256, 384, 640, 750, 828, 1080, 1200, 
 DEFAULT_QUALITIES = (75,)
 MiB = 1024 * 1024
 
-_KEYS = {"widths", "qualities", "remote", "svg", "max_pixels", "max_bytes", "timeout", "formats", "remote_max_age", "path"}
+_KEYS = {"widths", "qualities", "remote", "svg", "max_pixels", "max_bytes", "timeout", "formats", "remote_max_age", "path", "store"}
 _FORMATS = ("avif", "webp")
 
 
@@ -44,6 +44,9 @@ class ImageConfig:
     remote_max_age: int = 86400
     """How long a remote source's variants are kept (disk) and cached by browsers."""
     path: str = "/_nexpress/image"
+    store: str = "disk"
+    """Where variants are kept: ``disk`` (``.nexpress/images/``) or ``cache`` (the
+    app's cache store: Redis shares them between instances)."""
     remote_patterns: tuple[str, ...] = field(default=())
 
 
@@ -98,6 +101,10 @@ def image_config(options: dict[str, Any] | bool) -> ImageConfig:
         if not isinstance(path, str) or not path.startswith("/") or "?" in path:
             raise ValueError(f"App(images={{'path': ...}}): a URL path starting with '/', not {path!r}")
         settings["path"] = path
+    if "store" in options:
+        if options["store"] not in ("disk", "cache"):
+            raise ValueError(f"App(images={{'store': ...}}): 'disk' or 'cache', not {options['store']!r}")
+        settings["store"] = options["store"]
     return ImageConfig(**settings)
 
 

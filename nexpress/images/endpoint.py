@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..http.errors import BadRequest
+from ..http.files import etag_matches
 from ..routing.endpoint import Endpoint
 from .config import ImageConfig
 from .protocol import (
@@ -29,7 +30,7 @@ from .protocol import (
     variant_key,
 )
 from .sources import RemoteFetcher, local_source, read_local
-from .store import EXTENSIONS, DiskVariants, KeyedLocks, Stored
+from .store import EXTENSIONS, DiskVariants, KeyedLocks, SharedVariants, Stored
 from .transform import ImageError, can_encode, encode_variant
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class ImageService:
     """The endpoint's state: settings, the disk store, the per-key locks, the remote
     fetcher, and ``decodes`` (variants computed by this process)."""
 
-    def __init__(self, config: ImageConfig, public: str | None, store: DiskVariants) -> None:
+    def __init__(self, config: ImageConfig, public: str | None, store: DiskVariants | SharedVariants) -> None:
         self.config = config
         self.public = public
         self.store = store
@@ -82,7 +83,7 @@ class ImageService:
 
     async def serve(self, req: Request, res: Response) -> None:
         answer = await self.variant(req.query.multi_items(), req.get("accept"))
-        _send(res, answer)
+        _send(req, res, answer)
 
     async def variant(self, pairs: list[tuple[str, str]], accept: str | None) -> Answer:
         """The variant a request's query and Accept header ask for, stored (computed
@@ -111,24 +112,26 @@ class ImageService:
         wanted = "svg" if svg else preferred
         key = variant_key(identity, variant.width, variant.quality, wanted or "source")
         order = ((wanted,) if wanted else ()) + EXTENSIONS
-        stored = self.store.find(key, order, max_age)
+        stored = await self.store.lookup(key, order, max_age)
         state = "HIT"
         if stored is None:
             async with self.locks.hold(key):
-                stored = self.store.find(key, order, max_age)
+                stored = await self.store.lookup(key, order, max_age)
                 if stored is None:
-                    stored = await self._compute(key, load, variant.width, variant.quality, wanted)
+                    stored = await self._compute(key, load, variant.width, variant.quality, wanted, max_age)
                     state = "MISS"
         return Answer(stored, state, YEAR if immutable else (max_age or DAY), immutable)
 
-    async def _compute(self, key: str, load: Callable[[], Awaitable[bytes]], width: int, quality: int, fmt: str | None) -> Stored:
+    async def _compute(
+        self, key: str, load: Callable[[], Awaitable[bytes]], width: int, quality: int, fmt: str | None, max_age: float | None
+    ) -> Stored:
         data = await load()
         if fmt == "svg":
-            return await asyncio.to_thread(self.store.put, key, "svg", data)
+            return await self.store.save(key, "svg", data, max_age)
         async with self.slots():
             encoded = await asyncio.to_thread(encode_variant, data, width, quality, fmt, self.config.max_pixels)
             self.decodes += 1
-        return await asyncio.to_thread(self.store.put, key, encoded.format, encoded.data)
+        return await self.store.save(key, encoded.format, encoded.data, max_age)
 
     async def _fetch(self, url: Any, svg: bool) -> bytes:
         data, content_type = await self.fetcher.fetch(url)
@@ -149,14 +152,24 @@ def _looks_like_svg(data: bytes, content_type: str) -> bool:
     return content_type.split(";")[0].strip().lower() == "image/svg+xml" and head.startswith((b"<svg", b"<?xml", b"<!--"))
 
 
-def _send(res: Response, answer: Answer) -> None:
+def _send(req: Request, res: Response, answer: Answer) -> None:
     res.set("vary", "Accept")
     res.set("content-security-policy", CSP)
     res.set("x-content-type-options", "nosniff")
     res.set("x-nexpress-cache", answer.state)
     stored = answer.stored
     media = "image/svg+xml" if stored.format == "svg" else MIME[stored.format]
-    res.send_file(stored.path, max_age=answer.max_age, immutable=answer.immutable, media_type=media)
+    if stored.path is not None:
+        res.send_file(stored.path, max_age=answer.max_age, immutable=answer.immutable, media_type=media)
+        return
+    etag = f'"{stored.etag}"'
+    res.set("etag", etag)
+    res.set("cache-control", f"public, max-age={answer.max_age}" + (", immutable" if answer.immutable else ""))
+    match = req.get("if-none-match")
+    if match and etag_matches(match, etag):
+        res.status(304).end()
+        return
+    res.type(media).send(stored.data or b"")
 
 
 class ImageEndpoint(Endpoint):

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from .._optional import check_installed
+from ..cache import Cache
 from ..routing import Plugin, Router
 from .config import ImageConfig, cache_folder, image_config
 from .endpoint import ImageEndpoint, ImageService
 from .helper import ImageHelper
-from .store import DiskVariants
+from .store import DiskVariants, SharedVariants
 from .transform import FEATURE
 
 __all__ = ["Images"]
@@ -22,10 +23,25 @@ class Images(Plugin):
     """Image optimisation for one app (docs/images.md): ``app.use(Images(...))``, which
     ``App(images=...)`` does."""
 
-    def __init__(self, options: dict[str, Any] | bool = True, *, root: str = ".", public: str | None = None, debug: bool = False) -> None:
+    def __init__(
+        self,
+        options: dict[str, Any] | bool = True,
+        *,
+        root: str = ".",
+        public: str | None = None,
+        debug: bool = False,
+        cache: Cache | None = None,
+    ) -> None:
         self.config: ImageConfig = image_config(options)
         check_installed("PIL", "images", FEATURE)  # Pillow is imported on the first image
-        self.service = ImageService(self.config, public, DiskVariants(cache_folder(root)))
+        if self.config.store == "cache":
+            if cache is None:
+                raise ValueError("App(images={'store': 'cache'}) needs the app's cache")
+            shared = cache
+            store: DiskVariants | SharedVariants = SharedVariants(lambda: shared.store)
+        else:
+            store = DiskVariants(cache_folder(root))
+        self.service = ImageService(self.config, public, store)
         self.helper = ImageHelper(self.config, public, debug)
 
     @property

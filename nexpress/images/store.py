@@ -1,5 +1,6 @@
-"""Where variants are kept: files under ``.nexpress/images/``, written atomically, and
-the per-key locks that make each variant computed once per instance.
+"""Where variants are kept: files under ``.nexpress/images/``, written atomically, or
+the app's shared cache store (``images={"store": "cache"}``: Redis for several
+instances), and the per-key locks that make each variant computed once per instance.
 
 A variant's file is named by its key and format (``ab/ab12....webp``): the key already
 holds the source's version (its size and modification time, or its URL for a remote
@@ -9,24 +10,29 @@ source), so a changed source gets new keys and old variants are simply never ask
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-__all__ = ["DiskVariants", "KeyedLocks", "Stored"]
+from ..cache.stores import Entry, Store, StoreUnavailable
+
+__all__ = ["DiskVariants", "KeyedLocks", "SharedVariants", "Stored"]
 
 EXTENSIONS = ("avif", "webp", "jpeg", "png", "gif", "svg")
 
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A variant on disk."""
+    """A stored variant: a file on disk (``path``), or bytes from the shared store."""
 
-    path: str
+    path: str | None
     format: str
+    data: bytes | None = None
+    etag: str = ""
 
 
 class DiskVariants:
@@ -69,6 +75,44 @@ class DiskVariants:
                 pass
             raise
         return Stored(path, fmt)
+
+    async def lookup(self, key: str, formats: tuple[str, ...], max_age: float | None) -> Stored | None:
+        return self.find(key, formats, max_age)
+
+    async def save(self, key: str, fmt: str, data: bytes, max_age: float | None) -> Stored:
+        return await asyncio.to_thread(self.put, key, fmt, data)
+
+
+PREFIX = "nexpress:image:"
+
+
+class SharedVariants:
+    """Variants as entries of the app's cache store (``store()``: the store in use),
+    under ``nexpress:image:<key>``; remote ones expire after ``max_age``. A store
+    that is down is a miss (the variant is computed and sent, not kept)."""
+
+    def __init__(self, store: Callable[[], Store]) -> None:
+        self.store = store
+
+    async def lookup(self, key: str, formats: tuple[str, ...], max_age: float | None) -> Stored | None:
+        try:
+            entry = await self.store().get(PREFIX + key)
+        except StoreUnavailable:
+            return None
+        if entry is None:
+            return None
+        fmt = dict(entry.headers).get("format", "")
+        return Stored(None, fmt, entry.body, entry.etag) if fmt in EXTENSIONS else None
+
+    async def save(self, key: str, fmt: str, data: bytes, max_age: float | None) -> Stored:
+        now = time.time()
+        etag = hashlib.sha256(data).hexdigest()[:32]
+        entry = Entry(data, headers=[("format", fmt)], created=now, expires=now + max_age if max_age else None, etag=etag)
+        try:
+            await self.store().set(PREFIX + key, entry)
+        except StoreUnavailable:
+            pass
+        return Stored(None, fmt, data, etag)
 
 
 class KeyedLocks:

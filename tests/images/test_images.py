@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import client_for, write_files
+from helpers import client_for, redis_or_skip, write_files
 
 from nexpress import App
 from nexpress.images import image_config, srcset_widths
@@ -529,3 +529,35 @@ def test_build_pregenerates_the_variants_prerendered_pages_link(tmp_path, monkey
         answer = client.get(f"{URL}?url=/hero.jpg&w=256&q=75", headers=headers)
         assert answer.status_code == 200 and answer.headers["x-nexpress-cache"] == "HIT"
     assert served.images.decodes == 0
+
+
+# --- the shared store -------------------------------------------------------------------------------
+
+REDIS_URL = "redis://127.0.0.1:6379/9"  # a database no other test uses
+
+
+def test_variants_in_the_shared_store_are_computed_once_across_instances(tmp_path):
+    redis_or_skip(REDIS_URL).flushdb()
+    options = {"widths": WIDTHS, "store": "cache"}
+    first = App(_site(tmp_path), cache=REDIS_URL, images=options)
+    answer = _variant(client_for(first), "/hero.jpg", 128, WEBP)
+    assert answer.status_code == 200 and answer.headers["x-nexpress-cache"] == "MISS"
+    assert answer.headers["content-type"] == "image/webp" and answer.headers["vary"] == "Accept"
+    assert not (tmp_path / ".nexpress" / "images").exists()  # nothing on this instance's disk
+    second = App(tmp_path, cache=REDIS_URL, images=options)  # another instance, the same store
+    client = client_for(second)
+    again = _variant(client, "/hero.jpg", 128, WEBP)
+    assert again.headers["x-nexpress-cache"] == "HIT" and again.content == answer.content
+    assert second.images.decodes == 0
+    assert client.get(f"{URL}?url=/hero.jpg&w=128&q=75", headers={**WEBP, "if-none-match": again.headers["etag"]}).status_code == 304
+    with Image.open(io.BytesIO(again.content)) as decoded:
+        assert decoded.width == 128
+
+
+def test_a_shared_store_that_is_down_still_serves_images(tmp_path):
+    app = App(_site(tmp_path), cache="redis://127.0.0.1:1/0", images={"widths": WIDTHS, "store": "cache"})
+    client = client_for(app)
+    for _ in range(2):
+        answer = _variant(client, "/hero.jpg", 128, WEBP)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "image/webp"
+    assert app.images.decodes == 2  # nowhere to keep them: computed each time, never a 500
