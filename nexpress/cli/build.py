@@ -89,7 +89,8 @@ def build(app: str | None) -> None:
     with open(manifest, encoding="utf-8") as fh:
         assets = len(json.load(fh).get("assets", []))
     click.echo(f"\n{len(results)} page(s) prerendered into {folder}/, {assets} asset(s) fingerprinted into {folder}/static/")
-    if getattr(application, "images", None) is not None:
+    images = getattr(application, "images", None)
+    if images is not None and images.config.store == "disk":  # the build's cache store is private
         _pregenerate_images(application, results)
 
 
