@@ -14,7 +14,7 @@ import asyncio
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..http.errors import BadRequest
 from ..http.files import etag_matches
@@ -22,6 +22,8 @@ from ..routing.endpoint import Endpoint
 from .config import ImageConfig
 from .protocol import (
     MIME,
+    RemoteURL,
+    Variant,
     match_remote,
     parse_variant,
     preferred_format,
@@ -53,6 +55,18 @@ class Answer:
     state: str  # HIT or MISS (x-nexpress-cache)
     max_age: int
     immutable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a variant comes from: its identity (part of the cache key), how to read
+    it, how long its variants stay fresh (None: as long as the identity holds)."""
+
+    identity: str
+    load: Callable[[], Awaitable[bytes]]
+    max_age: int | None
+    immutable: bool
+    svg: bool = False
 
 
 class ImageService:
@@ -88,52 +102,58 @@ class ImageService:
     async def variant(self, pairs: list[tuple[str, str]], accept: str | None) -> Answer:
         """The variant a request's query and Accept header ask for, stored (computed
         first when missing, once per key); raises HTTPError (4xx, 502, 504)."""
-        config = self.config
-        variant = parse_variant(pairs, config.widths, config.qualities)
-        preferred = preferred_format(accept, self.offered())
-        if variant.remote:
-            url = remote_url(variant.url)
-            if not match_remote(url, config.remote):
-                raise refuse_remote(variant.url)
-            svg = url.path.lower().endswith(".svg")
-            if svg and not config.svg:
-                raise _svg_refused()
-            identity, max_age, immutable = f"remote:{url.url}", config.remote_max_age, False
-            load: Callable[[], Awaitable[bytes]] = lambda: self._fetch(url, svg)  # noqa: E731
-        else:
-            source = local_source(self.public, variant.url)
-            if source.path.lower().endswith(".svg"):
-                if not config.svg:
-                    raise _svg_refused()
-                return Answer(Stored(source.path, "svg"), "HIT", DAY, False)
-            svg = False
-            identity, max_age, immutable = f"local:{source.path}:{source.version}", None, variant.version == source.version
-            load = lambda: asyncio.to_thread(read_local, source, config.max_bytes)  # noqa: E731
-        wanted = "svg" if svg else preferred
-        key = variant_key(identity, variant.width, variant.quality, wanted or "source")
+        variant = parse_variant(pairs, self.config.widths, self.config.qualities)
+        source = self._remote(variant) if variant.remote else self._local(variant)
+        if isinstance(source, Answer):
+            return source
+        wanted = "svg" if source.svg else preferred_format(accept, self.offered())
+        key = variant_key(source.identity, variant.width, variant.quality, wanted or "source")
         order = ((wanted,) if wanted else ()) + EXTENSIONS
-        stored = await self.store.lookup(key, order, max_age)
+        stored = await self.store.lookup(key, order, source.max_age)
         state = "HIT"
         if stored is None:
             async with self.locks.hold(key):
-                stored = await self.store.lookup(key, order, max_age)
+                stored = await self.store.lookup(key, order, source.max_age)
                 if stored is None:
-                    stored = await self._compute(key, load, variant.width, variant.quality, wanted, max_age)
+                    stored = await self._compute(key, source, variant.width, variant.quality, wanted)
                     state = "MISS"
-        return Answer(stored, state, YEAR if immutable else (max_age or DAY), immutable)
+        return Answer(stored, state, YEAR if source.immutable else (source.max_age or DAY), source.immutable)
 
-    async def _compute(
-        self, key: str, load: Callable[[], Awaitable[bytes]], width: int, quality: int, fmt: str | None, max_age: float | None
-    ) -> Stored:
-        data = await load()
+    def _remote(self, variant: Variant) -> Source:
+        """An allow-listed remote source (else 400: never fetched)."""
+        url = remote_url(variant.url)
+        if not match_remote(url, self.config.remote):
+            raise refuse_remote(variant.url)
+        svg = url.path.lower().endswith(".svg")
+        if svg and not self.config.svg:
+            raise _svg_refused()
+        return Source(f"remote:{url.url}", lambda: self._fetch(url, svg), self.config.remote_max_age, False, svg)
+
+    def _local(self, variant: Variant) -> Source | Answer:
+        """A file of ``public/`` (an allowed SVG: the file itself, as it is)."""
+        found = local_source(self.public, variant.url)
+        if found.path.lower().endswith(".svg"):
+            if not self.config.svg:
+                raise _svg_refused()
+            return Answer(Stored(found.path, "svg"), "HIT", DAY, False)
+        max_bytes = self.config.max_bytes
+        return Source(
+            f"local:{found.path}:{found.version}",
+            lambda: asyncio.to_thread(read_local, found, max_bytes),
+            None,
+            variant.version == found.version,  # the URL names this version: a year
+        )
+
+    async def _compute(self, key: str, source: Source, width: int, quality: int, fmt: str | None) -> Stored:
+        data = await source.load()
         if fmt == "svg":
-            return await self.store.save(key, "svg", data, max_age)
+            return await self.store.save(key, "svg", data, source.max_age)
         async with self.slots():
             encoded = await asyncio.to_thread(encode_variant, data, width, quality, fmt, self.config.max_pixels)
             self.decodes += 1
-        return await self.store.save(key, encoded.format, encoded.data, max_age)
+        return await self.store.save(key, encoded.format, encoded.data, source.max_age)
 
-    async def _fetch(self, url: Any, svg: bool) -> bytes:
+    async def _fetch(self, url: RemoteURL, svg: bool) -> bytes:
         data, content_type = await self.fetcher.fetch(url)
         if svg and not _looks_like_svg(data, content_type):
             raise ImageError("The remote .svg is not an SVG document")

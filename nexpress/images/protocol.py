@@ -16,7 +16,9 @@ from ..http.errors import BadRequest, HTTPError
 from ..http.paths import percent_decode
 
 __all__ = [
+    "MIME",
     "RemotePattern",
+    "RemoteURL",
     "Variant",
     "compile_remote",
     "fallback_format",
@@ -24,6 +26,7 @@ __all__ = [
     "match_remote",
     "parse_variant",
     "preferred_format",
+    "refuse_remote",
     "remote_url",
     "variant_key",
 ]
