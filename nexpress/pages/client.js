@@ -12,7 +12,7 @@
     if (!replace) remember();
     return visit(url, !replace);
   } };
-  w.nexpress = w.nexpress || api;
+  w.nexpress = api;
 
   var NAV = "x-nexpress-nav";
   var COOKIE = "x-nexpress-set-cookie"; // the server's word that an answer set cookies

@@ -163,3 +163,17 @@ def test_aria_current_follows_client_navigation_in_a_layout_not_rerendered(page)
     page.wait_for_selector("h1:text('Invoice 2')")
     assert current() == ["Invoices"]
     assert page.evaluate("window.survivor") == "same window"
+
+
+def test_nexpress_navigate_from_a_script(page):
+    _open(page, "/")
+    entries = page.evaluate("history.length")
+    page.evaluate("nexpress.navigate('/about', {replace: true})")
+    page.wait_for_selector("h1:text('About')")
+    assert page.evaluate("history.length") == entries  # replaced
+    page.evaluate("nexpress.navigate('/invoices')")
+    page.wait_for_selector("h1:text('Invoices')")
+    assert page.evaluate("history.length") == entries + 1  # pushed
+    page.go_back()
+    page.wait_for_selector("h1:text('About')")
+    assert page.evaluate("window.survivor") == "same window"
