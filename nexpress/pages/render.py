@@ -282,10 +282,15 @@ class PageEndpoint(Endpoint):
         assets: str = "",
         finish: PageFinish | None = None,
         per_visitor: bool = False,
+        uses: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
         # a template of this page or its layouts reads ``auth``: every render is per visitor
         self.per_visitor = per_visitor
+        # what the templates call, read at discovery: the link helpers and the head
+        # list (image()'s preload) are put in the context only for pages that use them
+        self.link_helpers = bool(uses & {"is_current", "with_query"})
+        self.collects_head = "image" in uses
         self.module = module
         self.template = template
         self.page_fn = getattr(module, "page", None) if module is not None else None
@@ -357,10 +362,12 @@ class PageEndpoint(Endpoint):
             "auth": req.auth,
             "csrf": helpers.csrf,
             "action": helpers.action,
-            "is_current": helpers.is_current,
-            "with_query": helpers.with_query,
-            HEAD_TAGS: [],
         }
+        if self.link_helpers:
+            context["is_current"] = helpers.is_current
+            context["with_query"] = helpers.with_query
+        if self.collects_head:
+            context[HEAD_TAGS] = []
         req.per_visitor = marked or self.per_visitor
         if extra:
             context.update(extra)
@@ -402,7 +409,7 @@ class PageEndpoint(Endpoint):
             document = await self.with_head(req, document, data, layout_data)
             if isinstance(document, Response):
                 return document
-        if context[HEAD_TAGS]:  # what helpers asked for (image(..., priority=True)'s preload)
+        if self.collects_head and context[HEAD_TAGS]:  # what image(..., priority=True) asked for
             document = meta.inject_head(document, "\n".join(context[HEAD_TAGS]))
         if not self.tail_in_suffix:
             document = inject_tail(document, self.tail)

@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 _REQUEST_VARIABLES = ("req", "query", "auth")
 _SECRET_HELPERS = frozenset(("csrf", "action"))
+_ON_USE_HELPERS = frozenset(("is_current", "with_query", "image"))
 class FileRoutes:
     """The discovered ``app/`` tree: route definitions plus error pages.
 
@@ -88,10 +89,10 @@ class FileRoutes:
         self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
         """Fingerprinted route assets and ``asset(path)`` (nexpress.pages.assets)."""
         self.env.globals["asset"] = self.assets.helper()
-        self.helpers = {"image": _images_off, **(helpers or {})}
-        """Template globals the app adds (``image``): they read nothing of the request,
-        so a layout calling them can still be pre-rendered."""
-        self.env.globals.update(self.helpers)
+        # template globals the app adds (``image``; without App(images=...), an error
+        # naming it): they read nothing of the request, so a layout calling them can
+        # still be pre-rendered (Jinja2 does not count globals as undeclared variables)
+        self.env.globals.update({"image": _images_off, **(helpers or {})})
         self.folders: list[Folder] = []
         self.routes: list[RouteDef] = []
         self.secret_users: list[str] = []
@@ -282,6 +283,7 @@ class FileRoutes:
             assets=self.assets.tags(route_assets),
             finish=FINISH if mode == "dynamic" else None,
             per_visitor=reads_auth,
+            uses=self._uses(templates),
         )
         guarded = requires_auth(module, layouts)
         endpoint: Any = page
@@ -332,6 +334,25 @@ class FileRoutes:
                 )
             )
 
+    def _uses(self, templates: list[tuple[str, str]]) -> frozenset[str]:
+        """Which of the helpers a page's context adds only on use its templates (or
+        the templates they include) name: globals such as ``image`` included, which
+        ``find_undeclared_variables`` leaves out."""
+        import jinja2
+
+        used: set[str] = set()
+        seen: set[str] = set()
+        pending = [name for name, _ in templates]
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            tree = self.env.parse(self._source(name))
+            used |= {node.name for node in tree.find_all(jinja2.nodes.Name)} & _ON_USE_HELPERS
+            pending.extend(included for included in self._includes(name) if included is not None)
+        return frozenset(used)
+
     def _note_secret_use(self, source: str, templates: list[str], layouts: list[Layout], actions: Any) -> None:
         """Remember a page whose templates call ``csrf()``/``action()`` or that has
         actions: their tokens and ids are keyed with the app secret."""
@@ -346,7 +367,7 @@ class FileRoutes:
 
     def _layout_plan(self, layout: Layout) -> LayoutPlan:
         constant = constant_layout(
-            self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children", "asset", *self.helpers})
+            self.env, layout.template, layout.module, lambda name: self.is_constant(name, allowed={"children", "asset"})
         )
         template = self.env.get_template(layout.template)
         lid = layout_id(layout.source)

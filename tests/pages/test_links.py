@@ -69,3 +69,16 @@ def test_link_helpers_in_a_layout_on_first_render(tmp_path):
     assert '<a href="/invoices" aria-current="page">' in nested
     home = client.get("/", headers={"accept": "text/html"}).text
     assert '<a href="/" aria-current="page">' in home and '<a href="/invoices">' in home
+
+
+def test_link_helpers_in_an_included_template(tmp_path):
+    write_files(
+        tmp_path,
+        {
+            "app/layout.html": '{% include "nav.html" %}{{ children }}',
+            "app/nav.html": '<a href="/a"{% if is_current("/a") %} aria-current="page"{% endif %}>a</a>',
+            "app/a/page.html": "A",
+        },
+    )
+    page = client_for(App(tmp_path)).get("/a", headers={"accept": "text/html"}).text
+    assert '<a href="/a" aria-current="page">a</a>' in page
