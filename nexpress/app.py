@@ -240,8 +240,7 @@ class App(Router):
         if self.debug:  # /_nexpress: dev only, so production has no such route
             self.devtools = self.devtools or DevTools(self)
             routes.extend(self.devtools.routes())
-        helpers = {"image": self.images.template_global()} if self.images is not None else {}
-        self.file_routes = discover(self, helpers)
+        self.file_routes = discover(self)
         if self.file_routes is not None:
             routes.extend(self.file_routes.routes)
         if self.public:

@@ -67,7 +67,7 @@ class FileRoutes:
     ``app`` is only carried into the requests that cached pages render with
     (``req.app``); its ``root``, ``debug`` and ``cache`` settings are read here once."""
 
-    def __init__(self, app: Any, directory: str, helpers: dict[str, Any] | None = None) -> None:
+    def __init__(self, app: Any, directory: str) -> None:
         self.app = app
         self.directory = directory
         self.root = app.root
@@ -89,10 +89,11 @@ class FileRoutes:
         self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
         """Fingerprinted route assets and ``asset(path)`` (nexpress.pages.assets)."""
         self.env.globals["asset"] = self.assets.helper()
-        # template globals the app adds (``image``; without App(images=...), an error
-        # naming it): they read nothing of the request, so a layout calling them can
-        # still be pre-rendered (Jinja2 does not count globals as undeclared variables)
-        self.env.globals.update({"image": _images_off, **(helpers or {})})
+        # image() from App(images=...) (nexpress.images; without it, an error naming the
+        # setting): it reads nothing of the request, so a layout calling it can still be
+        # pre-rendered (Jinja2 does not count globals as undeclared variables)
+        images = getattr(app, "images", None)
+        self.env.globals["image"] = images.template_global() if images is not None else _images_off
         self.folders: list[Folder] = []
         self.routes: list[RouteDef] = []
         self.secret_users: list[str] = []
@@ -507,11 +508,11 @@ def _static_prefix(pattern: str) -> str | None:
     return pattern
 
 
-def discover(app: Any, helpers: dict[str, Any] | None = None) -> FileRoutes | None:
-    """Scan ``app.root/app.pages`` if it exists; ``helpers``: template globals to add."""
+def discover(app: Any) -> FileRoutes | None:
+    """Scan ``app.root/app.pages`` if it exists."""
     if not app.pages:
         return None
     directory = os.path.join(app.root, app.pages)
     if not os.path.isdir(directory):
         return None
-    return FileRoutes(app, directory, helpers)
+    return FileRoutes(app, directory)
