@@ -7,12 +7,11 @@
   "use strict";
   var w = window, d = document, loc = location, hist = history;
   if (w.__nexpress || !w.fetch || !hist.pushState || !w.DOMParser || !w.Map || !w.Set) return;
-  var api = w.__nexpress = { version: 1, navigate: function (url, o) {
-    var replace = !!(o && o.replace);
-    if (!replace) remember();
-    return visit(url, !replace);
+  w.nexpress = w.__nexpress = { version: 1, navigate: function (url, o) {
+    var push = !(o && o.replace);
+    if (push) remember();
+    return visit(url, push);
   } };
-  w.nexpress = api;
 
   var NAV = "x-nexpress-nav";
   var COOKIE = "x-nexpress-set-cookie"; // the server's word that an answer set cookies
@@ -146,29 +145,12 @@
       if (title) d.title = title.textContent;
     });
   }
-  // --- kept across a swap: [data-keep][id], and a live form's focused field ---
-  function keyOf(el, live) {
-    if (el.id && (live || el.hasAttribute("data-keep"))) return "#" + CSS.escape(el.id);
-    var f = live && el.form;
-    return f && el.name && f.hasAttribute("data-live") ? "form[data-live] [name=\"" + CSS.escape(el.name) + "\"]" : null;
-  }
+  // data-keep, and a live form's focused field, survive a swap
   function keepers(live) {
-    var out = [], a = d.activeElement;
-    d.querySelectorAll("[data-keep][id]").forEach(function (el) { out.push([keyOf(el), el]); });
-    if (a && a !== d.body && keyOf(a, live)) out.push([keyOf(a, live), a]);
+    var out = [], a = d.activeElement, f = live && a && a.form;
+    d.querySelectorAll("[data-keep][id]").forEach(function (el) { out.push(["#" + CSS.escape(el.id), el]); });
+    if (f && (a.id || a.name)) out.push([a.id ? "#" + CSS.escape(a.id) : "form[data-live] [name=\"" + CSS.escape(a.name) + "\"]", a]);
     return out;
-  }
-  function caret(el) {
-    try { return [el.selectionStart, el.selectionEnd, el.selectionDirection]; } catch (e) { return null; }
-  }
-  function restore(kept, focused, range) {
-    kept.forEach(function (k) {
-      var fresh = d.querySelector(k[0]);
-      if (fresh && fresh !== k[1]) fresh.replaceWith(k[1]);
-    });
-    if (!focused || !focused.isConnected || d.activeElement === focused) return;
-    focused.focus({ preventScroll: true });
-    try { focused.setSelectionRange(range[0], range[1], range[2]); } catch (e) { /* not a text field */ }
   }
   function render(r, live) {
     var next = new DOMParser().parseFromString(r.html, "text/html");
@@ -176,8 +158,8 @@
     var range = part ? slot(part.getAttribute("data-nexpress-partial")) : null;
     if (r.partial && !range) return Promise.reject(new Error("stale partial"));
     return mergeHead(next.head).then(function () {
-      var kept = keepers(live), focused = d.activeElement, where = focused && caret(focused), nodes;
-      if (!kept.some(function (k) { return k[1] === focused || k[1].contains(focused); })) focused = null;
+      var kept = keepers(live), f = d.activeElement, sel, nodes;
+      try { sel = [f.selectionStart, f.selectionEnd]; } catch (e) { /* no caret */ }
       if (range) {
         while (range.start.nextSibling && range.start.nextSibling !== range.end) range.start.nextSibling.remove();
         var content = d.importNode(part.content, true);
@@ -188,25 +170,26 @@
         d.body.replaceWith(body);
         nodes = [body];
       }
-      restore(kept, focused, where);
+      kept.forEach(function (k) {
+        var n = d.querySelector(k[0]);
+        if (n && n !== k[1]) n.replaceWith(k[1]);
+      });
+      if (f && f !== d.activeElement && f.isConnected && kept.some(function (k) { return k[1].contains(f); })) {
+        f.focus({ preventScroll: true });
+        try { f.setSelectionRange(sel[0], sel[1]); } catch (e) { /* no caret */ }
+      }
       runScripts(nodes);
     });
   }
-  // --- aria-current on links to this page (the rule of nexpress/pages/links.py) ---
-  function query(search) {
-    var out = [];
-    new URLSearchParams(search).forEach(function (v, k) { out.push(k + "=" + v); });
-    return out.sort().join("&");
-  }
-  function trim(path) { return path.replace(/\/+$/, "") || "/"; }
+  // aria-current: nexpress/pages/links.py's rule
+  function trim(p) { return p.replace(/\/+$/, "") || "/"; }
   function mark() {
-    var p = trim(loc.pathname), q = query(loc.search);
+    var p = trim(loc.pathname);
     d.querySelectorAll("a[href]").forEach(function (a) {
-      var was = a.getAttribute("aria-current");
+      var was = a.getAttribute("aria-current"), u = new URL(a.href), q = trim(u.pathname);
       if (was && was !== "page") return;
-      var u = new URL(a.href, loc.href), path = trim(u.pathname);
-      var on = u.origin === loc.origin && (path === p || (a.getAttribute("data-current") === "prefix" && p.indexOf(path === "/" ? "/" : path + "/") === 0)) && (!u.search || query(u.search) === q);
-      if (on) a.setAttribute("aria-current", "page"); else if (was) a.removeAttribute("aria-current");
+      if (u.origin === loc.origin && (q === p || a.getAttribute("data-current") === "prefix" && p.indexOf(q === "/" ? q : q + "/") === 0) && (!u.search || u.search === loc.search)) a.setAttribute("aria-current", "page");
+      else if (was) a.removeAttribute("aria-current");
     });
   }
   function loaded() {
@@ -299,25 +282,24 @@
     }).catch(function () { loc.reload(); });
   });
 
-  // --- <form method="get" data-live="300">: navigates as you type ---
+  // data-live forms; the form is found when the timer fires (a swap may replace it)
+  var typing;
   function liveForm(el) {
-    var form = el && el.form;
-    return form && form.hasAttribute("data-live") && (form.method || "get").toLowerCase() === "get" ? form : null;
+    var f = el && el.form;
+    return f && f.method === "get" && f.hasAttribute("data-live") ? f : null;
   }
-  var typing; // the debounce timer; the form is looked up when it fires (a swap may have replaced it)
-  function goLive(form) {
+  function goLive(f) {
     clearTimeout(typing);
-    if (!form) return;
-    var u = new URL(form.getAttribute("action") || loc.href, loc.href);
-    u.search = new URLSearchParams(new FormData(form)).toString();
+    if (!f) return;
+    var u = new URL(f.getAttribute("action") || loc.href, loc.href);
+    u.search = new URLSearchParams(new FormData(f));
     u.hash = "";
-    if (u.origin !== loc.origin) return native(form);
-    if (strip(u.href) !== strip(loc.href)) visit(u.href, false, true);
+    if (u.origin !== loc.origin) native(f);
+    else if (strip(u.href) !== strip(loc.href)) visit(u.href, false, true);
   }
   d.addEventListener("input", function (e) {
-    var el = e.target, form = liveForm(el);
-    if (!form) return;
-    var ms = parseInt(form.getAttribute("data-live"), 10);
+    var el = e.target, f = liveForm(el), ms = f && parseInt(f.getAttribute("data-live"), 10);
+    if (!f) return;
     clearTimeout(typing);
     typing = setTimeout(function () { goLive(liveForm(el)); }, ms >= 0 ? ms : 300);
   });
@@ -331,7 +313,7 @@
     var form = e.target, sub = e.submitter;
     var action = new URL((sub && sub.getAttribute("formaction")) || form.getAttribute("action") || "", loc.href);
     var method = ((sub && sub.getAttribute("formmethod")) || form.method || "get").toLowerCase();
-    if (!e.defaultPrevented && method === "get" && form.hasAttribute("data-live") && form.getAttribute("data-nexpress") !== "false") {
+    if (method === "get" && form.hasAttribute("data-live") && !e.defaultPrevented && form.getAttribute("data-nexpress") !== "false") {
       e.preventDefault();
       return goLive(form);
     }

@@ -6,7 +6,8 @@ later one agree:
 
 - a link without a query is current on its path, whatever the page's query
   (``/dashboard/invoices`` is current on ``/dashboard/invoices?page=2``);
-- a link with a query is current only with the same parameters, in any order;
+- a link with a query is current only with the same query string (the URLs that
+  ``with_query`` and GET forms make are written the same way each time);
 - ``prefix=True`` (``data-current="prefix"`` on the link, for client.js): also on
   every path below it (``/dashboard/invoices`` on ``/dashboard/invoices/7/edit``);
 - trailing slashes do not count; links to other origins are never current.
@@ -34,7 +35,7 @@ def is_current(path: str, query: str, href: str, prefix: bool = False) -> bool:
             return False
         wanted = _path(target.path) if target.path else _path(path)
         here = _path(path)
-        if target.query and sorted(_pairs(target.query)) != sorted(_pairs(query)):
+        if target.query and target.query != query:
             return False
     except ValueError:
         return False
