@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
+from ..http.errors import HTTPError
 from ..http.templating import HEAD_TAGS
 from .config import ImageConfig
 from .protocol import local_segments, match_remote, remote_url
@@ -103,7 +104,11 @@ class ImageHelper:
             if size is not None:
                 width, height = _fill(width, height, size)
         else:
-            if not match_remote(remote_url(src), self.config.remote):
+            try:
+                allowed = match_remote(remote_url(src), self.config.remote)
+            except HTTPError as exc:
+                raise ValueError(f"image({src!r}): not a path under public/ or an http(s) URL ({exc.detail})") from None
+            if not allowed:
                 raise ValueError(f"image({src!r}): a remote source must match App(images={{'remote': [...]}}); none does")
             svg = src.lower().split("?")[0].endswith(".svg")
         if width is None or height is None:

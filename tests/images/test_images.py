@@ -112,6 +112,13 @@ def test_the_format_follows_accept_and_the_width_is_the_one_asked(site, headers,
         assert decoded.format.lower() == media.split("/")[1]
 
 
+def test_head_answers_the_headers_without_the_body(site):
+    _app, client = site
+    answer = client.head(f"{URL}?url=/hero.jpg&w=128&q=75", headers=WEBP)
+    assert answer.status_code == 200 and answer.content == b""
+    assert answer.headers["content-type"] == "image/webp" and int(answer.headers["content-length"]) > 0
+
+
 def test_a_width_above_the_source_is_not_upscaled(site):
     _app, client = site
     answer = _variant(client, "/avatars/lee.png", 640, PLAIN)
@@ -484,6 +491,7 @@ def test_srcset_widths_follow_nexts_rule():
         ('image("/hero.jpg", alt="", quality=90)', "quality=90"),
         ('image("/missing.png", alt="")', "no such file"),
         ('image("/notes.png", alt="")', "its size cannot be read (The source is not an image"),
+        ('image("javascript:alert(1)", width=1, height=1, alt="")', "not a path under public/ or an http(s) URL"),
         ('image("https://elsewhere.example/a.png", width=1, height=1, alt="")', "App(images={'remote': [...]})"),
     ],
 )
