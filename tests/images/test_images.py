@@ -13,6 +13,7 @@ import io
 import os
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -294,6 +295,8 @@ class _Origin(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.hits.append(self.path)
+        if self.path == "/img/slow.jpg":
+            time.sleep(1.5)
         status, media, body, headers = self.files.get(self.path, (404, "text/plain", b"no", {}))
         self.send_response(status)
         self.send_header("content-type", media)
@@ -307,6 +310,11 @@ class _Origin(BaseHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a client that gave up (the timeout test): nothing to report
+
+
 @pytest.fixture(scope="module")
 def origin() -> Iterator[str]:
     _Origin.files = {
@@ -318,7 +326,7 @@ def origin() -> Iterator[str]:
         "/img/logo.svg": (200, "image/svg+xml", b'<svg xmlns="http://www.w3.org/2000/svg"/>', {}),
         "/private/key.jpg": (200, "image/jpeg", _encoded((10, 10), "JPEG"), {}),
     }
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Origin)
+    server = _QuietServer(("127.0.0.1", 0), _Origin)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -383,6 +391,12 @@ def test_remote_urls_that_only_look_allowed_are_400(tmp_path, origin, url):
     answer = _variant(client_for(_remote_app(tmp_path, origin)), url.format(port=port), 128)
     assert answer.status_code == 400
     assert _Origin.hits == []
+
+
+def test_a_remote_source_past_the_timeout_is_504(tmp_path, origin):
+    app = _remote_app(tmp_path, origin, timeout=0.3)
+    answer = _variant(client_for(app), f"{origin}/img/slow.jpg", 128, WEBP)
+    assert answer.status_code == 504 and "longer than 0.3 s" in answer.json()["detail"]
 
 
 def test_a_remote_svg_when_allowed_is_sent_sandboxed(tmp_path, origin):
