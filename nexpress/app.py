@@ -13,7 +13,7 @@ import os
 import secrets
 import sys
 from collections.abc import Callable
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from .cache import Cache, store_from_url
 from .cache.manifest import OUTPUT, load_prerendered, stale_sources
@@ -48,6 +48,9 @@ from .server.serving import (
     run_server,
     split_state_warning,
 )
+
+if TYPE_CHECKING:
+    from .images import Images
 
 logger = logging.getLogger("nexpress")
 
@@ -101,7 +104,8 @@ class App(Router):
     ``ws_idle_timeout`` (300 s without a message either way closes with 1001; 0 or
     None for no limit on any of the three), ``openapi`` (a dict: serve
     ``/openapi.json`` and ``/docs``, see nexpress.openapi), ``health`` (True: serve
-    ``/healthz`` and ``/readyz``, see nexpress.server.health).
+    ``/healthz`` and ``/readyz``, see nexpress.server.health), ``images`` (a dict or
+    True: ``/_nexpress/image`` and ``image()`` in templates, see nexpress.images).
     """
 
     def __init__(
@@ -130,6 +134,7 @@ class App(Router):
         openapi: dict[str, Any] | None = None,
         health: bool = False,
         asset_builds: list[AssetBuild] | None = None,
+        images: dict[str, Any] | bool | None = None,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._dispatcher: Dispatcher | None = None
@@ -179,6 +184,14 @@ class App(Router):
         """Declared asset build steps (Tailwind's CLI...), run by the CLI (nexpress.pages.builds)."""
         if health:
             self.use(Health())
+        self.images: Images | None = None
+        """With ``App(images={...})``: ``/_nexpress/image`` and ``image()`` in templates (nexpress.images)."""
+        if images is not None and images is not False:
+            from .images import Images  # only apps with images load the feature
+
+            public = os.path.join(self.root, self.public) if self.public else None
+            self.images = Images(images, root=self.root, public=public, debug=bool(self.debug), cache=self.cache)
+            self.use(self.images)
 
     secret = _ContextSetting[str | None]()
     trust_proxy = _ContextSetting[TrustProxy]()

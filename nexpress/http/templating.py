@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     import jinja2
 
 
+HEAD_TAGS = "_nexpress_head"
+"""A page render's context holds a list under this name: template helpers append
+tags that belong in ``<head>`` (``image(..., priority=True)``'s preload), and the
+page puts them there once its layouts are rendered (nexpress.pages.render)."""
+
+
 class TemplateNotFound(LookupError):
     """A template that does not exist; the message names the path looked for."""
 
