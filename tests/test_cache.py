@@ -1173,3 +1173,36 @@ def test_a_cached_render_sees_an_empty_body_then_a_disconnect():
         return body
 
     assert asyncio.run(main()) == b""
+
+
+def test_two_apps_in_one_process_keep_their_own_data_cache(tmp_path):
+    """@cached finds the cache of the app running the request (a context variable each
+    call sets), not the last app started: two apps with different stores, both
+    started, never answer from each other's data."""
+    calls = []
+
+    @cached(ttl=60, tags=["who"])
+    async def who(name: str) -> str:
+        calls.append(name)
+        return f"{name}-{len(calls)}"
+
+    def app_named(name: str, store: str) -> App:
+        app = App(root=tmp_path / name, pages=None, public=None, cache=store)
+
+        @app.get("/who")
+        async def answer(req):
+            return {"value": await who("same-key")}
+
+        return app
+
+    first = app_named("first", "memory://")
+    second = app_named("second", f"sqlite:///{tmp_path / 'second.db'}")
+    with TestClient(first) as a, TestClient(second) as b:  # second started last
+        assert a.get("/who").json() == {"value": "same-key-1"}
+        assert b.get("/who").json() == {"value": "same-key-2"}  # its own store: computed again
+        assert a.get("/who").json() == {"value": "same-key-1"}  # each app hits its own entry
+        assert b.get("/who").json() == {"value": "same-key-2"}
+        b.run_async(revalidate_tag, "who")  # drops the second app's entry only
+        assert a.get("/who").json() == {"value": "same-key-1"}
+        assert b.get("/who").json() == {"value": "same-key-3"}
+    assert len(calls) == 3

@@ -93,8 +93,7 @@ class FileRoutes:
         self.secret_users: list[str] = []
         """Pages that need ``App(secret=...)`` (csrf(), action(), @action), read at start-up."""
         self._scan(directory, None, "")
-        self.routes.extend(client.routes())
-        self.routes.append(self.assets.route())
+        self.routes.append(self.assets.route())  # the client script is its own plugin (pages.plugin)
 
     # --- discovery --------------------------------------------------------------
 
@@ -476,12 +475,3 @@ def _static_prefix(pattern: str) -> str | None:
         return None
     return pattern
 
-
-def discover(app: Any) -> FileRoutes | None:
-    """Scan ``app.root/app.pages`` if it exists."""
-    if not app.pages:
-        return None
-    directory = os.path.join(app.root, app.pages)
-    if not os.path.isdir(directory):
-        return None
-    return FileRoutes(app, directory)

@@ -68,7 +68,7 @@ class UseDef:
     prefix: str
     target: Any
     site: str
-    kind: str  # "middleware", "router", "asgi", "static"
+    kind: str  # "middleware", "router", "asgi", "static", "plugin" (routes generated at compile)
 
 
 @dataclass(slots=True)
@@ -238,6 +238,14 @@ class Router:
         may be an :class:`Endpoint`. The pattern is checked here, like any other."""
         parse_pattern(definition.pattern)
         self._entries.append(definition)
+        self._changed()
+
+    def add_generated(self, prefix: str, plugin: Plugin) -> None:
+        """Call ``plugin.routes()`` whenever the app compiles and mount what it returns
+        under ``prefix`` (``Plugin.install``'s default: file routes, ``public/``...)."""
+        site = declaration_site()
+        _check_prefix(prefix, site)
+        self._entries.append(UseDef(prefix, plugin, site, "plugin"))
         self._changed()
 
     def _verb(self, method: str, pattern: str, handlers: tuple[Callable[..., Any], ...], options: dict[str, Any]) -> Any:
