@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
 from .config import load_settings
 from .http.calls import call_all
-from .http.context import RequestContext, TrustProxy, enter_context
+from .http.context import PROCESS, RequestContext, TrustProxy, enter_context
 from .http.csrf import MissingSecret, has_secret
 from .http.errors import StartupError
 from .http.templating import Templates, Views
@@ -305,6 +305,7 @@ class App(Router):
         """The per-request objects of ``table``: the context, the table bound to
         invokers (a copy: routes are immutable), the dispatcher."""
         context = self._context = self._build_context()
+        PROCESS.compiled(context)
         errors = ErrorLayer(self.debug, self.root, self.file_routes)
         table = table.bind(lambda route: build_invoker(route, errors, context))
         dispatcher = Dispatcher(
@@ -470,15 +471,16 @@ class App(Router):
     # --- ASGI ------------------------------------------------------------------------
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        # every call marks its context as this app's (enter_context: the per-app data
-        # cache of @cached, revalidate_*); a server runs each request in its own task
+        # with several apps in the process, each call marks its context as this app's
+        # (the data cache @cached and revalidate_* use); a lone app is found without it
         if scope["type"] == "http":
             dispatch = self._dispatch
             if dispatch is None:
                 self.compile()
                 dispatch = self._dispatch
                 assert dispatch is not None
-            enter_context(self._context)
+            if PROCESS.several:
+                enter_context(self._context)
             await dispatch(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send, build_output=scope.get(BUILD_OUTPUT_KEY, True))

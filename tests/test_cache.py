@@ -1206,3 +1206,43 @@ def test_two_apps_in_one_process_keep_their_own_data_cache(tmp_path):
         assert a.get("/who").json() == {"value": "same-key-1"}
         assert b.get("/who").json() == {"value": "same-key-3"}
     assert len(calls) == 3
+
+
+
+
+SOLE_APP = """
+from nexpress import App
+from nexpress.cache import cached
+from nexpress.http.context import PROCESS
+from nexpress.testing import TestClient
+
+@cached(ttl=60)
+async def answer() -> int:
+    return 42
+
+async def keys_of(app):
+    return [key async for key, _ in app.cache.store.entries()]
+
+app = App(root=".", pages=None, public=None)
+
+@app.get("/a")
+async def a(req):
+    return {"value": await answer()}
+
+with TestClient(app) as client:
+    assert client.get("/a").json() == {"value": 42}
+    keys = client.run_async(keys_of, app)
+assert not PROCESS.several and PROCESS.sole is app.context
+assert any(key.startswith("data:") for key in keys), keys
+print("ok")
+"""
+
+
+def test_a_lone_app_is_found_without_marking_each_request(tmp_path):
+    """One app in the process (production): requests set no context variable, @cached
+    still stores in that app's cache (http.context.PROCESS.sole)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", SOLE_APP], capture_output=True, text=True, timeout=60, cwd=tmp_path, env={**os.environ})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -5,10 +5,11 @@ setting it carries changes, e.g. the secret ``Auth``'s start-up sets), and every
 ``Request`` of that compiled app points at it. The protocol, the invokers and the
 WebSocket sessions read typed fields here instead of reaching up into ``App``.
 
-``App`` also marks each call's context as its own (:func:`enter_context`): code that
-runs outside a request object's reach (``@cached``, ``revalidate_tag``) finds the app
-it runs for with :func:`current_context`, so two apps in one process each keep their
-own data cache.
+Code that runs outside a request object's reach (``@cached``, ``revalidate_tag``)
+finds the app it runs for with :func:`current_context`: the only app of the process,
+or, once a process holds several, the one that marked the running context
+(:func:`enter_context`, which every ``App`` call does then), so two apps in one
+process each keep their own data cache.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from .templating import Views
     from .websocket import WebSocketLimits
 
-__all__ = ["HasContext", "HasSecret", "RequestContext", "TrustProxy", "current_context", "enter_context"]
+__all__ = ["PROCESS", "HasContext", "HasSecret", "ProcessApps", "RequestContext", "TrustProxy", "current_context", "enter_context"]
 
 TrustProxy = bool | int | str | Collection[str] | None
 """``App(trust_proxy=...)``: off, every hop, a hop count, or trusted networks."""
@@ -60,13 +61,41 @@ class RequestContext:
 _current: ContextVar[RequestContext] = ContextVar("nexpress_context")
 
 enter_context = _current.set
-"""Mark the running context (a request's task, the start-up) as this app's: ``App``
-calls it on every call; a server's request tasks each start from a copy."""
+"""Mark the running context (a request's task, the start-up) as this app's."""
+
+
+class ProcessApps:
+    """The apps compiled in this process. While there is one, code outside a request
+    object's reach finds it here, and requests set no context variable (a set costs
+    ~700 instructions, 3% of a JSON route); from the second app on, every call marks
+    its context (:data:`enter_context`) and that is what :func:`current_context` reads."""
+
+    __slots__ = ("several", "sole")
+
+    def __init__(self) -> None:
+        self.sole: RequestContext | None = None
+        self.several = False
+
+    def compiled(self, context: RequestContext) -> None:
+        """``context``'s app compiled (or rebuilt its context)."""
+        sole = self.sole
+        if self.several:
+            return
+        if sole is None or sole.app is context.app:
+            self.sole = context
+        else:
+            self.several, self.sole = True, None
+
+
+PROCESS = ProcessApps()
+"""Read by ``App.__call__`` (``PROCESS.several``) and :func:`current_context`."""
 
 
 def current_context() -> RequestContext | None:
-    """The context of the app this code runs for, or None outside any app."""
-    return _current.get(None)
+    """The context of the app this code runs for: the one this call marked, else the
+    only app of the process; None outside any app (or with several and no mark)."""
+    context = _current.get(None)
+    return context if context is not None else PROCESS.sole
 
 
 class HasContext(Protocol):
