@@ -298,7 +298,7 @@ class FileRoutes:
             "layouts": [layout.source for layout in layouts],
             "assets": [self.rel(path) for path in route_assets],
             "cache": cache_info(  # why: explain
-                module, source, mode, revalidate, self.env, templates, [(lay.module, lay.code) for lay in dynamic_layouts]
+                module, source, self.env, templates, [(lay.module, lay.code) for lay in dynamic_layouts]
             ),
         }
         definition = RouteDef(
