@@ -440,10 +440,14 @@ OPTIONAL_AT_IMPORT = (
     "nexpress.cache",
     "nexpress.auth",
     "nexpress.cli",
+    "nexpress.middleware.sessions",
+    "nexpress.middleware.rate_limit",
     "jinja2",
     "sqlite3",
     "redis",
     "granian",
+    "itsdangerous",
+    "python_multipart",
 )
 
 
@@ -467,3 +471,16 @@ def test_the_app_loads_no_optional_feature_until_enabled():
     # enabling a feature loads it: App(openapi=...) the document, a debug app the dev page
     enabled = _modules_after("from nexpress import App\nApp(root='/nonexistent', debug=True, openapi={})")
     assert {"nexpress.openapi", "nexpress.devtools"} <= enabled
+
+
+def test_a_lazy_battery_name_stays_the_function_whatever_the_import_order():
+    """middleware/csrf.py defines csrf(): importing the module first (as nexpress.auth
+    does) must not make ``from nexpress.middleware import csrf`` the module."""
+    code = (
+        "import types\nimport nexpress.middleware.csrf, nexpress.middleware.sessions\n"
+        "from nexpress.middleware import csrf, sessions, cors\nimport nexpress.middleware as mw\n"
+        "assert not any(isinstance(f, types.ModuleType) for f in (csrf, sessions, cors, mw.csrf)), (csrf, sessions)\n"
+        "assert callable(csrf) and csrf.__module__ == 'nexpress.middleware.csrf'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ})
+    assert done.returncode == 0, done.stderr
