@@ -70,7 +70,7 @@ class OpenAPI(Plugin):
     def install(self, router: Router, prefix: str = "/") -> None:
         """Declare ``/openapi.json`` and the ``/docs`` explorer as ordinary routes on
         the app (``prefix`` must be ``/``: the document describes the whole app)."""
-        if prefix not in ("", "/") or not hasattr(router, "table"):
+        if prefix not in ("", "/") or not callable(router):  # an App (a Router is not callable)
             raise TypeError("OpenAPI documents a whole app: app.use(OpenAPI(...)), not under a prefix or a Router")
         self.app = cast(Documented, router)
         hidden = {"include_in_schema": False}
