@@ -514,48 +514,63 @@ def prefix_regex(prefix: tuple[Segment, ...]) -> re.Pattern[str]:
     return re.compile("^/" + "/".join(parts) + "(?:/|$)") if parts else re.compile("")
 
 
-@dataclass(slots=True)
+# The records below live only while compile_routes runs: plain slotted classes, not
+# dataclasses, because a dataclass definition compiles its generated methods when the
+# module is imported (~2.3M instructions each, paid by every `from nexpress import App`).
+
+
 class _Middleware:
-    segments: tuple[Segment, ...]
-    fn: Callable
-    site: str
-    regex: re.Pattern[str]
+    __slots__ = ("fn", "regex", "segments", "site")
+
+    def __init__(self, segments: tuple[Segment, ...], fn: Callable, site: str, regex: re.Pattern[str]) -> None:
+        self.segments = segments
+        self.fn = fn
+        self.site = site
+        self.regex = regex
 
 
-@dataclass(slots=True)
 class _Pending:
-    """A route definition met while walking the router tree, with what it inherits."""
+    """A route definition met while walking the router tree, with what it inherits:
+    the full pattern (prefix + route pattern), the mount prefix's depth in segments,
+    the error handlers and the body/file limits."""
 
-    definition: RouteDef
-    pattern: str  # prefix + route pattern
-    depth: int  # segments of the mount prefix
-    errors: tuple[Callable, ...]
-    body_limit: int
-    file_limit: int
+    __slots__ = ("body_limit", "definition", "depth", "errors", "file_limit", "pattern")
 
-
-@dataclass
-class _Collected:
-    """What a walk of the router tree found, in declaration order."""
-
-    routes: list[_Pending] = field(default_factory=list)
-    middleware: list[_Middleware] = field(default_factory=list)
-    mounts: list[tuple[UseDef, str, tuple[Segment, ...], str]] = field(default_factory=list)
-    listing: list[dict[str, Any]] = field(default_factory=list)
-    startup: list[Callable] = field(default_factory=list)
-    shutdown: list[Callable] = field(default_factory=list)
-    generated: list[_Generated] = field(default_factory=list)
+    def __init__(self, definition: RouteDef, pattern: str, depth: int, errors: tuple[Callable, ...], body_limit: int, file_limit: int) -> None:
+        self.definition = definition
+        self.pattern = pattern
+        self.depth = depth
+        self.errors = errors
+        self.body_limit = body_limit
+        self.file_limit = file_limit
 
 
-@dataclass(slots=True)
 class _Generated:
     """A plugin whose routes are generated at compile time, with where it was installed."""
 
-    plugin: Any  # a routing.plugin.Plugin
-    prefix: str
-    depth: int
-    errors: tuple[Callable, ...]
-    limits: tuple[int, int]
+    __slots__ = ("depth", "errors", "limits", "plugin", "prefix")
+
+    def __init__(self, plugin: Any, prefix: str, depth: int, errors: tuple[Callable, ...], limits: tuple[int, int]) -> None:
+        self.plugin = plugin  # a routing.plugin.Plugin
+        self.prefix = prefix
+        self.depth = depth
+        self.errors = errors
+        self.limits = limits
+
+
+class _Collected:
+    """What a walk of the router tree found, in declaration order."""
+
+    __slots__ = ("generated", "listing", "middleware", "mounts", "routes", "shutdown", "startup")
+
+    def __init__(self) -> None:
+        self.routes: list[_Pending] = []
+        self.middleware: list[_Middleware] = []
+        self.mounts: list[tuple[UseDef, str, tuple[Segment, ...], str]] = []
+        self.listing: list[dict[str, Any]] = []
+        self.startup: list[Callable] = []
+        self.shutdown: list[Callable] = []
+        self.generated: list[_Generated] = []
 
 
 def compile_routes(
