@@ -115,9 +115,8 @@ class FileRoutes:
         self.secret_users: list[str] = []
         """Pages that need ``App(secret=...)`` (csrf(), action(), @action), read at start-up."""
         self._scan(directory, None, "")
-        self.routes.extend(client.routes())
-        self.routes.extend(self.loading.routes())
-        self.routes.append(self.assets.route())
+        self.routes.extend(self.loading.routes())  # /_nexpress/loading.json (nexpress.pages.loading)
+        self.routes.append(self.assets.route())  # the client script is its own plugin (pages.plugin)
 
     # --- discovery --------------------------------------------------------------
 
@@ -337,7 +336,7 @@ class FileRoutes:
             "layouts": [layout.source for layout in layouts],
             "assets": [self.rel(path) for path in route_assets],
             "cache": cache_info(  # why: explain
-                module, source, mode, revalidate, self.env, templates, [(lay.module, lay.code) for lay in dynamic_layouts]
+                module, source, self.env, templates, [(lay.module, lay.code) for lay in dynamic_layouts]
             ),
         }
         if holes and mode != "dynamic":  # explain and routes show them
@@ -642,12 +641,3 @@ def _images_off(src: str, *args: Any, **options: Any) -> Markup:
     """``image()`` in an app without ``App(images=...)``: an error naming the setting."""
     raise ValueError(f"image({src!r}): images are off; turn them on with App(images={{}}) (docs/images.md)")
 
-
-def discover(app: Any) -> FileRoutes | None:
-    """Scan ``app.root/app.pages`` if it exists."""
-    if not app.pages:
-        return None
-    directory = os.path.join(app.root, app.pages)
-    if not os.path.isdir(directory):
-        return None
-    return FileRoutes(app, directory)
