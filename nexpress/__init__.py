@@ -1,6 +1,7 @@
 """nexpress: Express's explicit API and Next.js's full-stack features, in Python."""
 
 from .app import App
+from .http.draft import draft_mode
 from .http.errors import HTTPError, not_found
 from .http.request import FormData, Request, UploadFile
 from .http.response import Response, redirect
@@ -27,6 +28,7 @@ __all__ = [
     "Router",
     "UploadFile",
     "action",
+    "draft_mode",
     "not_found",
     "redirect",
     "static",

@@ -28,6 +28,8 @@ from urllib.parse import quote, unquote
 from ..http import writer as _wire
 from ..http.calls import call
 from ..http.context import HasContext, RequestContext
+from ..http.draft import COOKIE_BYTES as _DRAFT_COOKIE
+from ..http.draft import start_draft_render, stop_draft_render
 from ..http.files import etag_matches
 from ..http.request import Request
 from ..http.response import Response
@@ -55,6 +57,7 @@ __all__ = [
 HEADER = b"x-nexpress-cache"
 _KEEP_HEADERS = ("content-type",)
 _IF_NONE_MATCH = b"if-none-match"
+_COOKIE = b"cookie"
 
 STATIC_S_MAXAGE = 300
 """Seconds a shared cache (CDN) keeps a static page before asking again: it cannot
@@ -290,11 +293,12 @@ class CachedEndpoint(Endpoint):
 
     async def __call__(self, req: Request, res: Response) -> Any:
         finish = self.finish
+        serve = self.draft if req.draft_mode else self.serve
         if finish is None:
-            return await self.serve(req, res)
+            return await serve(req, res)
         # the finish may send another representation (a partial answer, its own ETag):
         # the 304 is decided on what is sent, after it
-        result = await self.serve(req, res, conditional=False)
+        result = await serve(req, res, conditional=False)
         if result is not None:
             send_result(res, result, self.source)
         await finish.finish(req, res)
@@ -334,6 +338,19 @@ class CachedEndpoint(Endpoint):
             return await self.render(req, res)
         send_entry(req, res, entry, "MISS", self.shared, conditional)
         return None
+
+    async def draft(self, req: Request, res: Response, conditional: bool = True) -> Any:
+        """Draft mode (``req.draft_mode``): render fresh for this browser only. The
+        cache is neither read nor written, ``@cached`` calls included, and the answer
+        is ``Cache-Control: private, no-store`` (``x-nexpress-cache: DRAFT``)."""
+        token = start_draft_render()
+        try:
+            result = await self.render(req, res)
+        finally:
+            stop_draft_render(token)
+        res.set("cache-control", "private, no-store")
+        res.set("x-nexpress-cache", "DRAFT")
+        return result
 
     def fast_invoker(self, route_header: bytes | None, general: Invoker) -> Invoker:
         # the bound method, not the object: calling an object goes through __call__'s
@@ -422,8 +439,8 @@ class MemoryHitInvoker:
                             if name == _IF_NONE_MATCH:
                                 if etag_matches(value.decode("latin-1"), entry.etag):
                                     status, headers = 304, prepared.not_modified
-                            elif name == general:
-                                status = 0
+                            elif name == general or (name == _COOKIE and _DRAFT_COOKIE in value):
+                                status = 0  # a navigation fetch, a draft-mode browser
                                 break
                         if status == 0:
                             return await self.general(scope, receive, send, raw_path, params)

@@ -18,6 +18,10 @@ from python_multipart.multipart import parse_options_header
 
 from .context import RequestContext
 from .cookies import cookie_pairs
+from .draft import COOKIE as DRAFT_COOKIE
+from .draft import SCOPE_KEY as DRAFT_KEY
+from .draft import cookie_sent as draft_cookie_sent
+from .draft import is_valid as draft_cookie_valid
 from .errors import BadRequest, HTTPError
 from .headers import Headers
 from .multipart import MultipartReader, PayloadTooLarge, UploadFile
@@ -185,6 +189,21 @@ class Request:
         that turns a cookie into ``req.auth`` or ``req.session`` (reading those marks
         it), so a handler that reads neither keeps a cacheable response."""
         return self._cookie_jar().get(name)
+
+    @property
+    def draft_mode(self) -> bool:
+        """True when this browser has turned draft mode on (``draft_mode.enable(res)``,
+        a genuine unexpired cookie): cached pages render fresh for it, and nothing
+        rendered is stored. A draft request's response is per visitor."""
+        scope = self.scope
+        enabled = scope.get(DRAFT_KEY)
+        if enabled is None:
+            sent = draft_cookie_sent(scope["headers"])
+            enabled = sent and draft_cookie_valid(self.ctx.secret, self._cookie_jar().get(DRAFT_COOKIE))
+            scope[DRAFT_KEY] = enabled
+        if enabled:
+            self.per_visitor = True
+        return enabled
 
     # --- per-visitor state set by middleware -----------------------------
 
