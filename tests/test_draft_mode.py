@@ -64,40 +64,47 @@ async def stored(app: App) -> dict[str, bytes]:
     return {key: entry.body async for key, entry in app.cache.store.entries()}
 
 
-def enter_preview(client: TestClient, path: str = "/blog") -> None:
+def enter_preview(client: TestClient, path: str = "/blog") -> dict[str, str]:
+    """Follow the preview link; the draft browser's Cookie header (the client's own
+    jar is emptied, so the client stays an ordinary visitor)."""
     answer = client.get(f"/api/draft?secret={PREVIEW}&path={path}", follow_redirects=False)
     assert answer.status_code == 307, answer.text
     assert answer.headers["location"] == path
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith(draft.COOKIE + "=")
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Max-Age=3600" in cookie
+    client.cookies.clear()
+    return {"cookie": cookie.split(";")[0]}
 
 
 def acceptance(app: App) -> None:
-    with TestClient(app) as visitor, TestClient(app) as editor:
-        first = visitor.get("/blog")
+    # one client (one event loop for the Redis connection); the editor's browser is
+    # its draft cookie, the visitor's has none
+    with TestClient(app) as client:
+        first = client.get("/blog")
         assert first.headers["x-nexpress-cache"] == "MISS"
         assert "Published" in first.text and "Unpublished" not in first.text
-        enter_preview(editor)
-        preview = editor.get("/blog")
+        editor = enter_preview(client)
+        preview = client.get("/blog", headers=editor)
         assert "Unpublished" in preview.text, "the draft browser sees unpublished content"
         assert preview.headers["x-nexpress-cache"] == "DRAFT"
         assert preview.headers["cache-control"] == "private, no-store"
-        again = editor.get("/blog")
+        again = client.get("/blog", headers=editor)
         assert again.text != preview.text, "rendered per request: a new render each time"
         # meanwhile everyone else still gets the cached page
-        other = visitor.get("/blog")
+        other = client.get("/blog")
         assert other.headers["x-nexpress-cache"] == "HIT"
         assert other.text == first.text
         # the store holds the public page and the public data only: no draft render
-        entries = visitor.run_async(stored, app)
+        entries = client.run_async(stored, app)
         assert all(b"Unpublished" not in body for body in entries.values()), entries
         assert any(key.startswith("page:/blog") for key in entries)
         # leaving draft mode restores the cached view
-        left = editor.post("/api/draft", follow_redirects=False, headers={"origin": "http://testserver"})
+        left = client.post("/api/draft", follow_redirects=False, headers={**editor, "origin": "http://testserver"})
         assert left.status_code == 303
         assert draft.COOKIE in left.headers["set-cookie"] and "Max-Age=0" in left.headers["set-cookie"]
-        back = editor.get("/blog")
+        client.cookies.clear()
+        back = client.get("/blog")
         assert back.headers["x-nexpress-cache"] == "HIT"
         assert back.text == first.text
 
@@ -165,13 +172,14 @@ def test_preview_route_refuses_wrong_secrets_and_off_site_targets(tmp_path, quer
         assert "set-cookie" not in answer.headers
 
 
-def test_exit_refuses_get_and_cross_site_posts(tmp_path):
+def test_exit_refuses_cross_site_posts(tmp_path):
     with TestClient(draft_app(tmp_path)) as client:
-        enter_preview(client)
-        refused = client.post("/api/draft", headers={"origin": "https://evil.example"}, follow_redirects=False)
+        editor = enter_preview(client)
+        refused = client.post("/api/draft", headers={**editor, "origin": "https://evil.example"}, follow_redirects=False)
         assert refused.status_code == 403
         assert "set-cookie" not in refused.headers
-        assert "Unpublished" in client.get("/blog").text
+        assert client.get("/api/draft", headers=editor).status_code == 401  # GET is the preview link
+        assert "Unpublished" in client.get("/blog", headers=editor).text
 
 
 def test_enable_without_a_secret_names_the_fix():
