@@ -2,7 +2,7 @@
 
 A JSON API needs none of Redis, SQLAlchemy, Authlib, Swagger UI or OpenTelemetry, so
 they are extras (``pip install 'nexpress[redis]'``, ``[auth]``, ``[postgres]``,
-``[openapi]``, ``[otel]``, ``[metrics]``, ``[all]``) and the modules that need them
+``[openapi]``, ``[otel]``, ``[metrics]``, ``[i18n]``, ``[all]``) and the modules that need them
 import them on first use through :func:`require`. When one is missing, the error
 names the feature and the extra that brings it, instead of ``No module named 'redis'``
 from deep inside a request.
@@ -24,6 +24,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "openapi": ("swagger_ui_bundle",),
     "otel": ("opentelemetry.trace", "opentelemetry.sdk"),
     "metrics": ("prometheus_client",),
+    "i18n": ("babel",),
 }
 
 

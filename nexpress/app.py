@@ -24,6 +24,7 @@ from .http.calls import call_all
 from .http.context import RequestContext, TrustProxy
 from .http.csrf import MissingSecret, has_secret
 from .http.errors import StartupError
+from .http.locales import I18nConfig
 from .http.templating import Templates
 from .http.websocket import (
     DEFAULT_IDLE_TIMEOUT,
@@ -31,6 +32,9 @@ from .http.websocket import (
     DEFAULT_MAX_PER_CLIENT,
     WebSocketLimits,
 )
+from .i18n.catalogs import Catalogs
+from .i18n.context import activate as activate_i18n
+from .i18n.messages import activate_catalogs
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
@@ -100,7 +104,9 @@ class App(Router):
     ``ws_idle_timeout`` (300 s without a message either way closes with 1001; 0 or
     None for no limit on any of the three), ``openapi`` (a dict: serve
     ``/openapi.json`` and ``/docs``, see nexpress.openapi), ``health`` (True: serve
-    ``/healthz`` and ``/readyz``, see nexpress.server.health).
+    ``/healthz`` and ``/readyz``, see nexpress.server.health), ``i18n`` (a dict:
+    ``{"locales": ["en", "fr"], "default": "en", "prefix_default": False}``, see
+    nexpress.i18n and docs/i18n.md).
     """
 
     def __init__(
@@ -128,6 +134,7 @@ class App(Router):
         ws_idle_timeout: float | None = DEFAULT_IDLE_TIMEOUT,
         openapi: dict[str, Any] | None = None,
         health: bool = False,
+        i18n: dict[str, Any] | I18nConfig | None = None,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._dispatcher: Dispatcher | None = None
@@ -161,8 +168,14 @@ class App(Router):
         self.ws_limits = WebSocketLimits(ws_max_connections, ws_max_per_client, ws_idle_timeout)
         """The WebSocket connection caps and idle timeout, with this process's counts."""
         self.locals: dict[str, Any] = {}
+        self.i18n: I18nConfig | None = I18nConfig.from_settings(i18n) if i18n is not None else None
+        """``App(i18n=...)`` validated (an error naming the fix when it is not usable), or None."""
+        self.catalogs = Catalogs(self.root, self.i18n.default, self.debug) if self.i18n is not None else None
+        """The Babel message catalogs under ``locales/`` (with ``i18n``), loaded per locale on first use."""
         self.cache = Cache(store_from_url(self.cache_url, self.root))
         """The app's cache (:class:`nexpress.cache.Cache`), from ``cache=`` or NEXPRESS_CACHE_URL."""
+        if self.i18n is not None:  # revalidate_path("/blog") reaches /fr/blog too
+            self.cache.locales = self.i18n.locales
         self.file_routes: FileRoutes | None = None
         """The discovered ``app/`` folder (after :meth:`compile`), or None."""
         self._templates: Templates | None = None
@@ -239,6 +252,8 @@ class App(Router):
     def compile(self) -> RouteTable:
         """Build the route table now (done automatically at start-up); raises on
         conflicts and bad declarations, naming the files and lines involved."""
+        activate_i18n(self.i18n)  # what _(), format_*() and locale_url() read in this process
+        activate_catalogs(self.catalogs)
         table = compile_routes(
             self,
             root=self.root,
@@ -271,6 +286,7 @@ class App(Router):
             ws_max_size=self.ws_max_size,
             ws_origins=self.ws_origins,
             ws_limits=self.ws_limits,
+            i18n=self.i18n,
         )
 
     def _context_changed(self) -> None:

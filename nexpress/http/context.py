@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..app import App
+    from .locales import I18nConfig
     from .websocket import WebSocketLimits
 
 __all__ = ["HasContext", "HasSecret", "RequestContext", "TrustProxy"]
@@ -44,6 +45,8 @@ class RequestContext:
     ws_max_size: int
     ws_origins: list[str] | None
     ws_limits: WebSocketLimits
+    i18n: I18nConfig | None = None
+    """``App(i18n=...)``, validated (``req.locale``), or None."""
 
 
 class HasContext(Protocol):

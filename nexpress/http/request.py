@@ -24,6 +24,8 @@ from .draft import cookie_sent as draft_cookie_sent
 from .draft import is_valid as draft_cookie_valid
 from .errors import BadRequest, HTTPError
 from .headers import Headers
+from .locales import COOKIE as LOCALE_COOKIE
+from .locales import locale_of_path, negotiate
 from .multipart import MultipartReader, PayloadTooLarge, UploadFile
 from .negotiation import accepts, require_json
 from .query import MultiDict, parse_qs
@@ -67,6 +69,7 @@ class Request:
         "_cookies",
         "_form",
         "_headers",
+        "_locale",
         "_query",
         "_receive",
         "_session",
@@ -204,6 +207,39 @@ class Request:
         if enabled:
             self.per_visitor = True
         return enabled
+
+    @property
+    def locale(self) -> str | None:
+        """The locale this request is served in (None without ``App(i18n=...)``): the
+        URL's locale segment (``/fr/blog``), else the default locale for unprefixed
+        URLs, or, with ``prefix_default=True``, :attr:`preferred_locale`."""
+        try:
+            return self._locale
+        except AttributeError:
+            pass
+        config = self.ctx.i18n
+        if config is None:
+            found = None
+        else:
+            found = locale_of_path(config, self.raw_path)
+            if found is None:
+                found = self.preferred_locale if config.prefix_default else config.default
+        self._locale = found
+        return found
+
+    @locale.setter
+    def locale(self, value: str | None) -> None:
+        self._locale = value
+
+    @property
+    def preferred_locale(self) -> str | None:
+        """The visitor's locale: the ``NEXPRESS_LOCALE`` cookie, then ``Accept-Language``
+        (q-values, ``fr-CA`` -> ``fr``), then the default (None without i18n). An answer
+        that depends on it should say ``Vary: Accept-Language, Cookie``."""
+        config = self.ctx.i18n
+        if config is None:
+            return None
+        return negotiate(config, self._cookie_jar().get(LOCALE_COOKIE), self.headers.raw_get(b"accept-language"))
 
     # --- per-visitor state set by middleware -----------------------------
 

@@ -23,6 +23,7 @@ from ..http import csrf
 from ..http.calls import call, is_async_callable
 from ..http.errors import HTTPError
 from ..http.response import Response
+from ..i18n.context import reset_locale, use_locale
 from ..routing.endpoint import Endpoint
 from . import client
 from . import metadata as meta
@@ -427,6 +428,26 @@ class PageEndpoint(Endpoint):
                 return found
             chain.append(found)
         return meta.inject_head(body, _join(meta.head_tags(meta.merge(chain)), self.assets))
+
+
+class LocalizedPage(PageEndpoint):
+    """A page of an app with ``App(i18n=...)`` (chosen at start-up, so other apps pay
+    nothing): rendered in the request's locale (``_()`` and ``format_*`` in
+    ``data()``, ``metadata()`` and the templates), which the templates also get as
+    ``locale``, with the page's own path as ``current_path`` (for ``locale_url``)."""
+
+    def context(self, req: Request, res: Response, extra: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().context(req, res, extra)
+        context["locale"] = req.locale
+        context["current_path"] = req.raw_path
+        return context
+
+    async def render(self, req: Request, res: Response, extra: dict[str, Any] | None = None) -> Any:
+        token = use_locale(req.locale)
+        try:
+            return await super().render(req, res, extra)
+        finally:
+            reset_locale(token)
 
 
 def _join(*parts: str) -> str:

@@ -30,6 +30,9 @@ from urllib.parse import unquote
 from markupsafe import Markup
 
 from ..cache.isr import CachedEndpoint
+from ..http.locales import I18nConfig, split_locale
+from ..i18n.context import reset_locale, use_locale
+from ..i18n.routing import localize
 from ..routing.router import METHODS, RouteDef, positional_arity
 from ..typed.plan import plan_for
 from . import client
@@ -45,6 +48,7 @@ from .reads import request_reads
 from .reasons import cache_info, template_reads
 from .render import (
     LayoutPlan,
+    LocalizedPage,
     PageEndpoint,
     SpecialEndpoint,
     base_context,
@@ -84,6 +88,12 @@ class FileRoutes:
             auto_reload=app.debug,
             undefined=jinja2.StrictUndefined if app.debug else jinja2.Undefined,
         )
+        self.i18n: I18nConfig | None = getattr(app, "i18n", None)
+        """``App(i18n=...)``: pages once per locale (nexpress.i18n.routing), the i18n template helpers."""
+        if self.i18n is not None:
+            from ..i18n.templates import install
+
+            install(self.env)
         public = os.path.join(self.root, app.public) if getattr(app, "public", None) else None
         self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
         """Fingerprinted route assets and ``asset(path)`` (nexpress.pages.assets)."""
@@ -93,6 +103,8 @@ class FileRoutes:
         self.secret_users: list[str] = []
         """Pages that need ``App(secret=...)`` (csrf(), action(), @action), read at start-up."""
         self._scan(directory, None, "")
+        if self.i18n is not None:
+            self.routes = localize(self.routes, self.i18n)
         self.routes.extend(client.routes())
         self.routes.append(self.assets.route())
 
@@ -269,7 +281,8 @@ class FileRoutes:
         # a dynamic page whose templates read ``auth`` is per visitor (reads of req.cookies,
         # req.auth... in code and templates mark the request as they happen)
         reads_auth = mode == "dynamic" and any(v == "auth" for name, _ in templates for v, _ in template_reads(self.env, name))
-        page = PageEndpoint(
+        page_class = PageEndpoint if self.i18n is None else LocalizedPage
+        page = page_class(
             source=source,
             module=module,
             template=self.env.get_template(template) if template else None,
@@ -450,12 +463,26 @@ class FileRoutes:
     async def error_page(self, status: int, title: str, detail: str | None, req: Request) -> str | None:
         """The nearest ``not-found.html`` (404) or ``error.html`` for ``req``, inside its
         layouts, each with its ``data()``; None when there is none."""
-        found = self.nearest(unquote(req.raw_path), "not_found" if status == 404 else "error")
+        path = unquote(req.raw_path)
+        if self.i18n is not None:  # /fr/blog/x: the error pages of /blog/x
+            path = split_locale(self.i18n, path)[1]
+        found = self.nearest(path, "not_found" if status == 404 else "error")
         if found is None:
             return None
+        if self.i18n is None:
+            return await self._error_page(found, status, title, detail, req)
+        token = use_locale(req.locale)
+        try:
+            return await self._error_page(found, status, title, detail, req)
+        finally:
+            reset_locale(token)
+
+    async def _error_page(self, found: tuple[Folder, str], status: int, title: str, detail: str | None, req: Request) -> str:
         folder, template = found
         error = PageError(status, title, detail or "")
         context = {**base_context(req), "error": error, "status": status, "title": title, "detail": error.detail, "trace": None}
+        if self.i18n is not None:
+            context.update(locale=req.locale, current_path=req.raw_path)
         body = self.env.get_template(template).render(context)
         for layout_folder in reversed(folder.chain()):
             layout = layout_folder.layout
