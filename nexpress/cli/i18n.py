@@ -16,7 +16,7 @@ def _tools():
     return tools
 
 
-def _report(stats: list, verb: str) -> None:
+def report_catalogs(stats: list, verb: str) -> None:
     for item in stats:
         left = len(item.untranslated)
         note = f", {left} untranslated (shown in the source language)" if left else ""
@@ -61,7 +61,7 @@ def update(root: str, locales: tuple[str, ...]) -> None:
         stats = _tools().update(os.path.abspath(root), list(locales) or None)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from None
-    _report(stats, "updated")
+    report_catalogs(stats, "updated")
 
 
 @i18n.command(name="compile")
@@ -72,7 +72,7 @@ def compile_command(root: str, locales: tuple[str, ...]) -> None:
     stats = _tools().compile_catalogs(os.path.abspath(root), list(locales) or None)
     if not stats:
         raise click.ClickException("no catalogs under locales/: run `nexpress i18n extract`, then `nexpress i18n init LOCALE`")
-    _report(stats, "compiled")
+    report_catalogs(stats, "compiled")
 
 
 @i18n.command()

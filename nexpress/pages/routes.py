@@ -33,6 +33,7 @@ from ..cache.isr import CachedEndpoint
 from ..http.locales import I18nConfig, split_locale
 from ..i18n.context import reset_locale, use_locale
 from ..i18n.routing import localize
+from ..i18n.urls import localized_sitemap
 from ..routing.router import METHODS, RouteDef, positional_arity
 from ..typed.plan import plan_for
 from . import client
@@ -292,6 +293,8 @@ class FileRoutes:
             finish=FINISH if mode == "dynamic" else None,
             per_visitor=reads_auth,
         )
+        if isinstance(page, LocalizedPage):
+            page.base_url = (getattr(self.app, "base_url", None) or "").rstrip("/")
         guarded = requires_auth(module, layouts)
         endpoint: Any = page
         if mode != "dynamic":
@@ -438,8 +441,9 @@ class FileRoutes:
         fn = getattr(module, function, None)
         if fn is None:
             raise FileRouteError(f"{source} must define def {function}(req)")
+        expand = localized_sitemap(self.i18n) if self.i18n is not None and function == "sitemap" else None
         self.routes.append(
-            RouteDef("GET", url, (SpecialEndpoint(fn, function),), {}, f"{os.path.join(self.root, source)}:1", "dynamic", source)
+            RouteDef("GET", url, (SpecialEndpoint(fn, function, expand),), {}, f"{os.path.join(self.root, source)}:1", "dynamic", source)
         )
 
     # --- error pages ----------------------------------------------------------------
