@@ -452,7 +452,7 @@ class LocalizedPage(PageEndpoint):
             document = await super().render(req, res, extra)
         finally:
             reset_locale(token)
-        if isinstance(document, str) and 'hreflang="' not in document:
+        if isinstance(document, str) and 'hreflang="' not in document[: document.find("</head>")]:  # metadata may list its own
             config = req.ctx.i18n
             assert config is not None  # a LocalizedPage serves an app with locales
             languages = {locale: self.base_url + url for locale, url in locale_alternates(req.raw_path, config).items()}

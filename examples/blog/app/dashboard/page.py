@@ -10,8 +10,8 @@ once, and this page's answer already lists it: fresh data in the same round trip
 import re
 from typing import Any
 
-from accounts import require_author
-from db import Post, Session, get_post, list_posts
+from accounts import preview_secret, require_author
+from db import Post, Session, get_post, list_drafts, list_posts
 from live import announce
 
 from nexpress import FormData, HTTPError, Request, action
@@ -24,7 +24,12 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 
 async def data(req: Request) -> dict[str, Any]:
-    return {"posts": await list_posts()}
+    secret = preview_secret(req.app.secret)
+    return {
+        "posts": await list_posts(),
+        "drafts": await list_drafts(),
+        "preview_link": f"/api/draft?secret={secret}&path=/blog" if secret else None,
+    }
 
 
 def text(form: FormData, name: str) -> str:
