@@ -111,23 +111,8 @@ class Base(DeclarativeBase):
     pass
 
 
-class Draft(Base):
-    """An unpublished post: never cached, shown only to a browser in draft mode
-    (``/api/draft?secret=...``, linked from the dashboard)."""
-
-    __tablename__ = "drafts"
-
-    slug: Mapped[str] = mapped_column(String(80), primary_key=True)
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text, default="")
-    created: Mapped[datetime] = mapped_column(UTCDateTime(), default=lambda: datetime.now(UTC))
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"slug": self.slug, "title": self.title, "body": self.body, "created": self.created.isoformat(), "draft": True}
-
-
-class Post(Base):
-    __tablename__ = "posts"
+class Article:
+    """The columns of a post, published (:class:`Post`) or not (:class:`Draft`)."""
 
     slug: Mapped[str] = mapped_column(String(80), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -136,6 +121,20 @@ class Post(Base):
 
     def as_dict(self) -> dict[str, Any]:
         return {"slug": self.slug, "title": self.title, "body": self.body, "created": self.created.isoformat()}
+
+
+class Post(Article, Base):
+    __tablename__ = "posts"
+
+
+class Draft(Article, Base):
+    """An unpublished post: never cached, shown only to a browser in draft mode
+    (``/api/draft?secret=...``, linked from the dashboard)."""
+
+    __tablename__ = "drafts"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "draft": True}
 
 
 DRAFT_SEED = ("coming-soon", "Coming soon: the blog in French", "Drafts show only in draft mode, never from the cache.")
