@@ -16,7 +16,7 @@ Cases: ``fortunes`` (apps/nexpress_ssr_app.py; ``bare``: apps/bare.py, ``bare-ji
 apps/bare_jinja.py, the same with Jinja2 rendering the page), ``auth-anon`` / ``auth-jwt`` (apps/nexpress_auth_app.py
 ``GET /me``, signed in in-process through the real endpoints for ``auth-jwt``; ``auth-cookie``:
 anonymous with a 299-byte cookie that is not a session),
-``plaintext``, ``json``, ``express`` (apps/nexpress_app.py; ``express``: the ``(req, res)`` idiom). ``--before DIR`` adds ``nexpress-before``:
+``plaintext``, ``json``, ``express`` (apps/nexpress_app.py; ``express``: the ``(req, res)`` idiom), ``isr`` (apps/nexpress_isr_app.py: a cached page on the memory store's fast path). ``--before DIR`` adds ``nexpress-before``:
 the same case with DIR's ``nexpress`` package (a git worktree of an older commit).
 
 Instructions: the case runs twice under ``valgrind --tool=cachegrind --cache-sim=no``,
@@ -52,6 +52,7 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "plaintext": ("/plaintext", "nexpress_app", "bare"),
     "json": ("/json", "nexpress_app", "bare"),
     "express": ("/express", "nexpress_app", "bare"),
+    "isr": ("/post", "nexpress_isr_app", None),  # a cached page: the memory store's fast path
 }
 APP_NAMES = ("nexpress", "bare", "bare-jinja")
 

@@ -387,7 +387,7 @@ class MemoryHitInvoker:
     ``If-None-Match`` matches): no Request or Response object. Everything else
     (misses, stale entries, other stores, encoded paths) takes the general path."""
 
-    __slots__ = ("cache", "endpoint", "extra", "general", "general_header", "key_for", "wire")
+    __slots__ = ("cache", "endpoint", "extra", "general", "key_for", "special", "wire")
 
     def __init__(self, endpoint: CachedEndpoint, route_header: bytes | None, general: Invoker) -> None:
         self.endpoint = endpoint
@@ -396,7 +396,11 @@ class MemoryHitInvoker:
         self.general = general
         self.extra = _wire.route_headers(route_header)
         finish = endpoint.finish
-        self.general_header = finish.general_path_header if finish is not None else None
+        header = finish.general_path_header if finish is not None else None
+        # the request headers the fast path acts on, found with one set test per header:
+        # If-None-Match (a 304), the finish's (a navigation fetch: the general path) and
+        # Cookie (the draft-mode cookie: the general path)
+        self.special = frozenset(h for h in (_IF_NONE_MATCH, _COOKIE, header) if h is not None)
         if finish is not None:
             self.extra += [_encoded(k, v) for k, v in finish.headers]
         # by request path (one without %-escapes: the key is a function of it), so a hit
@@ -434,12 +438,14 @@ class MemoryHitInvoker:
                         prepared = self.prepared(raw_path, key, entry)
                     if prepared.full is not None:
                         status, headers = entry.status, prepared.full
-                        general = self.general_header
+                        special = self.special
                         for name, value in scope["headers"]:  # one scan: a 304? the general path?
+                            if name not in special:
+                                continue
                             if name == _IF_NONE_MATCH:
                                 if etag_matches(value.decode("latin-1"), entry.etag):
                                     status, headers = 304, prepared.not_modified
-                            elif name == general or (name == _COOKIE and _DRAFT_COOKIE in value):
+                            elif name != _COOKIE or _DRAFT_COOKIE in value:
                                 status = 0  # a navigation fetch, a draft-mode browser
                                 break
                         if status == 0:
