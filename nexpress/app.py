@@ -35,6 +35,7 @@ from .http.websocket import (
 from .i18n.catalogs import Catalogs
 from .i18n.context import activate as activate_i18n
 from .i18n.messages import activate_catalogs
+from .i18n.templates import install as install_i18n
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
@@ -229,6 +230,8 @@ class App(Router):
         """The Jinja2 environment of ``views/`` used by ``res.render``."""
         if self._templates is None:
             self._templates = Templates(os.path.join(self.root, self.views), auto_reload=self.debug)
+            if self.i18n is not None:  # _(), ngettext, format_*, locale_url in views/ too
+                install_i18n(self._templates.env)
         return self._templates
 
     # --- the route table ----------------------------------------------------------

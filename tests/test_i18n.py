@@ -368,6 +368,27 @@ def test_prerender_each_page_in_each_locale_and_routes_show_the_locale(tmp_path)
     rows = {(row["path"], row["source"]) for row in app.table.describe()}
     assert ("/fr/blog", "app/blog/page.py") in rows and ("/blog", "app/blog/page.py") in rows
     assert ("/fr/about", "app/about/page.py") in rows
+    assert ("/sitemap.xml", "app/sitemap.py") in rows and not any(path == "/fr/sitemap.xml" for path, _ in rows)
+
+
+def test_export_writes_every_locale_without_the_server_only_helpers(tmp_path):
+    from nexpress.build import export
+
+    write_files(tmp_path, {k: v for k, v in SITE.items() if not k.startswith(("app/about", "app/api"))})
+    app = App(root=tmp_path, i18n={**I18N, "prefix_default": True}, base_url="https://ex.com")
+
+    async def run() -> None:
+        await app.startup(for_build=True)
+        try:
+            await export(app, str(tmp_path / "out"))
+        finally:
+            await app.shutdown()
+
+    asyncio.run(run())
+    out = tmp_path / "out"
+    assert "Blogue" in (out / "fr/blog/index.html").read_text()
+    assert "<h1>Blog</h1>" in (out / "en/blog/index.html").read_text()
+    assert "https://ex.com/fr/blog" in (out / "sitemap.xml").read_text()
 
 
 def test_revalidate_path_reaches_every_locale_or_one(client):
@@ -503,3 +524,16 @@ def test_cli_errors_name_the_fix(tmp_path, monkeypatch):
     runner.invoke(main, ["i18n", "extract"])
     unknown = runner.invoke(main, ["i18n", "init", "xx-notalocale"])
     assert unknown.exit_code != 0 and "not a locale Babel knows" in unknown.output
+
+
+def test_views_templates_of_res_render_get_the_helpers_too(tmp_path):
+    app = site(tmp_path)
+    write_files(tmp_path, {"views/hello.html": '<p>{{ _("Home") }} {{ format_number(1.5) }}</p>'})
+
+    @app.get("/fr/hello")
+    async def hello(req, res):
+        with locale_scope(req.locale):
+            res.render("hello.html")
+
+    with TestClient(app) as client:
+        assert client.get("/fr/hello").text == "<p>Accueil 1,5</p>"

@@ -104,8 +104,10 @@ class FileRoutes:
         self.secret_users: list[str] = []
         """Pages that need ``App(secret=...)`` (csrf(), action(), @action), read at start-up."""
         self._scan(directory, None, "")
-        if self.i18n is not None:
-            self.routes = localize(self.routes, self.i18n)
+        if self.i18n is not None:  # sitemap.xml and robots.txt exist once
+            pages = [d for d in self.routes if not isinstance(d.handlers[-1], SpecialEndpoint)]
+            special = [d for d in self.routes if isinstance(d.handlers[-1], SpecialEndpoint)]
+            self.routes = localize(pages, self.i18n) + special
         self.routes.extend(client.routes())
         self.routes.append(self.assets.route())
 
