@@ -265,6 +265,9 @@ def test_root_negotiation_redirects_with_vary_and_never_loops(client):
     for hostile in ("x" * 8000, "fr;q=NaN", "\u00e9\u00e9", ";q=1", "*;q=-1"):
         answer = client.get("/", headers={"accept-language": hostile.encode("utf-8")}, follow_redirects=False)
         assert answer.status_code == 200, hostile
+    for cookie in (b"\xff\xfe=\x00", b"NEXPRESS_LOCALE=%ff%fe", b"NEXPRESS_LOCALE=" + b"f" * 5000, b";;;==;"):
+        answer = client.get("/", headers={"cookie": cookie, "accept-language": b"\xff\xfe"}, follow_redirects=False)
+        assert answer.status_code == 200, cookie
 
 
 def test_prefix_default_redirects_every_unprefixed_page(tmp_path):
