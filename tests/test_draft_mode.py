@@ -52,6 +52,12 @@ async def data(req):
         async def POST(req, res):
             draft_mode.exit(req, res)
         """,
+    "app/api/leave/route.py": """
+        from nexpress import draft_mode
+
+        async def GET(req, res):
+            draft_mode.exit(req, res)
+        """,
 }
 
 
@@ -180,6 +186,8 @@ def test_exit_refuses_cross_site_posts(tmp_path):
         assert "set-cookie" not in refused.headers
         assert client.get("/api/draft", headers=editor).status_code == 401  # GET is the preview link
         assert "Unpublished" in client.get("/blog", headers=editor).text
+        # exit is POST only: a GET (a prefetch, a crawler, an <img>) cannot end a preview
+        assert client.get("/api/leave", headers=editor).status_code == 405
 
 
 def test_enable_without_a_secret_names_the_fix():
