@@ -35,7 +35,6 @@ from .http.websocket import (
 from .i18n.catalogs import Catalogs
 from .i18n.context import activate as activate_i18n
 from .i18n.messages import activate_catalogs
-from .i18n.templates import install as install_i18n
 from .openapi import serve_openapi
 from .pages import FileRoutes, discover, public_routes
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
@@ -231,7 +230,9 @@ class App(Router):
         if self._templates is None:
             self._templates = Templates(os.path.join(self.root, self.views), auto_reload=self.debug)
             if self.i18n is not None:  # _(), ngettext, format_*, locale_url in views/ too
-                install_i18n(self._templates.env)
+                from .i18n.templates import install  # with locales only: Babel's helpers
+
+                install(self._templates.env)
         return self._templates
 
     # --- the route table ----------------------------------------------------------
