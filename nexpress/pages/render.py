@@ -23,7 +23,7 @@ from ..http import csrf
 from ..http.calls import call, is_async_callable
 from ..http.errors import HTTPError
 from ..http.response import Response
-from ..i18n.context import reset_locale, use_locale
+from ..i18n.context import use_locale
 from ..i18n.urls import alternates as locale_alternates
 from ..routing.endpoint import Endpoint
 from . import client
@@ -447,11 +447,11 @@ class LocalizedPage(PageEndpoint):
     """``App(base_url=...)``: the hreflang links are absolute URLs on it when set."""
 
     async def render(self, req: Request, res: Response, extra: dict[str, Any] | None = None) -> Any:
-        token = use_locale(req.locale)
-        try:
-            document = await super().render(req, res, extra)
-        finally:
-            reset_locale(token)
+        # set for the rest of this request, not reset on return: a streamed body is
+        # rendered after render() returns, in the same task (each request runs in a
+        # task of its own, and so does each cached render, with its own context)
+        use_locale(req.locale)
+        document = await super().render(req, res, extra)
         if isinstance(document, str) and 'hreflang="' not in document[: document.find("</head>")]:  # metadata may list its own
             config = req.ctx.i18n
             assert config is not None  # a LocalizedPage serves an app with locales
