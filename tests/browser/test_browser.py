@@ -171,7 +171,8 @@ def test_an_action_form_works_with_javascript(context):
     assert page.input_value("input[name=slug]") == "written-in-a-browser"  # dashboard/page.js ran
     page.fill("textarea[name=body]", "Posted by fetch, swapped in.")
     page.click(".post-form button[type=submit]")
-    page.wait_for_selector(".notice:has-text('Published')")
+    # the notice naming the new post (a bare 'Published' would also match the drafts notice, 'unpublished')
+    page.wait_for_selector(".notice[role=status]:has-text('Written in a browser')")
     screenshot(page, "dashboard")
     assert page.evaluate("window.survivor") == "js"  # submitted by fetch, no reload
     assert page.url.endswith("/dashboard")
