@@ -16,7 +16,10 @@ Cases: ``fortunes`` (apps/nexpress_ssr_app.py; ``bare``: apps/bare.py, ``bare-ji
 apps/bare_jinja.py, the same with Jinja2 rendering the page), ``auth-anon`` / ``auth-jwt`` (apps/nexpress_auth_app.py
 ``GET /me``, signed in in-process through the real endpoints for ``auth-jwt``; ``auth-cookie``:
 anonymous with a 299-byte cookie that is not a session),
-``plaintext``, ``json``, ``express`` (apps/nexpress_app.py; ``express``: the ``(req, res)`` idiom). ``--before DIR`` adds ``nexpress-before``:
+``plaintext``, ``json``, ``express`` (apps/nexpress_app.py; ``express``: the ``(req, res)`` idiom),
+``cached``, ``ppr``, ``ppr-dynamic`` (apps/nexpress_stream_app.py, as bench/streaming.py: the post
+page a memory-cache HIT, the same with one ``{% dynamic %}`` hole filled for ``x-user: ann``, and
+rendered per request). ``--before DIR`` adds ``nexpress-before``:
 the same case with DIR's ``nexpress`` package (a git worktree of an older commit).
 
 Instructions: the case runs twice under ``valgrind --tool=cachegrind --cache-sim=no``,
@@ -52,6 +55,9 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "plaintext": ("/plaintext", "nexpress_app", "bare"),
     "json": ("/json", "nexpress_app", "bare"),
     "express": ("/express", "nexpress_app", "bare"),
+    "cached": ("/cached", "nexpress_stream_app", None),
+    "ppr": ("/ppr", "nexpress_stream_app", None),
+    "ppr-dynamic": ("/dynamic", "nexpress_stream_app", None),
 }
 APP_NAMES = ("nexpress", "bare", "bare-jinja")
 
@@ -162,6 +168,8 @@ async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
         headers.append((b"cookie", await sign_in(app)))
     elif case == "auth-cookie":  # anonymous with a cookie as long as the session's (bench/run.py)
         headers.append((b"cookie", b"nexpress.other=" + b"a" * 284))
+    elif case in ("cached", "ppr", "ppr-dynamic"):  # what bench/streaming.py's wrk sends
+        headers.append((b"x-user", b"ann"))
     template = scope_for("GET", path, headers)
     exchange = Exchange()
     receive, send = exchange.receive, exchange.send
@@ -176,6 +184,8 @@ async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
         raise SystemExit(f"{app_name} {case}: status {exchange.status}: {exchange.body[:300]!r}")
     if case == "auth-jwt" and b"bench-user" not in exchange.body:
         raise SystemExit(f"{app_name} {case}: not signed in: {exchange.body[:300]!r}")
+    if case == "ppr" and b"Signed in as <b>ann</b>" not in exchange.body:
+        raise SystemExit(f"{app_name} {case}: the hole is not filled: {exchange.body[:300]!r}")
     if mode == "count":
         await loop(n)
     elif mode == "time":
