@@ -244,6 +244,17 @@ class CompiledTemplate:
             raise TemplateVariableError(f"app/{self.name}: {exc.message}; the template can use: {known}") from exc
 
 
+def compiled_hole(template: jinja2.Template) -> CompiledTemplate:
+    """A hole's template, rendered in a :class:`~nexpress.pages.regions.HoleContext`
+    (Jinja2's, without its costly checks of bound methods: holes call
+    ``req.headers.get(...)`` and the like on every request)."""
+    from .regions import HoleContext
+
+    compiled = CompiledTemplate(template)
+    compiled.context_class = HoleContext
+    return compiled
+
+
 _HOLE_VALUES: dict[str, Callable[[Request], Any]] = {
     "req": lambda req: req,
     "params": lambda req: req.params,
@@ -266,10 +277,7 @@ class HoleFiller:
     __slots__ = ("compiled", "values")
 
     def __init__(self, template: jinja2.Template, reads: HoleReads) -> None:
-        from .regions import HoleContext  # Jinja2's, without its costly checks of bound methods
-
-        self.compiled = compiled = CompiledTemplate(template)
-        compiled.context_class = HoleContext
+        self.compiled = compiled = compiled_hole(template)
         every = {**compiled.globals, **ACTION_DEFAULTS}
         wanted = _HOLE_VALUES.keys() if reads.whole_context else reads.names
         compiled.globals = every if reads.whole_context else {k: v for k, v in every.items() if k in reads.names}
@@ -590,7 +598,7 @@ class PageEndpoint(Endpoint):
             template = self.hole_template(hid)
             found = compiled.get(hid)
             if found is None or found.template is not template:  # dev: the template changed
-                found = compiled[hid] = CompiledTemplate(template)
+                found = compiled[hid] = compiled_hole(template)
                 found.globals.update(ACTION_DEFAULTS)  # what a hole's context starts from
             return found.render({**found.globals, **context})
 
