@@ -11,6 +11,7 @@ are noisy; instruction counts (valgrind) are not.
     .venv/bin/python bench/profile_case.py fortunes --mode time          # µs/request (wall clock, best of 5)
     .venv/bin/python bench/profile_case.py fortunes --mode cprofile      # where the time goes (cProfile, top 30)
     .venv/bin/python bench/profile_case.py fortunes --mode body -n 1     # the page it measures
+    .venv/bin/python bench/profile_case.py cached ppr --mode server      # instructions/request of granian serving it
 
 Cases: ``fortunes`` (apps/nexpress_ssr_app.py; ``bare``: apps/bare.py, ``bare-jinja``:
 apps/bare_jinja.py, the same with Jinja2 rendering the page), ``auth-anon`` / ``auth-jwt`` (apps/nexpress_auth_app.py
@@ -18,13 +19,19 @@ apps/bare_jinja.py, the same with Jinja2 rendering the page), ``auth-anon`` / ``
 anonymous with a 299-byte cookie that is not a session),
 ``plaintext``, ``json``, ``express`` (apps/nexpress_app.py; ``express``: the ``(req, res)`` idiom),
 ``isr`` (apps/nexpress_isr_app.py ``GET /post``: a cached page, every measured request a HIT; ``bare``
-serves the same bytes and hit headers, written first by bench/run.py's ``write_isr_page``). ``--before DIR`` adds ``nexpress-before``:
+serves the same bytes and hit headers, written first by bench/run.py's ``write_isr_page``).
+``cached``, ``ppr``, ``ppr-dynamic`` (apps/nexpress_stream_app.py, as bench/streaming.py: the post
+page a memory-cache HIT, the same with one ``{% dynamic %}`` hole filled for ``x-user: ann``, and
+rendered per request). ``--before DIR`` adds ``nexpress-before``:
 the same case with DIR's ``nexpress`` package (a git worktree of an older commit).
 
 Instructions: the case runs twice under ``valgrind --tool=cachegrind --cache-sim=no``,
 with ``-n 0`` and ``-n N`` requests after the same warm-up (``PYTHONHASHSEED=0``, so
 both runs do the same start-up work); the difference / N is the cost of one request,
-deterministic to a few instructions. The driver itself (a scope copy, the receive
+deterministic to a few instructions. ``--mode server`` counts the same way a granian
+server (one worker, single-threaded runtime) answering requests over one keep-alive
+connection: the server's own HTTP and ASGI work included, as in bench/run.py's CPU per
+request (not for ``auth-jwt``, which signs in in-process). The driver itself (a scope copy, the receive
 and send coroutines) is in every app's count, a few thousand instructions.
 """
 
@@ -32,9 +39,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.client
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,6 +65,9 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "json": ("/json", "nexpress_app", "bare"),
     "express": ("/express", "nexpress_app", "bare"),
     "isr": ("/post", "nexpress_isr_app", "bare"),
+    "cached": ("/cached", "nexpress_stream_app", None),
+    "ppr": ("/ppr", "nexpress_stream_app", None),
+    "ppr-dynamic": ("/dynamic", "nexpress_stream_app", None),
 }
 APP_NAMES = ("nexpress", "bare", "bare-jinja")
 
@@ -165,6 +178,8 @@ async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
         headers.append((b"cookie", await sign_in(app)))
     elif case == "auth-cookie":  # anonymous with a cookie as long as the session's (bench/run.py)
         headers.append((b"cookie", b"nexpress.other=" + b"a" * 284))
+    elif case in ("cached", "ppr", "ppr-dynamic"):  # what bench/streaming.py's wrk sends
+        headers.append((b"x-user", b"ann"))
     template = scope_for("GET", path, headers)
     exchange = Exchange()
     receive, send = exchange.receive, exchange.send
@@ -179,6 +194,8 @@ async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
         raise SystemExit(f"{app_name} {case}: status {exchange.status}: {exchange.body[:300]!r}")
     if case == "auth-jwt" and b"bench-user" not in exchange.body:
         raise SystemExit(f"{app_name} {case}: not signed in: {exchange.body[:300]!r}")
+    if case == "ppr" and b"Signed in as <b>ann</b>" not in exchange.body:
+        raise SystemExit(f"{app_name} {case}: the hole is not filled: {exchange.body[:300]!r}")
     if mode == "count":
         await loop(n)
     elif mode == "time":
@@ -229,12 +246,67 @@ def instructions(case: str, app_name: str, n: int, warmup: int, before: str | No
     return (counts[1] - counts[0]) / n
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve_and_count(case: str, count: int, warmup: int, before: str | None) -> int:
+    """Instructions of the granian process that served warmup + count requests."""
+    path, module, _ = CASES[case]
+    port = _free_port()
+    cmd = [
+        "valgrind", "--tool=cachegrind", "--cache-sim=no", "--trace-children=yes", "--cachegrind-out-file=/dev/null",
+        sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1", "--runtime-mode", "st",
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", f"{module}:app",
+    ]  # fmt: skip
+    env = dict(child_env(before), BENCH_AUTH="jwt")
+    proc = subprocess.Popen(cmd, cwd=APPS, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        headers = {"user-agent": "wrk", "x-user": "ann"} if case in ("cached", "ppr", "ppr-dynamic") else {"user-agent": "wrk"}
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                conn.request("GET", path, headers=headers)
+                conn.getresponse().read()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise SystemExit(f"{case}: granian did not start under valgrind") from None
+                time.sleep(0.5)
+        for _ in range(warmup + count):  # one keep-alive connection, as one wrk connection
+            conn.request("GET", path, headers=headers)
+            answer = conn.getresponse()
+            answer.read()
+            if answer.status != 200:
+                raise SystemExit(f"{case}: status {answer.status}")
+        conn.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=300)
+    counts = [int(found.replace(",", "")) for found in re.findall(r"I\s+refs:\s+([\d,]+)", err)]
+    if not counts:
+        raise SystemExit(f"{case}: no valgrind count:\n{err[-3000:]}")
+    return max(counts)  # the serving process (granian's others do a few instructions per request)
+
+
+def server_instructions(case: str, n: int, warmup: int, before: str | None) -> float:
+    """Instructions per request of the whole server (granian's HTTP and ASGI work
+    included, what bench/streaming.py's CPU per request measures): one worker,
+    single-threaded runtime, under cachegrind; (with n requests - with 0) / n.
+    Less exact than the in-process count (granian's threads and timers add a few
+    thousand instructions of noise per run; use n >= 1000)."""
+    return (_serve_and_count(case, n, warmup, before) - _serve_and_count(case, 0, warmup, before)) / n
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cases", nargs="+", choices=sorted(CASES))
     parser.add_argument("--apps", default="", help=f"comma-separated: {', '.join(APP_NAMES)} (default: those with the case)")
     parser.add_argument("--before", help="an older nexpress checkout: adds nexpress-before")
-    parser.add_argument("--mode", default="instructions", choices=("instructions", "time", "cprofile", "body", "count"))
+    parser.add_argument("--mode", default="instructions", choices=("instructions", "server", "time", "cprofile", "body", "count"))
     parser.add_argument("-n", type=int, default=0, help="measured requests (default: 2000 for instructions, 20000 for time/cprofile)")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -243,7 +315,8 @@ def main() -> None:
         name = args.apps.split(",")[0] if args.apps else "nexpress"
         asyncio.run(run(args.cases[0], name, args.n, args.warmup, args.mode))
         return
-    n = args.n or (2000 if args.mode == "instructions" else 20000)
+    n = args.n or (2000 if args.mode in ("instructions", "server") else 20000)
+    by_case: dict[tuple[str, str], float] = {}
     for case in args.cases:
         has_bare = CASES[case][2] is not None
         default = ["nexpress", *(["bare"] if has_bare else []), *(["bare-jinja"] if case == "fortunes" else [])]
@@ -263,13 +336,22 @@ def main() -> None:
             if args.mode == "instructions":
                 results[name] = value = instructions(case, name, n, args.warmup, before)
                 print(f"{name:16} {case:10} {value:12,.0f} instructions/request", flush=True)
+            elif args.mode == "server":
+                if not name.startswith("nexpress") or case == "auth-jwt":
+                    continue
+                results[name] = value = server_instructions(case, n, args.warmup, before)
+                print(f"{name:16} {case:10} {value:12,.0f} instructions/request (granian server)", flush=True)
             else:
                 cmd = [sys.executable, __file__, case, "--apps", name, "--child", "--mode", args.mode, "-n", str(n), "--warmup", str(args.warmup)]
                 subprocess.run(cmd, check=True, env=child_env(before), cwd=APPS)
+        by_case.update(((name, case), value) for name, value in results.items())
         for name, value in results.items():
             for base in ("bare-jinja", "bare"):
                 if base in results and name.startswith("nexpress"):
                     print(f"  {name} / {base}: {results[base] / value:.3f} (instruction ratio, higher is better)")
+    for (name, case), value in by_case.items():  # the PPR goal: at most 1.5x the cached page
+        if case in ("ppr", "ppr-dynamic") and (name, "cached") in by_case:
+            print(f"  {name} {case} / cached: {value / by_case[name, 'cached']:.2f}x (instructions)")
 
 
 if __name__ == "__main__":

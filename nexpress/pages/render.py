@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 
     from ..http.request import Request
     from .actions import ActionSet
+    from .regions import HoleReads
 
 STREAM_THRESHOLD = 256 * 1024
 _STREAM_CHUNK = 64 * 1024
@@ -266,6 +267,57 @@ class CompiledTemplate:
             raise TemplateVariableError(f"app/{self.name}: {exc.message}; the template can use: {known}") from exc
 
 
+def compiled_hole(template: jinja2.Template) -> CompiledTemplate:
+    """A hole's template, rendered in a :class:`~nexpress.pages.regions.HoleContext`
+    (Jinja2's, without its costly checks of bound methods: holes call
+    ``req.headers.get(...)`` and the like on every request)."""
+    from .regions import HoleContext
+
+    compiled = CompiledTemplate(template)
+    compiled.context_class = HoleContext
+    return compiled
+
+
+_HOLE_VALUES: dict[str, Callable[[Request], Any]] = {
+    "req": lambda req: req,
+    "params": lambda req: req.params,
+    "query": LazyQuery,
+    "auth": lambda req: req.auth,
+}
+"""What a hole may read of the request (nexpress.pages.regions.HOLE_NAMES, without
+the helpers that need a Response), each built only for a hole that reads it."""
+
+
+class HoleFiller:
+    """One ``{% dynamic %}`` hole compiled for the memory-cache fast path: its template
+    with only the globals its source reads, and only the request values it reads
+    (``req``, ``params``, ``query``, ``auth``), decided once when the cached entry is
+    prepared. A request then builds a context of a few names and renders the hole
+    (in a :class:`~nexpress.pages.regions.HoleContext`): no Response, no page context,
+    no template lookup. A hole that includes or imports
+    a template gets every global (the included template sees the context it is given)."""
+
+    __slots__ = ("compiled", "values")
+
+    def __init__(self, template: jinja2.Template, reads: HoleReads) -> None:
+        self.compiled = compiled = compiled_hole(template)
+        every = {**compiled.globals, **ACTION_DEFAULTS}
+        wanted = _HOLE_VALUES.keys() if reads.whole_context else reads.names
+        compiled.globals = every if reads.whole_context else {k: v for k, v in every.items() if k in reads.names}
+        self.values = tuple((name, get) for name, get in _HOLE_VALUES.items() if name in wanted)
+
+    def __call__(self, req: Request) -> str:
+        compiled = self.compiled
+        parent = {**compiled.globals}
+        for name, get in self.values:
+            parent[name] = get(req)
+        return compiled.render(parent)
+
+
+def _empty_hole(req: Request) -> str:
+    return ""
+
+
 @dataclass(slots=True)
 class LayoutPlan:
     """One layout around a page: its compiled template, its ``layout.py`` module, and
@@ -309,6 +361,7 @@ class PageEndpoint(Endpoint):
         defers: bool = False,
         hole_ids: frozenset[str] = frozenset(),
         hole_template: Callable[[str], jinja2.Template] | None = None,
+        hole_reads: Callable[[str], HoleReads] | None = None,
         failure: Callable[[Request, BaseException], str] | None = None,
         uses: frozenset[str] = frozenset(),
     ) -> None:
@@ -338,6 +391,7 @@ class PageEndpoint(Endpoint):
         self.loading_delay = float(getattr(module, "loading_delay", LOADING_DELAY)) if module is not None else LOADING_DELAY
         self.hole_ids = hole_ids
         self.hole_template = hole_template
+        self.hole_reads = hole_reads
         self.compiled_holes: dict[str, CompiledTemplate] = {}
         self.failure = failure
         self.streams = loading is not None or defers or bool(hole_ids)
@@ -564,8 +618,8 @@ class PageEndpoint(Endpoint):
 
     def hole_renderer(self, req: Request, res: Response | None) -> Callable[[str], str]:
         """Renders this page's holes for one request (nexpress.pages.streaming.HoleFinish).
-        ``res`` None (the memory-cache fast path, for holes that call neither ``csrf()``
-        nor ``action()``): the holes get what they may read without the helpers."""
+        ``res`` None (the memory-cache fast path in dev, for holes that call neither
+        ``csrf()`` nor ``action()``): the holes get what they may read without the helpers."""
         if res is not None:
             context = self.context(req, res, None)
         else:
@@ -579,11 +633,23 @@ class PageEndpoint(Endpoint):
             template = self.hole_template(hid)
             found = compiled.get(hid)
             if found is None or found.template is not template:  # dev: the template changed
-                found = compiled[hid] = CompiledTemplate(template)
+                found = compiled[hid] = compiled_hole(template)
                 found.globals.update(ACTION_DEFAULTS)  # what a hole's context starts from
             return found.render({**found.globals, **context})
 
         return render
+
+    def hole_filler(self, hid: str) -> Callable[[Request], str]:
+        """One hole of this page for the memory-cache fast path (holes that call neither
+        ``csrf()`` nor ``action()``), compiled when the entry is prepared: a
+        :class:`HoleFiller` (in dev, where a template may change between requests, the
+        general renderer, which looks the template up on every request)."""
+        if hid not in self.hole_ids or self.hole_template is None or self.hole_reads is None:
+            return _empty_hole
+        template = self.hole_template(hid)
+        if not template.environment.auto_reload:
+            return HoleFiller(template, self.hole_reads(hid))
+        return lambda req: self.hole_renderer(req, None)(hid)
 
     async def layout_data(self, req: Request) -> dict[int, dict[str, Any]] | Response:
         """``data()`` of every layout that is not pre-rendered, by position."""

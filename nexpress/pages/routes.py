@@ -329,6 +329,7 @@ class FileRoutes:
             defers=any(self._uses_defer(name) for name in tree),
             hole_ids=frozenset(h.id for h in holes) if mode != "dynamic" else frozenset(),
             hole_template=self.regions.hole_template,
+            hole_reads=self.regions.hole_reads,
             failure=self._region_failure(chain),
             uses=self._uses(templates),
         )
@@ -345,7 +346,7 @@ class FileRoutes:
                 static_params=getattr(module, "static_params", None),
                 source=source,
                 shared=not guarded,  # behind sign-in: no CDN may keep it
-                finish=HoleFinish(CACHED_FINISH, page.hole_renderer, fast=not self._holes_set_cookies(holes)) if page.hole_ids else CACHED_FINISH,
+                finish=HoleFinish(CACHED_FINISH, page.hole_renderer, None if self._holes_set_cookies(holes) else page.hole_filler) if page.hole_ids else CACHED_FINISH,
             )
         middleware: list[Any] = [mw for f in chain for mw in f.middleware]
         if guarded:

@@ -283,11 +283,17 @@ class HoleFinish:
     data), so the filled page goes out in one write; a memory-cache hit on a route
     without middleware is answered by :meth:`personal_writer` without a Response."""
 
-    def __init__(self, base: PageFinish, render_hole: Callable[[Request, Response | None], Callable[[str], str]], fast: bool = True) -> None:
+    def __init__(
+        self,
+        base: PageFinish,
+        render_hole: Callable[[Request, Response | None], Callable[[str], str]],
+        filler: Callable[[str], Callable[[Request], str]] | None = None,
+    ) -> None:
         self.base = base
         self.render_hole = render_hole
-        self.fast = fast
-        """False when a hole calls ``csrf()``/``action()``: its cookie needs a Response."""
+        self.filler = filler
+        """One hole compiled for the fast path (None: a hole calls ``csrf()``/``action()``,
+        whose cookie needs a Response: the general path)."""
         self.headers = base.headers
         self.general_path_header = base.general_path_header
 
@@ -295,26 +301,33 @@ class HoleFinish:
         return b"<!--nx-hole:" in body or self.base.personal(body)
 
     def personal_writer(self, entry: Any, headers: list[tuple[bytes, bytes]], ctx: Any) -> Any:
-        """The fast path's writer for an entry whose only per-visitor parts are holes."""
+        """The fast path's writer for an entry whose only per-visitor parts are holes.
+        Everything but the holes' own rendering is done here, once per entry: the shell
+        cut into bytes around its holes, each hole compiled (``filler``), the headers."""
         nonce = next((value for name, value in entry.headers if name == HOLES_HEADER), None)
-        if nonce is None or not self.fast or self.base.personal(entry.body):
+        if nonce is None or self.filler is None or self.base.personal(entry.body):
             return None
         parts = split_shell(entry.body.decode("utf-8"), nonce)
         static = [part.encode("utf-8") for part in parts[::2]]
-        holes = parts[1::2]
+        fills = [self.filler(hole) for hole in parts[1::2]]
         content_type = next((value for name, value in entry.headers if name == "content-type"), "text/html; charset=utf-8")
         fixed = [(b"content-type", content_type.encode("latin-1")), *headers, _PRIVATE]
-        render_hole = self.render_hole
+        if len(fills) == 1:  # the usual page: one hole, the body in one join
+            head, tail = static
+            fill = fills[0]
+
+            async def write_one(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
+                content = fill(Request(scope, receive, raw_path, params, None, ctx)).encode("utf-8")
+                await _send_filled(send, scope, fixed, b"".join((head, content, tail)))
+
+            return write_one
 
         async def write(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
-            render = render_hole(Request(scope, receive, raw_path, params, None, ctx), None)
+            req = Request(scope, receive, raw_path, params, None, ctx)
             pieces = [static[0]]
-            for hole, after in zip(holes, static[1:], strict=True):
-                pieces += [render(hole).encode("utf-8"), after]
-            body = b"".join(pieces)
-            out = [*fixed, (b"content-length", str(len(body)).encode())]
-            await send({"type": "http.response.start", "status": 200, "headers": out})
-            await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+            for fill, after in zip(fills, static[1:], strict=True):
+                pieces += [fill(req).encode("utf-8"), after]
+            await _send_filled(send, scope, fixed, b"".join(pieces))
 
         return write
 
@@ -333,3 +346,9 @@ class HoleFinish:
 
 
 _PRIVATE = (b"cache-control", b"private, no-store")
+
+
+async def _send_filled(send: Callable, scope: dict, fixed: list[tuple[bytes, bytes]], body: bytes) -> None:
+    """A page with its holes filled, in one write (no body for HEAD)."""
+    await send({"type": "http.response.start", "status": 200, "headers": [*fixed, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})

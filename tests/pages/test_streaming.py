@@ -18,7 +18,7 @@ from nexpress.cache.keys import page_key
 from nexpress.cache.stores import RedisStore, SQLiteStore
 from nexpress.pages.folders import FileRouteError
 from nexpress.pages.loading import pattern_regex
-from nexpress.pages.regions import RegionsExtension, without_holes
+from nexpress.pages.regions import HoleContext, RegionsExtension, without_holes
 from nexpress.pages.streaming import (
     HoleMarks,
     Regions,
@@ -342,6 +342,19 @@ def test_ppr_with_the_memory_store(site):
     ppr_round(client, client.app)
 
 
+def hits_with_holes_filled(client, path: str, expected) -> None:
+    """``path`` stored, then two visitors' HITs (``x-user``, ``?q=<user>-q``) each with
+    ``expected(user)`` in the page, private, sized, no ETag; a HEAD has no body."""
+    client.get(path)
+    for user in ("ann", "bob"):
+        r = client.get(f"{path}?q={user}-q", headers={"x-user": user})
+        assert r.headers["x-nexpress-cache"] == "HIT" and r.headers["cache-control"] == "private, no-store"
+        assert all(text in r.text for text in expected(user)), r.text
+        assert r.headers["content-length"] == str(len(r.content))
+        assert "etag" not in r.headers and r.headers["vary"] == "x-nexpress-nav"
+    assert client.head(path, headers={"x-user": "ann"}).content == b""
+
+
 def test_holes_on_the_memory_cache_fast_path(tmp_path):
     # a route without middleware: memory-cache hits with holes are written without a Response
     write_files(tmp_path, {
@@ -350,15 +363,52 @@ def test_holes_on_the_memory_cache_fast_path(tmp_path):
         "app/page.html": "<h1>Home</h1>",
     })  # fmt: skip
     client = client_for(App(root=tmp_path))
-    client.get("/")
-    for user in ("ann", "bob"):
-        r = client.get("/", headers={"x-user": user})
-        assert r.headers["x-nexpress-cache"] == "HIT" and r.headers["cache-control"] == "private, no-store"
-        assert f"<nav>{user}</nav>" in r.text and r.headers["content-length"] == str(len(r.content))
-        assert "etag" not in r.headers and r.headers["vary"] == "x-nexpress-nav"
-    assert client.head("/", headers={"x-user": "ann"}).content == b""
+    hits_with_holes_filled(client, "/", lambda user: [f"<nav>{user}</nav>"])
     nav = client.get("/", headers={"x-nexpress-nav": "zz", "x-user": "cy"})  # the general path
     assert "<nav>cy</nav>" in nav.text and nav.headers["x-nexpress-cache"] == "HIT"
+
+
+def test_fast_path_holes_get_what_they_read_and_included_templates_everything(tmp_path):
+    # each hole is compiled with only the names its source reads; one that includes a
+    # template gives it every global (range here); two holes: the shell cut in three
+    write_files(tmp_path, {
+        "app/layout.html": "<body><nav>{% dynamic %}{{ req.headers.get('x-user', 'nobody') }}|{{ query.get('q', '-') }}|{{ 'a,b'.split(',') | join('+') }}{% fallback %}?{% enddynamic %}</nav>{{ children }}</body>",
+        "app/[slug]/page.py": "revalidate = 60\n",
+        "app/[slug]/page.html": "<h1>Post</h1>{% dynamic %}<i>{{ params.slug }}</i>{% include '_parts/badge.html' %}{% fallback %}…{% enddynamic %}",
+        "app/_parts/badge.html": "<b>{{ range(3) | list | length }} {{ req.headers.get('x-user') }}</b>",
+    })  # fmt: skip
+    client = client_for(App(root=tmp_path))
+    hits_with_holes_filled(client, "/first", lambda user: [f"<nav>{user}|{user}-q|a+b</nav>", f"<h1>Post</h1><i>first</i><b>3 {user}</b>"])
+
+
+def test_the_hole_context_calls_as_jinja2_does():
+    # HoleContext skips Jinja2's pass_arg questions for plain bound methods only: every
+    # other call (pass_context, callable objects, keywords, StopIteration) is Jinja2's
+    class Counter:
+        def __init__(self) -> None:
+            self.items = iter(["one"])
+
+        def next(self) -> str:
+            return next(self.items)
+
+        @jinja2.pass_context
+        def __call__(self, context, suffix: str) -> str:
+            return f"{context['name']}{suffix}"
+
+        @jinja2.pass_context
+        def greet(self, context) -> str:
+            return "hi " + context["name"]
+
+    source = "{{ c.next() }} {{ c.next() is undefined }} {{ c('!') }} {{ c.greet() }} {{ n.split(sep=',') | join('+') }} {{ 'x y'.split() | length }} {{ who() }}"
+    environment = jinja2.Environment(autoescape=True)
+    template = environment.from_string(source)
+    values = {"name": "ann", "n": "a,b", "who": jinja2.pass_context(lambda context: context["name"])}
+
+    def render(context_class: type) -> str:
+        context = context_class(environment, {**template.globals, **values, "c": Counter()}, None, {})
+        return "".join(template.root_render_func(context))
+
+    assert render(HoleContext) == render(jinja2.runtime.Context) == "one True ann! hi ann a+b 2 ann"
 
 
 def test_a_navigation_fetch_of_a_page_with_holes_gets_them_filled(site):
