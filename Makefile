@@ -14,6 +14,9 @@ CONDUIT_TESTS := examples/conduit/api-tests
 NEWMAN := $(CONDUIT_TESTS)/node_modules/.bin/newman
 DASHBOARD := examples/dashboard
 TAILWIND := $(DASHBOARD)/node_modules/.package-lock.json
+STARTERS_VENV := .venv-starters
+STARTERS := $(STARTERS_VENV)/.installed
+STARTER_REQUIREMENTS := $(wildcard nexpress/cli/templates/*/requirements.txt)
 
 .PHONY: install run dev docs docs-export test test-load test-hostile soak lint typecheck bench bench-quick clean conduit conduit-api-test conduit-fuzz dashboard
 
@@ -30,6 +33,18 @@ $(NEWMAN): $(CONDUIT_TESTS)/package-lock.json
 	touch $(NEWMAN)
 
 install: $(STAMP)
+
+# The starters' own venv (tests/cli/test_scaffold.py runs each `nexpress new --template T`
+# app's `python -m pytest` with it): a fresh `python -m venv` holding only what the
+# starters' requirements.txt tell a new user to install (nexpress from this checkout,
+# editable, with the extras they declare, and pytest), none of the dev extras. Made again
+# from scratch when pyproject.toml or a starter's requirements.txt changes.
+$(STARTERS): pyproject.toml $(STARTER_REQUIREMENTS) tools/starters_requirements.py
+	rm -rf $(STARTERS_VENV)
+	$(PYTHON) -m venv $(STARTERS_VENV)
+	$(PYTHON) tools/starters_requirements.py "$(CURDIR)" $(STARTERS_VENV)/requirements.txt $(STARTER_REQUIREMENTS)
+	$(STARTERS_VENV)/bin/python -m pip install -q --disable-pip-version-check -r $(STARTERS_VENV)/requirements.txt
+	touch $(STARTERS)
 
 # examples/dashboard's asset build: Tailwind's CLI (@tailwindcss/cli, v4) and the
 # @fontsource fonts, pinned in its package-lock.json (nexpress runs the build itself)
@@ -88,7 +103,7 @@ typecheck: install $(PYRIGHT)
 
 # two workers, each test file on one of them (files share servers and own their Redis
 # database numbers)
-test: install lint $(IDP) $(P2R) $(NEWMAN) $(TAILWIND) $(CHROMIUM)
+test: install lint $(IDP) $(P2R) $(NEWMAN) $(TAILWIND) $(CHROMIUM) $(STARTERS)
 	$(PY) -m pytest -n 2 --dist loadfile
 
 # the long deployment load runs (two instances 30 s, one instance with 2 workers 60 s,
@@ -141,4 +156,4 @@ dashboard: install $(TAILWIND)
 	cd $(DASHBOARD) && AUTH_SECRET=$${AUTH_SECRET:-dashboard-local-secret-change-me} ../../$(VENV)/bin/nexpress start --host 127.0.0.1 --port 3000
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(STARTERS_VENV) .pytest_cache .ruff_cache
