@@ -2,10 +2,11 @@
 `nexpress start` on loopback: the Next.js Learn course's flows that exist today
 (issue 24's acceptance walk), with screenshots in tests/artifacts/dashboard-*.png.
 
-Not walked yet, because their features land separately: search *by typing*
-(`data-live`), skeletons while streaming, and the active link following client
-navigation in a layout that was not re-rendered; README.md in examples/dashboard says
-where each plugs in. Here search is the plain GET form (type, press Enter)."""
+Streaming: a second server with the course's demo delay (DASHBOARD_DELAY) shows the
+skeletons, then the content. Not walked yet, because their features land separately:
+search *by typing* (`data-live`) and the active link following client navigation in a
+layout that was not re-rendered; README.md in examples/dashboard says where each plugs
+in. Here search is the plain GET form (type, press Enter)."""
 
 from __future__ import annotations
 
@@ -24,21 +25,47 @@ pytestmark = pytest.mark.browser
 DASHBOARD = ROOT / "examples" / "dashboard"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+DELAY = 1.5  # seconds: the slow server's revenue chart and invoices table
+
+
+def start_dashboard(tmp_path_factory: pytest.TempPathFactory, **extra: str) -> Server:
     if not (DASHBOARD / "node_modules" / ".bin" / "tailwindcss").exists():
         _missing("examples/dashboard/node_modules is not installed (make test runs `npm ci` there)")
     folder = tmp_path_factory.mktemp("dashboard")
-    env = {"DATABASE_URL": f"sqlite:///{folder / 'dashboard.db'}", "AUTH_SECRET": "browser-dashboard-secret-0123456789ab"}
-    running = start_server(DASHBOARD, "server:app", env=env)
+    env = {"DATABASE_URL": f"sqlite:///{folder / 'dashboard.db'}", "AUTH_SECRET": "browser-dashboard-secret-0123456789ab", **extra}
+    return start_server(DASHBOARD, "server:app", env=env)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_dashboard(tmp_path_factory)
     yield running
     running.stop()
 
 
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = start_dashboard(tmp_path_factory, DASHBOARD_DELAY=str(DELAY))
+    yield running
+    running.stop()
+
+
+def new_context(chromium: Any, server: Server) -> Any:
+    ctx = chromium.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    ctx.set_default_timeout(TIMEOUT_MS)
+    return ctx
+
+
 @pytest.fixture
 def context(browser: Any, server: Server) -> Iterator[Any]:  # noqa: F811
-    ctx = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
-    ctx.set_default_timeout(TIMEOUT_MS)
+    ctx = new_context(browser, server)
+    yield ctx
+    ctx.close()
+
+
+@pytest.fixture
+def slow_context(browser: Any, slow_server: Server) -> Iterator[Any]:  # noqa: F811
+    ctx = new_context(browser, slow_server)
     yield ctx
     ctx.close()
 
@@ -94,6 +121,36 @@ def test_search_pagination_and_the_nav(context: Any) -> None:
     assert len(table_names(page)) == 2
     assert page.input_value("input[placeholder='Search invoices...']") == "paid"
     screenshot(page, "dashboard-invoices-search")
+
+
+CHART_SKELETON = "div.grid.h-\\[410px\\]"
+TABLE_SKELETON = "div.flow-root[aria-busy='true']"
+
+
+def test_skeletons_first_then_the_streamed_content(slow_context: Any) -> None:
+    page = slow_context.new_page()
+    log_in(page)
+    page.wait_for_url(re.compile(r"/dashboard$"), wait_until="commit")
+    # the cards and latest invoices are quick, the chart waits DELAY: its skeleton shows meanwhile
+    page.wait_for_selector(CHART_SKELETON)
+    page.wait_for_selector("h3:has-text('Collected')")
+    assert page.is_visible(CHART_SKELETON) and not page.is_visible("h2:has-text('Recent Revenue')")
+    screenshot(page, "dashboard-overview-streaming")
+    page.wait_for_selector("h2:has-text('Recent Revenue')")
+    assert page.locator("div.bg-blue-300").count() == 12 and page.locator(CHART_SKELETON).count() == 0
+    assert page.locator("nx-f").count() == 0  # every fallback replaced, in place
+    # the invoices table: its skeleton under the search box and pagination, then the rows
+    page.goto("/dashboard/invoices?query=paid&page=2", wait_until="commit")
+    page.wait_for_selector(TABLE_SKELETON)
+    assert page.is_visible("a[aria-label='Previous page']") and table_names(page) == []
+    page.wait_for_selector("table tbody tr td:first-child p")
+    assert len(table_names(page)) == 2 and page.locator(TABLE_SKELETON).count() == 0
+    # client navigation to the overview shows (overview)/loading.html at once
+    page.click("a[href='/dashboard']")
+    page.wait_for_selector(CHART_SKELETON)
+    assert page.locator("table").count() == 0  # the invoices page is gone, the skeleton in its place
+    page.wait_for_selector("h2:has-text('Recent Revenue')")
+    assert page.get_attribute("a[href='/dashboard']", "aria-current") == "page"
 
 
 def test_create_with_errors_then_edit_and_delete(context: Any) -> None:

@@ -80,8 +80,9 @@ def signed_in(client: TestClient) -> TestClient:
 
 
 def rows(html: str) -> list[str]:
-    """The customer names of the invoices table (desktop table body), in order."""
-    body = html.split("<tbody", 1)[1].split("</tbody>", 1)[0]
+    """The customer names of the invoices table (desktop table body), in order: the
+    last table of the page (the streamed one, after the skeleton's)."""
+    body = html.rsplit("<tbody", 1)[1].split("</tbody>", 1)[0]
     return re.findall(r'<p>([^<]+)</p>\s*</div>\s*</td>', body)
 
 
@@ -141,6 +142,51 @@ def test_sign_in_lands_on_the_overview_and_the_login_page_sends_back(dashboard: 
     assert 'href="/dashboard" aria-current="page"' in overview.text
     for page in ("/login", "/"):
         assert dashboard.get(page, headers=HTML, follow_redirects=False).headers["location"] == "/dashboard"
+
+
+def streamed(client: TestClient, url: str) -> list[str]:
+    """The chunks of a streamed page as the browser gets them."""
+    with client.stream("GET", url, headers=HTML) as answer:
+        assert answer.status_code == 200
+        return [chunk.decode() for chunk in answer.iter_bytes() if chunk]
+
+
+def test_the_overview_streams_cards_chart_and_latest_invoices_after_their_skeletons(dashboard: TestClient) -> None:
+    signed_in(dashboard)
+    first, *later = streamed(dashboard, "/dashboard")
+    rest = "".join(later)
+    # the course's three <Suspense> fallbacks go out first: 4 card skeletons, the chart's, 5 invoice rows
+    assert "<title>Dashboard | Acme Dashboard</title>" in first and ">Dashboard</h1>" in first
+    assert first.count('rounded-xl bg-gray-100 p-2 shadow-sm" aria-hidden="true"') == 4
+    assert "grid h-[410px] grid-cols-12" in first and first.count("mr-2 h-8 w-8 rounded-full bg-gray-200") == 5
+    for text in ("Collected", "Recent Revenue", "Latest Invoices", "'s profile picture"):
+        assert text not in first and text in rest, text
+    assert 'href="/dashboard" aria-current="page"' in first  # the layout is in the first flush
+    assert rest.count("$nx(") == 3 and rest.rstrip().endswith("</html>")
+    assert "font-lusitana truncate rounded-xl bg-white px-4 py-8 text-center text-2xl\">13</p>" in rest
+
+
+def test_the_overview_has_the_courses_loading_skeleton_for_client_navigation(dashboard: TestClient) -> None:
+    signed_in(dashboard)
+    overview = dashboard.get("/dashboard", headers=HTML)
+    assert '<meta name="nexpress-loading"' in overview.text
+    entries = dashboard.get("/_nexpress/loading.json").json()
+    (entry,) = [e for e in entries if re.fullmatch(e["pattern"], "/dashboard")]
+    assert not any(re.fullmatch(e["pattern"], "/dashboard/invoices") for e in entries)
+    assert entry["html"].count("rounded-xl bg-gray-100 p-2 shadow-sm") == 4 and "h-[410px]" in entry["html"]
+
+
+@pytest.mark.parametrize(("url", "names"), [("/dashboard/invoices?query=&page=1", 6), ("/dashboard/invoices?query=paid&page=2", 2)])
+def test_the_invoices_table_streams_under_its_skeleton_for_each_query_and_page(dashboard: TestClient, url: str, names: int) -> None:
+    signed_in(dashboard)
+    first, *later = streamed(dashboard, url)
+    rest = "".join(later)
+    query = url.split("query=")[1].split("&")[0]
+    # the search box (with its query) and the pagination come at once; the rows after the skeleton
+    assert 'placeholder="Search invoices..."' in first and f'value="{query}"' in first
+    assert first.count('h-[38px] w-[38px] rounded bg-gray-100') == 12 and 'aria-current="page"' in first
+    assert "'s profile picture" not in first and "/edit" not in first
+    assert len(rows(rest)) == names and rest.count("$nx(") == 1
 
 
 def test_assets_fonts_and_images_are_fingerprinted_and_served(dashboard: TestClient) -> None:
@@ -219,7 +265,7 @@ def test_create_with_empty_fields_shows_the_three_messages_then_succeeds(dashboa
     )  # fmt: skip
     assert done.status_code == 303 and done.headers["location"] == "/dashboard/invoices"
     listing = dashboard.get("/dashboard/invoices", headers=HTML)
-    assert "$4,242.42" in listing.text.split("<tbody", 1)[1].split("</tr>", 1)[0]  # the new one is first
+    assert "$4,242.42" in listing.text.rsplit("<tbody", 1)[1].split("</tr>", 1)[0]  # the new one is first
 
 
 @pytest.mark.parametrize(

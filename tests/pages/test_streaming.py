@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html.parser
+import re
 import time
 
 import jinja2
@@ -307,6 +308,22 @@ def test_the_loading_manifest_lists_loading_html_for_client_navigation(site):
     assert entry["html"] == '<p class="loading">Loading the slow page…</p>'
     assert entry["pattern"] == "^/slow(?:/.*)?$"
     assert site.get("/_nexpress/loading.json", headers={"if-none-match": r.headers["etag"]}).status_code == 304
+
+
+def test_a_route_groups_loading_html_is_listed_only_for_its_own_pages(tmp_path):
+    """app/dash/(overview)/loading.html is /dash's (Next.js's (overview)/loading.tsx), not
+    /dash/invoices': both URLs start with /dash, only one page is in the group."""
+    write_files(tmp_path, {
+        "app/layout.html": "<body>{{ children }}</body>",
+        "app/dash/(overview)/page.html": "overview",
+        "app/dash/(overview)/loading.html": "<p>overview skeleton</p>",
+        "app/dash/invoices/page.html": "invoices",
+        "app/dash/invoices/[id]/page.html": "one",
+    })
+    [entry] = client_for(App(root=tmp_path)).get("/_nexpress/loading.json").json()
+    assert entry["html"] == "<p>overview skeleton</p>"
+    assert re.match(entry["pattern"], "/dash")
+    assert not any(re.match(entry["pattern"], url) for url in ("/dash/invoices", "/dash/invoices/3", "/dashx", "/"))
 
 
 # --- partial prerendering ---------------------------------------------------------------------------
