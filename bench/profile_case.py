@@ -16,7 +16,9 @@ Cases: ``fortunes`` (apps/nexpress_ssr_app.py; ``bare``: apps/bare.py, ``bare-ji
 apps/bare_jinja.py, the same with Jinja2 rendering the page), ``auth-anon`` / ``auth-jwt`` (apps/nexpress_auth_app.py
 ``GET /me``, signed in in-process through the real endpoints for ``auth-jwt``; ``auth-cookie``:
 anonymous with a 299-byte cookie that is not a session),
-``plaintext``, ``json``, ``express`` (apps/nexpress_app.py; ``express``: the ``(req, res)`` idiom). ``--before DIR`` adds ``nexpress-before``:
+``plaintext``, ``json``, ``express`` (apps/nexpress_app.py; ``express``: the ``(req, res)`` idiom),
+``isr`` (apps/nexpress_isr_app.py ``GET /post``: a cached page, every measured request a HIT; ``bare``
+serves the same bytes and hit headers, written first by bench/run.py's ``write_isr_page``). ``--before DIR`` adds ``nexpress-before``:
 the same case with DIR's ``nexpress`` package (a git worktree of an older commit).
 
 Instructions: the case runs twice under ``valgrind --tool=cachegrind --cache-sim=no``,
@@ -52,6 +54,7 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "plaintext": ("/plaintext", "nexpress_app", "bare"),
     "json": ("/json", "nexpress_app", "bare"),
     "express": ("/express", "nexpress_app", "bare"),
+    "isr": ("/post", "nexpress_isr_app", "bare"),
 }
 APP_NAMES = ("nexpress", "bare", "bare-jinja")
 
@@ -247,6 +250,11 @@ def main() -> None:
         wanted = [a for a in args.apps.split(",") if a] or default
         if args.before and "nexpress-before" not in wanted:
             wanted.append("nexpress-before")
+        if case == "isr" and "bare" in wanted:  # bare serves nexpress's cached page and its headers
+            sys.path.insert(0, str(BENCH))
+            from run import write_isr_page
+
+            write_isr_page()
         results: dict[str, float] = {}
         for name in wanted:
             if not name.startswith("nexpress") and not has_bare:

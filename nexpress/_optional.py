@@ -2,7 +2,7 @@
 
 A JSON API needs none of Redis, SQLAlchemy, Authlib, Swagger UI or OpenTelemetry, so
 they are extras (``pip install 'nexpress[redis]'``, ``[auth]``, ``[postgres]``,
-``[openapi]``, ``[otel]``, ``[metrics]``, ``[all]``) and the modules that need them
+``[openapi]``, ``[otel]``, ``[metrics]``, ``[images]``, ``[all]``) and the modules that need them
 import them on first use through :func:`require`. When one is missing, the error
 names the feature and the extra that brings it, instead of ``No module named 'redis'``
 from deep inside a request.
@@ -11,9 +11,10 @@ from deep inside a request.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from types import ModuleType
 
-__all__ = ["EXTRAS", "MissingExtraError", "install_hint", "require", "require_extra"]
+__all__ = ["EXTRAS", "MissingExtraError", "check_installed", "install_hint", "require", "require_extra"]
 
 #: The modules each extra provides (the ones nexpress imports; pyproject.toml lists
 #: the distributions).
@@ -24,6 +25,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "openapi": ("swagger_ui_bundle",),
     "otel": ("opentelemetry.trace", "opentelemetry.sdk"),
     "metrics": ("prometheus_client",),
+    "images": ("PIL.Image",),
 }
 
 
@@ -54,3 +56,14 @@ def require_extra(extra: str, feature: str) -> None:
     needs all of them fails once, at import, with the extra's name."""
     for module in EXTRAS[extra]:
         require(module, extra, feature)
+
+
+def check_installed(module: str, extra: str, feature: str) -> None:
+    """Fail now, naming ``extra``, when ``module`` is not installed, without importing
+    it (a feature configured at start-up whose work, and import, comes later)."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise MissingExtraError(f"{feature} needs the {extra!r} extra: {install_hint(extra)} (no module {module!r})", name=module)

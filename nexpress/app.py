@@ -13,41 +13,35 @@ import os
 import secrets
 import sys
 from collections.abc import Callable
-from typing import Any, Generic, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, overload
 
-from .cache import Cache, store_from_url
-from .cache.manifest import OUTPUT, load_prerendered, stale_sources
-from .cache.stores import MemoryStore
 from .config import load_settings
-from .devtools import TOKEN_ENV, DevTools
 from .http.calls import call_all
-from .http.context import RequestContext, TrustProxy
+from .http.context import PROCESS, RequestContext, TrustProxy, enter_context
 from .http.csrf import MissingSecret, has_secret
 from .http.errors import StartupError
-from .http.templating import Templates
+from .http.templating import Templates, Views
 from .http.websocket import (
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_PER_CLIENT,
     WebSocketLimits,
 )
-from .openapi import serve_openapi
-from .pages import FileRoutes, discover, public_routes
 from .pages.builds import AssetBuild, check_builds
+from .pages.plugin import ClientScript, Pages, PublicFiles
 from .realtime.pubsub import DEFAULT_BUFFER, Broker, Subscription, broker_from_url
 from .routing import Router
-from .routing.router import H, RouteDef
+from .routing.router import H
 from .routing.table import RouteTable, compile_routes
 from .server import Dispatcher, ErrorLayer, build_invoker
-from .server.health import Health
 from .server.lifespan import BUILD_OUTPUT_KEY, Lifecycle
-from .server.serving import (
-    SERVING_VARIABLE,
-    ServeOptions,
-    check_address,
-    run_server,
-    split_state_warning,
-)
+
+if TYPE_CHECKING:  # the features below load when the app enables them (issue 21: import time)
+    from .cache import Cache
+    from .devtools import DevTools
+    from .images import Images
+    from .openapi import OpenAPI
+    from .pages.routes import FileRoutes
 
 logger = logging.getLogger("nexpress")
 
@@ -101,7 +95,8 @@ class App(Router):
     ``ws_idle_timeout`` (300 s without a message either way closes with 1001; 0 or
     None for no limit on any of the three), ``openapi`` (a dict: serve
     ``/openapi.json`` and ``/docs``, see nexpress.openapi), ``health`` (True: serve
-    ``/healthz`` and ``/readyz``, see nexpress.server.health).
+    ``/healthz`` and ``/readyz``, see nexpress.server.health), ``images`` (a dict or
+    True: ``/_nexpress/image`` and ``image()`` in templates, see nexpress.images).
     """
 
     def __init__(
@@ -130,6 +125,7 @@ class App(Router):
         openapi: dict[str, Any] | None = None,
         health: bool = False,
         asset_builds: list[AssetBuild] | None = None,
+        images: dict[str, Any] | bool | None = None,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._dispatcher: Dispatcher | None = None
@@ -162,23 +158,51 @@ class App(Router):
         self.ws_max_size = ws_max_size
         self.ws_limits = WebSocketLimits(ws_max_connections, ws_max_per_client, ws_idle_timeout)
         """The WebSocket connection caps and idle timeout, with this process's counts."""
-        self.locals: dict[str, Any] = {}
-        self.cache = Cache(store_from_url(self.cache_url, self.root))
+        self._locals: dict[str, Any] = {}
+        from .cache import Cache, store_from_url  # here, not at import: the cache is a feature
+
+        self.cache: Cache = Cache(store_from_url(self.cache_url, self.root))
         """The app's cache (:class:`nexpress.cache.Cache`), from ``cache=`` or NEXPRESS_CACHE_URL."""
-        self.file_routes: FileRoutes | None = None
-        """The discovered ``app/`` folder (after :meth:`compile`), or None."""
-        self._templates: Templates | None = None
+        self._views: Views | None = None
         self._not_found: Callable | None = None
         self.auth: Any = None  # the nexpress.auth.Auth that app.use(auth) installed, if any
-        self.devtools: DevTools | None = None
-        """In debug (after :meth:`compile`): ``/_nexpress`` and the request log."""
-        self.openapi = serve_openapi(self, openapi) if openapi is not None else None
         self.lifecycle = Lifecycle()
         """Starting, ready, draining or stopped: what ``/readyz`` reports (nexpress.server.health)."""
         self.asset_builds = check_builds(asset_builds or ())
         """Declared asset build steps (Tailwind's CLI...), run by the CLI (nexpress.pages.builds)."""
+        # The features the app serves by default install through the one seam (Plugin), in
+        # this order (their routes follow the ones declared on the app).
+        self.devtools: DevTools | None = None
+        """In debug: ``/_nexpress`` and the request log (nexpress.devtools)."""
+        if self.debug:
+            from .devtools import DevTools
+
+            self.devtools = DevTools(self)
+            self.use(self.devtools)
+        self._pages = Pages(self)
+        if self.pages:
+            self.use(self._pages, ClientScript(self._pages))
+        if self.public:
+            self.use(PublicFiles(os.path.join(self.root, self.public), self.root))
+        self.openapi: OpenAPI | None = None
+        """``App(openapi=...)``: the document and explorer (nexpress.openapi), else None."""
+        if openapi is not None:
+            from .openapi import OpenAPI
+
+            self.openapi = OpenAPI(openapi)
+            self.use(self.openapi)
         if health:
+            from .server.health import Health
+
             self.use(Health())
+        self.images: Images | None = None
+        """With ``App(images={...})``: ``/_nexpress/image`` and ``image()`` in templates (nexpress.images)."""
+        if images is not None and images is not False:
+            from .images import Images  # only apps with images load the feature
+
+            public = os.path.join(self.root, self.public) if self.public else None
+            self.images = Images(images, root=self.root, public=public, debug=bool(self.debug), cache=self.cache)
+            self.use(self.images)
 
     secret = _ContextSetting[str | None]()
     trust_proxy = _ContextSetting[TrustProxy]()
@@ -203,7 +227,13 @@ class App(Router):
         self._changed()
         return handler
 
+    @property
+    def file_routes(self) -> FileRoutes | None:
+        """The discovered ``app/`` folder (after :meth:`compile`), or None."""
+        return self._pages.file_routes
+
     # --- publish/subscribe -----------------------------------------------------------
+
 
     async def publish(self, channel: str, data: Any) -> None:
         """Send ``data`` (str, bytes or JSON-encodable) to every ``subscribe(channel)``,
@@ -216,43 +246,43 @@ class App(Router):
         return self.broker.subscribe(channel, buffer=buffer)
 
     @property
+    def locals(self) -> dict[str, Any]:
+        """Values every ``res.render`` template sees (Express's ``app.locals``)."""
+        return self._locals
+
+    @locals.setter
+    def locals(self, value: dict[str, Any]) -> None:
+        self._locals = value
+        if self._views is not None:
+            self._views.locals = value
+
+    @property
+    def views_folder(self) -> Views:
+        """What ``res.render`` uses (``req.ctx.views``): ``views/`` and ``app.locals``;
+        Jinja2 loads on the first render."""
+        if self._views is None:
+            self._views = Views(os.path.join(self.root, self.views), self._locals, auto_reload=self.debug)
+        return self._views
+
+    @property
     def templates(self) -> Templates:
         """The Jinja2 environment of ``views/`` used by ``res.render``."""
-        if self._templates is None:
-            self._templates = Templates(os.path.join(self.root, self.views), auto_reload=self.debug)
-        return self._templates
+        return self.views_folder.templates
 
     # --- the route table ----------------------------------------------------------
 
-    def extra_routes(self) -> list[RouteDef]:
-        """Routes the app adds itself: file routes from ``app/``, ``public/`` files and,
-        in debug, ``/_nexpress`` (nexpress.devtools)."""
-        routes: list[RouteDef] = []
-        if self.debug:  # /_nexpress: dev only, so production has no such route
-            self.devtools = self.devtools or DevTools(self)
-            routes.extend(self.devtools.routes())
-        self.file_routes = discover(self)
-        if self.file_routes is not None:
-            routes.extend(self.file_routes.routes)
-        if self.public:
-            folder = os.path.join(self.root, self.public)
-            if os.path.isdir(folder):
-                routes.extend(public_routes(folder, self.root))
-        return routes
-
     def compile(self) -> RouteTable:
         """Build the route table now (done automatically at start-up); raises on
-        conflicts and bad declarations, naming the files and lines involved."""
+        conflicts and bad declarations, naming the files and lines involved. The
+        plugins' generated routes (``app/``, ``public/``...) are read again here."""
         table = compile_routes(
             self,
             root=self.root,
             body_limit=self.body_limit,
             file_limit=self.file_limit,
-            extra=self.extra_routes(),
             route_header=bool(self.route_header),
         )
-        self._bind(table)
-        return table
+        return self._bind(table)
 
     @property
     def context(self) -> RequestContext:
@@ -275,6 +305,8 @@ class App(Router):
             ws_max_size=self.ws_max_size,
             ws_origins=self.ws_origins,
             ws_limits=self.ws_limits,
+            cache=self.cache,
+            views=self.views_folder,
         )
 
     def _context_changed(self) -> None:
@@ -284,12 +316,13 @@ class App(Router):
         if self._table is not None:
             self._bind(self._table)
 
-    def _bind(self, table: RouteTable) -> None:
-        """The per-request objects of ``table``: the context, invokers, dispatcher."""
+    def _bind(self, table: RouteTable) -> RouteTable:
+        """The per-request objects of ``table``: the context, the table bound to
+        invokers (a copy: routes are immutable), the dispatcher."""
         context = self._context = self._build_context()
+        PROCESS.compiled(context)
         errors = ErrorLayer(self.debug, self.root, self.file_routes)
-        for route in table.routes:
-            route.invoke = build_invoker(route, errors, context)
+        table = table.bind(lambda route: build_invoker(route, errors, context))
         dispatcher = Dispatcher(
             table,
             errors,
@@ -302,6 +335,7 @@ class App(Router):
         if self.devtools is not None and self.debug:  # the dev page's request log
             self._dispatch = self.devtools.log.wrap(dispatcher.dispatch)
         self._table = table
+        return table
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -339,6 +373,9 @@ class App(Router):
         """Debug runs without a secret get one, with a warning: kept in
         ``.nexpress/dev-secret`` under ``nexpress dev`` (a reload keeps sessions and
         CSRF cookies valid), else made for this process."""
+        from .cache.manifest import OUTPUT
+        from .devtools import TOKEN_ENV
+
         persist = bool(os.environ.get(TOKEN_ENV))
         self.secret = dev_secret(self.root) if persist else secrets.token_urlsafe(32)
         where = f"kept in {OUTPUT}/{DEV_SECRET}" if persist else "for this process only"
@@ -359,9 +396,11 @@ class App(Router):
         users = self.secret_users()
         if users and self.debug and not has_secret(self) and not getattr(self.auth, "has_own_secret", False):
             self._ensure_dev_secret(users)
+        enter_context(self.context)  # @cached and revalidate_* in start-up handlers use this app's cache
         if for_build:
+            from .cache.stores import MemoryStore
+
             self.cache.use_store(MemoryStore())
-        self.cache.activate()
         if not for_build:
             if self.debug:
                 await self.cache.clear()  # dev: a restart after a source change starts empty
@@ -379,12 +418,15 @@ class App(Router):
 
     async def _load_build_output(self) -> None:
         """Seed the cache from ``.nexpress/``, unless a source it was built from changed."""
+        from .cache.manifest import OUTPUT as OUTPUT_FOLDER
+        from .cache.manifest import load_prerendered, stale_sources
+
         changed = stale_sources(self.root, self.source_folders())
         if changed:
             logger.warning(
                 "nexpress: not serving the prerendered pages in %s/: %s changed since `nexpress build`"
                 " (pages render on first request instead). Run `nexpress build` again.",
-                OUTPUT,
+                OUTPUT_FOLDER,
                 _listing(changed, ", "),
             )
             return
@@ -419,6 +461,14 @@ class App(Router):
 
         The server's workers import the app's module again; there this call does
         nothing, so it may stand at module level as in Express."""
+        from .server.serving import (
+            SERVING_VARIABLE,
+            ServeOptions,
+            check_address,
+            run_server,
+            split_state_warning,
+        )
+
         if os.environ.get(SERVING_VARIABLE):
             return
         options = ServeOptions(host=host, port=port, workers=workers, server=server, grace=grace)
@@ -436,17 +486,23 @@ class App(Router):
     # --- ASGI ------------------------------------------------------------------------
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        # with several apps in the process, each call marks its context as this app's
+        # (the data cache @cached and revalidate_* use); a lone app is found without it
         if scope["type"] == "http":
             dispatch = self._dispatch
             if dispatch is None:
                 self.compile()
                 dispatch = self._dispatch
                 assert dispatch is not None
+            if PROCESS.several:
+                enter_context(self._context)
             await dispatch(scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send, build_output=scope.get(BUILD_OUTPUT_KEY, True))
         elif scope["type"] == "websocket":
-            await self.dispatcher.websocket(scope, receive, send)
+            dispatcher = self.dispatcher
+            enter_context(self._context)
+            await dispatcher.websocket(scope, receive, send)
 
     async def _lifespan(self, receive: Callable, send: Callable, *, build_output: bool = True) -> None:
         while True:
@@ -483,6 +539,8 @@ def _listing(items: list[str], separator: str = "; ", limit: int = 5) -> str:
 def dev_secret(root: str) -> str:
     """The development secret kept in ``root/.nexpress/dev-secret`` (made on first
     use, readable by the owner only); a fresh one when the folder is not writable."""
+    from .cache.manifest import OUTPUT
+
     path = os.path.join(root, OUTPUT, DEV_SECRET)
     try:
         with open(path, encoding="utf-8") as fh:

@@ -39,6 +39,7 @@ from .http.request import Request
 from .http.response import Response, framework_headers
 from .http.writer import ROUTE_HEADER
 from .middleware import Middleware, middleware_name
+from .routing.plugin import Plugin
 from .routing.router import RouteDef
 
 __all__ = ["BASE", "TOKEN_ENV", "TOKEN_HEADER", "DevTools", "RequestLog", "loopback_host", "loopback_peer", "matches"]
@@ -303,8 +304,9 @@ def route_rows(table: Any) -> list[dict[str, Any]]:
     return sorted(grouped.values(), key=lambda r: (r["path"], r["methods"]))
 
 
-class DevTools:
-    """The dev page, its endpoints and the request log of one app in debug."""
+class DevTools(Plugin):
+    """The dev page, its endpoints and the request log of one app in debug: a plugin
+    ``App`` installs when it starts in debug; its routes exist while ``debug`` is on."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -322,6 +324,8 @@ class DevTools:
             return self.fallback_secret
 
     def routes(self) -> list[RouteDef]:
+        if not self.app.debug:  # /_nexpress: dev only, so production has no such route
+            return []
         guard = LoopbackOnly()
         site = f"{SOURCE}:1"
 

@@ -34,6 +34,7 @@ import anyio
 import anyio.from_thread
 import httpx
 
+from .http.context import RequestContext, enter_context
 from .http.scope import http_scope
 from .server.lifespan import BUILD_OUTPUT_KEY
 
@@ -306,9 +307,17 @@ class TestClient(httpx.Client):
             raise RuntimeError(f"application shutdown failed: {message.get('message')}")
 
     def run_async(self, fn: Callable[[*Ts], Awaitable[T]], *args: *Ts) -> T:
-        """Run ``await fn(*args)`` on the app's event loop, e.g.
+        """Run ``await fn(*args)`` on the app's event loop, as the app's own code (its
+        cache for ``@cached`` and ``revalidate_*``), e.g.
         ``client.run_async(revalidate_tag, "posts")`` or ``client.run_async(app.cache.drain)``."""
-        return self._portal().call(fn, *args)
+        context = getattr(self.app, "context", None)
+
+        async def as_the_app() -> T:
+            if isinstance(context, RequestContext):
+                enter_context(context)
+            return await fn(*args)
+
+        return self._portal().call(as_the_app)
 
     # --- WebSockets -----------------------------------------------------------------
 

@@ -24,14 +24,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "nexpress"
 # The longest matching prefix decides a module's layer.
 LAYERS: list[tuple[str, ...]] = [
     # the protocol and the base: import nothing else of nexpress
-    ("nexpress.http", "nexpress.config", "nexpress._optional"),
+    ("nexpress.http", "nexpress.config", "nexpress._optional", "nexpress._lazy"),
     # declaring an app: routers, middleware, typed handler plans
     ("nexpress.routing", "nexpress.middleware", "nexpress.typed"),
     # running it: dispatch, invokers, the error layer, WebSocket sessions, lifespan, serving
     ("nexpress.server",),
     # the features, each installed on the app
     ("nexpress.pages", "nexpress.cache", "nexpress.realtime", "nexpress.auth", "nexpress.openapi",
-     "nexpress.observability", "nexpress.devtools"),
+     "nexpress.observability", "nexpress.devtools", "nexpress.images"),
     ("nexpress.app",),
     # the tools around an app
     ("nexpress.cli", "nexpress.build", "nexpress.testing"),
@@ -49,8 +49,9 @@ ALLOWED_UPWARD: dict[tuple[str, str], str] = {
 # check: the typed request context replaces them. Each module's current count; a new one
 # (or one more in a module) fails.
 ALLOWED_APP_ANY: dict[str, int] = {
-    "nexpress.openapi.serve": 2,
-    "nexpress.pages.routes": 2,
+    "nexpress.openapi.serve": 1,  # serve_openapi(app, config), the old spelling of app.use(OpenAPI(config))
+    "nexpress.pages.routes": 1,
+    "nexpress.pages.plugin": 1,  # Pages(app): discovery reads root, pages, debug, cache
     "nexpress.devtools": 1,
 }
 
@@ -259,7 +260,8 @@ def test_the_layer_check_knows_every_module():
 
 def test_every_package_init_only_re_exports():
     """A package's ``__init__.py`` holds its docstring, imports and ``__all__``: the code
-    lives in modules named for what they do."""
+    lives in modules named for what they do. A lazy re-export is imports under
+    ``TYPE_CHECKING`` plus ``__getattr__, __dir__ = exports(...)`` (nexpress/_lazy.py)."""
     problems = []
     for path in PACKAGE.rglob("__init__.py"):
         for node in ast.parse(path.read_text()).body:
@@ -268,6 +270,20 @@ def test_every_package_init_only_re_exports():
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
                 continue
             if isinstance(node, ast.Assign) and [ast.unparse(t) for t in node.targets] in (["__all__"], ["__version__"]):
+                continue
+            if (
+                isinstance(node, ast.If)
+                and _is_type_checking(node.test)
+                and not node.orelse
+                and all(isinstance(child, (ast.Import, ast.ImportFrom)) for child in node.body)
+            ):
+                continue
+            if (
+                isinstance(node, ast.Assign)
+                and [ast.unparse(t) for t in node.targets] == ["(__getattr__, __dir__)"]
+                and isinstance(node.value, ast.Call)
+                and ast.unparse(node.value.func) == "exports"
+            ):
                 continue
             problems.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: {ast.unparse(node)[:60]}")
     assert not problems, "code in __init__.py:\n" + "\n".join(problems)
@@ -409,3 +425,62 @@ def test_the_route_header_name_is_written_once():
         if b'b"x-nexpress-route"' in path.read_bytes()
     )
     assert found == ["http/writer.py"]
+
+
+# What `from nexpress import App` must not load: features load when the app enables them
+# (issue 21: import time). The plugin seam makes them lazy: App installs them by name.
+OPTIONAL_AT_IMPORT = (
+    "nexpress.devtools",
+    "nexpress.openapi",
+    "nexpress.observability",
+    "nexpress.server.health",
+    "nexpress.server.serving",
+    "nexpress.pages.routes",
+    "nexpress.pages.render",
+    "nexpress.cache",
+    "nexpress.auth",
+    "nexpress.cli",
+    "nexpress.middleware.sessions",
+    "nexpress.middleware.rate_limit",
+    "jinja2",
+    "sqlite3",
+    "redis",
+    "granian",
+    "itsdangerous",
+    "python_multipart",
+)
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys\n{statement}\nprint('\\n'.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ})
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.split())
+
+
+def test_import_nexpress_loads_nothing_until_a_name_is_used():
+    loaded = {m for m in _modules_after("import nexpress") if m.startswith("nexpress")}
+    assert loaded == {"nexpress", "nexpress._lazy"}
+
+
+def test_the_app_loads_no_optional_feature_until_enabled():
+    loaded = _modules_after("from nexpress import App, Request, Response, Router, action, static")
+    assert "nexpress.app" in loaded and "nexpress.pages.actions" in loaded
+    found = sorted(m for m in loaded for name in OPTIONAL_AT_IMPORT if m == name or m.startswith(name + "."))
+    assert found == [], f"imported by `from nexpress import App`: {found}"
+    # enabling a feature loads it: App(openapi=...) the document, a debug app the dev page
+    enabled = _modules_after("from nexpress import App\nApp(root='/nonexistent', debug=True, openapi={})")
+    assert {"nexpress.openapi", "nexpress.devtools"} <= enabled
+
+
+def test_a_lazy_battery_name_stays_the_function_whatever_the_import_order():
+    """middleware/csrf.py defines csrf(): importing the module first (as nexpress.auth
+    does) must not make ``from nexpress.middleware import csrf`` the module."""
+    code = (
+        "import types\nimport nexpress.middleware.csrf, nexpress.middleware.sessions\n"
+        "from nexpress.middleware import csrf, sessions, cors\nimport nexpress.middleware as mw\n"
+        "assert not any(isinstance(f, types.ModuleType) for f in (csrf, sessions, cors, mw.csrf)), (csrf, sessions)\n"
+        "assert callable(csrf) and csrf.__module__ == 'nexpress.middleware.csrf'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env={**os.environ})
+    assert done.returncode == 0, done.stderr

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = (
     "redis", "sqlalchemy", "authlib", "joserfc", "argon2", "cryptography", "asyncpg", "aiosqlite",
     "opentelemetry", "prometheus_client", "swagger_ui_bundle", "brotli", "rich", "httpx",
-    "jinja2", "granian", "watchfiles", "dotenv", "mangum", "uvicorn",
+    "jinja2", "granian", "watchfiles", "dotenv", "mangum", "uvicorn", "PIL",
 )  # fmt: skip
 
 
@@ -166,6 +166,16 @@ def test_the_api_explorer_without_the_openapi_extra_names_it() -> None:
     # the document alone needs no extra
     statement = "App(root='/nonexistent', openapi={'title': 't', 'docs_path': None})"
     assert error_of(statement, ("swagger_ui_bundle",), setup)["type"] is None
+
+
+def test_images_without_the_images_extra_name_it_when_the_app_is_made() -> None:
+    setup = "from nexpress import App\n"
+    error = error_of("App(root='/nonexistent', images={})", ("PIL",), setup)
+    assert error["type"] == "MissingExtraError", error
+    assert "nexpress.images" in error["message"] and "pip install 'nexpress[images]'" in error["message"]
+    # an app with images loads Pillow only for the first image
+    loaded = run_python("from nexpress import App\nApp(root='/nonexistent', images={})\n" + LOADED.format(heavy=("PIL",)))
+    assert loaded == []
 
 
 def test_require_names_the_extra_and_is_an_import_error() -> None:

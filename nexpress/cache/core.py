@@ -9,6 +9,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..http.context import current_context
 from .freshness import regeneration_due
 from .keys import api_key, page_key
 from .stores import Call, Entry, MemoryStore, Store, StoreUnavailable
@@ -36,15 +37,25 @@ class RenderRecord:
 
 _recording: contextvars.ContextVar[RenderRecord | None] = contextvars.ContextVar("nexpress_render", default=None)
 
-_current: Cache | None = None
+_activated: contextvars.ContextVar[Cache] = contextvars.ContextVar("nexpress_cache")
+_outside: Cache | None = None
 
 
 def current_cache() -> Cache:
-    """The cache of the running app (the last ``App`` started in this process)."""
-    global _current
-    if _current is None:
-        _current = Cache(MemoryStore())
-    return _current
+    """The cache of the app this code runs for: the request's (or start-up's) context
+    names its app (``App.__call__`` sets it, see ``http.context.enter_context``), so two
+    apps in one process never share data. Outside any app: the cache a script or test
+    activated, else one in-memory cache for the process."""
+    context = current_context()
+    if context is not None and context.cache is not None:
+        return context.cache
+    cache = _activated.get(None)
+    if cache is not None:
+        return cache
+    global _outside
+    if _outside is None:
+        _outside = Cache(MemoryStore())
+    return _outside
 
 
 class Cache:
@@ -79,9 +90,9 @@ class Cache:
                 logger.exception("cache listener %r failed on %s", listener, event)
 
     def activate(self) -> Cache:
-        """Make this the cache ``@cached`` and ``revalidate_*`` use in this process."""
-        global _current
-        _current = self
+        """Make this the cache ``@cached`` and ``revalidate_*`` use in the running
+        context when no app runs it (a script, a test; an app's requests use its own)."""
+        _activated.set(self)
         return self
 
     def use_store(self, store: Store) -> None:

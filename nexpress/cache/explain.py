@@ -1,24 +1,144 @@
-"""The cache made visible: one row per entry, its state, and what would drop it.
+"""The cache made visible: why a route is cached or not, one row per entry, its
+state, and what would drop it.
 
-Pure functions over :class:`~nexpress.cache.Entry` objects, shared by
-``nexpress cache ls / explain`` and the dev page (``/_nexpress``), tested without
-a server. Keys say what an entry is: ``page:/path``, ``api:/path`` (a cached
+Pure functions over plain data, tested without a server, and the one place these
+rules live: a page's mode and its reasons from what it declares (:class:`PageFacts`,
+gathered from page.py, its layouts and templates by ``nexpress.pages.reasons``; the
+decision ``nexpress.pages.modes`` makes at discovery), any other route's
+(:func:`route_reasons`, for ``nexpress cache explain`` and the dev page), and
+:class:`~nexpress.cache.Entry` rows for ``nexpress cache ls / explain`` and
+``/_nexpress``. Keys say what an entry is: ``page:/path``, ``api:/path`` (a cached
 ``route.py`` GET) or ``data:module.function:hash`` (a ``@cached`` call).
 """
 
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass, field
 from typing import Any
 
 from .freshness import is_stale, regeneration_due
 from .stores import Entry
 
-__all__ = ["entry_kind", "entry_path", "entry_row", "entry_state", "human_age", "human_size", "invalidators"]
+__all__ = [
+    "PageFacts",
+    "entry_kind",
+    "entry_path",
+    "entry_row",
+    "entry_state",
+    "human_age",
+    "human_size",
+    "invalidators",
+    "page_mode",
+    "page_reasons",
+    "reason",
+    "route_reasons",
+]
 
 _PAGE = "page:"
 _API = "api:"
 _DATA = "data:"
+
+
+# --- why a route is (not) cached --------------------------------------------------------
+
+
+def reason(text: str, file: str, line: int | None) -> dict[str, Any]:
+    """One reason as ``explain`` prints it: ``auth = True`` at app/x/page.py:3."""
+    return {"reason": text, "file": file, "line": line}
+
+
+@dataclass(frozen=True, slots=True)
+class PageFacts:
+    """What decides a page's mode, as plain data. ``source``: the page's file
+    (``app/blog/page.py``, or ``page.html`` without one); the flags are what page.py
+    sets (``revalidate`` as declared); ``lines``: the line of each top-level name in
+    page.py; ``functions``: which of ``data``/``page`` it defines; ``reads``:
+    ``(function, "req.query", line)`` per-visitor reads in its functions;
+    ``dynamic_layouts``: ``(layout.py, line)`` of each layout above with
+    ``dynamic = True``; ``template_reads``: ``(variable, template file, line)``."""
+
+    source: str
+    module_file: str | None = None
+    dynamic: bool = False
+    auth: bool = False
+    static: bool = False
+    revalidate: int | None = None
+    functions: tuple[str, ...] = ()
+    lines: dict[str, int] = field(default_factory=dict)
+    reads: tuple[tuple[str, str, int], ...] = ()
+    dynamic_layouts: tuple[tuple[str, int | None], ...] = ()
+    template_reads: tuple[tuple[str, str, int], ...] = ()
+
+
+def page_mode(facts: PageFacts) -> tuple[str, int | None]:
+    """``("static" | "isr" | "dynamic", revalidate)``: declared, never guessed from
+    behaviour. A layout with ``dynamic = True``, ``dynamic``/``auth`` make it dynamic;
+    then ``revalidate`` (ISR), ``static = True``; a ``data()``/``page()`` without
+    either renders per request; a page with no code is static."""
+    if facts.dynamic_layouts or facts.dynamic or facts.auth:
+        return "dynamic", None
+    if facts.revalidate:
+        return "isr", facts.revalidate
+    if facts.static:
+        return "static", None
+    if facts.functions:
+        return "dynamic", None
+    return "static", None
+
+
+def page_reasons(facts: PageFacts) -> dict[str, Any]:
+    """``{"mode", "revalidate", "reasons"}`` of a page: the mode and each line that
+    decides it (what ``nexpress cache explain`` and the dev page show)."""
+    mode, revalidate = page_mode(facts)
+    source, module_file, lines = facts.source, facts.module_file, facts.lines
+    reasons: list[dict[str, Any]] = []
+    if mode == "isr":
+        reasons.append(reason(f"revalidate = {revalidate}", source, lines.get("revalidate")))
+    elif mode == "static":
+        if module_file is None:
+            reasons.append(reason("page.html without page.py: nothing per request", source, None))
+        elif facts.static:
+            reasons.append(reason("static = True", source, lines.get("static")))
+        else:
+            reasons.append(reason("page.py defines neither data() nor page()", source, None))
+    else:
+        for flag in ("dynamic", "auth"):
+            if module_file is not None and getattr(facts, flag):
+                reasons.append(reason(f"{flag} = True", module_file, lines.get(flag)))
+        for layout_file, line in facts.dynamic_layouts:
+            reasons.append(reason(f"{layout_file} sets dynamic = True (every page below it)", layout_file, line))
+        for function in facts.functions:
+            if module_file is not None:
+                reasons.append(reason(f"{function}() without revalidate", module_file, lines.get(function)))
+        if module_file is not None:
+            for function, read, line in facts.reads:
+                reasons.append(reason(f"{function}() reads {read}", module_file, line))
+        for variable, file, line in facts.template_reads:
+            reasons.append(reason(f"the template reads {variable!r}", file, line))
+    return {"mode": mode, "revalidate": revalidate, "reasons": reasons}
+
+
+def route_reasons(
+    kind: str, method: str, source: str, file: str, line: int | None, *, revalidate: int | None = None, revalidate_line: int | None = None
+) -> dict[str, Any]:
+    """``{"mode", "revalidate", "reasons"}`` of a route that is not a page: a cached
+    ``route.py`` GET (``revalidate``), another API handler, a file of ``public/``, or
+    an Express handler (never cached: only pages, route.py GETs and @cached data are).
+    ``file``/``line``: where it was declared."""
+    if revalidate is not None:
+        return {"mode": "isr", "revalidate": revalidate, "reasons": [reason(f"revalidate = {revalidate}", source, revalidate_line)]}
+    if kind == "api":
+        text = f"route.py {method} without revalidate" if method == "GET" else f"a {method} handler"
+        return {"mode": "dynamic", "revalidate": None, "reasons": [reason(text, file, line)]}
+    if kind == "static-file":
+        text = "a file of public/: sent with its ETag (304 when unchanged), not through the cache"
+        return {"mode": "file", "revalidate": None, "reasons": [reason(text, source, None)]}
+    text = (
+        f"a {kind} route: nexpress caches pages and route.py GETs that declare it"
+        " (static, revalidate) and @cached data, never a handler's response"
+    )
+    return {"mode": "dynamic", "revalidate": None, "reasons": [reason(text, file, line)]}
 
 
 def entry_path(key: str) -> str | None:

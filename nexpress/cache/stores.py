@@ -20,13 +20,15 @@ import asyncio
 import hashlib
 import logging
 import os
-import sqlite3
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+
+if TYPE_CHECKING:
+    import sqlite3  # loaded by the first SQLiteStore: a memory or Redis cache never pays it
 
 import msgspec
 
@@ -301,6 +303,8 @@ class SQLiteStore(Store):
         self._lock = asyncio.Lock()
 
     def _connect(self) -> sqlite3.Connection:
+        import sqlite3
+
         if self._conn is None:
             folder = os.path.dirname(os.path.abspath(self.path))
             os.makedirs(folder, exist_ok=True)
@@ -314,6 +318,8 @@ class SQLiteStore(Store):
         return self._conn
 
     async def _run(self, fn, *args: Any) -> Any:
+        import sqlite3
+
         async with self._lock:
             try:
                 return await asyncio.to_thread(fn, self._connect(), *args)

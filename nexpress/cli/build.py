@@ -90,6 +90,22 @@ def build(app: str | None) -> None:
     with open(manifest, encoding="utf-8") as fh:
         assets = len(json.load(fh).get("assets", []))
     click.echo(f"\n{len(results)} page(s) prerendered into {folder}/, {assets} asset(s) fingerprinted into {folder}/static/")
+    images = getattr(application, "images", None)
+    if images is not None and images.config.store == "disk":  # the build's cache store is private
+        _pregenerate_images(application, results)
+
+
+def _pregenerate_images(app: Any, results: list) -> None:
+    """The image variants the prerendered pages link, computed into .nexpress/images/."""
+    import asyncio
+
+    from ..images.pregenerate import pregenerate
+
+    documents = [r.entry.body.decode("utf-8", "replace") for r in results if r.entry is not None]
+    made = asyncio.run(pregenerate(app.images.service, documents))
+    click.echo(f"{made.variants} image variant(s) ready in .nexpress/images/")
+    for error in made.errors:
+        click.echo(f"  warning: {error}", err=True)
 
 
 @click.command()

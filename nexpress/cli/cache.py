@@ -22,13 +22,13 @@ from urllib.parse import quote, urlsplit
 import click
 
 from ..cache import Cache, StoreUnavailable
-from ..cache.explain import human_age, human_size, invalidators
+from ..cache.explain import human_age, human_size, invalidators, route_reasons
 from ..cache.isr import CachedEndpoint
 from ..devtools import BASE, TOKEN_ENV, TOKEN_HEADER, cache_rows, purge
 from ..http.errors import HTTPError
 from ..http.paths import split_path
 from ..http.scope import URL_PATH_SAFE
-from ..pages.reasons import ModuleFacts, reason
+from ..pages.reasons import ModuleFacts
 from ._common import app_argument, load_compiled
 from ._devserver import DevServer, find_dev_server
 
@@ -190,24 +190,13 @@ def explain_route(route: Any, root: str) -> dict[str, Any]:
         return recorded
     file, line = _file_line(route.site)
     handler = route.handler
-    if isinstance(handler, CachedEndpoint):
+    if isinstance(handler, CachedEndpoint):  # a route.py GET with revalidate
         facts = ModuleFacts(os.path.join(root, route.source))
-        return {
-            "mode": "isr",
-            "revalidate": handler.revalidate,
-            "reasons": [reason(f"revalidate = {handler.revalidate}", route.source, facts.assignments.get("revalidate"))],
-        }
-    if route.kind == "api":
-        text = f"route.py {route.method} without revalidate" if route.method == "GET" else f"a {route.method} handler"
-        return {"mode": "dynamic", "revalidate": None, "reasons": [reason(text, file, line)]}
-    if route.kind == "static-file":
-        text = "a file of public/: sent with its ETag (304 when unchanged), not through the cache"
-        return {"mode": "file", "revalidate": None, "reasons": [reason(text, route.source, None)]}
-    text = (
-        f"a {route.kind} route: nexpress caches pages and route.py GETs that declare it"
-        " (static, revalidate) and @cached data, never a handler's response"
-    )
-    return {"mode": "dynamic", "revalidate": None, "reasons": [reason(text, file, line)]}
+        return route_reasons(
+            route.kind, route.method, route.source, file, line,
+            revalidate=handler.revalidate, revalidate_line=facts.assignments.get("revalidate"),
+        )  # fmt: skip
+    return route_reasons(route.kind, route.method, route.source, file, line)
 
 
 def _url_path(url: str) -> str:

@@ -188,7 +188,7 @@ def openapi(app: str | None) -> None:
     application = load_compiled(app)
     spec = getattr(application, "openapi", None)
     if not isinstance(spec, OpenAPI):  # no App(openapi=...): the document with default info
-        spec = OpenAPI(application, {})
-    click.echo(json.dumps(spec.document(), indent=2))
+        spec = OpenAPI({})
+    click.echo(json.dumps(spec.document(application.table.routes), indent=2))
 
 

@@ -9,18 +9,28 @@ from __future__ import annotations
 import hashlib
 from email.utils import formatdate
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from urllib.parse import quote
-
-from itsdangerous import BadSignature, Signer
 
 from .errors import BadRequest
 from .headers import TOKEN
 from .paths import percent_decode
 
+if TYPE_CHECKING:  # itsdangerous loads with the first signed cookie (an app without a secret never pays it)
+    from itsdangerous import Signer
+
 
 @lru_cache(maxsize=8)
 def _signer(secret: str | bytes) -> Signer:
+    from itsdangerous import Signer
+
     return Signer(secret, salt="nexpress.cookie", digest_method=hashlib.sha256, key_derivation="hmac")
+
+
+def _bad_signature() -> type[Exception]:
+    from itsdangerous import BadSignature  # loaded by _signer already
+
+    return BadSignature
 
 
 def sign(secret: str | bytes, value: str) -> str:
@@ -32,7 +42,7 @@ def unsign(secret: str | bytes, signed: str) -> str | None:
     """The original value if the signature is valid, else None."""
     try:
         return _signer(secret).unsign(signed).decode("utf-8")
-    except (BadSignature, UnicodeDecodeError):
+    except (_bad_signature(), UnicodeDecodeError):  # evaluated only when one is raised
         return None
 
 

@@ -5,11 +5,8 @@ length (RFC 2046: 1 to 70 characters)."""
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
-
-from python_multipart.multipart import MultipartParser, parse_options_header
 
 from .errors import BadRequest, HTTPError
 
@@ -41,6 +38,8 @@ class UploadFile:
         self.content_type = content_type
         self.headers = headers
         self.size = 0
+        import tempfile  # with the first upload, not at import
+
         self.file = tempfile.SpooledTemporaryFile(max_size=MiB)  # noqa: SIM115 (closed by FormData.close)
 
     def read(self, size: int = -1) -> bytes:
@@ -85,6 +84,8 @@ class MultipartReader:
         self.part: dict[str, Any] = {}
         self.header_field = bytearray()
         self.header_value = bytearray()
+        from python_multipart.multipart import MultipartParser  # with the first multipart body
+
         try:
             self.parser = MultipartParser(check_boundary(boundary), self.callbacks())
         except Exception as exc:  # python-multipart refuses some boundaries itself
@@ -155,6 +156,8 @@ class MultipartReader:
     def on_headers_finished(self) -> None:
         # raw bytes: browsers send names and filenames as UTF-8, which the latin-1
         # round trip of parse_options_header keeps intact for decoding below
+        from python_multipart.multipart import parse_options_header
+
         disposition, options = parse_options_header(self.part["disposition"])
         if disposition != b"form-data" or b"name" not in options:
             raise BadRequest("A multipart part has no Content-Disposition: form-data name")

@@ -14,7 +14,6 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import msgspec
-from python_multipart.multipart import parse_options_header
 
 from .context import RequestContext
 from .cookies import cookie_pairs
@@ -450,6 +449,8 @@ class Request:
             return self._form
         except AttributeError:
             pass
+        from python_multipart.multipart import parse_options_header  # with the first form
+
         # raw bytes: parse_options_header works in latin-1, which round-trips any byte
         content_type, options = parse_options_header(self.headers.raw_get(b"content-type") or b"")
         if content_type == b"multipart/form-data":

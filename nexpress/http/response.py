@@ -403,9 +403,10 @@ class Response:
         request = self._request
         if request is None:
             raise RuntimeError("res.render() needs a response bound to a request")
-        app = request.app
-        html = app.templates.render(template, {**app.locals, **self.locals, **context})
-        return self.html(html)
+        views = request.ctx.views
+        if views is None:
+            raise RuntimeError("res.render() needs an app with a views folder (App(views=...))")
+        return self.html(views.render(template, {**self.locals, **context}))
 
     def format(self, handlers: Mapping[str, Callable[[], Any]]) -> Any:
         """Answer with the handler for the type the client prefers (Express's ``res.format``):

@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     import jinja2
 
 
+HEAD_TAGS = "_nexpress_head"
+"""A page render's context holds a list under this name: template helpers append
+tags that belong in ``<head>`` (``image(..., priority=True)``'s preload), and the
+page puts them there once its layouts are rendered (nexpress.pages.render)."""
+
+
 class TemplateNotFound(LookupError):
     """A template that does not exist; the message names the path looked for."""
 
@@ -51,3 +57,28 @@ class Templates:
 
     def render(self, name: str, context: dict[str, Any]) -> str:
         return self.get(name).render(context)
+
+
+class Views:
+    """What ``res.render`` reads, handed down through the request context
+    (``req.ctx.views``): the ``views/`` folder and the app's ``locals``. Jinja2 loads
+    with the first render."""
+
+    __slots__ = ("_templates", "auto_reload", "directory", "locals")
+
+    def __init__(self, directory: str, locals: dict[str, Any], *, auto_reload: bool = False) -> None:
+        self.directory = directory
+        self.locals = locals
+        self.auto_reload = auto_reload
+        self._templates: Templates | None = None
+
+    @property
+    def templates(self) -> Templates:
+        templates = self._templates
+        if templates is None:
+            templates = self._templates = Templates(self.directory, auto_reload=self.auto_reload)
+        return templates
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        """``name`` rendered with the app's locals, then ``context`` (which wins)."""
+        return self.templates.render(name, {**self.locals, **context})

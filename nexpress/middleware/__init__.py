@@ -1,12 +1,15 @@
 """Middleware: ``async def mw(req, res, next)`` functions or :class:`Middleware`
 objects, the chain runner (:mod:`.chain`), and the batteries Express users install
-(one module each):
+(one module each, imported when first named: an app pays for the ones it uses):
 
     from nexpress.middleware import compress, cors, csrf, logger, rate_limit, security_headers, sessions
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from .._lazy import exports
 from .chain import (
     ErrorResponder,
     FunctionMiddleware,
@@ -17,13 +20,15 @@ from .chain import (
     middleware_name,
     run_chain,
 )
-from .compress import compress
-from .cors import cors
-from .csrf import csrf
-from .logger import logger
-from .rate_limit import rate_limit
-from .security import security_headers
-from .sessions import sessions
+
+if TYPE_CHECKING:
+    from .compress import compress
+    from .cors import cors
+    from .csrf import csrf
+    from .logger import logger
+    from .rate_limit import rate_limit
+    from .security import security_headers
+    from .sessions import sessions
 
 __all__ = [
     "ErrorResponder",
@@ -42,3 +47,16 @@ __all__ = [
     "security_headers",
     "sessions",
 ]
+
+__getattr__, __dir__ = exports(
+    __name__,
+    {
+        "compress": ".compress",
+        "cors": ".cors",
+        "csrf": ".csrf",
+        "logger": ".logger",
+        "rate_limit": ".rate_limit",
+        "security_headers": ".security",
+        "sessions": ".sessions",
+    },
+)

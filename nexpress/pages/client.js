@@ -1,12 +1,17 @@
 // nexpress client: link clicks and action forms without full reloads, prefetch on
-// hover and in view, history with scroll. Plain JavaScript, no build step. Anything
-// unexpected (an error, a non-HTML answer) falls back to what the browser does.
+// hover and in view, history with scroll, data-live forms, data-keep, aria-current.
+// Plain JavaScript, no build step. Anything unexpected (an error, a non-HTML answer)
+// falls back to what the browser does.
 // Wire format: docs/actions.md and nexpress/pages/navigation.py.
 (function () {
   "use strict";
   var w = window, d = document, loc = location, hist = history;
   if (w.__nexpress || !w.fetch || !hist.pushState || !w.DOMParser || !w.Map || !w.Set) return;
-  w.__nexpress = { version: 1 };
+  w.nexpress = w.__nexpress = { version: 1, navigate: function (url, o) {
+    var push = !(o && o.replace);
+    if (push) remember();
+    return visit(url, push);
+  } };
 
   var NAV = "x-nexpress-nav";
   var COOKIE = "x-nexpress-set-cookie"; // the server's word that an answer set cookies
@@ -162,13 +167,21 @@
       if (title) d.title = title.textContent;
     });
   }
-  function render(r) {
+  // data-keep, and a live form's focused field, survive a swap
+  function keepers(live) {
+    var out = [], a = d.activeElement, f = live && a && a.form;
+    d.querySelectorAll("[data-keep][id]").forEach(function (el) { out.push(["#" + CSS.escape(el.id), el]); });
+    if (f && (a.id || a.name)) out.push([a.id ? "#" + CSS.escape(a.id) : "form[data-live] [name=\"" + CSS.escape(a.name) + "\"]", a]);
+    return out;
+  }
+  function render(r, live) {
     var next = new DOMParser().parseFromString(r.html, "text/html");
     var part = r.partial ? next.querySelector("template[data-nexpress-partial]") : null;
     var range = part ? slot(part.getAttribute("data-nexpress-partial")) : null;
     if (r.partial && !range) return Promise.reject(new Error("stale partial"));
     return mergeHead(next.head).then(function () {
-      var nodes;
+      var kept = keepers(live), f = d.activeElement, sel, nodes;
+      try { sel = [f.selectionStart, f.selectionEnd]; } catch (e) { /* no caret */ }
       if (range) {
         while (range.start.nextSibling && range.start.nextSibling !== range.end) range.start.nextSibling.remove();
         var content = d.importNode(part.content, true);
@@ -179,10 +192,30 @@
         d.body.replaceWith(body);
         nodes = [body];
       }
+      kept.forEach(function (k) {
+        var n = d.querySelector(k[0]);
+        if (n && n !== k[1]) n.replaceWith(k[1]);
+      });
+      if (f && f !== d.activeElement && f.isConnected && kept.some(function (k) { return k[1].contains(f); })) {
+        f.focus({ preventScroll: true });
+        try { f.setSelectionRange(sel[0], sel[1]); } catch (e) { /* no caret */ }
+      }
       runScripts(nodes);
     });
   }
+  // aria-current: nexpress/pages/links.py's rule
+  function trim(p) { return p.replace(/\/+$/, "") || "/"; }
+  function mark() {
+    var p = trim(loc.pathname);
+    d.querySelectorAll("a[href]").forEach(function (a) {
+      var was = a.getAttribute("aria-current"), u = new URL(a.href), q = trim(u.pathname);
+      if (was && was !== "page") return;
+      if (u.origin === loc.origin && (q === p || a.getAttribute("data-current") === "prefix" && p.indexOf(q === "/" ? q : q + "/") === 0) && (!u.search || u.search === loc.search)) a.setAttribute("aria-current", "page");
+      else if (was) a.removeAttribute("aria-current");
+    });
+  }
   function loaded() {
+    mark();
     observe();
     (w.requestIdleCallback || setTimeout)(manifest);
     d.dispatchEvent(new CustomEvent("nexpress:load", { detail: { url: loc.href } }));
@@ -205,7 +238,7 @@
   function full(url) { loc.href = url; }
 
   // --- navigating ----------------------------------------------------------------------
-  function visit(url, push) {
+  function visit(url, push, live) {
     var target = new URL(url, loc.href), token = ++busy, clean = strip(url);
     var page = settle().then(function () { return fresh(clean); }).then(function (r) {
       return r && current(r) && (!r.partial || slot(r.partial)) ? r : request(clean);
@@ -217,13 +250,15 @@
     return page.then(function (r) {
       if (token !== busy) return;
       if (r.status !== 200 || !r.html || new URL(r.url).origin !== loc.origin) return full(url);
-      return render(r).then(function () {
+      return render(r, live).then(function () {
         if (push) key = newKey();
         var final = new URL(r.url);
         final.hash = target.hash;
         setState(push, final.href);
-        scrollTo(target.hash);
-        focusPage();
+        if (!live) {
+          scrollTo(target.hash);
+          focusPage();
+        }
         loaded();
       });
     }).catch(function () { full(url); }).then(function () {
@@ -271,6 +306,28 @@
     }).catch(function () { loc.reload(); });
   });
 
+  // data-live forms; the form is found when the timer fires (a swap may replace it)
+  var typing;
+  function liveForm(el) {
+    var f = el && el.form;
+    return f && f.method === "get" && f.hasAttribute("data-live") ? f : null;
+  }
+  function goLive(f) {
+    clearTimeout(typing);
+    if (!f) return;
+    var u = new URL(f.getAttribute("action") || loc.href, loc.href);
+    u.search = new URLSearchParams(new FormData(f));
+    u.hash = "";
+    if (u.origin !== loc.origin) native(f);
+    else if (strip(u.href) !== strip(loc.href)) visit(u.href, false, true);
+  }
+  d.addEventListener("input", function (e) {
+    var el = e.target, f = liveForm(el), ms = f && parseInt(f.getAttribute("data-live"), 10);
+    if (!f) return;
+    clearTimeout(typing);
+    typing = setTimeout(function () { goLive(liveForm(el)); }, ms >= 0 ? ms : 300);
+  });
+
   // --- action forms ----------------------------------------------------------------------
   function native(form, sub) {
     form.setAttribute("data-nexpress", "false");
@@ -280,6 +337,10 @@
     var form = e.target, sub = e.submitter;
     var action = new URL((sub && sub.getAttribute("formaction")) || form.getAttribute("action") || "", loc.href);
     var method = ((sub && sub.getAttribute("formmethod")) || form.method || "get").toLowerCase();
+    if (method === "get" && form.hasAttribute("data-live") && !e.defaultPrevented && form.getAttribute("data-nexpress") !== "false") {
+      e.preventDefault();
+      return goLive(form);
+    }
     if (e.defaultPrevented || method !== "post" || form.getAttribute("data-nexpress") === "false") return;
     if (action.origin !== loc.origin || !action.searchParams.has("_action") || (form.target && form.target !== "_self")) return;
     e.preventDefault();

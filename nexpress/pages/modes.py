@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from ..cache.explain import page_mode as decide
 from .folders import FileRouteError, Layout
-from .reasons import module_facts
+from .reasons import declared, module_facts
 
 MODE_NAMES = {"static": "a static", "isr": "an ISR"}
 
 
 def page_mode(module: ModuleType | None) -> tuple[str, int | None]:
-    """A page's rendering mode, declared explicitly, never guessed from behaviour."""
+    """A page's rendering mode, declared explicitly, never guessed from behaviour (the
+    rule: ``nexpress.cache.explain.page_mode``); a bad ``revalidate`` stops start-up."""
     if module is None:
         return "static", None
-    if getattr(module, "dynamic", False) or getattr(module, "auth", False):
-        return "dynamic", None
     revalidate = getattr(module, "revalidate", None)
-    if revalidate:
-        if not isinstance(revalidate, int) or isinstance(revalidate, bool) or revalidate < 1:
-            raise FileRouteError(f"{module.__file__}: revalidate must be a whole number of seconds >= 1")
-        return "isr", revalidate
-    if getattr(module, "static", False):
-        return "static", None
-    if hasattr(module, "data") or hasattr(module, "page"):
-        return "dynamic", None
-    return "static", None
+    dynamic = getattr(module, "dynamic", False) or getattr(module, "auth", False)
+    if revalidate and not dynamic and (not isinstance(revalidate, int) or isinstance(revalidate, bool) or revalidate < 1):
+        raise FileRouteError(f"{module.__file__}: revalidate must be a whole number of seconds >= 1")
+    return decide(declared(module, getattr(module, "__file__", None) or "page.py"))
 
 
 def check_layout_mode(module: ModuleType | None, source: str, layout: Layout) -> None:

@@ -1,12 +1,14 @@
-"""Why a page is static, ISR or dynamic, each reason with its file and line.
+"""The facts about a page that say why it is static, ISR or dynamic, each with its
+file and line: what page.py declares (``dynamic``, ``auth``, ``static``,
+``revalidate``, ``data()``/``page()``), per-visitor reads in its functions
+(``req.query``, ``req.cookies``...), layouts with ``dynamic = True`` and templates
+reading ``req``/``query``/``auth``.
 
-Decided once, at discovery, from what the page declares (``page_mode``) and read
-again here only to point at the lines: ``dynamic = True`` (in ``page.py`` or in a
-``layout.py`` above it), ``auth = True``, a
-``data()``/``page()`` without ``revalidate``, a ``data()`` reading per-visitor
-parts of the request (``req.query``, ``req.cookies``...), a template reading
-``req``/``query``/``auth``. Stored on the route (``RouteDef.info["cache"]``) for
-``nexpress cache explain`` and the dev page; nothing here runs per request.
+This module only gathers them (modules, their source, templates) into
+:class:`~nexpress.cache.explain.PageFacts`; the rules that turn them into a mode and
+reasons are pure functions there (``page_mode``, ``page_reasons``). The result is
+stored on the route (``RouteDef.info["cache"]``) for ``nexpress cache explain`` and
+the dev page; nothing here runs per request.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from __future__ import annotations
 import ast
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from ..cache.explain import PageFacts, page_mode, page_reasons, reason
 from .reads import PER_VISITOR, reads_in
 
 if TYPE_CHECKING:
     import jinja2
 
-__all__ = ["REQUEST_ATTRIBUTES", "TEMPLATE_VARIABLES", "ModuleFacts", "cache_info", "hole_info", "module_facts", "reason"]
+__all__ = ["REQUEST_ATTRIBUTES", "TEMPLATE_VARIABLES", "ModuleFacts", "cache_info", "declared", "hole_info", "module_facts", "reason"]
 
 TEMPLATE_VARIABLES = ("req", "query", "auth")
 """Template variables that differ per visitor."""
@@ -31,11 +35,6 @@ REQUEST_ATTRIBUTES = PER_VISITOR
 """Attributes of ``req`` that differ per visitor (params and path do not)."""
 
 _FUNCTIONS = ("data", "page", "metadata")
-
-
-def reason(text: str, file: str, line: int | None) -> dict[str, Any]:
-    """One reason as ``explain`` prints it: ``auth = True`` at app/x/page.py:3."""
-    return {"reason": text, "file": file, "line": line}
 
 
 class ModuleFacts:
@@ -99,11 +98,25 @@ def template_reads(env: jinja2.Environment, name: str) -> list[tuple[str, int]]:
     return sorted(lines.items(), key=lambda item: item[1])
 
 
+def declared(module: ModuleType | None, source: str) -> PageFacts:
+    """What ``module`` (a page.py, or None for a page.html alone) declares, by value:
+    enough for :func:`~nexpress.cache.explain.page_mode` (no source read)."""
+    if module is None:
+        return PageFacts(source)
+    return PageFacts(
+        source,
+        module_file=source,
+        dynamic=bool(getattr(module, "dynamic", False)),
+        auth=bool(getattr(module, "auth", False)),
+        static=bool(getattr(module, "static", False)),
+        revalidate=getattr(module, "revalidate", None) or None,
+        functions=tuple(name for name in ("data", "page") if hasattr(module, name)),
+    )
+
+
 def cache_info(
     module: ModuleType | None,
     source: str,
-    mode: str,
-    revalidate: int | None,
     env: jinja2.Environment,
     templates: list[tuple[str, str]],
     dynamic_layouts: Sequence[tuple[ModuleType | None, str]] = (),
@@ -113,38 +126,16 @@ def cache_info(
     then its layouts; ``dynamic_layouts`` the (module, file) of each layout above it
     with ``dynamic = True``."""
     facts = module_facts(module)
-    module_file = source if source.endswith(".py") else None
-    reasons: list[dict[str, Any]] = []
-    if mode == "isr":
-        reasons.append(reason(f"revalidate = {revalidate}", source, facts.assignments.get("revalidate")))
-    elif mode == "static":
-        if module is None:
-            reasons.append(reason("page.html without page.py: nothing per request", source, None))
-        elif getattr(module, "static", False):
-            reasons.append(reason("static = True", source, facts.assignments.get("static")))
-        else:
-            reasons.append(reason("page.py defines neither data() nor page()", source, None))
-    else:
-        for flag in ("dynamic", "auth"):
-            if module_file is not None and getattr(module, flag, False):
-                reasons.append(reason(f"{flag} = True", module_file, facts.assignments.get(flag)))
-        for layout_module, layout_file in dynamic_layouts:
-            line = module_facts(layout_module).assignments.get("dynamic")
-            reasons.append(reason(f"{layout_file} sets dynamic = True (every page below it)", layout_file, line))
-        for function in ("data", "page"):
-            if module_file is not None and hasattr(module, function):
-                reasons.append(
-                    reason(f"{function}() without revalidate", module_file, facts.functions.get(function))
-                )
-    if module_file is not None and mode == "dynamic":
-        for function in _FUNCTIONS:
-            for read, line in facts.reads.get(function, ()):
-                reasons.append(reason(f"{function}() reads {read}", module_file, line))
-    if mode == "dynamic":
-        for name, file in templates:
-            for variable, line in template_reads(env, name):
-                reasons.append(reason(f"the template reads {variable!r}", file, line))
-    return {"mode": mode, "revalidate": revalidate, "reasons": reasons}
+    page = replace(
+        declared(module, source),
+        lines={**facts.functions, **facts.assignments},
+        reads=tuple((function, read, line) for function in _FUNCTIONS for read, line in facts.reads.get(function, ())),
+        dynamic_layouts=tuple((file, module_facts(layout).assignments.get("dynamic")) for layout, file in dynamic_layouts),
+    )
+    if page_mode(page)[0] == "dynamic":  # templates are read for dynamic pages only
+        reads = tuple((variable, file, line) for name, file in templates for variable, line in template_reads(env, name))
+        page = replace(page, template_reads=reads)
+    return page_reasons(page)
 
 
 def hole_info(holes: Sequence[Any]) -> list[dict[str, Any]]:

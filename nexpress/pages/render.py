@@ -29,8 +29,9 @@ from ..http import csrf
 from ..http.calls import call, is_async_callable
 from ..http.errors import HTTPError
 from ..http.response import Response
+from ..http.templating import HEAD_TAGS
 from ..routing.endpoint import Endpoint
-from . import client
+from . import client, links
 from . import metadata as meta
 from .forms import EMPTY_FORM, NO_ERRORS, csrf_field
 from .navigation import PageFinish, close_marker, open_marker, shell_hash
@@ -93,9 +94,29 @@ def base_context(req: Request) -> dict[str, Any]:
     not a per-visitor read by itself (a template that reads it marks the page: see
     ``PageEndpoint.per_visitor``), so the request's mark is left as it was."""
     marked = req.per_visitor
-    context = {"req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth, **ACTION_DEFAULTS}
+    link = LinkHelpers(req)
+    context = {
+        "req": req, "params": req.params, "query": LazyQuery(req), "auth": req.auth, **ACTION_DEFAULTS,
+        "is_current": link.is_current, "with_query": link.with_query,
+    }  # fmt: skip
     req.per_visitor = marked
     return context
+
+
+class LinkHelpers:
+    """``is_current(href, prefix=False)`` and ``with_query(**changes)`` for one render
+    (nexpress.pages.links has the rule)."""
+
+    __slots__ = ("req",)
+
+    def __init__(self, req: Request) -> None:
+        self.req = req
+
+    def is_current(self, href: str, prefix: bool = False) -> bool:
+        return links.is_current(self.req.raw_path, self.req.query_string, href, prefix)
+
+    def with_query(self, **changes: object) -> str:
+        return links.with_query(self.req.raw_path, self.req.query_string, changes)
 
 
 ACTION_DEFAULTS: dict[str, Any] = {
@@ -108,10 +129,10 @@ ACTION_DEFAULTS: dict[str, Any] = {
 templates can test them (``{% if action_result %}``) whatever happened."""
 
 
-class Helpers:
-    """``csrf()`` and ``action(name)`` for one render of one page."""
+class Helpers(LinkHelpers):
+    """``csrf()``, ``action(name)`` and the link helpers for one render of one page."""
 
-    __slots__ = ("actions", "req", "res")
+    __slots__ = ("actions", "res")
 
     def __init__(self, req: Request, res: Response, actions: ActionSet | None) -> None:
         self.req = req
@@ -287,10 +308,15 @@ class PageEndpoint(Endpoint):
         hole_ids: frozenset[str] = frozenset(),
         hole_template: Callable[[str], jinja2.Template] | None = None,
         failure: Callable[[Request, BaseException], str] | None = None,
+        uses: frozenset[str] = frozenset(),
     ) -> None:
         self.source = source
         # a template of this page or its layouts reads ``auth``: every render is per visitor
         self.per_visitor = per_visitor
+        # what the templates call, read at discovery: the link helpers and the head
+        # list (image()'s preload) are put in the context only for pages that use them
+        self.link_helpers = bool(uses & {"is_current", "with_query"})
+        self.collects_head = "image" in uses
         self.module = module
         self.template = template
         self.page_fn = getattr(module, "page", None) if module is not None else None
@@ -372,6 +398,11 @@ class PageEndpoint(Endpoint):
             "csrf": helpers.csrf,
             "action": helpers.action,
         }
+        if self.link_helpers:
+            context["is_current"] = helpers.is_current
+            context["with_query"] = helpers.with_query
+        if self.collects_head:
+            context[HEAD_TAGS] = []
         req.per_visitor = marked or self.per_visitor
         if extra:
             context.update(extra)
@@ -443,6 +474,8 @@ class PageEndpoint(Endpoint):
             document = await self.with_head(req, document, data, layout_data, page=own_body)
             if isinstance(document, Response):
                 return document
+        if self.collects_head and context[HEAD_TAGS]:  # what image(..., priority=True) asked for
+            document = meta.inject_head(document, "\n".join(context[HEAD_TAGS]))
         if not self.tail_in_suffix:
             document = inject_tail(document, self.tail)
         return document

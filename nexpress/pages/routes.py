@@ -69,6 +69,7 @@ if TYPE_CHECKING:
 
 _REQUEST_VARIABLES = ("req", "query", "auth")
 _SECRET_HELPERS = frozenset(("csrf", "action"))
+_ON_USE_HELPERS = frozenset(("is_current", "with_query", "image"))
 class FileRoutes:
     """The discovered ``app/`` tree: route definitions plus error pages.
 
@@ -104,14 +105,18 @@ class FileRoutes:
         self.loading = LoadingManifest()
         self.loading_tag = meta_tag() if has_loading(directory) else ""
         """Every loading.html, for client navigation (nexpress.pages.loading)."""
+        # image() from App(images=...) (nexpress.images; without it, an error naming the
+        # setting): it reads nothing of the request, so a layout calling it can still be
+        # pre-rendered (Jinja2 does not count globals as undeclared variables)
+        images = getattr(app, "images", None)
+        self.env.globals["image"] = images.template_global() if images is not None else _images_off
         self.folders: list[Folder] = []
         self.routes: list[RouteDef] = []
         self.secret_users: list[str] = []
         """Pages that need ``App(secret=...)`` (csrf(), action(), @action), read at start-up."""
         self._scan(directory, None, "")
-        self.routes.extend(client.routes())
-        self.routes.extend(self.loading.routes())
-        self.routes.append(self.assets.route())
+        self.routes.extend(self.loading.routes())  # /_nexpress/loading.json (nexpress.pages.loading)
+        self.routes.append(self.assets.route())  # the client script is its own plugin (pages.plugin)
 
     # --- discovery --------------------------------------------------------------
 
@@ -310,6 +315,7 @@ class FileRoutes:
             hole_ids=frozenset(h.id for h in holes) if mode != "dynamic" else frozenset(),
             hole_template=self.regions.hole_template,
             failure=self._region_failure(chain),
+            uses=self._uses(templates),
         )
         guarded = requires_auth(module, layouts)
         endpoint: Any = page
@@ -331,7 +337,7 @@ class FileRoutes:
             "layouts": [layout.source for layout in layouts],
             "assets": [self.rel(path) for path in route_assets],
             "cache": cache_info(  # why: explain
-                module, source, mode, revalidate, self.env, templates, [(lay.module, lay.code) for lay in dynamic_layouts]
+                module, source, self.env, templates, [(lay.module, lay.code) for lay in dynamic_layouts]
             ),
         }
         if holes and mode != "dynamic":  # explain and routes show them
@@ -447,6 +453,24 @@ class FileRoutes:
                 return f'<p role="alert">{status} {title}</p>'
 
         return failure
+    def _uses(self, templates: list[tuple[str, str]]) -> frozenset[str]:
+        """Which of the helpers a page's context adds only on use its templates (or
+        the templates they include) name: globals such as ``image`` included, which
+        ``find_undeclared_variables`` leaves out."""
+        import jinja2
+
+        used: set[str] = set()
+        seen: set[str] = set()
+        pending = [name for name, _ in templates]
+        while pending:
+            name = pending.pop()
+            if name in seen:
+                continue
+            seen.add(name)
+            tree = self.env.parse(self._source(name))
+            used |= {node.name for node in tree.find_all(jinja2.nodes.Name)} & _ON_USE_HELPERS
+            pending.extend(included for included in self._includes(name) if included is not None)
+        return frozenset(used)
 
     def _note_secret_use(self, source: str, templates: list[str], layouts: list[Layout], actions: Any) -> None:
         """Remember a page whose templates call ``csrf()``/``action()`` or that has
@@ -608,15 +632,13 @@ def _folder_prefix_regex(pattern: str) -> re.Pattern[str]:
         return re.compile(".*", re.DOTALL)
     whole = pattern_regex(pattern).pattern  # "^(?:...)$"
     return re.compile(whole[:-1] + "(?:/.*)?$", re.DOTALL)
+
+
 def _join_tags(*parts: str) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def discover(app: Any) -> FileRoutes | None:
-    """Scan ``app.root/app.pages`` if it exists."""
-    if not app.pages:
-        return None
-    directory = os.path.join(app.root, app.pages)
-    if not os.path.isdir(directory):
-        return None
-    return FileRoutes(app, directory)
+def _images_off(src: str, *args: Any, **options: Any) -> Markup:
+    """``image()`` in an app without ``App(images=...)``: an error naming the setting."""
+    raise ValueError(f"image({src!r}): images are off; turn them on with App(images={{}}) (docs/images.md)")
+

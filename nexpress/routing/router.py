@@ -61,20 +61,28 @@ class RouteDef:
     plan: TypedPlan | None = None  # typed body/query/status (nexpress.typed.plan), else None
 
 
-@dataclass(slots=True)
 class UseDef:
-    """``use(prefix, target)``: middleware, a Router, or an ASGI app."""
+    """``use(prefix, target)``: middleware, a Router, or an ASGI app. ``kind``:
+    "middleware", "router", "asgi", "static", "plugin" (routes generated at compile).
+    (A plain slotted class: a dataclass compiles its methods at import.)"""
 
-    prefix: str
-    target: Any
-    site: str
-    kind: str  # "middleware", "router", "asgi", "static"
+    __slots__ = ("kind", "prefix", "site", "target")
+
+    def __init__(self, prefix: str, target: Any, site: str, kind: str) -> None:
+        self.prefix = prefix
+        self.target = target
+        self.site = site
+        self.kind = kind
 
 
-@dataclass(slots=True)
 class ErrorDef:
-    handler: Callable
-    site: str
+    """``app.error(handler)``: an ``(err, req, res)`` handler and where it was declared."""
+
+    __slots__ = ("handler", "site")
+
+    def __init__(self, handler: Callable, site: str) -> None:
+        self.handler = handler
+        self.site = site
 
 
 def is_asgi_app(target: Any) -> bool:
@@ -238,6 +246,14 @@ class Router:
         may be an :class:`Endpoint`. The pattern is checked here, like any other."""
         parse_pattern(definition.pattern)
         self._entries.append(definition)
+        self._changed()
+
+    def add_generated(self, prefix: str, plugin: Plugin) -> None:
+        """Call ``plugin.routes()`` whenever the app compiles and mount what it returns
+        under ``prefix`` (``Plugin.install``'s default: file routes, ``public/``...)."""
+        site = declaration_site()
+        _check_prefix(prefix, site)
+        self._entries.append(UseDef(prefix, plugin, site, "plugin"))
         self._changed()
 
     def _verb(self, method: str, pattern: str, handlers: tuple[Callable[..., Any], ...], options: dict[str, Any]) -> Any:

@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
@@ -84,9 +84,15 @@ class Step:
     everywhere: bool = False  # app.use(mw) without a prefix: it sees every request
 
 
-@dataclass(slots=True, eq=False)
+async def _unbound(scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
+    raise RuntimeError("this route is not bound to an app: use the table App.compile() returns")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Route:
-    """A compiled route: plain data plus the precomputed ``invoke`` coroutine."""
+    """A compiled route: immutable plain data plus the ``invoke`` coroutine the app
+    binds (:meth:`RouteTable.bind` makes a bound copy of each route; nothing is
+    assigned after construction)."""
 
     method: str
     path: str
@@ -107,14 +113,14 @@ class Route:
     arity: int = 2
     is_async: bool = True
     mount: Any = None
-    invoke: Callable | None = None  # the one field set later: by the app, when it binds the route
+    invoke: Callable[..., Awaitable[None]] = _unbound  # set by RouteTable.bind, on a copy
     route_header: bytes | None = None  # the x-nexpress-route value (compile_routes(route_header=True))
     pattern: str = ""
-    has_splat: bool = False
     plan: Any = None  # nexpress.typed.plan.TypedPlan for typed handlers, else None
+    has_splat: bool = field(init=False)
 
     def __post_init__(self) -> None:
-        self.has_splat = True in self.splats
+        object.__setattr__(self, "has_splat", True in self.splats)  # derived once, at construction
 
     @property
     def shape(self) -> tuple:
@@ -386,6 +392,20 @@ class RouteTable:
     def finish(self) -> None:
         _finish(self.root)
 
+    def bind(self, invoker: Callable[[Route], Callable[..., Awaitable[None]]]) -> RouteTable:
+        """A new table whose routes are copies of these with ``invoke`` set to
+        ``invoker(route)`` (what the app does when it compiles or its request context
+        changes): routes stay immutable, the dispatcher reads ``route.invoke`` as before."""
+        bound = RouteTable()
+        for route in self.routes:
+            bound.add(replace(route, invoke=invoker(route)))
+        bound.fallback = self.fallback
+        bound.listing_extra = self.listing_extra
+        bound.startup = self.startup
+        bound.shutdown = self.shutdown
+        bound.finish()
+        return bound
+
     # --- matching -------------------------------------------------------------
 
     def match(self, method: str, segs: list[str], raw: list[str] | None = None) -> tuple[Route, dict[str, Any]] | None:
@@ -494,36 +514,63 @@ def prefix_regex(prefix: tuple[Segment, ...]) -> re.Pattern[str]:
     return re.compile("^/" + "/".join(parts) + "(?:/|$)") if parts else re.compile("")
 
 
-@dataclass(slots=True)
+# The records below live only while compile_routes runs: plain slotted classes, not
+# dataclasses, because a dataclass definition compiles its generated methods when the
+# module is imported (~2.3M instructions each, paid by every `from nexpress import App`).
+
+
 class _Middleware:
-    segments: tuple[Segment, ...]
-    fn: Callable
-    site: str
-    regex: re.Pattern[str]
+    __slots__ = ("fn", "regex", "segments", "site")
+
+    def __init__(self, segments: tuple[Segment, ...], fn: Callable, site: str, regex: re.Pattern[str]) -> None:
+        self.segments = segments
+        self.fn = fn
+        self.site = site
+        self.regex = regex
 
 
-@dataclass(slots=True)
 class _Pending:
-    """A route definition met while walking the router tree, with what it inherits."""
+    """A route definition met while walking the router tree, with what it inherits:
+    the full pattern (prefix + route pattern), the mount prefix's depth in segments,
+    the error handlers and the body/file limits."""
 
-    definition: RouteDef
-    pattern: str  # prefix + route pattern
-    depth: int  # segments of the mount prefix
-    errors: tuple[Callable, ...]
-    body_limit: int
-    file_limit: int
+    __slots__ = ("body_limit", "definition", "depth", "errors", "file_limit", "pattern")
+
+    def __init__(self, definition: RouteDef, pattern: str, depth: int, errors: tuple[Callable, ...], body_limit: int, file_limit: int) -> None:
+        self.definition = definition
+        self.pattern = pattern
+        self.depth = depth
+        self.errors = errors
+        self.body_limit = body_limit
+        self.file_limit = file_limit
 
 
-@dataclass
+class _Generated:
+    """A plugin whose routes are generated at compile time, with where it was installed."""
+
+    __slots__ = ("depth", "errors", "limits", "plugin", "prefix")
+
+    def __init__(self, plugin: Any, prefix: str, depth: int, errors: tuple[Callable, ...], limits: tuple[int, int]) -> None:
+        self.plugin = plugin  # a routing.plugin.Plugin
+        self.prefix = prefix
+        self.depth = depth
+        self.errors = errors
+        self.limits = limits
+
+
 class _Collected:
     """What a walk of the router tree found, in declaration order."""
 
-    routes: list[_Pending] = field(default_factory=list)
-    middleware: list[_Middleware] = field(default_factory=list)
-    mounts: list[tuple[UseDef, str, tuple[Segment, ...], str]] = field(default_factory=list)
-    listing: list[dict[str, Any]] = field(default_factory=list)
-    startup: list[Callable] = field(default_factory=list)
-    shutdown: list[Callable] = field(default_factory=list)
+    __slots__ = ("generated", "listing", "middleware", "mounts", "routes", "shutdown", "startup")
+
+    def __init__(self) -> None:
+        self.routes: list[_Pending] = []
+        self.middleware: list[_Middleware] = []
+        self.mounts: list[tuple[UseDef, str, tuple[Segment, ...], str]] = []
+        self.listing: list[dict[str, Any]] = []
+        self.startup: list[Callable] = []
+        self.shutdown: list[Callable] = []
+        self.generated: list[_Generated] = []
 
 
 def compile_routes(
@@ -532,17 +579,18 @@ def compile_routes(
     root: str,
     body_limit: int,
     file_limit: int,
-    extra: list[RouteDef] | tuple[RouteDef, ...] = (),
     route_header: bool = False,
 ) -> RouteTable:
-    """Flatten a router tree (the app), plus routes generated outside it (``extra``:
-    public files, file routes), into one :class:`RouteTable`. ``route_header``: each
-    route carries its ``x-nexpress-route`` value (its source)."""
+    """Flatten a router tree (the app), with the routes its plugins generate now (file
+    routes, public files...), into one :class:`RouteTable` (its routes unbound: the app
+    binds invokers with :meth:`RouteTable.bind`). ``route_header``: each route carries
+    its ``x-nexpress-route`` value (its source)."""
     found = _Collected()
     _walk_router(router, "", 0, (), (body_limit, file_limit), root, found)
-    app_errors = tuple(e.handler for e in router.error_handlers)
-    for definition in extra:
-        found.routes.append(_Pending(definition, definition.pattern, 0, app_errors, body_limit, file_limit))
+    for gen in found.generated:  # after the declared routes, in install order
+        for definition in gen.plugin.routes():
+            pattern = join_patterns(gen.prefix, definition.pattern)
+            found.routes.append(_Pending(definition, pattern, gen.depth, gen.errors, *gen.limits))
     table = RouteTable()
     for pending in found.routes:
         for route in _routes_for(pending, found.middleware, root, route_header):
@@ -591,6 +639,8 @@ def _walk_router(
                 found.listing.append(_static_listing(entry.target, segments, site, root))
         elif entry.kind == "asgi":
             found.mounts.append((entry, full, segments, site))
+        elif entry.kind == "plugin":
+            found.generated.append(_Generated(entry.target, "" if full == "/" else full, len(segments), errors, limits))
 
 
 def _static_listing(target: Any, segments: tuple[Segment, ...], site: str, root: str) -> dict[str, Any]:

@@ -1173,3 +1173,76 @@ def test_a_cached_render_sees_an_empty_body_then_a_disconnect():
         return body
 
     assert asyncio.run(main()) == b""
+
+
+def test_two_apps_in_one_process_keep_their_own_data_cache(tmp_path):
+    """@cached finds the cache of the app running the request (a context variable each
+    call sets), not the last app started: two apps with different stores, both
+    started, never answer from each other's data."""
+    calls = []
+
+    @cached(ttl=60, tags=["who"])
+    async def who(name: str) -> str:
+        calls.append(name)
+        return f"{name}-{len(calls)}"
+
+    def app_named(name: str, store: str) -> App:
+        app = App(root=tmp_path / name, pages=None, public=None, cache=store)
+
+        @app.get("/who")
+        async def answer(req):
+            return {"value": await who("same-key")}
+
+        return app
+
+    first = app_named("first", "memory://")
+    second = app_named("second", f"sqlite:///{tmp_path / 'second.db'}")
+    with TestClient(first) as a, TestClient(second) as b:  # second started last
+        assert a.get("/who").json() == {"value": "same-key-1"}
+        assert b.get("/who").json() == {"value": "same-key-2"}  # its own store: computed again
+        assert a.get("/who").json() == {"value": "same-key-1"}  # each app hits its own entry
+        assert b.get("/who").json() == {"value": "same-key-2"}
+        b.run_async(revalidate_tag, "who")  # drops the second app's entry only
+        assert a.get("/who").json() == {"value": "same-key-1"}
+        assert b.get("/who").json() == {"value": "same-key-3"}
+    assert len(calls) == 3
+
+
+
+
+SOLE_APP = """
+from nexpress import App
+from nexpress.cache import cached
+from nexpress.http.context import PROCESS
+from nexpress.testing import TestClient
+
+@cached(ttl=60)
+async def answer() -> int:
+    return 42
+
+async def keys_of(app):
+    return [key async for key, _ in app.cache.store.entries()]
+
+app = App(root=".", pages=None, public=None)
+
+@app.get("/a")
+async def a(req):
+    return {"value": await answer()}
+
+with TestClient(app) as client:
+    assert client.get("/a").json() == {"value": 42}
+    keys = client.run_async(keys_of, app)
+assert not PROCESS.several and PROCESS.sole is app.context
+assert any(key.startswith("data:") for key in keys), keys
+print("ok")
+"""
+
+
+def test_a_lone_app_is_found_without_marking_each_request(tmp_path):
+    """One app in the process (production): requests set no context variable, @cached
+    still stores in that app's cache (http.context.PROCESS.sole)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", SOLE_APP], capture_output=True, text=True, timeout=60, cwd=tmp_path, env={**os.environ})
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -9,12 +9,16 @@ from pathlib import Path
 from nexpress import App
 from nexpress.cache import Call, Entry
 from nexpress.cache.explain import (
+    PageFacts,
     entry_kind,
     entry_row,
     entry_state,
     human_age,
     human_size,
     invalidators,
+    page_mode,
+    page_reasons,
+    route_reasons,
 )
 
 NOW = 1_000_000.0
@@ -225,3 +229,49 @@ def test_a_dynamic_layout_is_the_reason_for_the_pages_below_it(tmp_path):
         ("data() without revalidate", "app/account/posts/page.py", 1),
     ]
     assert _why(app, "/")["mode"] == "static"
+
+
+def test_the_mode_rule_is_one_pure_function_of_what_a_page_declares():
+    """cache.explain.page_mode decides for discovery (pages.modes) and for explain
+    alike: dynamic layouts, dynamic and auth win; then revalidate, static; code without
+    either is dynamic; no code is static."""
+    page = "app/p/page.py"
+    assert page_mode(PageFacts("app/p/page.html")) == ("static", None)
+    assert page_mode(PageFacts(page, page, functions=("data",))) == ("dynamic", None)
+    assert page_mode(PageFacts(page, page, functions=("data",), revalidate=60)) == ("isr", 60)
+    assert page_mode(PageFacts(page, page, functions=("page",), static=True)) == ("static", None)
+    assert page_mode(PageFacts(page, page, revalidate=60, auth=True)) == ("dynamic", None)
+    assert page_mode(PageFacts(page, page, revalidate=60, dynamic_layouts=(("app/layout.py", 2),))) == ("dynamic", None)
+
+
+def test_page_reasons_name_each_deciding_line():
+    facts = PageFacts(
+        "app/p/page.py",
+        "app/p/page.py",
+        functions=("data",),
+        lines={"data": 4},
+        reads=(("data", "req.query", 5),),
+        dynamic_layouts=(("app/layout.py", 2),),
+        template_reads=(("auth", "app/p/page.html", 3),),
+    )
+    assert page_reasons(facts) == {
+        "mode": "dynamic",
+        "revalidate": None,
+        "reasons": [
+            {"reason": "app/layout.py sets dynamic = True (every page below it)", "file": "app/layout.py", "line": 2},
+            {"reason": "data() without revalidate", "file": "app/p/page.py", "line": 4},
+            {"reason": "data() reads req.query", "file": "app/p/page.py", "line": 5},
+            {"reason": "the template reads 'auth'", "file": "app/p/page.html", "line": 3},
+        ],
+    }
+    isr = page_reasons(PageFacts("app/q/page.py", "app/q/page.py", revalidate=30, lines={"revalidate": 1}))
+    assert isr["mode"] == "isr" and isr["reasons"] == [{"reason": "revalidate = 30", "file": "app/q/page.py", "line": 1}]
+
+
+def test_route_reasons_for_what_is_not_a_page():
+    cached = route_reasons("api", "GET", "app/api/route.py", "app/api/route.py", 3, revalidate=60, revalidate_line=1)
+    assert cached["mode"] == "isr" and cached["reasons"][0]["line"] == 1
+    assert route_reasons("api", "POST", "app/api/route.py", "app/api/route.py", 7)["reasons"][0]["reason"] == "a POST handler"
+    assert route_reasons("static-file", "GET", "public/a.txt", "public/a.txt", 1)["mode"] == "file"
+    handler = route_reasons("handler", "GET", "server.py:3 h", "server.py", 3)
+    assert handler["mode"] == "dynamic" and "never a handler's response" in handler["reasons"][0]["reason"]

@@ -508,6 +508,24 @@ class TestRender:
         assert client.get("/t").text == "ctx"
         assert client.get("/l").text == "res"
 
+    def test_render_reads_the_request_context_not_the_app(self, tmp_path):
+        """res.render renders with req.ctx.views (the views folder and app.locals, built
+        at compile): replacing app.locals later still reaches it."""
+        (tmp_path / "views").mkdir()
+        (tmp_path / "views" / "t.html").write_text("{{ site }}")
+        app = App(root=tmp_path)
+        seen = []
+
+        @app.get("/t")
+        async def t(req, res):
+            seen.append(req.ctx.views)
+            res.render("t.html")
+
+        app.locals = {"site": "replaced"}
+        client = client_for(app)
+        assert client.get("/t").text == "replaced"
+        assert seen == [app.views_folder] and seen[0].locals is app.locals
+
     def test_missing_template_is_a_500_naming_the_path_in_debug(self, tmp_path):
         (tmp_path / "views").mkdir()
         app = App(root=tmp_path, debug=True)

@@ -389,3 +389,34 @@ def test_include_groups_reaches_openapi_json(tmp_path: Path) -> None:
         serve_openapi(app, config)
         paths = client_for(app).get("/openapi.json").json()["paths"]
         assert ("/api/auth/session" in paths) is expected
+
+
+def test_openapi_is_a_plugin_installed_on_the_app(tmp_path: Path) -> None:
+    """App(openapi=...) is app.use(OpenAPI(...)); OpenAPI(...).install(app) the same.
+    Installing it compiles nothing (the document is built on first request), and it
+    refuses a Router or a prefix (the document describes the whole app)."""
+    from nexpress import Router
+    from nexpress.openapi import OpenAPI
+
+    for install in ("use", "install"):
+        app = App(root=tmp_path, pages=None, public=None)
+        compiles: list[int] = []
+        compile_now = app.compile
+        app.compile = lambda compiles=compiles, compile_now=compile_now: compiles.append(1) or compile_now()  # type: ignore[method-assign]
+        spec = OpenAPI({"title": "T", "version": "2", "docs_path": None})
+        if install == "use":
+            app.use(spec)
+        else:
+            spec.install(app)
+        assert compiles == []
+
+        @app.get("/items")
+        async def items(req) -> list[int]:
+            return [1]
+
+        document = client_for(app).get("/openapi.json").json()
+        assert document["info"] == {"title": "T", "version": "2"} and "/items" in document["paths"]
+    with pytest.raises(TypeError, match="whole app"):
+        Router().use(OpenAPI({}))
+    with pytest.raises(TypeError, match="whole app"):
+        App(root=tmp_path, pages=None, public=None).use("/api", OpenAPI({}))

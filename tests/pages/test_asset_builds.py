@@ -242,6 +242,8 @@ def test_the_real_tailwind_cli_builds_the_dashboard_css() -> None:
     if not (DASHBOARD / "node_modules" / ".bin" / "tailwindcss").exists():
         service_missing("examples/dashboard/node_modules is not installed (make test runs `npm ci` there)")
     sys.path.insert(0, str(DASHBOARD))
+    for name in ("server", "db", "seed"):  # another test's server.py may be imported already
+        sys.modules.pop(name, None)
     try:
         from server import tailwind  # type: ignore[import-not-found]
     finally:

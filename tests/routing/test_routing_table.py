@@ -187,3 +187,52 @@ def test_an_unknown_route_kind_is_refused_naming_the_declaration():
     router.add_route(RouteDef("GET", "/x", (lambda req: {},), {}, "plugin.py:7", "isr 60s", "plugin.py"))
     with pytest.raises(TypeError, match=r"'isr 60s' at plugin.py:7"):
         compile_routes(router, root=".", body_limit=1, file_limit=1)
+
+
+def test_routes_are_immutable_and_binding_makes_bound_copies():
+    """Route is frozen: the app binds invokers by copying the table (RouteTable.bind),
+    so a compiled route is never changed after construction."""
+    import dataclasses
+
+    table = table_of(("GET", "/a"), ("GET", "/u/:id"), ("GET", "/f/*rest"))
+    route = table.routes[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        route.invoke = lambda *args: None  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        route.route_header = b"x"  # type: ignore[misc]
+
+    async def marked(*args):
+        return None
+
+    bound = table.bind(lambda r: marked)
+    assert bound is not table and all(r.invoke is marked for r in bound.routes)
+    assert all(r.invoke is not marked for r in table.routes)  # the unbound table is untouched
+    assert bound.static["/a"]["GET"].invoke is marked  # the dict and the tree hold the bound copies
+    found = bound.match("GET", ["u", "7"])
+    assert found is not None and found[0].invoke is marked and found[1] == {"id": "7"}
+    assert bound.match("GET", ["f", "x", "y"])[0].has_splat  # derived fields survive the copy
+
+
+def test_a_plugin_generates_routes_at_every_compile_under_its_prefix():
+    """The one seam: Plugin.routes() is read when the table compiles (the app/ folder,
+    public/ and the dev page install this way), mounted under the prefix it was used at,
+    with its source for `nexpress routes`."""
+    from nexpress import Plugin
+    from nexpress.routing.router import RouteDef
+
+    calls = []
+
+    async def handler(req):
+        return {}
+
+    class Generated(Plugin):
+        def routes(self):
+            calls.append(1)
+            return [RouteDef("GET", f"/v{len(calls)}", (handler,), {}, "gen.py:1", "static-file", "gen/file.txt")]
+
+    router = Router()
+    router.use("/files", Generated())
+    first = compile_routes(router, root=".", body_limit=1, file_limit=1)
+    second = compile_routes(router, root=".", body_limit=1, file_limit=1)
+    assert [r.path for r in first.routes] == ["/files/v1"] and [r.path for r in second.routes] == ["/files/v2"]
+    assert first.describe()[0]["source"] == "gen/file.txt" and first.describe()[0]["kind"] == "static-file"
