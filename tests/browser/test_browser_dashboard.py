@@ -3,10 +3,9 @@
 (issue 24's acceptance walk), with screenshots in tests/artifacts/dashboard-*.png.
 
 Streaming: a second server with the course's demo delay (DASHBOARD_DELAY) shows the
-skeletons, then the content. Not walked yet, because their features land separately:
-search *by typing* (`data-live`) and the active link following client navigation in a
-layout that was not re-rendered; README.md in examples/dashboard says where each plugs
-in. Here search is the plain GET form (type, press Enter)."""
+skeletons, then the content. Search by typing (`data-live="300"`): the URL follows,
+the input keeps focus, the page is not reloaded; the side nav's active link follows
+client navigation in a layout that is not sent again."""
 
 from __future__ import annotations
 
@@ -97,30 +96,54 @@ def test_sign_in_guard_wrong_password_and_the_overview(context: Any) -> None:
         assert page.is_visible(f"h3:has-text('{text}'), h2:has-text('{text}')"), text
     assert page.locator("div.bg-blue-300").count() == 12  # the revenue chart's bars
     assert page.locator("img[alt$=\"'s profile picture\"]").count() == 5
+    # the avatars through image(): resized variants from /_nexpress/image, loaded
+    page.wait_for_function("[...document.querySelectorAll('img[alt$=\"profile picture\"]')].every(i => i.complete && i.naturalWidth > 0)")
+    sources = page.eval_on_selector_all("img[alt$=\"profile picture\"]", "is => is.map(i => i.currentSrc)")
+    assert all("/_nexpress/image?url=%2Fcustomers%2F" in src or "/_nexpress/image?url=/customers/" in src for src in sources), sources
     assert page.evaluate("document.fonts.check('16px Inter') && document.fonts.check('24px Lusitana')")
     assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith("Inter")
     assert page.get_attribute("a[href='/dashboard']", "aria-current") == "page"
     screenshot(page, "dashboard-overview")
 
 
-def test_search_pagination_and_the_nav(context: Any) -> None:
+def current_links(page: Any) -> list[str]:
+    return page.eval_on_selector_all("a[aria-current='page']", "as => as.map(a => a.getAttribute('href'))")
+
+
+def test_search_by_typing_pagination_and_the_active_link(context: Any) -> None:
     page = context.new_page()
     log_in(page)
     page.wait_for_url(re.compile(r"/dashboard$"))
+    assert current_links(page) == ["/dashboard"]
+    page.evaluate("window.__notReloaded = true")  # gone if the page were loaded again
     page.click("a[href='/dashboard/invoices']")
     page.wait_for_selector("h1:has-text('Invoices')")
-    assert page.get_attribute("a[href='/dashboard/invoices']", "aria-current") == "page"
-    assert page.get_attribute("a[href='/dashboard']", "aria-current") is None
+    assert current_links(page) == ["/dashboard/invoices"]  # the nav was not sent again; the link followed
+    assert page.evaluate("getComputedStyle(document.querySelector(\"a[href='/dashboard/invoices']\")).color") != page.evaluate(
+        "getComputedStyle(document.querySelector(\"a[href='/dashboard']\")).color"
+    )
     assert len(table_names(page)) == 6
-    page.fill("input[placeholder='Search invoices...']", "paid")
-    page.press("input[placeholder='Search invoices...']", "Enter")  # data-live="300" will do without Enter
+    search = page.locator("input[placeholder='Search invoices...']")
+    search.click()
+    search.press_sequentially("paid", delay=40)  # no Enter: data-live="300" searches as one types
     page.wait_for_url(re.compile(r"query=paid"))
+    page.wait_for_function("document.querySelectorAll('table tbody tr').length === 6 && !document.querySelector('[aria-busy=true]')")
     assert "page=1" in page.url and len(table_names(page)) == 6
+    assert page.evaluate("document.activeElement && document.activeElement.id") == "search"
+    assert page.evaluate("document.activeElement.selectionStart") == 4 and search.input_value() == "paid"
+    assert page.evaluate("window.__notReloaded") is True
     page.click("a[href='/dashboard/invoices?query=paid&page=2']")
     page.wait_for_url(re.compile(r"query=paid&page=2"))
-    assert len(table_names(page)) == 2
-    assert page.input_value("input[placeholder='Search invoices...']") == "paid"
+    page.wait_for_function("document.querySelectorAll('table tbody tr').length === 2")
+    assert len(table_names(page)) == 2 and search.input_value() == "paid"
+    assert current_links(page)[0] == "/dashboard/invoices" and page.evaluate("window.__notReloaded") is True
     screenshot(page, "dashboard-invoices-search")
+    page.click("a[href='/dashboard/customers']")
+    page.wait_for_selector("h1:has-text('Customers')")
+    assert current_links(page) == ["/dashboard/customers"] and page.evaluate("window.__notReloaded") is True
+    page.go_back()
+    page.wait_for_selector("h1:has-text('Invoices')")
+    assert current_links(page)[0] == "/dashboard/invoices"
 
 
 CHART_SKELETON = "div.grid.h-\\[410px\\]"

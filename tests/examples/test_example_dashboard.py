@@ -6,6 +6,7 @@ on SQLite in-process, and once on the real PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import html as html_lib
 import importlib
 import re
 import sys
@@ -138,7 +139,7 @@ def test_sign_in_lands_on_the_overview_and_the_login_page_sends_back(dashboard: 
         assert title in text, title
     assert '<p class="font-lusitana truncate rounded-xl bg-white px-4 py-8 text-center text-2xl">13</p>' in overview.text
     assert "$1,006.26" in text and "$1,256.32" in text  # paid and pending totals of the seed
-    assert text.count("'s profile picture") == 5  # five latest invoices
+    assert text.count("&#39;s profile picture") == 5  # five latest invoices
     assert 'href="/dashboard" aria-current="page"' in overview.text
     for page in ("/login", "/"):
         assert dashboard.get(page, headers=HTML, follow_redirects=False).headers["location"] == "/dashboard"
@@ -159,7 +160,7 @@ def test_the_overview_streams_cards_chart_and_latest_invoices_after_their_skelet
     assert "<title>Dashboard | Acme Dashboard</title>" in first and ">Dashboard</h1>" in first
     assert first.count('rounded-xl bg-gray-100 p-2 shadow-sm" aria-hidden="true"') == 4
     assert "grid h-[410px] grid-cols-12" in first and first.count("mr-2 h-8 w-8 rounded-full bg-gray-200") == 5
-    for text in ("Collected", "Recent Revenue", "Latest Invoices", "'s profile picture"):
+    for text in ("Collected", "Recent Revenue", "Latest Invoices", "&#39;s profile picture"):
         assert text not in first and text in rest, text
     assert 'href="/dashboard" aria-current="page"' in first  # the layout is in the first flush
     assert rest.count("$nx(") == 3 and rest.rstrip().endswith("</html>")
@@ -185,7 +186,7 @@ def test_the_invoices_table_streams_under_its_skeleton_for_each_query_and_page(d
     # the search box (with its query) and the pagination come at once; the rows after the skeleton
     assert 'placeholder="Search invoices..."' in first and f'value="{query}"' in first
     assert first.count('h-[38px] w-[38px] rounded bg-gray-100') == 12 and 'aria-current="page"' in first
-    assert "'s profile picture" not in first and "/edit" not in first
+    assert "&#39;s profile picture" not in first and "/edit" not in first
     assert len(rows(rest)) == names and rest.count("$nx(") == 1
 
 
@@ -195,10 +196,18 @@ def test_assets_fonts_and_images_are_fingerprinted_and_served(dashboard: TestCli
     links = re.findall(r'(?:href|src)="(/_nexpress/static/[^"]+)"', home.text)
     assert any(link.endswith(".css") for link in links)
     assert any("inter-latin-400-normal." in link for link in links) and 'rel="preload"' in home.text
-    assert any("hero-desktop." in link for link in links) and 'width="1000" height="760"' in home.text
     for link in links:
         got = dashboard.get(link)
         assert got.status_code == 200 and "immutable" in got.headers["cache-control"], link
+    # the hero through image(): its size reserved, resized variants of the allowed widths only
+    hero = re.search(r'<img alt="Screenshots of the dashboard[^>]*>', home.text)
+    assert hero and 'width="1000" height="760"' in hero.group(0), home.text[-3000:]
+    src = html_lib.unescape(re.search(r' src="([^"]+)"', hero.group(0)).group(1))  # type: ignore[union-attr]
+    assert src.startswith("/_nexpress/image?url=") and "hero-desktop.png" in src and "&w=2048&" in src
+    variant = dashboard.get(src, headers={"accept": "image/webp,*/*"})
+    assert variant.status_code == 200 and variant.headers["content-type"] == "image/webp"
+    assert "immutable" in variant.headers["cache-control"]
+    assert dashboard.get(src.replace("&w=2048&", "&w=1000&")).status_code == 400  # a width off the list
     assert "fonts.googleapis" not in home.text and "fonts.gstatic" not in home.text
 
 
@@ -362,7 +371,7 @@ def test_customers_page_lists_totals_and_filters(dashboard: TestClient) -> None:
     signed_in(dashboard)
     page = dashboard.get("/dashboard/customers?query=esme", headers=HTML)
     assert "<title>Customers | Acme Dashboard</title>" in page.text and 'placeholder="Search customers..."' in page.text
-    assert page.text.count("'s profile picture") == 2  # the mobile list and the table
+    assert page.text.count("&#39;s profile picture") == 2  # the mobile list and the table
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------
