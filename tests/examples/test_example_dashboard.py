@@ -153,6 +153,7 @@ def streamed(client: TestClient, url: str) -> list[str]:
 
 
 def test_the_overview_streams_cards_chart_and_latest_invoices_after_their_skeletons(dashboard: TestClient) -> None:
+    """The first view queries (the data cache is cold): skeletons first, data later."""
     signed_in(dashboard)
     first, *later = streamed(dashboard, "/dashboard")
     rest = "".join(later)
@@ -165,6 +166,9 @@ def test_the_overview_streams_cards_chart_and_latest_invoices_after_their_skelet
     assert 'href="/dashboard" aria-current="page"' in first  # the layout is in the first flush
     assert rest.count("$nx(") == 3 and rest.rstrip().endswith("</html>")
     assert "font-lusitana truncate rounded-xl bg-white px-4 py-8 text-center text-2xl\">13</p>" in rest
+    # the next view finds the three in the data cache: ready at the first flush, in place
+    (whole,) = streamed(dashboard, "/dashboard")
+    assert "Collected" in whole and "Recent Revenue" in whole and "<nx-f>" not in whole and "h-[410px]" not in whole
 
 
 def test_the_overview_has_the_courses_loading_skeleton_for_client_navigation(dashboard: TestClient) -> None:
