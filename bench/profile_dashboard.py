@@ -15,14 +15,20 @@ import argparse
 import asyncio
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from profile_case import Exchange, lifespan, request, scope_for
+from profile_case import (
+    Exchange,
+    lifespan,
+    post_credentials,
+    request,
+    scope_for,
+    valgrind_instructions,
+)
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "examples" / "dashboard"
 PAGES = ("/login", "/dashboard", "/dashboard/invoices?query=&page=1")
@@ -42,12 +48,7 @@ async def sign_in(app: Any) -> bytes:
     token = re.search(rb'name="csrfToken" value="([^"]+)"', login.body)
     assert token, login.body[:300]
     form = b"csrfToken=" + token.group(1) + b"&email=user%40nextmail.com&password=123456&callbackUrl=%2Fdashboard"
-    headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"cookie", cookie), (b"content-length", str(len(form)).encode())]
-    answer = await request(app, "POST", "/api/auth/callback/credentials", headers, form)
-    session = [v.split(b";")[0] for k, v in answer.headers if k == b"set-cookie" and b"session-token=" in v]
-    if answer.status != 303 or not session:
-        raise SystemExit(f"signing in failed: {answer.status} {answer.body[:200]!r}")
-    return session[0]
+    return await post_credentials(app, cookie, form)
 
 
 async def run(pages: list[str], n: int, mode: str) -> None:
@@ -96,18 +97,8 @@ async def run(pages: list[str], n: int, mode: str) -> None:
 def instructions(path: str, n: int) -> float:
     """(instructions with n requests - with 0) / n, each run under cachegrind
     (bench/profile_case.py's method: same start-up and warm-up in both runs)."""
-    counts = []
-    for count in (0, n):
-        cmd = [
-            "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-            sys.executable, __file__, path, "--mode", "count", "-n", str(count),
-        ]  # fmt: skip
-        env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        if done.returncode != 0 or not found:
-            raise SystemExit(f"{path}: valgrind run failed:\n{done.stdout}\n{done.stderr[-3000:]}")
-        counts.append(int(found.group(1).replace(",", "")))
+    env = dict(os.environ, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    counts = [valgrind_instructions([__file__, path, "--mode", "count", "-n", str(count)], env, None, path) for count in (0, n)]
     return (counts[1] - counts[0]) / n
 
 
