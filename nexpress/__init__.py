@@ -12,6 +12,7 @@ from ._lazy import exports
 
 if TYPE_CHECKING:
     from .app import App
+    from .http.draft import draft_mode
     from .http.errors import HTTPError, not_found
     from .http.request import FormData, Request, UploadFile
     from .http.response import Response, redirect
@@ -41,6 +42,7 @@ __all__ = [
     "Router",
     "UploadFile",
     "action",
+    "draft_mode",
     "not_found",
     "redirect",
     "static",
@@ -51,6 +53,7 @@ __getattr__, __dir__ = exports(
     {
         "App": ".app",
         "AssetBuild": ".pages.builds",
+        "draft_mode": ".http.draft",
         "FormData": ".http.request",
         "HTTPError": ".http.errors",
         "Middleware": ".middleware.chain",

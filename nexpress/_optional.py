@@ -2,7 +2,7 @@
 
 A JSON API needs none of Redis, SQLAlchemy, Authlib, Swagger UI or OpenTelemetry, so
 they are extras (``pip install 'nexpress[redis]'``, ``[auth]``, ``[postgres]``,
-``[openapi]``, ``[otel]``, ``[metrics]``, ``[images]``, ``[all]``) and the modules that need them
+``[openapi]``, ``[otel]``, ``[metrics]``, ``[images]``, ``[i18n]``, ``[all]``) and the modules that need them
 import them on first use through :func:`require`. When one is missing, the error
 names the feature and the extra that brings it, instead of ``No module named 'redis'``
 from deep inside a request.
@@ -26,6 +26,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "otel": ("opentelemetry.trace", "opentelemetry.sdk"),
     "metrics": ("prometheus_client",),
     "images": ("PIL.Image",),
+    "i18n": ("babel",),
 }
 
 

@@ -20,6 +20,7 @@ from .http.calls import call_all
 from .http.context import PROCESS, RequestContext, TrustProxy, enter_context
 from .http.csrf import MissingSecret, has_secret
 from .http.errors import StartupError
+from .http.locales import I18nConfig
 from .http.templating import Templates, Views
 from .http.websocket import (
     DEFAULT_IDLE_TIMEOUT,
@@ -96,7 +97,9 @@ class App(Router):
     None for no limit on any of the three), ``openapi`` (a dict: serve
     ``/openapi.json`` and ``/docs``, see nexpress.openapi), ``health`` (True: serve
     ``/healthz`` and ``/readyz``, see nexpress.server.health), ``images`` (a dict or
-    True: ``/_nexpress/image`` and ``image()`` in templates, see nexpress.images).
+    True: ``/_nexpress/image`` and ``image()`` in templates, see nexpress.images), ``i18n`` (a dict:
+    ``{"locales": ["en", "fr"], "default": "en", "prefix_default": False}``, see
+    nexpress.i18n and docs/i18n.md).
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class App(Router):
         health: bool = False,
         asset_builds: list[AssetBuild] | None = None,
         images: dict[str, Any] | bool | None = None,
+        i18n: dict[str, Any] | I18nConfig | None = None,
     ) -> None:
         self._dispatch: Callable | None = None  # the compiled Dispatcher's dispatch method
         self._dispatcher: Dispatcher | None = None
@@ -159,10 +163,20 @@ class App(Router):
         self.ws_limits = WebSocketLimits(ws_max_connections, ws_max_per_client, ws_idle_timeout)
         """The WebSocket connection caps and idle timeout, with this process's counts."""
         self._locals: dict[str, Any] = {}
+        self.i18n: I18nConfig | None = I18nConfig.from_settings(i18n) if i18n is not None else None
+        """``App(i18n=...)`` validated (an error naming the fix when it is not usable), or None."""
+        self.catalogs: Catalogs | None = None
+        """The Babel message catalogs under ``locales/`` (with ``i18n``), loaded per locale on first use."""
+        if self.i18n is not None:
+            from .i18n.catalogs import Catalogs  # only apps with locales load the feature
+
+            self.catalogs = Catalogs(self.root, self.i18n.default, self.debug)
         from .cache import Cache, store_from_url  # here, not at import: the cache is a feature
 
         self.cache: Cache = Cache(store_from_url(self.cache_url, self.root))
         """The app's cache (:class:`nexpress.cache.Cache`), from ``cache=`` or NEXPRESS_CACHE_URL."""
+        if self.i18n is not None:  # revalidate_path("/blog") reaches /fr/blog too
+            self.cache.locales = self.i18n.locales
         self._views: Views | None = None
         self._not_found: Callable | None = None
         self.auth: Any = None  # the nexpress.auth.Auth that app.use(auth) installed, if any
@@ -261,7 +275,10 @@ class App(Router):
         """What ``res.render`` uses (``req.ctx.views``): ``views/`` and ``app.locals``;
         Jinja2 loads on the first render."""
         if self._views is None:
-            self._views = Views(os.path.join(self.root, self.views), self._locals, auto_reload=self.debug)
+            setup = None
+            if self.i18n is not None:  # _(), ngettext, format_*, locale_url in views/ too
+                from .i18n.templates import install as setup  # with locales only: Babel's helpers
+            self._views = Views(os.path.join(self.root, self.views), self._locals, auto_reload=self.debug, setup=setup)
         return self._views
 
     @property
@@ -275,6 +292,11 @@ class App(Router):
         """Build the route table now (done automatically at start-up); raises on
         conflicts and bad declarations, naming the files and lines involved. The
         plugins' generated routes (``app/``, ``public/``...) are read again here."""
+        from .i18n.context import activate as activate_i18n
+        from .i18n.messages import activate_catalogs
+
+        activate_i18n(self.i18n)  # what _(), format_*() and locale_url() read in this process
+        activate_catalogs(self.catalogs)
         table = compile_routes(
             self,
             root=self.root,
@@ -307,6 +329,7 @@ class App(Router):
             ws_limits=self.ws_limits,
             cache=self.cache,
             views=self.views_folder,
+            i18n=self.i18n,
         )
 
     def _context_changed(self) -> None:

@@ -31,7 +31,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("nexpress.server",),
     # the features, each installed on the app
     ("nexpress.pages", "nexpress.cache", "nexpress.realtime", "nexpress.auth", "nexpress.openapi",
-     "nexpress.observability", "nexpress.devtools", "nexpress.images"),
+     "nexpress.observability", "nexpress.devtools", "nexpress.images", "nexpress.i18n"),
     ("nexpress.app",),
     # the tools around an app
     ("nexpress.cli", "nexpress.build", "nexpress.testing"),

@@ -7,6 +7,8 @@ Demo user: demo@example.com / nexpress-demo
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import os
 import secrets
 from typing import Any
@@ -70,3 +72,14 @@ def require_author(req: Request) -> None:
     """Writing posts needs a signed-in user (401 problem+json otherwise)."""
     if req.auth is None:
         raise HTTPError(401, "Sign in to write posts: /api/auth/signin", headers={"www-authenticate": "Session"})
+
+
+def preview_secret(app_secret: str | None) -> str | None:
+    """The token of the draft-preview link (``/api/draft?secret=...``): PREVIEW_SECRET,
+    else one derived from the app secret (the dashboard shows the link to authors)."""
+    configured = os.environ.get("PREVIEW_SECRET")
+    if configured:
+        return configured
+    if not app_secret:
+        return None
+    return hmac.new(app_secret.encode(), b"blog draft preview", hashlib.sha256).hexdigest()[:32]

@@ -111,8 +111,8 @@ class Base(DeclarativeBase):
     pass
 
 
-class Post(Base):
-    __tablename__ = "posts"
+class Article:
+    """The columns of a post, published (:class:`Post`) or not (:class:`Draft`)."""
 
     slug: Mapped[str] = mapped_column(String(80), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
@@ -122,6 +122,22 @@ class Post(Base):
     def as_dict(self) -> dict[str, Any]:
         return {"slug": self.slug, "title": self.title, "body": self.body, "created": self.created.isoformat()}
 
+
+class Post(Article, Base):
+    __tablename__ = "posts"
+
+
+class Draft(Article, Base):
+    """An unpublished post: never cached, shown only to a browser in draft mode
+    (``/api/draft?secret=...``, linked from the dashboard)."""
+
+    __tablename__ = "drafts"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "draft": True}
+
+
+DRAFT_SEED = ("coming-soon", "Coming soon: the blog in French", "Drafts show only in draft mode, never from the cache.")
 
 SEED = [
     ("hello", "Hello, nexpress", "One server with Express's API and Next.js's file routes."),
@@ -145,6 +161,7 @@ async def init_db() -> None:
     async with Session() as session:
         if (await session.execute(select(Post.slug).limit(1))).first() is None:
             session.add_all(Post(slug=s, title=t, body=b) for s, t, b in SEED)
+            session.add(Draft(slug=DRAFT_SEED[0], title=DRAFT_SEED[1], body=DRAFT_SEED[2]))
             try:
                 await session.commit()
             except exc.IntegrityError:
@@ -179,3 +196,19 @@ async def get_post(slug: str) -> dict[str, Any] | None:
     async with Session() as session:
         post = await session.get(Post, slug)
         return None if post is None else post.as_dict()
+
+
+# Drafts are read fresh every time: no @cached here, and draft mode bypasses the page cache.
+
+
+async def list_drafts() -> list[dict[str, Any]]:
+    """Unpublished posts, newest first (for a browser in draft mode only)."""
+    async with Session() as session:
+        query = select(Draft).order_by(Draft.created.desc(), Draft.slug)
+        return [draft.as_dict() for draft in (await session.execute(query)).scalars()]
+
+
+async def get_draft(slug: str) -> dict[str, Any] | None:
+    async with Session() as session:
+        draft = await session.get(Draft, slug)
+        return None if draft is None else draft.as_dict()

@@ -24,8 +24,9 @@ from links import site_url
 from nexpress import App, HTTPError, Request, Response
 from nexpress.auth import Auth
 
-# health=True: /healthz (liveness) and /readyz (readiness, off while starting and draining)
-app = App(root=os.path.dirname(os.path.abspath(__file__)), health=True)
+# health=True: /healthz (liveness) and /readyz (readiness, off while starting and draining);
+# i18n: the pages in English (/blog) and French (/fr/blog), messages in locales/
+app = App(root=os.path.dirname(os.path.abspath(__file__)), health=True, i18n={"locales": ["en", "fr"], "default": "en"})
 app.on_startup(init_db)
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from ..http.errors import HTTPError
+from ..http.paths import has_unsafe_url_characters, local_path
 from .errors import UntrustedHost
 
 if TYPE_CHECKING:
@@ -45,12 +46,6 @@ def normalise_origin(url: str) -> str:
     return f"{scheme}://{host}:{port}"
 
 
-def _has_unsafe_characters(url: str) -> bool:
-    # control characters, spaces (browsers strip tab/CR/LF inside URLs) and backslashes
-    # (browsers read "\" as "/" in http(s) URLs)
-    return any(ord(ch) <= 0x20 or ch == "\x7f" or ch == "\\" for ch in url)
-
-
 def same_origin(url: str | None, origin: str) -> str | None:
     """``url`` as a safe redirect target on ``origin`` (a normalised origin), or None.
 
@@ -59,12 +54,10 @@ def same_origin(url: str | None, origin: str) -> str | None:
     schemes, protocol-relative ``//host``, backslashes, userinfo, control
     characters, over-long values -- is None.
     """
-    if not url or len(url) > _MAX_URL or _has_unsafe_characters(url):
+    if not url or len(url) > _MAX_URL or has_unsafe_url_characters(url):
         return None
     if url.startswith("/"):
-        if url.startswith("//"):
-            return None
-        return url
+        return local_path(url)
     parts = urlsplit(url)
     if parts.scheme.lower() not in _DEFAULT_PORTS or not url[len(parts.scheme) :].startswith("://"):
         return None  # "https:evil.example", "javascript:...", "evil.example/path"
@@ -121,7 +114,7 @@ def origin_of_request(req: Request, *, trust_host: bool) -> str:
                 )
     host = req.get("x-forwarded-host") if req.ctx.trust_proxy else None
     host = (host or "").split(",")[0].strip() or req.get("host")
-    if not host or _has_unsafe_characters(host) or "/" in host or "@" in host:
+    if not host or has_unsafe_url_characters(host) or "/" in host or "@" in host:
         raise HTTPError(400, "The request has no usable Host header", title="Bad Host header")
     try:
         return normalise_origin(f"{req.protocol}://{host}")

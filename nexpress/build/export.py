@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 from ..cache.isr import CachedEndpoint, bare_request
 from ..http.errors import html_page
 from ..http.scope import http_scope, no_body
+from ..i18n.routing import LocaleRedirect, LocaleSwitch
 from ..pages import client
 from ..pages.assets import PREFIX
 from ..pages.forms import SLOT_PREFIX
@@ -19,6 +20,7 @@ from .output import write_assets
 from .prerender import BuildError, Result, failures_message, prerender
 
 SERVER_KINDS = ("dynamic", "api", "handler", "asgi", "action")
+LOCALE_HELPERS = (LocaleRedirect, LocaleSwitch)
 
 
 def export_client_files(app: Any, out: str) -> None:
@@ -44,8 +46,13 @@ def server_routes(app: Any) -> list[dict[str, Any]]:
     """Routes a static export cannot serve: handlers, APIs, dynamic pages, and cached
     pages with parameters but no ``static_params()`` to list them (nothing to write)."""
     rows = []
+    # the language switcher and the unprefixed-URL redirects of an app with locales: a
+    # static site has its pages in every locale and does without them
+    helpers = {(route.path, route.source) for route in app.table.routes if isinstance(route.handler, LOCALE_HELPERS)}
     for row in app.table.describe():
         if row["source"].endswith(("app/sitemap.py", "app/robots.py")) or row["source"] in ("sitemap.py", "robots.py"):
+            continue
+        if (row["path"], row["source"]) in helpers:
             continue
         if row["kind"] in SERVER_KINDS:
             rows.append(row)

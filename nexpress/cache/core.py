@@ -72,6 +72,9 @@ class Cache:
         self._retry_at = 0.0
         self._listeners: list[Callable[[str, str], None]] = []
         self.available = True
+        self.locales: tuple[str, ...] = ()
+        """The app's locales (``App(i18n=...)``): ``revalidate_path("/blog")`` drops
+        ``/blog`` in each of them, ``revalidate_path("/fr/blog")`` that one only."""
 
     def add_listener(self, listener: Callable[[str, str], None]) -> None:
         """Call ``listener(event, key)`` on background work the response headers do
@@ -182,11 +185,13 @@ class Cache:
     async def revalidate_path(self, path: str, tree: bool = False) -> None:
         path = "/" + path.strip("/") if path.strip("/") else "/"
         await self._safely(self.store.bump_generation())
-        await self._safely(self.store.delete([page_key(path), api_key(path)]))
+        paths = localized_paths(path, self.locales)
+        await self._safely(self.store.delete([key for each in paths for key in (page_key(each), api_key(each))]))
         if tree:
-            prefix = "" if path == "/" else path
-            await self._safely(self.store.delete_prefix(page_key(prefix + "/")))
-            await self._safely(self.store.delete_prefix(api_key(prefix + "/")))
+            for each in paths:
+                prefix = "" if each == "/" else each
+                await self._safely(self.store.delete_prefix(page_key(prefix + "/")))
+                await self._safely(self.store.delete_prefix(api_key(prefix + "/")))
 
     async def clear(self) -> None:
         await self._safely(self.store.clear())
@@ -278,6 +283,16 @@ class Cache:
     async def close(self) -> None:
         await self.drain()
         await self.store.close()
+
+
+def localized_paths(path: str, locales: tuple[str, ...]) -> list[str]:
+    """The page paths ``revalidate_path(path)`` drops: ``path`` itself, and when it
+    names no locale, the same page in every locale (``/blog`` -> ``/blog``,
+    ``/en/blog``, ``/fr/blog``); ``/fr/blog`` is that page only."""
+    first = path.split("/", 2)[1]
+    if not locales or first in locales:
+        return [path]
+    return [path, *(f"/{locale}" if path == "/" else f"/{locale}{path}" for locale in locales)]
 
 
 async def revalidate_tag(tag: str) -> list[str]:

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from ..http.draft import draft_rendering
 from .core import current_cache, current_record
 from .stores import Entry
 
@@ -60,6 +61,8 @@ def cached(ttl: float | None = None, tags: list[str] | tuple[str, ...] = ()) -> 
 
         @functools.wraps(fn)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if draft_rendering():  # a draft preview: fresh data, and nothing of it stored
+                return await fn(*args, **kwargs)
             key = _call_key(fn, args, kwargs)
             record = current_record()
             if record is not None:

@@ -28,6 +28,8 @@ from urllib.parse import quote, unquote
 from ..http import writer as _wire
 from ..http.calls import call
 from ..http.context import HasContext, RequestContext
+from ..http.draft import COOKIE_BYTES as _DRAFT_COOKIE
+from ..http.draft import start_draft_render, stop_draft_render
 from ..http.files import etag_matches
 from ..http.request import Request
 from ..http.response import Response
@@ -57,6 +59,7 @@ _KEEP_HEADERS = ("content-type", "x-nexpress-holes")
 """What an entry keeps of the render's headers: its type, and the nonce of the holes a
 page's shell has (nexpress.pages.streaming; its finish removes it before sending)."""
 _IF_NONE_MATCH = b"if-none-match"
+_COOKIE = b"cookie"
 
 STATIC_S_MAXAGE = 300
 """Seconds a shared cache (CDN) keeps a static page before asking again: it cannot
@@ -301,11 +304,12 @@ class CachedEndpoint(Endpoint):
 
     async def __call__(self, req: Request, res: Response) -> Any:
         finish = self.finish
+        serve = self.draft if req.draft_mode else self.serve
         if finish is None:
-            return await self.serve(req, res)
+            return await serve(req, res)
         # the finish may send another representation (a partial answer, its own ETag):
         # the 304 is decided on what is sent, after it
-        result = await self.serve(req, res, conditional=False)
+        result = await serve(req, res, conditional=False)
         if result is not None:
             send_result(res, result, self.source)
         await finish.finish(req, res)
@@ -345,6 +349,19 @@ class CachedEndpoint(Endpoint):
             return await self.render(req, res)
         send_entry(req, res, entry, "MISS", self.shared, conditional)
         return None
+
+    async def draft(self, req: Request, res: Response, conditional: bool = True) -> Any:
+        """Draft mode (``req.draft_mode``): render fresh for this browser only. The
+        cache is neither read nor written, ``@cached`` calls included, and the answer
+        is ``Cache-Control: private, no-store`` (``x-nexpress-cache: DRAFT``)."""
+        token = start_draft_render()
+        try:
+            result = await self.render(req, res)
+        finally:
+            stop_draft_render(token)
+        res.set("cache-control", "private, no-store")
+        res.set("x-nexpress-cache", "DRAFT")
+        return result
 
     def fast_invoker(self, route_header: bytes | None, general: Invoker) -> Invoker:
         # the bound method, not the object: calling an object goes through __call__'s
@@ -390,7 +407,7 @@ class MemoryHitInvoker:
     ``If-None-Match`` matches): no Request or Response object. Everything else
     (misses, stale entries, other stores, encoded paths) takes the general path."""
 
-    __slots__ = ("cache", "endpoint", "extra", "general", "general_header", "key_for", "wire")
+    __slots__ = ("cache", "endpoint", "extra", "general", "key_for", "special", "wire")
 
     def __init__(self, endpoint: CachedEndpoint, route_header: bytes | None, general: Invoker) -> None:
         self.endpoint = endpoint
@@ -399,7 +416,11 @@ class MemoryHitInvoker:
         self.general = general
         self.extra = _wire.route_headers(route_header)
         finish = endpoint.finish
-        self.general_header = finish.general_path_header if finish is not None else None
+        header = finish.general_path_header if finish is not None else None
+        # the request headers the fast path acts on, found with one set test per header:
+        # If-None-Match (a 304), the finish's (a navigation fetch: the general path) and
+        # Cookie (the draft-mode cookie: the general path)
+        self.special = frozenset(h for h in (_IF_NONE_MATCH, _COOKIE, header) if h is not None)
         if finish is not None:
             self.extra += [_encoded(k, v) for k, v in finish.headers]
         # by request path (one without %-escapes: the key is a function of it), so a hit
@@ -437,21 +458,23 @@ class MemoryHitInvoker:
                     # inline on purpose: this is the cached page's whole request path
                     if prepared is None or prepared.entry is not entry:
                         prepared = self.prepared(raw_path, key, entry)
-                    if prepared.writer is not None:
-                        general = self.general_header
-                        for name, _ in scope["headers"]:
-                            if name == general:
+                    if prepared.writer is not None:  # a shell with holes: never a 304
+                        special = self.special
+                        for name, value in scope["headers"]:  # a navigation fetch, a draft-mode browser?
+                            if name in special and name != _IF_NONE_MATCH and (name != _COOKIE or _DRAFT_COOKIE in value):
                                 return await self.general(scope, receive, send, raw_path, params)
                         return await prepared.writer(scope, receive, send, raw_path, params)
                     if prepared.full is not None:
                         status, headers = entry.status, prepared.full
-                        general = self.general_header
+                        special = self.special
                         for name, value in scope["headers"]:  # one scan: a 304? the general path?
+                            if name not in special:
+                                continue
                             if name == _IF_NONE_MATCH:
                                 if etag_matches(value.decode("latin-1"), entry.etag):
                                     status, headers = 304, prepared.not_modified
-                            elif name == general:
-                                status = 0
+                            elif name != _COOKIE or _DRAFT_COOKIE in value:
+                                status = 0  # a navigation fetch, a draft-mode browser
                                 break
                         if status == 0:
                             return await self.general(scope, receive, send, raw_path, params)

@@ -6,7 +6,7 @@ from watchfiles import Change, DefaultFilter
 
 SOURCE_SUFFIXES = (
     ".py", ".html", ".jinja", ".j2", ".css", ".js", ".mjs", ".json", ".toml", ".yaml", ".yml",
-    ".txt", ".md", ".svg", ".xml", ".env", ".cfg", ".ini",
+    ".txt", ".md", ".svg", ".xml", ".env", ".cfg", ".ini", ".po",  # .po: message catalogs (nexpress.i18n)
 )
 
 

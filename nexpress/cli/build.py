@@ -73,6 +73,14 @@ def _size(n: int) -> str:
     return f"{n} B" if n < 1024 else f"{n / 1024:.1f} KiB"
 
 
+def _compile_catalogs(root: str) -> None:
+    """An app with locales: its catalogs compiled to .mo first (what production loads)."""
+    from ..i18n.tools import compile_catalogs
+    from .i18n import report_catalogs
+
+    report_catalogs(compile_catalogs(root), "compiled")
+
+
 @click.command()
 @app_argument
 def build(app: str | None) -> None:
@@ -80,6 +88,8 @@ def build(app: str | None) -> None:
     from ..build import failures_message, prerender, write_output
 
     application = load_compiled(app, build_assets)  # asset builds (Tailwind...) before pages link their output
+    if getattr(application, "i18n", None) is not None:
+        _compile_catalogs(application.root)
     results = _progress_run(application, "Prerendering", lambda done: prerender(application, done))
     _results_table(results)
     failed = [r for r in results if r.entry is None]

@@ -8,6 +8,7 @@ import click
 
 from .build import build, export
 from .cache import cache
+from .i18n import i18n
 from .routes import openapi, routes
 from .serve import dev, start
 
@@ -46,5 +47,5 @@ def new(directory: str, template: str) -> None:
     click.echo(f"Created {directory} ({template}) with {len(written)} files. Next:\n\n  cd {directory}\n{steps}\n")
 
 
-for _command in (dev, start, routes, openapi, build, export, new, cache):
+for _command in (dev, start, routes, openapi, build, export, new, cache, i18n):
     main.add_command(_command)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..app import App
+    from .locales import I18nConfig
     from .templating import Views
     from .websocket import WebSocketLimits
 
@@ -56,6 +57,8 @@ class RequestContext:
     """The app's ``nexpress.cache.Cache`` (a feature above this layer, hence ``Any``)."""
     views: Views | None = field(default=None, repr=False)
     """What ``res.render`` renders with: the ``views/`` folder and ``app.locals``."""
+    i18n: I18nConfig | None = None
+    """``App(i18n=...)``, validated (``req.locale``), or None."""
 
 
 _current: ContextVar[RequestContext] = ContextVar("nexpress_context")

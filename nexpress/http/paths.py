@@ -70,6 +70,27 @@ def encode_url(url: str) -> str:
     return _PERCENT.sub("%25", encoded)
 
 
+def has_unsafe_url_characters(url: str) -> bool:
+    """Control characters, spaces (browsers strip tab/CR/LF inside URLs) or
+    backslashes (browsers read ``\\`` as ``/`` in http(s) URLs): never a safe redirect."""
+    return any(ord(ch) <= 0x20 or ch == "\x7f" or ch == "\\" for ch in url)
+
+
+MAX_REDIRECT_URL = 2048
+
+
+def local_path(url: str | None) -> str | None:
+    """``url`` when it is a path on this site (``/blog/x?y=1``) and nothing a browser
+    could read as another host (``//evil``, ``/\\evil``, ``https://evil``, control
+    characters, over-long values); else None. The open-redirect guard for a
+    redirect target taken from the request."""
+    if not url or len(url) > MAX_REDIRECT_URL or not url.startswith("/") or url.startswith("//"):
+        return None
+    if has_unsafe_url_characters(url):
+        return None
+    return url
+
+
 _FORBIDDEN_IN_SEGMENT = ("\\", "\x00", "/")
 
 

@@ -17,8 +17,14 @@ import msgspec
 
 from .context import RequestContext
 from .cookies import cookie_pairs
+from .draft import COOKIE as DRAFT_COOKIE
+from .draft import SCOPE_KEY as DRAFT_KEY
+from .draft import cookie_sent as draft_cookie_sent
+from .draft import is_valid as draft_cookie_valid
 from .errors import BadRequest, HTTPError
 from .headers import Headers
+from .locales import COOKIE as LOCALE_COOKIE
+from .locales import locale_of_path, negotiate
 from .multipart import MultipartReader, PayloadTooLarge, UploadFile
 from .negotiation import accepts, require_json
 from .query import MultiDict, parse_qs
@@ -62,6 +68,7 @@ class Request:
         "_cookies",
         "_form",
         "_headers",
+        "_locale",
         "_query",
         "_receive",
         "_session",
@@ -184,6 +191,54 @@ class Request:
         that turns a cookie into ``req.auth`` or ``req.session`` (reading those marks
         it), so a handler that reads neither keeps a cacheable response."""
         return self._cookie_jar().get(name)
+
+    @property
+    def draft_mode(self) -> bool:
+        """True when this browser has turned draft mode on (``draft_mode.enable(res)``,
+        a genuine unexpired cookie): cached pages render fresh for it, and nothing
+        rendered is stored. A draft request's response is per visitor."""
+        scope = self.scope
+        enabled = scope.get(DRAFT_KEY)
+        if enabled is None:
+            sent = draft_cookie_sent(scope["headers"])
+            enabled = sent and draft_cookie_valid(self.ctx.secret, self._cookie_jar().get(DRAFT_COOKIE))
+            scope[DRAFT_KEY] = enabled
+        if enabled:
+            self.per_visitor = True
+        return enabled
+
+    @property
+    def locale(self) -> str | None:
+        """The locale this request is served in (None without ``App(i18n=...)``): the
+        URL's locale segment (``/fr/blog``), else the default locale for unprefixed
+        URLs, or, with ``prefix_default=True``, :attr:`preferred_locale`."""
+        try:
+            return self._locale
+        except AttributeError:
+            pass
+        config = self.ctx.i18n
+        if config is None:
+            found = None
+        else:
+            found = locale_of_path(config, self.raw_path)
+            if found is None:
+                found = self.preferred_locale if config.prefix_default else config.default
+        self._locale = found
+        return found
+
+    @locale.setter
+    def locale(self, value: str | None) -> None:
+        self._locale = value
+
+    @property
+    def preferred_locale(self) -> str | None:
+        """The visitor's locale: the ``NEXPRESS_LOCALE`` cookie, then ``Accept-Language``
+        (q-values, ``fr-CA`` -> ``fr``), then the default (None without i18n). An answer
+        that depends on it should say ``Vary: Accept-Language, Cookie``."""
+        config = self.ctx.i18n
+        if config is None:
+            return None
+        return negotiate(config, self._cookie_jar().get(LOCALE_COOKIE), self.headers.raw_get(b"accept-language"))
 
     # --- per-visitor state set by middleware -----------------------------
 

@@ -174,6 +174,11 @@ class Response:
         self._request = request
         return self
 
+    @property
+    def request(self) -> Request | None:
+        """The request this response answers (None for a free-standing Response)."""
+        return self._request
+
     # --- status and headers ------------------------------------------------
 
     def status(self, code: int) -> Response:

@@ -6,6 +6,7 @@ app that renders no template never loads it."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -64,12 +65,16 @@ class Views:
     (``req.ctx.views``): the ``views/`` folder and the app's ``locals``. Jinja2 loads
     with the first render."""
 
-    __slots__ = ("_templates", "auto_reload", "directory", "locals")
+    __slots__ = ("_templates", "auto_reload", "directory", "locals", "setup")
 
-    def __init__(self, directory: str, locals: dict[str, Any], *, auto_reload: bool = False) -> None:
+    def __init__(
+        self, directory: str, locals: dict[str, Any], *, auto_reload: bool = False, setup: Callable[[Any], None] | None = None
+    ) -> None:
         self.directory = directory
         self.locals = locals
         self.auto_reload = auto_reload
+        self.setup = setup
+        """Called with the Jinja2 environment when it is made (an app's i18n helpers)."""
         self._templates: Templates | None = None
 
     @property
@@ -77,6 +82,8 @@ class Views:
         templates = self._templates
         if templates is None:
             templates = self._templates = Templates(self.directory, auto_reload=self.auto_reload)
+            if self.setup is not None:
+                self.setup(templates.env)
         return templates
 
     def render(self, name: str, context: dict[str, Any]) -> str:

@@ -179,6 +179,8 @@
     var part = r.partial ? next.querySelector("template[data-nexpress-partial]") : null;
     var range = part ? slot(part.getAttribute("data-nexpress-partial")) : null;
     if (r.partial && !range) return Promise.reject(new Error("stale partial"));
+    var lang = next.documentElement.getAttribute("lang");
+    if (lang && lang !== d.documentElement.lang) d.documentElement.lang = lang;
     return mergeHead(next.head).then(function () {
       var kept = keepers(live), f = d.activeElement, sel, nodes;
       try { sel = [f.selectionStart, f.selectionEnd]; } catch (e) { /* no caret */ }

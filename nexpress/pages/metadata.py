@@ -3,7 +3,10 @@
 Pure functions on plain dicts. Recognised keys: ``title``, ``title_template``
 (layouts: ``"%s | My site"``), ``description``, ``keywords``, ``canonical``,
 ``robots``, ``open_graph`` (``title``, ``description``, ``image``, ``url``,
-``type``, ``site_name``).
+``type``, ``site_name``), ``alternates`` (``canonical``, ``languages``: the page in
+other languages, ``{"fr": "https://site/fr/blog", "x-default": ...}``, as
+``<link rel="alternate" hreflang=...>``; pages of an app with ``App(i18n=...)`` get
+them for every locale unless their metadata lists some).
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ def merge(chain: list[dict[str, Any]]) -> dict[str, Any]:
         if not meta:
             continue
         for key, value in meta.items():
-            if key == "open_graph" and isinstance(value, dict):
-                merged["open_graph"] = {**merged.get("open_graph", {}), **value}
+            if key in ("open_graph", "alternates") and isinstance(value, dict):
+                merged[key] = {**merged.get(key, {}), **value}
             elif key == "title_template":
                 continue
             elif key == "title" and template and index > 0:
@@ -45,8 +48,12 @@ def head_tags(meta: dict[str, Any]) -> str:
             if isinstance(value, (list, tuple)):
                 value = ", ".join(map(str, value))
             tags.append(f'<meta name="{name}" content="{escape(str(value))}">')
-    if meta.get("canonical"):
-        tags.append(f'<link rel="canonical" href="{escape(str(meta["canonical"]))}">')
+    alternates = dict(meta.get("alternates") or {})
+    canonical = meta.get("canonical") or alternates.get("canonical")
+    if canonical:
+        tags.append(f'<link rel="canonical" href="{escape(str(canonical))}">')
+    for language, url in dict(alternates.get("languages") or {}).items():
+        tags.append(f'<link rel="alternate" hreflang="{escape(str(language))}" href="{escape(str(url))}">')
     og = dict(meta.get("open_graph") or {})
     if og:
         og.setdefault("title", meta.get("title"))

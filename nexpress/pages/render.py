@@ -30,6 +30,8 @@ from ..http.calls import call, is_async_callable
 from ..http.errors import HTTPError
 from ..http.response import Response
 from ..http.templating import HEAD_TAGS
+from ..i18n.context import use_locale
+from ..i18n.urls import alternates as locale_alternates
 from ..routing.endpoint import Endpoint
 from . import client, links
 from . import metadata as meta
@@ -644,6 +646,35 @@ def _no_error_page(exc: BaseException) -> str:
     return '<p role="alert">This part of the page could not be shown.</p>'
 
 
+class LocalizedPage(PageEndpoint):
+    """A page of an app with ``App(i18n=...)`` (chosen at start-up, so other apps pay
+    nothing): rendered in the request's locale (``_()`` and ``format_*`` in
+    ``data()``, ``metadata()`` and the templates), which the templates also get as
+    ``locale``, with the page's own path as ``current_path`` (for ``locale_url``)."""
+
+    def context(self, req: Request, res: Response, extra: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().context(req, res, extra)
+        context["locale"] = req.locale
+        context["current_path"] = req.raw_path
+        return context
+
+    base_url = ""
+    """``App(base_url=...)``: the hreflang links are absolute URLs on it when set."""
+
+    async def render(self, req: Request, res: Response, extra: dict[str, Any] | None = None) -> Any:
+        # set for the rest of this request, not reset on return: a streamed body is
+        # rendered after render() returns, in the same task (each request runs in a
+        # task of its own, and so does each cached render, with its own context)
+        use_locale(req.locale)
+        document = await super().render(req, res, extra)
+        if isinstance(document, str) and 'hreflang="' not in document[: document.find("</head>")]:  # metadata may list its own
+            config = req.ctx.i18n
+            assert config is not None  # a LocalizedPage serves an app with locales
+            languages = {locale: self.base_url + url for locale, url in locale_alternates(req.raw_path, config).items()}
+            document = meta.inject_head(document, meta.head_tags({"alternates": {"languages": languages}}))
+        return document
+
+
 def _join(*parts: str) -> str:
     return "\n".join(p for p in parts if p)
 
@@ -700,9 +731,10 @@ def constant_layout(env: jinja2.Environment, template: str, module: Any, is_cons
 class SpecialEndpoint(Endpoint):
     """``sitemap.py`` / ``robots.py``: a function returning entries, rendered as XML / text."""
 
-    def __init__(self, fn: Callable, kind: str) -> None:
+    def __init__(self, fn: Callable, kind: str, expand: Callable[[list[Any]], list[Any]] | None = None) -> None:
         self.fn = fn
         self.kind = kind
+        self.expand = expand  # the sitemap of an app with locales: every entry in every locale
         self.__qualname__ = kind
         self.response_kind = "xml" if kind == "sitemap" else "text"
 
@@ -711,6 +743,8 @@ class SpecialEndpoint(Endpoint):
         if isinstance(result, Response) or result is None:
             return result
         if self.kind == "sitemap":
+            if self.expand is not None and not isinstance(result, str):
+                result = self.expand(result)
             text = result if isinstance(result, str) else sitemap_xml(result)
             return Response(text, media_type="application/xml")
         text = result if isinstance(result, str) else robots_txt(result)
@@ -724,15 +758,22 @@ async def _chunks(document: str):
 
 
 def sitemap_xml(entries: list[dict[str, Any]] | list[str]) -> str:
-    """A sitemap from ``[{"url", "lastmod", "changefreq", "priority"}]`` (or URLs)."""
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">']
-    for entry in entries:
-        item = {"url": entry} if isinstance(entry, str) else entry
+    """A sitemap from ``[{"url", "lastmod", "changefreq", "priority", "alternates"}]``
+    (or URLs); ``alternates`` (``{"fr": url, "x-default": url}``) become
+    ``<xhtml:link rel="alternate" hreflang=...>`` links, as search engines read them."""
+    items = [{"url": entry} if isinstance(entry, str) else entry for entry in entries]
+    namespaces = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
+    if any(item.get("alternates") for item in items):
+        namespaces += ' xmlns:xhtml="http://www.w3.org/1999/xhtml"'
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', f"<urlset {namespaces}>"]
+    for item in items:
         lines.append("  <url>")
         lines.append(f"    <loc>{html_escape(str(item['url']), quote=False)}</loc>")
         for key in ("lastmod", "changefreq", "priority"):
             if item.get(key) is not None:
                 lines.append(f"    <{key}>{html_escape(str(item[key]), quote=False)}</{key}>")
+        for language, url in (item.get("alternates") or {}).items():
+            lines.append(f'    <xhtml:link rel="alternate" hreflang="{html_escape(str(language))}" href="{html_escape(str(url))}"/>')
         lines.append("  </url>")
     lines.append("</urlset>")
     return "\n".join(lines) + "\n"

@@ -33,6 +33,10 @@ from urllib.parse import unquote
 from markupsafe import Markup
 
 from ..cache.isr import CachedEndpoint
+from ..http.locales import I18nConfig, split_locale
+from ..i18n.context import reset_locale, use_locale
+from ..i18n.routing import localize
+from ..i18n.urls import localized_sitemap
 from ..routing.pattern import pattern_regex
 from ..routing.router import METHODS, RouteDef, positional_arity
 from ..typed.plan import plan_for
@@ -51,6 +55,7 @@ from .reasons import cache_info, hole_info, template_reads
 from .render import (
     Helpers,
     LayoutPlan,
+    LocalizedPage,
     PageEndpoint,
     SpecialEndpoint,
     base_context,
@@ -97,6 +102,12 @@ class FileRoutes:
             auto_reload=app.debug,
             undefined=jinja2.StrictUndefined if app.debug else jinja2.Undefined,
         )
+        self.i18n: I18nConfig | None = getattr(app, "i18n", None)
+        """``App(i18n=...)``: pages once per locale (nexpress.i18n.routing), the i18n template helpers."""
+        if self.i18n is not None:
+            from ..i18n.templates import install
+
+            install(self.env)
         public = os.path.join(self.root, app.public) if getattr(app, "public", None) else None
         self.assets = Assets(self.root, directory, public if public and os.path.isdir(public) else None)
         """Fingerprinted route assets and ``asset(path)`` (nexpress.pages.assets)."""
@@ -115,6 +126,10 @@ class FileRoutes:
         self.secret_users: list[str] = []
         """Pages that need ``App(secret=...)`` (csrf(), action(), @action), read at start-up."""
         self._scan(directory, None, "")
+        if self.i18n is not None:  # sitemap.xml and robots.txt exist once
+            pages = [d for d in self.routes if not isinstance(d.handlers[-1], SpecialEndpoint)]
+            special = [d for d in self.routes if isinstance(d.handlers[-1], SpecialEndpoint)]
+            self.routes = localize(pages, self.i18n) + special
         self.routes.extend(self.loading.routes())  # /_nexpress/loading.json (nexpress.pages.loading)
         self.routes.append(self.assets.route())  # the client script is its own plugin (pages.plugin)
 
@@ -301,7 +316,8 @@ class FileRoutes:
         # a dynamic page whose templates read ``auth`` is per visitor (reads of req.cookies,
         # req.auth... in code and templates mark the request as they happen)
         reads_auth = mode == "dynamic" and any(v == "auth" for name, _ in templates for v, _ in template_reads(self.env, name))
-        page = PageEndpoint(
+        page_class = PageEndpoint if self.i18n is None else LocalizedPage
+        page = page_class(
             source=source,
             module=module,
             template=self.env.get_template(template) if template else None,
@@ -317,6 +333,8 @@ class FileRoutes:
             failure=self._region_failure(chain),
             uses=self._uses(templates),
         )
+        if isinstance(page, LocalizedPage):
+            page.base_url = (getattr(self.app, "base_url", None) or "").rstrip("/")
         guarded = requires_auth(module, layouts)
         endpoint: Any = page
         if mode != "dynamic":
@@ -578,8 +596,9 @@ class FileRoutes:
         fn = getattr(module, function, None)
         if fn is None:
             raise FileRouteError(f"{source} must define def {function}(req)")
+        expand = localized_sitemap(self.i18n) if self.i18n is not None and function == "sitemap" else None
         self.routes.append(
-            RouteDef("GET", url, (SpecialEndpoint(fn, function),), {}, f"{os.path.join(self.root, source)}:1", "dynamic", source)
+            RouteDef("GET", url, (SpecialEndpoint(fn, function, expand),), {}, f"{os.path.join(self.root, source)}:1", "dynamic", source)
         )
 
     # --- error pages ----------------------------------------------------------------
@@ -601,14 +620,30 @@ class FileRoutes:
         """The nearest ``not-found.html`` (404) or ``error.html`` for ``req``, inside its
         layouts, each with its ``data()``; None when there is none. With ``res``,
         ``csrf()`` works there too (a layout's sign-out form)."""
-        found = self.nearest(unquote(req.raw_path), "not_found" if status == 404 else "error")
+        path = unquote(req.raw_path)
+        if self.i18n is not None:  # /fr/blog/x: the error pages of /blog/x
+            path = split_locale(self.i18n, path)[1]
+        found = self.nearest(path, "not_found" if status == 404 else "error")
         if found is None:
             return None
+        if self.i18n is None:
+            return await self._error_page(found, status, title, detail, req, res)
+        token = use_locale(req.locale)
+        try:
+            return await self._error_page(found, status, title, detail, req, res)
+        finally:
+            reset_locale(token)
+
+    async def _error_page(
+        self, found: tuple[Folder, str], status: int, title: str, detail: str | None, req: Request, res: Response | None
+    ) -> str:
         folder, template = found
         error = PageError(status, title, detail or "")
         context = {**base_context(req), "error": error, "status": status, "title": title, "detail": error.detail, "trace": None}
         if res is not None:
             context["csrf"] = Helpers(req, res, None).csrf
+        if self.i18n is not None:
+            context.update(locale=req.locale, current_path=req.raw_path)
         body = self.env.get_template(template).render(context)
         for layout_folder in reversed(folder.chain()):
             layout = layout_folder.layout

@@ -100,6 +100,25 @@ def test_a_link_click_changes_the_page_without_a_reload(context):
     screenshot(page, "post")
 
 
+def test_client_navigation_keeps_the_locale_and_the_switcher_changes_it(context):
+    page = open_page(context, "/fr/blog")
+    page.evaluate("window.survivor = 'still here'")
+    page.click("a[href='/fr/blog/hello']")
+    page.wait_for_selector("h1:text('Hello, nexpress')")
+    assert page.url.endswith("/fr/blog/hello")
+    assert page.evaluate("document.documentElement.lang") == "fr"
+    page.click("nav a[href='/fr/blog']")  # the nav's links stay in French
+    page.wait_for_selector("h1:text('Tous les billets')")
+    assert page.evaluate("window.survivor") == "still here"  # client navigation, no reload
+    page.click("nav a[hreflang='en']")  # the switcher: remembered, then the English page
+    page.wait_for_selector("h1:text('All posts')")
+    assert page.url.endswith("/blog") and "/fr/" not in page.url
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.goto("/")  # the choice is remembered (NEXPRESS_LOCALE): / stays English
+    assert not page.url.endswith("/fr") and page.evaluate("document.documentElement.lang") == "en"
+    screenshot(page, "switched-to-english")
+
+
 def test_back_and_forward_restore_content_and_scroll(context):
     page = open_page(context, "/blog")
     page.evaluate(

@@ -225,9 +225,11 @@ def test_build_runs_startup_handlers_and_prerenders_the_blog(tmp_path, monkeypat
         for name in MODULES:
             sys.modules.pop(name, None)
     assert result.exit_code == 0, result.output
-    assert "5 page(s) prerendered" in result.output
-    assert "/blog/hello" in result.output and "isr 60s" in result.output
+    assert "10 page(s) prerendered" in result.output  # 5 pages in each of the 2 locales
+    assert "/blog/hello" in result.output and "/fr/blog/hello" in result.output and "isr 60s" in result.output
     assert (copy / ".nexpress" / "manifest.json").is_file()
+    assert "compiled locales/fr/LC_MESSAGES/messages.po: " in result.output  # the catalogs too
+    assert (copy / "locales" / "fr" / "LC_MESSAGES" / "messages.mo").is_file()
 
 
 def test_dashboard_publishes_a_post_with_a_server_action(blog):
@@ -322,3 +324,47 @@ def test_importing_the_blog_hashes_no_password() -> None:
     env = {**os.environ, "PYTHONPATH": str(BLOG.parent.parent)}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=BLOG, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_the_blog_in_french_with_a_language_switcher(blog):
+    english = blog.get("/blog", headers=HTML)
+    assert '<html lang="en">' in english.text and "<h1>All posts</h1>" in english.text
+    assert 'href="/_nexpress/locale/fr?path=/fr/blog"' in english.text  # the switcher
+    french = blog.get("/fr/blog", headers=HTML)
+    assert '<html lang="fr">' in french.text and "<h1>Tous les billets</h1>" in french.text
+    assert 'href="/fr/blog/hello"' in french.text and "<title>Billets | nexpress blog</title>" in french.text
+    assert 'hreflang="en" href="/blog"' in french.text
+    post = blog.get("/fr/blog/hello", headers=HTML).text
+    assert "Tous les billets" in post and 'href="/fr/blog"' in post
+    switched = blog.get("/_nexpress/locale/fr?path=/blog", follow_redirects=False)
+    assert switched.status_code == 303 and switched.headers["location"] == "/fr/blog"
+    assert blog.get("/", follow_redirects=False).headers["location"] == "/fr"  # remembered
+    assert "Le blog nexpress" in blog.get("/", headers=HTML, follow_redirects=True).text
+    missing = blog.get("/fr/nope", headers=HTML)
+    assert missing.status_code == 404 and "Page introuvable" in missing.text and 'href="/fr"' in missing.text
+
+
+async def _stored_bodies(app) -> list[bytes]:
+    return [entry.body async for _, entry in app.cache.store.entries()]
+
+
+def test_draft_preview_shows_unpublished_posts_to_one_browser_only(blog):
+    public = blog.get("/blog", headers=HTML)
+    assert "Coming soon" not in public.text
+    assert blog.get("/blog/coming-soon", headers=HTML).status_code == 404
+    sign_in_as_demo(blog)
+    dashboard = blog.get("/dashboard", headers=HTML).text
+    link = dashboard.split('<a href="/api/draft?')[1].split('"')[0].replace("&amp;", "&")
+    assert blog.get("/api/draft?secret=wrong&path=/blog").status_code == 401
+    entered = blog.get("/api/draft?" + link, follow_redirects=False)
+    assert entered.status_code == 307 and entered.headers["location"] == "/blog"
+    preview = blog.get("/blog", headers=HTML)
+    assert "Coming soon" in preview.text and "Exit preview" in preview.text
+    assert preview.headers["x-nexpress-cache"] == "DRAFT" and preview.headers["cache-control"] == "private, no-store"
+    assert blog.get("/blog/coming-soon", headers=HTML).status_code == 200
+    assert "Brouillon" in blog.get("/fr/blog", headers=HTML).text
+    assert not any(b"Coming soon" in body for body in blog.run_async(_stored_bodies, blog.app))
+    left = blog.post("/api/draft?path=/blog", headers={"origin": "http://testserver"}, follow_redirects=False)
+    assert left.status_code == 303 and left.headers["location"] == "/blog"
+    after = blog.get("/blog", headers=HTML)
+    assert "Coming soon" not in after.text and after.headers["x-nexpress-cache"] == "HIT"

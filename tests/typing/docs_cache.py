@@ -1,10 +1,10 @@
-"""docs/cache.md: ``@cached`` data and revalidation."""
+"""docs/cache.md: ``@cached`` data and revalidation, draft mode."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from nexpress import App, Request
+from nexpress import App, Request, Response, draft_mode
 from nexpress.cache import cached, revalidate_path, revalidate_tag
 
 app = App(pages=None, public=None, cache="memory://")
@@ -27,3 +27,21 @@ async def write(req: Request) -> dict[str, bool]:
     await revalidate_path("/blog", tree=True)
     await app.cache.revalidate_tag("posts")
     return {"ok": True}
+
+
+# --- draft mode ------------------------------------------------------------------------------
+
+
+@app.get("/api/draft")
+async def preview(req: Request, res: Response) -> None:
+    draft_mode.preview(req, res, secret="from-the-environment")
+
+
+@app.post("/api/draft")
+async def leave(req: Request, res: Response) -> None:
+    draft_mode.exit(req, res, to="/blog")
+
+
+@app.get("/preview-state")
+async def preview_state(req: Request) -> dict[str, bool]:
+    return {"draft": req.draft_mode}

@@ -17,8 +17,8 @@ import re
 from collections.abc import Awaitable
 from typing import Any
 
-from accounts import require_author
-from db import Post, Session, get_post, list_posts
+from accounts import preview_secret, require_author
+from db import Post, Session, get_post, list_drafts, list_posts
 from live import announce
 
 from nexpress import FormData, HTTPError, Request, action
@@ -42,7 +42,13 @@ async def writing_stats() -> dict[str, int]:
 
 async def data(req: Request) -> dict[str, Any]:
     stats: Awaitable[dict[str, int]] = writing_stats()  # not awaited: {% defer stats %} streams it
-    return {"posts": await list_posts(), "stats": stats}
+    secret = preview_secret(req.app.secret)
+    return {
+        "posts": await list_posts(),
+        "stats": stats,
+        "drafts": await list_drafts(),
+        "preview_link": f"/api/draft?secret={secret}&path=/blog" if secret else None,
+    }
 
 
 def text(form: FormData, name: str) -> str:

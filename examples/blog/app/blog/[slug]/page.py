@@ -1,6 +1,7 @@
+from datetime import datetime
 from typing import Any
 
-from db import get_post, list_posts
+from db import get_draft, get_post, list_posts
 
 from nexpress import HTTPError, Request
 
@@ -13,9 +14,11 @@ async def static_params() -> list[dict[str, str]]:
 
 async def data(req: Request) -> dict[str, Any]:
     post = await get_post(req.params["slug"])
+    if post is None and req.draft_mode:  # an unpublished post, for a browser in draft mode
+        post = await get_draft(req.params["slug"])
     if post is None:
         raise HTTPError(404, "No such post")
-    return {"post": post}
+    return {"post": post, "published": datetime.fromisoformat(post["created"]), "previewing": req.draft_mode}
 
 
 async def metadata(req: Request, data: dict[str, Any]) -> dict[str, Any]:
