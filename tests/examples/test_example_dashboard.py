@@ -118,6 +118,24 @@ def test_a_wrong_password_shows_invalid_credentials(dashboard: TestClient) -> No
     assert dashboard.get("/dashboard", headers=HTML, follow_redirects=False).status_code == 302
 
 
+@pytest.mark.parametrize(
+    ("callback", "kept"),
+    [
+        ("%2Fdashboard%2Finvoices%3Fpage%3D2", "/dashboard/invoices?page=2"),
+        ("https%3A%2F%2Fevil.example%2F", "/dashboard"),
+        ("%2F%2Fevil.example", "/dashboard"),
+        ("%2F%5Cevil.example", "/dashboard"),
+        ("javascript%3Aalert(1)", "/dashboard"),
+        ("%2F%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ],
+)
+def test_the_login_pages_callback_is_a_path_of_this_site(dashboard: TestClient, callback: str, kept: str) -> None:
+    """/login is prerendered; its callbackUrl field is a hole: only this site's paths, escaped."""
+    page = dashboard.get(f"/login?callbackUrl={callback}", headers=HTML)
+    assert page.status_code == 200 and f'<input type="hidden" name="callbackUrl" value="{kept}">' in page.text
+    assert "<script>alert" not in page.text
+
+
 def test_the_seeded_password_is_bcrypt_hashed() -> None:
     sys.path.insert(0, str(DASHBOARD))
     try:
