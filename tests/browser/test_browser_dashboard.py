@@ -10,6 +10,7 @@ client navigation in a layout that is not sent again."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,9 +28,21 @@ DASHBOARD = ROOT / "examples" / "dashboard"
 DELAY = 1.5  # seconds: the slow server's revenue chart and invoices table
 
 
+def drop_stale_css() -> None:
+    """public/build is built when missing (`nexpress start`); a checkout whose templates
+    are newer than it (new Tailwind classes) gets it built again, as `make` would."""
+    css = DASHBOARD / "public" / "build" / "app.css"
+    if not css.exists():
+        return
+    sources = [p for p in (DASHBOARD / "app").rglob("*") if p.suffix in (".html", ".css")]
+    if max(p.stat().st_mtime for p in sources) > css.stat().st_mtime:
+        shutil.rmtree(css.parent)
+
+
 def start_dashboard(tmp_path_factory: pytest.TempPathFactory, **extra: str) -> Server:
     if not (DASHBOARD / "node_modules" / ".bin" / "tailwindcss").exists():
         _missing("examples/dashboard/node_modules is not installed (make test runs `npm ci` there)")
+    drop_stale_css()
     folder = tmp_path_factory.mktemp("dashboard")
     env = {"DATABASE_URL": f"sqlite:///{folder / 'dashboard.db'}", "AUTH_SECRET": "browser-dashboard-secret-0123456789ab", **extra}
     return start_server(DASHBOARD, "server:app", env=env)
