@@ -148,7 +148,11 @@ async def sign_in(app: Any) -> bytes:
     answer = await request(app, "GET", "/api/auth/csrf")
     cookie = next(v for k, v in answer.headers if k == b"set-cookie").split(b";")[0]
     token = json.loads(answer.body)["csrfToken"]
-    form = f"csrfToken={token}&email=bench%40example.test&password=bench".encode()
+    return await post_credentials(app, cookie, f"csrfToken={token}&email=bench%40example.test&password=bench".encode())
+
+
+async def post_credentials(app: Any, cookie: bytes, form: bytes) -> bytes:
+    """The session cookie nexpress.auth's credentials callback sets for ``form``."""
     headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"cookie", cookie), (b"content-length", str(len(form)).encode())]
     answer = await request(app, "POST", "/api/auth/callback/credentials", headers, form)
     session = [v.split(b";")[0] for k, v in answer.headers if k == b"set-cookie" and b"session-token=" in v]
@@ -229,20 +233,25 @@ def child_env(before: str | None) -> dict[str, str]:
     return env
 
 
+def valgrind_instructions(argv: list[str], env: dict[str, str], cwd: Path | None, what: str) -> int:
+    """Instructions a Python run (``argv`` after the interpreter) executes, under cachegrind."""
+    cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null", sys.executable, *argv]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd)
+    found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
+    if done.returncode != 0 or not found:
+        raise SystemExit(f"{what}: valgrind run failed:\n{done.stdout}\n{done.stderr[-3000:]}")
+    return int(found.group(1).replace(",", ""))
+
+
 def instructions(case: str, app_name: str, n: int, warmup: int, before: str | None) -> float:
     """(instructions with n requests - with 0) / n, each run under cachegrind."""
-    counts = []
-    for count in (0, n):
-        cmd = [
-            "valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
-            sys.executable, __file__, case, "--apps", app_name, "--child", "--mode", "count",
-            "-n", str(count), "--warmup", str(warmup),
-        ]  # fmt: skip
-        done = subprocess.run(cmd, capture_output=True, text=True, env=child_env(before), cwd=APPS)
-        found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
-        if done.returncode != 0 or not found:
-            raise SystemExit(f"{app_name} {case}: valgrind run failed:\n{done.stdout}\n{done.stderr[-3000:]}")
-        counts.append(int(found.group(1).replace(",", "")))
+    counts = [
+        valgrind_instructions(
+            [__file__, case, "--apps", app_name, "--child", "--mode", "count", "-n", str(count), "--warmup", str(warmup)],
+            child_env(before), APPS, f"{app_name} {case}",
+        )
+        for count in (0, n)
+    ]  # fmt: skip
     return (counts[1] - counts[0]) / n
 
 

@@ -9,6 +9,7 @@ SQLAlchemy's ``ilike`` and ``amount::text`` a ``CAST``.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import uuid
@@ -166,6 +167,17 @@ def read(fn: F) -> F:
     course's app does); with several workers or instances, point NEXPRESS_CACHE_URL at
     Redis so a write reaches them all."""
     return cached(ttl=3600, tags=[TAG])(fn) if DATA_CACHE else fn
+
+
+DELAY = float(os.environ.get("DASHBOARD_DELAY", "0"))
+"""Seconds the revenue chart and the invoices table wait beyond their queries: the
+course's demo delay (its fetchRevenue sleeps 3 s to show streaming); 0 by default."""
+
+
+async def demo_delay() -> None:
+    """Stands for a slow query, outside the data cache: the skeleton shows meanwhile."""
+    if DELAY > 0:
+        await asyncio.sleep(DELAY)
 
 
 

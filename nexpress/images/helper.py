@@ -50,6 +50,8 @@ class ImageHelper:
         self.public = public
         self.debug = debug
         self._known: dict[str, tuple[float, str, tuple[int, int] | None]] = {}
+        self._rendered: dict[tuple[Any, ...], tuple[str | None, str, str]] = {}
+        """What a call rendered: (source version, ``<img>``, preload) by its arguments."""
 
     def url(self, src: str, width: int, quality: int, version: str | None) -> str:
         query = f"?url={quote(src, safe='/:')}&w={width}&q={quality}"
@@ -92,6 +94,27 @@ class ImageHelper:
         **attrs: Any,
     ) -> Markup:
         """The ``<img>`` (see the module docstring); ``head``: where a preload goes."""
+        try:  # types too: Markup("<b>") equals "<b>" but is not escaped
+            texts = ((src, type(src)), (alt, type(alt)), (sizes, type(sizes)))
+            key: tuple[Any, ...] | None = (texts, width, height, priority, quality, *((k, type(v), v) for k, v in attrs.items()))
+            hash(key)
+        except TypeError:  # an unhashable attribute value: rendered every time
+            key = None
+        hit = self._rendered.get(key) if key is not None else None
+        if hit is not None and (hit[0] is None or self._local(src, need_size=False)[0] == hit[0]):
+            return _place(hit[1], hit[2], priority, head)
+        version, tag, preload = self._build(src, width, height, alt, sizes, priority, quality, attrs)
+        if key is not None:
+            if len(self._rendered) >= RENDERED_MAX:  # alt texts come from data: bounded
+                self._rendered.clear()
+            self._rendered[key] = (version, tag, preload)
+        return _place(tag, preload, priority, head)
+
+    def _build(
+        self, src: str, width: int | None, height: int | None, alt: str | None, sizes: str | None,
+        priority: bool, quality: int, attrs: dict[str, Any],
+    ) -> tuple[str | None, str, str]:
+        """(source version, ``<img>``, preload link) for one call's arguments."""
         if alt is None:
             raise ValueError(f"image({src!r}): alt= is required (alt='' for a decorative image)")
         if quality not in self.config.qualities:
@@ -133,13 +156,7 @@ class ImageHelper:
         for name, value in attrs.items():
             attributes[name.rstrip("_").replace("_", "-")] = value
         tag = "<img " + " ".join(f'{name}="{escape(value)}"' for name, value in attributes.items() if value is not None) + ">"
-        if not priority:
-            return Markup(tag)
-        if head is None:  # no page collecting head tags (res.render): the preload stays beside the image
-            return Markup(preload + tag)
-        if preload not in head:
-            head.append(preload)
-        return Markup(tag)
+        return version, tag, preload
 
     def template_global(self) -> Callable[..., Markup]:
         """``image`` for a Jinja environment (the page's ``<head>`` list from the context)."""
@@ -151,6 +168,22 @@ class ImageHelper:
             return self.render(src, *args, head=head if isinstance(head, list) else None, **options)
 
         return image
+
+
+RENDERED_MAX = 4096
+"""Calls remembered per app (the same avatar on every page view renders once)."""
+
+
+def _place(tag: str, preload: str, priority: bool, head: list[str] | None) -> Markup:
+    """The ``<img>``; with ``priority``, its preload goes into the page's head tags
+    (once), or beside the image where no page collects them (``res.render``)."""
+    if not priority:
+        return Markup(tag)
+    if head is None:
+        return Markup(preload + tag)
+    if preload not in head:
+        head.append(preload)
+    return Markup(tag)
 
 
 def _fill(width: int | None, height: int | None, size: tuple[int, int]) -> tuple[int, int]:

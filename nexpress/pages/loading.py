@@ -9,9 +9,12 @@ with the URL pattern of its folder and the layout it goes in::
     GET /_nexpress/loading.json
     [{"pattern": "^/blog/[^/]+(?:/.*)?$", "layout": "1a2b3c4d", "html": "<p>Loading…</p>"}, ...]
 
-deepest folders first. Pages of an app that has any ``loading.html`` carry
-``<meta name="nexpress-loading" content="/_nexpress/loading.json">``; client.js
-fetches the manifest once, when the browser is idle, and on a click puts the first
+deepest folders first. A folder inside a route group (``app/dashboard/(overview)/``)
+shares its URL with pages outside the group (``/dashboard/invoices``), so its entry
+matches exactly the URLs of its own pages instead of every URL below. Pages of an
+app that has any ``loading.html`` carry
+``<meta name="nexpress-loading" content="/_nexpress/loading.json">``; client.js fetches
+the manifest once, when the browser is idle, and on a click puts the first
 matching entry's HTML between the markers of that layout (if the page shown has it:
 nexpress.pages.navigation) while the page is fetched. The manifest is revalidated
 by its ETag (``no-cache``), so a deploy changes it at once.
@@ -32,7 +35,7 @@ from ..routing.router import RouteDef
 from .folders import Folder, Layout
 from .navigation import layout_id
 
-__all__ = ["MANIFEST_URL", "LoadingManifest", "has_loading", "meta_tag", "pattern_regex"]
+__all__ = ["MANIFEST_URL", "LoadingManifest", "has_loading", "in_group", "meta_tag", "pattern_regex"]
 
 MANIFEST_URL = "/_nexpress/loading.json"
 
@@ -51,10 +54,10 @@ def has_loading(directory: str) -> bool:
     return False
 
 
-def pattern_regex(pattern: str) -> str:
+def pattern_regex(pattern: str, below: bool = True) -> str:
     """A folder's URL pattern (``/blog/:slug``, ``/docs/*path``, ``{/*rest}``) as a
-    regular expression (JavaScript's and Python's alike) matching its URLs and every
-    URL below them."""
+    regular expression (JavaScript's and Python's alike) matching its URLs and, with
+    ``below``, every URL below them."""
     out = []
     position = 0
     for match in re.finditer(r"\{|\}|:[A-Za-z_$][\w$]*|\*[A-Za-z_$][\w$]*", pattern):
@@ -64,9 +67,16 @@ def pattern_regex(pattern: str) -> str:
         position = match.end()
     out.append(re.escape(pattern[position:]))
     body = "".join(out).replace("\\/", "/")
+    if not below:
+        return f"^{body or '/'}$"
     if body in ("/", ""):
         return "^/.*$"
     return f"^{body}(?:/.*)?$"
+
+
+def in_group(folder: Folder) -> bool:
+    """Is the folder a route group ``(name)`` or inside one (its URL prefix is not its own)?"""
+    return any(part.startswith("(") and part.endswith(")") for part in folder.rel.split("/"))
 
 
 class LoadingManifest(Endpoint):
@@ -75,7 +85,8 @@ class LoadingManifest(Endpoint):
     response_kind = "json"
 
     def __init__(self) -> None:
-        self.entries: list[tuple[int, dict[str, str]]] = []
+        self.entries: list[tuple[int, Folder, dict[str, str]]] = []
+        self.pages: list[Folder] = []
         self.__qualname__ = "loading_manifest"
         self._body: bytes | None = None
         self._etag = ""
@@ -87,12 +98,26 @@ class LoadingManifest(Endpoint):
         if html is None or not layouts:
             return
         depth = folder.rel.count("/")
-        self.entries.append((depth, {"pattern": pattern_regex(folder.pattern), "layout": layout_id(layouts[-1].source), "html": html}))
+        self.entries.append((depth, folder, {"pattern": pattern_regex(folder.pattern), "layout": layout_id(layouts[-1].source), "html": html}))
         self._body = None
+
+    def page(self, folder: Folder) -> None:
+        """A page lives in ``folder`` (for the entries of route groups)."""
+        self.pages.append(folder)
+        self._body = None
+
+    def _pattern(self, folder: Folder, entry: dict[str, str]) -> str:
+        if not in_group(folder):
+            return entry["pattern"]
+        exact = sorted({pattern_regex(page.pattern, below=False)[1:-1] for page in self.pages if any(f is folder for f in page.chain())})
+        return "^(?:" + "|".join(exact) + ")$" if exact else "^$"
 
     def body(self) -> tuple[bytes, str]:
         if self._body is None:
-            ordered = [entry for _, entry in sorted(self.entries, key=lambda item: -item[0])]
+            ordered = [
+                {**entry, "pattern": self._pattern(folder, entry)}
+                for _, folder, entry in sorted(self.entries, key=lambda item: -item[0])
+            ]
             self._body = json.dumps(ordered).encode("utf-8")
             self._etag = '"' + hashlib.sha256(self._body).hexdigest()[:16] + '"'
         return self._body, self._etag

@@ -566,7 +566,10 @@ class PageEndpoint(Endpoint):
             data = await self.page_data(req)
         if isinstance(data, Response):
             return data
-        document = await self.document(req, context, start_values(data))
+        values = start_values(data)
+        if values is not data:  # one turn of the loop: values at hand (cache hits) resolve now and render in place
+            await asyncio.sleep(0)
+        document = await self.document(req, context, values)
         if isinstance(document, Response) or not regions.pending:
             regions.cancel()
             return document

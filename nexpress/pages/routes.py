@@ -312,6 +312,7 @@ class FileRoutes:
         if mode != "dynamic":
             self._check_holes(holes, source)
         loading = next((f.loading for f in reversed(chain) if f.loading is not None), None)
+        self.loading.page(folder)
         # a dynamic page whose templates read ``auth`` is per visitor (reads of req.cookies,
         # req.auth... in code and templates mark the request as they happen)
         reads_auth = mode == "dynamic" and any(v == "auth" for name, _ in templates for v, _ in template_reads(self.env, name))

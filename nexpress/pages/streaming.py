@@ -109,10 +109,17 @@ class Regions:
         self.pending: list[tuple[str, asyncio.Future[Any], Callable[[Any], str]]] = []
 
     def defer(self, value: Awaitable[Any], fallback: str, render: Callable[[Any], str]) -> Markup:
-        """Register ``value``; the fallback between this region's two comments."""
+        """Register ``value``; the fallback between this region's two comments. A
+        value already resolved (a data-cache hit) is rendered in place: no fallback,
+        no region, nothing to swap (React does the same with data ready at the flush)."""
+        future = asyncio.ensure_future(value)
+        if future.done() and not future.cancelled() and future.exception() is None:
+            result = future.result()
+            if not isinstance(result, Response):
+                return Markup(render(result))
         rid = f"{self.prefix}-{self.count}"
         self.count += 1
-        self.pending.append((rid, asyncio.ensure_future(value), render))
+        self.pending.append((rid, future, render))
         return Markup(f"<!--nx-r:{rid}--><nx-f>") + fallback + Markup(f"</nx-f><!--/nx-r:{rid}-->")
 
     def cancel(self) -> None:

@@ -6,6 +6,7 @@ on SQLite in-process, and once on the real PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import html as html_lib
 import importlib
 import re
 import sys
@@ -80,8 +81,9 @@ def signed_in(client: TestClient) -> TestClient:
 
 
 def rows(html: str) -> list[str]:
-    """The customer names of the invoices table (desktop table body), in order."""
-    body = html.split("<tbody", 1)[1].split("</tbody>", 1)[0]
+    """The customer names of the invoices table (desktop table body), in order: the
+    last table of the page (the streamed one, after the skeleton's)."""
+    body = html.rsplit("<tbody", 1)[1].split("</tbody>", 1)[0]
     return re.findall(r'<p>([^<]+)</p>\s*</div>\s*</td>', body)
 
 
@@ -116,6 +118,24 @@ def test_a_wrong_password_shows_invalid_credentials(dashboard: TestClient) -> No
     assert dashboard.get("/dashboard", headers=HTML, follow_redirects=False).status_code == 302
 
 
+@pytest.mark.parametrize(
+    ("callback", "kept"),
+    [
+        ("%2Fdashboard%2Finvoices%3Fpage%3D2", "/dashboard/invoices?page=2"),
+        ("https%3A%2F%2Fevil.example%2F", "/dashboard"),
+        ("%2F%2Fevil.example", "/dashboard"),
+        ("%2F%5Cevil.example", "/dashboard"),
+        ("javascript%3Aalert(1)", "/dashboard"),
+        ("%2F%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"),
+    ],
+)
+def test_the_login_pages_callback_is_a_path_of_this_site(dashboard: TestClient, callback: str, kept: str) -> None:
+    """/login is prerendered; its callbackUrl field is a hole: only this site's paths, escaped."""
+    page = dashboard.get(f"/login?callbackUrl={callback}", headers=HTML)
+    assert page.status_code == 200 and f'<input type="hidden" name="callbackUrl" value="{kept}">' in page.text
+    assert "<script>alert" not in page.text
+
+
 def test_the_seeded_password_is_bcrypt_hashed() -> None:
     sys.path.insert(0, str(DASHBOARD))
     try:
@@ -137,10 +157,59 @@ def test_sign_in_lands_on_the_overview_and_the_login_page_sends_back(dashboard: 
         assert title in text, title
     assert '<p class="font-lusitana truncate rounded-xl bg-white px-4 py-8 text-center text-2xl">13</p>' in overview.text
     assert "$1,006.26" in text and "$1,256.32" in text  # paid and pending totals of the seed
-    assert text.count("'s profile picture") == 5  # five latest invoices
+    assert text.count("&#39;s profile picture") == 5  # five latest invoices
     assert 'href="/dashboard" aria-current="page"' in overview.text
     for page in ("/login", "/"):
         assert dashboard.get(page, headers=HTML, follow_redirects=False).headers["location"] == "/dashboard"
+
+
+def streamed(client: TestClient, url: str) -> list[str]:
+    """The chunks of a streamed page as the browser gets them."""
+    with client.stream("GET", url, headers=HTML) as answer:
+        assert answer.status_code == 200
+        return [chunk.decode() for chunk in answer.iter_bytes() if chunk]
+
+
+def test_the_overview_streams_cards_chart_and_latest_invoices_after_their_skeletons(dashboard: TestClient) -> None:
+    """The first view queries (the data cache is cold): skeletons first, data later."""
+    signed_in(dashboard)
+    first, *later = streamed(dashboard, "/dashboard")
+    rest = "".join(later)
+    # the course's three <Suspense> fallbacks go out first: 4 card skeletons, the chart's, 5 invoice rows
+    assert "<title>Dashboard | Acme Dashboard</title>" in first and ">Dashboard</h1>" in first
+    assert first.count('rounded-xl bg-gray-100 p-2 shadow-sm" aria-hidden="true"') == 4
+    assert "grid h-[410px] grid-cols-12" in first and first.count("mr-2 h-8 w-8 rounded-full bg-gray-200") == 5
+    for text in ("Collected", "Recent Revenue", "Latest Invoices", "&#39;s profile picture"):
+        assert text not in first and text in rest, text
+    assert 'href="/dashboard" aria-current="page"' in first  # the layout is in the first flush
+    assert rest.count("$nx(") == 3 and rest.rstrip().endswith("</html>")
+    assert "font-lusitana truncate rounded-xl bg-white px-4 py-8 text-center text-2xl\">13</p>" in rest
+    # the next view finds the three in the data cache: ready at the first flush, in place
+    (whole,) = streamed(dashboard, "/dashboard")
+    assert "Collected" in whole and "Recent Revenue" in whole and "<nx-f>" not in whole and "h-[410px]" not in whole
+
+
+def test_the_overview_has_the_courses_loading_skeleton_for_client_navigation(dashboard: TestClient) -> None:
+    signed_in(dashboard)
+    overview = dashboard.get("/dashboard", headers=HTML)
+    assert '<meta name="nexpress-loading"' in overview.text
+    entries = dashboard.get("/_nexpress/loading.json").json()
+    (entry,) = [e for e in entries if re.fullmatch(e["pattern"], "/dashboard")]
+    assert not any(re.fullmatch(e["pattern"], "/dashboard/invoices") for e in entries)
+    assert entry["html"].count("rounded-xl bg-gray-100 p-2 shadow-sm") == 4 and "h-[410px]" in entry["html"]
+
+
+@pytest.mark.parametrize(("url", "names"), [("/dashboard/invoices?query=&page=1", 6), ("/dashboard/invoices?query=paid&page=2", 2)])
+def test_the_invoices_table_streams_under_its_skeleton_for_each_query_and_page(dashboard: TestClient, url: str, names: int) -> None:
+    signed_in(dashboard)
+    first, *later = streamed(dashboard, url)
+    rest = "".join(later)
+    query = url.split("query=")[1].split("&")[0]
+    # the search box (with its query) and the pagination come at once; the rows after the skeleton
+    assert 'placeholder="Search invoices..."' in first and f'value="{query}"' in first
+    assert first.count('h-[38px] w-[38px] rounded bg-gray-100') == 12 and 'aria-current="page"' in first
+    assert "&#39;s profile picture" not in first and "/edit" not in first
+    assert len(rows(rest)) == names and rest.count("$nx(") == 1
 
 
 def test_assets_fonts_and_images_are_fingerprinted_and_served(dashboard: TestClient) -> None:
@@ -149,10 +218,18 @@ def test_assets_fonts_and_images_are_fingerprinted_and_served(dashboard: TestCli
     links = re.findall(r'(?:href|src)="(/_nexpress/static/[^"]+)"', home.text)
     assert any(link.endswith(".css") for link in links)
     assert any("inter-latin-400-normal." in link for link in links) and 'rel="preload"' in home.text
-    assert any("hero-desktop." in link for link in links) and 'width="1000" height="760"' in home.text
     for link in links:
         got = dashboard.get(link)
         assert got.status_code == 200 and "immutable" in got.headers["cache-control"], link
+    # the hero through image(): its size reserved, resized variants of the allowed widths only
+    hero = re.search(r'<img alt="Screenshots of the dashboard[^>]*>', home.text)
+    assert hero and 'width="1000" height="760"' in hero.group(0), home.text[-3000:]
+    src = html_lib.unescape(re.search(r' src="([^"]+)"', hero.group(0)).group(1))  # type: ignore[union-attr]
+    assert src.startswith("/_nexpress/image?url=") and "hero-desktop.png" in src and "&w=2048&" in src
+    variant = dashboard.get(src, headers={"accept": "image/webp,*/*"})
+    assert variant.status_code == 200 and variant.headers["content-type"] == "image/webp"
+    assert "immutable" in variant.headers["cache-control"]
+    assert dashboard.get(src.replace("&w=2048&", "&w=1000&")).status_code == 400  # a width off the list
     assert "fonts.googleapis" not in home.text and "fonts.gstatic" not in home.text
 
 
@@ -219,7 +296,7 @@ def test_create_with_empty_fields_shows_the_three_messages_then_succeeds(dashboa
     )  # fmt: skip
     assert done.status_code == 303 and done.headers["location"] == "/dashboard/invoices"
     listing = dashboard.get("/dashboard/invoices", headers=HTML)
-    assert "$4,242.42" in listing.text.split("<tbody", 1)[1].split("</tr>", 1)[0]  # the new one is first
+    assert "$4,242.42" in listing.text.rsplit("<tbody", 1)[1].split("</tr>", 1)[0]  # the new one is first
 
 
 @pytest.mark.parametrize(
@@ -316,7 +393,7 @@ def test_customers_page_lists_totals_and_filters(dashboard: TestClient) -> None:
     signed_in(dashboard)
     page = dashboard.get("/dashboard/customers?query=esme", headers=HTML)
     assert "<title>Customers | Acme Dashboard</title>" in page.text and 'placeholder="Search customers..."' in page.text
-    assert page.text.count("'s profile picture") == 2  # the mobile list and the table
+    assert page.text.count("&#39;s profile picture") == 2  # the mobile list and the table
 
 
 # --- PostgreSQL ----------------------------------------------------------------------------

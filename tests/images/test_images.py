@@ -491,6 +491,32 @@ def test_a_priority_image_is_eager_and_preloaded_once_in_head(tmp_path):
     assert 'sizes="(max-width: 600px) 100vw, 50vw"' in body and "w=640&amp;q=75" in body and " 640w" in body
 
 
+def test_image_renders_each_call_once_but_follows_file_changes_and_escapes_by_type(tmp_path, monkeypatch):
+    """The same avatar on every page view is built once (a dict lookup after that), a
+    changed file still gets its new version, and a Markup alt never stands in for
+    the same text as a plain (escaped) string."""
+    from markupsafe import Markup
+
+    import nexpress.images.helper as helper_module
+
+    root = _site(tmp_path)
+    helper = App(root, debug=True, images={"widths": WIDTHS}).images.helper
+    builds = []
+    real = helper_module.srcset_widths
+    monkeypatch.setattr(helper_module, "srcset_widths", lambda *a: builds.append(a) or real(*a))
+    first = helper.render("/avatars/lee.png", width=28, height=28, alt="<b>Lee</b>", class_="rounded-full")
+    again = helper.render("/avatars/lee.png", width=28, height=28, alt="<b>Lee</b>", class_="rounded-full")
+    assert first == again and len(builds) == 1 and 'alt="&lt;b&gt;Lee&lt;/b&gt;"' in first
+    trusted = helper.render("/avatars/lee.png", width=28, height=28, alt=Markup("<b>Lee</b>"), class_="rounded-full")
+    assert 'alt="<b>Lee</b>"' in trusted and len(builds) == 2
+    assert 'alt="&lt;b&gt;Lee&lt;/b&gt;"' in helper.render("/avatars/lee.png", width=28, height=28, alt="<b>Lee</b>", class_="rounded-full")
+    path = root / "public" / "avatars" / "lee.png"
+    path.write_bytes(_encoded((200, 200), "PNG", "RGBA"))
+    os.utime(path, (time.time() + 10, time.time() + 10))
+    changed = helper.render("/avatars/lee.png", width=28, height=28, alt="<b>Lee</b>", class_="rounded-full")
+    assert changed != first and first.split("v=")[1][:12] != changed.split("v=")[1][:12]
+
+
 def test_srcset_widths_follow_nexts_rule():
     widths = (64, 128, 256, 640)
     assert srcset_widths(widths, 100, None) == [(128, "1x"), (256, "2x")]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import html.parser
+import re
 import time
 
 import jinja2
@@ -307,6 +308,46 @@ def test_the_loading_manifest_lists_loading_html_for_client_navigation(site):
     assert entry["html"] == '<p class="loading">Loading the slow page…</p>'
     assert entry["pattern"] == "^/slow(?:/.*)?$"
     assert site.get("/_nexpress/loading.json", headers={"if-none-match": r.headers["etag"]}).status_code == 304
+
+
+def test_a_value_ready_at_the_first_flush_renders_in_place(tmp_path):
+    """A {% defer %} value that needs no waiting (a data-cache hit) is in the page as
+    it goes out, without fallback or region; a slow one beside it still streams."""
+    write_files(tmp_path, {
+        "app/layout.html": "<!doctype html><html><body>{{ children }}</body></html>",
+        "app/page.py": (
+            "import asyncio\n"
+            "dynamic = True\n"
+            "async def ready():\n    return 'at hand'\n"
+            "async def slow():\n    await asyncio.sleep(0.05)\n    return 'later'\n"
+            "async def data(req):\n    return {'quick': ready(), 'slow': slow()}\n"
+        ),
+        "app/page.html": (
+            '{% defer quick %}<p id="quick">{{ quick }}</p>{% fallback %}<p>wait</p>{% enddefer %}'
+            '{% defer slow %}<p id="slow">{{ slow }}</p>{% fallback %}<p>wait</p>{% enddefer %}'
+        ),
+    })
+    client = client_for(App(root=tmp_path))
+    with client.stream("GET", "/", headers={"accept": "text/html"}) as r:
+        first, *later = [chunk.decode() for chunk in r.iter_bytes() if chunk]
+    assert '<p id="quick">at hand</p>' in first and first.count("<nx-f>") == 1
+    assert '<p id="slow">later</p>' in "".join(later) and "".join(later).count("$nx(") == 1
+
+
+def test_a_route_groups_loading_html_is_listed_only_for_its_own_pages(tmp_path):
+    """app/dash/(overview)/loading.html is /dash's (Next.js's (overview)/loading.tsx), not
+    /dash/invoices': both URLs start with /dash, only one page is in the group."""
+    write_files(tmp_path, {
+        "app/layout.html": "<body>{{ children }}</body>",
+        "app/dash/(overview)/page.html": "overview",
+        "app/dash/(overview)/loading.html": "<p>overview skeleton</p>",
+        "app/dash/invoices/page.html": "invoices",
+        "app/dash/invoices/[id]/page.html": "one",
+    })
+    [entry] = client_for(App(root=tmp_path)).get("/_nexpress/loading.json").json()
+    assert entry["html"] == "<p>overview skeleton</p>"
+    assert re.match(entry["pattern"], "/dash")
+    assert not any(re.match(entry["pattern"], url) for url in ("/dash/invoices", "/dash/invoices/3", "/dashx", "/"))
 
 
 # --- partial prerendering ---------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 """/dashboard: the overview's cards, revenue chart and latest invoices.
 
-Streaming (SPEC 10) plugs in here: each of the three parts becomes a ``{% defer %}``
-block with the course's skeleton, and ``loading.html`` beside this file the page's
-skeleton; until then the three queries run concurrently and the page is sent whole."""
+As the course's three ``<Suspense>`` boundaries: ``data()`` returns the three queries
+unawaited, the page goes out at once with the course's skeletons, and each part
+follows as its query finishes (``{% defer %}`` in page.html). ``loading.html`` beside
+this file is the course's ``(overview)/loading.tsx`` (shown by client navigation)."""
 
-import asyncio
 from typing import Any
 
-from db import fetch_card_data, fetch_latest_invoices, fetch_revenue, y_axis
+from db import demo_delay, fetch_card_data, fetch_latest_invoices, fetch_revenue, y_axis
 
 from nexpress import Request
 
@@ -15,19 +15,25 @@ metadata = {"title": "Dashboard"}
 CHART_HEIGHT = 350
 
 
-async def data(req: Request) -> dict[str, Any]:
-    cards, months, latest = await asyncio.gather(fetch_card_data(), fetch_revenue(), fetch_latest_invoices())
+async def cards() -> list[tuple[str, Any, str]]:
+    """The four cards: title, value, icon."""
+    data = await fetch_card_data()
+    return [
+        ("Collected", data.paid, "banknotes"),
+        ("Pending", data.pending, "clock"),
+        ("Total Invoices", data.invoices, "inbox"),
+        ("Total Customers", data.customers, "users"),
+    ]
+
+
+async def revenue() -> dict[str, Any]:
+    """The chart: the y axis labels and one bar per month, in pixels."""
+    months = await fetch_revenue()
+    await demo_delay()  # DASHBOARD_DELAY: the course's 3 s demo of streaming (0 by default)
     labels, top = y_axis(months)
     bars = [{"month": m["month"], "height": round(CHART_HEIGHT / top * m["revenue"]) if top else 0} for m in months]
-    return {
-        "cards": [
-            ("Collected", cards.paid, "banknotes"),
-            ("Pending", cards.pending, "clock"),
-            ("Total Invoices", cards.invoices, "inbox"),
-            ("Total Customers", cards.customers, "users"),
-        ],
-        "y_labels": labels,
-        "bars": bars,
-        "chart_height": CHART_HEIGHT,
-        "latest": latest,
-    }
+    return {"y_labels": labels, "bars": bars, "chart_height": CHART_HEIGHT}
+
+
+async def data(req: Request) -> dict[str, Any]:
+    return {"cards": cards(), "revenue": revenue(), "latest": fetch_latest_invoices()}

@@ -1,14 +1,14 @@
 """/dashboard/invoices: search (name, email, amount, date, status), six per page,
 pagination that keeps the query, and the delete button (a server action).
 
-Streaming (SPEC 10) plugs in here: the table becomes ``{% defer key=query ~ page %}``
-with the course's table skeleton; live search: ``data-live="300"`` on the search form
+The table streams (SPEC 10): ``data()`` returns its query unawaited and page.html
+shows the course's table skeleton until it resolves; live search: ``data-live="300"`` on the search form
 (app/_ui/search.html)."""
 
 from typing import Any
 from urllib.parse import urlencode
 
-from db import TAG, fetch_filtered_invoices, fetch_invoice_pages, pagination
+from db import TAG, demo_delay, fetch_filtered_invoices, fetch_invoice_pages, pagination
 from db import delete_invoice as delete_row
 
 from nexpress import FormData, Request, Response, action, redirect
@@ -29,6 +29,13 @@ def current_page(value: str | None) -> int:
     return min(max(page, 1), MAX_PAGE)
 
 
+async def table(query: str, page: int) -> list[dict[str, Any]]:
+    """The page's rows (streamed under the table skeleton)."""
+    rows = await fetch_filtered_invoices(query, page)
+    await demo_delay()  # DASHBOARD_DELAY (0 by default)
+    return rows
+
+
 def page_url(query: str, page: int | str) -> str:
     return "/dashboard/invoices?" + urlencode({"query": query, "page": page} if query else {"page": page})
 
@@ -43,7 +50,7 @@ async def data(req: Request) -> dict[str, Any]:
     ]
     return {
         "query": query,
-        "invoices": await fetch_filtered_invoices(query, page),
+        "invoices": table(query, page),  # not awaited: {% defer invoices %} streams it
         "pages": pages,
         "previous": page_url(query, page - 1) if page > 1 else None,
         "next": page_url(query, page + 1) if page < total else None,
