@@ -63,6 +63,7 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "auth-cookie": ("/me", "nexpress_auth_app", None),
     "plaintext": ("/plaintext", "nexpress_app", "bare"),
     "json": ("/json", "nexpress_app", "bare"),
+    "user": ("/users/12345", "nexpress_app", "bare"),
     "express": ("/express", "nexpress_app", "bare"),
     "isr": ("/post", "nexpress_isr_app", "bare"),
     "cached": ("/cached", "nexpress_stream_app", None),

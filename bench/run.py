@@ -1513,7 +1513,8 @@ def main(argv: list[str] | None = None) -> int:
         unknown = set(cfg.apps) - known
         if unknown:
             sys.exit(f"bench: unknown app(s) {sorted(unknown)}; choose from {sorted(known)}")
-        apps = [a for a in apps if a.key in cfg.apps or (a.key == "bare")]
+        # the bare app is every ratio's base; BENCH_BEFORE's app is what the run asked for
+        apps = [a for a in apps if a.key in cfg.apps or a.key in ("bare", "nexpress-before")]
     rsgi = cfg.rsgi
     if rsgi is None and any(a.key == "nexpress-rsgi" for a in apps):
         rsgi = (cfg.apps is not None and "nexpress-rsgi" in cfg.apps) or nexpress_has_rsgi()
