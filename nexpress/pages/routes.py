@@ -243,17 +243,9 @@ class FileRoutes:
                 return False
         return True
 
-    def _helpers_used(self, name: str, helpers: frozenset[str], _seen: set[str] | None = None) -> set[str]:
+    def _helpers_used(self, name: str, helpers: frozenset[str]) -> set[str]:
         """Which of ``helpers`` the template ``name`` (or a template it includes) calls."""
-        seen = _seen if _seen is not None else set()
-        if name in seen:
-            return set()
-        seen.add(name)
-        used = self._variables(name) & helpers
-        for included in self._includes(name):
-            if included is not None:
-                used |= self._helpers_used(included, helpers, seen)
-        return used
+        return {helper for included in self._tree([name]) for helper in self._variables(included) & helpers}
 
     def _source(self, name: str) -> str:
         return self.env.loader.get_source(self.env, name)[0]  # type: ignore[union-attr]
@@ -332,7 +324,7 @@ class FileRoutes:
             hole_template=self.regions.hole_template,
             hole_reads=self.regions.hole_reads,
             failure=self._region_failure(chain),
-            uses=self._uses(templates),
+            uses=self._uses(tree),
         )
         if isinstance(page, LocalizedPage):
             page.base_url = (getattr(self.app, "base_url", None) or "").rstrip("/")
@@ -472,24 +464,15 @@ class FileRoutes:
                 return f'<p role="alert">{status} {title}</p>'
 
         return failure
-    def _uses(self, templates: list[tuple[str, str]]) -> frozenset[str]:
-        """Which of the helpers a page's context adds only on use its templates (or
-        the templates they include) name: globals such as ``image`` included, which
+
+    def _uses(self, tree: list[str]) -> frozenset[str]:
+        """Which of the helpers a page's context adds only on use the templates of its
+        ``tree`` (:meth:`_tree`) name: globals such as ``image`` included, which
         ``find_undeclared_variables`` leaves out."""
         import jinja2
 
-        used: set[str] = set()
-        seen: set[str] = set()
-        pending = [name for name, _ in templates]
-        while pending:
-            name = pending.pop()
-            if name in seen:
-                continue
-            seen.add(name)
-            tree = self.env.parse(self._source(name))
-            used |= {node.name for node in tree.find_all(jinja2.nodes.Name)} & _ON_USE_HELPERS
-            pending.extend(included for included in self._includes(name) if included is not None)
-        return frozenset(used)
+        names = {node.name for name in tree for node in self.env.parse(self._source(name)).find_all(jinja2.nodes.Name)}
+        return frozenset(names & _ON_USE_HELPERS)
 
     def _note_secret_use(self, source: str, templates: list[str], layouts: list[Layout], actions: Any) -> None:
         """Remember a page whose templates call ``csrf()``/``action()`` or that has
