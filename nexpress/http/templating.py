@@ -29,8 +29,10 @@ class Templates:
     def __init__(self, directory: str, *, auto_reload: bool = False) -> None:
         import jinja2
 
+        from ._jinja import Environment
+
         self.directory = os.path.abspath(directory)
-        self.env = jinja2.Environment(
+        self.env = Environment(
             loader=jinja2.FileSystemLoader(self.directory),
             autoescape=True,
             auto_reload=auto_reload,

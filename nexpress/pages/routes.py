@@ -93,9 +93,10 @@ class FileRoutes:
         # Jinja2 does by default).
         import jinja2
 
+        from ..http._jinja import Environment
         from .regions import RegionsExtension
 
-        self.env = jinja2.Environment(
+        self.env = Environment(
             loader=jinja2.FileSystemLoader(directory),
             autoescape=True,
             extensions=[RegionsExtension],
