@@ -22,7 +22,9 @@ anonymous with a 299-byte cookie that is not a session),
 serves the same bytes and hit headers, written first by bench/run.py's ``write_isr_page``).
 ``cached``, ``ppr``, ``ppr-dynamic`` (apps/nexpress_stream_app.py, as bench/streaming.py: the post
 page a memory-cache HIT, the same with one ``{% dynamic %}`` hole filled for ``x-user: ann``, and
-rendered per request). ``--before DIR`` adds ``nexpress-before``:
+rendered per request). ``dashboard``, ``dashboard-invoices``: examples/dashboard (the
+Next.js Learn course's app) signed in as the course's user, ``/dashboard`` and the first
+invoices page, as bench/dashboard.py measures them. ``--before DIR`` adds ``nexpress-before``:
 the same case with DIR's ``nexpress`` package (a git worktree of an older commit).
 
 Instructions: the case runs twice under ``valgrind --tool=cachegrind --cache-sim=no``,
@@ -54,6 +56,8 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 APPS = BENCH / "apps"
 ROOT = BENCH.parent
+DASHBOARD = ROOT / "examples" / "dashboard"
+DASHBOARD_SECRET = "bench-dashboard-secret-0123456789abcdef"
 
 # case -> (path, module for nexpress, module for bare; None: no such case for bare)
 CASES: dict[str, tuple[str, str, str | None]] = {
@@ -69,6 +73,8 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "cached": ("/cached", "nexpress_stream_app", None),
     "ppr": ("/ppr", "nexpress_stream_app", None),
     "ppr-dynamic": ("/dynamic", "nexpress_stream_app", None),
+    "dashboard": ("/dashboard", "dashboard", None),
+    "dashboard-invoices": ("/dashboard/invoices?query=&page=1", "dashboard", None),
 }
 APP_NAMES = ("nexpress", "bare", "bare-jinja")
 
@@ -162,6 +168,15 @@ async def post_credentials(app: Any, cookie: bytes, form: bytes) -> bytes:
     return session[0]
 
 
+async def dashboard_sign_in(app: Any) -> bytes:
+    """examples/dashboard's cookies for user@nextmail.com (the course's user)."""
+    answer = await request(app, "GET", "/api/auth/csrf")
+    cookie = next(v for k, v in answer.headers if k == b"set-cookie").split(b";")[0]
+    token = json.loads(answer.body)["csrfToken"]
+    form = f"csrfToken={token}&email=user%40nextmail.com&password=123456&callbackUrl=%2Fdashboard".encode()
+    return cookie + b"; " + await post_credentials(app, cookie, form)
+
+
 def load(case: str, app_name: str) -> Any:
     _, nexpress_module, bare_module = CASES[case]
     module = nexpress_module if app_name.startswith("nexpress") else bare_module
@@ -170,6 +185,10 @@ def load(case: str, app_name: str) -> Any:
     os.environ.setdefault("BENCH_AUTH", "jwt")
     if app_name == "bare-jinja":
         module = "bare_jinja"
+    if module == "dashboard":  # examples/dashboard (the Next.js Learn course's app), signed in
+        os.environ.setdefault("AUTH_SECRET", DASHBOARD_SECRET)
+        sys.path.insert(0, str(DASHBOARD))
+        return __import__("server").app
     sys.path.insert(0, str(APPS))
     return __import__(module).app
 
@@ -177,6 +196,11 @@ def load(case: str, app_name: str) -> Any:
 async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
     app = load(case, app_name)
     await lifespan(app)
+    if os.environ.get("BENCH_GC_FREEZE"):  # what a server does after start-up (gc.freeze)
+        import gc
+
+        gc.collect()
+        gc.freeze()
     path = CASES[case][0]
     headers: list[tuple[bytes, bytes]] = [(b"user-agent", b"wrk"), (b"accept", b"*/*")]
     if case == "auth-jwt":
@@ -185,6 +209,8 @@ async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
         headers.append((b"cookie", b"nexpress.other=" + b"a" * 284))
     elif case in ("cached", "ppr", "ppr-dynamic"):  # what bench/streaming.py's wrk sends
         headers.append((b"x-user", b"ann"))
+    elif case.startswith("dashboard"):
+        headers.append((b"cookie", await dashboard_sign_in(app)))
     template = scope_for("GET", path, headers)
     exchange = Exchange()
     receive, send = exchange.receive, exchange.send
@@ -214,9 +240,11 @@ async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
         profiler.enable()
         await loop(n)
         profiler.disable()
-        stats = pstats.Stats(profiler).sort_stats("tottime")
+        stats = pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_SORT", "tottime"))
         print(f"{app_name} {case}: {n} requests")
         stats.print_stats(30)
+        if os.environ.get("BENCH_CALLERS"):  # who calls these (a regular expression)
+            stats.print_callers(os.environ["BENCH_CALLERS"])
     elif mode == "body":
         sys.stdout.write(exchange.body.decode())
 
@@ -272,20 +300,27 @@ def _serve_and_count(case: str, count: int, warmup: int, before: str | None) -> 
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", f"{module}:app",
     ]  # fmt: skip
     env = dict(child_env(before), BENCH_AUTH="jwt")
-    proc = subprocess.Popen(cmd, cwd=APPS, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    cwd = APPS
+    if module == "dashboard":
+        cmd[-1] = "server:app"
+        cwd = DASHBOARD
+        env["AUTH_SECRET"] = DASHBOARD_SECRET
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         headers = {"user-agent": "wrk", "x-user": "ann"} if case in ("cached", "ppr", "ppr-dynamic") else {"user-agent": "wrk"}
         deadline = time.monotonic() + 300
         while True:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-                conn.request("GET", path, headers=headers)
+                conn.request("GET", "/login" if module == "dashboard" else path, headers=headers)
                 conn.getresponse().read()
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit(f"{case}: granian did not start under valgrind") from None
                 time.sleep(0.5)
+        if module == "dashboard":
+            headers["cookie"] = _dashboard_cookie(port)
         for _ in range(warmup + count):  # one keep-alive connection, as one wrk connection
             conn.request("GET", path, headers=headers)
             answer = conn.getresponse()
@@ -300,6 +335,17 @@ def _serve_and_count(case: str, count: int, warmup: int, before: str | None) -> 
     if not counts:
         raise SystemExit(f"{case}: no valgrind count:\n{err[-3000:]}")
     return max(counts)  # the serving process (granian's others do a few instructions per request)
+
+
+def _dashboard_cookie(port: int) -> str:
+    """Sign in to examples/dashboard over HTTP (user@nextmail.com): the cookie header."""
+    import httpx
+
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
+        token = client.get("/api/auth/csrf").json()["csrfToken"]
+        form = {"csrfToken": token, "email": "user@nextmail.com", "password": "123456", "callbackUrl": "/dashboard"}
+        client.post("/api/auth/callback/credentials", data=form)
+        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
 
 def server_instructions(case: str, n: int, warmup: int, before: str | None) -> float:
