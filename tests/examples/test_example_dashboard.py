@@ -48,15 +48,27 @@ def import_dashboard(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> Mo
     return importlib.import_module("server")
 
 
-@pytest.fixture
-def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+def sqlite_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[TestClient]:
     monkeypatch.delenv("DATABASE_SCHEMA", raising=False)
-    server = import_dashboard(monkeypatch, {"AUTH_SECRET": SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}"})
+    server = import_dashboard(monkeypatch, {"AUTH_SECRET": SECRET, "DATABASE_URL": f"sqlite:///{tmp_path / 'd.db'}", **env})
     build_assets_once(server)
     with TestClient(server.app) as client:
         yield client
     for name in MODULES:
         sys.modules.pop(name, None)
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """As `nexpress start` runs it: reads cached, the overview a cached page with a hole."""
+    yield from sqlite_dashboard(tmp_path, monkeypatch)
+
+
+@pytest.fixture
+def uncached_dashboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    """DASHBOARD_DATA_CACHE=0: every view queries and the overview renders per request,
+    as the course's app does."""
+    yield from sqlite_dashboard(tmp_path, monkeypatch, DASHBOARD_DATA_CACHE="0")
 
 
 def csrf_of(html: str) -> str:
@@ -170,23 +182,52 @@ def streamed(client: TestClient, url: str) -> list[str]:
         return [chunk.decode() for chunk in answer.iter_bytes() if chunk]
 
 
-def test_the_overview_streams_cards_chart_and_latest_invoices_after_their_skeletons(dashboard: TestClient) -> None:
-    """The first view queries (the data cache is cold): skeletons first, data later."""
+def test_the_overview_streams_cards_chart_and_latest_invoices_after_their_skeletons(uncached_dashboard: TestClient) -> None:
+    """Rendered per request (no data cache): skeletons first, data later, every view."""
+    dashboard = signed_in(uncached_dashboard)
+    for _ in range(2):
+        first, *later = streamed(dashboard, "/dashboard")
+        rest = "".join(later)
+        # the course's three <Suspense> fallbacks go out first: 4 card skeletons, the chart's, 5 invoice rows
+        assert "<title>Dashboard | Acme Dashboard</title>" in first and ">Dashboard</h1>" in first
+        assert first.count('rounded-xl bg-gray-100 p-2 shadow-sm" aria-hidden="true"') == 4
+        assert "grid h-[410px] grid-cols-12" in first and first.count("mr-2 h-8 w-8 rounded-full bg-gray-200") == 5
+        for text in ("Collected", "Recent Revenue", "Latest Invoices", "&#39;s profile picture"):
+            assert text not in first and text in rest, text
+        assert 'href="/dashboard" aria-current="page"' in first  # the layout is in the first flush
+        assert rest.count("$nx(") == 3 and rest.rstrip().endswith("</html>")
+        assert "font-lusitana truncate rounded-xl bg-white px-4 py-8 text-center text-2xl\">13</p>" in rest
+
+
+def test_the_overview_is_a_cached_page_with_each_visitors_csrf_field_and_a_write_drops_it(dashboard: TestClient) -> None:
+    """With the reads cached (the default), the overview is rendered once: every view
+    is a cache HIT, private, with the visitor's own CSRF token in the sign-out form;
+    creating an invoice (revalidate_tag) shows it in "Latest Invoices" at once."""
     signed_in(dashboard)
-    first, *later = streamed(dashboard, "/dashboard")
-    rest = "".join(later)
-    # the course's three <Suspense> fallbacks go out first: 4 card skeletons, the chart's, 5 invoice rows
-    assert "<title>Dashboard | Acme Dashboard</title>" in first and ">Dashboard</h1>" in first
-    assert first.count('rounded-xl bg-gray-100 p-2 shadow-sm" aria-hidden="true"') == 4
-    assert "grid h-[410px] grid-cols-12" in first and first.count("mr-2 h-8 w-8 rounded-full bg-gray-200") == 5
-    for text in ("Collected", "Recent Revenue", "Latest Invoices", "&#39;s profile picture"):
-        assert text not in first and text in rest, text
-    assert 'href="/dashboard" aria-current="page"' in first  # the layout is in the first flush
-    assert rest.count("$nx(") == 3 and rest.rstrip().endswith("</html>")
-    assert "font-lusitana truncate rounded-xl bg-white px-4 py-8 text-center text-2xl\">13</p>" in rest
-    # the next view finds the three in the data cache: ready at the first flush, in place
-    (whole,) = streamed(dashboard, "/dashboard")
-    assert "Collected" in whole and "Recent Revenue" in whole and "<nx-f>" not in whole and "h-[410px]" not in whole
+    views = [dashboard.get("/dashboard", headers=HTML) for _ in range(2)]
+    assert [v.headers["x-nexpress-cache"] for v in views] == ["MISS", "HIT"]  # rendered once
+    assert all(v.headers["cache-control"] == "private, no-store" for v in views)
+    assert "Collected" in views[1].text and "<nx-f>" not in views[1].text and "h-[410px]" not in views[1].text
+    signout = views[1].text.split('action="/api/auth/signout">', 1)[1].split("</form>", 1)[0]
+    assert csrf_of(signout) == csrf_of(dashboard.get("/dashboard/invoices/create", headers=HTML).text)
+    with TestClient(dashboard.app) as other:  # another visitor: the same page, their own token
+        signed_in(other)
+        theirs = other.get("/dashboard", headers=HTML)
+        assert theirs.headers["x-nexpress-cache"] == "HIT" and csrf_of(theirs.text) != csrf_of(views[1].text)
+        assert re.sub(r'value="[^"]+"', "", theirs.text) == re.sub(r'value="[^"]+"', "", views[1].text)
+    form_page = dashboard.get("/dashboard/invoices/create", headers=HTML)
+    customer = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)[0]
+    done = dashboard.post(
+        "/dashboard/invoices/create" + action_url(form_page.text),
+        data={"csrfToken": csrf_of(form_page.text), "customerId": customer, "amount": "4242.42", "status": "pending"},
+        headers=HTML, follow_redirects=False,
+    )  # fmt: skip
+    assert done.status_code == 303
+    after = dashboard.get("/dashboard", headers=HTML)
+    latest = after.text.split("Latest Invoices", 1)[1]
+    assert "$4,242.42" in latest.split("&#39;s profile picture", 2)[1]  # the first of the latest five
+    assert '<p class="font-lusitana truncate rounded-xl bg-white px-4 py-8 text-center text-2xl">14</p>' in after.text
+    assert dashboard.get("/dashboard", headers=HTML).headers["x-nexpress-cache"] == "HIT"
 
 
 def test_the_overview_has_the_courses_loading_skeleton_for_client_navigation(dashboard: TestClient) -> None:
