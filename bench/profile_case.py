@@ -24,7 +24,7 @@ serves the same bytes and hit headers, written first by bench/run.py's ``write_i
 page a memory-cache HIT, the same with one ``{% dynamic %}`` hole filled for ``x-user: ann``, and
 rendered per request). ``dashboard``, ``dashboard-invoices``: examples/dashboard (the
 Next.js Learn course's app) signed in as the course's user, ``/dashboard`` and the first
-invoices page, as bench/dashboard.py measures them. ``--before DIR`` adds ``nexpress-before``:
+invoices page, as bench/dashboard.py measures them; ``dashboard-login``: its ``/login``, anonymous. ``--before DIR`` adds ``nexpress-before``:
 the same case with DIR's ``nexpress`` package (a git worktree of an older commit).
 
 Instructions: the case runs twice under ``valgrind --tool=cachegrind --cache-sim=no``,
@@ -75,6 +75,7 @@ CASES: dict[str, tuple[str, str, str | None]] = {
     "ppr-dynamic": ("/dynamic", "nexpress_stream_app", None),
     "dashboard": ("/dashboard", "dashboard", None),
     "dashboard-invoices": ("/dashboard/invoices?query=&page=1", "dashboard", None),
+    "dashboard-login": ("/login", "dashboard", None),
 }
 APP_NAMES = ("nexpress", "bare", "bare-jinja")
 
@@ -195,12 +196,7 @@ def load(case: str, app_name: str) -> Any:
 
 async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
     app = load(case, app_name)
-    await lifespan(app)
-    if os.environ.get("BENCH_GC_FREEZE"):  # what a server does after start-up (gc.freeze)
-        import gc
-
-        gc.collect()
-        gc.freeze()
+    await lifespan(app)  # as a server runs it (the heap frozen after start-up: nexpress.server.lifespan)
     path = CASES[case][0]
     headers: list[tuple[bytes, bytes]] = [(b"user-agent", b"wrk"), (b"accept", b"*/*")]
     if case == "auth-jwt":
@@ -209,7 +205,7 @@ async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
         headers.append((b"cookie", b"nexpress.other=" + b"a" * 284))
     elif case in ("cached", "ppr", "ppr-dynamic"):  # what bench/streaming.py's wrk sends
         headers.append((b"x-user", b"ann"))
-    elif case.startswith("dashboard"):
+    elif case in ("dashboard", "dashboard-invoices"):
         headers.append((b"cookie", await dashboard_sign_in(app)))
     template = scope_for("GET", path, headers)
     exchange = Exchange()
@@ -319,7 +315,7 @@ def _serve_and_count(case: str, count: int, warmup: int, before: str | None) -> 
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise SystemExit(f"{case}: granian did not start under valgrind") from None
                 time.sleep(0.5)
-        if module == "dashboard":
+        if case in ("dashboard", "dashboard-invoices"):
             headers["cookie"] = _dashboard_cookie(port)
         for _ in range(warmup + count):  # one keep-alive connection, as one wrk connection
             conn.request("GET", path, headers=headers)

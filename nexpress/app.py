@@ -35,7 +35,7 @@ from .routing import Router
 from .routing.router import H
 from .routing.table import RouteTable, compile_routes
 from .server import Dispatcher, ErrorLayer, build_invoker
-from .server.lifespan import BUILD_OUTPUT_KEY, Lifecycle
+from .server.lifespan import BUILD_OUTPUT_KEY, FREEZE_KEY, Lifecycle, freeze_heap
 
 if TYPE_CHECKING:  # the features below load when the app enables them (issue 21: import time)
     from .cache import Cache
@@ -521,13 +521,15 @@ class App(Router):
                 enter_context(self._context)
             await dispatch(scope, receive, send)
         elif scope["type"] == "lifespan":
-            await self._lifespan(receive, send, build_output=scope.get(BUILD_OUTPUT_KEY, True))
+            await self._lifespan(
+                receive, send, build_output=scope.get(BUILD_OUTPUT_KEY, True), freeze=scope.get(FREEZE_KEY, not self.debug)
+            )
         elif scope["type"] == "websocket":
             dispatcher = self.dispatcher
             enter_context(self._context)
             await dispatcher.websocket(scope, receive, send)
 
-    async def _lifespan(self, receive: Callable, send: Callable, *, build_output: bool = True) -> None:
+    async def _lifespan(self, receive: Callable, send: Callable, *, build_output: bool = True, freeze: bool = False) -> None:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
@@ -541,6 +543,8 @@ class App(Router):
                     logger.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     return
+                if freeze and freeze_heap():  # production: start-up's objects out of the GC's way
+                    logger.debug("start-up objects frozen (gc.freeze)")
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:

@@ -36,7 +36,7 @@ import httpx
 
 from .http.context import RequestContext, enter_context
 from .http.scope import http_scope
-from .server.lifespan import BUILD_OUTPUT_KEY
+from .server.lifespan import BUILD_OUTPUT_KEY, FREEZE_KEY
 
 __all__ = ["TestClient", "WebSocketClosed", "WebSocketRejected", "WebSocketSession"]
 
@@ -280,7 +280,7 @@ class TestClient(httpx.Client):
     async def _lifespan(self, receive_in_app: Any, send_from_app: Any) -> None:
         try:
             await self.app(
-                {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}, BUILD_OUTPUT_KEY: self.build},
+                {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}, BUILD_OUTPUT_KEY: self.build, FREEZE_KEY: False},
                 receive_in_app.receive,
                 send_from_app.send,
             )
