@@ -76,7 +76,7 @@ def sign_in(base: str) -> str:
         assert token, "no CSRF token on /login"
         done = client.post(
             "/api/auth/callback/credentials",
-            data={"csrfToken": token.group(1), "email": "user@nextmail.com", "password": "123456", "callbackUrl": "/dashboard"},
+            data={"csrfToken": token.group(1), "email": "user@nextmail.com", "password": "123456", "redirectTo": "/dashboard"},
         )
         assert done.status_code in (200, 303), done.status_code
         return "; ".join(f"{name}={value}" for name, value in client.cookies.items())

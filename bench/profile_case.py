@@ -174,7 +174,7 @@ async def dashboard_sign_in(app: Any) -> bytes:
     answer = await request(app, "GET", "/api/auth/csrf")
     cookie = next(v for k, v in answer.headers if k == b"set-cookie").split(b";")[0]
     token = json.loads(answer.body)["csrfToken"]
-    form = f"csrfToken={token}&email=user%40nextmail.com&password=123456&callbackUrl=%2Fdashboard".encode()
+    form = f"csrfToken={token}&email=user%40nextmail.com&password=123456&redirectTo=%2Fdashboard".encode()
     return cookie + b"; " + await post_credentials(app, cookie, form)
 
 
@@ -339,7 +339,7 @@ def _dashboard_cookie(port: int) -> str:
 
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
         token = client.get("/api/auth/csrf").json()["csrfToken"]
-        form = {"csrfToken": token, "email": "user@nextmail.com", "password": "123456", "callbackUrl": "/dashboard"}
+        form = {"csrfToken": token, "email": "user@nextmail.com", "password": "123456", "redirectTo": "/dashboard"}
         client.post("/api/auth/callback/credentials", data=form)
         return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 

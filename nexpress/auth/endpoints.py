@@ -156,7 +156,7 @@ class Endpoints:
     async def signin(self, req: Request, res: Response) -> Response:
         provider = self.provider(req)
         form = await self.post_checks(req)
-        callback = await self.auth.checked_callback_url(req, form.get("callbackUrl"))
+        callback = await self.auth.checked_callback_url(req, callback_field(form))
         if isinstance(provider, OAuth):
             return await self.start_oauth(req, res, provider, callback)
         if isinstance(provider, Email):
@@ -266,7 +266,7 @@ class Endpoints:
     async def credentials(self, req: Request, res: Response, provider: Credentials) -> Response:
         auth = self.auth
         form = await self.post_checks(req)
-        callback = await auth.checked_callback_url(req, form.get("callbackUrl"))
+        callback = await auth.checked_callback_url(req, callback_field(form))
         fields = {name: form.get(name, "") for name in provider.credentials}
         name = auth.credentials_account(provider, fields)
         attempt = await auth.limiter.admit(req.ip, provider.id, name)
@@ -297,9 +297,16 @@ class Endpoints:
 
     async def signout(self, req: Request, res: Response) -> Response:
         form = await self.post_checks(req)
-        callback = await self.auth.checked_callback_url(req, form.get("callbackUrl"))
+        callback = await self.auth.checked_callback_url(req, callback_field(form))
         await self.auth.sign_out(req, res)
         return _go(req, res, callback)
+
+
+def callback_field(form: Any) -> str | None:
+    """Where a form post goes afterwards: ``callbackUrl`` (the REST API's field), else
+    ``redirectTo`` (Auth.js v5's name: ``signIn(provider, {redirectTo})``, the field the
+    Next.js Learn course's login form posts). Checked like any callback URL."""
+    return form.get("callbackUrl") or form.get("redirectTo")
 
 
 def _configuration_errors(handler: Callable[[Request, Response], Awaitable[Any]]) -> Callable[[Request, Response], Awaitable[Any]]:

@@ -311,6 +311,23 @@ def test_credentials_without_csrf_or_with_an_evil_callback(tmp_path):
     assert client.get("/api/auth/callback/credentials").status_code == 405
 
 
+def test_redirect_to_is_auth_js_v5s_name_for_the_callback_and_is_checked_the_same(tmp_path):
+    """``redirectTo`` (Auth.js v5's signIn/signOut option, the Next.js Learn course's
+    form field) works where ``callbackUrl`` does; ``callbackUrl`` wins when both are sent."""
+    app, _ = credentials_app(tmp_path)
+    client = client_for(app)
+    form = {"email": "alice@example.test", "password": PASSWORD}
+    done = client.post("/api/auth/callback/credentials", data={"csrfToken": csrf_token(client), **form, "redirectTo": "/after"})
+    assert done.status_code in (302, 303) and done.headers["location"] == "/after" and session_cookie(done)
+    both = {"csrfToken": csrf_token(client), **form, "redirectTo": "/after", "callbackUrl": "/me"}
+    assert client.post("/api/auth/callback/credentials", data=both).headers["location"] == "/me"
+    for evil in ("https://evil.example", "//evil.example", "/\\evil.example", "java\nscript:x"):
+        refused = client.post("/api/auth/callback/credentials", data={"csrfToken": csrf_token(client), **form, "redirectTo": evil})
+        assert refused.status_code == 400 and session_cookie(refused) is None, evil
+    out = client.post("/api/auth/signout", data={"csrfToken": csrf_token(client), "redirectTo": "/bye"})
+    assert out.headers["location"] == "/bye"
+
+
 def test_auth_js_client_gets_json_instead_of_redirects(tmp_path):
     app, _ = credentials_app(tmp_path)
     client = client_for(app)

@@ -81,7 +81,7 @@ def sign_in(client: TestClient, password: str = "123456") -> Any:
     login = client.get("/login?callbackUrl=%2Fdashboard", headers=HTML)
     return client.post(
         "/api/auth/callback/credentials",
-        data={"csrfToken": csrf_of(login.text), "email": "user@nextmail.com", "password": password, "callbackUrl": "/dashboard"},
+        data={"csrfToken": csrf_of(login.text), "email": "user@nextmail.com", "password": password, "redirectTo": "/dashboard"},
         follow_redirects=False,
     )
 
@@ -144,7 +144,7 @@ def test_a_wrong_password_shows_invalid_credentials(dashboard: TestClient) -> No
 def test_the_login_pages_callback_is_a_path_of_this_site(dashboard: TestClient, callback: str, kept: str) -> None:
     """/login is prerendered; its callbackUrl field is a hole: only this site's paths, escaped."""
     page = dashboard.get(f"/login?callbackUrl={callback}", headers=HTML)
-    assert page.status_code == 200 and f'<input type="hidden" name="callbackUrl" value="{kept}">' in page.text
+    assert page.status_code == 200 and f'<input type="hidden" name="redirectTo" value="{kept}">' in page.text
     assert "<script>alert" not in page.text
 
 
