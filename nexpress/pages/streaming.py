@@ -53,7 +53,6 @@ __all__ = [
     "HoleMarks",
     "Regions",
     "client_redirect",
-    "fill_holes",
     "is_bot",
     "region_chunk",
     "stream_regions",
@@ -274,11 +273,6 @@ def split_shell(body: str, nonce: str) -> list[str]:
     return parts
 
 
-def fill_holes(parts: list[str], render: Callable[[str], str]) -> list[str]:
-    """The shell's text with each hole rendered for this request, in order."""
-    return [part if index % 2 == 0 else render(part) for index, part in enumerate(parts)]
-
-
 class HoleFinish:
     """The last step of a cached page with holes: the page's own finish (CSRF slots,
     partial navigation answers), then the holes rendered for this visitor into the
@@ -303,6 +297,7 @@ class HoleFinish:
         whose cookie needs a Response: the general path)."""
         self.headers = base.headers
         self.general_path_header = base.general_path_header
+        self._cuts: dict[int, tuple[bytes, str, list[bytes], list[str]]] = {}
 
     def personal(self, body: bytes) -> bool:
         return b"<!--nx-hole:" in body or self.base.personal(body)
@@ -347,12 +342,33 @@ class HoleFinish:
             return
         res.remove("etag").remove("cdn-cache-control").remove("age")
         res.set("cache-control", "private, no-store")
-        parts = split_shell(res.body.decode("utf-8"), nonce)
-        if len(parts) > 1:
-            res.body = "".join(fill_holes(parts, self.render_hole(req, res))).encode("utf-8")
+        static, holes = self.cut(res.body, nonce)
+        if holes:
+            render = self.render_hole(req, res)
+            pieces = [static[0]]
+            for hole, after in zip(holes, static[1:], strict=True):
+                pieces += [render(hole).encode("utf-8"), after]
+            res.body = b"".join(pieces)
+
+    def cut(self, body: bytes, nonce: str) -> tuple[list[bytes], list[str]]:
+        """The shell's text around its holes (bytes) and the hole ids, cut once per
+        cached body: a hit serves the entry's own bytes object, so the next request
+        finds the cut by identity (a body changed by the finish before, with a CSRF
+        slot filled, is cut again)."""
+        found = self._cuts.get(id(body))
+        if found is not None and found[0] is body and found[1] == nonce:
+            return found[2], found[3]
+        parts = split_shell(body.decode("utf-8"), nonce)
+        static, holes = [part.encode("utf-8") for part in parts[::2]], parts[1::2]
+        if len(self._cuts) >= _CUTS_MAX:
+            self._cuts.clear()
+        self._cuts[id(body)] = (body, nonce, static, holes)  # the body kept: its id stays its own
+        return static, holes
 
 
 _PRIVATE = (b"cache-control", b"private, no-store")
+_CUTS_MAX = 256
+"""Cached bodies whose cut :meth:`HoleFinish.cut` keeps (per page: its params' entries)."""
 
 
 async def _send_filled(send: Callable, scope: dict, fixed: list[tuple[bytes, bytes]], body: bytes) -> None:

@@ -24,7 +24,6 @@ from nexpress.pages.streaming import (
     HoleMarks,
     Regions,
     client_redirect,
-    fill_holes,
     is_bot,
     region_chunk,
     split_shell,
@@ -91,7 +90,6 @@ def test_holes_are_numbered_recorded_and_marked_in_cached_renders():
     assert shell == f"a<!--nx-hole:{marks.nonce}:{first}-->F<!--/nx-hole:{marks.nonce}-->b<!--nx-hole:{marks.nonce}:{second}--><!--/nx-hole:{marks.nonce}-->c"
     parts = split_shell(shell, marks.nonce)
     assert parts == ["a", first, "b", second, "c"]
-    assert "".join(fill_holes(parts, lambda hid: hid[:2])) == f"a{first[:2]}b{second[:2]}c"
     assert without_holes("x{% dynamic %}{{ auth }}{% fallback %}F{% enddynamic %}y") == "xFy"
 
 
@@ -107,6 +105,19 @@ def test_a_layout_with_holes_is_one_shell_for_cached_and_per_request_pages(site)
     # so client navigation between them gets a partial answer, the layout (and its hole) kept
     partial = site.get("/slow/fast", headers={"x-nexpress-nav": cached})
     assert partial.headers["x-nexpress-partial"] == cached.split(":")[0] and "<nav>" not in partial.text
+
+
+def test_a_cached_shell_is_cut_at_its_holes_once_per_stored_body():
+    from nexpress.pages.navigation import CACHED_FINISH
+    from nexpress.pages.streaming import HoleFinish
+
+    finish = HoleFinish(CACHED_FINISH, lambda req, res: lambda hid: hid)
+    body = "é<!--nx-hole:n1:h1-->F<!--/nx-hole:n1-->b<!--nx-hole:n1:h2--><!--/nx-hole:n1-->".encode()
+    static, holes = finish.cut(body, "n1")
+    assert static == ["é".encode(), b"b", b""] and holes == ["h1", "h2"]
+    assert finish.cut(body, "n1")[0] is static  # the next hit of the same entry: the same cut
+    assert finish.cut(bytes(bytearray(body)), "n1")[0] is not static  # another entry's body: cut again
+    assert finish.cut(body, "n2") == ([body], [])  # another nonce: no holes of its own
 
 
 def test_a_forged_hole_marker_without_the_nonce_is_left_as_text():
