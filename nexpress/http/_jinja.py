@@ -11,6 +11,12 @@ per-output hot spots made cheaper and every output byte the same.
   into the output. Here the output position gets :func:`escape_output`, the same
   escaping (markupsafe's) returning a plain ``str``. ``|e``, ``Markup`` and everything
   else a template can see are Jinja2's unchanged.
+- ``{{ obj.method() }}``: Jinja2's ``Context.call`` asks every callable, then its
+  ``__call__``, whether it wants the context passed (``hasattr(obj,
+  "jinja_pass_arg")``); on a bound method each miss raises and swallows an
+  AttributeError (a third of a one-hole render calling ``req.headers.get(...)``).
+  :class:`Context` asks a plain bound method only its function, and hands every
+  other call to Jinja2 unchanged.
 - ``{% import "x.html" as x %}``: each render asks which of its globals the imported
   template lacks (``set - template.globals.keys()``), and a ``ChainMap``'s keys view
   answers that with a Python ``any()`` per key. :class:`TemplateGlobals` is the same
@@ -22,10 +28,13 @@ Imported only where Jinja2 is (nexpress loads it with the first template).
 from __future__ import annotations
 
 from collections import ChainMap
+from types import BuiltinMethodType, MethodType
 from typing import Any
 
 import jinja2
+import jinja2.runtime
 import markupsafe
+from jinja2.utils import internalcode
 
 _escape_inner = getattr(markupsafe, "_escape_inner", None)
 
@@ -78,11 +87,31 @@ class TemplateGlobals(ChainMap):  # type: ignore[type-arg]
         return set().union(*self.maps)
 
 
+_PLAIN_METHODS = (MethodType, BuiltinMethodType)
+
+
+class Context(jinja2.runtime.Context):
+    """Jinja2's context, with :meth:`call` answering the pass-context question for
+    plain bound methods without raising (see the module's docstring)."""
+
+    @internalcode
+    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        if __debug__:
+            __traceback_hide__ = True  # Jinja2 leaves this frame out of template tracebacks
+        if kwargs or type(__obj) not in _PLAIN_METHODS or (type(__obj) is MethodType and hasattr(__obj.__func__, "jinja_pass_arg")):
+            return jinja2.runtime.Context.call(__self, __obj, *args, **kwargs)
+        try:
+            return __obj(*args)
+        except StopIteration:  # as Jinja2 does
+            return __self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
+
+
 class Environment(jinja2.Environment):
-    """``jinja2.Environment`` with :class:`Template` and the dict fast path of
-    :meth:`getattr` (see the module's docstring)."""
+    """``jinja2.Environment`` with :class:`Template`, :class:`Context` and the dict
+    fast path of :meth:`getattr` (see the module's docstring)."""
 
     template_class = Template
+    context_class = Context
 
     def make_globals(self, d: Any) -> TemplateGlobals:
         return TemplateGlobals({} if d is None else d, self.globals)

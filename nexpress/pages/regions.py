@@ -30,20 +30,16 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import BuiltinMethodType, MethodType
 from typing import Any
 
 import jinja2
 from jinja2 import nodes
 from jinja2.ext import Extension
-from jinja2.runtime import Context
-from jinja2.utils import internalcode
 
 from .streaming import HOLES_KEY, REGIONS_KEY, inline_hole
 
 __all__ = [
     "HOLE_NAMES",
-    "HoleContext",
     "HoleReads",
     "HoleSource",
     "RegionsExtension",
@@ -79,31 +75,6 @@ class HoleReads:
     whole_context: bool
     """It includes or imports a template, which sees the context it is given: it gets
     every global."""
-
-
-_PLAIN_METHODS = (MethodType, BuiltinMethodType)
-
-
-class HoleContext(Context):
-    """The Jinja2 context a hole renders in on the fast path (nexpress.pages.render.HoleFiller).
-
-    Jinja2's ``Context.call`` asks every callable, then its ``__call__``, whether it
-    wants the context passed (``hasattr(obj, "jinja_pass_arg")``); on a bound method
-    each miss raises and swallows an AttributeError, which was a third of a one-hole
-    render (``req.headers.get("x-user")``). For a bound method called without keyword
-    arguments the answer is its function's, and a method's ``__call__`` never has
-    one: this asks only that, and hands everything else to Jinja2 unchanged."""
-
-    @internalcode
-    def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
-        if __debug__:
-            __traceback_hide__ = True  # Jinja2 leaves this frame out of template tracebacks
-        if kwargs or type(__obj) not in _PLAIN_METHODS or (type(__obj) is MethodType and hasattr(__obj.__func__, "jinja_pass_arg")):
-            return Context.call(__self, __obj, *args, **kwargs)
-        try:
-            return __obj(*args)
-        except StopIteration:  # as Jinja2 does
-            return __self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
 
 
 def hole_id(template: str, index: int) -> str:

@@ -268,14 +268,10 @@ class CompiledTemplate:
 
 
 def compiled_hole(template: jinja2.Template) -> CompiledTemplate:
-    """A hole's template, rendered in a :class:`~nexpress.pages.regions.HoleContext`
-    (Jinja2's, without its costly checks of bound methods: holes call
-    ``req.headers.get(...)`` and the like on every request)."""
-    from .regions import HoleContext
-
-    compiled = CompiledTemplate(template)
-    compiled.context_class = HoleContext
-    return compiled
+    """A hole's template, compiled (its environment's context class,
+    nexpress.http._jinja.Context, calls ``req.headers.get(...)`` and the like without
+    Jinja2's costly checks of bound methods)."""
+    return CompiledTemplate(template)
 
 
 _HOLE_VALUES: dict[str, Callable[[Request], Any]] = {
@@ -293,7 +289,7 @@ class HoleFiller:
     with only the globals its source reads, and only the request values it reads
     (``req``, ``params``, ``query``, ``auth``), decided once when the cached entry is
     prepared. A request then builds a context of a few names and renders the hole
-    (in a :class:`~nexpress.pages.regions.HoleContext`): no Response, no page context,
+    (in the environment's :class:`~nexpress.http._jinja.Context`): no Response, no page context,
     no template lookup. A hole that includes or imports
     a template gets every global (the included template sees the context it is given)."""
 

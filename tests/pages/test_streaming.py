@@ -19,7 +19,7 @@ from nexpress.cache.keys import page_key
 from nexpress.cache.stores import RedisStore, SQLiteStore
 from nexpress.pages.folders import FileRouteError
 from nexpress.pages.loading import pattern_regex
-from nexpress.pages.regions import HoleContext, RegionsExtension, without_holes
+from nexpress.pages.regions import RegionsExtension, without_holes
 from nexpress.pages.streaming import (
     HoleMarks,
     Regions,
@@ -433,8 +433,8 @@ def test_fast_path_holes_get_what_they_read_and_included_templates_everything(tm
     hits_with_holes_filled(client, "/first", lambda user: [f"<nav>{user}|{user}-q|a+b</nav>", f"<h1>Post</h1><i>first</i><b>3 {user}</b>"])
 
 
-def test_the_hole_context_calls_as_jinja2_does():
-    # HoleContext skips Jinja2's pass_arg questions for plain bound methods only: every
+def test_the_template_context_calls_as_jinja2_does():
+    # nexpress's Context (every page template's, holes' included) skips Jinja2's pass_arg questions for plain bound methods only: every
     # other call (pass_context, callable objects, keywords, StopIteration) is Jinja2's
     class Counter:
         def __init__(self) -> None:
@@ -460,7 +460,9 @@ def test_the_hole_context_calls_as_jinja2_does():
         context = context_class(environment, {**template.globals, **values, "c": Counter()}, None, {})
         return "".join(template.root_render_func(context))
 
-    assert render(HoleContext) == render(jinja2.runtime.Context) == "one True ann! hi ann a+b 2 ann"
+    from nexpress.http._jinja import Context
+
+    assert render(Context) == render(jinja2.runtime.Context) == "one True ann! hi ann a+b 2 ann"
 
 
 def test_a_navigation_fetch_of_a_page_with_holes_gets_them_filled(site):
