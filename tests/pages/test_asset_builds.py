@@ -436,21 +436,28 @@ def test_nexpress_build_installs_the_missing_tools_first(installable: Path) -> N
     assert installs(installable) == 1 and runs(installable) == 1
 
 
-def test_dev_installs_before_the_watchers_start(installable: Path) -> None:
+def test_dev_installs_before_the_watchers_start(installable: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from nexpress.cli._assets import start_watchers
 
+    watchers = Watchers(str(installable), [installing_build()])
+    watchers.start()
+    try:
+        assert installs(installable) == 1 and watchers.running() == [True]
+    finally:
+        watchers.stop()
+    shutil.rmtree(installable / "tools")
     app = App(root=installable, asset_builds=[installing_build()])
-    watchers = start_watchers(app)
+    watchers = start_watchers(app)  # what `nexpress dev` runs: install, build once, watch
     try:
         assert watchers is not None and watchers.running() == [True]
-        assert installs(installable) == 1
+        assert installs(installable) == 2 and "asset build fake: installing its tools:" in capsys.readouterr().err
     finally:
         if watchers is not None:
             watchers.stop()
     watchers = Watchers(str(installable), [installing_build()])
     watchers.start()
     watchers.stop()
-    assert installs(installable) == 1  # present now: not again
+    assert installs(installable) == 2  # present now: not again
 
 
 @pytest.mark.parametrize(
@@ -554,3 +561,14 @@ def test_build_pending_rebuilds_a_stale_build(app_dir: Path) -> None:
     assert [run.name for run in build_pending(root, [build])] == ["fake"]
     # layout.html is dated 5 s ahead (in the future): built once, not on every start
     assert runs(app_dir) == 2 and build_pending(root, [build]) == []
+
+
+def test_dev_stops_on_a_failing_install_having_tried_once(app_dir: Path) -> None:
+    import click
+
+    from nexpress.cli._assets import start_watchers
+
+    (app_dir / "install.py").write_text("import sys\nopen('installs.log', 'a').write('install\\n')\nsys.exit(3)\n")
+    with pytest.raises(click.ClickException, match="install command of asset build 'fake' failed \\(exit status 3\\)"):
+        start_watchers(App(root=app_dir, asset_builds=[installing_build()]))
+    assert installs(app_dir) == 1 and runs(app_dir) == 0  # not once more for the first build, nor for the watcher
