@@ -9,7 +9,7 @@ An app declares each build once, on the app::
         watch=["--watch"],
         copy={"fonts": ["node_modules/@fontsource/inter/files/inter-latin-400-normal.woff2"]},
         install=["npm", "ci"],
-        sources=["app/**/*.html", "app/**/*.py", "app/**/*.css"],
+        sources=["app/**/*.html", "app/**/*.py", "app/global.css"],
     )])
 
 ``nexpress build`` (and ``export``) runs it once before prerendering, ``nexpress
