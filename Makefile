@@ -47,7 +47,9 @@ $(STARTERS): pyproject.toml $(STARTER_REQUIREMENTS) tools/starters_requirements.
 	touch $(STARTERS)
 
 # examples/dashboard's asset build: Tailwind's CLI (@tailwindcss/cli, v4) and the
-# @fontsource fonts, pinned in its package-lock.json (nexpress runs the build itself)
+# @fontsource fonts, pinned in its package-lock.json. nexpress runs the build itself,
+# and `npm ci` when they are missing; this target also installs npm when absent and
+# reruns `npm ci` when the lockfile changes (nexpress only checks that they exist)
 $(TAILWIND): $(DASHBOARD)/package.json $(DASHBOARD)/package-lock.json
 	command -v npm >/dev/null || (apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm)
 	cd $(DASHBOARD) && npm ci --no-audit --no-fund --loglevel=error

@@ -1,7 +1,9 @@
 """The Next.js Learn course's "Acme" dashboard, on nexpress.
 
-    cd examples/dashboard && npm ci          # once: Tailwind's CLI and the fonts
-    AUTH_SECRET=$(openssl rand -hex 32) nexpress start
+    cd examples/dashboard && AUTH_SECRET=$(openssl rand -hex 32) nexpress start
+
+The first start runs `npm ci` here (Tailwind's CLI and the fonts; node and npm must
+be installed) and the Tailwind build, then serves.
 
 Sign in as user@nextmail.com / 123456. Data in SQLite beside this file, or
 PostgreSQL with DATABASE_URL (README.md). The pages are under app/; this file sets up
@@ -27,15 +29,20 @@ FONTS = [
     f"node_modules/@fontsource/inter/files/inter-latin-{weight}-normal.woff2" for weight in (400, 500, 600, 700)
 ] + [f"node_modules/@fontsource/lusitana/files/lusitana-latin-{weight}-normal.woff2" for weight in (400, 700)]
 
-# Tailwind's own CLI compiles app/global.css (its @source lines name the templates)
-# into public/build/app.css: once in `nexpress build` (and `nexpress start` when it is
-# missing), in watch mode beside `nexpress dev`. The fonts are copied beside it.
+# Tailwind's own CLI compiles app/global.css into public/build/app.css: once in
+# `nexpress build` (and `nexpress start` when it is missing or older than its sources),
+# in watch mode beside `nexpress dev`. The fonts are copied beside it. `npm ci` runs
+# first whenever node_modules lacks the CLI or a font (a fresh checkout). The sources
+# are what Tailwind reads: global.css's `@source "./"` scans app/ (Tailwind skips CSS
+# files there, so the input itself is the only CSS).
 tailwind = AssetBuild(
     "tailwind",
     ["node_modules/.bin/tailwindcss", "-i", "app/global.css", "-o", "{output}/app.css", "--minify"],
     output="public/build",
     watch=["--watch"],
     copy={"fonts": FONTS},
+    install=["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+    sources=["app/**/*.html", "app/**/*.py", "app/global.css"],
 )
 
 # next/image's work: image() in the templates, resized AVIF/WebP variants from

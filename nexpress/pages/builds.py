@@ -8,12 +8,17 @@ An app declares each build once, on the app::
         output="public/build",
         watch=["--watch"],
         copy={"fonts": ["node_modules/@fontsource/inter/files/inter-latin-400-normal.woff2"]},
+        install=["npm", "ci"],
+        sources=["app/**/*.html", "app/**/*.py", "app/global.css"],
     )])
 
 ``nexpress build`` (and ``export``) runs it once before prerendering, ``nexpress
-start`` runs it once when its output folder is missing or empty, and ``nexpress dev``
-runs it once and then keeps it running with the ``watch`` arguments beside the
-server (started and stopped with it). The output folder lies inside ``public/`` (or
+start`` runs it once when it is pending (its output folder missing or empty, or a
+``sources`` file changed since its last run: :meth:`AssetBuild.stale`), and ``nexpress
+dev`` runs it once and then keeps it running with the ``watch`` arguments beside the
+server (started and stopped with it). Before any of these, the ``install`` command
+runs when the build's tools are missing (:meth:`AssetBuild.tools_missing`), so a
+fresh checkout needs no ``npm ci`` by hand. The output folder lies inside ``public/`` (or
 ``app/``), so what the command writes is served and fingerprinted like any other
 asset: ``asset("build/app.css")`` in a template.
 
@@ -23,11 +28,18 @@ running commands is ``nexpress.build.steps``, a tool around the app."""
 from __future__ import annotations
 
 import glob
+import json
 import os
+import re
 import shutil
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["AssetBuild", "AssetBuildError", "check_builds", "missing_tools", "npm_fix"]
+__all__ = ["STAMPS", "AssetBuild", "AssetBuildError", "check_builds", "missing_tools", "npm_fix"]
+
+# Where a successful run records itself (one file per build, below the app root):
+# under .nexpress/, never served, unlike a file in the output folder inside public/.
+STAMPS = os.path.join(".nexpress", "asset-builds")
 
 
 class AssetBuildError(RuntimeError):
@@ -39,9 +51,14 @@ class AssetBuild:
     ``{output}`` in an argument stands for the output folder), the ``output`` folder it
     writes (relative to the app root, inside ``public/`` or ``app/`` to be served),
     the ``watch`` arguments added under ``nexpress dev``, and files to ``copy`` into
-    the output first (``{subfolder: [glob, ...]}``, globs relative to ``cwd``)."""
+    the output first (``{subfolder: [glob, ...]}``, globs relative to ``cwd``).
 
-    __slots__ = ("command", "copy", "cwd", "name", "output", "timeout", "watch")
+    ``install`` (argv, run in ``cwd``) provides the build's tools when they are
+    missing (``npm ci``); ``sources`` (globs relative to ``cwd``, ``**`` for any
+    depth) are the files the output is made from: ``nexpress start`` runs the build
+    again when one changed since its last run."""
+
+    __slots__ = ("command", "copy", "cwd", "install", "name", "output", "sources", "timeout", "watch")
 
     def __init__(
         self,
@@ -53,6 +70,8 @@ class AssetBuild:
         copy: Mapping[str, Sequence[str]] | None = None,
         cwd: str = ".",
         timeout: float = 300.0,
+        install: Sequence[str] = (),
+        sources: Sequence[str] = (),
     ) -> None:
         if not name or not isinstance(name, str):
             raise AssetBuildError("AssetBuild needs a name, e.g. AssetBuild('tailwind', [...], output='public/build')")
@@ -60,6 +79,15 @@ class AssetBuild:
             raise AssetBuildError(
                 f"AssetBuild {name!r}: command must be a list of arguments, e.g."
                 " ['node_modules/.bin/tailwindcss', '-i', 'app/global.css', '-o', '{output}/app.css']"
+            )
+        if isinstance(install, str) or not all(isinstance(a, str) and a for a in install):
+            raise AssetBuildError(
+                f"AssetBuild {name!r}: install must be a list of arguments (or nothing), e.g. ['npm', 'ci']"
+            )
+        if isinstance(sources, str) or not all(isinstance(p, str) and p and not os.path.isabs(p) for p in sources):
+            raise AssetBuildError(
+                f"AssetBuild {name!r}: sources must be a list of globs relative to cwd, e.g."
+                " ['app/**/*.html', 'app/**/*.css']"
             )
         for label, path in (("output", output), ("cwd", cwd)):
             if not isinstance(path, str) or not path or os.path.isabs(path) or ".." in path.replace("\\", "/").split("/"):
@@ -74,6 +102,8 @@ class AssetBuild:
         self.copy = {sub.strip("/"): tuple(patterns) for sub, patterns in (copy or {}).items()}
         self.cwd = cwd
         self.timeout = timeout
+        self.install = tuple(install)
+        self.sources = tuple(sources)
 
     def __repr__(self) -> str:
         return f"AssetBuild({self.name!r}, output={self.output!r})"
@@ -90,6 +120,76 @@ class AssetBuild:
     def built(self, root: str) -> bool:
         """Has the output folder any file (so ``nexpress start`` need not build)?"""
         return any(filenames for _dirpath, _dirnames, filenames in os.walk(self.folder(root)))
+
+    def tools_missing(self, root: str) -> bool:
+        """Are the build's tools missing (so ``install`` must run first)? The program
+        given as a path (``node_modules/.bin/tailwindcss``) does not exist, or a
+        ``copy`` glob matches nothing. A bare program name (looked up on ``PATH``) is
+        not something ``install`` provides."""
+        base = os.path.join(root, self.cwd)
+        program = self.command[0]
+        if ("/" in program or os.sep in program) and not os.path.exists(os.path.join(base, program)):
+            return True
+        return any(not glob.glob(os.path.join(base, p)) for patterns in self.copy.values() for p in patterns)
+
+    def stamp(self, root: str) -> str:
+        """The file a successful run records itself in (``.nexpress/asset-builds/<name>.stamp``)."""
+        return os.path.join(root, STAMPS, re.sub(r"[^A-Za-z0-9._-]", "_", self.name) + ".stamp")
+
+    def declaration(self) -> str:
+        """What the stamp holds: what the output depends on besides the sources (a
+        changed command, output or source list makes the last run's output stale)."""
+        fields = {"command": self.command, "cwd": self.cwd, "output": self.output, "copy": self.copy, "sources": self.sources}
+        return json.dumps(fields, sort_keys=True)
+
+    def stale(self, root: str) -> bool:
+        """Must ``nexpress start`` run the build? When its output folder is missing or
+        empty; with ``sources``, also when the newest source file (files inside the
+        output folder aside) is newer than the last successful run, or that run was
+        of another declaration.
+
+        The last run is the stamp's mtime (set to when the run started, so an edit
+        saved during the run counts as newer; or to the newest source if that is
+        dated later, so a file from the future does not rebuild on every start), not
+        the oldest output file: a command that leaves some outputs untouched (an
+        unchanged copied font) would otherwise look stale forever and rebuild on
+        every start. Without a stamp (an output built before stamps, or by hand) the
+        oldest output file stands in, once."""
+        if not self.built(root):
+            return True
+        if not self.sources:
+            return False
+        newest = self.newest_source(root)
+        stamp = self.stamp(root)
+        try:
+            with open(stamp, encoding="utf-8") as fh:
+                if fh.read() != self.declaration():
+                    return True
+            since = os.stat(stamp).st_mtime_ns
+        except OSError:
+            since = min(
+                os.stat(os.path.join(dirpath, f)).st_mtime_ns
+                for dirpath, _dirnames, filenames in os.walk(self.folder(root))
+                for f in filenames
+            )
+        return newest is not None and newest > since
+
+    def newest_source(self, root: str) -> int | None:
+        """The newest mtime (ns) among the ``sources`` files (None: none exists)."""
+        base = os.path.join(root, self.cwd)
+        output = os.path.realpath(self.folder(root)) + os.sep
+        newest = None
+        for pattern in self.sources:
+            for path in glob.iglob(os.path.join(base, pattern), recursive=True):
+                if os.path.realpath(path).startswith(output):
+                    continue  # what the build writes is not what it is made from
+                try:
+                    info = os.stat(path)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode) and (newest is None or info.st_mtime_ns > newest):
+                    newest = info.st_mtime_ns
+        return newest
 
     def copies(self, root: str) -> list[tuple[str, str]]:
         """(source, destination) for every file ``copy`` names; a glob matching

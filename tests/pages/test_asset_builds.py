@@ -250,8 +250,10 @@ def test_the_real_tailwind_cli_builds_the_dashboard_css() -> None:
         sys.path.remove(str(DASHBOARD))
         for name in ("server", "db", "seed"):
             sys.modules.pop(name, None)
-    output = f".test-build-{secrets.token_hex(4)}"
-    build = AssetBuild("tailwind", tailwind.command, output=output, copy=tailwind.copy)
+    token = secrets.token_hex(4)
+    output = f".test-build-{token}"
+    # a name of its own: its stamp must not stand for the dashboard's own build's
+    build = AssetBuild(f"tailwind-test-{token}", tailwind.command, output=output, copy=tailwind.copy)
     try:
         run_builds(str(DASHBOARD), [build])
         css = (DASHBOARD / output / "app.css").read_text()
@@ -262,6 +264,7 @@ def test_the_real_tailwind_cli_builds_the_dashboard_css() -> None:
         assert "inter-latin-400-normal.woff2" in fonts and "lusitana-latin-700-normal.woff2" in fonts
     finally:
         shutil.rmtree(DASHBOARD / output, ignore_errors=True)
+        Path(build.stamp(str(DASHBOARD))).unlink(missing_ok=True)
 
 
 
@@ -302,3 +305,270 @@ def test_processes_starting_together_build_once_and_never_see_a_half_built_folde
         thread.join(30)
     assert seen == [True, True, True]
     assert runs(tmp_path) == 1
+
+
+# --- install: the build's tools provided when missing (a fresh checkout, no `npm ci`) ---
+
+# What `npm ci` does for the build, in a few lines: put the program (a script here) and
+# a font file in place, and log that it ran.
+FAKE_INSTALL = """\
+import os, stat, sys
+os.makedirs("tools", exist_ok=True)
+with open("build.py") as fh:
+    script = fh.read()
+with open("tools/build", "w") as fh:
+    fh.write("#!" + sys.executable + "\\n" + script)
+os.chmod("tools/build", 0o755)
+os.makedirs("vendor", exist_ok=True)
+with open("vendor/inter.woff2", "wb") as fh:
+    fh.write(b"wOF2")
+with open("installs.log", "a") as fh:
+    fh.write("install\\n")
+"""
+
+
+def installing_build(**options: object) -> AssetBuild:
+    """The fake build run as ``tools/build`` (a path, as node_modules/.bin/tailwindcss
+    is), which only its install command creates."""
+    options.setdefault("install", [sys.executable, "install.py"])
+    return AssetBuild("fake", ["tools/build", "{output}"], output="public/build", watch=["--watch"], **options)  # type: ignore[arg-type]
+
+
+def installs(app_dir: Path) -> int:
+    log = app_dir / "installs.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+@pytest.fixture
+def installable(app_dir: Path) -> Path:
+    (app_dir / "install.py").write_text(FAKE_INSTALL)
+    return app_dir
+
+
+def test_install_runs_when_the_program_is_missing_and_not_when_it_is_there(installable: Path) -> None:
+    said: list[str] = []
+    build = installing_build()
+    assert build.tools_missing(str(installable))
+    run_builds(str(installable), [build], said.append)
+    assert installs(installable) == 1 and runs(installable) == 1
+    assert (installable / "public" / "build" / "app.css").exists()
+    assert said == [f"asset build fake: installing its tools: {sys.executable} install.py (in {os.path.relpath(installable)})"]
+    assert not build.tools_missing(str(installable))
+    said.clear()
+    run_builds(str(installable), [build], said.append)
+    assert installs(installable) == 1 and runs(installable) == 2 and said == []
+
+
+def test_install_runs_when_a_copy_glob_matches_nothing(installable: Path) -> None:
+    build = fake_build(copy={"fonts": ["vendor/*.woff2"]}, install=[sys.executable, "install.py"])
+    assert build.tools_missing(str(installable))
+    run_builds(str(installable), [build])
+    assert installs(installable) == 1
+    assert (installable / "public" / "build" / "fonts" / "inter.woff2").read_bytes() == b"wOF2"
+    run_builds(str(installable), [build])
+    assert installs(installable) == 1
+
+
+def test_a_build_without_install_still_says_the_fix(app_dir: Path) -> None:
+    with pytest.raises(AssetBuildError, match="tools/build does not exist"):
+        run_builds(str(app_dir), [installing_build(install=())])
+    assert installs(app_dir) == 0
+
+
+def test_an_install_that_does_not_provide_the_tools_keeps_the_error_naming_the_fix(app_dir: Path) -> None:
+    (app_dir / "package.json").write_text("{}")
+    (app_dir / "package-lock.json").write_text("{}")
+    (app_dir / "noop.py").write_text("")
+    tool = AssetBuild(
+        "tailwind", ["node_modules/.bin/tailwindcss", "-o", "{output}/app.css"], output="public/build",
+        install=[sys.executable, "noop.py"],
+    )  # fmt: skip
+    with pytest.raises(AssetBuildError) as caught:
+        run_builds(str(app_dir), [tool])
+    message = str(caught.value)
+    assert "node_modules/.bin/tailwindcss does not exist" in message and "run `npm ci`" in message
+    assert f"its install command, `{sys.executable} noop.py`, ran but did not provide it" in message
+    fonts = fake_build(copy={"fonts": ["node_modules/@fontsource/inter/files/*.woff2"]}, install=[sys.executable, "noop.py"])
+    with pytest.raises(AssetBuildError, match=r"nothing matches .* ran but did not provide it"):
+        run_builds(str(app_dir), [fonts])
+
+
+def test_a_failing_install_says_the_command_its_status_and_its_output(app_dir: Path) -> None:
+    (app_dir / "install.py").write_text(
+        "import sys\nprint('npm ERR! code ENOTFOUND')\nsys.stderr.write('npm ERR! network registry.npmjs.org')\nsys.exit(1)\n"
+    )
+    with pytest.raises(AssetBuildError) as caught:
+        run_builds(str(app_dir), [installing_build()])
+    message = str(caught.value)
+    assert f"the install command of asset build 'fake' failed (exit status 1): {sys.executable} install.py" in message
+    assert "npm ERR! code ENOTFOUND" in message and "npm ERR! network registry.npmjs.org" in message
+    assert runs(app_dir) == 0
+    missing = installing_build(install=["no-such-installer-here"])
+    with pytest.raises(AssetBuildError, match="install command of asset build 'fake' could not start: no-such-installer-here"):
+        run_builds(str(app_dir), [missing])
+
+
+def test_an_install_over_the_timeout_says_how_to_raise_it(app_dir: Path) -> None:
+    (app_dir / "install.py").write_text("import time\ntime.sleep(10)\n")
+    with pytest.raises(AssetBuildError, match=r"install command of asset build 'fake' took more than 0.5 s.*timeout="):
+        run_builds(str(app_dir), [installing_build(timeout=0.5)])
+
+
+def test_nexpress_start_installs_under_the_lock_and_says_so(installable: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    app = App(root=installable, asset_builds=[installing_build()])
+    build_assets(app, only_pending=True)  # what `nexpress start` runs before serving
+    err = capsys.readouterr().err
+    assert "asset build fake: installing its tools:" in err and "asset build fake:" in err.splitlines()[-1]
+    assert installs(installable) == 1 and runs(installable) == 1
+
+
+def test_nexpress_build_installs_the_missing_tools_first(installable: Path) -> None:
+    (installable / "server.py").write_text(
+        "import sys\nfrom nexpress import App, AssetBuild\n"
+        "app = App(asset_builds=[AssetBuild('fake', ['tools/build', '{output}'], output='public/build',"
+        " install=[sys.executable, 'install.py'])])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "nexpress.cli", "build"], cwd=installable, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "asset build fake: installing its tools:" in done.stderr
+    assert installs(installable) == 1 and runs(installable) == 1
+
+
+def test_dev_installs_before_the_watchers_start(installable: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from nexpress.cli._assets import start_watchers
+
+    watchers = Watchers(str(installable), [installing_build()])
+    watchers.start()
+    try:
+        assert installs(installable) == 1 and watchers.running() == [True]
+    finally:
+        watchers.stop()
+    shutil.rmtree(installable / "tools")
+    app = App(root=installable, asset_builds=[installing_build()])
+    watchers = start_watchers(app)  # what `nexpress dev` runs: install, build once, watch
+    try:
+        assert watchers is not None and watchers.running() == [True]
+        assert installs(installable) == 2 and "asset build fake: installing its tools:" in capsys.readouterr().err
+    finally:
+        if watchers is not None:
+            watchers.stop()
+    watchers = Watchers(str(installable), [installing_build()])
+    watchers.start()
+    watchers.stop()
+    assert installs(installable) == 2  # present now: not again
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"install": "npm ci"}, "install must be a list of arguments"),
+        ({"install": ["npm", ""]}, "install must be a list of arguments"),
+        ({"sources": "app/**/*.html"}, "sources must be a list of globs"),
+        ({"sources": ["/abs/*.html"]}, "sources must be a list of globs"),
+        ({"sources": [""]}, "sources must be a list of globs"),
+    ],
+)
+def test_a_wrong_install_or_sources_is_an_error_naming_the_fix(options: dict, message: str) -> None:
+    with pytest.raises(AssetBuildError, match=message):
+        AssetBuild("t", ["x"], output="public/build", **options)
+
+
+# --- sources: `nexpress start` rebuilds what is older than the files it is made from ---
+
+
+def _later(path: Path, than: Path, seconds: float = 5.0) -> None:
+    """Give ``path`` an mtime ``seconds`` after ``than``'s (no sleeping, no clock races)."""
+    when = than.stat().st_mtime_ns + int(seconds * 1e9)
+    os.utime(path, ns=(when, when))
+
+
+def test_a_source_newer_than_the_last_run_makes_the_build_pending(app_dir: Path) -> None:
+    build = fake_build(sources=["app/**/*.html", "app/**/*.css"])
+    root = str(app_dir)
+    assert build.stale(root)  # nothing built
+    run_builds(root, [build])
+    stamp = Path(build.stamp(root))
+    assert stamp.parent == app_dir / ".nexpress" / "asset-builds"  # never under public/: never served
+    assert not build.stale(root) and pending(root, [build]) == []
+    nested = app_dir / "app" / "blog" / "page.html"  # ** reaches any depth
+    nested.parent.mkdir()
+    nested.write_text("<p class='text-red-500'>")
+    _later(nested, stamp)
+    assert build.stale(root)
+    run_builds(root, [build])
+    assert not build.stale(root)
+    (app_dir / "app" / "global.css").write_text("@import 'tailwindcss';")
+    _later(app_dir / "app" / "global.css", Path(build.stamp(root)))
+    assert build.stale(root)
+
+
+def test_without_sources_only_an_empty_output_is_pending(app_dir: Path) -> None:
+    build = fake_build()
+    root = str(app_dir)
+    run_builds(root, [build])
+    _later(app_dir / "app" / "page.html", Path(build.stamp(root)))
+    assert not build.stale(root)
+    for file in (app_dir / "public" / "build").iterdir():
+        file.unlink()
+    assert build.stale(root)
+
+
+def test_outputs_the_command_leaves_untouched_do_not_rebuild_forever(app_dir: Path) -> None:
+    """A file in the output the command never rewrites (a copied font, unchanged) is
+    older than every source: compared with it, the build would be pending on every
+    start. The stamp records the run instead."""
+    build = fake_build(sources=["app/**/*.html"])
+    root = str(app_dir)
+    old = app_dir / "public" / "build" / "fonts" / "inter.woff2"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"wOF2")
+    os.utime(old, (946684800, 946684800))  # 2000-01-01
+    assert build.stale(root)  # no stamp yet: the oldest output file stands in
+    build_assets(App(root=app_dir, asset_builds=[build]), only_pending=True)
+    assert runs(app_dir) == 1 and old.stat().st_mtime == 946684800
+    for _ in range(2):
+        build_assets(App(root=app_dir, asset_builds=[build]), only_pending=True)
+    assert runs(app_dir) == 1 and not build.stale(root)
+
+
+def test_what_the_build_writes_is_not_one_of_its_sources(app_dir: Path) -> None:
+    build = fake_build(sources=["**/*.css", "app/**/*.html"])  # public/build/app.css matches the glob
+    root = str(app_dir)
+    run_builds(root, [build])
+    _later(app_dir / "public" / "build" / "app.css", Path(build.stamp(root)))
+    assert not build.stale(root)
+
+
+def test_a_changed_declaration_makes_the_last_run_stale(app_dir: Path) -> None:
+    root = str(app_dir)
+    run_builds(root, [fake_build(sources=["app/**/*.html"])])
+    assert not fake_build(sources=["app/**/*.html"]).stale(root)
+    assert fake_build(sources=["app/**/*.html", "app/**/*.py"]).stale(root)
+    other = AssetBuild("fake", [sys.executable, "build.py", "{output}", "--minify"], output="public/build", sources=["app/**/*.html"])
+    assert other.stale(root)
+
+
+def test_build_pending_rebuilds_a_stale_build(app_dir: Path) -> None:
+    from nexpress.build.steps import build_pending
+
+    build = fake_build(sources=["app/**/*.html"])
+    root = str(app_dir)
+    assert [run.name for run in build_pending(root, [build])] == ["fake"]
+    assert build_pending(root, [build]) == [] and runs(app_dir) == 1
+    _later(app_dir / "app" / "layout.html", Path(build.stamp(root)))
+    assert [run.name for run in build_pending(root, [build])] == ["fake"]
+    # layout.html is dated 5 s ahead (in the future): built once, not on every start
+    assert runs(app_dir) == 2 and build_pending(root, [build]) == []
+
+
+def test_dev_stops_on_a_failing_install_having_tried_once(app_dir: Path) -> None:
+    import click
+
+    from nexpress.cli._assets import start_watchers
+
+    (app_dir / "install.py").write_text("import sys\nopen('installs.log', 'a').write('install\\n')\nsys.exit(3)\n")
+    with pytest.raises(click.ClickException, match="install command of asset build 'fake' failed \\(exit status 3\\)"):
+        start_watchers(App(root=app_dir, asset_builds=[installing_build()]))
+    assert installs(app_dir) == 1 and runs(app_dir) == 0  # not once more for the first build, nor for the watcher
