@@ -10,6 +10,8 @@ are noisy; instruction counts (valgrind) are not.
     .venv/bin/python bench/profile_case.py fortunes --apps nexpress --before /tmp/before-ssr
     .venv/bin/python bench/profile_case.py fortunes --mode time          # µs/request (wall clock, best of 5)
     .venv/bin/python bench/profile_case.py fortunes --mode cprofile      # where the time goes (cProfile, top 30)
+    BENCH_SORT=cumulative BENCH_CALLERS='escape|getattr' .venv/bin/python bench/profile_case.py dashboard --mode cprofile
+    .venv/bin/python bench/profile_case.py dashboard dashboard-login dashboard-invoices --mode calls  # Python calls/request
     .venv/bin/python bench/profile_case.py fortunes --mode body -n 1     # the page it measures
     .venv/bin/python bench/profile_case.py cached ppr --mode server      # instructions/request of granian serving it
 
@@ -178,6 +180,17 @@ async def dashboard_sign_in(app: Any) -> bytes:
     return cookie + b"; " + await post_credentials(app, cookie, form)
 
 
+def dashboard_database() -> str:
+    """A fresh SQLite database for examples/dashboard (seeded on start-up), removed at exit."""
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="nx-dashboard-")
+    atexit.register(shutil.rmtree, folder, True)
+    return f"sqlite:///{folder}/dashboard.db"
+
+
 def load(case: str, app_name: str) -> Any:
     _, nexpress_module, bare_module = CASES[case]
     module = nexpress_module if app_name.startswith("nexpress") else bare_module
@@ -188,6 +201,7 @@ def load(case: str, app_name: str) -> Any:
         module = "bare_jinja"
     if module == "dashboard":  # examples/dashboard (the Next.js Learn course's app), signed in
         os.environ.setdefault("AUTH_SECRET", DASHBOARD_SECRET)
+        os.environ.setdefault("DATABASE_URL", dashboard_database())
         sys.path.insert(0, str(DASHBOARD))
         return __import__("server").app
     sys.path.insert(0, str(APPS))
@@ -228,6 +242,15 @@ async def run(case: str, app_name: str, n: int, warmup: int, mode: str) -> None:
     elif mode == "time":
         best = min([await _timed(loop, n) for _ in range(5)])
         print(f"{app_name:16} {case:10} {best / n * 1e6:8.1f} µs/request (best of 5 x {n})")
+    elif mode == "calls":  # deterministic: Python calls per request
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        await loop(n)
+        profiler.disable()
+        print(f"{app_name:16} {case:10} {pstats.Stats(profiler).total_calls / n:8.0f} Python calls/request")  # type: ignore[attr-defined]
     elif mode == "cprofile":
         import cProfile
         import pstats
@@ -301,6 +324,7 @@ def _serve_and_count(case: str, count: int, warmup: int, before: str | None) -> 
         cmd[-1] = "server:app"
         cwd = DASHBOARD
         env["AUTH_SECRET"] = DASHBOARD_SECRET
+        env.setdefault("DATABASE_URL", dashboard_database())
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         headers = {"user-agent": "wrk", "x-user": "ann"} if case in ("cached", "ppr", "ppr-dynamic") else {"user-agent": "wrk"}
@@ -358,7 +382,7 @@ def main() -> None:
     parser.add_argument("cases", nargs="+", choices=sorted(CASES))
     parser.add_argument("--apps", default="", help=f"comma-separated: {', '.join(APP_NAMES)} (default: those with the case)")
     parser.add_argument("--before", help="an older nexpress checkout: adds nexpress-before")
-    parser.add_argument("--mode", default="instructions", choices=("instructions", "server", "time", "cprofile", "body", "count"))
+    parser.add_argument("--mode", default="instructions", choices=("instructions", "server", "time", "cprofile", "calls", "body", "count"))
     parser.add_argument("-n", type=int, default=0, help="measured requests (default: 2000 for instructions, 20000 for time/cprofile)")
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

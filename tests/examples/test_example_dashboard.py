@@ -105,6 +105,17 @@ def action_url(html: str, name_hint: str = "") -> str:
     return found[0]
 
 
+def create_invoice(client: TestClient, amount: str, status: str) -> Any:
+    """Create an invoice for the first customer through the create page's action."""
+    form_page = client.get("/dashboard/invoices/create", headers=HTML)
+    customer = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)[0]
+    return client.post(
+        "/dashboard/invoices/create" + action_url(form_page.text),
+        data={"csrfToken": csrf_of(form_page.text), "customerId": customer, "amount": amount, "status": status},
+        headers=HTML, follow_redirects=False,
+    )  # fmt: skip
+
+
 # --- sign-in ---------------------------------------------------------------------------
 
 
@@ -215,14 +226,7 @@ def test_the_overview_is_a_cached_page_with_each_visitors_csrf_field_and_a_write
         theirs = other.get("/dashboard", headers=HTML)
         assert theirs.headers["x-nexpress-cache"] == "HIT" and csrf_of(theirs.text) != csrf_of(views[1].text)
         assert re.sub(r'value="[^"]+"', "", theirs.text) == re.sub(r'value="[^"]+"', "", views[1].text)
-    form_page = dashboard.get("/dashboard/invoices/create", headers=HTML)
-    customer = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)[0]
-    done = dashboard.post(
-        "/dashboard/invoices/create" + action_url(form_page.text),
-        data={"csrfToken": csrf_of(form_page.text), "customerId": customer, "amount": "4242.42", "status": "pending"},
-        headers=HTML, follow_redirects=False,
-    )  # fmt: skip
-    assert done.status_code == 303
+    assert create_invoice(dashboard, "4242.42", "pending").status_code == 303
     after = dashboard.get("/dashboard", headers=HTML)
     latest = after.text.split("Latest Invoices", 1)[1]
     assert "$4,242.42" in latest.split("&#39;s profile picture", 2)[1]  # the first of the latest five
@@ -451,14 +455,7 @@ def test_the_dashboard_on_postgresql(monkeypatch: pytest.MonkeyPatch) -> None:
                 signed_in(client)
                 assert len(rows(client.get("/dashboard/invoices?query=2024-06", headers=HTML).text)) == 5
                 assert len(rows(client.get("/dashboard/invoices?query=PAID&page=2", headers=HTML).text)) == 2
-                form_page = client.get("/dashboard/invoices/create", headers=HTML)
-                customer = re.findall(r'<option value="([0-9a-f-]{36})"', form_page.text)[0]
-                done = client.post(
-                    "/dashboard/invoices/create" + action_url(form_page.text),
-                    data={"csrfToken": csrf_of(form_page.text), "customerId": customer, "amount": "1", "status": "paid"},
-                    headers=HTML, follow_redirects=False,
-                )  # fmt: skip
-                assert done.status_code == 303
+                assert create_invoice(client, "1", "paid").status_code == 303
                 overview = client.get("/dashboard", headers=HTML)
                 assert '<p class="font-lusitana truncate rounded-xl bg-white px-4 py-8 text-center text-2xl">14</p>' in overview.text
         finally:
