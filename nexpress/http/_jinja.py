@@ -15,8 +15,10 @@ per-output hot spots made cheaper and every output byte the same.
   ``__call__``, whether it wants the context passed (``hasattr(obj,
   "jinja_pass_arg")``); on a bound method each miss raises and swallows an
   AttributeError (a third of a one-hole render calling ``req.headers.get(...)``).
-  :class:`Context` asks a plain bound method only its function, and hands every
-  other call to Jinja2 unchanged.
+  :class:`Context` asks a plain bound method only its function, calls a macro
+  directly (neither can want the context), and hands every other call to Jinja2
+  unchanged. Calls inside a loop or block carry Jinja2's ``_loop_vars`` /
+  ``_block_vars`` keywords, dropped here as Jinja2 drops them for such callables.
 - ``{% import "x.html" as x %}``: each render asks which of its globals the imported
   template lacks (``set - template.globals.keys()``), and a ``ChainMap``'s keys view
   answers that with a Python ``any()`` per key. :class:`TemplateGlobals` is the same
@@ -98,10 +100,14 @@ class Context(jinja2.runtime.Context):
     def call(__self, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         if __debug__:
             __traceback_hide__ = True  # Jinja2 leaves this frame out of template tracebacks
-        if kwargs or type(__obj) not in _PLAIN_METHODS or (type(__obj) is MethodType and hasattr(__obj.__func__, "jinja_pass_arg")):
+        cls = type(__obj)
+        if cls is not jinja2.runtime.Macro and (cls not in _PLAIN_METHODS or (cls is MethodType and hasattr(__obj.__func__, "jinja_pass_arg"))):
             return jinja2.runtime.Context.call(__self, __obj, *args, **kwargs)
+        if kwargs:  # what Jinja2 drops for a callable that takes no context
+            kwargs.pop("_block_vars", None)
+            kwargs.pop("_loop_vars", None)
         try:
-            return __obj(*args)
+            return __obj(*args, **kwargs)
         except StopIteration:  # as Jinja2 does
             return __self.environment.undefined("value was undefined because a callable raised a StopIteration exception")
 

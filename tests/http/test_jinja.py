@@ -10,7 +10,7 @@ import jinja2
 import markupsafe
 import pytest
 
-from nexpress.http._jinja import Environment, TemplateGlobals, escape_output
+from nexpress.http._jinja import Context, Environment, TemplateGlobals, escape_output
 
 
 class Html:
@@ -127,3 +127,52 @@ def test_template_globals_keys_are_every_layers_keys() -> None:
     assert isinstance(globals_, TemplateGlobals)
     assert {"own", "late", "range"} <= globals_.keys() and globals_["late"] == 1
     assert {"own", "nope"} - globals_.keys() == {"nope"}
+
+
+class Counter:
+    def __init__(self) -> None:
+        self.items = iter(["one"])
+
+    def next(self) -> str:
+        return next(self.items)
+
+    def label(self, value: object, *, suffix: str = "") -> str:
+        return f"<{value}{suffix}>"
+
+    @jinja2.pass_context
+    def __call__(self, context: Any, suffix: str) -> str:
+        return f"{context['name']}{suffix}"
+
+    @jinja2.pass_context
+    def greet(self, context: Any) -> str:
+        return "hi " + context["name"]
+
+
+CALLS = (
+    "{% macro badge(x, loud=False) %}[{{ x }}{{ '!' if loud }}{{ caller() if caller }}]{% endmacro %}"
+    "{{ c.next() }} {{ c.next() is undefined }} {{ c('!') }} {{ c.greet() }} {{ n.split(sep=',') | join('+') }}"
+    " {{ 'x y'.split() | length }} {{ who() }} {{ badge(1) }} {{ badge(2, loud=True) }}"
+    "{% call badge(3) %}c{% endcall %}"
+    "{% for row in rows %}{% set seen = row ~ '*' %}{{ c.label(row, suffix='/') }}{{ badge(row) }}{{ who_loop() }}{{ d.get(row) }};{% endfor %}"
+)
+
+
+def test_the_template_context_calls_as_jinja2_does() -> None:
+    """nexpress's Context calls plain bound methods and macros directly; everything
+    that may want the context (pass_context functions and methods, callable objects,
+    calls inside loops that see the loop's variables) is Jinja2's own call."""
+    environment = jinja2.Environment(autoescape=True)
+    template = environment.from_string(CALLS)
+    values = {
+        "name": "ann", "n": "a,b", "rows": ["r1", "r2"], "d": {"r1": 1},
+        "who": jinja2.pass_context(lambda context: context["name"]),
+        "who_loop": jinja2.pass_context(lambda context: context.get("seen", "-")),
+    }  # fmt: skip
+
+    def render(context_class: type) -> str:
+        context = context_class(environment, {**template.globals, **values, "c": Counter()}, None, {})
+        return "".join(template.root_render_func(context))
+
+    expected = "one True ann! hi ann a+b 2 ann [1] [2!][3c]&lt;r1/&gt;[r1]r1*1;&lt;r2/&gt;[r2]r2*None;"
+    assert render(jinja2.runtime.Context) == expected
+    assert render(Context) == expected

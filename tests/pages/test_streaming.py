@@ -433,38 +433,6 @@ def test_fast_path_holes_get_what_they_read_and_included_templates_everything(tm
     hits_with_holes_filled(client, "/first", lambda user: [f"<nav>{user}|{user}-q|a+b</nav>", f"<h1>Post</h1><i>first</i><b>3 {user}</b>"])
 
 
-def test_the_template_context_calls_as_jinja2_does():
-    # nexpress's Context (every page template's, holes' included) skips Jinja2's pass_arg questions for plain bound methods only: every
-    # other call (pass_context, callable objects, keywords, StopIteration) is Jinja2's
-    class Counter:
-        def __init__(self) -> None:
-            self.items = iter(["one"])
-
-        def next(self) -> str:
-            return next(self.items)
-
-        @jinja2.pass_context
-        def __call__(self, context, suffix: str) -> str:
-            return f"{context['name']}{suffix}"
-
-        @jinja2.pass_context
-        def greet(self, context) -> str:
-            return "hi " + context["name"]
-
-    source = "{{ c.next() }} {{ c.next() is undefined }} {{ c('!') }} {{ c.greet() }} {{ n.split(sep=',') | join('+') }} {{ 'x y'.split() | length }} {{ who() }}"
-    environment = jinja2.Environment(autoescape=True)
-    template = environment.from_string(source)
-    values = {"name": "ann", "n": "a,b", "who": jinja2.pass_context(lambda context: context["name"])}
-
-    def render(context_class: type) -> str:
-        context = context_class(environment, {**template.globals, **values, "c": Counter()}, None, {})
-        return "".join(template.root_render_func(context))
-
-    from nexpress.http._jinja import Context
-
-    assert render(Context) == render(jinja2.runtime.Context) == "one True ann! hi ann a+b 2 ann"
-
-
 def test_a_navigation_fetch_of_a_page_with_holes_gets_them_filled(site):
     site.cookies.set("who", "grace")
     r = site.get("/links", headers={"x-nexpress-nav": "zz"})
