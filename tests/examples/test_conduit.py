@@ -60,7 +60,7 @@ async def _pg(statement: str) -> None:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def conduit(request, tmp_path_factory) -> Iterator[Server]:
     """``cd examples/conduit && nexpress start --port P`` on a fresh database."""
-    env = {"JWT_SECRET": secrets.token_hex(32)}
+    env = {"JWT_SECRET": secrets.token_hex(32), "CONDUIT_LOGIN_LIMIT": "1000"}  # the fuzzer logs in too
     schema = None
     if request.param == "sqlite":
         env["DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('conduit') / 'conduit.db'}"
@@ -120,6 +120,26 @@ def test_users_login_and_profile_updates(conduit: Server) -> None:
     renamed = api.request("PUT", "/user", json={"user": {"password": "new-password"}})
     assert renamed.status_code == 200
     assert api.request("POST", "/users/login", json={"user": {"email": user["email"], "password": "new-password"}}).status_code == 200
+
+
+def test_login_attempts_are_limited_per_client(tmp_path: Path) -> None:
+    """Guessing passwords: beyond CONDUIT_LOGIN_LIMIT attempts a minute from one address,
+    a 429 with Retry-After in RealWorld's error shape, right password or not."""
+    env = {"JWT_SECRET": secrets.token_hex(32), "CONDUIT_LOGIN_LIMIT": "3", "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'c.db'}"}
+    server = start_server(CONDUIT, None, env=env)
+    try:
+        wait_for_ok(server.url + "/api/tags", 20)
+        api = Api(server)
+        user = api.register()
+        attempt = {"user": {"email": user["email"], "password": "wrong"}}
+        assert [api.request("POST", "/users/login", json=attempt).status_code for _ in range(3)] == [401, 401, 401]
+        right = {"user": {"email": user["email"], "password": "pw-" + user["username"]}}
+        refused = api.request("POST", "/users/login", json=right)
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+        assert "errors" in refused.json()
+        assert api.request("GET", "/user").status_code == 200  # only the login is limited
+    finally:
+        server.stop()
 
 
 def test_errors_use_the_realworld_shape(conduit: Server) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import msgspec
@@ -9,6 +10,7 @@ from sqlalchemy import ColumnElement, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from nexpress import HTTPError, Request, Router
+from nexpress.middleware import rate_limit
 
 from .db import db, inserted_id, users
 from .schemas import LoginUserRequest, NewUserRequest, UpdateUserRequest, User, UserResponse
@@ -16,6 +18,14 @@ from .security import hash_password, issue_token, require_user, unauthorized, ve
 
 router = Router()
 TAGS = ["User and Authentication"]
+
+# Guessing passwords: 20 login attempts a minute per client address (CONDUIT_LOGIN_LIMIT),
+# a 429 with Retry-After beyond that; with several instances, CONDUIT_RATE_STORE=redis://...
+# makes it one count for all of them.
+login_limit = rate_limit(
+    int(os.environ.get("CONDUIT_LOGIN_LIMIT", "20")), 60, name="conduit-login",
+    store=os.environ.get("CONDUIT_RATE_STORE", "memory://"), message="Too many login attempts.",
+)  # fmt: skip
 
 
 def user_response(row: Any) -> UserResponse:
@@ -61,7 +71,7 @@ async def register(req: Request, body: NewUserRequest) -> UserResponse:
     return user_response(row)
 
 
-@router.post("/users/login", tags=TAGS, responses={401: "Wrong email or password"})
+@router.post("/users/login", login_limit, tags=TAGS, responses={401: "Wrong email or password", 429: "Too many login attempts"})
 async def login(req: Request, body: LoginUserRequest) -> UserResponse:
     """Existing user login."""
     async with db.engine.connect() as conn:
