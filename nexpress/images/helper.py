@@ -50,7 +50,7 @@ class ImageHelper:
         self.public = public
         self.debug = debug
         self._known: dict[str, tuple[float, str, tuple[int, int] | None]] = {}
-        self._rendered: dict[tuple[Any, ...], tuple[str | None, str, str]] = {}
+        self._rendered: dict[tuple[Any, ...], tuple[str | None, Markup, str]] = {}
         """What a call rendered: (source version, ``<img>``, preload) by its arguments."""
 
     def url(self, src: str, width: int, quality: int, version: str | None) -> str:
@@ -103,7 +103,8 @@ class ImageHelper:
         hit = self._rendered.get(key) if key is not None else None
         if hit is not None and (hit[0] is None or self._local(src, need_size=False)[0] == hit[0]):
             return _place(hit[1], hit[2], priority, head)
-        version, tag, preload = self._build(src, width, height, alt, sizes, priority, quality, attrs)
+        version, built, preload = self._build(src, width, height, alt, sizes, priority, quality, attrs)
+        tag = Markup(built)  # made once: a hit hands out this very object
         if key is not None:
             if len(self._rendered) >= RENDERED_MAX:  # alt texts come from data: bounded
                 self._rendered.clear()
@@ -174,16 +175,16 @@ RENDERED_MAX = 4096
 """Calls remembered per app (the same avatar on every page view renders once)."""
 
 
-def _place(tag: str, preload: str, priority: bool, head: list[str] | None) -> Markup:
+def _place(tag: Markup, preload: str, priority: bool, head: list[str] | None) -> Markup:
     """The ``<img>``; with ``priority``, its preload goes into the page's head tags
     (once), or beside the image where no page collects them (``res.render``)."""
     if not priority:
-        return Markup(tag)
+        return tag
     if head is None:
-        return Markup(preload + tag)
+        return Markup(preload) + tag  # Markup + Markup: neither side escaped
     if preload not in head:
         head.append(preload)
-    return Markup(tag)
+    return tag
 
 
 def _fill(width: int | None, height: int | None, size: tuple[int, int]) -> tuple[int, int]:

@@ -491,6 +491,17 @@ def test_a_priority_image_is_eager_and_preloaded_once_in_head(tmp_path):
     assert 'sizes="(max-width: 600px) 100vw, 50vw"' in body and "w=640&amp;q=75" in body and " 640w" in body
 
 
+def test_a_priority_image_outside_a_page_has_its_preload_beside_it_unescaped(tmp_path):
+    """res.render's views collect no head tags: the preload goes before the <img>, as
+    markup, the first time and every later (remembered) time."""
+    root = _site(tmp_path)
+    helper = App(root, images={"widths": [*WIDTHS, 800]}).images.helper
+    for _ in range(2):
+        html = helper.render("/hero.jpg", width=400, alt="A hero", priority=True)
+        assert html.startswith('<link rel="preload" as="image" imagesrcset="') and "&lt;" not in html
+        assert html.count("<img ") == 1 and str(html).index("<link") < str(html).index("<img")
+
+
 def test_image_renders_each_call_once_but_follows_file_changes_and_escapes_by_type(tmp_path, monkeypatch):
     """The same avatar on every page view is built once (a dict lookup after that), a
     changed file still gets its new version, and a Markup alt never stands in for
