@@ -295,7 +295,9 @@ class App(Router):
         from .i18n.context import activate as activate_i18n
         from .i18n.messages import activate_catalogs
 
-        activate_i18n(self.i18n)  # what _(), format_*() and locale_url() read in this process
+        # what _(), format_*() and locale_url() read outside any app's call (a script, a
+        # test); inside one they read the running app's (its RequestContext)
+        activate_i18n(self.i18n)
         activate_catalogs(self.catalogs)
         table = compile_routes(
             self,
@@ -330,6 +332,7 @@ class App(Router):
             cache=self.cache,
             views=self.views_folder,
             i18n=self.i18n,
+            catalogs=self.catalogs,
         )
 
     def _context_changed(self) -> None:

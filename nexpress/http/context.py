@@ -59,6 +59,8 @@ class RequestContext:
     """What ``res.render`` renders with: the ``views/`` folder and ``app.locals``."""
     i18n: I18nConfig | None = None
     """``App(i18n=...)``, validated (``req.locale``), or None."""
+    catalogs: Any = field(default=None, repr=False)
+    """The app's message catalogs (``nexpress.i18n.catalogs.Catalogs``, above this layer), or None."""
 
 
 _current: ContextVar[RequestContext] = ContextVar("nexpress_context")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 
+from ..http.context import current_context
 from ..http.locales import I18nConfig
 
 __all__ = ["activate", "active_config", "current_locale", "reset_locale", "use_locale"]
@@ -20,13 +21,17 @@ _config: I18nConfig | None = None
 
 
 def activate(config: I18nConfig | None) -> None:
-    """Make ``config`` the process's i18n settings (the app being started)."""
+    """Make ``config`` the i18n settings of code that runs for no app (a script, a
+    test; ``App`` compiling sets its own here too)."""
     global _config
     _config = config
 
 
 def active_config() -> I18nConfig | None:
-    return _config
+    """The i18n settings of the app this code runs for (nexpress.http.context: two
+    apps in one process keep their own), else what :func:`activate` set."""
+    context = current_context()
+    return context.i18n if context is not None else _config
 
 
 def use_locale(locale: str | None) -> contextvars.Token[str | None]:
@@ -43,4 +48,5 @@ def current_locale() -> str:
     found = _locale.get()
     if found is not None:
         return found
-    return _config.default if _config is not None else "en"
+    config = active_config()
+    return config.default if config is not None else "en"

@@ -12,12 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from .._optional import require
+from ..http.context import current_context
 from .catalogs import Catalogs
 from .context import current_locale
 
 __all__ = [
     "_",
     "activate_catalogs",
+    "active_catalogs",
     "gettext",
     "lazy_gettext",
     "lazy_ngettext",
@@ -32,14 +34,22 @@ _catalogs: Catalogs | None = None
 
 
 def activate_catalogs(catalogs: Catalogs | None) -> None:
-    """Make ``catalogs`` the ones the functions below read (the app being started)."""
+    """Make ``catalogs`` the ones the functions below read in code that runs for no
+    app (a script, a test); inside an app's call they read that app's."""
     global _catalogs
     _catalogs = catalogs
 
 
+def active_catalogs() -> Catalogs | None:
+    """The catalogs of the app this code runs for (two apps in one process keep their
+    own), else what :func:`activate_catalogs` set."""
+    context = current_context()
+    return context.catalogs if context is not None else _catalogs
+
+
 def translations(locale: str | None = None) -> Any:
     """The ``babel.support.Translations`` of ``locale`` (default: the current one)."""
-    catalogs = _catalogs
+    catalogs = active_catalogs()
     if catalogs is None:
         support = require("babel.support", "i18n", "Message catalogs")
         return support.NullTranslations()
@@ -55,7 +65,7 @@ def _format(text: str, variables: dict[str, Any]) -> str:
 
 def translate(message: str) -> str:
     """``message`` in the current locale, placeholders left as they are."""
-    catalogs = _catalogs
+    catalogs = active_catalogs()
     if catalogs is None:
         return message
     locale = current_locale()
@@ -67,7 +77,7 @@ def translate(message: str) -> str:
 
 def translate_plural(singular: str, plural: str, n: int) -> str:
     """The plural form for ``n`` under the current locale's rules, unformatted."""
-    catalogs = _catalogs
+    catalogs = active_catalogs()
     if catalogs is None:
         return singular if n == 1 else plural
     locale = current_locale()
@@ -79,13 +89,13 @@ def translate_plural(singular: str, plural: str, n: int) -> str:
 
 def translate_in(context: str, message: str) -> str:
     """``message`` translated for ``context``, unformatted."""
-    catalogs = _catalogs
+    catalogs = active_catalogs()
     return message if catalogs is None else catalogs.translations(current_locale()).pgettext(context, message)
 
 
 def translate_plural_in(context: str, singular: str, plural: str, n: int) -> str:
     """:func:`translate_plural` within ``context``."""
-    catalogs = _catalogs
+    catalogs = active_catalogs()
     if catalogs is None:
         return singular if n == 1 else plural
     return catalogs.translations(current_locale()).npgettext(context, singular, plural, n)

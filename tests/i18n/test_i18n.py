@@ -540,3 +540,33 @@ def test_views_templates_of_res_render_get_the_helpers_too(tmp_path):
 
     with TestClient(app) as client:
         assert client.get("/fr/hello").text == "<p>Accueil 1,5</p>"
+
+
+def test_two_apps_in_one_process_keep_their_own_locales_and_catalogs(tmp_path):
+    """_() and the default locale are the running app's, not the last one compiled."""
+    route = """
+        from nexpress.i18n import _, current_locale, locale_scope
+
+        async def GET(req):
+            default = current_locale()
+            with locale_scope(req.preferred_locale):
+                return {"default": default, "text": _("Home")}
+        """
+    po = r"""
+        msgid ""
+        msgstr ""
+        "Content-Type: text/plain; charset=utf-8\n"
+        "Language: fr\n"
+
+        msgid "Home"
+        msgstr "{}"
+        """
+    for name, home in (("a", "Accueil"), ("b", "Maison")):
+        write_files(tmp_path / name, {"app/api/hello/route.py": route, "locales/fr/LC_MESSAGES/messages.po": po.replace("{}", home)})
+    first = App(root=tmp_path / "a", i18n={"locales": ["en", "fr"], "default": "en"})
+    second = App(root=tmp_path / "b", i18n={"locales": ["de", "fr"], "default": "de"})
+    french = {"accept-language": "fr"}
+    with TestClient(first) as a, TestClient(second) as b:
+        for _ in range(2):  # in turns: each call is its own app's
+            assert a.get("/api/hello", headers=french).json() == {"default": "en", "text": "Accueil"}
+            assert b.get("/api/hello", headers=french).json() == {"default": "de", "text": "Maison"}
