@@ -730,11 +730,26 @@ class LocalizedPage(PageEndpoint):
         use_locale(req.locale)
         document = await super().render(req, res, extra)
         if isinstance(document, str) and 'hreflang="' not in document[: document.find("</head>")]:  # metadata may list its own
+            document = meta.inject_head(document, self.alternate_tags(req))
+        return document
+
+    def alternate_tags(self, req: Request) -> str:
+        """The ``<link rel="alternate" hreflang=...>`` tags of this path, made once per
+        path (a dynamic page renders per request; its alternates only change with it)."""
+        known: dict[str, str] = self.__dict__.setdefault("_alternates", {})
+        tags = known.get(req.raw_path)
+        if tags is None:
             config = req.ctx.i18n
             assert config is not None  # a LocalizedPage serves an app with locales
             languages = {locale: self.base_url + url for locale, url in locale_alternates(req.raw_path, config).items()}
-            document = meta.inject_head(document, meta.head_tags({"alternates": {"languages": languages}}))
-        return document
+            tags = meta.head_tags({"alternates": {"languages": languages}})
+            if len(known) >= _ALTERNATES_MAX:  # paths of a dynamic segment: bounded
+                known.clear()
+            known[req.raw_path] = tags
+        return tags
+
+
+_ALTERNATES_MAX = 1024
 
 
 def _join(*parts: str) -> str:

@@ -346,6 +346,11 @@ def test_pages_carry_hreflang_links_and_metadata_alternates(client):
     head = client.get("/fr/blog").text.split("</head>")[0]
     assert '<link rel="alternate" hreflang="en" href="https://ex.com/blog">' in head
     assert '<link rel="alternate" hreflang="fr" href="https://ex.com/fr/blog">' in head
+    for _ in range(2):  # a dynamic page, rendered per request: each path its own alternates
+        for path in ("/about", "/fr/about"):
+            head = client.get(path).text.split("</head>")[0]
+            assert head.count('hreflang="fr" href="https://ex.com/fr/about"') == 1, path
+            assert head.count('hreflang="en" href="https://ex.com/about"') == 1, path
     from nexpress.pages.metadata import head_tags
 
     tags = head_tags({"alternates": {"canonical": "https://ex.com/a", "languages": {"de": "https://ex.com/de/a\"x"}}})
