@@ -35,7 +35,7 @@ from ..i18n.urls import alternates as locale_alternates
 from ..routing.endpoint import Endpoint
 from . import client, links
 from . import metadata as meta
-from .forms import EMPTY_FORM, NO_ERRORS, csrf_field
+from .forms import EMPTY_FORM, NO_ERRORS, SLOT_PREFIX, csrf_field, slot_marker
 from .navigation import PageFinish, close_marker, open_marker, shell_hash
 from .streaming import (
     HOLES_HEADER,
@@ -325,6 +325,10 @@ class LayoutPlan:
     constant: tuple[str, str] | None
     id: str = ""  # nexpress.pages.navigation.layout_id(source)
     shell: str | None = None  # a constant layout's shell hash (its markers are in ``constant``)
+    by_path: bool = False
+    """It reads nothing of the request but its path and query (``is_current``,
+    ``with_query``) and the visitor's CSRF token (``csrf()``), and has no ``data()``:
+    rendered once per path and query (:class:`LayoutMemo`), the token put in per request."""
 
 
 def freeze_params(params: dict[str, Any]) -> tuple:
@@ -404,6 +408,7 @@ class PageEndpoint(Endpoint):
         """Each layout's ``metadata`` and the page's, for a page whose metadata is computed per request."""
         self.compiled = CompiledTemplate(template) if template is not None else None
         self.compiled_layouts = [CompiledTemplate(layout.template) for layout in layouts]
+        self.layout_memos = [LayoutMemo() if layout.by_path and layout.constant is None else None for layout in layouts]
         self.checks_params = not self.dynamic_params and self.static_params is not None
         # every layout pre-rendered (markers, head and client.js included): the page's
         # whole frame as two strings, joined around the body in one copy
@@ -664,20 +669,50 @@ class PageEndpoint(Endpoint):
         """Put the page inside its layouts, innermost first, marking where the page
         goes in each (nexpress.pages.navigation) so client navigation can swap it.
         ``context``: the page's (see :meth:`context`), without its ``data()``."""
+        memo_key = None
         for index in range(len(self.layouts) - 1, -1, -1):
             layout = self.layouts[index]
             if layout.constant is not None:  # markers included (FileRoutes._layout_plan)
                 body = layout.constant[0] + body + layout.constant[1]
                 continue
-            template = self.compiled_layouts[index]
-            html = template.render({**template.globals, **context, **layout_data[index], "children": Markup(SLOT)})
-            if html.count(SLOT) != 1:  # children output twice (or in a loop): no markers
-                body = template.render({**template.globals, **context, **layout_data[index], "children": Markup(body)})
+            memo = self.layout_memos[index]
+            if memo is not None and HOLES_KEY not in context:  # not a shell for the cache
+                req = context["req"]
+                if memo_key is None:
+                    memo_key = (req.raw_path, req.query_string)
+                frame = memo.get(memo_key)
+                if frame is None:
+                    frame = memo.put(memo_key, self._layout_frame(index, {**context, "csrf": _csrf_slot(req)}, layout_data))
+                prefix, suffix, has_slot = frame
+                if has_slot is None:  # children output other than once: rendered around the body
+                    body = self._layout_around(index, context, layout_data, body)
+                    continue
+                if has_slot:  # the visitor's own token where the once-rendered layout has the slot
+                    field = str(context["csrf"]())
+                    slot = _csrf_slot(req)()
+                    prefix, suffix = prefix.replace(slot, field), suffix.replace(slot, field)
+                body = prefix + body + suffix
                 continue
-            prefix, _, suffix = html.partition(SLOT)
-            shell = shell_hash(shell_text(prefix), shell_text(suffix))  # holes: the same for everyone
-            body = prefix + open_marker(layout.id, shell) + body + close_marker(layout.id) + suffix
+            frame = self._layout_frame(index, context, layout_data)
+            body = frame[0] + body + frame[1] if frame[2] is not None else self._layout_around(index, context, layout_data, body)
         return body
+
+    def _layout_frame(self, index: int, context: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> tuple[str, str, bool | None]:
+        """One layout rendered around the page's place: (prefix with the opening
+        marker, closing marker with suffix, whether a CSRF slot is in them); the last
+        is None when the layout outputs its children other than once (no markers)."""
+        layout = self.layouts[index]
+        template = self.compiled_layouts[index]
+        html = template.render({**template.globals, **context, **layout_data[index], "children": Markup(SLOT)})
+        if html.count(SLOT) != 1:  # children output twice (or in a loop): no markers
+            return "", "", None
+        prefix, _, suffix = html.partition(SLOT)
+        shell = shell_hash(shell_text(prefix), shell_text(suffix))  # holes: the same for everyone
+        return prefix + open_marker(layout.id, shell), close_marker(layout.id) + suffix, SLOT_TEXT in html
+
+    def _layout_around(self, index: int, context: dict[str, Any], layout_data: dict[int, dict[str, Any]], body: str) -> str:
+        template = self.compiled_layouts[index]
+        return template.render({**template.globals, **context, **layout_data[index], "children": Markup(body)})
 
     async def with_head(
         self, req: Request, body: str, data: dict[str, Any], layout_data: dict[int, dict[str, Any]], page: bool = True
@@ -750,6 +785,37 @@ class LocalizedPage(PageEndpoint):
 
 
 _ALTERNATES_MAX = 1024
+
+
+class LayoutMemo:
+    """One :attr:`LayoutPlan.by_path` layout's frames by (path, query string): what
+    :meth:`PageEndpoint.wrap` puts around the page, rendered once per key (bounded:
+    search queries make many keys)."""
+
+    __slots__ = ("frames",)
+
+    def __init__(self) -> None:
+        self.frames: dict[tuple[str, bytes], tuple[str, str, bool | None]] = {}
+
+    def get(self, key: tuple[str, bytes]) -> tuple[str, str, bool | None] | None:
+        return self.frames.get(key)
+
+    def put(self, key: tuple[str, bytes], frame: tuple[str, str, bool | None]) -> tuple[str, str, bool | None]:
+        if len(self.frames) >= LAYOUT_MEMO_MAX:
+            self.frames.clear()
+        self.frames[key] = frame
+        return frame
+
+
+LAYOUT_MEMO_MAX = 256
+SLOT_TEXT = SLOT_PREFIX.decode("ascii")
+
+
+def _csrf_slot(req: Request) -> Callable[[], Markup]:
+    """``csrf()`` for a layout rendered once for every visitor of a path: the slot the
+    token goes into per request (nexpress.pages.forms); the secret is read only when
+    the layout calls it, as ``csrf()`` does."""
+    return lambda: Markup(csrf.hidden_input(slot_marker(csrf_secret(req))))
 
 
 def _join(*parts: str) -> str:

@@ -495,11 +495,20 @@ class FileRoutes:
         template = self.env.get_template(layout.template)
         lid = layout_id(layout.source)
         if constant is None:
-            return LayoutPlan(layout.source, layout.module, template, None, lid)
+            return LayoutPlan(layout.source, layout.module, template, None, lid, by_path=self._by_path(layout))
         shell = shell_hash(*constant)
         # the markers client navigation needs, around the page's place, once
         marked = (constant[0] + open_marker(lid, shell), close_marker(lid) + constant[1])
         return LayoutPlan(layout.source, layout.module, template, marked, lid, shell)
+
+    def _by_path(self, layout: Layout) -> bool:
+        """A layout rendered once per path and query (``LayoutPlan.by_path``): no
+        ``data()``, and its templates read nothing but ``children``, ``asset`` and the
+        path helpers and ``csrf()`` (a template it includes reads nothing). Not in dev,
+        where a template may change between requests."""
+        if self.debug or (layout.module is not None and hasattr(layout.module, "data")):
+            return False
+        return self.is_constant(layout.template, allowed={"children", "asset", "csrf", "is_current", "with_query"})
 
     def _check_cacheable(self, template: str | None, chain: list[Folder], source: str, mode: str) -> None:
         """A static or ISR page must not read per-visitor data: it would be cached."""

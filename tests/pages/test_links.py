@@ -83,3 +83,54 @@ def test_link_helpers_in_an_included_template(tmp_path):
     )
     page = client_for(App(tmp_path)).get("/a", headers={"accept": "text/html"}).text
     assert '<a href="/a" aria-current="page">a</a>' in page
+
+
+LAYOUT_BY_PATH = {
+    "app/(shop)/layout.html": (
+        '<nav>{% for href in ["/items", "/other"] %}<a href="{{ href }}"{% if is_current(href) %} aria-current="page"{% endif %}>'
+        '{{ href }}</a>{% endfor %}<a class="more" href="{{ with_query(page=2) }}">more</a>'
+        '<form method="post" action="/out">{{ csrf() }}</form></nav>{{ children }}'
+    ),
+    "app/(shop)/items/page.html": "<main>{{ csrf() }}{{ query.get('q', '') }}</main>",
+    "app/(shop)/items/page.py": "dynamic = True\n",
+    "app/(shop)/other/page.html": "<main>other</main>",
+    "app/(shop)/other/page.py": "dynamic = True\n",
+    "app/(mine)/layout.html": "<nav>{{ req.headers.get('x-user', 'nobody') }}</nav>{{ children }}",
+    "app/(mine)/me/page.html": "<main>me</main>",
+    "app/(mine)/me/page.py": "dynamic = True\n",
+}
+
+
+def _token(html: str, where: str) -> str:
+    import re
+
+    part = html.split("<main>")[0] if where == "layout" else html.split("<main>")[1]
+    found = re.search(r'name="csrfToken" value="([^"]+)"', part)
+    assert found, html
+    return found.group(1)
+
+
+def test_a_layout_reading_only_the_path_and_csrf_is_rendered_once_per_path_and_query(tmp_path):
+    """Such a layout is rendered once per path and query string and reused: each
+    visitor still gets their own CSRF token in it (the one the page gets), each path
+    its own current link, each query its own with_query(); a layout that reads the
+    request renders per request."""
+    write_files(tmp_path, LAYOUT_BY_PATH)
+    app = App(tmp_path, secret="links-test-secret-0123456789abcdef")
+    html = {"accept": "text/html"}
+    with client_for(app) as ann, client_for(app) as bob:
+        seen = set()
+        for visitor in (ann, bob, ann, bob):
+            page = visitor.get("/items?q=lamp", headers=html).text
+            assert _token(page, "layout") == _token(page, "page")  # one token per request, also in the layout
+            seen.add(_token(page, "layout"))
+            assert '<a href="/items" aria-current="page">' in page and '<a href="/other">' in page
+            assert '<a class="more" href="/items?q=lamp&amp;page=2">' in page and "<main>" in page and "lamp</main>" in page
+        assert len(seen) == 2  # ann's token and bob's, each theirs on every view
+        other_query = ann.get("/items?q=desk", headers=html).text
+        assert '<a class="more" href="/items?q=desk&amp;page=2">' in other_query
+        other_path = ann.get("/other", headers=html).text
+        assert '<a href="/other" aria-current="page">' in other_path and '<a href="/items">' in other_path
+        assert "nexpress-csrf-slot" not in page + other_query + other_path
+        assert ann.get("/me", headers={**html, "x-user": "ann"}).text.count("<nav>ann</nav>") == 1
+        assert bob.get("/me", headers={**html, "x-user": "bob"}).text.count("<nav>bob</nav>") == 1
