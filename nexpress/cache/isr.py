@@ -26,6 +26,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, unquote
 
 from ..http import writer as _wire
+from ..http._bounded import BoundedDict
 from ..http.calls import call
 from ..http.context import HasContext, RequestContext
 from ..http.draft import COOKIE_BYTES as _DRAFT_COOKIE
@@ -425,7 +426,7 @@ class MemoryHitInvoker:
             self.extra += [_encoded(k, v) for k, v in finish.headers]
         # by request path (one without %-escapes: the key is a function of it), so a hit
         # finds its key and its headers in one lookup
-        self.wire: dict[str, _Prepared] = {}
+        self.wire: BoundedDict[str, _Prepared] = BoundedDict(4096)
 
     def prepared(self, raw_path: str, key: str, entry: Entry) -> _Prepared:
         finish = self.endpoint.finish
@@ -440,10 +441,7 @@ class MemoryHitInvoker:
             full = [_encoded(k, v) for k, v in entry.headers]
             full += [*common, (_wire.CONTENT_LENGTH, str(len(entry.body)).encode())]
             found = _Prepared(key, entry, full, common)
-        if len(self.wire) > 4096:
-            self.wire.clear()
-        self.wire[raw_path] = found
-        return found
+        return self.wire.put(raw_path, found)
 
     async def invoke(self, scope: dict, receive: Callable, send: Callable, raw_path: str, params: dict) -> None:
         store = self.cache.store

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from markupsafe import Markup, escape
 
+from ..http._bounded import BoundedDict
 from ..http.errors import HTTPError
 from ..http.templating import HEAD_TAGS
 from .config import ImageConfig
@@ -50,7 +51,7 @@ class ImageHelper:
         self.public = public
         self.debug = debug
         self._known: dict[str, tuple[float, str, tuple[int, int] | None]] = {}
-        self._rendered: dict[tuple[Any, ...], tuple[str | None, Markup, str]] = {}
+        self._rendered: BoundedDict[tuple[Any, ...], tuple[str | None, Markup, str]] = BoundedDict(RENDERED_MAX)
         """What a call rendered: (source version, ``<img>``, preload) by its arguments."""
 
     def url(self, src: str, width: int, quality: int, version: str | None) -> str:
@@ -105,10 +106,8 @@ class ImageHelper:
             return _place(hit[1], hit[2], priority, head)
         version, built, preload = self._build(src, width, height, alt, sizes, priority, quality, attrs)
         tag = Markup(built)  # made once: a hit hands out this very object
-        if key is not None:
-            if len(self._rendered) >= RENDERED_MAX:  # alt texts come from data: bounded
-                self._rendered.clear()
-            self._rendered[key] = (version, tag, preload)
+        if key is not None:  # alt texts come from data: bounded
+            self._rendered.put(key, (version, tag, preload))
         return _place(tag, preload, priority, head)
 
     def _build(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from markupsafe import Markup
 
 from ..http import csrf
+from ..http._bounded import BoundedDict
 from ..http.calls import call, is_async_callable
 from ..http.errors import HTTPError
 from ..http.response import Response
@@ -267,13 +268,6 @@ class CompiledTemplate:
             raise TemplateVariableError(f"app/{self.name}: {exc.message}; the template can use: {known}") from exc
 
 
-def compiled_hole(template: jinja2.Template) -> CompiledTemplate:
-    """A hole's template, compiled (its environment's context class,
-    nexpress.http._jinja.Context, calls ``req.headers.get(...)`` and the like without
-    Jinja2's costly checks of bound methods)."""
-    return CompiledTemplate(template)
-
-
 _HOLE_VALUES: dict[str, Callable[[Request], Any]] = {
     "req": lambda req: req,
     "params": lambda req: req.params,
@@ -296,7 +290,7 @@ class HoleFiller:
     __slots__ = ("compiled", "values")
 
     def __init__(self, template: jinja2.Template, reads: HoleReads) -> None:
-        self.compiled = compiled = compiled_hole(template)
+        self.compiled = compiled = CompiledTemplate(template)
         every = {**compiled.globals, **ACTION_DEFAULTS}
         wanted = _HOLE_VALUES.keys() if reads.whole_context else reads.names
         compiled.globals = every if reads.whole_context else {k: v for k, v in every.items() if k in reads.names}
@@ -328,7 +322,7 @@ class LayoutPlan:
     by_path: bool = False
     """It reads nothing of the request but its path and query (``is_current``,
     ``with_query``) and the visitor's CSRF token (``csrf()``), and has no ``data()``:
-    rendered once per path and query (:class:`LayoutMemo`), the token put in per request."""
+    rendered once per path and query (:meth:`PageEndpoint._wrap_by_path`), the token put in per request."""
 
 
 def freeze_params(params: dict[str, Any]) -> tuple:
@@ -408,7 +402,10 @@ class PageEndpoint(Endpoint):
         """Each layout's ``metadata`` and the page's, for a page whose metadata is computed per request."""
         self.compiled = CompiledTemplate(template) if template is not None else None
         self.compiled_layouts = [CompiledTemplate(layout.template) for layout in layouts]
-        self.layout_memos = [LayoutMemo() if layout.by_path and layout.constant is None else None for layout in layouts]
+        self.layout_memos: list[BoundedDict[tuple[str, bytes], LayoutMemoEntry] | None] = [
+            BoundedDict(LAYOUT_MEMO_MAX) if layout.by_path and layout.constant is None else None for layout in layouts
+        ]
+        """Per by_path layout: its frame by (path, query string) (:meth:`_wrap_by_path`)."""
         self.checks_params = not self.dynamic_params and self.static_params is not None
         # every layout pre-rendered (markers, head and client.js included): the page's
         # whole frame as two strings, joined around the body in one copy
@@ -637,7 +634,7 @@ class PageEndpoint(Endpoint):
             template = self.hole_template(hid)
             found = compiled.get(hid)
             if found is None or found.template is not template:  # dev: the template changed
-                found = compiled[hid] = compiled_hole(template)
+                found = compiled[hid] = CompiledTemplate(template)
                 found.globals.update(ACTION_DEFAULTS)  # what a hole's context starts from
             return found.render({**found.globals, **context})
 
@@ -669,7 +666,6 @@ class PageEndpoint(Endpoint):
         """Put the page inside its layouts, innermost first, marking where the page
         goes in each (nexpress.pages.navigation) so client navigation can swap it.
         ``context``: the page's (see :meth:`context`), without its ``data()``."""
-        memo_key = None
         for index in range(len(self.layouts) - 1, -1, -1):
             layout = self.layouts[index]
             if layout.constant is not None:  # markers included (FileRoutes._layout_plan)
@@ -677,38 +673,47 @@ class PageEndpoint(Endpoint):
                 continue
             memo = self.layout_memos[index]
             if memo is not None and HOLES_KEY not in context:  # not a shell for the cache
-                req = context["req"]
-                if memo_key is None:
-                    memo_key = (req.raw_path, req.query_string)
-                frame = memo.get(memo_key)
-                if frame is None:
-                    frame = memo.put(memo_key, self._layout_frame(index, {**context, "csrf": _csrf_slot(req)}, layout_data))
-                prefix, suffix, has_slot = frame
-                if has_slot is None:  # children output other than once: rendered around the body
-                    body = self._layout_around(index, context, layout_data, body)
-                    continue
-                if has_slot:  # the visitor's own token where the once-rendered layout has the slot
-                    field = str(context["csrf"]())
-                    slot = _csrf_slot(req)()
-                    prefix, suffix = prefix.replace(slot, field), suffix.replace(slot, field)
-                body = prefix + body + suffix
+                body = self._wrap_by_path(memo, index, context, layout_data, body)
                 continue
             frame = self._layout_frame(index, context, layout_data)
-            body = frame[0] + body + frame[1] if frame[2] is not None else self._layout_around(index, context, layout_data, body)
+            body = frame[0] + body + frame[1] if frame is not None else self._layout_around(index, context, layout_data, body)
         return body
 
-    def _layout_frame(self, index: int, context: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> tuple[str, str, bool | None]:
+    def _wrap_by_path(
+        self, memo: BoundedDict[tuple[str, bytes], LayoutMemoEntry], index: int, context: dict[str, Any],
+        layout_data: dict[int, dict[str, Any]], body: str,
+    ) -> str:  # fmt: skip
+        """A :attr:`LayoutPlan.by_path` layout around ``body``: its frame rendered once
+        per path and query string with ``csrf()`` writing its slot, the visitor's own
+        field put in its place on every request."""
+        req = context["req"]
+        key = (req.raw_path, req.query_string)
+        found = memo.get(key)
+        if found is None:
+            slot = _csrf_slot(req)
+            frame = self._layout_frame(index, {**context, "csrf": slot}, layout_data)
+            found = memo.put(key, (frame, str(slot()) if frame is not None and SLOT_TEXT in frame[0] + frame[1] else None))
+        frame, slot_field = found
+        if frame is None:  # children output other than once: rendered around the body
+            return self._layout_around(index, context, layout_data, body)
+        prefix, suffix = frame
+        if slot_field is not None:
+            field = str(context["csrf"]())
+            prefix, suffix = prefix.replace(slot_field, field), suffix.replace(slot_field, field)
+        return prefix + body + suffix
+
+    def _layout_frame(self, index: int, context: dict[str, Any], layout_data: dict[int, dict[str, Any]]) -> tuple[str, str] | None:
         """One layout rendered around the page's place: (prefix with the opening
-        marker, closing marker with suffix, whether a CSRF slot is in them); the last
-        is None when the layout outputs its children other than once (no markers)."""
+        marker, closing marker with suffix); None when the layout outputs its children
+        other than once (no markers)."""
         layout = self.layouts[index]
         template = self.compiled_layouts[index]
         html = template.render({**template.globals, **context, **layout_data[index], "children": Markup(SLOT)})
         if html.count(SLOT) != 1:  # children output twice (or in a loop): no markers
-            return "", "", None
+            return None
         prefix, _, suffix = html.partition(SLOT)
         shell = shell_hash(shell_text(prefix), shell_text(suffix))  # holes: the same for everyone
-        return prefix + open_marker(layout.id, shell), close_marker(layout.id) + suffix, SLOT_TEXT in html
+        return prefix + open_marker(layout.id, shell), close_marker(layout.id) + suffix
 
     def _layout_around(self, index: int, context: dict[str, Any], layout_data: dict[int, dict[str, Any]], body: str) -> str:
         template = self.compiled_layouts[index]
@@ -768,46 +773,28 @@ class LocalizedPage(PageEndpoint):
             document = meta.inject_head(document, self.alternate_tags(req))
         return document
 
+    @functools.cached_property
+    def alternates(self) -> BoundedDict[str, str]:
+        """The hreflang tags made so far, by path (paths of a dynamic segment: bounded)."""
+        return BoundedDict(1024)
+
     def alternate_tags(self, req: Request) -> str:
         """The ``<link rel="alternate" hreflang=...>`` tags of this path, made once per
         path (a dynamic page renders per request; its alternates only change with it)."""
-        known: dict[str, str] = self.__dict__.setdefault("_alternates", {})
-        tags = known.get(req.raw_path)
+        tags = self.alternates.get(req.raw_path)
         if tags is None:
             config = req.ctx.i18n
             assert config is not None  # a LocalizedPage serves an app with locales
             languages = {locale: self.base_url + url for locale, url in locale_alternates(req.raw_path, config).items()}
-            tags = meta.head_tags({"alternates": {"languages": languages}})
-            if len(known) >= _ALTERNATES_MAX:  # paths of a dynamic segment: bounded
-                known.clear()
-            known[req.raw_path] = tags
+            tags = self.alternates.put(req.raw_path, meta.head_tags({"alternates": {"languages": languages}}))
         return tags
 
 
-_ALTERNATES_MAX = 1024
-
-
-class LayoutMemo:
-    """One :attr:`LayoutPlan.by_path` layout's frames by (path, query string): what
-    :meth:`PageEndpoint.wrap` puts around the page, rendered once per key (bounded:
-    search queries make many keys)."""
-
-    __slots__ = ("frames",)
-
-    def __init__(self) -> None:
-        self.frames: dict[tuple[str, bytes], tuple[str, str, bool | None]] = {}
-
-    def get(self, key: tuple[str, bytes]) -> tuple[str, str, bool | None] | None:
-        return self.frames.get(key)
-
-    def put(self, key: tuple[str, bytes], frame: tuple[str, str, bool | None]) -> tuple[str, str, bool | None]:
-        if len(self.frames) >= LAYOUT_MEMO_MAX:
-            self.frames.clear()
-        self.frames[key] = frame
-        return frame
-
-
+LayoutMemoEntry = tuple[tuple[str, str] | None, str | None]
+"""A by_path layout's frame (None: it outputs its children other than once) and the
+``csrf()`` slot field in it (None: it has none)."""
 LAYOUT_MEMO_MAX = 256
+"""Frames kept per by_path layout (search queries make many keys)."""
 SLOT_TEXT = SLOT_PREFIX.decode("ascii")
 
 

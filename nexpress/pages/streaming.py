@@ -38,6 +38,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
+from ..http._bounded import BoundedDict
 from ..http.errors import HTTPError
 from ..http.request import Request
 from ..http.response import Response
@@ -297,7 +298,7 @@ class HoleFinish:
         whose cookie needs a Response: the general path)."""
         self.headers = base.headers
         self.general_path_header = base.general_path_header
-        self._cuts: dict[int, tuple[bytes, str, list[bytes], list[str]]] = {}
+        self._cuts: BoundedDict[int, tuple[bytes, str, list[bytes], list[str]]] = BoundedDict(_CUTS_MAX)
 
     def personal(self, body: bytes) -> bool:
         return b"<!--nx-hole:" in body or self.base.personal(body)
@@ -360,9 +361,7 @@ class HoleFinish:
             return found[2], found[3]
         parts = split_shell(body.decode("utf-8"), nonce)
         static, holes = [part.encode("utf-8") for part in parts[::2]], parts[1::2]
-        if len(self._cuts) >= _CUTS_MAX:
-            self._cuts.clear()
-        self._cuts[id(body)] = (body, nonce, static, holes)  # the body kept: its id stays its own
+        self._cuts.put(id(body), (body, nonce, static, holes))  # the body kept: its id stays its own
         return static, holes
 
 
