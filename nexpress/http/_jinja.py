@@ -65,6 +65,7 @@ if _escape_inner is None:  # a markupsafe without its inner function: its public
 
 
 _DICT_ATTRIBUTES = frozenset(dir(dict))
+_jinja_getattr = jinja2.Environment.getattr
 
 
 class Template(jinja2.Template):
@@ -128,11 +129,4 @@ class Environment(jinja2.Environment):
                 return obj[attribute]
             except KeyError:
                 return self.undefined(obj=obj, name=attribute)
-        try:
-            return getattr(obj, attribute)
-        except AttributeError:
-            pass
-        try:
-            return obj[attribute]
-        except (TypeError, LookupError, AttributeError):
-            return self.undefined(obj=obj, name=attribute)
+        return _jinja_getattr(self, obj, attribute)  # everything else: Jinja2's own rule
