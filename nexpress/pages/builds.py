@@ -127,10 +127,15 @@ class AssetBuild:
         ``copy`` glob matches nothing. A bare program name (looked up on ``PATH``) is
         not something ``install`` provides."""
         base = os.path.join(root, self.cwd)
-        program = self.command[0]
-        if ("/" in program or os.sep in program) and not os.path.exists(os.path.join(base, program)):
+        if self.program_missing(root):
             return True
         return any(not glob.glob(os.path.join(base, p)) for patterns in self.copy.values() for p in patterns)
+
+    def program_missing(self, root: str) -> bool:
+        """The program is given as a path (``node_modules/.bin/tailwindcss``, below
+        ``cwd``) and nothing is there (a bare name is looked up on ``PATH`` instead)."""
+        program = self.command[0]
+        return _is_path(program) and not os.path.exists(os.path.join(root, self.cwd, program))
 
     def stamp(self, root: str) -> str:
         """The file a successful run records itself in (``.nexpress/asset-builds/<name>.stamp``)."""
@@ -231,15 +236,17 @@ def missing_tools(root: str, builds: Iterable[AssetBuild]) -> list[str]:
     for build in builds:
         program = build.command[0]
         base = os.path.join(root, build.cwd)
-        if os.sep in program or "/" in program:
-            if not os.path.exists(os.path.join(base, program)):
-                problems.append(
-                    f"asset build {build.name!r}: {program} does not exist (in {os.path.relpath(base)})."
-                    + npm_fix(base, program)
-                )
-        elif shutil.which(program) is None:
+        if build.program_missing(root):
+            problems.append(
+                f"asset build {build.name!r}: {program} does not exist (in {os.path.relpath(base)})." + npm_fix(base, program)
+            )
+        elif not _is_path(program) and shutil.which(program) is None:
             problems.append(f"asset build {build.name!r}: the program {program!r} is not on PATH; install it.")
     return problems
+
+
+def _is_path(program: str) -> bool:
+    return "/" in program or os.sep in program
 
 
 def check_builds(builds: Iterable[AssetBuild]) -> tuple[AssetBuild, ...]:
