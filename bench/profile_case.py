@@ -340,7 +340,9 @@ def _serve_and_count(case: str, count: int, warmup: int, before: str | None) -> 
                     raise SystemExit(f"{case}: granian did not start under valgrind") from None
                 time.sleep(0.5)
         if case in ("dashboard", "dashboard-invoices"):
-            headers["cookie"] = _dashboard_cookie(port)
+            from dashboard import sign_in as sign_in_over_http  # bench/dashboard.py's
+
+            headers["cookie"] = sign_in_over_http(f"http://127.0.0.1:{port}")
         for _ in range(warmup + count):  # one keep-alive connection, as one wrk connection
             conn.request("GET", path, headers=headers)
             answer = conn.getresponse()
@@ -355,17 +357,6 @@ def _serve_and_count(case: str, count: int, warmup: int, before: str | None) -> 
     if not counts:
         raise SystemExit(f"{case}: no valgrind count:\n{err[-3000:]}")
     return max(counts)  # the serving process (granian's others do a few instructions per request)
-
-
-def _dashboard_cookie(port: int) -> str:
-    """Sign in to examples/dashboard over HTTP (user@nextmail.com): the cookie header."""
-    import httpx
-
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120) as client:
-        token = client.get("/api/auth/csrf").json()["csrfToken"]
-        form = {"csrfToken": token, "email": "user@nextmail.com", "password": "123456", "redirectTo": "/dashboard"}
-        client.post("/api/auth/callback/credentials", data=form)
-        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
 
 def server_instructions(case: str, n: int, warmup: int, before: str | None) -> float:
